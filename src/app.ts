@@ -1,0 +1,104 @@
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import formbody from '@fastify/formbody'
+import swagger from '@fastify/swagger'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { Ajv } from 'ajv'
+import { randomBytes } from 'node:crypto'
+import type { Redis } from 'ioredis'
+import type { Config } from './config.js'
+import type { Db } from './platform/db/db.js'
+import type { Clock } from './platform/clock.js'
+import { registerHttpConventions } from './platform/http.js'
+import { requireSecretKey } from './platform/auth.js'
+import { registerRateLimits } from './platform/rate-limit.js'
+import { ClerkErrors } from './platform/openapi.js'
+import { createInstanceStore } from './instance/instance.store.js'
+import { createInstanceService } from './instance/instance.service.js'
+import { instanceRoutes } from './instance/instance.routes.js'
+import { createInvitationStore } from './invitations/invitations.store.js'
+import { createInvitationService } from './invitations/invitations.service.js'
+import { invitationRoutes } from './invitations/invitations.routes.js'
+import { createTicketService } from './tickets/tickets.service.js'
+
+export interface AppDeps {
+  config: Config
+  db: Db
+  clock: Clock
+  serverSecret: Buffer
+  redis?: Redis | null
+  logger?: FastifyServerOptions['logger']
+}
+
+export type Services = ReturnType<typeof createServices>
+
+export function createServices({ config, db, clock, serverSecret }: AppDeps) {
+  const tickets = createTicketService({ serverSecret, publicUrl: config.publicUrl })
+  const instances = createInstanceService({
+    db, clock, store: createInstanceStore(), publicUrl: config.publicUrl,
+    allowedRedirectOrigins: config.allowedRedirectOrigins, testing: config.testing,
+  })
+  const invitations = createInvitationService({
+    db, clock, store: createInvitationStore(), tickets, allowedRedirectOrigins: config.allowedRedirectOrigins,
+  })
+  return { tickets, instances, invitations }
+}
+
+// Bodies must match their schema exactly (no coercion, nothing dropped); query strings are
+// text by nature, so they are coerced to the declared types.
+const bodyAjv = new Ajv({ coerceTypes: false, useDefaults: false, removeAdditional: false, allErrors: false, strict: false })
+const textAjv = new Ajv({ coerceTypes: true, useDefaults: false, removeAdditional: false, allErrors: false, strict: false })
+
+/** Redacts tickets from logged URLs: a logged link would be a working link. */
+const redactUrl = (url: string) => url.replace(/((?:__clerk_)?ticket=)[^&#]*/gi, '$1[redacted]')
+
+export async function buildApp(deps: AppDeps): Promise<{ app: FastifyInstance; services: Services }> {
+  const services = createServices(deps)
+  const app = Fastify({
+    logger: deps.logger ?? false,
+    genReqId: () => randomBytes(16).toString('hex'),
+    bodyLimit: 1024 * 1024,
+    routerOptions: { ignoreTrailingSlash: true },
+  }).withTypeProvider<TypeBoxTypeProvider>()
+
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : textAjv).compile(schema))
+  app.addSchema(ClerkErrors)
+  registerHttpConventions(app)
+  await app.register(formbody)
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: { title: 'Foyer Backend API', version: '1', description: 'Invitations, wire-compatible with Clerk\'s Backend API.' },
+      servers: [{ url: deps.config.publicUrl }],
+      components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearerAuth: [] }],
+    },
+  })
+
+  app.get('/v1/health', { schema: { hide: true } }, async (_req, reply) => {
+    try {
+      await deps.db.query('select 1')
+      return { status: 'ok' }
+    } catch {
+      return reply.code(503).send({ status: 'unavailable' })
+    }
+  })
+  app.get('/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger())
+
+  await app.register(async (bapi) => {
+    requireSecretKey(bapi, services.instances.authenticate)
+    await registerRateLimits(bapi, deps.redis ?? null)
+    await bapi.register(instanceRoutes({ instances: services.instances }))
+    await bapi.register(invitationRoutes({ invitations: services.invitations, tickets: services.tickets, clock: deps.clock }))
+  })
+
+  return { app, services }
+}
+
+export const loggerOptions = (level: string): FastifyServerOptions['logger'] => ({
+  level,
+  redact: { paths: ['req.headers.authorization', 'req.headers.cookie'], censor: '[redacted]' },
+  serializers: {
+    req: (req: { method: string; url: string; id: string }) => ({ method: req.method, url: redactUrl(req.url), id: req.id }),
+  },
+})

@@ -1,0 +1,165 @@
+/**
+ * The only reader of the environment. Every variable in CONTRACT.md is read here once,
+ * validated, and returned as a frozen object; an invalid value stops start-up with a
+ * message that names the variable.
+ */
+import { readFileSync } from 'node:fs'
+import { resolve } from 'node:path'
+import { parse as parseDotenv } from 'dotenv'
+
+export interface Config {
+  port: number
+  host: string
+  dataDir: string
+  databaseUrl: string | null
+  redisUrl: string | null
+  publicUrl: string
+  secretKey: string | null
+  /** Server secret as raw bytes; null means "generate once and store". */
+  serverSecret: Buffer | null
+  smtpUrl: string | null
+  emailFrom: string
+  webhookUrl: string | null
+  webhookSecret: string | null
+  allowedRedirectOrigins: readonly string[]
+  logLevel: string
+  testing: boolean
+}
+
+export class ConfigError extends Error {
+  constructor(readonly variable: string, reason: string) {
+    super(`Invalid configuration: ${variable} ${reason}`)
+  }
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
+
+/** Reads `.env` from the working folder; real environment variables win over it. */
+export function readEnvironment(cwd = process.cwd(), env: NodeJS.ProcessEnv = process.env): Record<string, string | undefined> {
+  let fromFile: Record<string, string> = {}
+  try {
+    fromFile = parseDotenv(readFileSync(resolve(cwd, '.env')))
+  } catch {
+    // no .env file is the normal case
+  }
+  return { ...fromFile, ...env }
+}
+
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const get = (name: string): string | null => {
+    const value = env[name]?.trim()
+    return value ? value : null
+  }
+
+  const port = parsePort(get('PORT') ?? '3000')
+  const host = get('HOST') ?? '0.0.0.0'
+  const publicUrl = parseOrigin('FOYER_PUBLIC_URL', get('FOYER_PUBLIC_URL') ?? `http://localhost:${port}`)
+
+  const databaseUrl = get('DATABASE_URL')
+  if (databaseUrl !== null) requireUrl('DATABASE_URL', databaseUrl, ['postgres:', 'postgresql:'])
+  const redisUrl = get('REDIS_URL')
+  if (redisUrl !== null) requireUrl('REDIS_URL', redisUrl, ['redis:', 'rediss:'])
+  const smtpUrl = get('SMTP_URL')
+  if (smtpUrl !== null) requireUrl('SMTP_URL', smtpUrl, ['smtp:', 'smtps:'])
+
+  const secretKey = get('FOYER_SECRET_KEY')
+  if (secretKey !== null && !/^sk_(test|live)_[A-Za-z0-9]{16,}$/.test(secretKey)) {
+    throw new ConfigError('FOYER_SECRET_KEY', 'must look like sk_test_… or sk_live_… followed by at least 16 letters or digits')
+  }
+
+  const rawSecret = get('FOYER_SECRET')
+  const serverSecret = rawSecret === null ? null : parseServerSecret(rawSecret)
+
+  const webhookUrl = get('FOYER_WEBHOOK_URL')
+  const webhookSecret = get('FOYER_WEBHOOK_SECRET')
+  if (webhookUrl !== null) requireUrl('FOYER_WEBHOOK_URL', webhookUrl, ['http:', 'https:'])
+  if (webhookSecret !== null && !/^whsec_[A-Za-z0-9+/=]{24,}$/.test(webhookSecret)) {
+    throw new ConfigError('FOYER_WEBHOOK_SECRET', 'must be a whsec_… secret (base64 after the prefix)')
+  }
+  if ((webhookUrl === null) !== (webhookSecret === null)) {
+    throw new ConfigError(webhookUrl === null ? 'FOYER_WEBHOOK_URL' : 'FOYER_WEBHOOK_SECRET',
+      'must be set together with ' + (webhookUrl === null ? 'FOYER_WEBHOOK_SECRET' : 'FOYER_WEBHOOK_URL'))
+  }
+
+  const originsRaw = get('FOYER_ALLOWED_REDIRECT_ORIGINS')
+  const allowedRedirectOrigins = originsRaw === null
+    ? [publicUrl, 'http://localhost:*']
+    : originsRaw.split(',').map((o) => o.trim()).filter(Boolean).map(parseOriginPattern)
+
+  const logLevel = get('LOG_LEVEL') ?? 'info'
+  if (!LOG_LEVELS.includes(logLevel)) {
+    throw new ConfigError('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`)
+  }
+
+  const testingRaw = get('FOYER_TESTING')
+  if (testingRaw !== null && testingRaw !== '1' && testingRaw !== '0') {
+    throw new ConfigError('FOYER_TESTING', 'must be 1 or unset')
+  }
+
+  return Object.freeze({
+    port,
+    host,
+    dataDir: resolve(get('FOYER_DATA_DIR') ?? './.foyer'),
+    databaseUrl,
+    redisUrl,
+    publicUrl,
+    secretKey,
+    serverSecret,
+    smtpUrl,
+    emailFrom: get('EMAIL_FROM') ?? 'Foyer <no-reply@localhost>',
+    webhookUrl,
+    webhookSecret,
+    allowedRedirectOrigins: Object.freeze(allowedRedirectOrigins),
+    logLevel,
+    testing: testingRaw === '1',
+  })
+}
+
+function parsePort(raw: string): number {
+  const port = Number(raw)
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new ConfigError('PORT', 'must be an integer from 0 to 65535')
+  }
+  return port
+}
+
+function requireUrl(variable: string, raw: string, protocols: string[]): URL {
+  let url: URL
+  try {
+    url = new URL(raw)
+  } catch {
+    throw new ConfigError(variable, 'is not a valid URL')
+  }
+  if (!protocols.includes(url.protocol)) {
+    throw new ConfigError(variable, `must start with ${protocols.map((p) => p + '//').join(' or ')}`)
+  }
+  return url
+}
+
+function parseOrigin(variable: string, raw: string): string {
+  const url = requireUrl(variable, raw, ['http:', 'https:'])
+  if (url.pathname !== '/' || url.search || url.hash) {
+    throw new ConfigError(variable, 'must be an origin such as https://foyer.example.com, without a path')
+  }
+  return url.origin
+}
+
+/** An allowed origin is exact (`https://app.example.com`) or has a wildcard port (`http://localhost:*`). */
+function parseOriginPattern(raw: string): string {
+  const wildcard = raw.match(/^(https?:\/\/[^/:]+):\*$/)
+  if (wildcard?.[1]) {
+    parseOrigin('FOYER_ALLOWED_REDIRECT_ORIGINS', wildcard[1])
+    return `${new URL(wildcard[1]).origin}:*`
+  }
+  return parseOrigin('FOYER_ALLOWED_REDIRECT_ORIGINS', raw)
+}
+
+export function parseServerSecret(raw: string): Buffer {
+  const bytes = /^[0-9a-fA-F]+$/.test(raw) && raw.length % 2 === 0
+    ? Buffer.from(raw, 'hex')
+    : /^[A-Za-z0-9+/_-]+={0,2}$/.test(raw) ? Buffer.from(raw, 'base64') : null
+  if (bytes === null || bytes.length < 32) {
+    throw new ConfigError('FOYER_SECRET', 'must be at least 32 bytes, written as hex or base64')
+  }
+  return bytes
+}

@@ -1,0 +1,30 @@
+import { Type } from 'typebox'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { ClerkErrorsRef } from '../platform/openapi.js'
+import type { InstanceService } from './instance.service.js'
+import { AdvanceClockBody, InstanceSettings, UpdateInstanceBody, toInstanceSettings } from './instance.schemas.js'
+
+const errors = { 401: ClerkErrorsRef, 404: ClerkErrorsRef, 422: ClerkErrorsRef }
+const Now = Type.Object({ now: Type.Integer() })
+
+export const instanceRoutes = (deps: { instances: InstanceService }): FastifyPluginAsyncTypebox => async (app) => {
+  app.get('/v1/instance', {
+    schema: { operationId: 'GetInstanceSettings', tags: ['Instance'], description: 'Foyer\'s own shape.', response: { 200: InstanceSettings, ...errors } },
+  }, async (req) => toInstanceSettings(req.instance))
+
+  app.patch('/v1/instance', {
+    schema: {
+      operationId: 'UpdateInstanceSettings', tags: ['Instance'], body: UpdateInstanceBody,
+      description: 'Sign-up mode, application name, home and after-sign-up URLs, and rate limits (requests per hour; 0 lifts a limit).',
+      response: { 200: InstanceSettings, ...errors },
+    },
+  }, async (req) => toInstanceSettings(await deps.instances.update(req.instance, req.body)))
+
+  app.get('/v1/testing/clock', {
+    schema: { operationId: 'GetTestClock', tags: ['Testing'], description: 'Only with FOYER_TESTING=1 and an sk_test_ key.', response: { 200: Now, ...errors } },
+  }, async (req) => ({ now: deps.instances.now(req.instance) }))
+
+  app.post('/v1/testing/clock', {
+    schema: { operationId: 'AdvanceTestClock', tags: ['Testing'], body: AdvanceClockBody, description: 'Moves this instance\'s clock forward. Only with FOYER_TESTING=1 and an sk_test_ key.', response: { 200: Now, ...errors } },
+  }, async (req) => ({ now: await deps.instances.advanceClock(req.instance, req.body.advance_ms) }))
+}

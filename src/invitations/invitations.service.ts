@@ -1,0 +1,179 @@
+import type { Db, Queryable } from '../platform/db/db.js'
+import { DAY_MS, type Clock } from '../platform/clock.js'
+import { newId } from '../platform/ids.js'
+import { sha256 } from '../platform/secrets.js'
+import { ApiError, notFound } from '../platform/errors.js'
+import { addressLockKey, checkMetadataSize, checkRedirectUrl, normalizeEmail } from '../platform/validation.js'
+import type { Instance } from '../instance/instance.schemas.js'
+import type { TicketService } from '../tickets/tickets.service.js'
+import type { InvitationStore, ListFilter, OutboxItem } from './invitations.store.js'
+import {
+  toClerkInvitation, type CreateInvitationBody, type InvitationRow, type InvitationStatus, type ListInvitationsQuery,
+} from './invitations.schemas.js'
+
+interface Deps {
+  db: Db
+  clock: Clock
+  store: InvitationStore
+  tickets: TicketService
+  allowedRedirectOrigins: readonly string[]
+}
+
+interface ValidInvitation {
+  emailAddress: string
+  publicMetadata: Record<string, unknown>
+  redirectUrl: string | null
+  notify: boolean
+  ignoreExisting: boolean
+  expiresInDays: number
+  templateSlug: string
+}
+
+const ORDER_BY = /^([+-]?)(created_at|email_address|expires_at)$/
+
+export function createInvitationService({ db, clock, store, tickets, allowedRedirectOrigins }: Deps) {
+  /** Checks one create body; `param` prefixes parameter names for bulk items (`[3].email_address`). */
+  function validate(body: CreateInvitationBody, index?: number): ValidInvitation {
+    const name = (param: string) => (index === undefined ? param : `[${index}].${param}`)
+    const publicMetadata = (body.public_metadata ?? {}) as Record<string, unknown>
+    checkMetadataSize(publicMetadata, name('public_metadata'))
+    return {
+      emailAddress: normalizeEmail(body.email_address, name('email_address')),
+      publicMetadata,
+      redirectUrl: body.redirect_url ? checkRedirectUrl(body.redirect_url, allowedRedirectOrigins, name('redirect_url')) : null,
+      notify: body.notify ?? true,
+      ignoreExisting: body.ignore_existing ?? false,
+      expiresInDays: body.expires_in_days ?? 30,
+      templateSlug: body.template_slug ?? 'invitation',
+    }
+  }
+
+  /** What the change must send: the webhook event always, the email only when asked. */
+  function outboxFor(type: string, instance: Instance, row: Omit<InvitationRow, 'ticket_hash'>, now: number, email?: { templateSlug: string }): OutboxItem[] {
+    // The event's Invitation omits `url`: it carries the ticket, and the database must not.
+    // Delivery derives it again from the invitation's nonce.
+    const { url: _url, ...data } = toClerkInvitation({ ...row, ticket_hash: '' }, now, '')
+    const items: OutboxItem[] = [{
+      id: newId('msg', now),
+      kind: 'webhook',
+      topic: type,
+      payload: { data, object: 'event', type, timestamp: now, instance_id: instance.id },
+    }]
+    if (email) {
+      items.push({
+        id: newId('msg', now),
+        kind: 'email',
+        topic: email.templateSlug,
+        payload: { invitation_id: row.id, to: row.email_address, template_slug: email.templateSlug },
+      })
+    }
+    return items
+  }
+
+  async function insertOne(tx: Queryable, instance: Instance, input: ValidInvitation, now: number, rules: { requireNoPending: boolean; requireNoUser: boolean }, param: string): Promise<InvitationRow> {
+    const id = newId('inv', now)
+    const ticket = tickets.issue(id)
+    const expiresAt = now + input.expiresInDays * DAY_MS
+    const base = {
+      id, instance_id: instance.id, email_address: input.emailAddress, public_metadata: input.publicMetadata,
+      redirect_url: input.redirectUrl, status: 'pending' as const, notify: input.notify, template_slug: input.templateSlug,
+      ticket_nonce: ticket.nonce, expires_at: expiresAt, created_at: now, updated_at: now,
+    }
+    const row = await store.insert(tx, {
+      id, instanceId: instance.id, emailAddress: input.emailAddress, publicMetadata: input.publicMetadata,
+      redirectUrl: input.redirectUrl, notify: input.notify, templateSlug: input.templateSlug,
+      ticketNonce: ticket.nonce, ticketHash: ticket.hash, expiresAt, now,
+    }, outboxFor('invitation.created', instance, base, now, input.notify ? { templateSlug: input.templateSlug } : undefined), rules)
+    if (row) return row
+    if (rules.requireNoPending && await store.hasPending(tx, instance.id, input.emailAddress, now)) {
+      throw new ApiError(400, 'duplicate_record', 'duplicate invitation',
+        `There is already a pending invitation for ${input.emailAddress}. Revoke it, or pass ignore_existing: true.`,
+        { param_name: param })
+    }
+    throw new ApiError(400, 'form_identifier_exists', 'That email address is taken.',
+      `A user with the email address ${input.emailAddress} already exists.`, { param_name: param })
+  }
+
+  const lockAll = async (tx: Queryable, instance: Instance, emails: string[]) => {
+    // One order for every writer, so that two bulk requests cannot deadlock on each other.
+    for (const email of [...new Set(emails)].sort()) await store.lockAddress(tx, addressLockKey(instance.id, email, sha256))
+  }
+
+  return {
+    /**
+     * Creates one pending invitation and queues its event (and its email unless notify is
+     * false) in the same transaction. Without ignore_existing, an address with a usable
+     * pending invitation or a user is refused; concurrent creates for one address are
+     * serialised, so exactly one of them wins.
+     */
+    async create(instance: Instance, body: CreateInvitationBody): Promise<InvitationRow> {
+      const input = validate(body)
+      const now = clock.now(instance)
+      const check = !input.ignoreExisting
+      return db.transaction(async (tx) => {
+        if (check) await lockAll(tx, instance, [input.emailAddress])
+        return insertOne(tx, instance, input, now, { requireNoPending: check, requireNoUser: check }, 'email_address')
+      })
+    },
+
+    /**
+     * All or nothing: any refused item rolls back the whole batch. ignore_existing bypasses
+     * only the pending-invitation rule here; an address that belongs to a user is always refused.
+     */
+    async createBulk(instance: Instance, bodies: CreateInvitationBody[]): Promise<InvitationRow[]> {
+      const inputs = bodies.map((body, i) => validate(body, i))
+      const now = clock.now(instance)
+      return db.transaction(async (tx) => {
+        await lockAll(tx, instance, inputs.map((i) => i.emailAddress))
+        const rows: InvitationRow[] = []
+        for (const [i, input] of inputs.entries()) {
+          rows.push(await insertOne(tx, instance, input, now, { requireNoPending: !input.ignoreExisting, requireNoUser: true }, `[${i}].email_address`))
+        }
+        return rows
+      })
+    },
+
+    async list(instance: Instance, query: ListInvitationsQuery): Promise<{ data: InvitationRow[]; totalCount: number | null }> {
+      const order = ORDER_BY.exec(query.order_by ?? '-created_at')
+      if (!order) {
+        throw new ApiError(422, 'form_param_value_invalid', 'is invalid',
+          'order_by must be created_at, email_address or expires_at, optionally prefixed with + or -.', { param_name: 'order_by' })
+      }
+      const filter: ListFilter = {
+        instanceId: instance.id,
+        status: (query.status ?? null) as InvitationStatus | null,
+        query: query.query?.trim() ? query.query.trim() : null,
+        orderBy: { column: order[2] as ListFilter['orderBy']['column'], descending: order[1] === '-' },
+        limit: query.limit ?? 10,
+        offset: query.offset ?? 0,
+        now: clock.now(instance),
+      }
+      if (!query.paginated) return { data: await store.list(db, filter), totalCount: null }
+      const [data, totalCount] = await Promise.all([store.list(db, filter), store.count(db, filter)])
+      return { data, totalCount }
+    },
+
+    /** Only a pending, unexpired invitation can be revoked; its link stops working at once. */
+    async revoke(instance: Instance, id: string): Promise<InvitationRow> {
+      const now = clock.now(instance)
+      return db.transaction(async (tx) => {
+        const current = await store.findById(tx, instance.id, id)
+        if (!current) throw notFound('invitation')
+        const revoked = { ...current, status: 'revoked' as const, updated_at: now }
+        const row = await store.revoke(tx, instance.id, id, now, outboxFor('invitation.revoked', instance, revoked, now))
+        if (row) return row
+        throw new ApiError(400, 'invitation_not_pending', 'not pending',
+          `Only pending invitations can be revoked; this invitation is ${toClerkInvitation(current, now, '').status}.`)
+      })
+    },
+
+    /** Removes the invitation in any status, with everything queued or logged for its recipient. */
+    async remove(instance: Instance, id: string): Promise<{ object: 'invitation'; id: string; deleted: true }> {
+      const removed = await db.transaction((tx) => store.remove(tx, instance.id, id))
+      if (!removed) throw notFound('invitation')
+      return { object: 'invitation', id, deleted: true }
+    },
+  }
+}
+
+export type InvitationService = ReturnType<typeof createInvitationService>

@@ -1,0 +1,191 @@
+import type { Queryable } from '../platform/db/db.js'
+import type { InvitationRow, InvitationStatus } from './invitations.schemas.js'
+
+export interface NewInvitation {
+  id: string
+  instanceId: string
+  emailAddress: string
+  publicMetadata: Record<string, unknown>
+  redirectUrl: string | null
+  notify: boolean
+  templateSlug: string
+  ticketNonce: string
+  ticketHash: string
+  expiresAt: number
+  now: number
+}
+
+export interface OutboxItem {
+  id: string
+  kind: 'email' | 'webhook'
+  topic: string
+  payload: unknown
+}
+
+export interface ListFilter {
+  instanceId: string
+  status: InvitationStatus | null
+  query: string | null
+  orderBy: { column: 'created_at' | 'email_address' | 'expires_at'; descending: boolean }
+  limit: number
+  offset: number
+  now: number
+}
+
+const COUNT_SHARDS = 16
+const shard = () => Math.floor(Math.random() * COUNT_SHARDS)
+
+// Adds the outbox rows in `$outbox` (a JSON array) for the row in CTE `inv`.
+const outboxCte = (nowParam: string, outboxParam: string) => `
+  queued as (
+    insert into outbox (id, instance_id, kind, topic, subject_id, payload, next_attempt_at, created_at, updated_at)
+    select o->>'id', inv.instance_id, o->>'kind', o->>'topic', inv.id, o->'payload', ${nowParam}, ${nowParam}, ${nowParam}
+    from inv, jsonb_array_elements(${outboxParam}::jsonb) o
+  )`
+
+// Moves the row in CTE `inv` between per-status counts ($shard is one of COUNT_SHARDS).
+const countsCte = (shardParam: string, changes: string) => `
+  counted as (
+    insert into invitation_counts (instance_id, status, shard, n)
+    select inv.instance_id, c.status, ${shardParam}::smallint, c.delta from inv, (values ${changes}) as c(status, delta)
+    on conflict (instance_id, status, shard) do update set n = invitation_counts.n + excluded.n
+  )`
+
+/** Appends to `params` only what the clause uses: PostgreSQL refuses a parameter it cannot type. */
+function statusClause(status: InvitationStatus | null, now: number, params: unknown[]): string {
+  switch (status) {
+    case null: return `status <> 'revoked'`
+    case 'accepted': return `status = 'accepted'`
+    case 'revoked': return `status = 'revoked'`
+    case 'pending':
+      params.push(now)
+      return `status = 'pending' and expires_at > $${params.length}`
+    case 'expired':
+      params.push(now)
+      return `status = 'pending' and expires_at <= $${params.length}`
+  }
+}
+
+const escapeLike = (value: string) => value.replace(/[\\%_]/g, (c) => '\\' + c)
+
+export function createInvitationStore() {
+  return {
+    /**
+     * Inserts the invitation with its outbox rows and count in one statement. With
+     * `requireNoneExisting`, inserts nothing (returns null) when the address has a usable
+     * pending invitation or, with `requireNoUser`, belongs to a user; the caller must hold
+     * the address lock so that the check and the insert cannot interleave with another.
+     */
+    async insert(q: Queryable, inv: NewInvitation, outbox: OutboxItem[], rules: { requireNoPending: boolean; requireNoUser: boolean }): Promise<InvitationRow | null> {
+      const guards = [
+        rules.requireNoPending ? `not exists (select 1 from invitations where instance_id = $2 and email_address = $3 and status = 'pending' and expires_at > $11)` : 'true',
+        rules.requireNoUser ? `not exists (select 1 from email_addresses where instance_id = $2 and email_address = $3)` : 'true',
+      ]
+      const rows = await q.query<InvitationRow>(`
+        with inv as (
+          insert into invitations (id, instance_id, email_address, public_metadata, redirect_url, status, notify,
+                                   template_slug, ticket_nonce, ticket_hash, expires_at, created_at, updated_at)
+          select $1, $2, $3, $4::jsonb, $5, 'pending', $6, $7, $8, $9, $10, $11, $11
+          where ${guards.join(' and ')}
+          returning *
+        ),
+        ${countsCte('$13', `('pending', 1)`)},
+        ${outboxCte('$11', '$12')}
+        select * from inv`,
+      [inv.id, inv.instanceId, inv.emailAddress, JSON.stringify(inv.publicMetadata), inv.redirectUrl, inv.notify,
+        inv.templateSlug, inv.ticketNonce, inv.ticketHash, inv.expiresAt, inv.now, JSON.stringify(outbox), shard()])
+      return rows[0] ?? null
+    },
+
+    /** Serialises every writer that checks "does this address already have …" for one address. */
+    async lockAddress(q: Queryable, key: bigint): Promise<void> {
+      await q.query('select pg_advisory_xact_lock($1::bigint)', [key.toString()])
+    },
+
+    async hasPending(q: Queryable, instanceId: string, emailAddress: string, now: number): Promise<boolean> {
+      const rows = await q.query(`select 1 from invitations where instance_id = $1 and email_address = $2 and status = 'pending' and expires_at > $3 limit 1`, [instanceId, emailAddress, now])
+      return rows.length > 0
+    },
+
+    async findById(q: Queryable, instanceId: string, id: string): Promise<InvitationRow | null> {
+      const rows = await q.query<InvitationRow>('select * from invitations where id = $1 and instance_id = $2', [id, instanceId])
+      return rows[0] ?? null
+    },
+
+    async list(q: Queryable, f: ListFilter): Promise<InvitationRow[]> {
+      const { where, params } = listWhere(f)
+      const dir = f.orderBy.descending ? 'desc' : 'asc'
+      return q.query<InvitationRow>(
+        `select * from invitations where ${where} order by ${f.orderBy.column} ${dir}, id ${dir} limit $${params.length + 1} offset $${params.length + 2}`,
+        [...params, f.limit, f.offset])
+    },
+
+    /**
+     * Counts without scanning the instance's invitations: stored statuses come from the
+     * sharded counts; only "pending but past expiry" needs the partial expiry index.
+     * A text query has no such shortcut and is counted directly.
+     */
+    async count(q: Queryable, f: ListFilter): Promise<number> {
+      if (f.query !== null) {
+        const { where, params } = listWhere(f)
+        const rows = await q.query<{ n: number }>(`select count(*)::int8 as n from invitations where ${where}`, params)
+        return rows[0]?.n ?? 0
+      }
+      const stored = (statuses: string) =>
+        `(select coalesce(sum(n), 0) from invitation_counts where instance_id = $1 and status in (${statuses}))`
+      const expired = `(select count(*) from invitations where instance_id = $1 and status = 'pending' and expires_at <= $2)`
+      const expr = {
+        none: `${stored(`'pending', 'accepted'`)}`,
+        pending: `${stored(`'pending'`)} - ${expired}`,
+        expired,
+        accepted: stored(`'accepted'`),
+        revoked: stored(`'revoked'`),
+      }[f.status ?? 'none']
+      const usesNow = f.status === 'pending' || f.status === 'expired'
+      const rows = await q.query<{ n: number }>(`select (${expr})::int8 as n`, usesNow ? [f.instanceId, f.now] : [f.instanceId])
+      return rows[0]?.n ?? 0
+    },
+
+    /** Guarded: only a pending, unexpired invitation changes; null means it was not. */
+    async revoke(q: Queryable, instanceId: string, id: string, now: number, outbox: OutboxItem[]): Promise<InvitationRow | null> {
+      const rows = await q.query<InvitationRow>(`
+        with inv as (
+          update invitations set status = 'revoked', updated_at = $3
+          where id = $1 and instance_id = $2 and status = 'pending' and expires_at > $3
+          returning *
+        ),
+        ${countsCte('$5', `('pending', -1), ('revoked', 1)`)},
+        ${outboxCte('$3', '$4')}
+        select * from inv`,
+      [id, instanceId, now, JSON.stringify(outbox), shard()])
+      return rows[0] ?? null
+    },
+
+    /** Deletes the invitation and every outbox row about it (they hold the recipient's address). */
+    async remove(q: Queryable, instanceId: string, id: string): Promise<boolean> {
+      const rows = await q.query(`
+        with inv as (delete from invitations where id = $1 and instance_id = $2 returning instance_id, id, status),
+        counted as (
+          insert into invitation_counts (instance_id, status, shard, n)
+          select inv.instance_id, inv.status, $3::smallint, -1 from inv
+          on conflict (instance_id, status, shard) do update set n = invitation_counts.n + excluded.n
+        ),
+        purged as (delete from outbox where subject_id = $1 and instance_id = $2)
+        select id from inv`,
+      [id, instanceId, shard()])
+      return rows.length > 0
+    },
+  }
+}
+
+function listWhere(f: ListFilter): { where: string; params: unknown[] } {
+  const params: unknown[] = [f.instanceId]
+  const clauses = ['instance_id = $1', statusClause(f.status, f.now, params)]
+  if (f.query !== null) {
+    params.push(`%${escapeLike(f.query.toLowerCase())}%`, f.query)
+    clauses.push(`(email_address like $${params.length - 1} or id = $${params.length})`)
+  }
+  return { where: clauses.join(' and '), params }
+}
+
+export type InvitationStore = ReturnType<typeof createInvitationStore>

@@ -1,0 +1,87 @@
+import { createServer } from 'node:net'
+import { join } from 'node:path'
+import { ConfigError, loadConfig, readEnvironment, type Config } from './config.js'
+import { openDb } from './platform/db/db.js'
+import { migrate } from './platform/db/migrate.js'
+import { systemClock } from './platform/clock.js'
+import { loadOrCreateServerSecret } from './platform/secrets.js'
+import { buildApp, loggerOptions } from './app.js'
+
+async function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, host, () => {
+      const address = server.address()
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0))
+    })
+  })
+}
+
+async function readConfig(): Promise<Config> {
+  const env = readEnvironment()
+  try {
+    const config = loadConfig(env)
+    // PORT=0: pick the port first, so that the default public URL (and every link) carries it.
+    return config.port === 0 ? loadConfig({ ...env, PORT: String(await freePort(config.host)) }) : config
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(err.message + '\n')
+      process.exit(1)
+    }
+    throw err
+  }
+}
+
+async function main() {
+  const config = await readConfig()
+  const db = await openDb({ databaseUrl: config.databaseUrl, dataDir: join(config.dataDir, 'pgdata') })
+  await migrate(db)
+  const serverSecret = config.serverSecret ?? loadOrCreateServerSecret(config.dataDir).secret
+  const redis = config.redisUrl ? new (await import('ioredis')).Redis(config.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 1 }) : null
+  redis?.on('error', () => {})
+
+  const { app, services } = await buildApp({ config, db, clock: systemClock(), serverSecret, redis, logger: loggerOptions(config.logLevel) })
+  const boot = await services.instances.bootstrap(config.secretKey)
+
+  let closing = false
+  const shutdown = async (signal: string) => {
+    if (closing) return
+    closing = true
+    app.log.info({ signal }, 'shutting down')
+    try {
+      await app.close()
+      await db.close()
+      redis?.disconnect()
+    } finally {
+      process.exit(0)
+    }
+  }
+  process.on('SIGINT', () => void shutdown('SIGINT'))
+  process.on('SIGTERM', () => void shutdown('SIGTERM'))
+
+  await app.listen({ port: config.port, host: config.host })
+  const address = app.server.address()
+  const port = typeof address === 'object' && address ? address.port : config.port
+  const shownHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host
+  const lines = [
+    `Foyer listening on http://${shownHost}:${port}`,
+    `  engine:          ${db.engine === 'pglite' ? `PGlite (${join(config.dataDir, 'pgdata')})` : 'PostgreSQL'}`,
+    `  instance:        ${boot.instance.id} (${boot.instance.environmentType})`,
+    boot.secretKey
+      ? `  secret key:      ${boot.secretKey}   (shown once: it is stored only as a hash; set FOYER_SECRET_KEY to pin a key)`
+      : `  secret key:      ${config.secretKey ? 'from FOYER_SECRET_KEY' : 'shown at first start only; set FOYER_SECRET_KEY to pin one'}`,
+    `  publishable key: ${boot.instance.publishableKey}`,
+    `  dashboard:       ${config.publicUrl}/dashboard`,
+    ...(config.smtpUrl ? [] : [`  dev mailbox:     ${config.publicUrl}/dev/mailbox`]),
+  ]
+  process.stdout.write(lines.join('\n') + '\n')
+  if (config.databaseUrl && !config.serverSecret) {
+    app.log.warn('FOYER_SECRET is not set: the server secret was generated into FOYER_DATA_DIR; set it explicitly, and identically on every process, when several processes share this database')
+  }
+}
+
+main().catch((err) => {
+  process.stderr.write(`Foyer failed to start: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`)
+  process.exit(1)
+})

@@ -1,0 +1,31 @@
+/**
+ * One interface over the two engines. Stores write plain parameterised SQL against it and
+ * never learn which engine runs underneath.
+ */
+export interface Queryable {
+  query<T = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<T[]>
+  /** Runs a script of several statements without parameters (migrations only). */
+  exec(sql: string): Promise<void>
+}
+
+export interface Db extends Queryable {
+  readonly engine: 'pglite' | 'postgres'
+  /** Runs `fn` in one transaction: committed when it resolves, rolled back when it throws. */
+  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>
+  close(): Promise<void>
+}
+
+export interface OpenDbOptions {
+  databaseUrl: string | null
+  /** PGlite folder; `null` keeps the database in memory (tests). */
+  dataDir: string | null
+}
+
+export async function openDb(options: OpenDbOptions): Promise<Db> {
+  if (options.databaseUrl) {
+    const { openPostgres } = await import('./postgres.js')
+    return openPostgres(options.databaseUrl)
+  }
+  const { openPglite } = await import('./pglite.js')
+  return openPglite(options.dataDir)
+}

@@ -1,0 +1,43 @@
+import pg from 'pg'
+import type { Db, Queryable } from './db.js'
+
+// Timestamps are bigint Unix ms; they fit a JS number exactly, as PGlite already returns them.
+pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value))
+
+export async function openPostgres(connectionString: string, poolSize = 16): Promise<Db> {
+  const pool = new pg.Pool({ connectionString, max: poolSize })
+  // An idle client that loses its server must not crash the process; the pool replaces it.
+  pool.on('error', () => {})
+  await pool.query('select 1')
+
+  const wrap = (q: pg.Pool | pg.PoolClient): Queryable => ({
+    query: async (sql, params) => (await q.query(sql, params as unknown[] | undefined)).rows,
+    exec: async (sql) => {
+      await q.query(sql)
+    },
+  })
+
+  return {
+    engine: 'postgres',
+    ...wrap(pool),
+    transaction: async (fn) => {
+      const client = await pool.connect()
+      let broken: Error | undefined
+      try {
+        await client.query('begin')
+        const result = await fn(wrap(client))
+        await client.query('commit')
+        return result
+      } catch (err) {
+        await client.query('rollback').catch((rollbackErr: Error) => {
+          broken = rollbackErr
+        })
+        throw err
+      } finally {
+        // A client whose rollback failed may be mid-transaction; destroy it rather than reuse it.
+        client.release(broken)
+      }
+    },
+    close: () => pool.end(),
+  }
+}

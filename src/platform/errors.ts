@@ -1,0 +1,54 @@
+/**
+ * One error class, one list of codes, one renderer. Codes are Clerk's own strings, so
+ * SDK users can branch on `err.errors[0].code` exactly as they do against Clerk.
+ */
+export type ErrorCode =
+  | 'authorization_header_format_invalid'
+  | 'clerk_key_invalid'
+  | 'resource_not_found'
+  | 'request_body_invalid'
+  | 'form_param_missing'
+  | 'form_param_unknown'
+  | 'form_param_format_invalid'
+  | 'form_param_type_invalid'
+  | 'form_param_value_invalid'
+  | 'form_param_max_length_exceeded'
+  | 'form_identifier_exists'
+  | 'duplicate_record'
+  | 'invitation_not_pending'
+  | 'too_many_requests'
+  | 'unsupported_content_type'
+  | 'internal_clerk_error'
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: ErrorCode,
+    message: string,
+    readonly longMessage = message,
+    readonly meta: Record<string, unknown> = {},
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message)
+  }
+}
+
+export interface ClerkErrorBody {
+  errors: { message: string; long_message: string; code: string; meta?: Record<string, unknown> }[]
+  clerk_trace_id: string
+}
+
+export function toClerkErrors(err: ApiError, traceId: string): ClerkErrorBody {
+  const error: ClerkErrorBody['errors'][number] = { message: err.message, long_message: err.longMessage, code: err.code }
+  if (Object.keys(err.meta).length > 0) error.meta = err.meta
+  return { errors: [error], clerk_trace_id: traceId }
+}
+
+export const notFound = (what: string) =>
+  new ApiError(404, 'resource_not_found', 'not found', `No ${what} was found.`)
+
+export const paramError = (status: number, code: ErrorCode, param: string, message: string, longMessage = message) =>
+  new ApiError(status, code, message, longMessage, { param_name: param })
+
+export const invalidParam = (param: string, longMessage: string) =>
+  paramError(422, 'form_param_format_invalid', param, 'is invalid', longMessage)

@@ -1,0 +1,142 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { ApiError, paramError, toClerkErrors, type ErrorCode } from './errors.js'
+
+interface AjvError {
+  keyword: string
+  instancePath: string
+  params: Record<string, unknown>
+  message?: string
+}
+
+const PART_NAMES: Record<string, string> = { body: 'body', querystring: 'query', params: 'path' }
+
+/** Ajv's report on a body or query, as the Clerk error a client can act on (422, with the parameter named). */
+export function fromValidation(errors: AjvError[], context: string): ApiError {
+  const first = errors.find((e) => e.keyword !== 'anyOf') ?? errors[0]!
+  const path = first.instancePath.split('/').filter(Boolean)
+  const leaf = first.params.missingProperty ?? first.params.additionalProperty
+  if (typeof leaf === 'string') path.push(leaf)
+  // Bulk bodies are arrays: item indexes read as `[3].email_address`.
+  const param = path.map((p, i) => (/^\d+$/.test(p) ? `[${p}]` : i > 0 ? `.${p}` : p)).join('').replace(/^\./, '')
+  const where = param || (PART_NAMES[context] ?? context)
+  const [code, message, long]: [ErrorCode, string, string] = (() => {
+    switch (first.keyword) {
+      case 'required': return ['form_param_missing', 'is missing', `${where} must be included.`]
+      case 'additionalProperties': return ['form_param_unknown', 'is unknown', `${where} is not a valid parameter for this request.`]
+      case 'type': return ['form_param_type_invalid', 'is invalid', `${where} ${first.message ?? 'has the wrong type'}.`]
+      case 'format': return ['form_param_format_invalid', 'is invalid', `${where} ${first.message ?? 'is malformed'}.`]
+      case 'maxItems': return ['form_param_value_invalid', 'is invalid', `At most ${first.params.limit} items may be sent in one request.`]
+      case 'minItems': return ['form_param_value_invalid', 'is invalid', `At least ${first.params.limit} item must be sent.`]
+      default: return ['form_param_value_invalid', 'is invalid', `${where} ${first.message ?? 'is invalid'}.`]
+    }
+  })()
+  return new ApiError(422, code, message, long, { param_name: where })
+}
+
+/** Any thrown value, as an ApiError; anything unexpected becomes a 500 whose cause stays in the log. */
+export function toApiError(err: unknown): ApiError {
+  if (err instanceof ApiError) return err
+  const e = err as FastifyError & { validation?: AjvError[]; validationContext?: string }
+  if (e.validation) return fromValidation(e.validation, e.validationContext ?? 'body')
+  const status = e.statusCode ?? 500
+  if (status >= 400 && status < 500) {
+    if (status === 415) return new ApiError(415, 'unsupported_content_type', 'unsupported content type', 'Send the body as application/json or application/x-www-form-urlencoded.')
+    if (status === 413) return new ApiError(413, 'request_body_invalid', 'request body too large', 'The request body is larger than Foyer accepts.')
+    return new ApiError(status, 'request_body_invalid', 'request body invalid', `The request body could not be read: ${e.message.replace(/^Body /, '')}`)
+  }
+  return new ApiError(500, 'internal_clerk_error', 'Oops, an unexpected error occurred', 'An unexpected error occurred; it has been logged with this request\'s trace id.')
+}
+
+export function sendError(request: FastifyRequest, reply: FastifyReply, err: unknown) {
+  const apiError = toApiError(err)
+  if (apiError.status >= 500) request.log.error({ err, traceId: request.id }, 'request failed')
+  return reply.code(apiError.status).headers(apiError.headers).send(toClerkErrors(apiError, request.id))
+}
+
+const BAD_TEXT = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
+const MAX_DEPTH = 32
+
+/**
+ * PostgreSQL refuses NUL characters and lone surrogates in text and jsonb, and deep nesting
+ * risks its parser's stack; they are refused here, naming the parameter, rather than
+ * becoming a database error.
+ */
+export function checkInput(value: unknown, param: string, depth = 0): void {
+  if (typeof value === 'string') {
+    if (BAD_TEXT.test(value)) throw paramError(422, 'form_param_format_invalid', param, 'is invalid', `${param} contains characters that are not allowed (NUL or unpaired surrogates).`)
+    return
+  }
+  if (value === null || typeof value !== 'object') return
+  if (depth > MAX_DEPTH) throw paramError(422, 'form_param_value_invalid', param, 'is nested too deeply', `${param} may nest at most ${MAX_DEPTH} levels.`)
+  if (Array.isArray(value)) {
+    value.forEach((v, i) => checkInput(v, depth === 0 ? `[${i}]` : `${param}[${i}]`, depth + 1))
+    return
+  }
+  for (const [k, v] of Object.entries(value)) {
+    const name = depth === 0 ? k : `${param}.${k}`
+    if (BAD_TEXT.test(k)) throw paramError(422, 'form_param_format_invalid', name, 'is invalid', `${name} contains characters that are not allowed.`)
+    checkInput(v, name, depth + 1)
+  }
+}
+
+/**
+ * Form-encoded bodies carry only strings. Values are converted by the route's own schema:
+ * booleans and integers from their text, objects (public_metadata) from JSON text.
+ */
+export function coerceFormBody(body: Record<string, unknown>, schema: { properties?: Record<string, unknown> } | undefined): void {
+  const properties = schema?.properties ?? {}
+  for (const [key, raw] of Object.entries(body)) {
+    if (typeof raw !== 'string') continue
+    const types = schemaTypes(properties[key])
+    if (types.has('boolean') && (raw === 'true' || raw === 'false')) body[key] = raw === 'true'
+    else if (types.has('integer') && /^-?\d{1,15}$/.test(raw)) body[key] = Number(raw)
+    else if (types.has('object') && raw.trim().startsWith('{')) {
+      try {
+        body[key] = JSON.parse(raw)
+      } catch {
+        throw paramError(422, 'form_param_format_invalid', key, 'is invalid', `${key} must be a JSON object.`)
+      }
+    }
+  }
+}
+
+function schemaTypes(schema: unknown, out = new Set<string>()): Set<string> {
+  if (!schema || typeof schema !== 'object') return out
+  const s = schema as { type?: string | string[]; anyOf?: unknown[]; const?: unknown }
+  for (const t of [s.type ?? []].flat()) out.add(t)
+  for (const sub of s.anyOf ?? []) schemaTypes(sub, out)
+  return out
+}
+
+/** Clerk's error shape for every error, 404s included, and JSON typed exactly as the SDK expects. */
+export function registerHttpConventions(app: FastifyInstance) {
+  // The official SDK sends `Content-Type: application/json` with an empty body on bodiless
+  // POSTs (revoke); Clerk accepts that, so an empty JSON body reads as no body.
+  const parseJson = app.getDefaultJsonParser('error', 'error')
+  app.removeContentTypeParser('application/json')
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (typeof body === 'string' && body.trim() === '') return done(null, undefined)
+    parseJson(request, body as string, done)
+  })
+
+  app.setErrorHandler((err, request, reply) => sendError(request, reply, err))
+  app.setNotFoundHandler((request, reply) =>
+    sendError(request, reply, new ApiError(404, 'resource_not_found', 'not found', `No route ${request.method} ${request.url.split('?')[0]} exists.`)))
+
+  // The official SDK parses a body as JSON only when Content-Type is exactly application/json.
+  app.addHook('onSend', async (_request, reply, payload) => {
+    const type = reply.getHeader('content-type')
+    if (typeof type === 'string' && type.startsWith('application/json')) reply.header('content-type', 'application/json')
+    return payload
+  })
+
+  app.addHook('preValidation', async (request) => {
+    const schema = request.routeOptions.schema?.body as { type?: string; properties?: Record<string, unknown> } | undefined
+    if (schema && request.body == null && schema.type === 'object') request.body = {}
+    const isForm = request.headers['content-type']?.startsWith('application/x-www-form-urlencoded')
+    if (isForm && request.body && typeof request.body === 'object') coerceFormBody(request.body as Record<string, unknown>, schema)
+    checkInput(request.body, 'body')
+    checkInput(request.query, 'query')
+    checkInput(request.params, 'path')
+  })
+}

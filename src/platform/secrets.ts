@@ -1,0 +1,35 @@
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { parseServerSecret } from '../config.js'
+
+export const sha256 = (value: string) => createHash('sha256').update(value).digest('hex')
+
+/**
+ * Tickets are HMAC(server secret, "<id>:<nonce>"). The database holds only the nonce and
+ * the ticket's hash, so a copy of it yields no working link; a new nonce kills the old link.
+ */
+export function deriveTicket(serverSecret: Buffer, subjectId: string, nonce: string): string {
+  return createHmac('sha256', serverSecret).update(`${subjectId}:${nonce}`).digest('base64url')
+}
+
+export const newNonce = () => randomBytes(16).toString('base64url')
+
+export function safeEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a)
+  const y = Buffer.from(b)
+  return x.length === y.length && timingSafeEqual(x, y)
+}
+
+/**
+ * The server secret when FOYER_SECRET is unset: generated once into the data folder, never
+ * into the database, so that a database dump alone cannot forge or recover tickets.
+ */
+export function loadOrCreateServerSecret(dataDir: string): { secret: Buffer; created: boolean } {
+  const file = join(dataDir, 'server-secret')
+  if (existsSync(file)) return { secret: parseServerSecret(readFileSync(file, 'utf8').trim()), created: false }
+  mkdirSync(dataDir, { recursive: true })
+  const secret = randomBytes(32)
+  writeFileSync(file, secret.toString('hex') + '\n', { mode: 0o600, flag: 'wx' })
+  return { secret, created: true }
+}

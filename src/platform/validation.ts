@@ -1,0 +1,66 @@
+import { paramError } from './errors.js'
+
+const LOCAL = /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$/
+const DOMAIN = /^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$/
+
+/**
+ * The canonical form of an address: trimmed and lower-cased, because an address is one
+ * identity whatever its case. Refuses anything that could not be delivered to or that
+ * could smuggle a header (spaces, control characters, quotes, comments).
+ */
+export function normalizeEmail(raw: string, param = 'email_address'): string {
+  const email = raw.trim().toLowerCase()
+  const at = email.lastIndexOf('@')
+  const local = email.slice(0, at)
+  const domain = email.slice(at + 1)
+  if (at < 1 || email.length > 254 || local.length > 64 || !LOCAL.test(local) || !DOMAIN.test(domain)) {
+    throw paramError(422, 'form_param_format_invalid', param, 'is invalid',
+      `${param} must be a valid email address.`)
+  }
+  return email
+}
+
+export const METADATA_MAX_BYTES = 8 * 1024
+
+export function checkMetadataSize(metadata: Record<string, unknown>, param = 'public_metadata'): void {
+  if (Buffer.byteLength(JSON.stringify(metadata)) > METADATA_MAX_BYTES) {
+    throw paramError(422, 'form_param_max_length_exceeded', param, 'is too large',
+      `${param} must be at most ${METADATA_MAX_BYTES} bytes when serialized as JSON.`)
+  }
+}
+
+/**
+ * An allowed origin is exact (`https://app.example.com`) or takes any port
+ * (`http://localhost:*`). Anything else, including a look-alike host, is refused.
+ */
+export function isAllowedOrigin(url: URL, allowed: readonly string[]): boolean {
+  return allowed.some((pattern) => {
+    if (pattern.endsWith(':*')) {
+      const base = new URL(pattern.slice(0, -2))
+      return url.protocol === base.protocol && url.hostname === base.hostname
+    }
+    return url.origin === pattern
+  })
+}
+
+export function checkRedirectUrl(raw: string, allowed: readonly string[], param = 'redirect_url'): string {
+  let url: URL
+  try {
+    url = new URL(raw)
+  } catch {
+    throw paramError(422, 'form_param_format_invalid', param, 'is invalid', `${param} must be an absolute URL.`)
+  }
+  if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.username || url.password) {
+    throw paramError(422, 'form_param_format_invalid', param, 'is invalid', `${param} must be an http or https URL without credentials.`)
+  }
+  if (!isAllowedOrigin(url, allowed)) {
+    throw paramError(422, 'form_param_value_invalid', param, 'is not allowed',
+      `${param} must point to an allowed origin (FOYER_ALLOWED_REDIRECT_ORIGINS); ${url.origin} is not one.`)
+  }
+  return url.href
+}
+
+/** A 64-bit advisory-lock key for one address in one instance. */
+export function addressLockKey(instanceId: string, email: string, hash: (s: string) => string): bigint {
+  return BigInt.asIntN(64, BigInt('0x' + hash(`${instanceId}\n${email}`).slice(0, 16)))
+}

@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import formbody from '@fastify/formbody'
 import swagger from '@fastify/swagger'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
@@ -51,11 +51,29 @@ const textAjv = new Ajv({ coerceTypes: true, useDefaults: false, removeAdditiona
 /** Redacts tickets from logged URLs: a logged link would be a working link. */
 const redactUrl = (url: string) => url.replace(/((?:__clerk_)?ticket=)[^&#]*/gi, '$1[redacted]')
 
+/** One line per request, when it completes, keyed by the trace id clients see as clerk_trace_id. */
+class RequestLog extends LogController {
+  constructor() {
+    super({ requestIdLogLabel: 'traceId' })
+  }
+
+  override incomingRequest(request: FastifyRequest): void {
+    request.log.debug({ method: request.method, url: redactUrl(request.url) }, 'request received')
+  }
+
+  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    const line = { method: request.method, url: redactUrl(request.url), status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 }
+    if (error) reply.log.error({ ...line, err: error }, 'request failed')
+    else reply.log.info(line, 'request completed')
+  }
+}
+
 export async function buildApp(deps: AppDeps): Promise<{ app: FastifyInstance; services: Services }> {
   const services = createServices(deps)
   const app = Fastify({
     logger: deps.logger ?? false,
     genReqId: () => randomBytes(16).toString('hex'),
+    logController: new RequestLog(),
     bodyLimit: 1024 * 1024,
     routerOptions: { ignoreTrailingSlash: true },
   }).withTypeProvider<TypeBoxTypeProvider>()
@@ -98,7 +116,4 @@ export async function buildApp(deps: AppDeps): Promise<{ app: FastifyInstance; s
 export const loggerOptions = (level: string): FastifyServerOptions['logger'] => ({
   level,
   redact: { paths: ['req.headers.authorization', 'req.headers.cookie'], censor: '[redacted]' },
-  serializers: {
-    req: (req: { method: string; url: string; id: string }) => ({ method: req.method, url: redactUrl(req.url), id: req.id }),
-  },
 })

@@ -46,8 +46,8 @@ export const invitationRoutes = (deps: Deps): FastifyPluginAsyncTypebox => async
   }, async (req, reply) => {
     // Both shapes are exactly built by toClerkInvitation; plain JSON.stringify spares
     // fast-json-stringify from trying each branch of the union for every response.
-    reply.type('application/json').serializer(JSON.stringify)
     const { data, totalCount } = await deps.invitations.list(req.instance, req.query)
+    reply.type('application/json').serializer(JSON.stringify)
     const items = data.map(present(req.instance))
     return totalCount === null ? items : { data: items, total_count: totalCount }
   })

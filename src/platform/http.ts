@@ -27,6 +27,11 @@ export function fromValidation(errors: AjvError[], context: string): ApiError {
       case 'format': return ['form_param_format_invalid', 'is invalid', `${where} ${first.message ?? 'is malformed'}.`]
       case 'maxItems': return ['form_param_value_invalid', 'is invalid', `At most ${first.params.limit} items may be sent in one request.`]
       case 'minItems': return ['form_param_value_invalid', 'is invalid', `At least ${first.params.limit} item must be sent.`]
+      case 'const': {
+        // A union of literals (an enum): name every allowed value, not just the first.
+        const allowed = errors.filter((e) => e.keyword === 'const' && e.instancePath === first.instancePath).map((e) => String(e.params.allowedValue))
+        return ['form_param_value_invalid', 'is invalid', `${where} must be one of: ${allowed.join(', ')}.`]
+      }
       default: return ['form_param_value_invalid', 'is invalid', `${where} ${first.message ?? 'is invalid'}.`]
     }
   })()
@@ -50,7 +55,9 @@ export function toApiError(err: unknown): ApiError {
 export function sendError(request: FastifyRequest, reply: FastifyReply, err: unknown) {
   const apiError = toApiError(err)
   if (apiError.status >= 500) request.log.error({ err, traceId: request.id }, 'request failed')
-  return reply.code(apiError.status).headers(apiError.headers).send(toClerkErrors(apiError, request.id))
+  // A route may have set its own serializer before it threw; errors are always plain JSON.
+  return reply.code(apiError.status).headers(apiError.headers).type('application/json')
+    .serializer(JSON.stringify).send(toClerkErrors(apiError, request.id))
 }
 
 const BAD_TEXT = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/

@@ -4,23 +4,12 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { existsSync } from 'node:fs'
-import { dirname, join } from 'node:path'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { packageRoot as repoRoot } from '../../src/platform/paths.js'
 
 const here = fileURLToPath(import.meta.url)
-
-function findRepoRoot(): string {
-  let dir = dirname(here)
-  while (!existsSync(join(dir, 'package.json'))) {
-    const parent = dirname(dir)
-    if (parent === dir) throw new Error('package.json not found above ' + here)
-    dir = parent
-  }
-  return dir
-}
-
-export const repoRoot = findRepoRoot()
+export { repoRoot }
 
 /**
  * The child runs the same build as the test: compiled dist/ under `npm test`, the sources

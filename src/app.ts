@@ -8,7 +8,8 @@ import type { Redis } from 'ioredis'
 import type { Config } from './config.js'
 import type { Db } from './platform/db/db.js'
 import type { Clock } from './platform/clock.js'
-import { registerHttpConventions } from './platform/http.js'
+import { registerHttpConventions, sendError, writeRawError } from './platform/http.js'
+import { ApiError } from './platform/errors.js'
 import { requireSecretKey } from './platform/auth.js'
 import { registerRateLimits } from './platform/rate-limit.js'
 import { ClerkErrors } from './platform/openapi.js'
@@ -75,7 +76,14 @@ export async function buildApp(deps: AppDeps): Promise<{ app: FastifyInstance; s
     genReqId: () => randomBytes(16).toString('hex'),
     logController: new RequestLog(),
     bodyLimit: 1024 * 1024,
-    routerOptions: { ignoreTrailingSlash: true },
+    routerOptions: {
+      ignoreTrailingSlash: true,
+      // An over-long id is simply one that does not exist.
+      maxParamLength: 200,
+      onMaxParamLength: (_path, _req, res) => writeRawError(res, new ApiError(404, 'resource_not_found', 'not found', 'No resource with such a long id exists.')),
+    },
+    frameworkErrors: (_error, request, reply) =>
+      sendError(request, reply, new ApiError(404, 'resource_not_found', 'not found', 'The request path is not a valid URL (bad percent-encoding).')),
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : textAjv).compile(schema))

@@ -116,8 +116,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
 }
 
 function parsePort(raw: string): number {
-  const port = Number(raw)
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+  const port = /^\d{1,5}$/.test(raw) ? Number(raw) : NaN
+  if (!Number.isInteger(port) || port > 65535) {
     throw new ConfigError('PORT', 'must be an integer from 0 to 65535')
   }
   return port

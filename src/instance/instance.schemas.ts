@@ -88,7 +88,7 @@ export const UpdateInstanceBody = Type.Object({
   sign_up_mode: Type.Optional(SignUpMode),
   home_url: Type.Optional(Type.Union([Type.String(), Type.Null()])),
   after_sign_up_url: Type.Optional(Type.Union([Type.String(), Type.Null()])),
-  rate_limits: Type.Optional(Type.Partial(RateLimitsSchema)),
+  rate_limits: Type.Optional(Type.Partial(RateLimitsSchema, { additionalProperties: false })),
 }, { additionalProperties: false })
 export type UpdateInstanceBody = Static<typeof UpdateInstanceBody>
 

@@ -30,7 +30,7 @@ export const ListInvitationsQuery = Type.Object({
   order_by: Type.Optional(Type.String({ default: '-created_at', description: '`created_at`, `email_address` or `expires_at`, with an optional `+`/`-` prefix.' })),
   paginated: Type.Optional(Type.Boolean()),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 10 })),
-  offset: Type.Optional(Type.Integer({ minimum: 0, default: 0 })),
+  offset: Type.Optional(Type.Integer({ minimum: 0, maximum: 2_147_483_647, default: 0 })),
 }, { additionalProperties: false })
 export type ListInvitationsQuery = Static<typeof ListInvitationsQuery>
 

@@ -32,8 +32,10 @@ export interface ListFilter {
   now: number
 }
 
-const COUNT_SHARDS = 16
-const shard = () => Math.floor(Math.random() * COUNT_SHARDS)
+// Every statement of one transaction updates the same shard (chosen by its transaction id):
+// two transactions that each touched several shards could lock them in opposite orders and
+// deadlock. Within a statement, 'pending' always comes first for the same reason.
+const SHARD = `(txid_current() % 16)::smallint`
 
 // Adds the outbox rows in `$outbox` (a JSON array) for the row in CTE `inv`.
 const outboxCte = (nowParam: string, outboxParam: string) => `
@@ -43,11 +45,11 @@ const outboxCte = (nowParam: string, outboxParam: string) => `
     from inv, jsonb_array_elements(${outboxParam}::jsonb) o
   )`
 
-// Moves the row in CTE `inv` between per-status counts ($shard is one of COUNT_SHARDS).
-const countsCte = (shardParam: string, changes: string) => `
+// Moves the row in CTE `inv` between per-status counts.
+const countsCte = (changes: string) => `
   counted as (
     insert into invitation_counts (instance_id, status, shard, n)
-    select inv.instance_id, c.status, ${shardParam}::smallint, c.delta from inv, (values ${changes}) as c(status, delta)
+    select inv.instance_id, c.status, ${SHARD}, c.delta from inv, (values ${changes}) as c(status, delta)
     on conflict (instance_id, status, shard) do update set n = invitation_counts.n + excluded.n
   )`
 
@@ -89,11 +91,11 @@ export function createInvitationStore() {
           where ${guards.join(' and ')}
           returning *
         ),
-        ${countsCte('$13', `('pending', 1)`)},
+        ${countsCte(`('pending', 1)`)},
         ${outboxCte('$11', '$12')}
         select * from inv`,
       [inv.id, inv.instanceId, inv.emailAddress, JSON.stringify(inv.publicMetadata), inv.redirectUrl, inv.notify,
-        inv.templateSlug, inv.ticketNonce, inv.ticketHash, inv.expiresAt, inv.now, JSON.stringify(outbox), shard()])
+        inv.templateSlug, inv.ticketNonce, inv.ticketHash, inv.expiresAt, inv.now, JSON.stringify(outbox)])
       return rows[0] ?? null
     },
 
@@ -154,10 +156,10 @@ export function createInvitationStore() {
           where id = $1 and instance_id = $2 and status = 'pending' and expires_at > $3
           returning *
         ),
-        ${countsCte('$5', `('pending', -1), ('revoked', 1)`)},
+        ${countsCte(`('pending', -1), ('revoked', 1)`)},
         ${outboxCte('$3', '$4')}
         select * from inv`,
-      [id, instanceId, now, JSON.stringify(outbox), shard()])
+      [id, instanceId, now, JSON.stringify(outbox)])
       return rows[0] ?? null
     },
 
@@ -167,12 +169,12 @@ export function createInvitationStore() {
         with inv as (delete from invitations where id = $1 and instance_id = $2 returning instance_id, id, status),
         counted as (
           insert into invitation_counts (instance_id, status, shard, n)
-          select inv.instance_id, inv.status, $3::smallint, -1 from inv
+          select inv.instance_id, inv.status, ${SHARD}, -1 from inv
           on conflict (instance_id, status, shard) do update set n = invitation_counts.n + excluded.n
         ),
         purged as (delete from outbox where subject_id = $1 and instance_id = $2)
         select id from inv`,
-      [id, instanceId, shard()])
+      [id, instanceId])
       return rows.length > 0
     },
   }

@@ -1,4 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { ServerResponse } from 'node:http'
+import { randomBytes } from 'node:crypto'
+import sjson from 'secure-json-parse'
 import { ApiError, paramError, toClerkErrors, type ErrorCode } from './errors.js'
 
 interface AjvError {
@@ -60,6 +63,12 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, err: unk
     .serializer(JSON.stringify).send(toClerkErrors(apiError, request.id))
 }
 
+/** For the few router errors raised before Fastify has a request or reply to offer. */
+export function writeRawError(res: ServerResponse, err: ApiError) {
+  res.writeHead(err.status, { 'content-type': 'application/json' })
+  res.end(JSON.stringify(toClerkErrors(err, randomBytes(16).toString('hex'))))
+}
+
 const BAD_TEXT = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
 const MAX_DEPTH = 32
 
@@ -99,7 +108,8 @@ export function coerceFormBody(body: Record<string, unknown>, schema: { properti
     else if (types.has('integer') && /^-?\d{1,15}$/.test(raw)) body[key] = Number(raw)
     else if (types.has('object') && raw.trim().startsWith('{')) {
       try {
-        body[key] = JSON.parse(raw)
+        // Same prototype-pollution guard as JSON bodies get from Fastify's parser.
+        body[key] = sjson.parse(raw, undefined, { protoAction: 'error', constructorAction: 'error' })
       } catch {
         throw paramError(422, 'form_param_format_invalid', key, 'is invalid', `${key} must be a JSON object.`)
       }
@@ -120,7 +130,8 @@ export function registerHttpConventions(app: FastifyInstance) {
   // The official SDK sends `Content-Type: application/json` with an empty body on bodiless
   // POSTs (revoke); Clerk accepts that, so an empty JSON body reads as no body.
   const parseJson = app.getDefaultJsonParser('error', 'error')
-  app.removeContentTypeParser('application/json')
+  // Bodies are JSON or form-encoded; anything else, text/plain included, is a 415.
+  app.removeContentTypeParser(['application/json', 'text/plain'])
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     if (typeof body === 'string' && body.trim() === '') return done(null, undefined)
     parseJson(request, body as string, done)

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import type { FastifyInstance, InjectOptions } from 'fastify'
+import type { Redis } from 'ioredis'
 import { buildApp, type Services } from '../../src/app.js'
 import { loadConfig, type Config } from '../../src/config.js'
 import { manualClock } from '../../src/platform/clock.js'
@@ -24,9 +25,10 @@ export interface TestApp {
 
 /**
  * An app over a fresh database (in-memory PGlite by default), a clock that moves only when
- * told, and configuration passed in rather than read from the environment.
+ * told, and configuration passed in rather than read from the environment. `redis` shares
+ * rate-limit counters through that client; the caller owns it and disconnects it.
  */
-export async function buildTestApp(options: { engine?: Engine; env?: Record<string, string> } = {}): Promise<TestApp> {
+export async function buildTestApp(options: { engine?: Engine; env?: Record<string, string>; redis?: Redis | null } = {}): Promise<TestApp> {
   const { db, drop } = await openTestDb(options.engine ?? 'pglite')
   const config = loadConfig({
     FOYER_PUBLIC_URL: PUBLIC_URL,
@@ -36,7 +38,7 @@ export async function buildTestApp(options: { engine?: Engine; env?: Record<stri
   })
   const clock = manualClock(Date.now())
   const serverSecret = randomBytes(32)
-  const { app, services } = await buildApp({ config, db, clock, serverSecret })
+  const { app, services } = await buildApp({ config, db, clock, serverSecret, redis: options.redis ?? null })
   await app.ready()
   return {
     app, services, db, config, clock, serverSecret,

@@ -3,7 +3,7 @@ import formbody from '@fastify/formbody'
 import swagger from '@fastify/swagger'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Ajv } from 'ajv'
-import { randomBytes } from 'node:crypto'
+import { randomUUID } from 'node:crypto'
 import type { Redis } from 'ioredis'
 import type { Config } from './config.js'
 import type { Db } from './platform/db/db.js'
@@ -73,7 +73,7 @@ export async function buildApp(deps: AppDeps): Promise<{ app: FastifyInstance; s
   const services = createServices(deps)
   const app = Fastify({
     logger: deps.logger ?? false,
-    genReqId: () => randomBytes(16).toString('hex'),
+    genReqId: () => randomUUID().replaceAll('-', ''),
     logController: new RequestLog(),
     bodyLimit: 1024 * 1024,
     routerOptions: {

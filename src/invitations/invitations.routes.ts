@@ -7,8 +7,9 @@ import type { TicketService } from '../tickets/tickets.service.js'
 import type { InvitationService } from './invitations.service.js'
 import {
   ClerkInvitation, CreateBulkInvitationsBody, CreateInvitationBody, DeletedObject, InvitationIdParams,
-  ListInvitationsQuery, toClerkInvitation, type InvitationRow,
+  ListInvitationsQuery, toClerkInvitation,
 } from './invitations.schemas.js'
+import type { InvitationListRow } from './invitations.store.js'
 import type { Instance } from '../instance/instance.schemas.js'
 
 interface Deps {
@@ -23,7 +24,7 @@ const errors = { 400: ClerkErrorsRef, 401: ClerkErrorsRef, 404: ClerkErrorsRef, 
 export const invitationRoutes = (deps: Deps): FastifyPluginAsyncTypebox => async (app) => {
   const present = (instance: Instance) => {
     const now = deps.clock.now(instance)
-    return (row: InvitationRow) => toClerkInvitation(row, now, deps.tickets.url(row))
+    return (row: InvitationListRow) => toClerkInvitation(row, now, deps.tickets.url(row))
   }
 
   // Clerk answers 200 (not 201) on create, and the SDK expects it.

@@ -78,7 +78,7 @@ export function effectiveStatus(row: Pick<InvitationRow, 'status' | 'expires_at'
 }
 
 /** Clerk's Invitation object. `url` carries the ticket, so it is computed here and never stored. */
-export function toClerkInvitation(row: InvitationRow, now: number, url: string): ClerkInvitation {
+export function toClerkInvitation(row: Pick<InvitationRow, 'id' | 'email_address' | 'public_metadata' | 'status' | 'expires_at' | 'created_at' | 'updated_at'>, now: number, url: string): ClerkInvitation {
   const status = effectiveStatus(row, now)
   return {
     object: 'invitation',

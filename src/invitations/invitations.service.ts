@@ -6,7 +6,7 @@ import { ApiError, notFound } from '../platform/errors.js'
 import { addressLockKey, checkMetadataSize, checkRedirectUrl, normalizeEmail } from '../platform/validation.js'
 import type { Instance } from '../instance/instance.schemas.js'
 import type { TicketService } from '../tickets/tickets.service.js'
-import type { InvitationStore, ListFilter, OutboxItem } from './invitations.store.js'
+import type { InvitationListRow, InvitationStore, ListFilter, OutboxItem } from './invitations.store.js'
 import {
   toClerkInvitation, type CreateInvitationBody, type InvitationRow, type InvitationStatus, type ListInvitationsQuery,
 } from './invitations.schemas.js'
@@ -52,7 +52,7 @@ export function createInvitationService({ db, clock, store, tickets, allowedRedi
   function outboxFor(type: string, instance: Instance, row: Omit<InvitationRow, 'ticket_hash'>, now: number, email?: { templateSlug: string }): OutboxItem[] {
     // The event's Invitation omits `url`: it carries the ticket, and the database must not.
     // Delivery derives it again from the invitation's nonce.
-    const { url: _url, ...data } = toClerkInvitation({ ...row, ticket_hash: '' }, now, '')
+    const { url: _url, ...data } = toClerkInvitation(row, now, '')
     const items: OutboxItem[] = [{
       id: newId('msg', now),
       kind: 'webhook',
@@ -70,7 +70,7 @@ export function createInvitationService({ db, clock, store, tickets, allowedRedi
     return items
   }
 
-  async function insertOne(tx: Queryable, instance: Instance, input: ValidInvitation, now: number, rules: { requireNoPending: boolean; requireNoUser: boolean }, param: string): Promise<InvitationRow> {
+  async function insertOne(q: Queryable, instance: Instance, input: ValidInvitation, now: number, rules: { requireNoPending: boolean; requireNoUser: boolean }, param: string): Promise<InvitationRow> {
     const id = newId('inv', now)
     const ticket = tickets.issue(id)
     const expiresAt = now + input.expiresInDays * DAY_MS
@@ -79,13 +79,15 @@ export function createInvitationService({ db, clock, store, tickets, allowedRedi
       redirect_url: input.redirectUrl, status: 'pending' as const, notify: input.notify, template_slug: input.templateSlug,
       ticket_nonce: ticket.nonce, expires_at: expiresAt, created_at: now, updated_at: now,
     }
-    const row = await store.insert(tx, {
+    const checks = rules.requireNoPending || rules.requireNoUser
+    const lockKey = checks ? addressLockKey(instance.id, input.emailAddress, sha256) : null
+    const row = await store.insert(q, {
       id, instanceId: instance.id, emailAddress: input.emailAddress, publicMetadata: input.publicMetadata,
       redirectUrl: input.redirectUrl, notify: input.notify, templateSlug: input.templateSlug,
       ticketNonce: ticket.nonce, ticketHash: ticket.hash, expiresAt, now,
-    }, outboxFor('invitation.created', instance, base, now, input.notify ? { templateSlug: input.templateSlug } : undefined), rules)
+    }, outboxFor('invitation.created', instance, base, now, input.notify ? { templateSlug: input.templateSlug } : undefined), { lockKey, ...rules })
     if (row) return row
-    if (rules.requireNoPending && await store.hasPending(tx, instance.id, input.emailAddress, now)) {
+    if (rules.requireNoPending && await store.hasPending(q, instance.id, input.emailAddress, now)) {
       throw new ApiError(400, 'duplicate_record', 'duplicate invitation',
         `There is already a pending invitation for ${input.emailAddress}. Revoke it, or pass ignore_existing: true.`,
         { param_name: param })
@@ -108,12 +110,9 @@ export function createInvitationService({ db, clock, store, tickets, allowedRedi
      */
     async create(instance: Instance, body: CreateInvitationBody): Promise<InvitationRow> {
       const input = validate(body)
-      const now = clock.now(instance)
       const check = !input.ignoreExisting
-      return db.transaction(async (tx) => {
-        if (check) await lockAll(tx, instance, [input.emailAddress])
-        return insertOne(tx, instance, input, now, { requireNoPending: check, requireNoUser: check }, 'email_address')
-      })
+      // One statement, hence its own transaction: the address lock is taken inside it.
+      return insertOne(db, instance, input, clock.now(instance), { requireNoPending: check, requireNoUser: check }, 'email_address')
     },
 
     /**
@@ -133,7 +132,7 @@ export function createInvitationService({ db, clock, store, tickets, allowedRedi
       })
     },
 
-    async list(instance: Instance, query: ListInvitationsQuery): Promise<{ data: InvitationRow[]; totalCount: number | null }> {
+    async list(instance: Instance, query: ListInvitationsQuery): Promise<{ data: InvitationListRow[]; totalCount: number | null }> {
       const order = ORDER_BY.exec(query.order_by ?? '-created_at')
       if (!order) {
         throw new ApiError(422, 'form_param_value_invalid', 'is invalid',
@@ -148,9 +147,8 @@ export function createInvitationService({ db, clock, store, tickets, allowedRedi
         offset: query.offset ?? 0,
         now: clock.now(instance),
       }
-      if (!query.paginated) return { data: await store.list(db, filter), totalCount: null }
-      const [data, totalCount] = await Promise.all([store.list(db, filter), store.count(db, filter)])
-      return { data, totalCount }
+      const { rows, total } = await store.page(db, filter, query.paginated === true)
+      return { data: rows, totalCount: total }
     },
 
     /** Only a pending, unexpired invitation can be revoked; its link stops working at once. */

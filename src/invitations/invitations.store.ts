@@ -73,29 +73,17 @@ const escapeLike = (value: string) => value.replace(/[\\%_]/g, (c) => '\\' + c)
 export function createInvitationStore() {
   return {
     /**
-     * Inserts the invitation with its outbox rows and count in one statement. With
-     * `requireNoneExisting`, inserts nothing (returns null) when the address has a usable
-     * pending invitation or, with `requireNoUser`, belongs to a user; the caller must hold
-     * the address lock so that the check and the insert cannot interleave with another.
+     * Inserts the invitation with its outbox rows and count, in one round trip (see migration
+     * 002). With a lock key, takes that address lock first, then inserts nothing (returns
+     * null) when `requireNoPending` finds a usable pending invitation for the address or
+     * `requireNoUser` finds a user holding it.
      */
-    async insert(q: Queryable, inv: NewInvitation, outbox: OutboxItem[], rules: { requireNoPending: boolean; requireNoUser: boolean }): Promise<InvitationRow | null> {
-      const guards = [
-        rules.requireNoPending ? `not exists (select 1 from invitations where instance_id = $2 and email_address = $3 and status = 'pending' and expires_at > $11)` : 'true',
-        rules.requireNoUser ? `not exists (select 1 from email_addresses where instance_id = $2 and email_address = $3)` : 'true',
-      ]
-      const rows = await q.query<InvitationRow>(`
-        with inv as (
-          insert into invitations (id, instance_id, email_address, public_metadata, redirect_url, status, notify,
-                                   template_slug, ticket_nonce, ticket_hash, expires_at, created_at, updated_at)
-          select $1, $2, $3, $4::jsonb, $5, 'pending', $6, $7, $8, $9, $10, $11, $11
-          where ${guards.join(' and ')}
-          returning *
-        ),
-        ${countsCte(`('pending', 1)`)},
-        ${outboxCte('$11', '$12')}
-        select * from inv`,
-      [inv.id, inv.instanceId, inv.emailAddress, JSON.stringify(inv.publicMetadata), inv.redirectUrl, inv.notify,
-        inv.templateSlug, inv.ticketNonce, inv.ticketHash, inv.expiresAt, inv.now, JSON.stringify(outbox)])
+    async insert(q: Queryable, inv: NewInvitation, outbox: OutboxItem[], rules: { lockKey: bigint | null; requireNoPending: boolean; requireNoUser: boolean }): Promise<InvitationRow | null> {
+      const rows = await q.query<InvitationRow>(
+        'select * from insert_invitation($1::bigint, $2, $3, $4, $5, $6, $7::jsonb, $8, $9, $10, $11, $12, $13, $14, $15::jsonb)',
+        [rules.lockKey?.toString() ?? null, rules.requireNoPending, rules.requireNoUser, inv.id, inv.instanceId, inv.emailAddress,
+          JSON.stringify(inv.publicMetadata), inv.redirectUrl, inv.notify, inv.templateSlug, inv.ticketNonce, inv.ticketHash,
+          inv.expiresAt, inv.now, JSON.stringify(outbox)])
       return rows[0] ?? null
     },
 
@@ -114,37 +102,32 @@ export function createInvitationStore() {
       return rows[0] ?? null
     },
 
-    async list(q: Queryable, f: ListFilter): Promise<InvitationRow[]> {
+    /**
+     * One page, and with `withTotal` the number of all matches, in one statement. Counting
+     * scans nothing: stored statuses come from the sharded counts and only "pending but past
+     * expiry" reads the partial expiry index. A text query has no such shortcut; its matches
+     * are counted by a window over the same scan.
+     */
+    async page(q: Queryable, f: ListFilter, withTotal: boolean): Promise<{ rows: InvitationListRow[]; total: number | null }> {
       const { where, params } = listWhere(f)
       const dir = f.orderBy.descending ? 'desc' : 'asc'
-      return q.query<InvitationRow>(
-        `select * from invitations where ${where} order by ${f.orderBy.column} ${dir}, id ${dir} limit $${params.length + 1} offset $${params.length + 2}`,
+      const total = !withTotal ? '' : f.query !== null ? ', count(*) over () as total_count' : `, (${countExpr(f)})::int8 as total_count`
+      const rows = await q.query<InvitationListRow & { total_count?: number }>(
+        `select ${LIST_COLUMNS}${total} from invitations where ${where}
+         order by ${f.orderBy.column} ${dir}, id ${dir} limit $${params.length + 1} offset $${params.length + 2}`,
         [...params, f.limit, f.offset])
+      if (!withTotal) return { rows, total: null }
+      // An empty page (an offset past the end) carries no count of its own.
+      if (rows.length === 0) return { rows, total: f.offset === 0 ? 0 : await this.count(q, f) }
+      return { rows, total: Number(rows[0]!.total_count) }
     },
 
-    /**
-     * Counts without scanning the instance's invitations: stored statuses come from the
-     * sharded counts; only "pending but past expiry" needs the partial expiry index.
-     * A text query has no such shortcut and is counted directly.
-     */
     async count(q: Queryable, f: ListFilter): Promise<number> {
-      if (f.query !== null) {
-        const { where, params } = listWhere(f)
-        const rows = await q.query<{ n: number }>(`select count(*)::int8 as n from invitations where ${where}`, params)
-        return rows[0]?.n ?? 0
-      }
-      const stored = (statuses: string) =>
-        `(select coalesce(sum(n), 0) from invitation_counts where instance_id = $1 and status in (${statuses}))`
-      const expired = `(select count(*) from invitations where instance_id = $1 and status = 'pending' and expires_at <= $2)`
-      const expr = {
-        none: `${stored(`'pending', 'accepted'`)}`,
-        pending: `${stored(`'pending'`)} - ${expired}`,
-        expired,
-        accepted: stored(`'accepted'`),
-        revoked: stored(`'revoked'`),
-      }[f.status ?? 'none']
-      const usesNow = f.status === 'pending' || f.status === 'expired'
-      const rows = await q.query<{ n: number }>(`select (${expr})::int8 as n`, usesNow ? [f.instanceId, f.now] : [f.instanceId])
+      const { where, params } = listWhere(f)
+      const sql = f.query !== null
+        ? `select count(*)::int8 as n from invitations where ${where}`
+        : `select (${countExpr(f)})::int8 as n`
+      const rows = await q.query<{ n: number }>(sql, params)
       return rows[0]?.n ?? 0
     },
 
@@ -178,6 +161,26 @@ export function createInvitationStore() {
       return rows.length > 0
     },
   }
+}
+
+const LIST_COLUMNS = 'id, email_address, public_metadata, status, ticket_nonce, expires_at, created_at, updated_at'
+export type InvitationListRow = Pick<InvitationRow, 'id' | 'email_address' | 'public_metadata' | 'status' | 'ticket_nonce' | 'expires_at' | 'created_at' | 'updated_at'>
+
+/**
+ * The number of matches without a text query, from the sharded counts. `params` is the
+ * list's own (listWhere): $1 is the instance and, for 'pending' and 'expired', $2 is now.
+ */
+function countExpr(f: ListFilter): string {
+  const stored = (statuses: string) =>
+    `(select coalesce(sum(n), 0) from invitation_counts where instance_id = $1 and status in (${statuses}))`
+  const expired = `(select count(*) from invitations where instance_id = $1 and status = 'pending' and expires_at <= $2)`
+  return {
+    none: stored(`'pending', 'accepted'`),
+    pending: `${stored(`'pending'`)} - ${expired}`,
+    expired,
+    accepted: stored(`'accepted'`),
+    revoked: stored(`'revoked'`),
+  }[f.status ?? 'none']
 }
 
 function listWhere(f: ListFilter): { where: string; params: unknown[] } {

@@ -51,6 +51,20 @@ forEachDatabase('GET /v1/invitations', (engine) => {
     assert.equal(page3.body.data.length, 1)
   })
 
+  it('still counts every match when the page is empty or cut short by limit', async () => {
+    const api = await fresh()
+    await seed(api)
+    const past = await api.get('/v1/invitations?paginated=true&offset=100')
+    assert.deepEqual(past.body, { data: [], total_count: 5 })
+    const queried = await api.get('/v1/invitations?paginated=true&query=list.test&limit=2')
+    assert.equal(queried.body.data.length, 2)
+    assert.equal(queried.body.total_count, 5)
+    const queriedPast = await api.get('/v1/invitations?paginated=true&query=list.test&offset=5')
+    assert.deepEqual(queriedPast.body, { data: [], total_count: 5 })
+    const none = await api.get('/v1/invitations?paginated=true&query=nobody')
+    assert.deepEqual(none.body, { data: [], total_count: 0 })
+  })
+
   it('orders by created_at, email_address and expires_at in both directions', async () => {
     const api = await fresh()
     await seed(api)

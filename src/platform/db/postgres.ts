@@ -1,8 +1,21 @@
+import { createHash } from 'node:crypto'
 import pg from 'pg'
 import type { Db, Queryable } from './db.js'
 
 // Timestamps are bigint Unix ms; they fit a JS number exactly, as PGlite already returns them.
 pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value))
+
+// Named statements are parsed and planned once per connection instead of on every call;
+// the stores' SQL is a small fixed set, so the per-connection cache stays small.
+const names = new Map<string, string>()
+function statementName(sql: string): string {
+  let name = names.get(sql)
+  if (!name) {
+    name = 'foyer_' + createHash('sha1').update(sql).digest('hex').slice(0, 20)
+    names.set(sql, name)
+  }
+  return name
+}
 
 export async function openPostgres(connectionString: string, poolSize = 16): Promise<Db> {
   const pool = new pg.Pool({ connectionString, max: poolSize })
@@ -11,7 +24,7 @@ export async function openPostgres(connectionString: string, poolSize = 16): Pro
   await pool.query('select 1')
 
   const wrap = (q: pg.Pool | pg.PoolClient): Queryable => ({
-    query: async (sql, params) => (await q.query(sql, params as unknown[] | undefined)).rows,
+    query: async (sql, params) => (await q.query(params?.length ? { name: statementName(sql), text: sql, values: params as unknown[] } : sql)).rows,
     exec: async (sql) => {
       await q.query(sql)
     },

@@ -52,6 +52,9 @@ const textAjv = new Ajv({ coerceTypes: true, useDefaults: false, removeAdditiona
 /** Redacts tickets from logged URLs: a logged link would be a working link. */
 const redactUrl = (url: string) => url.replace(/((?:__clerk_)?ticket=)[^&#]*/gi, '$1[redacted]')
 
+// pino answers this; Fastify's logger type does not declare it.
+const enabled = (log: unknown, level: string) => (log as { isLevelEnabled?: (l: string) => boolean }).isLevelEnabled?.(level) ?? true
+
 /** One line per request, when it completes, keyed by the trace id clients see as clerk_trace_id. */
 class RequestLog extends LogController {
   constructor() {
@@ -59,10 +62,11 @@ class RequestLog extends LogController {
   }
 
   override incomingRequest(request: FastifyRequest): void {
-    request.log.debug({ method: request.method, url: redactUrl(request.url) }, 'request received')
+    if (enabled(request.log, 'debug')) request.log.debug({ method: request.method, url: redactUrl(request.url) }, 'request received')
   }
 
   override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    if (!error && !enabled(reply.log, 'info')) return
     const line = { method: request.method, url: redactUrl(request.url), status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 }
     if (error) reply.log.error({ ...line, err: error }, 'request failed')
     else reply.log.info(line, 'request completed')

@@ -1,0 +1,293 @@
+/**
+ * `npm run bench`: loads Foyer's create and list on PGlite and on PostgreSQL, and two
+ * baselines on the same PostgreSQL, each server in its own process; prints the figures and
+ * writes them to bench/RESULTS.md.
+ *
+ * Environment: BENCH_DATABASE_URL (PostgreSQL server; default postgres://root@127.0.0.1:5432),
+ * BENCH_SECONDS (per load, default 10), BENCH_PGLITE_ROWS (default 1,000,000),
+ * BENCH_CPU_PROF=<dir> (Foyer children write V8 CPU profiles there).
+ */
+import { randomBytes } from 'node:crypto'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { loadavg, tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import pg from 'pg'
+import { createServices } from '../src/app.js'
+import { loadConfig } from '../src/config.js'
+import { systemClock } from '../src/platform/clock.js'
+import { openDb } from '../src/platform/db/db.js'
+import { randomToken } from '../src/platform/ids.js'
+import { packageRoot } from '../src/platform/paths.js'
+import { runLoad, type LoadResult, type LoadSpec } from './load.js'
+import { int, machine, measurementsTable, ratiosTable, targetsTable, type Measured, type Target } from './report.js'
+import { seed, type Seeded } from './seed.js'
+import { startServer, type Server } from './servers.js'
+
+const CONNECTIONS = 50
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10)
+const WARMUP_SECONDS = 2
+const POSTGRES_ROWS = 1_000_000
+const PGLITE_ROWS = Number(process.env.BENCH_PGLITE_ROWS ?? 1_000_000)
+// PGlite inserts 1M rows in about 40 s on a busy 2-core machine (then builds indexes); a
+// much slower machine gets fewer rows, and the report says so.
+const PGLITE_SEED_BUDGET_SECONDS = 150
+const BENCH_DB = 'foyer_bench'
+const COMMAND = 'npm run bench'
+
+const secretKey = `sk_test_${randomToken(40)}`
+const serverSecret = randomBytes(32)
+const tmp = mkdtempSync(join(tmpdir(), 'foyer-bench-'))
+process.on('exit', () => rmSync(tmp, { recursive: true, force: true }))
+process.once('SIGINT', () => process.exit(130))
+process.once('SIGTERM', () => process.exit(143))
+
+const started = performance.now()
+const loadAtStart = loadavg()[0]!
+const log = (line: string) => process.stdout.write(`[${((performance.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}\n`)
+
+function postgresUrls(): { admin: string; bench: string } {
+  const admin = new URL(process.env.BENCH_DATABASE_URL || 'postgres://root@127.0.0.1:5432')
+  if (admin.pathname === '' || admin.pathname === '/') admin.pathname = '/postgres'
+  const bench = new URL(admin)
+  bench.pathname = `/${BENCH_DB}`
+  return { admin: admin.toString(), bench: bench.toString() }
+}
+
+/** Drops and creates the bench database; returns the server's version. */
+async function recreateBenchDatabase(adminUrl: string): Promise<string> {
+  const admin = new pg.Client({ connectionString: adminUrl })
+  await admin.connect()
+  try {
+    await admin.query(`drop database if exists ${BENCH_DB} with (force)`)
+    await admin.query(`create database ${BENCH_DB}`)
+    return (await admin.query<{ server_version: string }>('show server_version')).rows[0]!.server_version
+  } finally {
+    await admin.end()
+  }
+}
+
+async function seedInto(label: string, options: { databaseUrl: string | null; dataDir: string | null }, rows: number, budgetSeconds?: number) {
+  const db = await openDb(options)
+  try {
+    log(`${label}: seeding ${int(rows)} invitations with generate_series …`)
+    const seeded = await seed(db, {
+      secretKey, serverSecret, rows, budgetSeconds,
+      progress: (done, seconds) => log(`${label}:   ${int(done)} rows inserted (${seconds.toFixed(0)} s)`),
+    })
+    log(`${label}: ${int(seeded.rows)} invitations, indexes rebuilt, vacuum analyze done in ${seeded.seconds.toFixed(0)} s`)
+    return { db, seeded }
+  } catch (err) {
+    await db.close()
+    throw err
+  }
+}
+
+const foyerEnv = (engine: { DATABASE_URL: string } | { FOYER_DATA_DIR: string }): Record<string, string> => ({
+  PORT: '0',
+  HOST: '127.0.0.1',
+  FOYER_DATA_DIR: join(tmp, 'foyer-data'),
+  FOYER_SECRET_KEY: secretKey,
+  FOYER_SECRET: serverSecret.toString('hex'),
+  LOG_LEVEL: 'warn',
+  ...engine,
+})
+
+const startFoyer = (name: string, env: Record<string, string>) => startServer(name, {
+  args: [
+    ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', resolve(process.env.BENCH_CPU_PROF)] : []),
+    join(packageRoot, 'dist', 'src', 'main.js'),
+  ],
+  env,
+  cwd: tmp,
+  ready: /Foyer listening on (http:\/\/\S+)/,
+})
+
+const startBaseline = (mode: 'bare' | 'insert', env: Record<string, string> = {}) => startServer(`baseline ${mode}`, {
+  args: [join(packageRoot, 'dist', 'bench', 'baseline.js'), mode],
+  env: { PORT: '0', HOST: '127.0.0.1', ...env },
+  cwd: tmp,
+  ready: /listening on (http:\/\/\S+)/,
+})
+
+const auth = { authorization: `Bearer ${secretKey}` }
+let emailSeq = 0
+const runId = Date.now().toString(36)
+const createBody = () => JSON.stringify({ email_address: `bench.${runId}.${emailSeq++}@example.com`, notify: false })
+
+const createLoad = (server: Server): LoadSpec => ({
+  url: server.url, method: 'POST', path: '/v1/invitations', headers: auth, body: createBody, seconds: SECONDS, connections: CONNECTIONS,
+})
+const listLoad = (server: Server): LoadSpec => ({
+  url: server.url, method: 'GET', path: '/v1/invitations?paginated=true&limit=20', headers: auth, seconds: SECONDS, connections: CONNECTIONS,
+})
+
+/** One request, so that a broken setup fails here with its answer rather than as 500,000 non-2xx. */
+async function probe(server: Server, spec: LoadSpec): Promise<void> {
+  const res = await fetch(server.url + spec.path, {
+    method: spec.method,
+    headers: { ...spec.headers, ...(spec.body ? { 'content-type': 'application/json' } : {}) },
+    body: spec.body?.(),
+  })
+  if (!res.ok) throw new Error(`${server.name}: ${spec.method} ${spec.path} answered ${res.status}: ${await res.text()}`)
+}
+
+async function measure(server: Server, load: string, spec: LoadSpec): Promise<LoadResult> {
+  await probe(server, spec)
+  await runLoad({ ...spec, seconds: WARMUP_SECONDS })
+  log(`${server.name}: ${load}, ${CONNECTIONS} connections for ${spec.seconds} s …`)
+  const result = await runLoad(spec)
+  const codes = Object.entries(result.statusCodes).map(([code, n]) => `${code}×${int(n)}`).join(' ')
+  log(`${server.name}: ${load}: ${result.rps.toFixed(0)} req/s, p50 ${result.p50} ms, p99 ${result.p99} ms, `
+    + `${result.failures} errors/non-2xx (${codes || 'no answers'})`)
+  if (result.failures > 0) log(`${server.name}: last output:\n${server.recentOutput()}`)
+  return result
+}
+
+/** Runs `loads` against one server, then records its peak RSS and stops it. */
+async function onServer(server: Server, loads: [string, LoadSpec][]): Promise<Measured[]> {
+  try {
+    const results: [string, LoadResult][] = []
+    for (const [load, spec] of loads) results.push([load, await measure(server, load, spec)])
+    const peakRssMb = server.peakRssMb()
+    log(`${server.name}: peak RSS ${peakRssMb.toFixed(0)} MB`)
+    return results.map(([load, result]) => ({ load, server: server.name, result, peakRssMb }))
+  } finally {
+    await server.stop()
+  }
+}
+
+async function liftCreateLimit(server: Server): Promise<void> {
+  const res = await fetch(`${server.url}/v1/instance`, {
+    method: 'PATCH',
+    headers: { ...auth, 'content-type': 'application/json' },
+    body: JSON.stringify({ rate_limits: { create_invitation: 0 } }),
+  })
+  if (!res.ok) throw new Error(`${server.name}: PATCH /v1/instance answered ${res.status}: ${await res.text()}`)
+}
+
+async function benchFoyer(name: string, env: Record<string, string>): Promise<Measured[]> {
+  const server = await startFoyer(name, env)
+  log(`${name}: pid ${server.pid} on ${server.url}`)
+  await liftCreateLimit(server)
+  return onServer(server, [
+    ['list (paginated, limit 20)', listLoad(server)],
+    ['create', createLoad(server)],
+  ])
+}
+
+async function main() {
+  const urls = postgresUrls()
+  log(`PostgreSQL: recreating database ${BENCH_DB}`)
+  const postgresVersion = await recreateBenchDatabase(urls.admin)
+  const measured: Measured[] = []
+
+  const pgSeed = await seedInto('PostgreSQL', { databaseUrl: urls.bench, dataDir: null }, POSTGRES_ROWS)
+  const config = loadConfig({ FOYER_SECRET_KEY: secretKey })
+  const baselineInstance = await createServices({ config, db: pgSeed.db, clock: systemClock(), serverSecret })
+    .instances.create({ name: 'Bench baseline' })
+  // A checkpoint now, rather than one triggered by the seed's WAL in the middle of a load.
+  await pgSeed.db.exec('checkpoint').catch(() => log('PostgreSQL: checkpoint refused (not superuser); carrying on'))
+  await pgSeed.db.close()
+
+  const foyerPg = `Foyer, PostgreSQL (${int(pgSeed.seeded.rows)} inv.)`
+  measured.push(...await benchFoyer(foyerPg, foyerEnv({ DATABASE_URL: urls.bench })))
+
+  const bare = await startBaseline('bare')
+  measured.push(...await onServer(bare, [['create', createLoad(bare)]]))
+  const insert = await startBaseline('insert', { DATABASE_URL: urls.bench, BASELINE_INSTANCE_ID: baselineInstance.instance.id })
+  measured.push(...await onServer(insert, [['create', createLoad(insert)]]))
+  await dropInstance(urls.bench, baselineInstance.instance.id)
+
+  const pgliteDir = join(tmp, 'pglite')
+  const pgliteSeed = await seedInto('PGlite', { databaseUrl: null, dataDir: join(pgliteDir, 'pgdata') }, PGLITE_ROWS, PGLITE_SEED_BUDGET_SECONDS)
+  await pgliteSeed.db.close()
+  if (pgliteSeed.seeded.rows < PGLITE_ROWS) {
+    log(`PGlite: the seed budget (${PGLITE_SEED_BUDGET_SECONDS} s) ran out: PGlite holds ${int(pgliteSeed.seeded.rows)} invitations, NOT ${int(PGLITE_ROWS)}`)
+  }
+  const foyerPglite = `Foyer, PGlite (${int(pgliteSeed.seeded.rows)} inv.)`
+  measured.push(...await benchFoyer(foyerPglite, foyerEnv({ FOYER_DATA_DIR: pgliteDir })))
+
+  const report = summarise(measured, { foyerPg, foyerPglite, bare: bare.name, insert: insert.name }, pgSeed.seeded, pgliteSeed.seeded)
+  const lines = [
+    '# Foyer benchmark results',
+    '',
+    `Command: \`${COMMAND}\``,
+    '',
+    ...machine(postgresVersion, loadAtStart).map((line) => `- ${line}`),
+    '',
+    `Each load: autocannon in the bench process (no workers), ${CONNECTIONS} connections, ${SECONDS} s after a ${WARMUP_SECONDS} s warm-up, `
+      + 'over 127.0.0.1; every server in its own process (Foyer with LOG_LEVEL=warn). '
+      + `Create posts a unique address with \`notify: false\`, rate limit lifted; list is \`GET /v1/invitations?paginated=true&limit=20\`. `
+      + `Baselines: a bare Fastify route returning the create JSON without a database, and one with one \`insert … returning *\` through a pg Pool (16 clients, as Foyer) into the same table on the same PostgreSQL.`,
+    '',
+    `Seeding (generate_series, indexes rebuilt, vacuum analyze): PostgreSQL ${int(pgSeed.seeded.rows)} invitations in ${pgSeed.seeded.seconds.toFixed(0)} s; `
+      + `PGlite ${int(pgliteSeed.seeded.rows)} in ${pgliteSeed.seeded.seconds.toFixed(0)} s`
+      + (pgliteSeed.seeded.rows < PGLITE_ROWS ? ` (**not ${int(PGLITE_ROWS)}**: the ${PGLITE_SEED_BUDGET_SECONDS} s seed budget ran out).` : '.'),
+    '',
+    'On this 2-core virtual machine, the load generator, the server under test and PostgreSQL share the cores, and the same build '
+      + 'measured up to ±20 % apart between runs; compare the ratios of one run rather than figures across runs.',
+    '',
+    ...report,
+    '',
+  ]
+  process.stdout.write('\n' + lines.join('\n'))
+  writeFileSync(join(packageRoot, 'bench', 'RESULTS.md'), lines.join('\n'))
+  log('written to bench/RESULTS.md')
+  if (measured.some((m) => m.result.failures > 0)) process.exitCode = 1
+}
+
+async function dropInstance(databaseUrl: string, instanceId: string) {
+  const client = new pg.Client({ connectionString: databaseUrl })
+  await client.connect()
+  try {
+    await client.query('delete from instances where id = $1', [instanceId])
+  } finally {
+    await client.end()
+  }
+}
+
+function summarise(measured: Measured[], names: { foyerPg: string; foyerPglite: string; bare: string; insert: string }, pgSeed: Seeded, pgliteSeed: Seeded): string[] {
+  const find = (server: string, load: string) => measured.find((m) => m.server === server && m.load.startsWith(load))
+  const valid = (m: Measured | undefined) => (m && m.result.failures === 0 ? m : undefined)
+  const ratio = (a: Measured | undefined, b: Measured | undefined) => (valid(a) && valid(b) ? a!.result.rps / b!.result.rps : null)
+
+  const bare = find(names.bare, 'create')
+  const insert = find(names.insert, 'create')
+  const ratios = [names.foyerPg, names.foyerPglite].flatMap((server) => [
+    { name: `${server} create ÷ one-row insert`, value: ratio(find(server, 'create'), insert) },
+    { name: `${server} create ÷ bare`, value: ratio(find(server, 'create'), bare) },
+    { name: `${server} list ÷ bare`, value: ratio(find(server, 'list'), bare) },
+  ])
+
+  const createPg = ratio(find(names.foyerPg, 'create'), insert)
+  const listPg = valid(find(names.foyerPg, 'list'))
+  const rss = (server: string) => find(server, 'create')?.peakRssMb ?? NaN
+  const targets: Target[] = [
+    {
+      name: 'create on PostgreSQL vs one-row insert',
+      threshold: '≥ 50 % of its req/s',
+      measured: createPg === null ? null : `${(createPg * 100).toFixed(0)} %`,
+      met: createPg !== null && createPg >= 0.5,
+    },
+    {
+      name: `list p99 on PostgreSQL, ${int(pgSeed.rows)} invitations`,
+      threshold: '≤ 25 ms',
+      measured: listPg ? `${listPg.result.p99} ms` : null,
+      met: !!listPg && listPg.result.p99 <= 25 && pgSeed.rows >= 1_000_000,
+    },
+    { name: 'Foyer peak RSS on PostgreSQL', threshold: '≤ 250 MB', measured: `${rss(names.foyerPg).toFixed(0)} MB`, met: rss(names.foyerPg) <= 250 },
+    {
+      name: `Foyer peak RSS on PGlite (${int(pgliteSeed.rows)} invitations)`,
+      threshold: '≤ 500 MB',
+      measured: `${rss(names.foyerPglite).toFixed(0)} MB`,
+      met: rss(names.foyerPglite) <= 500,
+    },
+  ]
+  return [...measurementsTable(measured), '', ...ratiosTable(ratios), '', ...targetsTable(targets)]
+}
+
+// Exit explicitly: the 'exit' handlers then kill any server still running and remove the temp folder.
+main().then(() => process.exit(), (err) => {
+  process.stderr.write(`bench failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`)
+  process.exit(1)
+})

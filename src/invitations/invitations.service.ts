@@ -49,7 +49,7 @@ export function createInvitationService({ db, clock, store, tickets, allowedRedi
   }
 
   /** What the change must send: the webhook event always, the email only when asked. */
-  function outboxFor(type: string, instance: Instance, row: Omit<InvitationRow, 'ticket_hash'>, now: number, email?: { templateSlug: string }): OutboxItem[] {
+  function outboxFor(type: string, instance: Instance, row: InvitationRow, now: number, email?: { templateSlug: string }): OutboxItem[] {
     // The event's Invitation omits `url`: it carries the ticket, and the database must not.
     // Delivery derives it again from the invitation's nonce.
     const { url: _url, ...data } = toClerkInvitation(row, now, '')
@@ -73,19 +73,14 @@ export function createInvitationService({ db, clock, store, tickets, allowedRedi
   async function insertOne(q: Queryable, instance: Instance, input: ValidInvitation, now: number, rules: { requireNoPending: boolean; requireNoUser: boolean }, param: string): Promise<InvitationRow> {
     const id = newId('inv', now)
     const ticket = tickets.issue(id)
-    const expiresAt = now + input.expiresInDays * DAY_MS
-    const base = {
+    const invitation = {
       id, instance_id: instance.id, email_address: input.emailAddress, public_metadata: input.publicMetadata,
-      redirect_url: input.redirectUrl, status: 'pending' as const, notify: input.notify, template_slug: input.templateSlug,
-      ticket_nonce: ticket.nonce, expires_at: expiresAt, created_at: now, updated_at: now,
+      redirect_url: input.redirectUrl, notify: input.notify, template_slug: input.templateSlug,
+      ticket_nonce: ticket.nonce, ticket_hash: ticket.hash, expires_at: now + input.expiresInDays * DAY_MS, created_at: now, updated_at: now,
     }
-    const checks = rules.requireNoPending || rules.requireNoUser
-    const lockKey = checks ? addressLockKey(instance.id, input.emailAddress, sha256) : null
-    const row = await store.insert(q, {
-      id, instanceId: instance.id, emailAddress: input.emailAddress, publicMetadata: input.publicMetadata,
-      redirectUrl: input.redirectUrl, notify: input.notify, templateSlug: input.templateSlug,
-      ticketNonce: ticket.nonce, ticketHash: ticket.hash, expiresAt, now,
-    }, outboxFor('invitation.created', instance, base, now, input.notify ? { templateSlug: input.templateSlug } : undefined), { lockKey, ...rules })
+    const lockKey = rules.requireNoPending || rules.requireNoUser ? addressLockKey(instance.id, input.emailAddress, sha256) : null
+    const outbox = outboxFor('invitation.created', instance, { ...invitation, status: 'pending' }, now, input.notify ? { templateSlug: input.templateSlug } : undefined)
+    const row = await store.insert(q, invitation, outbox, { lockKey, ...rules })
     if (row) return row
     if (rules.requireNoPending && await store.hasPending(q, instance.id, input.emailAddress, now)) {
       throw new ApiError(400, 'duplicate_record', 'duplicate invitation',
@@ -96,10 +91,9 @@ export function createInvitationService({ db, clock, store, tickets, allowedRedi
       `A user with the email address ${input.emailAddress} already exists.`, { param_name: param })
   }
 
-  const lockAll = async (tx: Queryable, instance: Instance, emails: string[]) => {
-    // One order for every writer, so that two bulk requests cannot deadlock on each other.
-    for (const email of [...new Set(emails)].sort()) await store.lockAddress(tx, addressLockKey(instance.id, email, sha256))
-  }
+  // One order for every writer, so that two bulk requests cannot deadlock on each other.
+  const lockAll = (tx: Queryable, instance: Instance, emails: string[]) =>
+    store.lockAddresses(tx, [...new Set(emails)].sort().map((email) => addressLockKey(instance.id, email, sha256)))
 
   return {
     /**

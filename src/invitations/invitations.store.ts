@@ -1,19 +1,8 @@
 import type { Queryable } from '../platform/db/db.js'
 import type { InvitationRow, InvitationStatus } from './invitations.schemas.js'
 
-export interface NewInvitation {
-  id: string
-  instanceId: string
-  emailAddress: string
-  publicMetadata: Record<string, unknown>
-  redirectUrl: string | null
-  notify: boolean
-  templateSlug: string
-  ticketNonce: string
-  ticketHash: string
-  expiresAt: number
-  now: number
-}
+/** An invitation about to be inserted: its row, less what the insert itself sets. */
+export type NewInvitation = Omit<InvitationRow, 'status'>
 
 export interface OutboxItem {
   id: string
@@ -81,15 +70,18 @@ export function createInvitationStore() {
     async insert(q: Queryable, inv: NewInvitation, outbox: OutboxItem[], rules: { lockKey: bigint | null; requireNoPending: boolean; requireNoUser: boolean }): Promise<InvitationRow | null> {
       const rows = await q.query<InvitationRow>(
         'select * from insert_invitation($1::bigint, $2, $3, $4, $5, $6, $7::jsonb, $8, $9, $10, $11, $12, $13, $14, $15::jsonb)',
-        [rules.lockKey?.toString() ?? null, rules.requireNoPending, rules.requireNoUser, inv.id, inv.instanceId, inv.emailAddress,
-          JSON.stringify(inv.publicMetadata), inv.redirectUrl, inv.notify, inv.templateSlug, inv.ticketNonce, inv.ticketHash,
-          inv.expiresAt, inv.now, JSON.stringify(outbox)])
+        [rules.lockKey?.toString() ?? null, rules.requireNoPending, rules.requireNoUser, inv.id, inv.instance_id, inv.email_address,
+          JSON.stringify(inv.public_metadata), inv.redirect_url, inv.notify, inv.template_slug, inv.ticket_nonce, inv.ticket_hash,
+          inv.expires_at, inv.created_at, JSON.stringify(outbox)])
       return rows[0] ?? null
     },
 
-    /** Serialises every writer that checks "does this address already have …" for one address. */
-    async lockAddress(q: Queryable, key: bigint): Promise<void> {
-      await q.query('select pg_advisory_xact_lock($1::bigint)', [key.toString()])
+    /**
+     * Takes the address locks of a transaction in the order given (callers sort them, so
+     * that two transactions cannot each hold one lock the other waits for).
+     */
+    async lockAddresses(q: Queryable, keys: bigint[]): Promise<void> {
+      await q.query('select pg_advisory_xact_lock(k) from unnest($1::bigint[]) with ordinality as t(k, i) order by i', [keys.map(String)])
     },
 
     async hasPending(q: Queryable, instanceId: string, emailAddress: string, now: number): Promise<boolean> {

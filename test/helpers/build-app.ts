@@ -15,6 +15,8 @@ export interface TestApp {
   app: FastifyInstance
   services: Services
   db: Db
+  /** The PostgreSQL database's URL (another pool on it acts as another process); null on PGlite. */
+  databaseUrl: string | null
   config: Config
   clock: ReturnType<typeof manualClock>
   serverSecret: Buffer
@@ -29,7 +31,7 @@ export interface TestApp {
  * rate-limit counters through that client; the caller owns it and disconnects it.
  */
 export async function buildTestApp(options: { engine?: Engine; env?: Record<string, string>; redis?: Redis | null } = {}): Promise<TestApp> {
-  const { db, drop } = await openTestDb(options.engine ?? 'pglite')
+  const { db, url, drop } = await openTestDb(options.engine ?? 'pglite')
   const config = loadConfig({
     FOYER_PUBLIC_URL: PUBLIC_URL,
     FOYER_ALLOWED_REDIRECT_ORIGINS: `${APP_ORIGIN},http://localhost:*`,
@@ -41,7 +43,7 @@ export async function buildTestApp(options: { engine?: Engine; env?: Record<stri
   const { app, services } = await buildApp({ config, db, clock, serverSecret, redis: options.redis ?? null })
   await app.ready()
   return {
-    app, services, db, config, clock, serverSecret,
+    app, services, db, databaseUrl: url, config, clock, serverSecret,
     newInstance: (name = 'Test app') => services.instances.create({ name }),
     close: async () => {
       await app.close()

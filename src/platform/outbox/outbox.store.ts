@@ -1,0 +1,95 @@
+import type { Queryable } from '../db/db.js'
+
+export interface OutboxRow {
+  id: string
+  instance_id: string
+  kind: string
+  topic: string
+  subject_id: string | null
+  payload: unknown
+  /** 'pending' | 'sending' | 'delivered' | 'failed' */
+  status: string
+  attempts: number
+  next_attempt_at: number
+  claimed_until: number | null
+  last_error: string | null
+  delivered_at: number | null
+  result: unknown
+  created_at: number
+  updated_at: number
+}
+
+export interface NewOutboxItem {
+  id: string
+  instanceId: string
+  kind: string
+  topic: string
+  subjectId: string | null
+  payload: unknown
+  nextAttemptAt: number
+}
+
+export function createOutboxStore() {
+  return {
+    /** Queues items; called inside the transaction of the change that causes them. */
+    async enqueue(q: Queryable, items: NewOutboxItem[], now: number): Promise<void> {
+      if (items.length === 0) return
+      await q.query(`
+        insert into outbox (id, instance_id, kind, topic, subject_id, payload, next_attempt_at, created_at, updated_at)
+        select i->>'id', i->>'instanceId', i->>'kind', i->>'topic', i->>'subjectId', i->'payload', (i->>'nextAttemptAt')::bigint, $2, $2
+        from jsonb_array_elements($1::jsonb) i`,
+      [JSON.stringify(items), now])
+    },
+
+    /**
+     * Claims up to `limit` due items of the given kinds until `leaseUntil`: pending items
+     * whose time has come, and items whose previous claim's lease ran out. SKIP LOCKED lets
+     * several processes claim side by side without waiting on, or taking, each other's rows.
+     * A claim counts as an attempt, so an item that kills its process cannot loop forever.
+     */
+    async claim(q: Queryable, kinds: string[], now: number, leaseUntil: number, limit: number): Promise<OutboxRow[]> {
+      return q.query<OutboxRow>(`
+        update outbox o set status = 'sending', claimed_until = $2, attempts = o.attempts + 1, updated_at = $1
+        where o.id in (
+          select id from outbox
+          where kind = any($4::text[])
+            and ((status = 'pending' and next_attempt_at <= $1) or (status = 'sending' and claimed_until <= $1))
+          order by next_attempt_at, id
+          limit $3
+          for update skip locked
+        )
+        returning o.*`,
+      [now, leaseUntil, limit, kinds])
+    },
+
+    /** Guarded by the lease: a worker whose lease ran out (and was re-claimed) changes nothing. */
+    async markDelivered(q: Queryable, id: string, claimedUntil: number, now: number, result: unknown): Promise<boolean> {
+      const rows = await q.query(`
+        update outbox set status = 'delivered', delivered_at = $3, result = $4::jsonb, claimed_until = null, last_error = null, updated_at = $3
+        where id = $1 and status = 'sending' and claimed_until = $2 returning id`,
+      [id, claimedUntil, now, JSON.stringify(result ?? null)])
+      return rows.length > 0
+    },
+
+    /** Schedules another attempt at `nextAttemptAt`, or with null gives up: the item stays, as 'failed'. */
+    async markFailed(q: Queryable, id: string, claimedUntil: number, now: number, error: string, nextAttemptAt: number | null): Promise<boolean> {
+      const rows = await q.query(`
+        update outbox set status = case when $5::bigint is null then 'failed' else 'pending' end,
+          next_attempt_at = coalesce($5::bigint, next_attempt_at), last_error = $4, claimed_until = null, updated_at = $3
+        where id = $1 and status = 'sending' and claimed_until = $2 returning id`,
+      [id, claimedUntil, now, error, nextAttemptAt])
+      return rows.length > 0
+    },
+
+    /** Hands claimed items that were never started back, as if never claimed (shutdown). */
+    async release(q: Queryable, ids: string[], claimedUntil: number, now: number): Promise<void> {
+      if (ids.length === 0) return
+      await q.query(`
+        update outbox set status = 'pending', claimed_until = null, attempts = attempts - 1, updated_at = $3
+        where id = any($1::text[]) and status = 'sending' and claimed_until = $2`,
+      [ids, claimedUntil, now])
+    },
+  }
+}
+
+export type OutboxStore = ReturnType<typeof createOutboxStore>

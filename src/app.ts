@@ -20,6 +20,8 @@ import { createInvitationStore } from './invitations/invitations.store.js'
 import { createInvitationService } from './invitations/invitations.service.js'
 import { invitationRoutes } from './invitations/invitations.routes.js'
 import { createTicketService } from './tickets/tickets.service.js'
+import { createOutboxStore } from './platform/outbox/outbox.store.js'
+import { createOutboxWorker, type OutboxKind } from './platform/outbox/outbox.worker.js'
 
 export interface AppDeps {
   config: Config
@@ -41,7 +43,10 @@ export function createServices({ config, db, clock, serverSecret }: AppDeps) {
   const invitations = createInvitationService({
     db, clock, store: createInvitationStore(), tickets, allowedRedirectOrigins: config.allowedRedirectOrigins,
   })
-  return { tickets, instances, invitations }
+  const outbox = createOutboxStore()
+  // How each kind of outbox item is delivered; every capability that sends something adds its own.
+  const deliveries: Record<string, OutboxKind> = {}
+  return { tickets, instances, invitations, outbox, deliveries }
 }
 
 // Bodies must match their schema exactly (no coercion, nothing dropped); query strings are
@@ -73,8 +78,12 @@ class RequestLog extends LogController {
   }
 }
 
-export async function buildApp(deps: AppDeps): Promise<{ app: FastifyInstance; services: Services }> {
+export async function buildApp(deps: AppDeps): Promise<{ app: FastifyInstance; services: Services; outboxWorker: ReturnType<typeof createOutboxWorker> }> {
   const services = createServices(deps)
+  const outboxWorker = createOutboxWorker({
+    db: deps.db, store: services.outbox, clock: deps.clock, kinds: services.deliveries,
+    onError: (err, item) => app.log.error({ err, outboxId: item?.id }, 'outbox delivery failed'),
+  })
   const app = Fastify({
     logger: deps.logger ?? false,
     genReqId: () => randomUUID().replaceAll('-', ''),
@@ -122,7 +131,7 @@ export async function buildApp(deps: AppDeps): Promise<{ app: FastifyInstance; s
     await bapi.register(invitationRoutes({ invitations: services.invitations, tickets: services.tickets, clock: deps.clock }))
   })
 
-  return { app, services }
+  return { app, services, outboxWorker }
 }
 
 export const loggerOptions = (level: string): FastifyServerOptions['logger'] => ({

@@ -41,7 +41,7 @@ async function main() {
   const redis = config.redisUrl ? new (await import('ioredis')).Redis(config.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 1 }) : null
   redis?.on('error', () => {})
 
-  const { app, services } = await buildApp({ config, db, clock: systemClock(), serverSecret, redis, logger: loggerOptions(config.logLevel) })
+  const { app, services, outboxWorker } = await buildApp({ config, db, clock: systemClock(), serverSecret, redis, logger: loggerOptions(config.logLevel) })
   const boot = await services.instances.bootstrap(config.secretKey)
 
   let closing = false
@@ -51,6 +51,8 @@ async function main() {
     app.log.info({ signal }, 'shutting down')
     try {
       await app.close()
+      // Before the database closes: items being delivered finish, the rest are handed back.
+      await outboxWorker.stop()
       await db.close()
       redis?.disconnect()
     } finally {
@@ -61,6 +63,7 @@ async function main() {
   process.on('SIGTERM', () => void shutdown('SIGTERM'))
 
   await app.listen({ port: config.port, host: config.host })
+  outboxWorker.start()
   const address = app.server.address()
   const port = typeof address === 'object' && address ? address.port : config.port
   const shownHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host

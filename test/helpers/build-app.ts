@@ -20,6 +20,8 @@ export interface TestApp {
   config: Config
   clock: ReturnType<typeof manualClock>
   serverSecret: Buffer
+  /** Not started: tests deliver what is due with `outboxWorker.drain()`. */
+  outboxWorker: Awaited<ReturnType<typeof buildApp>>['outboxWorker']
   /** A new instance with its own secret key: tests isolate their data this way. */
   newInstance(name?: string): Promise<{ instance: Instance; secretKey: string }>
   close(): Promise<void>
@@ -40,10 +42,10 @@ export async function buildTestApp(options: { engine?: Engine; env?: Record<stri
   })
   const clock = manualClock(Date.now())
   const serverSecret = randomBytes(32)
-  const { app, services } = await buildApp({ config, db, clock, serverSecret, redis: options.redis ?? null })
+  const { app, services, outboxWorker } = await buildApp({ config, db, clock, serverSecret, redis: options.redis ?? null })
   await app.ready()
   return {
-    app, services, db, databaseUrl: url, config, clock, serverSecret,
+    app, services, db, databaseUrl: url, config, clock, serverSecret, outboxWorker,
     newInstance: (name = 'Test app') => services.instances.create({ name }),
     close: async () => {
       await app.close()

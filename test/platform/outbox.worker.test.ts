@@ -30,8 +30,10 @@ forEachDatabase('outbox worker', (engine) => {
     const found = await t.db.query<OutboxRow>('select * from outbox where id = any($1::text[])', [ids])
     return new Map(found.map((r) => [r.id, r]))
   }
-  const worker = (handlers: Record<string, OutboxHandler>, extra: Partial<OutboxWorkerOptions> = {}) =>
-    createOutboxWorker({ db: t.db, store, clock: t.clock, handlers, retryDelaysMs: [1000, 5000], random: () => 1, leaseMs: 60_000, ...extra })
+  const worker = (handlers: Record<string, OutboxHandler>, extra: Partial<OutboxWorkerOptions> = {}) => createOutboxWorker({
+    db: t.db, store, clock: t.clock, random: () => 1, leaseMs: 60_000, ...extra,
+    kinds: Object.fromEntries(Object.entries(handlers).map(([kind, deliver]) => [kind, { deliver, retryDelaysMs: [1000, 5000] }])),
+  })
 
   it('delivers each due item once, records the answer, and leaves items not yet due', async () => {
     const due = await queue(5)
@@ -157,7 +159,7 @@ it('two processes on one PostgreSQL deliver 1,000 items exactly once between the
       await new Promise((resolve) => setImmediate(resolve))
       return null
     }
-    const make = (db: Db) => createOutboxWorker({ db, store, clock: t.clock, handlers: { race: handler }, retryDelaysMs: [1000], batchSize: 20, concurrency: 5 })
+    const make = (db: Db) => createOutboxWorker({ db, store, clock: t.clock, kinds: { race: { deliver: handler, retryDelaysMs: [1000] } }, batchSize: 20, concurrency: 5 })
     await Promise.all([make(t.db).drain(), make(second).drain(), make(t.db).drain()])
     assert.equal(deliveries.size, 1000)
     assert.ok([...deliveries.values()].every((n) => n === 1), 'no item delivered twice')

@@ -5,14 +5,19 @@ import type { OutboxRow, OutboxStore } from './outbox.store.js'
 /** Delivers one item; resolves with what the far side answered, throws to have it retried. */
 export type OutboxHandler = (item: OutboxRow) => Promise<unknown>
 
+export interface OutboxKind {
+  deliver: OutboxHandler
+  /** Delays before the 2nd, 3rd, … attempt; after the last one the item is marked failed. */
+  retryDelaysMs: readonly number[]
+}
+
 export interface OutboxWorkerOptions {
   db: Db
   store: OutboxStore
   /** Wall time: delivery schedules are real time, whatever an instance's test clock says. */
   clock: Clock
-  handlers: Record<string, OutboxHandler>
-  /** Delays before the 2nd, 3rd, … attempt; after the last one the item is marked failed. */
-  retryDelaysMs: readonly number[]
+  /** What to do with each kind of item; a worker claims only the kinds it has here. */
+  kinds: Record<string, OutboxKind>
   /** How long a claim lasts; a process that dies holding items gives them up after this. */
   leaseMs?: number
   batchSize?: number
@@ -38,14 +43,14 @@ export const withJitter = (delayMs: number, random: () => number) => Math.round(
  * one database share the work; none delivers an item another holds a live claim on.
  */
 export function createOutboxWorker(options: OutboxWorkerOptions) {
-  const { db, store, clock, handlers, retryDelaysMs } = options
+  const { db, store, clock } = options
   const leaseMs = options.leaseMs ?? 60_000
   const batchSize = options.batchSize ?? 50
   const concurrency = options.concurrency ?? 10
   const pollMs = options.pollMs ?? 1000
   const random = options.random ?? Math.random
   const onError = options.onError ?? (() => {})
-  const kinds = Object.keys(handlers)
+  const kindNames = Object.keys(options.kinds)
 
   let running = false
   let stopping = false
@@ -59,10 +64,10 @@ export function createOutboxWorker(options: OutboxWorkerOptions) {
     const lease = item.claimed_until!
     waiting.delete(item.id)
     try {
-      const result = await handlers[item.kind]!(item)
+      const result = await options.kinds[item.kind]!.deliver(item)
       await store.markDelivered(db, item.id, lease, clock.now(), result)
     } catch (err) {
-      const delay = retryDelaysMs[item.attempts - 1]
+      const delay = options.kinds[item.kind]!.retryDelaysMs[item.attempts - 1]
       const next = delay === undefined ? null : clock.now() + withJitter(delay, random)
       const message = (err instanceof Error ? err.message : String(err)).slice(0, MAX_ERROR_LENGTH)
       await store.markFailed(db, item.id, lease, clock.now(), message, next).catch((e) => onError(e, item))
@@ -71,9 +76,9 @@ export function createOutboxWorker(options: OutboxWorkerOptions) {
 
   /** Claims and delivers one batch; resolves with how many items it claimed. */
   async function runOnce(): Promise<number> {
-    if (kinds.length === 0) return 0
+    if (kindNames.length === 0) return 0
     const now = clock.now()
-    const items = await store.claim(db, kinds, now, now + leaseMs, batchSize)
+    const items = await store.claim(db, kindNames, now, now + leaseMs, batchSize)
     for (const item of items) waiting.set(item.id, item.claimed_until!)
     const queue = [...items]
     // Once stopping, each lane finishes its current item and takes no more; stop() hands

@@ -19,9 +19,17 @@ import { instanceRoutes } from './instance/instance.routes.js'
 import { createInvitationStore } from './invitations/invitations.store.js'
 import { createInvitationService } from './invitations/invitations.service.js'
 import { invitationRoutes } from './invitations/invitations.routes.js'
+import { createEmailStore } from './email/email.store.js'
+import { createEmailService } from './email/email.service.js'
+import { emailRoutes } from './email/email.routes.js'
+import { devMailboxRoutes } from './email/dev-mailbox.routes.js'
 import { createTicketService } from './tickets/tickets.service.js'
 import { createOutboxStore } from './platform/outbox/outbox.store.js'
 import { createOutboxWorker, type OutboxKind } from './platform/outbox/outbox.worker.js'
+import { createWebhookStore } from './webhooks/webhooks.store.js'
+import { createWebhookService } from './webhooks/webhooks.service.js'
+import { createWebhookDispatcher } from './webhooks/webhooks.dispatcher.js'
+import { webhookRoutes } from './webhooks/webhooks.routes.js'
 
 export interface AppDeps {
   config: Config
@@ -36,17 +44,30 @@ export type Services = ReturnType<typeof createServices>
 
 export function createServices({ config, db, clock, serverSecret }: AppDeps) {
   const tickets = createTicketService({ serverSecret, publicUrl: config.publicUrl })
+  const instanceStore = createInstanceStore()
+  const invitationStore = createInvitationStore()
   const instances = createInstanceService({
-    db, clock, store: createInstanceStore(), publicUrl: config.publicUrl,
+    db, clock, store: instanceStore, publicUrl: config.publicUrl,
     allowedRedirectOrigins: config.allowedRedirectOrigins, testing: config.testing,
   })
   const invitations = createInvitationService({
-    db, clock, store: createInvitationStore(), tickets, allowedRedirectOrigins: config.allowedRedirectOrigins,
+    db, clock, store: invitationStore, tickets, allowedRedirectOrigins: config.allowedRedirectOrigins,
   })
   const outbox = createOutboxStore()
   // How each kind of outbox item is delivered; every capability that sends something adds its own.
   const deliveries: Record<string, OutboxKind> = {}
-  return { tickets, instances, invitations, outbox, deliveries }
+  const webhookStore = createWebhookStore()
+  const webhooks = createWebhookService({ db, clock, store: webhookStore })
+  Object.assign(deliveries, createWebhookDispatcher({
+    db, clock, store: webhookStore, outbox, tickets, testing: config.testing,
+    findInvitation: (q, instanceId, id) => invitationStore.findById(q, instanceId, id),
+  }))
+  const email = createEmailService({
+    db, clock, store: createEmailStore(), instances: instanceStore, invitations: invitationStore, tickets,
+    smtpUrl: config.smtpUrl, emailFrom: config.emailFrom, publicUrl: config.publicUrl, testing: config.testing,
+  })
+  deliveries.email = email.delivery
+  return { tickets, instances, invitations, outbox, deliveries, webhooks, email }
 }
 
 // Bodies must match their schema exactly (no coercion, nothing dropped); query strings are
@@ -129,7 +150,13 @@ export async function buildApp(deps: AppDeps): Promise<{ app: FastifyInstance; s
     await registerRateLimits(bapi, deps.redis ?? null)
     await bapi.register(instanceRoutes({ instances: services.instances }))
     await bapi.register(invitationRoutes({ invitations: services.invitations, tickets: services.tickets, clock: deps.clock }))
+    await bapi.register(webhookRoutes({ webhooks: services.webhooks }))
+    await bapi.register(emailRoutes({ email: services.email }))
   })
+  // The development mailbox exists only while no SMTP_URL is set (CONTRACT.md).
+  if (services.email.usesDevMailbox) await app.register(devMailboxRoutes({ email: services.email }))
+  services.email.useLogger(app.log)
+  app.addHook('onClose', async () => services.email.close())
 
   return { app, services, outboxWorker }
 }

@@ -43,6 +43,7 @@ async function main() {
 
   const { app, services, outboxWorker } = await buildApp({ config, db, clock: systemClock(), serverSecret, redis, logger: loggerOptions(config.logLevel) })
   const boot = await services.instances.bootstrap(config.secretKey)
+  await services.webhooks.syncConfigEndpoint(boot.instance.id, config.webhookUrl, config.webhookSecret)
 
   let closing = false
   const shutdown = async (signal: string) => {
@@ -50,9 +51,11 @@ async function main() {
     closing = true
     app.log.info({ signal }, 'shutting down')
     try {
-      await app.close()
-      // Before the database closes: items being delivered finish, the rest are handed back.
+      // First, while SMTP and the database are still open: items being delivered finish,
+      // the rest are handed back. Then in-flight requests finish; what they queue is
+      // delivered at the next start (or by another process).
       await outboxWorker.stop()
+      await app.close()
       await db.close()
       redis?.disconnect()
     } finally {

@@ -7,7 +7,7 @@ import type { TicketService } from '../tickets/tickets.service.js'
 import type { InvitationService } from './invitations.service.js'
 import {
   ClerkInvitation, CreateBulkInvitationsBody, CreateInvitationBody, DeletedObject, InvitationIdParams,
-  ListInvitationsQuery, toClerkInvitation,
+  ListInvitationsQuery, ResendInvitationBody, toClerkInvitation,
 } from './invitations.schemas.js'
 import type { InvitationListRow } from './invitations.store.js'
 import type { Instance } from '../instance/instance.schemas.js'
@@ -56,6 +56,14 @@ export const invitationRoutes = (deps: Deps): FastifyPluginAsyncTypebox => async
   app.post('/v1/invitations/:invitation_id/revoke', {
     schema: { operationId: 'RevokeInvitation', tags, params: InvitationIdParams, response: { 200: ClerkInvitation, ...errors } },
   }, async (req) => present(req.instance)(await deps.invitations.revoke(req.instance, req.params.invitation_id)))
+
+  app.post('/v1/invitations/:invitation_id/resend', {
+    schema: {
+      operationId: 'ResendInvitation', tags, params: InvitationIdParams, body: Type.Optional(ResendInvitationBody),
+      description: 'Foyer extension: emails a pending invitation again with the same link. An expired one is re-issued first: a new link (the old one stops working) and a new expiry (`expires_in_days`, default 30), same id. Revoked or accepted: 400.',
+      response: { 200: ClerkInvitation, ...errors },
+    },
+  }, async (req) => present(req.instance)(await deps.invitations.resend(req.instance, req.params.invitation_id, req.body ?? {})))
 
   app.delete('/v1/invitations/:invitation_id', {
     schema: {

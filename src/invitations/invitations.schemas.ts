@@ -36,6 +36,10 @@ export type ListInvitationsQuery = Static<typeof ListInvitationsQuery>
 
 export const InvitationIdParams = Type.Object({ invitation_id: Type.String() })
 
+export const ResendInvitationBody = Type.Object({
+  expires_in_days: Type.Optional(nullable(Type.Integer({ minimum: 1, maximum: 365, default: 30, description: 'Only when an expired invitation is re-issued: days until the new link expires.' }))),
+}, { additionalProperties: false })
+
 export const ClerkInvitation = Type.Object({
   object: Type.Literal('invitation'),
   id: Type.String(),

@@ -80,7 +80,7 @@ export function createInvitationService({ db, clock, store, tickets, allowedRedi
     }
     const lockKey = rules.requireNoPending || rules.requireNoUser ? addressLockKey(instance.id, input.emailAddress, sha256) : null
     const outbox = outboxFor('invitation.created', instance, { ...invitation, status: 'pending' }, now, input.notify ? { templateSlug: input.templateSlug } : undefined)
-    const row = await store.insert(q, invitation, outbox, { lockKey, ...rules })
+    const row = await store.insert(q, invitation, outbox, clock.now(), { lockKey, ...rules })
     if (row) return row
     if (rules.requireNoPending && await store.hasPending(q, instance.id, input.emailAddress, now)) {
       throw new ApiError(400, 'duplicate_record', 'duplicate invitation',
@@ -152,10 +152,41 @@ export function createInvitationService({ db, clock, store, tickets, allowedRedi
         const current = await store.findById(tx, instance.id, id)
         if (!current) throw notFound('invitation')
         const revoked = { ...current, status: 'revoked' as const, updated_at: now }
-        const row = await store.revoke(tx, instance.id, id, now, outboxFor('invitation.revoked', instance, revoked, now))
+        const row = await store.revoke(tx, instance.id, id, now, clock.now(), outboxFor('invitation.revoked', instance, revoked, now))
         if (row) return row
         throw new ApiError(400, 'invitation_not_pending', 'not pending',
           `Only pending invitations can be revoked; this invitation is ${toClerkInvitation(current, now, '').status}.`)
+      })
+    },
+
+    /**
+     * Sends the invitation's email again (Foyer extension). A pending invitation keeps its link;
+     * an expired one is re-issued first: new ticket (the old link stops working), new expiry
+     * (`expires_in_days`, default 30), same id. The change and the email are one transaction.
+     * Revoked or accepted: 400; unknown: 404.
+     */
+    async resend(instance: Instance, id: string, body: { expires_in_days?: number | null }): Promise<InvitationRow> {
+      const now = clock.now(instance)
+      // The outbox runs on wall time: an item queued at the instance's (test-clock) time would
+      // not be due until the wall clock caught up.
+      const queuedAt = clock.now()
+      return db.transaction(async (tx) => {
+        const current = await store.findById(tx, instance.id, id)
+        if (!current) throw notFound('invitation')
+        const email = (row: InvitationRow) => outboxFor('invitation.resent', instance, row, now, { templateSlug: row.template_slug })
+          .filter((item) => item.kind === 'email')
+        let row: InvitationRow | null = null
+        if (current.status === 'pending' && current.expires_at > now) {
+          row = await store.requeue(tx, instance.id, id, now, queuedAt, email(current))
+        } else if (current.status === 'pending') {
+          const ticket = tickets.issue(id)
+          row = await store.reissue(tx, instance.id, id, now, queuedAt, ticket, now + (body.expires_in_days ?? 30) * DAY_MS, email(current))
+        }
+        if (row) return row
+        // Revoked or accepted, now or (a race) since it was read.
+        const latest = (await store.findById(tx, instance.id, id)) ?? current
+        throw new ApiError(400, 'invitation_not_pending', 'not pending',
+          `Only pending or expired invitations can be resent; this invitation is ${toClerkInvitation(latest, now, '').status}.`)
       })
     },
 

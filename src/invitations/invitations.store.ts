@@ -26,11 +26,12 @@ export interface ListFilter {
 // deadlock. Within a statement, 'pending' always comes first for the same reason.
 const SHARD = `(txid_current() % 16)::smallint`
 
-// Adds the outbox rows in `$outbox` (a JSON array) for the row in CTE `inv`.
-const outboxCte = (nowParam: string, outboxParam: string) => `
+// Adds the outbox rows in `$outbox` (a JSON array) for the row in CTE `inv`, due at the wall
+// time in `queuedAtParam`: the outbox worker runs on wall time, whatever an instance's test clock says.
+const outboxCte = (queuedAtParam: string, outboxParam: string) => `
   queued as (
     insert into outbox (id, instance_id, kind, topic, subject_id, payload, next_attempt_at, created_at, updated_at)
-    select o->>'id', inv.instance_id, o->>'kind', o->>'topic', inv.id, o->'payload', ${nowParam}, ${nowParam}, ${nowParam}
+    select o->>'id', inv.instance_id, o->>'kind', o->>'topic', inv.id, o->'payload', ${queuedAtParam}, ${queuedAtParam}, ${queuedAtParam}
     from inv, jsonb_array_elements(${outboxParam}::jsonb) o
   )`
 
@@ -67,12 +68,12 @@ export function createInvitationStore() {
      * null) when `requireNoPending` finds a usable pending invitation for the address or
      * `requireNoUser` finds a user holding it.
      */
-    async insert(q: Queryable, inv: NewInvitation, outbox: OutboxItem[], rules: { lockKey: bigint | null; requireNoPending: boolean; requireNoUser: boolean }): Promise<InvitationRow | null> {
+    async insert(q: Queryable, inv: NewInvitation, outbox: OutboxItem[], queuedAt: number, rules: { lockKey: bigint | null; requireNoPending: boolean; requireNoUser: boolean }): Promise<InvitationRow | null> {
       const rows = await q.query<InvitationRow>(
-        'select * from insert_invitation($1::bigint, $2, $3, $4, $5, $6, $7::jsonb, $8, $9, $10, $11, $12, $13, $14, $15::jsonb)',
+        'select * from insert_invitation($1::bigint, $2, $3, $4, $5, $6, $7::jsonb, $8, $9, $10, $11, $12, $13, $14, $15::jsonb, $16)',
         [rules.lockKey?.toString() ?? null, rules.requireNoPending, rules.requireNoUser, inv.id, inv.instance_id, inv.email_address,
           JSON.stringify(inv.public_metadata), inv.redirect_url, inv.notify, inv.template_slug, inv.ticket_nonce, inv.ticket_hash,
-          inv.expires_at, inv.created_at, JSON.stringify(outbox)])
+          inv.expires_at, inv.created_at, JSON.stringify(outbox), queuedAt])
       return rows[0] ?? null
     },
 
@@ -124,7 +125,7 @@ export function createInvitationStore() {
     },
 
     /** Guarded: only a pending, unexpired invitation changes; null means it was not. */
-    async revoke(q: Queryable, instanceId: string, id: string, now: number, outbox: OutboxItem[]): Promise<InvitationRow | null> {
+    async revoke(q: Queryable, instanceId: string, id: string, now: number, queuedAt: number, outbox: OutboxItem[]): Promise<InvitationRow | null> {
       const rows = await q.query<InvitationRow>(`
         with inv as (
           update invitations set status = 'revoked', updated_at = $3
@@ -132,9 +133,44 @@ export function createInvitationStore() {
           returning *
         ),
         ${countsCte(`('pending', -1), ('revoked', 1)`)},
-        ${outboxCte('$3', '$4')}
+        ${outboxCte('$5', '$4')}
         select * from inv`,
-      [id, instanceId, now, JSON.stringify(outbox)])
+      [id, instanceId, now, JSON.stringify(outbox), queuedAt])
+      return rows[0] ?? null
+    },
+
+    /**
+     * Queues outbox rows (due at `queuedAt`, wall time) for a pending, unexpired invitation (a resend), holding its row until
+     * commit so that a concurrent revoke or accept cannot slip in between; null when it is not.
+     */
+    async requeue(q: Queryable, instanceId: string, id: string, now: number, queuedAt: number, outbox: OutboxItem[]): Promise<InvitationRow | null> {
+      const rows = await q.query<InvitationRow>(`
+        with inv as (
+          select * from invitations
+          where id = $1 and instance_id = $2 and status = 'pending' and expires_at > $3
+          for update
+        ),
+        ${outboxCte('$4', '$5')}
+        select * from inv`,
+      [id, instanceId, now, queuedAt, JSON.stringify(outbox)])
+      return rows[0] ?? null
+    },
+
+    /**
+     * Re-issues an expired invitation: a new nonce and ticket hash (every earlier link stops
+     * matching) and a new expiry, with its outbox rows. Guarded: only a pending invitation past
+     * its expiry changes; null means it was not.
+     */
+    async reissue(q: Queryable, instanceId: string, id: string, now: number, queuedAt: number, ticket: { nonce: string; hash: string }, expiresAt: number, outbox: OutboxItem[]): Promise<InvitationRow | null> {
+      const rows = await q.query<InvitationRow>(`
+        with inv as (
+          update invitations set ticket_nonce = $4, ticket_hash = $5, expires_at = $6, updated_at = $3
+          where id = $1 and instance_id = $2 and status = 'pending' and expires_at <= $3
+          returning *
+        ),
+        ${outboxCte('$7', '$8')}
+        select * from inv`,
+      [id, instanceId, now, ticket.nonce, ticket.hash, expiresAt, queuedAt, JSON.stringify(outbox)])
       return rows[0] ?? null
     },
 
@@ -147,7 +183,8 @@ export function createInvitationStore() {
           select inv.instance_id, inv.status, ${SHARD}, -1 from inv
           on conflict (instance_id, status, shard) do update set n = invitation_counts.n + excluded.n
         ),
-        purged as (delete from outbox where subject_id = $1 and instance_id = $2)
+        purged as (delete from outbox where subject_id = $1 and instance_id = $2),
+        purged_mail as (delete from dev_mailbox_messages where subject_id = $1 and instance_id = $2)
         select id from inv`,
       [id, instanceId])
       return rows.length > 0

@@ -19,7 +19,8 @@ create function insert_invitation(
   p_ticket_hash text,
   p_expires_at bigint,
   p_now bigint,
-  p_outbox jsonb                -- [{id, kind, topic, payload}]
+  p_outbox jsonb,               -- [{id, kind, topic, payload}]
+  p_queued_at bigint            -- wall time: the outbox worker runs on it, not on the test clock
 ) returns setof invitations
 language plpgsql volatile as $$
 begin
@@ -46,7 +47,7 @@ begin
   ),
   queued as (
     insert into outbox (id, instance_id, kind, topic, subject_id, payload, next_attempt_at, created_at, updated_at)
-    select o->>'id', inv.instance_id, o->>'kind', o->>'topic', inv.id, o->'payload', p_now, p_now, p_now
+    select o->>'id', inv.instance_id, o->>'kind', o->>'topic', inv.id, o->'payload', p_queued_at, p_queued_at, p_queued_at
     from inv, jsonb_array_elements(p_outbox) o
   )
   select * from inv;

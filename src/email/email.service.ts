@@ -1,0 +1,201 @@
+import type { Db } from '../platform/db/db.js'
+import type { Clock } from '../platform/clock.js'
+import { notFound, paramError } from '../platform/errors.js'
+import type { OutboxKind } from '../platform/outbox/outbox.worker.js'
+import type { OutboxRow } from '../platform/outbox/outbox.store.js'
+import type { Instance } from '../instance/instance.schemas.js'
+import { toInstance } from '../instance/instance.schemas.js'
+import type { InstanceStore } from '../instance/instance.store.js'
+import type { InvitationStore } from '../invitations/invitations.store.js'
+import type { TicketService } from '../tickets/tickets.service.js'
+import type { EmailStore, EmailTemplateRow } from './email.store.js'
+import { devMailbox, smtpMailer, type MailLog, type Mailer, type SentEmail } from './email.mailer.js'
+import {
+  DEFAULT_TEMPLATES, EMAIL_TEMPLATE_SLUGS, TEMPLATE_PARTS, findBrokenPart, formatExpiry, isTemplateSlug, render,
+  type EmailTemplateSlug, type TemplatePart, type TemplateSource,
+} from './email.templates.js'
+import type { ClerkEmailDelivery, EmailTemplate, PutEmailTemplateBody } from './email.schemas.js'
+
+interface Deps {
+  db: Db
+  clock: Clock
+  store: EmailStore
+  instances: InstanceStore
+  invitations: InvitationStore
+  tickets: TicketService
+  smtpUrl: string | null
+  emailFrom: string
+  publicUrl: string
+  testing: boolean
+}
+
+/** What an invitation's email item carries; the link is derived at send time, never stored. */
+interface InvitationEmailPayload {
+  invitation_id: string
+  to: string
+  template_slug: string
+}
+
+/** An item that needed no sending (its invitation is gone or no longer usable) is delivered with this. */
+interface SkippedEmail {
+  skipped: 'invitation_deleted' | 'invitation_revoked' | 'invitation_accepted' | 'invitation_expired' | 'instance_deleted'
+}
+
+const MINUTE = 60_000
+// An SMTP server that is down usually comes back within minutes; after about nine hours of
+// trying, the item is kept as failed for the operator to look at.
+const RETRY_DELAYS_MS = [1 * MINUTE, 5 * MINUTE, 30 * MINUTE, 120 * MINUTE, 360 * MINUTE]
+// Under FOYER_TESTING the same shape in seconds, so a test moves the clock by little.
+const TESTING_RETRY_DELAYS_MS = RETRY_DELAYS_MS.map((ms) => ms / 60)
+
+const noLog: MailLog = { info: () => {} }
+
+export function createEmailService(deps: Deps) {
+  const { db, clock, store } = deps
+  let log: MailLog = noLog
+  const mailer: Mailer = deps.smtpUrl
+    ? smtpMailer({ smtpUrl: deps.smtpUrl, from: deps.emailFrom, publicUrl: deps.publicUrl })
+    : devMailbox({ db, store, publicUrl: deps.publicUrl, log: () => log })
+
+  async function sourceFor(instanceId: string, slug: EmailTemplateSlug): Promise<TemplateSource> {
+    return merge(slug, await store.findTemplate(db, instanceId, slug))
+  }
+
+  /**
+   * Renders and sends one invitation email from the invitation's current row: the link comes
+   * from its current nonce (a re-issued invitation sends its new link), and an invitation
+   * deleted, revoked, accepted or expired since the email was queued is not sent at all.
+   * Throws to have the item retried.
+   */
+  async function deliver(item: OutboxRow): Promise<SentEmail | SkippedEmail> {
+    const payload = item.payload as InvitationEmailPayload
+    const slug = payload.template_slug
+    if (!isTemplateSlug(slug) || slug === 'organization_invitation') throw new Error(`no sender for email template ${slug}`)
+    const instanceRow = await deps.instances.findById(db, item.instance_id)
+    if (!instanceRow) return { skipped: 'instance_deleted' }
+    const instance = toInstance(instanceRow)
+    const invitation = await deps.invitations.findById(db, item.instance_id, payload.invitation_id)
+    if (!invitation) return { skipped: 'invitation_deleted' }
+    if (invitation.status !== 'pending') return { skipped: `invitation_${invitation.status}` }
+    const now = clock.now(instance)
+    if (invitation.expires_at <= now) return { skipped: 'invitation_expired' }
+
+    const url = deps.tickets.url(invitation)
+    const rendered = await render(await sourceFor(instance.id, slug), {
+      app_name: instance.name,
+      email_address: invitation.email_address,
+      url,
+      expires_at: formatExpiry(invitation.expires_at),
+      expires_at_iso: new Date(invitation.expires_at).toISOString(),
+    })
+    return mailer.send({
+      ...rendered, outboxId: item.id, instanceId: instance.id, subjectId: invitation.id, templateSlug: slug,
+      to: invitation.email_address, url, now,
+    })
+  }
+
+  const delivery: OutboxKind = { deliver, retryDelaysMs: deps.testing ? TESTING_RETRY_DELAYS_MS : RETRY_DELAYS_MS }
+
+  const requireSlug = (slug: string): EmailTemplateSlug => {
+    if (!isTemplateSlug(slug)) throw notFound('email template')
+    return slug
+  }
+
+  return {
+    /** The outbox kind 'email'. */
+    delivery,
+    usesDevMailbox: deps.smtpUrl === null,
+
+    /** The dev mailbox logs through the app's logger, which exists only once the app does. */
+    useLogger(logger: MailLog) {
+      log = logger
+    },
+
+    /** Closes pooled SMTP connections; call once nothing is being delivered any more. */
+    close: () => mailer.close(),
+
+    async listTemplates(instance: Instance): Promise<EmailTemplate[]> {
+      const rows = new Map((await store.listTemplates(db, instance.id)).map((r) => [r.slug, r]))
+      return EMAIL_TEMPLATE_SLUGS.map((slug) => toEmailTemplate(slug, rows.get(slug) ?? null))
+    },
+
+    async getTemplate(instance: Instance, slug: string): Promise<EmailTemplate> {
+      const valid = requireSlug(slug)
+      return toEmailTemplate(valid, await store.findTemplate(db, instance.id, valid))
+    },
+
+    /**
+     * Replaces the instance's version of a template; a part left out or null uses the built-in
+     * one. Every given part must parse and render with sample data, or nothing is saved and
+     * the 422 names the part: a broken template is refused now, not when an email is due.
+     */
+    async putTemplate(instance: Instance, slug: string, body: PutEmailTemplateBody): Promise<EmailTemplate> {
+      const valid = requireSlug(slug)
+      const parts = Object.fromEntries(TEMPLATE_PARTS.map((p) => [p, body[p] ?? null])) as Record<TemplatePart, string | null>
+      const given = Object.fromEntries(Object.entries(parts).filter(([, v]) => v !== null)) as Partial<TemplateSource>
+      const broken = await findBrokenPart(valid, given)
+      if (broken) {
+        throw paramError(422, 'form_param_format_invalid', broken.part, 'is invalid',
+          `The ${broken.part} template cannot be used: ${broken.reason}`)
+      }
+      return toEmailTemplate(valid, await store.upsertTemplate(db, instance.id, valid, parts, clock.now(instance)))
+    },
+
+    /** Goes back to the built-in template; answers the template now in use. */
+    async resetTemplate(instance: Instance, slug: string): Promise<EmailTemplate> {
+      const valid = requireSlug(slug)
+      await store.deleteTemplate(db, instance.id, valid)
+      return toEmailTemplate(valid, null)
+    },
+
+    /** Every email queued for the invitation, oldest first, with where its delivery stands. */
+    async history(instance: Instance, invitationId: string): Promise<ClerkEmailDelivery[]> {
+      const invitation = await deps.invitations.findById(db, instance.id, invitationId)
+      if (!invitation) throw notFound('invitation')
+      return (await store.emailItemsFor(db, instance.id, invitationId)).map(toEmailDelivery)
+    },
+
+    devMessages: (limit: number) => store.listDevMessages(db, limit),
+    devMessage: (id: string) => store.findDevMessage(db, id),
+  }
+}
+
+export type EmailService = ReturnType<typeof createEmailService>
+
+function merge(slug: EmailTemplateSlug, row: EmailTemplateRow | null): TemplateSource {
+  const builtIn = DEFAULT_TEMPLATES[slug]
+  return { subject: row?.subject ?? builtIn.subject, html: row?.html ?? builtIn.html, text: row?.text ?? builtIn.text }
+}
+
+function toEmailTemplate(slug: EmailTemplateSlug, row: EmailTemplateRow | null): EmailTemplate {
+  return {
+    object: 'email_template',
+    slug,
+    ...merge(slug, row),
+    customized: row !== null,
+    updated_at: row?.updated_at ?? null,
+  }
+}
+
+function toEmailDelivery(item: OutboxRow): ClerkEmailDelivery {
+  const payload = item.payload as Partial<InvitationEmailPayload>
+  const result = (item.result ?? null) as (Partial<SentEmail> & Partial<SkippedEmail>) | null
+  const status = item.status === 'failed' ? 'failed'
+    : item.status !== 'delivered' ? 'queued'
+      : result?.skipped ? 'skipped' : 'sent'
+  return {
+    object: 'email',
+    id: item.id,
+    invitation_id: item.subject_id ?? '',
+    template_slug: item.topic,
+    to_email_address: payload.to ?? '',
+    status,
+    attempts: item.attempts,
+    last_error: item.last_error,
+    smtp_message_id: result?.message_id ?? null,
+    skipped_reason: result?.skipped ?? null,
+    next_attempt_at: status === 'queued' ? Number(item.next_attempt_at) : null,
+    created_at: Number(item.created_at),
+    sent_at: item.delivered_at === null ? null : Number(item.delivered_at),
+  }
+}

@@ -1,0 +1,154 @@
+import { Liquid, type Template } from 'liquidjs'
+
+export const EMAIL_TEMPLATE_SLUGS = ['invitation', 'waitlist_invitation', 'organization_invitation'] as const
+export type EmailTemplateSlug = (typeof EMAIL_TEMPLATE_SLUGS)[number]
+export const isTemplateSlug = (slug: string): slug is EmailTemplateSlug => (EMAIL_TEMPLATE_SLUGS as readonly string[]).includes(slug)
+
+export const TEMPLATE_PARTS = ['subject', 'html', 'text'] as const
+export type TemplatePart = (typeof TEMPLATE_PARTS)[number]
+export type TemplateSource = Record<TemplatePart, string>
+
+/** What a template can use. Organization templates also get the inviter's and organization's names. */
+export interface TemplateVariables {
+  app_name: string
+  email_address: string
+  url: string
+  /** Human-readable, in UTC ("January 31, 2026 at 12:00 PM UTC"). */
+  expires_at: string
+  expires_at_iso: string
+  inviter_name?: string
+  organization_name?: string
+}
+
+export interface RenderedEmail {
+  subject: string
+  html: string
+  text: string
+}
+
+const layout = (body: string) => `<!doctype html>
+<html><body style="font-family: -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif; color: #1f2328; line-height: 1.5">
+<div style="max-width: 560px; margin: 0 auto; padding: 24px">
+${body}
+<p style="color: #656d76; font-size: 13px">This invitation expires on {{ expires_at }}. If you did not expect it, you can ignore this email.</p>
+<p style="color: #656d76; font-size: 13px; word-break: break-all">If the button does not work, open this link: {{ url }}</p>
+</div></body></html>`
+
+const button = (label: string) =>
+  `<p><a href="{{ url }}" style="display: inline-block; background: #2f6feb; color: #fff; padding: 10px 18px; border-radius: 6px; text-decoration: none">${label}</a></p>`
+
+export const DEFAULT_TEMPLATES: Record<EmailTemplateSlug, TemplateSource> = {
+  invitation: {
+    subject: 'You are invited to join {{ app_name }}',
+    html: layout(`<h1 style="font-size: 20px">You are invited to join {{ app_name }}</h1>
+<p>{{ email_address }} has been invited to create an account on {{ app_name }}.</p>
+${button('Accept invitation')}`),
+    text: `You are invited to join {{ app_name }}
+
+{{ email_address }} has been invited to create an account on {{ app_name }}.
+Accept the invitation: {{ url }}
+
+This invitation expires on {{ expires_at }}. If you did not expect it, you can ignore this email.
+`,
+  },
+  waitlist_invitation: {
+    subject: 'Your spot on {{ app_name }} is ready',
+    html: layout(`<h1 style="font-size: 20px">You are off the waitlist for {{ app_name }}</h1>
+<p>Thanks for waiting. {{ email_address }} can now create an account on {{ app_name }}.</p>
+${button('Create your account')}`),
+    text: `You are off the waitlist for {{ app_name }}
+
+Thanks for waiting. {{ email_address }} can now create an account on {{ app_name }}.
+Create your account: {{ url }}
+
+This invitation expires on {{ expires_at }}. If you did not expect it, you can ignore this email.
+`,
+  },
+  organization_invitation: {
+    subject: '{{ inviter_name }} invited you to join {{ organization_name }} on {{ app_name }}',
+    html: layout(`<h1 style="font-size: 20px">Join {{ organization_name }} on {{ app_name }}</h1>
+<p>{{ inviter_name }} has invited {{ email_address }} to join the organization {{ organization_name }} on {{ app_name }}.</p>
+${button('Join organization')}`),
+    text: `Join {{ organization_name }} on {{ app_name }}
+
+{{ inviter_name }} has invited {{ email_address }} to join the organization {{ organization_name }} on {{ app_name }}.
+Join: {{ url }}
+
+This invitation expires on {{ expires_at }}. If you did not expect it, you can ignore this email.
+`,
+  },
+}
+
+/** Made-up values a template is rendered with when saved, so that a broken one is refused then rather than when sending. */
+export function sampleVariables(slug: EmailTemplateSlug): TemplateVariables {
+  const expires = Date.UTC(2030, 0, 31, 12)
+  return {
+    app_name: 'Sample app',
+    email_address: 'someone@example.com',
+    url: 'https://foyer.example.com/v1/tickets/accept?ticket=sample',
+    expires_at: formatExpiry(expires),
+    expires_at_iso: new Date(expires).toISOString(),
+    ...(slug === 'organization_invitation' ? { inviter_name: 'Ada Lovelace', organization_name: 'Sample organization' } : {}),
+  }
+}
+
+const expiryFormat = new Intl.DateTimeFormat('en-US', { dateStyle: 'long', timeStyle: 'short', timeZone: 'UTC' })
+export const formatExpiry = (ms: number) => `${expiryFormat.format(new Date(ms))} UTC`
+
+// liquidjs rather than eta or handlebars: templates are written by API users, and Liquid was
+// made for exactly that (Shopify merchants' templates). It runs no JavaScript from the
+// template (eta compiles templates to JS functions), escapes every output in the HTML part
+// with outputEscape: 'escape', and bounds parse size, render time and memory, so a hostile
+// template cannot take the process down. Strict variables and filters make a typo an error
+// at save time instead of a blank in someone's inbox.
+const limits = {
+  strictVariables: true,
+  strictFilters: true,
+  ownPropertyOnly: true,
+  parseLimit: 200_000,
+  renderLimit: 1000,
+  memoryLimit: 10_000_000,
+}
+const htmlEngine = new Liquid({ ...limits, outputEscape: 'escape' })
+// Subject and text parts are not HTML: escaping there would show "&amp;" to the reader.
+const textEngine = new Liquid(limits)
+const engineFor = (part: TemplatePart) => (part === 'html' ? htmlEngine : textEngine)
+
+// Parsed templates by part and source: overrides change rarely and are rendered for every email.
+const parsed = new Map<string, Template[]>()
+const PARSED_MAX = 1000
+
+function parse(part: TemplatePart, source: string): Template[] {
+  const key = `${part}\0${source}`
+  let templates = parsed.get(key)
+  if (!templates) {
+    templates = engineFor(part).parse(source)
+    if (parsed.size >= PARSED_MAX) parsed.delete(parsed.keys().next().value!)
+    parsed.set(key, templates)
+  }
+  return templates
+}
+
+/** CR and LF end a header line: a subject carrying them could add headers of its own. */
+export const oneLine = (value: string) => value.replace(/[\r\n]+/g, ' ').replace(/\s+/g, ' ').trim()
+
+export async function render(source: TemplateSource, variables: TemplateVariables): Promise<RenderedEmail> {
+  const [subject, html, text] = await Promise.all(TEMPLATE_PARTS.map((part) => engineFor(part).render(parse(part, source[part]), variables)))
+  return { subject: oneLine(String(subject)), html: String(html), text: String(text) }
+}
+
+/** The first part of `source` that fails to parse or to render with sample data, with why; null when all are fine. */
+export async function findBrokenPart(slug: EmailTemplateSlug, source: Partial<TemplateSource>): Promise<{ part: TemplatePart; reason: string } | null> {
+  const variables = sampleVariables(slug)
+  for (const part of TEMPLATE_PARTS) {
+    const value = source[part]
+    if (value === undefined) continue
+    try {
+      const out = String(await engineFor(part).render(parse(part, value), variables))
+      if (part === 'subject' && oneLine(out) === '') return { part, reason: 'renders to an empty subject' }
+    } catch (err) {
+      return { part, reason: err instanceof Error ? err.message : String(err) }
+    }
+  }
+  return null
+}

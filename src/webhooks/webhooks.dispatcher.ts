@@ -1,0 +1,134 @@
+import { performance } from 'node:perf_hooks'
+import { Webhook } from 'standardwebhooks'
+import type { Db, Queryable } from '../platform/db/db.js'
+import type { Clock } from '../platform/clock.js'
+import { newId } from '../platform/ids.js'
+import type { OutboxRow, OutboxStore } from '../platform/outbox/outbox.store.js'
+import type { OutboxKind } from '../platform/outbox/outbox.worker.js'
+import type { TicketService } from '../tickets/tickets.service.js'
+import { ClerkInvitation } from '../invitations/invitations.schemas.js'
+import type { WebhookStore } from './webhooks.store.js'
+
+interface Deps {
+  db: Db
+  /** The outbox worker's clock: schedules and the delivery log follow it. */
+  clock: Clock
+  store: WebhookStore
+  outbox: OutboxStore
+  tickets: TicketService
+  /** The invitation's current row, to derive its link at delivery; null once it is deleted. */
+  findInvitation: (q: Queryable, instanceId: string, id: string) => Promise<{ id: string; ticket_nonce: string } | null>
+  testing: boolean
+  /** Wall time for `svix-timestamp`: receivers check it against their own clock. */
+  wallNow?: () => number
+  fetch?: typeof fetch
+}
+
+const MINUTE = 60_000
+const HOUR = 60 * MINUTE
+/** Svix's schedule after the first attempt. */
+export const RETRY_DELAYS_MS = [5_000, 5 * MINUTE, 30 * MINUTE, 2 * HOUR, 5 * HOUR, 10 * HOUR] as const
+export const TIMEOUT_MS = 15_000
+const MAX_ERROR_LENGTH = 500
+const INVITATION_FIELDS = Object.keys(ClerkInvitation.properties)
+
+interface DeliveryPayload {
+  event_id: string
+  endpoint_id: string
+}
+
+/**
+ * The two outbox kinds behind webhooks. 'webhook' (one per event, written by the change that
+ * caused it) fans out into one 'webhook_delivery' per matching endpoint; each of those is then
+ * signed, sent and retried on its own, so a slow or failing receiver never holds up another.
+ */
+export function createWebhookDispatcher(deps: Deps): Record<'webhook' | 'webhook_delivery', OutboxKind> {
+  const { db, clock, store, outbox, tickets } = deps
+  const wallNow = deps.wallNow ?? Date.now
+  const send = deps.fetch ?? fetch
+  // With FOYER_TESTING=1 the schedule runs 1000 times faster (5 ms … 36 s), so that an
+  // end-to-end test against a running server sees retries without waiting hours.
+  const retryDelaysMs = deps.testing ? RETRY_DELAYS_MS.map((ms) => ms / 1000) : [...RETRY_DELAYS_MS]
+
+  /** Queues the event for every enabled endpoint that takes its type, in one transaction. */
+  async function fanOut(item: OutboxRow): Promise<unknown> {
+    const now = clock.now()
+    return db.transaction(async (tx) => {
+      const targets = await store.findTargets(tx, item.instance_id, item.topic, item.id)
+      const deliveries = targets.map((endpoint) => ({
+        id: newId('msg', now), instanceId: item.instance_id, endpointId: endpoint.id, eventId: item.id, eventType: item.topic,
+      }))
+      // subject_id is the event's, so deleting an invitation purges its pending deliveries too.
+      await outbox.enqueue(tx, deliveries.map((d) => ({
+        id: d.id, instanceId: d.instanceId, kind: 'webhook_delivery', topic: item.topic, subjectId: item.subject_id,
+        payload: { event_id: d.eventId, endpoint_id: d.endpointId } satisfies DeliveryPayload, nextAttemptAt: now,
+      })), now)
+      await store.insertDeliveries(tx, deliveries, now)
+      return { endpoints: deliveries.length }
+    })
+  }
+
+  /**
+   * The event as sent: Clerk's envelope and field order (jsonb keeps neither), with the
+   * Invitation's link derived again from its current row, or left out once it is deleted.
+   */
+  async function eventBody(instanceId: string, payload: Record<string, unknown>): Promise<string> {
+    let data = payload.data as Record<string, unknown>
+    if (data?.object === 'invitation' && typeof data.id === 'string') {
+      const invitation = await deps.findInvitation(db, instanceId, data.id)
+      const url = invitation ? tickets.url(invitation) : undefined
+      data = Object.fromEntries(INVITATION_FIELDS.filter((k) => (k === 'url' ? url !== undefined : k in data))
+        .map((k) => [k, k === 'url' ? url : data[k]]))
+    }
+    const { data: _data, object, type, timestamp, instance_id, ...rest } = payload
+    return JSON.stringify({ data, object, type, timestamp, instance_id, ...rest })
+  }
+
+  /** Signs and POSTs one event to one endpoint; throws (to be retried) unless answered 2xx in time. */
+  async function deliver(item: OutboxRow): Promise<unknown> {
+    const { event_id: eventId, endpoint_id: endpointId } = item.payload as DeliveryPayload
+    const endpoint = await store.findEndpointById(db, endpointId)
+    // Disabled after the event was queued: it receives nothing, and nothing is retried.
+    if (!endpoint || !endpoint.enabled) return { skipped: endpoint ? 'endpoint disabled' : 'endpoint deleted' }
+    const event = await store.findEvent(db, eventId)
+    if (!event) return { skipped: 'event deleted' }
+    const body = await eventBody(item.instance_id, event.payload)
+
+    const sentAt = new Date(wallNow())
+    // svix-id is the event's id: the same for every endpoint and every retry.
+    const signature = new Webhook(endpoint.secret).sign(eventId, sentAt, body)
+    const timestamp = String(Math.floor(sentAt.getTime() / 1000))
+    const headers = {
+      'content-type': 'application/json',
+      'user-agent': 'Foyer-Webhooks/1',
+      'svix-id': eventId, 'svix-timestamp': timestamp, 'svix-signature': signature,
+      // The same values under Standard Webhooks' names, for receivers that expect those.
+      'webhook-id': eventId, 'webhook-timestamp': timestamp, 'webhook-signature': signature,
+    }
+
+    const attemptedAt = clock.now()
+    const started = performance.now()
+    let statusCode: number | null = null
+    let error: string | null = null
+    try {
+      // A redirect is not followed: the signed body must reach the configured URL or fail.
+      const res = await send(endpoint.url, { method: 'POST', headers, body, redirect: 'manual', signal: AbortSignal.timeout(TIMEOUT_MS) })
+      statusCode = res.status
+      // Read (and drop) the answer so the connection can be reused; its content is not kept.
+      await res.arrayBuffer().catch(() => undefined)
+      if (res.status < 200 || res.status > 299) error = `HTTP ${res.status}`
+    } catch (err) {
+      const e = err as Error & { cause?: { code?: string; message?: string } }
+      error = e.name === 'TimeoutError' ? `no answer within ${TIMEOUT_MS / 1000} s` : (e.cause?.code ?? e.cause?.message ?? e.message)
+    }
+    const durationMs = Math.round(performance.now() - started)
+    await store.insertAttempt(db, item.id, { statusCode, error: error?.slice(0, MAX_ERROR_LENGTH) ?? null, durationMs, attemptedAt })
+    if (error !== null) throw new Error(error)
+    return { status_code: statusCode }
+  }
+
+  return {
+    webhook: { deliver: fanOut, retryDelaysMs },
+    webhook_delivery: { deliver, retryDelaysMs },
+  }
+}

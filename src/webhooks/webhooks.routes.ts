@@ -1,0 +1,80 @@
+import { Type } from 'typebox'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { ClerkErrorsRef } from '../platform/openapi.js'
+import type { WebhookService } from './webhooks.service.js'
+import {
+  CreateEndpointBody, DeletedEndpoint, DeliveryIdParams, EndpointIdParams, ListQuery, UpdateEndpointBody,
+  WebhookDelivery, WebhookEndpoint, toWebhookDelivery, toWebhookEndpoint,
+} from './webhooks.schemas.js'
+
+const tags = ['Webhooks']
+const errors = { 400: ClerkErrorsRef, 401: ClerkErrorsRef, 404: ClerkErrorsRef, 422: ClerkErrorsRef }
+const page = <T extends Parameters<typeof Type.Array>[0]>(item: T) =>
+  Type.Union([Type.Array(item), Type.Object({ data: Type.Array(item), total_count: Type.Integer() })])
+
+/** Foyer extensions: Clerk manages endpoints in its dashboard (through Svix), not its Backend API. */
+export const webhookRoutes = (deps: { webhooks: WebhookService }): FastifyPluginAsyncTypebox => async (app) => {
+  // Clerk answers 200 on create; kept the same here.
+  app.post('/v1/webhooks/endpoints', {
+    schema: {
+      operationId: 'CreateWebhookEndpoint', tags, body: CreateEndpointBody,
+      description: 'The answer carries the signing secret; later reads do not.',
+      response: { 200: WebhookEndpoint, ...errors },
+    },
+  }, async (req) => toWebhookEndpoint(await deps.webhooks.create(req.instance, req.body), true))
+
+  app.get('/v1/webhooks/endpoints', {
+    schema: {
+      operationId: 'ListWebhookEndpoints', tags, querystring: ListQuery,
+      description: 'Newest first. `paginated=true` answers `{data, total_count}`; otherwise a plain array.',
+      response: { 200: page(WebhookEndpoint), ...errors },
+    },
+  }, async (req, reply) => {
+    const { data, totalCount } = await deps.webhooks.list(req.instance, req.query)
+    // Both shapes are built exactly; plain JSON spares the serializer trying each branch.
+    reply.type('application/json').serializer(JSON.stringify)
+    const items = data.map((row) => toWebhookEndpoint(row))
+    return req.query.paginated ? { data: items, total_count: totalCount } : items
+  })
+
+  app.get('/v1/webhooks/endpoints/:endpoint_id', {
+    schema: { operationId: 'GetWebhookEndpoint', tags, params: EndpointIdParams, response: { 200: WebhookEndpoint, ...errors } },
+  }, async (req) => toWebhookEndpoint(await deps.webhooks.get(req.instance, req.params.endpoint_id)))
+
+  app.patch('/v1/webhooks/endpoints/:endpoint_id', {
+    schema: {
+      operationId: 'UpdateWebhookEndpoint', tags, params: EndpointIdParams, body: UpdateEndpointBody,
+      description: 'Changes only the fields sent. A new `secret` signs every delivery from now on, retries included.',
+      response: { 200: WebhookEndpoint, ...errors },
+    },
+  }, async (req) => toWebhookEndpoint(await deps.webhooks.update(req.instance, req.params.endpoint_id, req.body)))
+
+  app.delete('/v1/webhooks/endpoints/:endpoint_id', {
+    schema: {
+      operationId: 'DeleteWebhookEndpoint', tags, params: EndpointIdParams,
+      description: 'Deletes the endpoint with its delivery log; nothing still queued for it is sent.',
+      response: { 200: DeletedEndpoint, ...errors },
+    },
+  }, async (req) => deps.webhooks.remove(req.instance, req.params.endpoint_id))
+
+  app.get('/v1/webhooks/endpoints/:endpoint_id/deliveries', {
+    schema: {
+      operationId: 'ListWebhookDeliveries', tags, params: EndpointIdParams, querystring: ListQuery,
+      description: 'The delivery log, newest first; each delivery lists its attempts.',
+      response: { 200: page(WebhookDelivery), ...errors },
+    },
+  }, async (req, reply) => {
+    const { data, totalCount } = await deps.webhooks.listDeliveries(req.instance, req.params.endpoint_id, req.query)
+    reply.type('application/json').serializer(JSON.stringify)
+    const items = data.map(toWebhookDelivery)
+    return req.query.paginated ? { data: items, total_count: totalCount } : items
+  })
+
+  app.post('/v1/webhooks/deliveries/:delivery_id/retry', {
+    schema: {
+      operationId: 'RetryWebhookDelivery', tags, params: DeliveryIdParams,
+      description: 'Makes the delivery due now. A failed delivery gets one more attempt; a delivered one is sent again with the same `svix-id`.',
+      response: { 200: WebhookDelivery, ...errors },
+    },
+  }, async (req) => toWebhookDelivery(await deps.webhooks.retry(req.instance, req.params.delivery_id)))
+}

@@ -1,0 +1,181 @@
+import type { Queryable } from '../platform/db/db.js'
+import type { DeliveryRow, EndpointRow } from './webhooks.schemas.js'
+
+export interface EndpointChanges {
+  url?: string
+  secret?: string
+  event_types?: string[]
+  enabled?: boolean
+}
+
+export interface NewDelivery {
+  id: string
+  instanceId: string
+  endpointId: string
+  eventId: string
+  eventType: string
+}
+
+export interface AttemptRecord {
+  statusCode: number | null
+  error: string | null
+  durationMs: number
+  attemptedAt: number
+}
+
+const DELIVERY_COLUMNS = `
+  d.id, d.endpoint_id, d.event_id, d.event_type, d.created_at,
+  o.status, o.next_attempt_at, o.last_error, o.delivered_at,
+  coalesce((
+    select jsonb_agg(jsonb_build_object('status_code', a.status_code, 'error', a.error,
+      'duration_ms', a.duration_ms, 'attempted_at', a.attempted_at) order by a.id)
+    from webhook_attempts a where a.delivery_id = d.id
+  ), '[]'::jsonb) as attempts`
+
+export function createWebhookStore() {
+  return {
+    async insertEndpoint(q: Queryable, row: EndpointRow): Promise<EndpointRow> {
+      const rows = await q.query<EndpointRow>(`
+        insert into webhook_endpoints (id, instance_id, url, secret, event_types, enabled, from_config, created_at, updated_at)
+        values ($1, $2, $3, $4, $5::text[], $6, $7, $8, $8) returning *`,
+      [row.id, row.instance_id, row.url, row.secret, row.event_types, row.enabled, row.from_config, row.created_at])
+      return rows[0]!
+    },
+
+    /** Creates or updates the instance's one configured endpoint, in one statement. */
+    async upsertConfigEndpoint(q: Queryable, row: EndpointRow): Promise<EndpointRow> {
+      const rows = await q.query<EndpointRow>(`
+        insert into webhook_endpoints (id, instance_id, url, secret, event_types, enabled, from_config, created_at, updated_at)
+        values ($1, $2, $3, $4, '{}', true, true, $5, $5)
+        on conflict (instance_id) where from_config
+        do update set url = excluded.url, secret = excluded.secret, enabled = true, updated_at = excluded.updated_at
+        returning *`,
+      [row.id, row.instance_id, row.url, row.secret, row.created_at])
+      return rows[0]!
+    },
+
+    async disableConfigEndpoint(q: Queryable, instanceId: string, now: number): Promise<void> {
+      await q.query(`update webhook_endpoints set enabled = false, updated_at = $2 where instance_id = $1 and from_config and enabled`, [instanceId, now])
+    },
+
+    async findEndpoint(q: Queryable, instanceId: string, id: string): Promise<EndpointRow | null> {
+      const rows = await q.query<EndpointRow>('select * from webhook_endpoints where id = $1 and instance_id = $2', [id, instanceId])
+      return rows[0] ?? null
+    },
+
+    async pageEndpoints(q: Queryable, instanceId: string, limit: number, offset: number): Promise<{ rows: EndpointRow[]; total: number }> {
+      const rows = await q.query<EndpointRow & { total_count: number }>(`
+        select *, count(*) over () as total_count from webhook_endpoints where instance_id = $1
+        order by created_at desc, id desc limit $2 offset $3`,
+      [instanceId, limit, offset])
+      if (rows.length > 0 || offset === 0) return { rows, total: Number(rows[0]?.total_count ?? 0) }
+      const [count] = await q.query<{ n: number }>('select count(*)::int8 as n from webhook_endpoints where instance_id = $1', [instanceId])
+      return { rows, total: Number(count?.n ?? 0) }
+    },
+
+    /** Changes only the fields given; null when the endpoint is not the instance's. */
+    async updateEndpoint(q: Queryable, instanceId: string, id: string, changes: EndpointChanges, now: number): Promise<EndpointRow | null> {
+      const rows = await q.query<EndpointRow>(`
+        update webhook_endpoints set
+          url = coalesce($3, url),
+          secret = coalesce($4, secret),
+          event_types = coalesce($5::text[], event_types),
+          enabled = coalesce($6::boolean, enabled),
+          updated_at = $7
+        where id = $1 and instance_id = $2 returning *`,
+      [id, instanceId, changes.url ?? null, changes.secret ?? null, changes.event_types ?? null, changes.enabled ?? null, now])
+      return rows[0] ?? null
+    },
+
+    /** Deletes the endpoint with every delivery queued or logged for it; call in a transaction. */
+    async deleteEndpoint(q: Queryable, instanceId: string, id: string): Promise<boolean> {
+      // The outbox items go first (their deliveries and attempts cascade): nothing is sent
+      // to an endpoint that no longer exists.
+      await q.query(`
+        delete from outbox where id in (
+          select d.id from webhook_deliveries d where d.endpoint_id = $1 and d.instance_id = $2)`,
+      [id, instanceId])
+      const rows = await q.query('delete from webhook_endpoints where id = $1 and instance_id = $2 returning id', [id, instanceId])
+      return rows.length > 0
+    },
+
+    /**
+     * The enabled endpoints of an instance that take `eventType` and have no delivery of
+     * `eventId` yet: a fan-out that is run again queues only what it had not.
+     */
+    async findTargets(q: Queryable, instanceId: string, eventType: string, eventId: string): Promise<EndpointRow[]> {
+      return q.query<EndpointRow>(`
+        select e.* from webhook_endpoints e
+        where e.instance_id = $1 and e.enabled
+          and (cardinality(e.event_types) = 0 or $2 = any(e.event_types))
+          and not exists (select 1 from webhook_deliveries d where d.event_id = $3 and d.endpoint_id = e.id)
+        order by e.created_at, e.id`,
+      [instanceId, eventType, eventId])
+    },
+
+    /** Records deliveries whose outbox items were queued in the same transaction. */
+    async insertDeliveries(q: Queryable, deliveries: NewDelivery[], now: number): Promise<void> {
+      if (deliveries.length === 0) return
+      await q.query(`
+        insert into webhook_deliveries (id, instance_id, endpoint_id, event_id, event_type, created_at)
+        select d->>'id', d->>'instanceId', d->>'endpointId', d->>'eventId', d->>'eventType', $2
+        from jsonb_array_elements($1::jsonb) d`,
+      [JSON.stringify(deliveries), now])
+    },
+
+    /** The event as queued: its payload, or null when it was purged (its invitation deleted). */
+    async findEvent(q: Queryable, eventId: string): Promise<{ payload: Record<string, unknown> } | null> {
+      const rows = await q.query<{ payload: Record<string, unknown> }>(`select payload from outbox where id = $1 and kind = 'webhook'`, [eventId])
+      return rows[0] ?? null
+    },
+
+    async findEndpointById(q: Queryable, id: string): Promise<EndpointRow | null> {
+      const rows = await q.query<EndpointRow>('select * from webhook_endpoints where id = $1', [id])
+      return rows[0] ?? null
+    },
+
+    /** A delivery deleted meanwhile (with its endpoint or invitation) records nothing. */
+    async insertAttempt(q: Queryable, deliveryId: string, a: AttemptRecord): Promise<void> {
+      await q.query(`
+        insert into webhook_attempts (delivery_id, status_code, error, duration_ms, attempted_at)
+        select $1, $2::integer, $3::text, $4, $5 where exists (select 1 from webhook_deliveries where id = $1)`,
+      [deliveryId, a.statusCode, a.error, a.durationMs, a.attemptedAt])
+    },
+
+    async pageDeliveries(q: Queryable, instanceId: string, endpointId: string, limit: number, offset: number): Promise<{ rows: DeliveryRow[]; total: number }> {
+      const rows = await q.query<DeliveryRow & { total_count: number }>(`
+        select ${DELIVERY_COLUMNS}, count(*) over () as total_count
+        from webhook_deliveries d join outbox o on o.id = d.id
+        where d.endpoint_id = $1 and d.instance_id = $2
+        order by d.seq desc limit $3 offset $4`,
+      [endpointId, instanceId, limit, offset])
+      if (rows.length > 0 || offset === 0) return { rows, total: Number(rows[0]?.total_count ?? 0) }
+      const [count] = await q.query<{ n: number }>('select count(*)::int8 as n from webhook_deliveries where endpoint_id = $1 and instance_id = $2', [endpointId, instanceId])
+      return { rows, total: Number(count?.n ?? 0) }
+    },
+
+    async findDelivery(q: Queryable, instanceId: string, id: string): Promise<DeliveryRow | null> {
+      const rows = await q.query<DeliveryRow>(`
+        select ${DELIVERY_COLUMNS} from webhook_deliveries d join outbox o on o.id = d.id
+        where d.id = $1 and d.instance_id = $2`,
+      [id, instanceId])
+      return rows[0] ?? null
+    },
+
+    /**
+     * Makes a delivery due now, whatever it is waiting for. Guarded: one being sent right
+     * now is left to finish (its outcome decides what happens next).
+     */
+    async reschedule(q: Queryable, instanceId: string, id: string, now: number): Promise<boolean> {
+      const rows = await q.query(`
+        update outbox set status = 'pending', next_attempt_at = $3, updated_at = $3
+        where id = $1 and kind = 'webhook_delivery' and status <> 'sending'
+          and exists (select 1 from webhook_deliveries d where d.id = $1 and d.instance_id = $2)
+        returning id`,
+      [id, instanceId, now])
+      return rows.length > 0
+    },
+  }
+}
+
+export type WebhookStore = ReturnType<typeof createWebhookStore>

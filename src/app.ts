@@ -103,6 +103,10 @@ export async function buildApp(deps: AppDeps): Promise<{ app: FastifyInstance; s
   const services = createServices(deps)
   const outboxWorker = createOutboxWorker({
     db: deps.db, store: services.outbox, clock: deps.clock, kinds: services.deliveries,
+    // A claim must outlast the slowest delivery (webhooks time out at 15 s, SMTP sends at
+    // about as much), or a slow item could be delivered twice. With FOYER_TESTING a dead
+    // process's items come back sooner, so crash tests need not wait a minute.
+    leaseMs: deps.config.testing ? 20_000 : 60_000,
     onError: (err, item) => app.log.error({ err, outboxId: item?.id }, 'outbox delivery failed'),
   })
   const app = Fastify({
@@ -157,6 +161,13 @@ export async function buildApp(deps: AppDeps): Promise<{ app: FastifyInstance; s
   if (services.email.usesDevMailbox) await app.register(devMailboxRoutes({ email: services.email }))
   services.email.useLogger(app.log)
   app.addHook('onClose', async () => services.email.close())
+
+  // A successful write may have queued emails or events: look for them now rather than at
+  // the next poll. Other processes find them at their own next poll.
+  app.addHook('onResponse', (request, reply, done) => {
+    if (request.method !== 'GET' && reply.statusCode < 300) outboxWorker.poke()
+    done()
+  })
 
   return { app, services, outboxWorker }
 }

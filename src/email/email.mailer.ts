@@ -38,7 +38,11 @@ const messageIdFor = (outboxId: string, publicUrl: string) => `<${outboxId}@${ne
  * across emails instead of a TCP and TLS handshake each.
  */
 export function smtpMailer({ smtpUrl, from, publicUrl }: { smtpUrl: string; from: string; publicUrl: string }): Mailer {
-  const transport = nodemailer.createTransport({ url: smtpUrl, pool: true, maxConnections: 5 } as Parameters<typeof nodemailer.createTransport>[0])
+  // Every send ends well within the outbox claim's lease (see app.ts): a send that outlived
+  // it could be claimed and sent again by another process.
+  const transport = nodemailer.createTransport({
+    url: smtpUrl, pool: true, maxConnections: 5, connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 15_000,
+  } as Parameters<typeof nodemailer.createTransport>[0])
   return {
     async send(email) {
       const info = await transport.sendMail({

@@ -54,6 +54,7 @@ export function createOutboxWorker(options: OutboxWorkerOptions) {
 
   let running = false
   let stopping = false
+  let poked = false
   let timer: NodeJS.Timeout | undefined
   let wake: (() => void) | undefined
   let loop: Promise<void> | undefined
@@ -95,13 +96,15 @@ export function createOutboxWorker(options: OutboxWorkerOptions) {
   async function run(): Promise<void> {
     while (running) {
       let claimed = 0
+      poked = false
       try {
         claimed = await runOnce()
       } catch (err) {
         onError(err)
       }
-      // A full batch means there is probably more: go again at once.
-      if (claimed === batchSize || !running) continue
+      // A full batch means there is probably more, and a poke during the batch means new
+      // items arrived: go again at once.
+      if (claimed === batchSize || poked || !running) continue
       await new Promise<void>((resolve) => {
         wake = resolve
         timer = setTimeout(resolve, pollMs)
@@ -121,6 +124,7 @@ export function createOutboxWorker(options: OutboxWorkerOptions) {
 
     /** Looks for due items now rather than at the next poll (called after a commit queues some). */
     poke() {
+      poked = true
       wake?.()
     },
 

@@ -53,6 +53,9 @@ export function createWebhookDispatcher(deps: Deps): Record<'webhook' | 'webhook
   /** Queues the event for every enabled endpoint that takes its type, in one transaction. */
   async function fanOut(item: OutboxRow): Promise<unknown> {
     const now = clock.now()
+    // Most events of an instance without (matching) endpoints: nothing to queue, and no
+    // transaction to hold the database for, which on PGlite would hold up every request.
+    if ((await store.findTargets(db, item.instance_id, item.topic, item.id)).length === 0) return { endpoints: 0 }
     return db.transaction(async (tx) => {
       const targets = await store.findTargets(tx, item.instance_id, item.topic, item.id)
       const deliveries = targets.map((endpoint) => ({

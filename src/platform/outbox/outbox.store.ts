@@ -62,13 +62,18 @@ export function createOutboxStore() {
       [now, leaseUntil, limit, kinds])
     },
 
-    /** Guarded by the lease: a worker whose lease ran out (and was re-claimed) changes nothing. */
-    async markDelivered(q: Queryable, id: string, claimedUntil: number, now: number, result: unknown): Promise<boolean> {
+    /**
+     * Marks a batch delivered in one statement. Each item is guarded by its own lease: one
+     * whose lease ran out (and was claimed again elsewhere) is left alone.
+     */
+    async markDelivered(q: Queryable, items: { id: string; claimedUntil: number; result: unknown }[], now: number): Promise<number> {
+      if (items.length === 0) return 0
       const rows = await q.query(`
-        update outbox set status = 'delivered', delivered_at = $3, result = $4::jsonb, claimed_until = null, last_error = null, updated_at = $3
-        where id = $1 and status = 'sending' and claimed_until = $2 returning id`,
-      [id, claimedUntil, now, JSON.stringify(result ?? null)])
-      return rows.length > 0
+        update outbox o set status = 'delivered', delivered_at = $2, result = d.result, claimed_until = null, last_error = null, updated_at = $2
+        from jsonb_to_recordset($1::jsonb) as d(id text, "claimedUntil" bigint, result jsonb)
+        where o.id = d.id and o.status = 'sending' and o.claimed_until = d."claimedUntil" returning o.id`,
+      [JSON.stringify(items.map((i) => ({ ...i, result: i.result ?? null }))), now])
+      return rows.length
     },
 
     /** Schedules another attempt at `nextAttemptAt`, or with null gives up: the item stays, as 'failed'. */

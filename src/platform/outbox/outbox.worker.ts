@@ -30,6 +30,7 @@ export interface OutboxWorkerOptions {
 }
 
 const MAX_ERROR_LENGTH = 1000
+const POKE_DELAY_MS = 50
 
 /**
  * Full jitter around an exponential schedule: the delay is drawn from [d/2, d], so that items
@@ -55,18 +56,20 @@ export function createOutboxWorker(options: OutboxWorkerOptions) {
   let running = false
   let stopping = false
   let poked = false
+  let pokeTimer: NodeJS.Timeout | undefined
   let timer: NodeJS.Timeout | undefined
   let wake: (() => void) | undefined
   let loop: Promise<void> | undefined
   // Items claimed by this process and not yet started: released on shutdown.
   const waiting = new Map<string, number>()
 
-  async function deliver(item: OutboxRow): Promise<void> {
+  /** Delivers one item; a delivered one joins `done`, to be marked with the rest of its batch. */
+  async function deliver(item: OutboxRow, done: { id: string; claimedUntil: number; result: unknown }[]): Promise<void> {
     const lease = item.claimed_until!
     waiting.delete(item.id)
     try {
       const result = await options.kinds[item.kind]!.deliver(item)
-      await store.markDelivered(db, item.id, lease, clock.now(), result)
+      done.push({ id: item.id, claimedUntil: lease, result })
     } catch (err) {
       const delay = options.kinds[item.kind]!.retryDelaysMs[item.attempts - 1]
       const next = delay === undefined ? null : clock.now() + withJitter(delay, random)
@@ -82,14 +85,18 @@ export function createOutboxWorker(options: OutboxWorkerOptions) {
     const items = await store.claim(db, kindNames, now, now + leaseMs, batchSize)
     for (const item of items) waiting.set(item.id, item.claimed_until!)
     const queue = [...items]
+    // Marked in one statement when the batch ends; a crash before that re-delivers them,
+    // which at-least-once allows.
+    const done: { id: string; claimedUntil: number; result: unknown }[] = []
     // Once stopping, each lane finishes its current item and takes no more; stop() hands
     // the rest back.
     const lanes = Array.from({ length: Math.min(concurrency, queue.length) }, async () => {
       for (let item = queue.shift(); item; item = stopping ? undefined : queue.shift()) {
-        await deliver(item).catch((err) => onError(err, item))
+        await deliver(item, done).catch((err) => onError(err, item))
       }
     })
     await Promise.all(lanes)
+    await store.markDelivered(db, done, clock.now())
     return items.length
   }
 
@@ -125,7 +132,14 @@ export function createOutboxWorker(options: OutboxWorkerOptions) {
     /** Looks for due items now rather than at the next poll (called after a commit queues some). */
     poke() {
       poked = true
-      wake?.()
+      // Writes come in bursts: waking on each would deliver them one by one, in many small
+      // claims that compete with the writes themselves. A short pause gathers a batch.
+      if (wake && !pokeTimer) {
+        pokeTimer = setTimeout(() => {
+          pokeTimer = undefined
+          wake?.()
+        }, POKE_DELAY_MS)
+      }
     },
 
     /**
@@ -135,6 +149,8 @@ export function createOutboxWorker(options: OutboxWorkerOptions) {
     async stop(): Promise<void> {
       stopping = true
       running = false
+      clearTimeout(pokeTimer)
+      pokeTimer = undefined
       wake?.()
       await loop
       const leases = new Map<number, string[]>()

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { cpus, loadavg, totalmem } from 'node:os'
+import type { DeliveryResult } from './delivery.js'
 import type { LoadResult } from './load.js'
 
 export interface Measured {
@@ -58,5 +59,14 @@ export function targetsTable(targets: Target[]): string[] {
     '| target | threshold | measured | met |',
     '|---|---|---|---|',
     ...targets.map((t) => `| ${t.name} | ${t.threshold} | ${t.measured ?? 'void'} | ${t.measured === null ? 'not measured' : t.met ? 'yes' : '**no**'} |`),
+  ]
+}
+
+export function deliveryTable(rows: DeliveryResult[]): string[] {
+  return [
+    '| delivery | server | items | queued in s (worker held) | delivered in s | per second | duplicates | server peak RSS MB |',
+    '|---|---|---:|---:|---:|---:|---:|---:|',
+    ...rows.map((d) => `| ${d.what} | ${d.server} | ${d.received < d.queued ? `**${int(d.received)} of ${int(d.queued)}**` : int(d.queued)} `
+      + `| ${fixed(d.queueSeconds, 1)} | ${fixed(d.seconds, 2)} | ${fixed(d.perSecond)} | ${int(d.duplicates)} | ${fixed(d.peakRssMb)} |`),
   ]
 }

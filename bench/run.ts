@@ -5,7 +5,8 @@
  *
  * Environment: BENCH_DATABASE_URL (PostgreSQL server; default postgres://root@127.0.0.1:5432),
  * BENCH_SECONDS (per load, default 10), BENCH_PGLITE_ROWS (default 1,000,000),
- * BENCH_CPU_PROF=<dir> (Foyer children write V8 CPU profiles there).
+ * BENCH_CPU_PROF=<dir> (Foyer children write V8 CPU profiles there), BENCH_DELIVERY_ITEMS
+ * (emails, and webhook events, queued for the delivery section; default 2,000).
  */
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
@@ -18,8 +19,9 @@ import { systemClock } from '../src/platform/clock.js'
 import { openDb } from '../src/platform/db/db.js'
 import { randomToken } from '../src/platform/ids.js'
 import { packageRoot } from '../src/platform/paths.js'
+import { benchDelivery, startHttpCounter, startSmtpCounter, type DeliveryResult } from './delivery.js'
 import { runLoad, type LoadResult, type LoadSpec } from './load.js'
-import { int, machine, measurementsTable, ratiosTable, targetsTable, type Measured, type Target } from './report.js'
+import { deliveryTable, int, machine, measurementsTable, ratiosTable, targetsTable, type Measured, type Target } from './report.js'
 import { seed, type Seeded } from './seed.js'
 import { startServer, type Server } from './servers.js'
 
@@ -32,6 +34,12 @@ const PGLITE_ROWS = Number(process.env.BENCH_PGLITE_ROWS ?? 1_000_000)
 // much slower machine gets fewer rows, and the report says so.
 const PGLITE_SEED_BUDGET_SECONDS = 150
 const BENCH_DB = 'foyer_bench'
+const DELIVERY_ITEMS = Number(process.env.BENCH_DELIVERY_ITEMS ?? 2_000)
+// At the targets (200 emails/s, 500 webhooks/s) 2,000 items take 10 s and 4 s; a worker
+// several times slower is cut off here and reported with what it delivered so far.
+const DELIVERY_TIMEOUT_MS = 60_000
+const EMAILS_TARGET = 200
+const WEBHOOKS_TARGET = 500
 const COMMAND = 'npm run bench'
 
 const secretKey = `sk_test_${randomToken(40)}`
@@ -160,7 +168,7 @@ async function liftCreateLimit(server: Server): Promise<void> {
   const res = await fetch(`${server.url}/v1/instance`, {
     method: 'PATCH',
     headers: { ...auth, 'content-type': 'application/json' },
-    body: JSON.stringify({ rate_limits: { create_invitation: 0 } }),
+    body: JSON.stringify({ rate_limits: { create_invitation: 0, create_invitation_bulk: 0 } }),
   })
   if (!res.ok) throw new Error(`${server.name}: PATCH /v1/instance answered ${res.status}: ${await res.text()}`)
 }
@@ -173,6 +181,64 @@ async function benchFoyer(name: string, env: Record<string, string>): Promise<Me
     ['list (paginated, limit 20)', listLoad(server)],
     ['create', createLoad(server)],
   ])
+}
+
+/** Counts outbox items not yet delivered or failed. */
+async function outboxBacklog(databaseUrl: string): Promise<number> {
+  const client = new pg.Client({ connectionString: databaseUrl })
+  await client.connect()
+  try {
+    const { rows } = await client.query<{ n: string }>(`select count(*) as n from outbox where status in ('pending', 'sending')`)
+    return Number(rows[0]!.n)
+  } finally {
+    await client.end()
+  }
+}
+
+/**
+ * The create load above left invitation.created events (fan-outs to no endpoint) in the
+ * outbox; a fresh worker would drain those first, and they would reach the endpoint the
+ * delivery section registers. They are marked delivered here, outside Foyer.
+ */
+async function clearCreateLoadBacklog(databaseUrl: string): Promise<number> {
+  const client = new pg.Client({ connectionString: databaseUrl })
+  await client.connect()
+  try {
+    const { rowCount } = await client.query(`
+      update outbox set status = 'delivered', delivered_at = $1, claimed_until = null, updated_at = $1
+      where status in ('pending', 'sending')`, [Date.now()])
+    return rowCount ?? 0
+  } finally {
+    await client.end()
+  }
+}
+
+async function benchDeliveryPostgres(databaseUrl: string): Promise<DeliveryResult[]> {
+  const cleared = await clearCreateLoadBacklog(databaseUrl)
+  log(`delivery: ${int(cleared)} outbox items left by the create load marked delivered`)
+  const smtp = await startSmtpCounter()
+  const http = await startHttpCounter()
+  const name = 'Foyer, PostgreSQL'
+  const server = await startFoyer(name, { ...foyerEnv({ DATABASE_URL: databaseUrl }), SMTP_URL: smtp.url })
+  log(`delivery: ${name} pid ${server.pid} on ${server.url}, SMTP sink ${smtp.url}, webhook receiver ${http.url}`)
+  try {
+    await liftCreateLimit(server)
+    return await benchDelivery({
+      server, smtp, http, auth, n: DELIVERY_ITEMS, timeoutMs: DELIVERY_TIMEOUT_MS, log,
+      address: () => `deliver.${runId}.${emailSeq++}@example.com`,
+      outboxIdle: async () => {
+        const until = performance.now() + 30_000
+        while (await outboxBacklog(databaseUrl) > 0) {
+          if (performance.now() > until) throw new Error(`${name}: the outbox did not drain within 30 s after the emails`)
+          await new Promise((resolve) => setTimeout(resolve, 100))
+        }
+      },
+    })
+  } finally {
+    await server.stop()
+    await smtp.stop()
+    await http.stop()
+  }
 }
 
 async function main() {
@@ -198,6 +264,8 @@ async function main() {
   measured.push(...await onServer(insert, [['create', createLoad(insert)]]))
   await dropInstance(urls.bench, baselineInstance.instance.id)
 
+  const delivered = await benchDeliveryPostgres(urls.bench)
+
   const pgliteDir = join(tmp, 'pglite')
   const pgliteSeed = await seedInto('PGlite', { databaseUrl: null, dataDir: join(pgliteDir, 'pgdata') }, PGLITE_ROWS, PGLITE_SEED_BUDGET_SECONDS)
   await pgliteSeed.db.close()
@@ -207,7 +275,7 @@ async function main() {
   const foyerPglite = `Foyer, PGlite (${int(pgliteSeed.seeded.rows)} inv.)`
   measured.push(...await benchFoyer(foyerPglite, foyerEnv({ FOYER_DATA_DIR: pgliteDir })))
 
-  const report = summarise(measured, { foyerPg, foyerPglite, bare: bare.name, insert: insert.name }, pgSeed.seeded, pgliteSeed.seeded)
+  const report = summarise(measured, delivered, { foyerPg, foyerPglite, bare: bare.name, insert: insert.name }, pgSeed.seeded, pgliteSeed.seeded)
   const lines = [
     '# Foyer benchmark results',
     '',
@@ -224,6 +292,13 @@ async function main() {
       + `PGlite ${int(pgliteSeed.seeded.rows)} in ${pgliteSeed.seeded.seconds.toFixed(0)} s`
       + (pgliteSeed.seeded.rows < PGLITE_ROWS ? ` (**not ${int(PGLITE_ROWS)}**: the ${PGLITE_SEED_BUDGET_SECONDS} s seed budget ran out).` : '.'),
     '',
+    `Delivery: a fresh Foyer process on the same PostgreSQL database (default outbox worker), SMTP_URL at an SMTP sink and `
+      + 'one webhook endpoint at an HTTP receiver, both in the bench process (they accept, count by Message-ID or svix-id, '
+      + `discard; the receiver answers 204 without verifying). Emails: ${int(DELIVERY_ITEMS)} invitations by bulk creates of 10 `
+      + `with \`notify: true\` (each also queues its invitation.created event, fanned out to no endpoint); webhooks: ${int(DELIVERY_ITEMS)} `
+      + 'with `notify: false`, one endpoint. Both sinks start closed: one item is queued and held at the sink, so the worker '
+      + 'waits in its batch while the rest is queued; the time runs from opening the sink to the last distinct item received.',
+    '',
     'On this 2-core virtual machine, the load generator, the server under test and PostgreSQL share the cores, and the same build '
       + 'measured up to ±20 % apart between runs; compare the ratios of one run rather than figures across runs.',
     '',
@@ -233,7 +308,7 @@ async function main() {
   process.stdout.write('\n' + lines.join('\n'))
   writeFileSync(join(packageRoot, 'bench', 'RESULTS.md'), lines.join('\n'))
   log('written to bench/RESULTS.md')
-  if (measured.some((m) => m.result.failures > 0)) process.exitCode = 1
+  if (measured.some((m) => m.result.failures > 0) || delivered.some((d) => d.received < d.queued)) process.exitCode = 1
 }
 
 async function dropInstance(databaseUrl: string, instanceId: string) {
@@ -246,7 +321,7 @@ async function dropInstance(databaseUrl: string, instanceId: string) {
   }
 }
 
-function summarise(measured: Measured[], names: { foyerPg: string; foyerPglite: string; bare: string; insert: string }, pgSeed: Seeded, pgliteSeed: Seeded): string[] {
+function summarise(measured: Measured[], delivered: DeliveryResult[], names: { foyerPg: string; foyerPglite: string; bare: string; insert: string }, pgSeed: Seeded, pgliteSeed: Seeded): string[] {
   const find = (server: string, load: string) => measured.find((m) => m.server === server && m.load.startsWith(load))
   const valid = (m: Measured | undefined) => (m && m.result.failures === 0 ? m : undefined)
   const ratio = (a: Measured | undefined, b: Measured | undefined) => (valid(a) && valid(b) ? a!.result.rps / b!.result.rps : null)
@@ -282,8 +357,18 @@ function summarise(measured: Measured[], names: { foyerPg: string; foyerPglite: 
       measured: `${rss(names.foyerPglite).toFixed(0)} MB`,
       met: rss(names.foyerPglite) <= 500,
     },
+    ...([['emails', EMAILS_TARGET], ['webhook deliveries', WEBHOOKS_TARGET]] as const).map(([what, target]): Target => {
+      const d = delivered.find((r) => r.what === what)
+      const complete = !!d && d.received >= d.queued
+      return {
+        name: `${what} per second on PostgreSQL`,
+        threshold: `≥ ${target}/s`,
+        measured: d ? (complete ? `${d.perSecond.toFixed(0)}/s` : `${int(d.received)} of ${int(d.queued)} in ${DELIVERY_TIMEOUT_MS / 1000} s`) : null,
+        met: complete && d.perSecond >= target,
+      }
+    }),
   ]
-  return [...measurementsTable(measured), '', ...ratiosTable(ratios), '', ...targetsTable(targets)]
+  return [...measurementsTable(measured), '', ...deliveryTable(delivered), '', ...ratiosTable(ratios), '', ...targetsTable(targets)]
 }
 
 // Exit explicitly: the 'exit' handlers then kill any server still running and remove the temp folder.

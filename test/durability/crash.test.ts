@@ -13,7 +13,7 @@ import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { openDb, type Db } from '../../src/platform/db/db.js'
 import { createPostgresDatabase, postgresUrl, type Engine } from '../helpers/databases.js'
-import { killAllFoyers, randomSecretKey, randomServerSecret, startFoyer, type FoyerProcess } from '../helpers/child-server.js'
+import { killAllFoyers, randomSecretKey, randomServerSecret, startFoyer, type FoyerProcess, api } from '../helpers/child-server.js'
 
 // Enough acknowledged creates that the kill lands in steady state, not in the first few.
 const ACK_TARGET = 150
@@ -96,17 +96,6 @@ async function burstUntilKilled(server: FoyerProcess, secretKey: string, tag: st
   return { acked, ackedBeforeKill, unanswered, inFlightAtKill, unexpected }
 }
 
-async function api<T>(server: FoyerProcess, secretKey: string, method: string, path: string, body?: unknown): Promise<T> {
-  const res = await fetch(server.baseUrl + path, {
-    method,
-    headers: { authorization: `Bearer ${secretKey}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-  })
-  const text = await res.text()
-  assert.equal(res.status, 200, `${method} ${path}: ${res.status} ${text}`)
-  return JSON.parse(text) as T
-}
 
 interface Listed { id: string; email_address: string; status: string }
 

@@ -21,26 +21,14 @@ import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { openDb } from '../../src/platform/db/db.js'
 import { createPostgresDatabase, postgresUrl, type Engine } from '../helpers/databases.js'
-import { killAllFoyers, randomSecretKey, randomServerSecret, startFoyer, type FoyerProcess } from '../helpers/child-server.js'
+import { killAllFoyers, randomSecretKey, randomServerSecret, startFoyer, type FoyerProcess, api } from '../helpers/child-server.js'
 import { startSmtpSink, type ReceivedMail, type SmtpSink } from '../email/smtp-sink.js'
 
-const REQUEST_TIMEOUT_MS = 15_000
 
 interface Invitation { id: string; email_address: string }
 interface EmailDelivery { id: string; status: string; attempts: number; smtp_message_id: string | null; last_error: string | null }
 interface OutboxSnapshot { id: string; subject_id: string; status: string; attempts: number; claimed_until: string | number | null }
 
-async function api<T>(server: FoyerProcess, secretKey: string, method: string, path: string, body?: unknown): Promise<T> {
-  const res = await fetch(server.baseUrl + path, {
-    method,
-    headers: { authorization: `Bearer ${secretKey}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-  })
-  const text = await res.text()
-  assert.equal(res.status, 200, `${method} ${path}: ${res.status} ${text}`)
-  return JSON.parse(text) as T
-}
 
 const liftRateLimits = (server: FoyerProcess, key: string) =>
   api(server, key, 'PATCH', '/v1/instance', { rate_limits: { create_invitation: 0, create_invitation_bulk: 0 } })

@@ -2,6 +2,7 @@
  * Foyer as a real child process, for tests that need what app.inject cannot give: a real
  * port, real signals, a process that can die.
  */
+import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
@@ -137,4 +138,17 @@ export async function startFoyer(env: Record<string, string>, { cwd, timeoutMs =
       throw new Error(`Foyer did not exit within ${ms} ms of SIGTERM:\n${out}`)
     },
   }
+}
+
+/** One JSON call to a Foyer child as an instance; anything but a 200 fails the test with its answer. */
+export async function api<T>(server: FoyerProcess, secretKey: string, method: string, path: string, body?: unknown, timeoutMs = 15_000): Promise<T> {
+  const res = await fetch(server.baseUrl + path, {
+    method,
+    headers: { authorization: `Bearer ${secretKey}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    signal: AbortSignal.timeout(timeoutMs),
+  })
+  const text = await res.text()
+  assert.equal(res.status, 200, `${method} ${path}: ${res.status} ${text}`)
+  return JSON.parse(text) as T
 }

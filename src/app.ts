@@ -59,7 +59,7 @@ export function createServices({ config, db, clock, serverSecret }: AppDeps) {
   const webhookStore = createWebhookStore()
   const webhooks = createWebhookService({ db, clock, store: webhookStore })
   Object.assign(deliveries, createWebhookDispatcher({
-    db, clock, store: webhookStore, outbox, tickets, testing: config.testing,
+    db, clock, store: webhookStore, tickets, testing: config.testing,
     findInvitation: (q, instanceId, id) => invitationStore.findById(q, instanceId, id),
   }))
   const email = createEmailService({

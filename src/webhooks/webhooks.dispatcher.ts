@@ -2,8 +2,7 @@ import { performance } from 'node:perf_hooks'
 import { Webhook } from 'standardwebhooks'
 import type { Db, Queryable } from '../platform/db/db.js'
 import type { Clock } from '../platform/clock.js'
-import { newId } from '../platform/ids.js'
-import type { OutboxRow, OutboxStore } from '../platform/outbox/outbox.store.js'
+import type { OutboxRow } from '../platform/outbox/outbox.store.js'
 import type { OutboxKind } from '../platform/outbox/outbox.worker.js'
 import type { TicketService } from '../tickets/tickets.service.js'
 import { ClerkInvitation } from '../invitations/invitations.schemas.js'
@@ -14,7 +13,6 @@ interface Deps {
   /** The outbox worker's clock: schedules and the delivery log follow it. */
   clock: Clock
   store: WebhookStore
-  outbox: OutboxStore
   tickets: TicketService
   /** The invitation's current row, to derive its link at delivery; null once it is deleted. */
   findInvitation: (q: Queryable, instanceId: string, id: string) => Promise<{ id: string; ticket_nonce: string } | null>
@@ -43,32 +41,17 @@ interface DeliveryPayload {
  * signed, sent and retried on its own, so a slow or failing receiver never holds up another.
  */
 export function createWebhookDispatcher(deps: Deps): Record<'webhook' | 'webhook_delivery', OutboxKind> {
-  const { db, clock, store, outbox, tickets } = deps
+  const { db, clock, store, tickets } = deps
   const wallNow = deps.wallNow ?? Date.now
   const send = deps.fetch ?? fetch
   // With FOYER_TESTING=1 the schedule runs 1000 times faster (5 ms … 36 s), so that an
   // end-to-end test against a running server sees retries without waiting hours.
   const retryDelaysMs = deps.testing ? RETRY_DELAYS_MS.map((ms) => ms / 1000) : [...RETRY_DELAYS_MS]
 
-  /** Queues the event for every enabled endpoint that takes its type, in one transaction. */
+  /** Queues the event for every enabled endpoint that takes its type, in one statement. */
   async function fanOut(item: OutboxRow): Promise<unknown> {
-    const now = clock.now()
-    // Most events of an instance without (matching) endpoints: nothing to queue, and no
-    // transaction to hold the database for, which on PGlite would hold up every request.
-    if ((await store.findTargets(db, item.instance_id, item.topic, item.id)).length === 0) return { endpoints: 0 }
-    return db.transaction(async (tx) => {
-      const targets = await store.findTargets(tx, item.instance_id, item.topic, item.id)
-      const deliveries = targets.map((endpoint) => ({
-        id: newId('msg', now), instanceId: item.instance_id, endpointId: endpoint.id, eventId: item.id, eventType: item.topic,
-      }))
-      // subject_id is the event's, so deleting an invitation purges its pending deliveries too.
-      await outbox.enqueue(tx, deliveries.map((d) => ({
-        id: d.id, instanceId: d.instanceId, kind: 'webhook_delivery', topic: item.topic, subjectId: item.subject_id,
-        payload: { event_id: d.eventId, endpoint_id: d.endpointId } satisfies DeliveryPayload, nextAttemptAt: now,
-      })), now)
-      await store.insertDeliveries(tx, deliveries, now)
-      return { endpoints: deliveries.length }
-    })
+    const endpoints = await store.fanOut(db, { id: item.id, instanceId: item.instance_id, type: item.topic, subjectId: item.subject_id }, clock.now())
+    return { endpoints }
   }
 
   /**

@@ -8,14 +8,6 @@ export interface EndpointChanges {
   enabled?: boolean
 }
 
-export interface NewDelivery {
-  id: string
-  instanceId: string
-  endpointId: string
-  eventId: string
-  eventType: string
-}
-
 export interface AttemptRecord {
   statusCode: number | null
   error: string | null
@@ -100,27 +92,34 @@ export function createWebhookStore() {
     },
 
     /**
-     * The enabled endpoints of an instance that take `eventType` and have no delivery of
-     * `eventId` yet: a fan-out that is run again queues only what it had not.
+     * Queues one delivery (an outbox item and its log row) per enabled endpoint of the
+     * instance that takes the event's type, in one statement. A delivery's id is derived from
+     * the event and the endpoint, so a fan-out that runs again (its process died before
+     * marking it done) queues nothing twice. subject_id is the event's, so deleting an
+     * invitation purges its pending deliveries too. Answers how many it queued.
      */
-    async findTargets(q: Queryable, instanceId: string, eventType: string, eventId: string): Promise<EndpointRow[]> {
-      return q.query<EndpointRow>(`
-        select e.* from webhook_endpoints e
-        where e.instance_id = $1 and e.enabled
-          and (cardinality(e.event_types) = 0 or $2 = any(e.event_types))
-          and not exists (select 1 from webhook_deliveries d where d.event_id = $3 and d.endpoint_id = e.id)
-        order by e.created_at, e.id`,
-      [instanceId, eventType, eventId])
-    },
-
-    /** Records deliveries whose outbox items were queued in the same transaction. */
-    async insertDeliveries(q: Queryable, deliveries: NewDelivery[], now: number): Promise<void> {
-      if (deliveries.length === 0) return
-      await q.query(`
-        insert into webhook_deliveries (id, instance_id, endpoint_id, event_id, event_type, created_at)
-        select d->>'id', d->>'instanceId', d->>'endpointId', d->>'eventId', d->>'eventType', $2
-        from jsonb_array_elements($1::jsonb) d`,
-      [JSON.stringify(deliveries), now])
+    async fanOut(q: Queryable, event: { id: string; instanceId: string; type: string; subjectId: string | null }, now: number): Promise<number> {
+      const rows = await q.query<{ n: number }>(`
+        with targets as (
+          select e.id as endpoint_id, 'msg_' || substr(md5($1 || ':' || e.id), 1, 27) as id
+          from webhook_endpoints e
+          where e.instance_id = $2 and e.enabled and (cardinality(e.event_types) = 0 or $3 = any(e.event_types))
+        ),
+        queued as (
+          insert into outbox (id, instance_id, kind, topic, subject_id, payload, next_attempt_at, created_at, updated_at)
+          select t.id, $2, 'webhook_delivery', $3, $4, jsonb_build_object('event_id', $1::text, 'endpoint_id', t.endpoint_id), $5, $5, $5
+          from targets t
+          on conflict (id) do nothing
+          returning id, payload->>'endpoint_id' as endpoint_id
+        ),
+        recorded as (
+          insert into webhook_deliveries (id, instance_id, endpoint_id, event_id, event_type, created_at)
+          select q.id, $2, q.endpoint_id, $1, $3, $5 from queued q
+          on conflict do nothing
+        )
+        select count(*)::int as n from queued`,
+      [event.id, event.instanceId, event.type, event.subjectId, now])
+      return rows[0]?.n ?? 0
     },
 
     /** The event as queued: its payload, or null when it was purged (its invitation deleted). */

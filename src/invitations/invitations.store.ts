@@ -27,16 +27,12 @@ export interface ListFilter {
 const SHARD = `(txid_current() % 16)::smallint`
 
 // Adds the outbox rows in `$outbox` (a JSON array) for the row in CTE `inv`, due at the wall
-// time in `queuedAtParam`: the outbox worker runs on wall time, whatever an instance's test
-// clock says. Like Svix, an event no endpoint would receive is not kept: an instance without
-// an enabled webhook endpoint writes none (and pays nothing to deliver them).
+// time in `queuedAtParam`: the outbox worker runs on wall time, whatever an instance's test clock says.
 const outboxCte = (queuedAtParam: string, outboxParam: string) => `
   queued as (
     insert into outbox (id, instance_id, kind, topic, subject_id, payload, next_attempt_at, created_at, updated_at)
     select o->>'id', inv.instance_id, o->>'kind', o->>'topic', inv.id, o->'payload', ${queuedAtParam}, ${queuedAtParam}, ${queuedAtParam}
     from inv, jsonb_array_elements(${outboxParam}::jsonb) o
-    where o->>'kind' <> 'webhook'
-       or exists (select 1 from webhook_endpoints e where e.instance_id = inv.instance_id and e.enabled)
   )`
 
 // Moves the row in CTE `inv` between per-status counts.

@@ -182,10 +182,6 @@ function engineSuite(engine: Engine) {
       FOYER_SECRET_KEY: randomSecretKey(),
       FOYER_SECRET: randomServerSecret(),
       LOG_LEVEL: 'warn',
-      // An endpoint, so that every create also writes its invitation.created event (an
-      // instance without one writes none). Nothing listens there; its deliveries just retry.
-      FOYER_WEBHOOK_URL: 'http://127.0.0.1:9/foyer',
-      FOYER_WEBHOOK_SECRET: 'whsec_' + Buffer.from('crash-test-secret-of-24b').toString('base64'),
     }
     let databaseUrl: string | null = null
     if (engine === 'postgres') {

@@ -97,7 +97,6 @@ forEachDatabase('DELETE /v1/invitations/{id}', (engine) => {
 
   it('removes everything stored for the recipient and keeps the counts right', async () => {
     const before = (await api.get('/v1/invitations?paginated=true&limit=1')).body.total_count
-    assert.equal((await api.post('/v1/webhooks/endpoints', { url: 'http://127.0.0.1:9/hook' })).status, 200)
     const inv = await makeInvitation(api, { notify: true })
     const queued = await t.db.query<{ n: number }>('select count(*)::int as n from outbox where subject_id = $1', [inv.id])
     assert.equal(queued[0]!.n, 2, 'the invitation.created event and the email are queued')

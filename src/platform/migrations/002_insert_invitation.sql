@@ -49,10 +49,6 @@ begin
     insert into outbox (id, instance_id, kind, topic, subject_id, payload, next_attempt_at, created_at, updated_at)
     select o->>'id', inv.instance_id, o->>'kind', o->>'topic', inv.id, o->'payload', p_queued_at, p_queued_at, p_queued_at
     from inv, jsonb_array_elements(p_outbox) o
-    -- An event no endpoint would receive is not written (webhook_endpoints comes with
-    -- migration 004; PL/pgSQL resolves it when the function runs).
-    where o->>'kind' <> 'webhook'
-       or exists (select 1 from webhook_endpoints e where e.instance_id = inv.instance_id and e.enabled)
   )
   select * from inv;
 end

@@ -1,6 +1,5 @@
 import { Type, type Static } from 'typebox'
 
-export const TEMPLATE_SLUGS = ['invitation', 'waitlist_invitation'] as const
 export const STATUSES = ['pending', 'accepted', 'revoked', 'expired'] as const
 export type InvitationStatus = (typeof STATUSES)[number]
 const StatusSchema = Type.Union([Type.Literal('pending'), Type.Literal('accepted'), Type.Literal('revoked'), Type.Literal('expired')])

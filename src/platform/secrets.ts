@@ -1,4 +1,4 @@
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
+import { createHash, createHmac, randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseServerSecret } from '../config.js'
@@ -14,12 +14,6 @@ export function deriveTicket(serverSecret: Buffer, subjectId: string, nonce: str
 }
 
 export const newNonce = () => randomBytes(16).toString('base64url')
-
-export function safeEqual(a: string, b: string): boolean {
-  const x = Buffer.from(a)
-  const y = Buffer.from(b)
-  return x.length === y.length && timingSafeEqual(x, y)
-}
 
 /**
  * The server secret when FOYER_SECRET is unset: generated once into the data folder, never

@@ -58,15 +58,16 @@ export function createServices({ config, db, clock, serverSecret }: AppDeps) {
   const deliveries: Record<string, OutboxKind> = {}
   const webhookStore = createWebhookStore()
   const webhooks = createWebhookService({ db, clock, store: webhookStore })
-  Object.assign(deliveries, createWebhookDispatcher({
-    db, clock, store: webhookStore, tickets, testing: config.testing,
-    findInvitation: (q, instanceId, id) => invitationStore.findById(q, instanceId, id),
-  }))
   const email = createEmailService({
-    db, clock, store: createEmailStore(), instances: instanceStore, invitations: invitationStore, tickets,
+    db, clock, store: createEmailStore(), instances: instanceStore, invitations: invitationStore, tickets, outbox,
     smtpUrl: config.smtpUrl, emailFrom: config.emailFrom, publicUrl: config.publicUrl, testing: config.testing,
   })
   deliveries.email = email.delivery
+  Object.assign(deliveries, createWebhookDispatcher({
+    db, clock, store: webhookStore, tickets, testing: config.testing,
+    findInvitation: (q, instanceId, id) => invitationStore.findById(q, instanceId, id),
+    emailBodies: email.bodiesFor,
+  }))
   return { tickets, instances, invitations, outbox, deliveries, webhooks, email }
 }
 

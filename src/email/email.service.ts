@@ -2,11 +2,13 @@ import type { Db } from '../platform/db/db.js'
 import type { Clock } from '../platform/clock.js'
 import { notFound, paramError } from '../platform/errors.js'
 import type { OutboxKind } from '../platform/outbox/outbox.worker.js'
-import type { OutboxRow } from '../platform/outbox/outbox.store.js'
+import type { NewOutboxItem, OutboxRow, OutboxStore } from '../platform/outbox/outbox.store.js'
+import { derivedId } from '../platform/ids.js'
 import type { Instance } from '../instance/instance.schemas.js'
 import { toInstance } from '../instance/instance.schemas.js'
 import type { InstanceStore } from '../instance/instance.store.js'
 import type { InvitationStore } from '../invitations/invitations.store.js'
+import type { InvitationRow } from '../invitations/invitations.schemas.js'
 import type { TicketService } from '../tickets/tickets.service.js'
 import type { EmailStore, EmailTemplateRow } from './email.store.js'
 import { devMailbox, smtpMailer, type MailLog, type Mailer, type SentEmail } from './email.mailer.js'
@@ -26,6 +28,7 @@ interface Deps {
   smtpUrl: string | null
   emailFrom: string
   publicUrl: string
+  outbox: OutboxStore
   testing: boolean
 }
 
@@ -53,12 +56,26 @@ const noLog: MailLog = { info: () => {} }
 export function createEmailService(deps: Deps) {
   const { db, clock, store } = deps
   let log: MailLog = noLog
+  const fromEmailName = localPart(deps.emailFrom)
   const mailer: Mailer = deps.smtpUrl
     ? smtpMailer({ smtpUrl: deps.smtpUrl, from: deps.emailFrom, publicUrl: deps.publicUrl })
     : devMailbox({ db, store, publicUrl: deps.publicUrl, log: () => log })
 
   async function sourceFor(instanceId: string, slug: EmailTemplateSlug): Promise<TemplateSource> {
     return merge(slug, await store.findTemplate(db, instanceId, slug))
+  }
+
+  /** The invitation's email as it reads now: its current link, template and expiry. */
+  async function compose(instance: Instance, invitation: InvitationRow, slug: EmailTemplateSlug) {
+    const url = deps.tickets.url(invitation)
+    const variables = {
+      app_name: instance.name,
+      email_address: invitation.email_address,
+      url,
+      expires_at: formatExpiry(invitation.expires_at),
+      expires_at_iso: new Date(invitation.expires_at).toISOString(),
+    }
+    return { url, variables, rendered: await render(await sourceFor(instance.id, slug), variables) }
   }
 
   /**
@@ -80,18 +97,39 @@ export function createEmailService(deps: Deps) {
     const now = clock.now(instance)
     if (invitation.expires_at <= now) return { skipped: 'invitation_expired' }
 
-    const url = deps.tickets.url(invitation)
-    const rendered = await render(await sourceFor(instance.id, slug), {
-      app_name: instance.name,
-      email_address: invitation.email_address,
-      url,
-      expires_at: formatExpiry(invitation.expires_at),
-      expires_at_iso: new Date(invitation.expires_at).toISOString(),
-    })
+    const { url, variables, rendered } = await compose(instance, invitation, slug)
+    // Queued before sending, under an id derived from the email's: a send that fails and is
+    // retried, or a process that dies mid-send, never announces the same email twice.
+    await deps.outbox.enqueue(db, [emailCreatedEvent(item, instance, invitation, slug, rendered.subject, variables, now)], clock.now())
     return mailer.send({
       ...rendered, outboxId: item.id, instanceId: instance.id, subjectId: invitation.id, templateSlug: slug,
       to: invitation.email_address, url, now,
     })
+  }
+
+  /**
+   * The `email.created` event. Like the invitation events it stores no working link: its
+   * bodies, which carry one, are rendered again when the event is sent (see `bodiesFor`).
+   */
+  function emailCreatedEvent(item: OutboxRow, instance: Instance, invitation: InvitationRow, slug: EmailTemplateSlug,
+    subject: string, variables: Record<string, string>, now: number): NewOutboxItem {
+    const { url: _url, ...data } = variables
+    return {
+      id: derivedId(item.id, 'email.created'),
+      instanceId: instance.id,
+      kind: 'webhook',
+      topic: 'email.created',
+      subjectId: invitation.id,
+      nextAttemptAt: clock.now(),
+      payload: {
+        data: {
+          id: item.id, object: 'email', slug, from_email_name: fromEmailName, reply_to_email_name: null,
+          to_email_address: invitation.email_address, email_address_id: null, user_id: null, subject,
+          status: 'queued', data: { ...data, invitation_id: invitation.id }, delivered_by_clerk: true,
+        },
+        object: 'event', type: 'email.created', timestamp: now, instance_id: instance.id,
+      },
+    }
   }
 
   const delivery: OutboxKind = { deliver, retryDelaysMs: deps.testing ? TESTING_RETRY_DELAYS_MS : RETRY_DELAYS_MS }
@@ -155,6 +193,19 @@ export function createEmailService(deps: Deps) {
       return (await store.emailItemsFor(db, instance.id, invitationId)).map(toEmailDelivery)
     },
 
+    /**
+     * An email event's HTML and text bodies and link, rendered again from the invitation's
+     * current row; null once the invitation or its instance is gone.
+     */
+    async bodiesFor(instanceId: string, invitationId: string, slug: string): Promise<{ html: string; text: string; url: string } | null> {
+      if (!isTemplateSlug(slug)) return null
+      const instanceRow = await deps.instances.findById(db, instanceId)
+      const invitation = instanceRow && await deps.invitations.findById(db, instanceId, invitationId)
+      if (!instanceRow || !invitation) return null
+      const { url, rendered } = await compose(toInstance(instanceRow), invitation, slug)
+      return { html: rendered.html, text: rendered.text, url }
+    },
+
     devMessages: (limit: number) => store.listDevMessages(db, limit),
     devMessage: (id: string) => store.findDevMessage(db, id),
   }
@@ -198,4 +249,10 @@ function toEmailDelivery(item: OutboxRow): ClerkEmailDelivery {
     created_at: Number(item.created_at),
     sent_at: item.delivered_at === null ? null : Number(item.delivered_at),
   }
+}
+
+/** "Foyer <no-reply@example.com>" → "no-reply", as Clerk's `from_email_name`. */
+function localPart(from: string): string {
+  const address = /<([^<>]+)>\s*$/.exec(from)?.[1] ?? from
+  return address.split('@')[0]!.trim()
 }

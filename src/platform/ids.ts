@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 
 const ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz'
 // KSUID's epoch (2014-05-13), so ids look and sort like Clerk's (`inv_2b6NfrkHKSU6mSYx2FwX4AtzeFi`).
@@ -33,3 +33,10 @@ export function randomToken(length: number): string {
   }
   return out.join('')
 }
+
+/**
+ * A `msg_` id derived from another item's id and a purpose: the same inputs always give the
+ * same id, so queuing it again (a retried or re-run delivery) is a no-op, not a duplicate.
+ */
+export const derivedId = (sourceId: string, purpose: string) =>
+  `msg_${createHash('md5').update(`${sourceId}:${purpose}`).digest('hex').slice(0, 27)}`

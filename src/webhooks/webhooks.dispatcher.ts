@@ -16,6 +16,8 @@ interface Deps {
   tickets: TicketService
   /** The invitation's current row, to derive its link at delivery; null once it is deleted. */
   findInvitation: (q: Queryable, instanceId: string, id: string) => Promise<{ id: string; ticket_nonce: string } | null>
+  /** An email event's bodies and link, rendered again at delivery; null once its invitation is gone. */
+  emailBodies: (instanceId: string, invitationId: string, slug: string) => Promise<{ html: string; text: string; url: string } | null>
   testing: boolean
   /** Wall time for `svix-timestamp`: receivers check it against their own clock. */
   wallNow?: () => number
@@ -29,6 +31,9 @@ export const RETRY_DELAYS_MS = [5_000, 5 * MINUTE, 30 * MINUTE, 2 * HOUR, 5 * HO
 export const TIMEOUT_MS = 15_000
 const MAX_ERROR_LENGTH = 500
 const INVITATION_FIELDS = Object.keys(ClerkInvitation.properties)
+// Clerk's order for the Email object of `email.created`.
+const EMAIL_FIELDS = ['id', 'object', 'slug', 'from_email_name', 'reply_to_email_name', 'to_email_address', 'email_address_id',
+  'user_id', 'subject', 'body', 'body_plain', 'status', 'data', 'delivered_by_clerk']
 
 interface DeliveryPayload {
   event_id: string
@@ -55,8 +60,9 @@ export function createWebhookDispatcher(deps: Deps): Record<'webhook' | 'webhook
   }
 
   /**
-   * The event as sent: Clerk's envelope and field order (jsonb keeps neither), with the
-   * Invitation's link derived again from its current row, or left out once it is deleted.
+   * The event as sent: Clerk's envelope and field order (jsonb keeps neither), with what
+   * carries a working link (an Invitation's `url`, an Email's bodies) derived again from the
+   * invitation's current row, or left out once it is deleted.
    */
   async function eventBody(instanceId: string, payload: Record<string, unknown>): Promise<string> {
     let data = payload.data as Record<string, unknown>
@@ -65,6 +71,15 @@ export function createWebhookDispatcher(deps: Deps): Record<'webhook' | 'webhook
       const url = invitation ? tickets.url(invitation) : undefined
       data = Object.fromEntries(INVITATION_FIELDS.filter((k) => (k === 'url' ? url !== undefined : k in data))
         .map((k) => [k, k === 'url' ? url : data[k]]))
+    } else if (data?.object === 'email') {
+      const variables = (data.data ?? {}) as Record<string, unknown>
+      const bodies = typeof variables.invitation_id === 'string'
+        ? await deps.emailBodies(instanceId, variables.invitation_id, String(data.slug))
+        : null
+      const full: Record<string, unknown> = bodies
+        ? { ...data, body: bodies.html, body_plain: bodies.text, data: { ...variables, url: bodies.url } }
+        : data
+      data = Object.fromEntries(EMAIL_FIELDS.filter((k) => k in full).map((k) => [k, full[k]]))
     }
     const { data: _data, object, type, timestamp, instance_id, ...rest } = payload
     return JSON.stringify({ data, object, type, timestamp, instance_id, ...rest })

@@ -40,14 +40,14 @@ const COMPOSITION = ['$ref', 'allOf', 'anyOf', 'oneOf', 'not']
  * absolute (so they resolve inside the spec document registered with Ajv), and
  * `nullable: true` becomes an explicit null, which JSON Schema has no keyword for.
  */
-export function toJsonSchema(node: unknown): unknown {
-  if (Array.isArray(node)) return node.map(toJsonSchema)
+export function toJsonSchema(node: unknown, specId = SPEC_ID): unknown {
+  if (Array.isArray(node)) return node.map((n) => toJsonSchema(n, specId))
   if (node === null || typeof node !== 'object') return node
   const out: Schema = {}
   for (const [key, value] of Object.entries(node as Schema)) {
     if (key === 'nullable') continue
-    if (key === '$ref' && typeof value === 'string' && value.startsWith(COMPONENTS_REF)) out[key] = SPEC_ID + value
-    else out[key] = DATA_KEYWORDS.has(key) ? value : toJsonSchema(value)
+    if (key === '$ref' && typeof value === 'string' && value.startsWith(COMPONENTS_REF)) out[key] = specId + value
+    else out[key] = DATA_KEYWORDS.has(key) ? value : toJsonSchema(value, specId)
   }
   if ((node as Schema).nullable !== true) return out
   // A nullable composition ($ref, allOf…) cannot take null through `type`: each branch would still refuse it.
@@ -134,4 +134,23 @@ export function assertMatchesSpec(validate: ValidateFunction, body: unknown, wha
   if (validate(body)) return
   const findings = (validate.errors ?? []).map((e) => `  ${e.instancePath || '(root)'} ${e.message ?? e.keyword} ${JSON.stringify(e.params)}`)
   assert.fail(`${what} does not match ${BAPI_SPEC_FILE}:\n${findings.join('\n')}\nbody: ${JSON.stringify(body)}`)
+}
+
+/** Clerk's webhooks reference (MIT), from the same shared folder. */
+export const WEBHOOKS_SPEC_FILE = 'clerk-webhooks-2025-04-15.yml'
+const WEBHOOKS_SPEC_ID = 'clerk-webhooks'
+let webhookAjv: { ajv: Ajv; doc: { 'x-webhooks': Record<string, Record<string, any>> } } | null = null
+
+/** A validator for the whole payload of webhook event `type` (its operation's request body). */
+export function webhookEventValidator(type: string): ValidateFunction {
+  if (!webhookAjv) {
+    const doc = parse(readFileSync(join(repoRoot(), '..', 'shared', 'reference', WEBHOOKS_SPEC_FILE), 'utf8'))
+    const ajv = new Ajv({ strict: false, allErrors: true, logger: false })
+    const schemas = Object.fromEntries(Object.entries(doc.components.schemas as Record<string, Schema>).map(([name, s]) => [name, toJsonSchema(s, WEBHOOKS_SPEC_ID)]))
+    ajv.addSchema({ $id: WEBHOOKS_SPEC_ID, components: { schemas } })
+    webhookAjv = { ajv, doc }
+  }
+  const schema = webhookAjv.doc['x-webhooks'][type]?.post?.requestBody?.content?.['application/json']?.schema
+  if (!schema) throw new Error(`${WEBHOOKS_SPEC_FILE} has no event ${type}`)
+  return webhookAjv.ajv.compile(toJsonSchema(schema, WEBHOOKS_SPEC_ID) as Schema)
 }

@@ -7,6 +7,7 @@ import { makeInvitation } from '../helpers/factories.js'
 import { createOutboxWorker } from '../../src/platform/outbox/outbox.worker.js'
 import { RETRY_DELAYS_MS } from '../../src/webhooks/webhooks.dispatcher.js'
 import { startReceiver } from './receiver.js'
+import { assertMatchesSpec, webhookEventValidator } from '../helpers/spec.js'
 
 // buildTestApp sets FOYER_TESTING=1, under which the schedule runs 1000 times faster.
 const retryDelay = (n: number) => RETRY_DELAYS_MS[n]! / 1000
@@ -162,6 +163,55 @@ forEachDatabase('webhook delivery', (engine) => {
       await deliverAll()
       assert.equal(receiver.received.length, 0)
       assert.deepEqual(await deliveries(api, endpoint.id), [])
+    })
+
+    it('announces each invitation email once with email.created, its bodies carrying the current link', async (ctx) => {
+      const { instance, api, receiver } = await setup(undefined, { event_types: ['email.created'] })
+      ctx.after(receiver.close)
+      const inv = await makeInvitation(api, { notify: true, public_metadata: { team: '<b>ops</b>' } })
+      // The email is sent (queuing its event), then the event fans out, then it is delivered.
+      await deliverAll()
+      await t.outboxWorker.drain()
+      assert.equal(receiver.received.length, 1)
+      const [r] = receiver.received
+      assert.ok(r!.verified.ok, 'verifiable with svix')
+      const event = JSON.parse(r!.body)
+      assertMatchesSpec(webhookEventValidator('email.created'), event, 'email.created')
+      assert.equal(event.type, 'email.created')
+      assert.equal(event.instance_id, instance.id)
+      assert.deepEqual(Object.keys(event.data), ['id', 'object', 'slug', 'from_email_name', 'reply_to_email_name', 'to_email_address',
+        'email_address_id', 'user_id', 'subject', 'body', 'body_plain', 'status', 'data', 'delivered_by_clerk'])
+      assert.equal(event.data.object, 'email')
+      assert.equal(event.data.slug, 'invitation')
+      assert.equal(event.data.to_email_address, inv.email_address)
+      assert.equal(event.data.from_email_name, 'no-reply')
+      assert.equal(event.data.status, 'queued')
+      assert.equal(event.data.delivered_by_clerk, true)
+      assert.equal(event.data.data.invitation_id, inv.id)
+      assert.equal(event.data.data.url, inv.url)
+      assert.ok(event.data.body.includes(inv.url.replaceAll('&', '&amp;')), 'the HTML body carries the link')
+      assert.ok(event.data.body_plain.includes(inv.url), 'the text body carries the link')
+
+      // The stored event holds no working link: bodies are rendered again when it is sent.
+      const ticket = new URL(inv.url).searchParams.get('ticket')!
+      const stored = await t.db.query<{ payload: string }>(`select payload::text as payload from outbox where kind = 'webhook' and topic = 'email.created' and instance_id = $1`, [instance.id])
+      assert.equal(stored.length, 1)
+      assert.equal(stored[0]!.payload.includes(ticket), false)
+
+      // The email sent again (a redelivery after a crash, say) announces nothing new.
+      await t.db.query(`update outbox set status = 'pending', next_attempt_at = 0 where kind = 'email' and subject_id = $1`, [inv.id])
+      await deliverAll()
+      await t.outboxWorker.drain()
+      assert.equal(receiver.received.length, 1)
+    })
+
+    it('sends no email.created for an invitation created with notify: false', async (ctx) => {
+      const { api, receiver } = await setup()
+      ctx.after(receiver.close)
+      await makeInvitation(api)
+      await deliverAll()
+      await t.outboxWorker.drain()
+      assert.deepEqual(receiver.received.map((r) => JSON.parse(r.body).type), ['invitation.created'])
     })
 
     it('instances never receive each other\'s events', async (ctx) => {

@@ -31,13 +31,17 @@ export interface NewOutboxItem {
 
 export function createOutboxStore() {
   return {
-    /** Queues items; called inside the transaction of the change that causes them. */
+    /**
+     * Queues items; called inside the transaction of the change that causes them. An id
+     * already queued is left as it is (derived ids make a repeated enqueue a no-op).
+     */
     async enqueue(q: Queryable, items: NewOutboxItem[], now: number): Promise<void> {
       if (items.length === 0) return
       await q.query(`
         insert into outbox (id, instance_id, kind, topic, subject_id, payload, next_attempt_at, created_at, updated_at)
         select i->>'id', i->>'instanceId', i->>'kind', i->>'topic', i->>'subjectId', i->'payload', (i->>'nextAttemptAt')::bigint, $2, $2
-        from jsonb_array_elements($1::jsonb) i`,
+        from jsonb_array_elements($1::jsonb) i
+        on conflict (id) do nothing`,
       [JSON.stringify(items), now])
     },
 

@@ -65,7 +65,6 @@ export function createServices({ config, db, clock, serverSecret }: AppDeps) {
   deliveries.email = email.delivery
   Object.assign(deliveries, createWebhookDispatcher({
     db, clock, store: webhookStore, tickets, testing: config.testing,
-    findInvitation: (q, instanceId, id) => invitationStore.findById(q, instanceId, id),
     emailBodies: email.bodiesFor,
   }))
   return { tickets, instances, invitations, outbox, deliveries, webhooks, email }
@@ -108,6 +107,9 @@ export async function buildApp(deps: AppDeps): Promise<{ app: FastifyInstance; s
     // about as much), or a slow item could be delivered twice. With FOYER_TESTING a dead
     // process's items come back sooner, so crash tests need not wait a minute.
     leaseMs: deps.config.testing ? 20_000 : 60_000,
+    // Deliveries mostly wait on the far side (an SMTP reply, a receiver's answer), not on this
+    // process or the database: 25 at once keeps the pipe full without outgrowing the pool.
+    concurrency: 25,
     onError: (err, item) => app.log.error({ err, outboxId: item?.id }, 'outbox delivery failed'),
   })
   const app = Fastify({

@@ -41,7 +41,7 @@ export function smtpMailer({ smtpUrl, from, publicUrl }: { smtpUrl: string; from
   // Every send ends well within the outbox claim's lease (see app.ts): a send that outlived
   // it could be claimed and sent again by another process.
   const transport = nodemailer.createTransport({
-    url: smtpUrl, pool: true, maxConnections: 5, connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 15_000,
+    url: smtpUrl, pool: true, maxConnections: 10, connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 15_000,
   } as Parameters<typeof nodemailer.createTransport>[0])
   return {
     async send(email) {

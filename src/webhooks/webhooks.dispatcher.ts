@@ -1,12 +1,12 @@
 import { performance } from 'node:perf_hooks'
 import { Webhook } from 'standardwebhooks'
-import type { Db, Queryable } from '../platform/db/db.js'
+import type { Db } from '../platform/db/db.js'
 import type { Clock } from '../platform/clock.js'
 import type { OutboxRow } from '../platform/outbox/outbox.store.js'
 import type { OutboxKind } from '../platform/outbox/outbox.worker.js'
 import type { TicketService } from '../tickets/tickets.service.js'
 import { ClerkInvitation } from '../invitations/invitations.schemas.js'
-import type { WebhookStore } from './webhooks.store.js'
+import type { DeliveryContext, WebhookStore } from './webhooks.store.js'
 
 interface Deps {
   db: Db
@@ -14,8 +14,6 @@ interface Deps {
   clock: Clock
   store: WebhookStore
   tickets: TicketService
-  /** The invitation's current row, to derive its link at delivery; null once it is deleted. */
-  findInvitation: (q: Queryable, instanceId: string, id: string) => Promise<{ id: string; ticket_nonce: string } | null>
   /** An email event's bodies and link, rendered again at delivery; null once its invitation is gone. */
   emailBodies: (instanceId: string, invitationId: string, slug: string) => Promise<{ html: string; text: string; url: string } | null>
   testing: boolean
@@ -64,10 +62,9 @@ export function createWebhookDispatcher(deps: Deps): Record<'webhook' | 'webhook
    * carries a working link (an Invitation's `url`, an Email's bodies) derived again from the
    * invitation's current row, or left out once it is deleted.
    */
-  async function eventBody(instanceId: string, payload: Record<string, unknown>): Promise<string> {
+  async function eventBody(instanceId: string, payload: Record<string, unknown>, invitation: DeliveryContext['invitation']): Promise<string> {
     let data = payload.data as Record<string, unknown>
     if (data?.object === 'invitation' && typeof data.id === 'string') {
-      const invitation = await deps.findInvitation(db, instanceId, data.id)
       const url = invitation ? tickets.url(invitation) : undefined
       data = Object.fromEntries(INVITATION_FIELDS.filter((k) => (k === 'url' ? url !== undefined : k in data))
         .map((k) => [k, k === 'url' ? url : data[k]]))
@@ -88,12 +85,11 @@ export function createWebhookDispatcher(deps: Deps): Record<'webhook' | 'webhook
   /** Signs and POSTs one event to one endpoint; throws (to be retried) unless answered 2xx in time. */
   async function deliver(item: OutboxRow): Promise<unknown> {
     const { event_id: eventId, endpoint_id: endpointId } = item.payload as DeliveryPayload
-    const endpoint = await store.findEndpointById(db, endpointId)
+    const { endpoint, payload, invitation } = await store.deliveryContext(db, endpointId, eventId)
     // Disabled after the event was queued: it receives nothing, and nothing is retried.
     if (!endpoint || !endpoint.enabled) return { skipped: endpoint ? 'endpoint disabled' : 'endpoint deleted' }
-    const event = await store.findEvent(db, eventId)
-    if (!event) return { skipped: 'event deleted' }
-    const body = await eventBody(item.instance_id, event.payload)
+    if (!payload) return { skipped: 'event deleted' }
+    const body = await eventBody(item.instance_id, payload, invitation)
 
     const sentAt = new Date(wallNow())
     // svix-id is the event's id: the same for every endpoint and every retry.

@@ -15,6 +15,21 @@ export interface AttemptRecord {
   attemptedAt: number
 }
 
+export interface DeliveryContext {
+  endpoint: { url: string; secret: string; enabled: boolean } | null
+  payload: Record<string, unknown> | null
+  invitation: { id: string; ticket_nonce: string } | null
+}
+
+interface DeliveryContextRow {
+  url: string | null
+  secret: string | null
+  enabled: boolean | null
+  payload: Record<string, unknown> | null
+  invitation_id: string | null
+  ticket_nonce: string | null
+}
+
 const DELIVERY_COLUMNS = `
   d.id, d.endpoint_id, d.event_id, d.event_type, d.created_at,
   o.status, o.next_attempt_at, o.last_error, o.delivered_at,
@@ -122,15 +137,26 @@ export function createWebhookStore() {
       return rows[0]?.n ?? 0
     },
 
-    /** The event as queued: its payload, or null when it was purged (its invitation deleted). */
-    async findEvent(q: Queryable, eventId: string): Promise<{ payload: Record<string, unknown> } | null> {
-      const rows = await q.query<{ payload: Record<string, unknown> }>(`select payload from outbox where id = $1 and kind = 'webhook'`, [eventId])
-      return rows[0] ?? null
-    },
-
-    async findEndpointById(q: Queryable, id: string): Promise<EndpointRow | null> {
-      const rows = await q.query<EndpointRow>('select * from webhook_endpoints where id = $1', [id])
-      return rows[0] ?? null
+    /**
+     * What one delivery needs, in one round trip: the endpoint (null once deleted), the event's
+     * payload (null once purged with its invitation), and, for an invitation event, the
+     * invitation's current nonce to derive its link from (null once deleted).
+     */
+    async deliveryContext(q: Queryable, endpointId: string, eventId: string): Promise<DeliveryContext> {
+      const rows = await q.query<DeliveryContextRow>(`
+        select e.url, e.secret, e.enabled, o.payload, i.id as invitation_id, i.ticket_nonce
+        from (select 1) one
+        left join webhook_endpoints e on e.id = $1
+        left join outbox o on o.id = $2 and o.kind = 'webhook'
+        left join invitations i on o.payload->'data'->>'object' = 'invitation'
+          and i.id = o.payload->'data'->>'id' and i.instance_id = o.instance_id`,
+      [endpointId, eventId])
+      const row = rows[0]!
+      return {
+        endpoint: row.url === null ? null : { url: row.url, secret: row.secret!, enabled: row.enabled! },
+        payload: row.payload,
+        invitation: row.invitation_id === null ? null : { id: row.invitation_id, ticket_nonce: row.ticket_nonce! },
+      }
     },
 
     /** A delivery deleted meanwhile (with its endpoint or invitation) records nothing. */

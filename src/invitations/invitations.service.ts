@@ -100,13 +100,14 @@ export function createInvitationService({ db, clock, store, tickets, allowedRedi
      * Creates one pending invitation and queues its event (and its email unless notify is
      * false) in the same transaction. Without ignore_existing, an address with a usable
      * pending invitation or a user is refused; concurrent creates for one address are
-     * serialised, so exactly one of them wins.
+     * serialised, so exactly one of them wins. `q` lets a caller make the invitation part of
+     * its own transaction (a waitlist entry is marked invited with it, or not at all).
      */
-    async create(instance: Instance, body: CreateInvitationBody): Promise<InvitationRow> {
+    async create(instance: Instance, body: CreateInvitationBody, q: Queryable = db): Promise<InvitationRow> {
       const input = validate(body)
       const check = !input.ignoreExisting
-      // One statement, hence its own transaction: the address lock is taken inside it.
-      return insertOne(db, instance, input, clock.now(instance), { requireNoPending: check, requireNoUser: check }, 'email_address')
+      // One statement, hence its own transaction unless `q` is one: the address lock is taken inside it.
+      return insertOne(q, instance, input, clock.now(instance), { requireNoPending: check, requireNoUser: check }, 'email_address')
     },
 
     /**

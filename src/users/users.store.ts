@@ -1,17 +1,218 @@
 import type { Queryable } from '../platform/db/db.js'
 
+/** A user row with its email addresses (Foyer users have exactly one today, the primary one). */
+export interface UserRow {
+  id: string
+  instance_id: string
+  first_name: string | null
+  last_name: string | null
+  password_hash: string | null
+  public_metadata: Record<string, unknown>
+  private_metadata: Record<string, unknown>
+  unsafe_metadata: Record<string, unknown>
+  primary_email_address_id: string | null
+  last_sign_in_at: number | null
+  created_at: number
+  updated_at: number
+  email_addresses: EmailAddressRow[]
+}
+
+export interface EmailAddressRow {
+  id: string
+  email_address: string
+  /** 'ticket' | 'email_code' | 'admin', or null while unverified */
+  verification_strategy: string | null
+  verified_at: number | null
+  created_at: number
+}
+
+export interface NewUser {
+  id: string
+  instanceId: string
+  emailId: string
+  /** Lower-cased like every stored address. */
+  emailAddress: string
+  /** How the address was proved; null leaves it unverified. */
+  verification: 'ticket' | 'email_code' | 'admin' | null
+  passwordHash?: string | null
+  firstName?: string | null
+  lastName?: string | null
+  publicMetadata?: Record<string, unknown>
+  privateMetadata?: Record<string, unknown>
+  unsafeMetadata?: Record<string, unknown>
+  /** Set when the user is created by signing up, which also signs them in. */
+  lastSignInAt?: number | null
+  now: number
+}
+
+// Every read of a user brings its addresses along, in one statement.
+export const USER_COLUMNS = `
+  u.*,
+  coalesce((
+    select jsonb_agg(jsonb_build_object('id', e.id, 'email_address', e.email_address,
+      'verification_strategy', e.verification_strategy, 'verified_at', e.verified_at, 'created_at', e.created_at) order by e.created_at, e.id)
+    from email_addresses e where e.user_id = u.id
+  ), '[]'::jsonb) as email_addresses`
+
+const toRow = (r: UserRow): UserRow => ({
+  ...r,
+  last_sign_in_at: r.last_sign_in_at === null ? null : Number(r.last_sign_in_at),
+  created_at: Number(r.created_at),
+  updated_at: Number(r.updated_at),
+  email_addresses: r.email_addresses.map((e) => ({ ...e, verified_at: e.verified_at === null ? null : Number(e.verified_at), created_at: Number(e.created_at) })),
+})
+
 export function createUserStore() {
   return {
-    /** A user with one email address; the address is lower-cased like every stored address. */
-    async insert(q: Queryable, user: { id: string; instanceId: string; emailId: string; emailAddress: string; publicMetadata?: Record<string, unknown>; now: number }): Promise<void> {
+    /**
+     * A user with one email address, in one statement. The address is unique per instance:
+     * a concurrent sign-up for the same address fails here with a unique violation (23505),
+     * which callers turn into `form_identifier_exists`.
+     */
+    async insert(q: Queryable, user: NewUser): Promise<UserRow> {
       await q.query(`
         with u as (
-          insert into users (id, instance_id, public_metadata, created_at, updated_at) values ($1, $2, $3::jsonb, $4, $4) returning id
+          insert into users (id, instance_id, first_name, last_name, password_hash, public_metadata, private_metadata,
+                             unsafe_metadata, primary_email_address_id, last_sign_in_at, created_at, updated_at)
+          values ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8::jsonb, $9, $10, $11, $11) returning id
         )
-        insert into email_addresses (id, instance_id, user_id, email_address, created_at) select $5, $2, u.id, $6, $4 from u`,
-      [user.id, user.instanceId, JSON.stringify(user.publicMetadata ?? {}), user.now, user.emailId, user.emailAddress.toLowerCase()])
+        insert into email_addresses (id, instance_id, user_id, email_address, verification_strategy, verified_at, created_at)
+        select $9, $2, u.id, $12, $13::text, case when $13::text is null then null else $11::bigint end, $11 from u`,
+      [user.id, user.instanceId, user.firstName ?? null, user.lastName ?? null, user.passwordHash ?? null,
+        JSON.stringify(user.publicMetadata ?? {}), JSON.stringify(user.privateMetadata ?? {}), JSON.stringify(user.unsafeMetadata ?? {}),
+        user.emailId, user.lastSignInAt ?? null, user.now, user.emailAddress.toLowerCase(), user.verification])
+      return (await this.findById(q, user.instanceId, user.id))!
+    },
+
+    async findById(q: Queryable, instanceId: string, id: string): Promise<UserRow | null> {
+      const rows = await q.query<UserRow>(`select ${USER_COLUMNS} from users u where u.id = $1 and u.instance_id = $2`, [id, instanceId])
+      return rows[0] ? toRow(rows[0]) : null
+    },
+
+    /** The user owning the (lower-cased) address in the instance, if any. */
+    async findByEmail(q: Queryable, instanceId: string, emailAddress: string): Promise<UserRow | null> {
+      const rows = await q.query<UserRow>(`
+        select ${USER_COLUMNS} from users u
+        where u.id = (select user_id from email_addresses where instance_id = $1 and email_address = $2)`,
+      [instanceId, emailAddress.toLowerCase()])
+      return rows[0] ? toRow(rows[0]) : null
+    },
+
+    async touchSignIn(q: Queryable, instanceId: string, id: string, now: number): Promise<void> {
+      await q.query('update users set last_sign_in_at = $3, updated_at = $3 where id = $1 and instance_id = $2', [id, instanceId, now])
+    },
+
+    /**
+     * Takes the transaction-scoped lock on one address (see addressLockKey), the one invitation
+     * creates take, so that "does a user hold this address?" is answered after we commit.
+     */
+    async lockAddress(q: Queryable, key: bigint): Promise<void> {
+      await q.query('select pg_advisory_xact_lock($1::bigint)', [key.toString()])
+    },
+
+    async findWithActivity(q: Queryable, instanceId: string, id: string): Promise<UserWithActivity | null> {
+      const rows = await q.query<UserWithActivity>(`select ${USER_COLUMNS}, ${ACTIVITY} from users u where u.id = $1 and u.instance_id = $2`, [id, instanceId])
+      return rows[0] ? withActivity(rows[0]) : null
+    },
+
+    async page(q: Queryable, f: UserFilter, order: { column: UserOrderColumn; descending: boolean }, limit: number, offset: number): Promise<UserWithActivity[]> {
+      const { where, params } = userWhere(f)
+      const dir = order.descending ? 'desc' : 'asc'
+      const nulls = order.column === 'created_at' || order.column === 'updated_at' ? '' : ' nulls last'
+      const rows = await q.query<UserWithActivity>(
+        `select ${USER_COLUMNS}, ${ACTIVITY} from users u where ${where}
+         order by ${ORDER_EXPRESSIONS[order.column]} ${dir}${nulls}, u.id ${dir} limit $${params.length + 1} offset $${params.length + 2}`,
+        [...params, limit, offset])
+      return rows.map(withActivity)
+    },
+
+    async count(q: Queryable, f: UserFilter): Promise<number> {
+      const { where, params } = userWhere(f)
+      const rows = await q.query<{ n: string | number }>(`select count(*)::int8 as n from users u where ${where}`, params)
+      return Number(rows[0]?.n ?? 0)
+    },
+
+    /**
+     * Deletes the user (its addresses and sessions go with it, by foreign key) and every outbox
+     * row about it: they hold its address and metadata. Invitations are left as they are.
+     */
+    async remove(q: Queryable, instanceId: string, id: string): Promise<boolean> {
+      const rows = await q.query(`
+        with u as (delete from users where id = $1 and instance_id = $2 returning id),
+        purged as (delete from outbox where subject_id = $1 and instance_id = $2 and exists (select 1 from u))
+        select id from u`,
+      [id, instanceId])
+      return rows.length > 0
     },
   }
+}
+
+/** What GET /v1/users and /v1/users/count filter on; null (or empty) means no such filter. */
+export interface UserFilter {
+  instanceId: string
+  /** Lower-cased, exact. */
+  emailAddresses: string[] | null
+  includeIds: string[] | null
+  excludeIds: string[]
+  /** A substring of an address or of the name, or an exact id. */
+  query: string | null
+  emailAddressQuery: string | null
+  nameQuery: string | null
+  createdAfter: number | null
+  createdBefore: number | null
+  lastSignInAfter: number | null
+  lastSignInBefore: number | null
+}
+
+/** A user as the Backend API shows it, with the latest activity of any of its sessions. */
+export type UserWithActivity = UserRow & { last_active_at: number | null }
+
+const LAST_ACTIVE = '(select max(s.last_active_at) from sessions s where s.user_id = u.id)'
+const ACTIVITY = `${LAST_ACTIVE} as last_active_at`
+
+const ORDER_EXPRESSIONS = {
+  created_at: 'u.created_at',
+  updated_at: 'u.updated_at',
+  email_address: '(select min(e.email_address) from email_addresses e where e.user_id = u.id)',
+  first_name: 'lower(u.first_name)',
+  last_name: 'lower(u.last_name)',
+  last_sign_in_at: 'u.last_sign_in_at',
+  last_active_at: LAST_ACTIVE,
+} as const
+export type UserOrderColumn = keyof typeof ORDER_EXPRESSIONS
+export const USER_ORDER_COLUMNS = Object.keys(ORDER_EXPRESSIONS) as UserOrderColumn[]
+
+const withActivity = (r: UserWithActivity): UserWithActivity => ({
+  ...toRow(r),
+  last_active_at: r.last_active_at === null ? null : Number(r.last_active_at),
+})
+
+const escapeLike = (value: string) => value.replace(/[\\%_]/g, (c) => '\\' + c)
+const FULL_NAME = `lower(concat_ws(' ', u.first_name, u.last_name))`
+const hasEmail = (condition: string) => `exists (select 1 from email_addresses e where e.user_id = u.id and ${condition})`
+
+function userWhere(f: UserFilter): { where: string; params: unknown[] } {
+  const params: unknown[] = [f.instanceId]
+  const param = (value: unknown) => {
+    params.push(value)
+    return `$${params.length}`
+  }
+  const contains = (text: string) => param(`%${escapeLike(text.toLowerCase())}%`)
+  const clauses = ['u.instance_id = $1']
+  if (f.emailAddresses) clauses.push(hasEmail(`e.email_address = any(${param(f.emailAddresses)}::text[])`))
+  if (f.includeIds) clauses.push(`u.id = any(${param(f.includeIds)}::text[])`)
+  if (f.excludeIds.length > 0) clauses.push(`u.id <> all(${param(f.excludeIds)}::text[])`)
+  if (f.query !== null) {
+    const like = contains(f.query)
+    clauses.push(`(u.id = ${param(f.query)} or ${hasEmail(`e.email_address like ${like}`)} or ${FULL_NAME} like ${like})`)
+  }
+  if (f.emailAddressQuery !== null) clauses.push(hasEmail(`e.email_address like ${contains(f.emailAddressQuery)}`))
+  if (f.nameQuery !== null) clauses.push(`${FULL_NAME} like ${contains(f.nameQuery)}`)
+  if (f.createdAfter !== null) clauses.push(`u.created_at > ${param(f.createdAfter)}`)
+  if (f.createdBefore !== null) clauses.push(`u.created_at < ${param(f.createdBefore)}`)
+  if (f.lastSignInAfter !== null) clauses.push(`u.last_sign_in_at > ${param(f.lastSignInAfter)}`)
+  if (f.lastSignInBefore !== null) clauses.push(`u.last_sign_in_at < ${param(f.lastSignInBefore)}`)
+  return { where: clauses.join(' and '), params }
 }
 
 export type UserStore = ReturnType<typeof createUserStore>

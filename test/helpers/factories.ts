@@ -13,6 +13,6 @@ export async function makeInvitation(api: Client, overrides: Record<string, unkn
 /** A user holding `email` in `instanceId`; users get their own API in a later capability. */
 export async function makeUser(db: Db, instanceId: string, email: string, now = Date.now()) {
   const id = newId('user', now)
-  await createUserStore().insert(db, { id, instanceId, emailId: newId('idn', now), emailAddress: email, now })
+  await createUserStore().insert(db, { id, instanceId, emailId: newId('idn', now), emailAddress: email, verification: 'admin', now })
   return id
 }

@@ -1,0 +1,54 @@
+import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto'
+import { paramError } from '../platform/errors.js'
+
+// scrypt from node:crypto: memory-hard, and no native addon to build. N = 2^15, r = 8 uses
+// 32 MiB per hash and about 50–100 ms of one core here: slow for a guesser, bearable for a
+// sign-in. The parameters travel with each hash, so they can be raised later without
+// invalidating stored ones.
+const PARAMS = { N: 2 ** 15, r: 8, p: 1 }
+const KEY_LENGTH = 32
+const MAX_MEMORY = 64 * 1024 * 1024
+
+export const PASSWORD_MIN_LENGTH = 8
+// Long enough for any passphrase, short enough that hashing one is not a way to burn CPU.
+export const PASSWORD_MAX_LENGTH = 256
+
+const derive = (password: string, salt: Buffer, params: { N: number; r: number; p: number }) =>
+  new Promise<Buffer>((resolve, reject) =>
+    scrypt(password.normalize('NFKC'), salt, KEY_LENGTH, { ...params, maxmem: MAX_MEMORY } satisfies ScryptOptions,
+      (err, key) => (err ? reject(err) : resolve(key))))
+
+/** Refuses a password that is too short or too long, naming the parameter. */
+export function checkPassword(password: string, param = 'password'): void {
+  if (password.length < PASSWORD_MIN_LENGTH) {
+    throw paramError(422, 'form_password_length_too_short', param, 'is too short',
+      `Passwords must be ${PASSWORD_MIN_LENGTH} characters or more.`)
+  }
+  if (password.length > PASSWORD_MAX_LENGTH) {
+    throw paramError(422, 'form_password_length_too_long', param, 'is too long',
+      `Passwords must be ${PASSWORD_MAX_LENGTH} characters or fewer.`)
+  }
+}
+
+/** `scrypt$N$r$p$salt$key`, salt and key in base64url. */
+export async function hashPassword(password: string): Promise<string> {
+  const salt = randomBytes(16)
+  const key = await derive(password, salt, PARAMS)
+  return ['scrypt', PARAMS.N, PARAMS.r, PARAMS.p, salt.toString('base64url'), key.toString('base64url')].join('$')
+}
+
+/** Constant-time comparison; false for a malformed or missing hash. */
+export async function verifyPassword(password: string, stored: string | null): Promise<boolean> {
+  const parts = stored?.split('$') ?? []
+  if (parts.length !== 6 || parts[0] !== 'scrypt' || password.length > PASSWORD_MAX_LENGTH) return false
+  const [N, r, p] = parts.slice(1, 4).map(Number) as [number, number, number]
+  const expected = Buffer.from(parts[5]!, 'base64url')
+  const key = await derive(password, Buffer.from(parts[4]!, 'base64url'), { N, r, p })
+  return key.length === expected.length && timingSafeEqual(key, expected)
+}
+
+/**
+ * A hash to check against when no user has the identifier, so that "no such account" takes
+ * as long as "wrong password" and timing does not reveal which addresses have accounts.
+ */
+export const DUMMY_HASH = `scrypt$${PARAMS.N}$${PARAMS.r}$${PARAMS.p}$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA`

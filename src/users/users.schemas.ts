@@ -1,0 +1,209 @@
+import { Type, type Static } from 'typebox'
+import type { EmailAddressRow, UserRow } from './users.store.js'
+
+const nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()])
+const Metadata = (description: string) => Type.Object({}, { additionalProperties: true, description })
+const DAY_MS = 24 * 60 * 60 * 1000
+
+export const CreateUserBody = Type.Object({
+  email_address: Type.Union([Type.String(), Type.Array(Type.String())], {
+    description: 'Exactly one address (Foyer users have one): it becomes the primary address, verified by the operator (strategy `admin`).',
+  }),
+  password: Type.Optional(nullable(Type.String({ description: 'At least 8 characters; left out or null, the user has no password.' }))),
+  skip_password_checks: Type.Optional(nullable(Type.Boolean({ description: 'Lifts the minimum length (not the maximum).' }))),
+  skip_password_requirement: Type.Optional(nullable(Type.Boolean({ description: 'Accepted; a password is never required by Foyer.' }))),
+  first_name: Type.Optional(nullable(Type.String({ maxLength: 256 }))),
+  last_name: Type.Optional(nullable(Type.String({ maxLength: 256 }))),
+  public_metadata: Type.Optional(Metadata('JSON object, at most 8 KB serialized.')),
+  private_metadata: Type.Optional(Metadata('JSON object, at most 8 KB serialized; only the Backend API sees it.')),
+  unsafe_metadata: Type.Optional(Metadata('JSON object, at most 8 KB serialized.')),
+}, { additionalProperties: false })
+export type CreateUserBody = Static<typeof CreateUserBody>
+
+// Query strings repeat a key for each value; one value arrives as a plain string. The number
+// of values is checked by the service: a schema's error for it would name the wrong branch.
+const repeatable = (description: string) =>
+  Type.Optional(Type.Union([Type.String(), Type.Array(Type.String())], { description }))
+const timestamp = (description: string) => Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description }))
+
+const filterFields = {
+  email_address: repeatable('Users holding one of these addresses (exact, case-insensitive); up to 100.'),
+  user_id: repeatable('Users with these ids; an id prefixed with `-` is left out instead. Up to 100.'),
+  query: Type.Optional(Type.String({ maxLength: 320, description: 'Case-insensitive substring of an email address or of the name, or an exact user id.' })),
+  email_address_query: Type.Optional(Type.String({ maxLength: 320, description: 'Case-insensitive substring of an email address.' })),
+  name_query: Type.Optional(Type.String({ maxLength: 320, description: 'Case-insensitive substring of the name.' })),
+  created_at_after: timestamp('Created after this Unix time (ms).'),
+  created_at_before: timestamp('Created before this Unix time (ms).'),
+  last_sign_in_at_after: timestamp('Last signed in after this Unix time (ms).'),
+  last_sign_in_at_before: timestamp('Last signed in before this Unix time (ms).'),
+}
+
+export const CountUsersQuery = Type.Object(filterFields, { additionalProperties: false })
+export type CountUsersQuery = Static<typeof CountUsersQuery>
+
+export const ListUsersQuery = Type.Object({
+  ...filterFields,
+  order_by: Type.Optional(Type.Union([Type.String(), Type.Array(Type.String())], {
+    default: '-created_at',
+    description: '`created_at`, `updated_at`, `email_address`, `first_name`, `last_name`, `last_sign_in_at` or `last_active_at`; `-` descending, `+` or nothing ascending. Only the first value counts.',
+  })),
+  paginated: Type.Optional(Type.Boolean({ description: '`true` answers `{data, total_count}`; otherwise a plain array.' })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 10 })),
+  offset: Type.Optional(Type.Integer({ minimum: 0, maximum: 2_147_483_647, default: 0 })),
+}, { additionalProperties: false })
+export type ListUsersQuery = Static<typeof ListUsersQuery>
+
+export const UserIdParams = Type.Object({ user_id: Type.String() })
+
+const Verification = Type.Object({
+  object: Type.Union([Type.Literal('verification_admin'), Type.Literal('verification_ticket'), Type.Literal('verification_otp')]),
+  status: Type.Union([Type.Literal('verified'), Type.Literal('unverified')]),
+  strategy: Type.Union([Type.Literal('admin'), Type.Literal('ticket'), Type.Literal('email_code')]),
+  attempts: Type.Null(),
+  expire_at: Type.Null(),
+}, { additionalProperties: false })
+
+export const ClerkEmailAddress = Type.Object({
+  id: Type.String(),
+  object: Type.Literal('email_address'),
+  email_address: Type.String(),
+  reserved: Type.Boolean(),
+  verification: nullable(Verification),
+  linked_to: Type.Array(Type.Object({ type: Type.String(), id: Type.String() })),
+  matches_sso_connection: Type.Boolean(),
+  created_at: Type.Integer(),
+  updated_at: Type.Integer(),
+}, { additionalProperties: false })
+export type ClerkEmailAddress = Static<typeof ClerkEmailAddress>
+
+const empty = Type.Array(Type.Object({}, { additionalProperties: true }), { description: 'Always empty in Foyer.' })
+const absent = Type.Null({ description: 'Always null in Foyer.' })
+
+export const ClerkUser = Type.Object({
+  id: Type.String(),
+  object: Type.Literal('user'),
+  external_id: absent,
+  primary_email_address_id: nullable(Type.String()),
+  primary_phone_number_id: absent,
+  primary_web3_wallet_id: absent,
+  username: absent,
+  first_name: nullable(Type.String()),
+  last_name: nullable(Type.String()),
+  locale: absent,
+  has_image: Type.Boolean(),
+  public_metadata: Type.Object({}, { additionalProperties: true }),
+  private_metadata: Type.Object({}, { additionalProperties: true }),
+  unsafe_metadata: Type.Object({}, { additionalProperties: true }),
+  email_addresses: Type.Array(ClerkEmailAddress),
+  phone_numbers: empty,
+  web3_wallets: empty,
+  passkeys: empty,
+  password_enabled: Type.Boolean(),
+  two_factor_enabled: Type.Boolean(),
+  totp_enabled: Type.Boolean(),
+  backup_code_enabled: Type.Boolean(),
+  mfa_enabled_at: absent,
+  mfa_disabled_at: absent,
+  external_accounts: empty,
+  saml_accounts: empty,
+  enterprise_accounts: empty,
+  last_sign_in_at: nullable(Type.Integer()),
+  banned: Type.Boolean(),
+  locked: Type.Boolean(),
+  lockout_expires_in_seconds: absent,
+  verification_attempts_remaining: absent,
+  updated_at: Type.Integer(),
+  created_at: Type.Integer(),
+  delete_self_enabled: Type.Boolean(),
+  create_organization_enabled: Type.Boolean(),
+  create_organizations_limit: absent,
+  last_active_at: nullable(Type.Integer({ description: 'Latest activity of any of the user\'s sessions, to the (UTC) day.' })),
+  legal_accepted_at: absent,
+}, { additionalProperties: false })
+export type ClerkUser = Static<typeof ClerkUser>
+
+export const UsersCount = Type.Object({ object: Type.Literal('total_count'), total_count: Type.Integer() }, { additionalProperties: false })
+
+// Foyer's strategies, as Clerk's verification objects name them.
+const VERIFICATION_OBJECTS = {
+  admin: 'verification_admin',
+  ticket: 'verification_ticket',
+  email_code: 'verification_otp',
+} as const
+
+function toVerification(e: EmailAddressRow): ClerkEmailAddress['verification'] {
+  const strategy = e.verification_strategy as keyof typeof VERIFICATION_OBJECTS | null
+  // An address no strategy has been started for has no verification at all, as in Clerk.
+  if (strategy === null || !(strategy in VERIFICATION_OBJECTS)) return null
+  return {
+    object: VERIFICATION_OBJECTS[strategy],
+    status: e.verified_at === null ? 'unverified' : 'verified',
+    strategy,
+    attempts: null,
+    expire_at: null,
+  }
+}
+
+export function toClerkEmailAddress(e: EmailAddressRow): ClerkEmailAddress {
+  return {
+    id: e.id,
+    object: 'email_address',
+    email_address: e.email_address,
+    reserved: false,
+    verification: toVerification(e),
+    linked_to: [],
+    matches_sso_connection: false,
+    created_at: e.created_at,
+    updated_at: e.verified_at ?? e.created_at,
+  }
+}
+
+/**
+ * Clerk's User object. Foyer users have an email address, a name, an optional password and
+ * metadata; everything else Clerk's User must carry is answered truthfully as empty, false or null.
+ */
+export function toClerkUser(row: UserRow & { last_active_at?: number | null }): ClerkUser {
+  const lastActiveAt = row.last_active_at ?? null
+  return {
+    id: row.id,
+    object: 'user',
+    external_id: null,
+    primary_email_address_id: row.primary_email_address_id,
+    primary_phone_number_id: null,
+    primary_web3_wallet_id: null,
+    username: null,
+    first_name: row.first_name,
+    last_name: row.last_name,
+    locale: null,
+    has_image: false,
+    public_metadata: row.public_metadata,
+    private_metadata: row.private_metadata,
+    unsafe_metadata: row.unsafe_metadata,
+    email_addresses: row.email_addresses.map(toClerkEmailAddress),
+    phone_numbers: [],
+    web3_wallets: [],
+    passkeys: [],
+    password_enabled: row.password_hash !== null,
+    two_factor_enabled: false,
+    totp_enabled: false,
+    backup_code_enabled: false,
+    mfa_enabled_at: null,
+    mfa_disabled_at: null,
+    external_accounts: [],
+    saml_accounts: [],
+    enterprise_accounts: [],
+    last_sign_in_at: row.last_sign_in_at,
+    banned: false,
+    locked: false,
+    lockout_expires_in_seconds: null,
+    verification_attempts_remaining: null,
+    updated_at: row.updated_at,
+    created_at: row.created_at,
+    // Foyer's Frontend API lets no one delete themselves or create organizations.
+    delete_self_enabled: false,
+    create_organization_enabled: false,
+    create_organizations_limit: null,
+    last_active_at: lastActiveAt === null ? null : Math.floor(lastActiveAt / DAY_MS) * DAY_MS,
+    legal_accepted_at: null,
+  }
+}

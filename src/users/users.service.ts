@@ -1,0 +1,155 @@
+import type { Db, Queryable } from '../platform/db/db.js'
+import type { Clock } from '../platform/clock.js'
+import { newId } from '../platform/ids.js'
+import { sha256 } from '../platform/secrets.js'
+import { notFound, paramError } from '../platform/errors.js'
+import { addressLockKey, checkMetadataSize, normalizeEmail } from '../platform/validation.js'
+import type { OutboxStore } from '../platform/outbox/outbox.store.js'
+import type { Instance } from '../instance/instance.schemas.js'
+import { checkPassword, hashPassword, PASSWORD_MAX_LENGTH } from './passwords.js'
+import { userCreatedEvent, userDeletedEvent, type UserEvent } from './users.events.js'
+import { USER_ORDER_COLUMNS, type UserFilter, type UserOrderColumn, type UserStore, type UserWithActivity } from './users.store.js'
+import type { CountUsersQuery, CreateUserBody, ListUsersQuery } from './users.schemas.js'
+
+interface Deps {
+  db: Db
+  clock: Clock
+  store: UserStore
+  outbox: OutboxStore
+}
+
+const ORDER_BY = new RegExp(`^([+-]?)(${USER_ORDER_COLUMNS.join('|')})$`)
+const UNIQUE_VIOLATION = '23505'
+const MAX_VALUES = 100
+
+const identifierExists = (email: string) =>
+  paramError(422, 'form_identifier_exists', 'email_address', 'That email address is taken. Please try another.',
+    `A user with the email address ${email} already exists.`)
+
+const list = (value: string | string[] | undefined) => (value === undefined ? [] : [value].flat())
+const text = (value: string | undefined) => (value?.trim() ? value.trim() : null)
+
+/** A repeatable query parameter's values; Clerk takes up to 100 of them. */
+function values(query: CountUsersQuery, param: 'email_address' | 'user_id'): string[] {
+  const all = list(query[param]).map((v) => v.trim())
+  if (all.length > MAX_VALUES) {
+    throw paramError(422, 'form_param_value_invalid', param, 'too many values', `${param} accepts at most ${MAX_VALUES} values.`)
+  }
+  return all
+}
+
+function toFilter(instance: Instance, query: CountUsersQuery): UserFilter {
+  const ids = values(query, 'user_id').filter(Boolean)
+  const included = ids.filter((id) => !id.startsWith('-')).map((id) => id.replace(/^\+/, ''))
+  const emails = values(query, 'email_address').map((e) => e.toLowerCase())
+  return {
+    instanceId: instance.id,
+    emailAddresses: query.email_address === undefined ? null : emails,
+    includeIds: included.length > 0 ? included : null,
+    excludeIds: ids.filter((id) => id.startsWith('-')).map((id) => id.slice(1)),
+    query: text(query.query),
+    emailAddressQuery: text(query.email_address_query),
+    nameQuery: text(query.name_query),
+    createdAfter: query.created_at_after ?? null,
+    createdBefore: query.created_at_before ?? null,
+    lastSignInAfter: query.last_sign_in_at_after ?? null,
+    lastSignInBefore: query.last_sign_in_at_before ?? null,
+  }
+}
+
+/** The one address a new user gets: Foyer users have exactly one. */
+function theEmailAddress(body: CreateUserBody): string {
+  const addresses = list(body.email_address)
+  if (addresses.length === 0) {
+    throw paramError(422, 'form_param_missing', 'email_address', 'is missing', 'email_address must include one email address.')
+  }
+  if (addresses.length > 1) {
+    throw paramError(422, 'form_param_value_invalid', 'email_address', 'too many email addresses',
+      `Foyer users have exactly one email address; email_address holds ${addresses.length}.`)
+  }
+  return normalizeEmail(addresses[0]!, 'email_address')
+}
+
+async function passwordHashFor(body: CreateUserBody): Promise<string | null> {
+  if (body.password == null) return null
+  // skip_password_checks lifts the minimum length only: the maximum keeps hashing cheap, and an
+  // empty password would be no password at all.
+  const skipsMinimum = body.skip_password_checks === true && body.password.length > 0
+  if (!skipsMinimum || body.password.length > PASSWORD_MAX_LENGTH) checkPassword(body.password)
+  return hashPassword(body.password)
+}
+
+export function createUserService({ db, clock, store, outbox }: Deps) {
+  const enqueue = (tx: Queryable, event: UserEvent) => outbox.enqueue(tx, [{
+    id: event.id, instanceId: event.payload.instance_id, kind: event.kind, topic: event.topic, subjectId: event.subjectId,
+    payload: event.payload, nextAttemptAt: clock.now(),
+  }], clock.now())
+
+  return {
+    /**
+     * Creates a user with one verified address (the operator vouches for it) and queues
+     * `user.created` in the same transaction. The address lock is the one invitation creates
+     * take, so an invitation check running alongside sees this user once it is committed.
+     */
+    async create(instance: Instance, body: CreateUserBody): Promise<UserWithActivity> {
+      const emailAddress = theEmailAddress(body)
+      const metadata = {
+        public_metadata: (body.public_metadata ?? {}) as Record<string, unknown>,
+        private_metadata: (body.private_metadata ?? {}) as Record<string, unknown>,
+        unsafe_metadata: (body.unsafe_metadata ?? {}) as Record<string, unknown>,
+      }
+      for (const [param, value] of Object.entries(metadata)) checkMetadataSize(value, param)
+      const passwordHash = await passwordHashFor(body)
+      const now = clock.now(instance)
+      try {
+        return await db.transaction(async (tx) => {
+          await store.lockAddress(tx, addressLockKey(instance.id, emailAddress, sha256))
+          if (await store.findByEmail(tx, instance.id, emailAddress)) throw identifierExists(emailAddress)
+          const user = await store.insert(tx, {
+            id: newId('user', now), instanceId: instance.id, emailId: newId('idn', now), emailAddress, verification: 'admin',
+            passwordHash, firstName: body.first_name ?? null, lastName: body.last_name ?? null,
+            publicMetadata: metadata.public_metadata, privateMetadata: metadata.private_metadata, unsafeMetadata: metadata.unsafe_metadata, now,
+          })
+          await enqueue(tx, userCreatedEvent(user, instance, now))
+          return { ...user, last_active_at: null }
+        })
+      } catch (err) {
+        // A sign-up that does not take the address lock can still win the race: the unique index decides.
+        if ((err as { code?: string }).code === UNIQUE_VIOLATION) throw identifierExists(emailAddress)
+        throw err
+      }
+    },
+
+    async list(instance: Instance, query: ListUsersQuery): Promise<{ data: UserWithActivity[]; totalCount: number | null }> {
+      const orderBy = list(query.order_by)[0] ?? '-created_at'
+      const order = ORDER_BY.exec(orderBy)
+      if (!order) {
+        throw paramError(422, 'form_param_value_invalid', 'order_by', 'is invalid',
+          `order_by must be one of ${USER_ORDER_COLUMNS.join(', ')}, optionally prefixed with + or -.`)
+      }
+      const filter = toFilter(instance, query)
+      const data = await store.page(db, filter, { column: order[2] as UserOrderColumn, descending: order[1] === '-' }, query.limit ?? 10, query.offset ?? 0)
+      return { data, totalCount: query.paginated === true ? await store.count(db, filter) : null }
+    },
+
+    count: (instance: Instance, query: CountUsersQuery) => store.count(db, toFilter(instance, query)),
+
+    async get(instance: Instance, id: string): Promise<UserWithActivity> {
+      const user = await store.findWithActivity(db, instance.id, id)
+      if (!user) throw notFound('user')
+      return user
+    },
+
+    /** Deletes the user with its addresses and sessions, and queues `user.deleted`; invitations stay. */
+    async remove(instance: Instance, id: string): Promise<{ object: 'user'; id: string; deleted: true }> {
+      const now = clock.now(instance)
+      await db.transaction(async (tx) => {
+        if (!await store.remove(tx, instance.id, id)) throw notFound('user')
+        await enqueue(tx, userDeletedEvent(id, instance, now))
+      })
+      return { object: 'user', id, deleted: true }
+    },
+  }
+}
+
+export type UserService = ReturnType<typeof createUserService>

@@ -29,6 +29,8 @@ interface Deps {
   emailFrom: string
   publicUrl: string
   outbox: OutboxStore
+  /** A sign-up attempt's address, expiry and current code, for its `verification_code` email; null once gone. */
+  signUpCode: (attemptId: string) => Promise<{ instanceId: string; to: string; code: string; expiresAt: number; status: string } | null>
   testing: boolean
 }
 
@@ -41,7 +43,7 @@ interface InvitationEmailPayload {
 
 /** An item that needed no sending (its invitation is gone or no longer usable) is delivered with this. */
 interface SkippedEmail {
-  skipped: 'invitation_deleted' | 'invitation_revoked' | 'invitation_accepted' | 'invitation_expired' | 'instance_deleted'
+  skipped: 'invitation_deleted' | 'invitation_revoked' | 'invitation_accepted' | 'invitation_expired' | 'instance_deleted' | 'sign_up_closed' | 'code_expired'
 }
 
 const MINUTE = 60_000
@@ -85,6 +87,7 @@ export function createEmailService(deps: Deps) {
    * Throws to have the item retried.
    */
   async function deliver(item: OutboxRow): Promise<SentEmail | SkippedEmail> {
+    if (item.topic === 'verification_code') return deliverCode(item)
     const payload = item.payload as InvitationEmailPayload
     const slug = payload.template_slug
     if (!isTemplateSlug(slug) || slug === 'organization_invitation') throw new Error(`no sender for email template ${slug}`)
@@ -105,6 +108,24 @@ export function createEmailService(deps: Deps) {
       ...rendered, outboxId: item.id, instanceId: instance.id, subjectId: invitation.id, templateSlug: slug,
       to: invitation.email_address, url, now,
     })
+  }
+
+  /** A sign-up's code, derived again at send time: it is never stored, in the outbox or anywhere. */
+  async function deliverCode(item: OutboxRow): Promise<SentEmail | SkippedEmail> {
+    const { sign_up_attempt_id: attemptId } = item.payload as { sign_up_attempt_id: string }
+    const instanceRow = await deps.instances.findById(db, item.instance_id)
+    if (!instanceRow) return { skipped: 'instance_deleted' }
+    const instance = toInstance(instanceRow)
+    const attempt = await deps.signUpCode(attemptId)
+    const now = clock.now(instance)
+    if (!attempt || attempt.instanceId !== instance.id || attempt.status !== 'pending') return { skipped: 'sign_up_closed' }
+    if (attempt.expiresAt <= now) return { skipped: 'code_expired' }
+    const url = `${deps.publicUrl}/sign-up/verify?sign_up=${encodeURIComponent(attemptId)}`
+    const rendered = await render(await sourceFor(instance.id, 'verification_code'), {
+      app_name: instance.name, email_address: attempt.to, url, code: attempt.code,
+      expires_at: formatExpiry(attempt.expiresAt), expires_at_iso: new Date(attempt.expiresAt).toISOString(),
+    })
+    return mailer.send({ ...rendered, outboxId: item.id, instanceId: instance.id, subjectId: attemptId, templateSlug: 'verification_code', to: attempt.to, url, now })
   }
 
   /**

@@ -1,6 +1,6 @@
 import { Liquid, type Template } from 'liquidjs'
 
-export const EMAIL_TEMPLATE_SLUGS = ['invitation', 'waitlist_invitation', 'organization_invitation'] as const
+export const EMAIL_TEMPLATE_SLUGS = ['invitation', 'waitlist_invitation', 'organization_invitation', 'verification_code'] as const
 export type EmailTemplateSlug = (typeof EMAIL_TEMPLATE_SLUGS)[number]
 export const isTemplateSlug = (slug: string): slug is EmailTemplateSlug => (EMAIL_TEMPLATE_SLUGS as readonly string[]).includes(slug)
 
@@ -18,6 +18,8 @@ export interface TemplateVariables {
   expires_at_iso: string
   inviter_name?: string
   organization_name?: string
+  /** The 6-digit code of a sign-up without an invitation (`verification_code` only). */
+  code?: string
 }
 
 export interface RenderedEmail {
@@ -77,6 +79,25 @@ Join: {{ url }}
 This invitation expires on {{ expires_at }}. If you did not expect it, you can ignore this email.
 `,
   },
+  verification_code: {
+    subject: '{{ code }} is your {{ app_name }} verification code',
+    html: `<!doctype html>
+<html><body style="font-family: -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif; color: #1f2328; line-height: 1.5">
+<div style="max-width: 560px; margin: 0 auto; padding: 24px">
+<h1 style="font-size: 20px">Verify your email address</h1>
+<p>Enter this code on {{ app_name }} to finish creating the account for {{ email_address }}:</p>
+<p style="font-size: 32px; font-weight: 600; letter-spacing: 6px">{{ code }}</p>
+<p style="color: #656d76; font-size: 13px">The code expires on {{ expires_at }}. If you did not try to sign up, you can ignore this email.</p>
+</div></body></html>`,
+    text: `Verify your email address
+
+Enter this code on {{ app_name }} to finish creating the account for {{ email_address }}:
+
+{{ code }}
+
+The code expires on {{ expires_at }}. If you did not try to sign up, you can ignore this email.
+`,
+  },
 }
 
 /** Made-up values a template is rendered with when saved, so that a broken one is refused then rather than when sending. */
@@ -89,6 +110,7 @@ export function sampleVariables(slug: EmailTemplateSlug): TemplateVariables {
     expires_at: formatExpiry(expires),
     expires_at_iso: new Date(expires).toISOString(),
     ...(slug === 'organization_invitation' ? { inviter_name: 'Ada Lovelace', organization_name: 'Sample organization' } : {}),
+    ...(slug === 'verification_code' ? { code: '424242' } : {}),
   }
 }
 

@@ -108,7 +108,9 @@ function resources() {
 
 // ── 1. SIGKILL with items claimed ─────────────────────────────────────────────────────────
 
-const KILL_BATCHES = 4 // × 10 = 40 emails
+// Enough that a claim holds more items than the worker sends at once (25 lanes, 10 SMTP connections),
+// so the kill lands with some claimed and not yet handed to SMTP.
+const KILL_BATCHES = 8 // × 10 = 80 emails
 const SINK_DELAY_MS = 200
 // Kill once the sink has this many: past the worker's first batch, inside a later one, so that
 // some claimed items are in the slow sink's hands and others still wait in the process.
@@ -141,7 +143,7 @@ function killSuite(engine: Engine) {
 
     const first = await r.start(env)
     await liftRateLimits(first, key)
-    const invitations = await queueInvitations(first, key, randomBytes(4).toString('hex'), KILL_BATCHES, 1)
+    const invitations = await queueInvitations(first, key, randomBytes(4).toString('hex'), KILL_BATCHES, 4)
     assert.equal(invitations.length, total)
 
     await waitFor(() => sink.messages.length >= KILL_AT, 30_000, () => `the sink received only ${sink.messages.length} messages`, 5)

@@ -1,0 +1,385 @@
+import { createHmac, timingSafeEqual } from 'node:crypto'
+import type { Db, Queryable } from '../platform/db/db.js'
+import type { Clock } from '../platform/clock.js'
+import { newId, randomToken } from '../platform/ids.js'
+import { newNonce, sha256 } from '../platform/secrets.js'
+import { ApiError, paramError } from '../platform/errors.js'
+import { normalizeEmail } from '../platform/validation.js'
+import { toInstance, type Instance } from '../instance/instance.schemas.js'
+import type { InstanceStore } from '../instance/instance.store.js'
+import { effectiveStatus, toClerkInvitation, type InvitationRow } from '../invitations/invitations.schemas.js'
+import type { TicketService } from '../tickets/tickets.service.js'
+import type { UserRow, UserStore } from '../users/users.store.js'
+import { checkPassword, DUMMY_HASH, hashPassword, verifyPassword } from '../users/passwords.js'
+import type { AcceptStore, SignUpAttemptRow } from './accept.store.js'
+import { createSignInThrottle, memoryCounter, type SignInThrottle } from './sign-in-throttle.js'
+
+/** An outbox item as the stores take it (see invitations.store.ts). */
+export interface QueuedItem {
+  id: string
+  kind: 'email' | 'webhook'
+  topic: string
+  payload: unknown
+  subjectId?: string
+}
+
+interface Deps {
+  db: Db
+  clock: Clock
+  serverSecret: Buffer
+  publicUrl: string
+  store: AcceptStore
+  instances: InstanceStore
+  users: UserStore
+  tickets: TicketService
+  /** The `user.created` webhook event for a new user. */
+  userCreatedEvent: (user: UserRow, instance: Instance, now: number) => QueuedItem
+  /** Counts failed sign-ins; in this process when not given. */
+  throttle?: SignInThrottle
+}
+
+/** What following an invitation link finds. */
+export type TicketState =
+  | { kind: 'unknown' }
+  | { kind: 'revoked' | 'expired' | 'accepted'; instance: Instance; invitation: InvitationRow }
+  | { kind: 'usable'; instance: Instance; invitation: InvitationRow; existingUser: UserRow | null }
+
+/** A signed-in person: the cookie (or Frontend API client) carries `token`, the database only its hash. */
+export interface SignedIn {
+  instance: Instance
+  user: UserRow
+  session: { id: string; token: string; expiresAt: number; createdAt: number; lastActiveAt: number }
+}
+
+export const SESSION_TTL_MS = 7 * 24 * 60 * 60 * 1000
+const CODE_TTL_MS = 10 * 60 * 1000
+const CODE_MAX_FAILURES = 5
+
+const UNIQUE_VIOLATION = '23505'
+const isUniqueViolation = (err: unknown) => (err as { code?: string })?.code === UNIQUE_VIOLATION
+
+const identifierExists = (param = 'email_address') =>
+  paramError(422, 'form_identifier_exists', param, 'That email address is taken. Please try another.',
+    'An account with this email address already exists: sign in instead.')
+
+const ticketInvalid = () => paramError(400, 'ticket_invalid', 'ticket', 'is invalid',
+  'This invitation link is no longer valid: it was revoked or has already been used.')
+const ticketExpired = () => paramError(400, 'ticket_expired', 'ticket', 'has expired',
+  'This invitation has expired. Ask for a new one, or sign up without it.')
+
+type Usable = Extract<TicketState, { kind: 'usable' }>
+
+/** The ticket's invitation if it can still be accepted; otherwise the error saying why not. */
+function usableOrThrow(state: TicketState): Usable {
+  if (state.kind === 'usable') return state
+  throw state.kind === 'expired' ? ticketExpired() : ticketInvalid()
+}
+
+/**
+ * Turning invitations into users and sessions: the link, sign-up with a ticket (which
+ * consumes it, exactly once), sign-up with an emailed code, sign-in and sessions. The hosted
+ * pages and the Frontend API are two faces of this one service.
+ */
+export function createAcceptService(deps: Deps) {
+  const { db, clock, store, users, tickets } = deps
+  const throttle = deps.throttle ?? createSignInThrottle({ counter: memoryCounter(() => clock.now()) })
+
+  async function instanceById(q: Queryable, id: string): Promise<Instance | null> {
+    const row = await deps.instances.findById(q, id)
+    return row ? toInstance(row) : null
+  }
+
+  /**
+   * The instance a public request acts for: the one named (`ins_…`), or the default one.
+   * Hosted pages and the Frontend API take it from a ticket first; this is for the rest.
+   */
+  async function resolveInstance(instanceId?: string | null): Promise<Instance | null> {
+    if (instanceId) return instanceById(db, instanceId)
+    const row = await deps.instances.findDefault(db)
+    return row ? toInstance(row) : null
+  }
+
+  async function resolveTicket(ticket: string | null | undefined, q: Queryable = db): Promise<TicketState> {
+    // Tickets are base64url HMACs; anything else cannot be one, and need not cost a query.
+    if (!ticket || ticket.length > 100 || !/^[A-Za-z0-9_-]+$/.test(ticket)) return { kind: 'unknown' }
+    const invitation = await store.findInvitationByTicketHash(q, tickets.hash(ticket))
+    if (!invitation) return { kind: 'unknown' }
+    const instance = await instanceById(q, invitation.instance_id)
+    if (!instance) return { kind: 'unknown' }
+    const status = effectiveStatus(invitation, clock.now(instance))
+    if (status !== 'pending') return { kind: status, instance, invitation }
+    return { kind: 'usable', instance, invitation, existingUser: await users.findByEmail(q, instance.id, invitation.email_address) }
+  }
+
+  /** Where a hosted page lives for an instance: the default instance's pages need no parameter. */
+  async function pageUrl(instance: Instance, path: string, params: Record<string, string> = {}): Promise<string> {
+    const url = new URL(path, deps.publicUrl)
+    const fallback = await deps.instances.findDefault(db)
+    if (fallback?.id !== instance.id) url.searchParams.set('instance', instance.id)
+    for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v)
+    return url.href
+  }
+
+  /**
+   * Where following an invitation link leads (CONTRACT.md, "Links and hosted pages"). Opening
+   * it changes nothing: mail scanners and link previews open links too.
+   */
+  async function linkTarget(ticket: string): Promise<{ redirect: string } | { status: 404 | 410; state: TicketState }> {
+    const state = await resolveTicket(ticket)
+    const target = async (inv: InvitationRow, instance: Instance, page: string, params: Record<string, string>) => {
+      if (!inv.redirect_url) return pageUrl(instance, page, params)
+      const url = new URL(inv.redirect_url)
+      for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v)
+      return url.href
+    }
+    switch (state.kind) {
+      case 'unknown': return { status: 404, state }
+      case 'revoked': return { status: 410, state }
+      case 'expired': return { redirect: await pageUrl(state.instance, '/sign-up') }
+      case 'accepted': return { redirect: await target(state.invitation, state.instance, '/sign-in', { __clerk_status: 'complete' }) }
+      case 'usable': {
+        const status = state.existingUser ? 'sign_in' : 'sign_up'
+        return { redirect: await target(state.invitation, state.instance, status === 'sign_in' ? '/sign-in' : '/sign-up', { __clerk_ticket: ticket, __clerk_status: status }) }
+      }
+    }
+  }
+
+  async function startSession(q: Queryable, instance: Instance, user: UserRow, _instanceNow: number): Promise<SignedIn['session']> {
+    // Sessions live on wall time: an instance's test clock moves invitations' expiry, not
+    // how long someone stays signed in.
+    const now = clock.now()
+    const token = randomToken(43)
+    const id = newId('sess', now)
+    const expiresAt = now + SESSION_TTL_MS
+    await store.insertSession(q, { id, instanceId: instance.id, userId: user.id, tokenHash: sha256(token), expiresAt, now })
+    return { id, token, expiresAt, createdAt: now, lastActiveAt: now }
+  }
+
+  function acceptedEvent(instance: Instance, invitation: InvitationRow, now: number): QueuedItem {
+    // Like every invitation event it omits `url`; delivery derives it from the current row.
+    const { url: _url, ...data } = toClerkInvitation({ ...invitation, status: 'accepted', updated_at: now }, now, '')
+    return { id: newId('msg', now), kind: 'webhook', topic: 'invitation.accepted', payload: { data, object: 'event', type: 'invitation.accepted', timestamp: now, instance_id: instance.id } }
+  }
+
+  /**
+   * Completes sign-up with an invitation ticket: the user gets the invited address, verified,
+   * and the invitation's public metadata; the invitation turns accepted; a session starts.
+   * One transaction, guarded by the invitation's row: of two completions racing with one
+   * ticket, exactly one creates a user and the other gets `ticket_invalid`.
+   *
+   * The address is always the invitation's: an `emailAddress` sent along must be that one
+   * (422 otherwise), so a ticket never vouches for another address. `instanceId`, when the
+   * caller names the instance it acts for, must be the ticket's (`ticket_invalid` otherwise).
+   */
+  async function signUpWithTicket(input: {
+    ticket: string; password: string; firstName?: string | null; lastName?: string | null; unsafeMetadata?: Record<string, unknown>
+    emailAddress?: string | null; instanceId?: string | null
+  }): Promise<SignedIn & { invitation: InvitationRow }> {
+    const state = usableOrThrow(await resolveTicket(input.ticket))
+    if (input.instanceId && input.instanceId !== state.instance.id) throw ticketInvalid()
+    if (input.emailAddress != null && input.emailAddress.trim().toLowerCase() !== state.invitation.email_address) {
+      throw paramError(422, 'form_param_value_invalid', 'email_address', 'must be the invited address',
+        'Signing up with an invitation uses the address it was sent to; leave email_address out, or send that address.')
+    }
+    if (state.existingUser) throw identifierExists('ticket')
+    checkPassword(input.password)
+    const passwordHash = await hashPassword(input.password)
+    const { instance, invitation } = state
+    const now = clock.now(instance)
+    try {
+      return await db.transaction(async (tx) => {
+        const userId = newId('user', now)
+        const accepted = await store.acceptInvitation(tx, {
+          id: invitation.id, ticketHash: invitation.ticket_hash, userId, now, queuedAt: clock.now(), outbox: [acceptedEvent(instance, invitation, now)],
+        })
+        if (!accepted) {
+          const again = await resolveTicket(input.ticket, tx)
+          throw again.kind === 'expired' ? ticketExpired() : ticketInvalid()
+        }
+        const user = await users.insert(tx, {
+          id: userId, instanceId: instance.id, emailId: newId('idn', now), emailAddress: invitation.email_address, verification: 'ticket',
+          passwordHash, firstName: input.firstName ?? null, lastName: input.lastName ?? null,
+          publicMetadata: invitation.public_metadata, unsafeMetadata: input.unsafeMetadata ?? {}, lastSignInAt: now, now,
+        })
+        await store.enqueue(tx, instance.id, user.id, [deps.userCreatedEvent(user, instance, now)], clock.now())
+        return { instance, user, invitation: accepted, session: await startSession(tx, instance, user, now) }
+      })
+    } catch (err) {
+      // Someone signed up with this address between the check and the insert.
+      if (isUniqueViolation(err)) throw identifierExists('ticket')
+      throw err
+    }
+  }
+
+  /**
+   * Signs in with email and password; with a ticket (an application invitation to an address
+   * that has meanwhile got an account) it also accepts the invitation. Unknown address and
+   * wrong password take the same time.
+   *
+   * Throttled per account and, given `ip`, per client IP: past the limit, 429
+   * `too_many_requests` with a Retry-After header, before any password is checked.
+   */
+  async function signIn(input: { instance: Instance; identifier: string; password: string; ticket?: string | null; ip?: string | null }): Promise<SignedIn & { invitation: InvitationRow | null }> {
+    const { instance } = input
+    const email = input.identifier.trim().toLowerCase()
+    const attempt = await throttle.begin({ instanceId: instance.id, identifier: email, ip: input.ip })
+    const user = await users.findByEmail(db, instance.id, email)
+    const ok = await verifyPassword(input.password, user?.password_hash ?? DUMMY_HASH)
+    if (!user) throw paramError(422, 'form_identifier_not_found', 'identifier', 'Couldn\'t find your account.', 'No account has this email address.')
+    if (!ok) throw paramError(422, 'form_password_incorrect', 'password', 'Password is incorrect. Try again, or use another method.', 'The password is incorrect.')
+    await attempt.succeeded()
+    return completeSignIn(instance, user, input.ticket ?? null)
+  }
+
+  /**
+   * Signs in by ticket alone (Frontend API `strategy=ticket`): the ticket proves the address,
+   * as clicking a link in an email does. Only for an address that already has an account;
+   * `instanceId`, when given, must be the ticket's instance (`ticket_invalid` otherwise).
+   */
+  async function signInWithTicket(ticket: string, options: { instanceId?: string | null } = {}): Promise<SignedIn & { invitation: InvitationRow | null }> {
+    const state = usableOrThrow(await resolveTicket(ticket))
+    if (options.instanceId && options.instanceId !== state.instance.id) throw ticketInvalid()
+    if (!state.existingUser) throw paramError(422, 'form_identifier_not_found', 'ticket', 'Couldn\'t find your account.', 'No account has this invitation\'s email address yet: sign up with the ticket instead.')
+    return completeSignIn(state.instance, state.existingUser, ticket)
+  }
+
+  async function completeSignIn(instance: Instance, user: UserRow, ticket: string | null): Promise<SignedIn & { invitation: InvitationRow | null }> {
+    const now = clock.now(instance)
+    let usable: InvitationRow | null = null
+    if (ticket) {
+      const state = usableOrThrow(await resolveTicket(ticket))
+      // A ticket is for one address in one instance: it never attaches to another account.
+      if (state.instance.id !== instance.id || !user.email_addresses.some((e) => e.email_address === state.invitation.email_address)) {
+        throw paramError(403, 'not_allowed_access', 'ticket', 'This invitation is for another account.',
+          `This invitation was sent to another email address; sign in as that address to accept it.`)
+      }
+      usable = state.invitation
+    }
+    return db.transaction(async (tx) => {
+      let invitation: InvitationRow | null = null
+      if (usable) {
+        invitation = await store.acceptInvitation(tx, {
+          id: usable.id, ticketHash: usable.ticket_hash, userId: user.id, now, queuedAt: clock.now(), outbox: [acceptedEvent(instance, usable, now)],
+        })
+        if (!invitation) throw ticketInvalid()
+      }
+      await users.touchSignIn(tx, instance.id, user.id, now)
+      return { instance, user, invitation, session: await startSession(tx, instance, user, now) }
+    })
+  }
+
+  /** The signed-in person a session token belongs to, or null (unknown, ended, expired, user deleted). */
+  async function session(token: string | null | undefined): Promise<SignedIn | null> {
+    if (!token || token.length > 100) return null
+    const tokenHash = sha256(token)
+    const row = await store.findSession(db, tokenHash, clock.now())
+    if (!row) return null
+    const instance = await instanceById(db, row.instance_id)
+    const user = instance && await users.findById(db, instance.id, row.user_id)
+    if (!instance || !user) return null
+    return { instance, user, session: { id: row.id, token, expiresAt: row.expires_at, createdAt: row.created_at, lastActiveAt: row.last_active_at } }
+  }
+
+  async function signOut(token: string | null | undefined): Promise<void> {
+    if (token && token.length <= 100) await store.endSession(db, sha256(token), clock.now())
+  }
+
+  /** The 6-digit code of a sign-up attempt: derived like a ticket, never stored. */
+  function codeFor(attempt: Pick<SignUpAttemptRow, 'id' | 'code_nonce'>): string {
+    const mac = createHmac('sha256', deps.serverSecret).update(`code:${attempt.id}:${attempt.code_nonce}`).digest()
+    return String(mac.readUInt32BE(0) % 1_000_000).padStart(6, '0')
+  }
+
+  /**
+   * Starts a sign-up without a ticket: checks the instance's sign-up mode and the address,
+   * and emails a code. The account exists only once the code comes back (verifySignUp).
+   */
+  async function startSignUp(input: { instance: Instance; emailAddress: string; password: string; firstName?: string | null; lastName?: string | null; unsafeMetadata?: Record<string, unknown> }): Promise<{ attemptId: string; emailAddress: string }> {
+    const { instance } = input
+    if (instance.signUpMode !== 'public') {
+      throw new ApiError(403, 'sign_up_restricted', 'Sign-up is by invitation only.',
+        instance.signUpMode === 'waitlist'
+          ? 'This application is not open for sign-up yet: join the waitlist, or use an invitation.'
+          : 'This application accepts new accounts only through an invitation.', { sign_up_mode: instance.signUpMode })
+    }
+    const email = normalizeEmail(input.emailAddress)
+    checkPassword(input.password)
+    if (await users.findByEmail(db, instance.id, email)) throw identifierExists()
+    const now = clock.now(instance)
+    const attempt = {
+      id: newId('sua', now), instance_id: instance.id, email_address: email, password_hash: await hashPassword(input.password),
+      first_name: input.firstName ?? null, last_name: input.lastName ?? null, unsafe_metadata: input.unsafeMetadata ?? {},
+      code_nonce: newNonce(), code_expires_at: now + CODE_TTL_MS, created_at: now,
+    }
+    await store.insertSignUpAttempt(db, attempt, [{
+      id: newId('msg', now), kind: 'email', topic: 'verification_code', payload: { sign_up_attempt_id: attempt.id, to: email, template_slug: 'verification_code' },
+    }], clock.now())
+    return { attemptId: attempt.id, emailAddress: email }
+  }
+
+  /**
+   * Completes a sign-up with the emailed code: the user exists, verified by it, and is signed
+   * in. Each try is spent before the code is compared, in one guarded update, so that however
+   * many guesses arrive at once, no more than five are ever compared; a wrong code answers
+   * 422 `form_code_incorrect` saying how many tries are left, and then 400 `verification_failed`.
+   */
+  async function verifySignUp(input: { instance: Instance; attemptId: string; code: string }): Promise<SignedIn & { attempt: SignUpAttemptRow }> {
+    const { instance } = input
+    const dead = () => paramError(400, 'verification_failed', 'code', 'This sign-up can no longer be completed.', 'Too many incorrect codes, or it is already complete: start the sign-up again to get a new code.')
+    const found = await store.findSignUpAttempt(db, input.attemptId)
+    if (!found || found.instance_id !== instance.id) throw dead()
+    const now = clock.now(instance)
+    if (found.status === 'pending' && found.code_expires_at <= now) throw paramError(400, 'verification_expired', 'code', 'This code has expired.', 'Start the sign-up again to get a new code.')
+    const tries = await store.spendSignUpTry(db, found.id, CODE_MAX_FAILURES, now)
+    if (tries === null) throw dead()
+    const attempt = { ...found, failed_attempts: tries }
+    const expected = Buffer.from(codeFor(attempt))
+    const given = Buffer.from(input.code.trim())
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      const left = CODE_MAX_FAILURES - tries
+      throw paramError(422, 'form_code_incorrect', 'code', 'Incorrect code.',
+        left > 0 ? `The code is incorrect: ${left} ${left === 1 ? 'try' : 'tries'} left.` : 'The code is incorrect, and that was the last try: start the sign-up again to get a new code.')
+    }
+    try {
+      return await db.transaction(async (tx) => {
+        const userId = newId('user', now)
+        if (!await store.completeSignUpAttempt(tx, attempt.id, userId, now)) {
+          throw paramError(400, 'verification_failed', 'code', 'This sign-up can no longer be completed.', 'It was completed already.')
+        }
+        const user = await users.insert(tx, {
+          id: userId, instanceId: instance.id, emailId: newId('idn', now), emailAddress: attempt.email_address, verification: 'email_code',
+          passwordHash: attempt.password_hash, firstName: attempt.first_name, lastName: attempt.last_name, unsafeMetadata: attempt.unsafe_metadata, lastSignInAt: now, now,
+        })
+        await store.enqueue(tx, instance.id, user.id, [deps.userCreatedEvent(user, instance, now)], clock.now())
+        const completed = { ...attempt, status: 'complete', created_user_id: user.id, failed_attempts: tries - 1, updated_at: now }
+        return { instance, user, attempt: completed, session: await startSession(tx, instance, user, now) }
+      })
+    } catch (err) {
+      if (isUniqueViolation(err)) throw identifierExists()
+      throw err
+    }
+  }
+
+  return {
+    resolveInstance,
+    resolveTicket,
+    linkTarget,
+    pageUrl,
+    signUpWithTicket,
+    signIn,
+    signInWithTicket,
+    session,
+    signOut,
+    startSignUp,
+    verifySignUp,
+    codeFor,
+    findSignUpAttempt: (id: string) => store.findSignUpAttempt(db, id),
+    /** For a user whose address an emailed code verified: that code's expiry and the wrong codes before it. */
+    codeVerification: async (user: UserRow) => {
+      const address = user.email_addresses.find((e) => e.verification_strategy === 'email_code')
+      return address ? store.findCodeVerification(db, user.instance_id, address.email_address, user.id) : null
+    },
+  }
+}
+
+export type AcceptService = ReturnType<typeof createAcceptService>

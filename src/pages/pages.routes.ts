@@ -1,0 +1,412 @@
+import { Type, type Static } from 'typebox'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import csrf from '@fastify/csrf-protection'
+import rateLimit from '@fastify/rate-limit'
+import type { Redis } from 'ioredis'
+import { ApiError } from '../platform/errors.js'
+import { html } from '../platform/html.js'
+import type { AcceptService, SignedIn, TicketState } from '../accept/accept.service.js'
+import { sessionCookie } from '../accept/session-cookie.js'
+import type { Instance } from '../instance/instance.schemas.js'
+import type { UserRow } from '../users/users.store.js'
+import { localUrl, sendPage, ticketProblem, usePageConventions } from './conventions.js'
+import {
+  messagePage, NAME_MAX_LENGTH, signInPage, signOutPage, signUpPage, signUpWithTicketPage, verifyCodePage,
+  waitlistPage, wrongAccountPage, type FormError, type SignUpValues,
+} from './pages.views.js'
+
+export interface PagesDeps {
+  accept: AcceptService
+  /** Joins an instance's waitlist; absent, waitlist-mode pages say joining is unavailable. */
+  waitlist?: { join(instance: Instance, emailAddress: string): Promise<unknown> } | null
+  publicUrl: string
+  allowedRedirectOrigins: readonly string[]
+  /** Shares the sign-in rate-limit counters between processes, as for the Backend API. */
+  redis: Redis | null
+}
+
+type Usable = Extract<TicketState, { kind: 'usable' }>
+
+const Text = Type.Optional(Type.String({ maxLength: 4096 }))
+const PageQuery = Type.Object({ instance: Text, __clerk_ticket: Text, __clerk_status: Text, sign_up: Text, redirect_url: Text })
+// Unknown fields are allowed and ignored: an `email_address` posted with a ticket changes nothing.
+const FormBody = Type.Object({
+  _csrf: Text, instance: Text, __clerk_ticket: Text, sign_up: Text, redirect_url: Text,
+  email_address: Text, identifier: Text, password: Text, first_name: Text, last_name: Text, code: Text,
+})
+type FormBody = Static<typeof FormBody>
+
+const RATE_WINDOW_MS = 15 * 60 * 1000
+// Where a sign-out may send the person back to: hosted pages and invitation links on this origin.
+const RETURN_PATHS = new Set(['/sign-up', '/sign-in', '/welcome', '/accept', '/v1/tickets/accept'])
+
+const primaryEmail = (user: UserRow) =>
+  (user.email_addresses.find((e) => e.id === user.primary_email_address_id) ?? user.email_addresses[0])?.email_address ?? user.id
+
+/** An optional name: blank is none; too long is an error on the field. */
+function optionalName(value: string | undefined, param: 'first_name' | 'last_name'): string | null {
+  const name = value?.trim() ?? ''
+  if (name.length > NAME_MAX_LENGTH) {
+    throw new ApiError(422, 'form_param_max_length_exceeded', 'is too long', `Names can be at most ${NAME_MAX_LENGTH} characters.`, { param_name: param })
+  }
+  return name || null
+}
+
+/** A refusal a person can fix on the same form (422 and the like), as the form shows it; anything else is thrown on. */
+function formError(err: unknown): FormError & { status: number } {
+  if (!(err instanceof ApiError) || err.status >= 500 || err.status === 429 || err.code.startsWith('ticket_')) throw err
+  const param = typeof err.meta.param_name === 'string' ? err.meta.param_name : undefined
+  const message = err.code === 'form_param_format_invalid' && param === 'email_address' ? 'Enter a valid email address, such as name@example.com.'
+    : err.code === 'form_code_incorrect' ? 'That code is not right. Check the email and try again.'
+      : err.longMessage
+  return { status: err.status, message, ...(param ? { param } : {}) }
+}
+
+/**
+ * The hosted pages: sign-up (with an invitation, or per the instance's sign-up mode), the
+ * emailed-code step, sign-in, sign-out, the waitlist and a plain "you're in" page. They call
+ * the acceptance service, as the Frontend API does, never the HTTP API.
+ */
+export const pageRoutes = (deps: PagesDeps): FastifyPluginAsyncTypebox => async (app) => {
+  const { accept } = deps
+  const cookie = sessionCookie(deps.publicUrl)
+  const secure = new URL(deps.publicUrl).protocol === 'https:'
+  const origin = new URL(deps.publicUrl).origin
+
+  // Double-submit CSRF: the secret sits in an httpOnly cookie, each form carries a token
+  // derived from it. Over https the __Host- prefix stops a sibling subdomain from planting
+  // its own secret.
+  await app.register(csrf, {
+    cookieKey: secure ? '__Host-foyer_csrf' : 'foyer_csrf',
+    cookieOpts: { path: '/', sameSite: 'lax', httpOnly: true, secure },
+  })
+  await app.register(rateLimit, { global: false, skipOnError: true, ...(deps.redis ? { redis: deps.redis, nameSpace: 'foyer-rl:' } : {}) })
+  usePageConventions(app, deps.allowedRedirectOrigins)
+
+  const limiter = (name: string, max: number, key: (req: FastifyRequest) => string) =>
+    app.createRateLimit({ max, timeWindow: RATE_WINDOW_MS, keyGenerator: (req) => `pages:${name}:${key(req)}` })
+  const body = (req: FastifyRequest) => (req.body ?? {}) as FormBody
+  const signInByIp = limiter('sign-in:ip', 30, (req) => req.ip)
+  // Per address, whatever the instance or casing: spreading guesses over many IPs does not help.
+  const signInByAccount = limiter('sign-in:account', 10, (req) => (body(req).identifier ?? '').trim().toLowerCase())
+  // Public sign-up and the waitlist send email or store an address for anyone who asks.
+  const signUpByIp = limiter('sign-up:ip', 30, (req) => req.ip)
+  // Two limits on one route, so the plugin's route option (one key per route) does not fit;
+  // its limiters are applied here instead, keeping its stores (memory, or Redis).
+  const enforce = (...limits: ReturnType<typeof limiter>[]) => async (req: FastifyRequest) => {
+    for (const limit of limits) {
+      const result = await limit(req)
+      if (!result.isAllowed && result.isExceeded) {
+        const minutes = Math.max(1, Math.ceil(result.ttlInSeconds / 60))
+        throw new ApiError(429, 'too_many_requests', 'Too many requests',
+          `There have been too many attempts. Wait ${minutes} minute${minutes === 1 ? '' : 's'}, then try again.`, {}, { 'retry-after': String(result.ttlInSeconds) })
+      }
+    }
+  }
+  const limitSignIn = enforce(signInByIp, signInByAccount)
+  const limitSignUp = enforce(signUpByIp)
+
+  const local = (instance: Instance, path: string, params: Record<string, string> = {}) => localUrl(accept, instance, path, params)
+  const currentSession = (req: FastifyRequest) => accept.session(cookie.read(req))
+
+  /** The instance named by `instance` (`ins_…`), else the default one; null for a name that is no instance. */
+  const namedInstance = async (id: string | undefined): Promise<Instance | null> =>
+    !id || /^ins_[A-Za-z0-9]{1,64}$/.test(id) ? accept.resolveInstance(id || null) : null
+
+  async function instanceOrNotFound(id: string | undefined): Promise<Instance> {
+    const instance = await namedInstance(id)
+    if (!instance) throw new ApiError(404, 'resource_not_found', 'not found', 'No application was found for this address. Check the link you followed.')
+    return instance
+  }
+
+  /** A return address for sign-out: a hosted page or invitation link on this origin, else none (no open redirect). */
+  function safeReturnPath(value: string | undefined): string | null {
+    if (!value) return null
+    try {
+      const url = new URL(value, origin)
+      return url.origin === origin && RETURN_PATHS.has(url.pathname) ? url.pathname + url.search : null
+    } catch {
+      return null
+    }
+  }
+
+  /** Starts the new session in the cookie, ending the one it replaces, then leaves for `target`. */
+  async function signInAndGo(req: FastifyRequest, reply: FastifyReply, signedIn: SignedIn, target: string) {
+    const previous = cookie.read(req)
+    if (previous && previous !== signedIn.session.token) await accept.signOut(previous)
+    cookie.set(reply, signedIn.session.token)
+    return reply.redirect(target, 303)
+  }
+  const afterSignUp = async (instance: Instance) => instance.afterSignUpUrl ?? local(instance, '/welcome')
+  const afterSignIn = async (instance: Instance) => instance.homeUrl ?? local(instance, '/welcome')
+
+  const signOutForm = (reply: FastifyReply, instance: Instance | null, returnTo: string | null) =>
+    ({ action: '/sign-out', csrf: reply.generateCsrf(), hidden: { instance: instance?.id, redirect_url: returnTo } })
+
+  async function alreadySignedIn(reply: FastifyReply, signedIn: SignedIn, returnTo: string) {
+    const { instance } = signedIn
+    return sendPage(reply, 200, messagePage({
+      app: instance.name, title: 'You are already signed in',
+      text: [html`You are signed in to ${instance.name} as <strong>${primaryEmail(signedIn.user)}</strong>.`],
+      links: [[await afterSignIn(instance), `Continue to ${instance.name}`]],
+      action: { form: signOutForm(reply, instance, returnTo), label: 'Sign out and use another account' },
+    }))
+  }
+
+  /**
+   * Someone already signed in follows an invitation. As the invited address, there is
+   * nothing to do; as anyone else, they must sign out first. Either way the ticket stays
+   * unused. Null when nobody is signed in.
+   */
+  async function signedInGuard(reply: FastifyReply, signedIn: SignedIn | null, state: Usable, page: string, ticket: string): Promise<FastifyReply | null> {
+    if (!signedIn) return null
+    const invited = state.invitation.email_address
+    const sameInstance = signedIn.instance.id === state.instance.id
+    const returnTo = await local(state.instance, page, { __clerk_ticket: ticket })
+    if (sameInstance && signedIn.user.email_addresses.some((e) => e.email_address === invited)) return alreadySignedIn(reply, signedIn, returnTo)
+    return sendPage(reply, 409, wrongAccountPage({
+      app: state.instance.name, signedInAs: primaryEmail(signedIn.user), signedInApp: sameInstance ? null : signedIn.instance.name,
+      invitedEmail: invited, signOut: signOutForm(reply, state.instance, returnTo),
+    }))
+  }
+
+  function ticketSignUpForm(reply: FastifyReply, status: number, state: Usable, ticket: string, values: SignUpValues, error: FormError | null, signInUrl: string) {
+    return sendPage(reply, status, signUpWithTicketPage({
+      app: state.instance.name, email: state.invitation.email_address, values, error, signInUrl,
+      form: { action: '/sign-up', csrf: reply.generateCsrf(), hidden: { __clerk_ticket: ticket } },
+    }))
+  }
+
+  /** Sign-up without an invitation, as the instance's mode allows it. */
+  async function modeSignUp(reply: FastifyReply, instance: Instance, values: SignUpValues = {}, error: FormError | null = null, status = 200) {
+    const signInUrl = await local(instance, '/sign-in')
+    if (instance.signUpMode === 'restricted') {
+      return sendPage(reply, 403, messagePage({
+        app: instance.name, title: 'Sign-up is by invitation only',
+        text: [`${instance.name} accepts new accounts only through an invitation. If you were invited, open the link in your invitation email.`],
+        links: [[signInUrl, 'Already have an account? Sign in']],
+      }))
+    }
+    if (instance.signUpMode === 'waitlist') return waitlistForm(reply, instance, values.emailAddress ?? null, error, status)
+    return sendPage(reply, status, signUpPage({
+      app: instance.name, values, error, signInUrl,
+      form: { action: '/sign-up', csrf: reply.generateCsrf(), hidden: { instance: instance.id } },
+    }))
+  }
+
+  async function waitlistForm(reply: FastifyReply, instance: Instance, email: string | null, error: FormError | null, status: number) {
+    return sendPage(reply, status, waitlistPage({
+      app: instance.name, email, error, signInUrl: await local(instance, '/sign-in'),
+      form: { action: '/waitlist', csrf: reply.generateCsrf(), hidden: { instance: instance.id } },
+    }))
+  }
+
+  async function signInForm(reply: FastifyReply, status: number, instance: Instance, p: { ticket?: string | null; email?: string | null; error?: FormError | null; notice?: string | null }) {
+    const signUpUrl = instance.signUpMode === 'restricted' ? null : await local(instance, '/sign-up')
+    return sendPage(reply, status, signInPage({
+      app: instance.name, email: p.email ?? null, error: p.error ?? null, notice: p.notice ?? null, signUpUrl,
+      form: { action: '/sign-in', csrf: reply.generateCsrf(), hidden: p.ticket ? { __clerk_ticket: p.ticket } : { instance: instance.id } },
+    }))
+  }
+
+  const pageSchema = { hide: true, querystring: PageQuery }
+  const formSchema = { hide: true, body: FormBody }
+
+  app.get('/sign-up', { schema: pageSchema }, async (req, reply) => {
+    const { __clerk_ticket: ticket } = req.query
+    const signedIn = await currentSession(req)
+    if (ticket) {
+      const state = await accept.resolveTicket(ticket)
+      if (state.kind !== 'usable') return ticketProblem(accept, reply, state)
+      const guarded = await signedInGuard(reply, signedIn, state, '/sign-up', ticket)
+      if (guarded) return guarded
+      if (state.existingUser) return reply.redirect(await local(state.instance, '/sign-in', { __clerk_ticket: ticket, __clerk_status: 'sign_in' }), 303)
+      return ticketSignUpForm(reply, 200, state, ticket, {}, null, await local(state.instance, '/sign-in'))
+    }
+    const instance = await instanceOrNotFound(req.query.instance)
+    if (signedIn?.instance.id === instance.id) return alreadySignedIn(reply, signedIn, await local(instance, '/sign-up'))
+    return modeSignUp(reply, instance)
+  })
+
+  app.post('/sign-up', { schema: formSchema, preHandler: app.csrfProtection }, async (req, reply) => {
+    const form = req.body
+    const values: SignUpValues = { emailAddress: form.email_address ?? null, firstName: form.first_name ?? null, lastName: form.last_name ?? null }
+    const ticket = form.__clerk_ticket
+    if (ticket) {
+      const state = await accept.resolveTicket(ticket)
+      if (state.kind !== 'usable') return ticketProblem(accept, reply, state)
+      const guarded = await signedInGuard(reply, await currentSession(req), state, '/sign-up', ticket)
+      if (guarded) return guarded
+      try {
+        const firstName = optionalName(form.first_name, 'first_name')
+        const lastName = optionalName(form.last_name, 'last_name')
+        // The address comes from the ticket alone; a posted email_address is not even read.
+        const done = await accept.signUpWithTicket({ ticket, password: form.password ?? '', firstName, lastName })
+        return signInAndGo(req, reply, done, await afterSignUp(done.instance))
+      } catch (err) {
+        const { status, ...error } = formError(err)
+        return ticketSignUpForm(reply, status, state, ticket, values, error, await local(state.instance, '/sign-in'))
+      }
+    }
+    const instance = await instanceOrNotFound(form.instance)
+    if (instance.signUpMode !== 'public') return modeSignUp(reply, instance, values)
+    try {
+      await limitSignUp(req)
+      const firstName = optionalName(form.first_name, 'first_name')
+      const lastName = optionalName(form.last_name, 'last_name')
+      const { attemptId } = await accept.startSignUp({ instance, emailAddress: form.email_address ?? '', password: form.password ?? '', firstName, lastName })
+      return reply.redirect(await local(instance, '/sign-up/verify', { sign_up: attemptId }), 303)
+    } catch (err) {
+      const { status, ...error } = formError(err)
+      return modeSignUp(reply, instance, values, error, status)
+    }
+  })
+
+  /** The sign-up attempt a code is for, with its instance: the emailed link names only the attempt. */
+  async function attemptOf(id: string | undefined) {
+    const attempt = id && id.length <= 100 ? await accept.findSignUpAttempt(id) : null
+    const instance = attempt && await accept.resolveInstance(attempt.instance_id)
+    if (!attempt || !instance) throw new ApiError(404, 'resource_not_found', 'not found', 'This sign-up was not found. Start again from the sign-up page.')
+    return { attempt, instance }
+  }
+
+  async function codeForm(reply: FastifyReply, status: number, instance: Instance, attempt: { id: string; email_address: string }, error: FormError | null) {
+    return sendPage(reply, status, verifyCodePage({
+      app: instance.name, email: attempt.email_address, error, restartUrl: await local(instance, '/sign-up'),
+      form: { action: '/sign-up/verify', csrf: reply.generateCsrf(), hidden: { sign_up: attempt.id } },
+    }))
+  }
+
+  async function signUpClosed(reply: FastifyReply, instance: Instance, status: number, text: string) {
+    return sendPage(reply, status, messagePage({
+      app: instance.name, title: 'This sign-up can no longer be completed', text: [text],
+      links: [[await local(instance, '/sign-up'), 'Start again'], [await local(instance, '/sign-in'), 'Sign in']],
+    }))
+  }
+
+  app.get('/sign-up/verify', { schema: pageSchema }, async (req, reply) => {
+    const { attempt, instance } = await attemptOf(req.query.sign_up)
+    if (attempt.status !== 'pending') return signUpClosed(reply, instance, 410, 'This sign-up was completed already: sign in with your email address and password.')
+    return codeForm(reply, 200, instance, attempt, null)
+  })
+
+  app.post('/sign-up/verify', { schema: formSchema, preHandler: app.csrfProtection }, async (req, reply) => {
+    const { attempt, instance } = await attemptOf(req.body.sign_up)
+    try {
+      const done = await accept.verifySignUp({ instance, attemptId: attempt.id, code: req.body.code ?? '' })
+      return signInAndGo(req, reply, done, await afterSignUp(instance))
+    } catch (err) {
+      if (err instanceof ApiError && (err.code === 'verification_failed' || err.code === 'verification_expired')) {
+        return signUpClosed(reply, instance, err.status, err.longMessage)
+      }
+      const { status, ...error } = formError(err)
+      return codeForm(reply, status, instance, attempt, error)
+    }
+  })
+
+  app.get('/sign-in', { schema: pageSchema }, async (req, reply) => {
+    const { __clerk_ticket: ticket } = req.query
+    const signedIn = await currentSession(req)
+    if (ticket) {
+      const state = await accept.resolveTicket(ticket)
+      if (state.kind !== 'usable') return ticketProblem(accept, reply, state)
+      const guarded = await signedInGuard(reply, signedIn, state, '/sign-in', ticket)
+      if (guarded) return guarded
+      if (!state.existingUser) return reply.redirect(await local(state.instance, '/sign-up', { __clerk_ticket: ticket, __clerk_status: 'sign_up' }), 303)
+      return signInForm(reply, 200, state.instance, { ticket, email: state.invitation.email_address, notice: `Sign in to accept your invitation to ${state.instance.name}.` })
+    }
+    const instance = await instanceOrNotFound(req.query.instance)
+    if (signedIn?.instance.id === instance.id) return alreadySignedIn(reply, signedIn, await local(instance, '/sign-in'))
+    const notice = req.query.__clerk_status === 'complete' ? 'This invitation has already been accepted — sign in.' : null
+    return signInForm(reply, 200, instance, { notice })
+  })
+
+  app.post('/sign-in', { schema: formSchema, preHandler: [app.csrfProtection, limitSignIn] }, async (req, reply) => {
+    const form = req.body
+    const ticket = form.__clerk_ticket || null
+    let instance: Instance
+    if (ticket) {
+      const state = await accept.resolveTicket(ticket)
+      if (state.kind !== 'usable') return ticketProblem(accept, reply, state)
+      const guarded = await signedInGuard(reply, await currentSession(req), state, '/sign-in', ticket)
+      if (guarded) return guarded
+      instance = state.instance
+    } else {
+      instance = await instanceOrNotFound(form.instance)
+    }
+    try {
+      const done = await accept.signIn({ instance, identifier: form.identifier ?? '', password: form.password ?? '', ticket, ip: req.ip })
+      return signInAndGo(req, reply, done, await afterSignIn(instance))
+    } catch (err) {
+      const { status, ...error } = formError(err)
+      // One answer for "no such account" and "wrong password": the page must not reveal which addresses have accounts.
+      const generic = err instanceof ApiError && (err.code === 'form_identifier_not_found' || err.code === 'form_password_incorrect')
+      return signInForm(reply, status, instance, {
+        ticket, email: form.identifier,
+        error: generic ? { message: 'That email address and password do not match an account. Check them and try again.' } : error,
+      })
+    }
+  })
+
+  app.get('/sign-out', { schema: pageSchema }, async (req, reply) => {
+    const signedIn = await currentSession(req)
+    const instance = signedIn?.instance ?? await namedInstance(req.query.instance)
+    return sendPage(reply, 200, signOutPage({
+      app: instance?.name ?? null, signedInAs: signedIn ? primaryEmail(signedIn.user) : null,
+      form: signOutForm(reply, instance, safeReturnPath(req.query.redirect_url)),
+    }))
+  })
+
+  app.post('/sign-out', { schema: formSchema, preHandler: app.csrfProtection }, async (req, reply) => {
+    await accept.signOut(cookie.read(req))
+    cookie.clear(reply)
+    const returnTo = safeReturnPath(req.body.redirect_url)
+    if (returnTo) return reply.redirect(returnTo, 303)
+    const instance = await namedInstance(req.body.instance)
+    return sendPage(reply, 200, messagePage({
+      app: instance?.name ?? null, title: 'You are signed out', text: ['You have been signed out on this device.'],
+      links: instance ? [[await local(instance, '/sign-in'), 'Sign in again']] : [],
+    }))
+  })
+
+  app.get('/welcome', { schema: pageSchema }, async (req, reply) => {
+    const signedIn = await currentSession(req)
+    if (signedIn) {
+      const { instance, user } = signedIn
+      return sendPage(reply, 200, messagePage({
+        app: instance.name, title: 'You\'re in',
+        text: [html`Welcome${user.first_name ? html`, ${user.first_name}` : ''}! You are signed in to ${instance.name} as <strong>${primaryEmail(user)}</strong>.`],
+        action: { form: signOutForm(reply, instance, null), label: 'Sign out' },
+      }))
+    }
+    const instance = await instanceOrNotFound(req.query.instance)
+    return sendPage(reply, 200, messagePage({
+      app: instance.name, title: 'You are not signed in', text: ['Sign in to continue.'],
+      links: [[await local(instance, '/sign-in'), 'Sign in']],
+    }))
+  })
+
+  app.get('/waitlist', { schema: pageSchema }, async (req, reply) => {
+    const instance = await instanceOrNotFound(req.query.instance)
+    if (instance.signUpMode !== 'waitlist') return reply.redirect(await local(instance, '/sign-up'), 303)
+    return waitlistForm(reply, instance, null, null, 200)
+  })
+
+  app.post('/waitlist', { schema: formSchema, preHandler: [app.csrfProtection, limitSignUp] }, async (req, reply) => {
+    const instance = await instanceOrNotFound(req.body.instance)
+    if (instance.signUpMode !== 'waitlist') return reply.redirect(await local(instance, '/sign-up'), 303)
+    if (!deps.waitlist) throw new ApiError(503, 'internal_clerk_error', 'waitlist unavailable', 'The waitlist is not available right now. Try again later.')
+    const email = req.body.email_address ?? ''
+    try {
+      await deps.waitlist.join(instance, email)
+    } catch (err) {
+      const { status, ...error } = formError(err)
+      return waitlistForm(reply, instance, email, error, status)
+    }
+    return sendPage(reply, 200, messagePage({
+      app: instance.name, title: 'You\'re on the waitlist',
+      text: [html`We will email <strong>${email.trim().toLowerCase()}</strong> when a place opens up for you on ${instance.name}.`],
+    }))
+  })
+}

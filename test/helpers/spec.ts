@@ -154,3 +154,31 @@ export function webhookEventValidator(type: string): ValidateFunction {
   if (!schema) throw new Error(`${WEBHOOKS_SPEC_FILE} has no event ${type}`)
   return webhookAjv.ajv.compile(toJsonSchema(schema, WEBHOOKS_SPEC_ID) as Schema)
 }
+
+/** Clerk's Frontend API reference (MIT), from the same shared folder. */
+export const FAPI_SPEC_FILE = 'clerk-fapi-2026-05-12.yml'
+const FAPI_SPEC_ID = 'clerk-fapi'
+let fapiAjv: Ajv | null = null
+const fapiValidators = new Map<string, ValidateFunction>()
+
+/** A validator for the Frontend API reference's `#/components/schemas/<name>` (e.g. `Client.ClientWrappedSignUp`). */
+export function fapiComponent(name: string): ValidateFunction {
+  if (!fapiAjv) {
+    const doc = parse(readFileSync(join(repoRoot(), '..', 'shared', 'reference', FAPI_SPEC_FILE), 'utf8')) as OpenApiDocument
+    fapiAjv = new Ajv({ strict: false, allErrors: true, logger: false })
+    addFormats.default(fapiAjv)
+    const schemas = Object.fromEntries(Object.entries(doc.components.schemas).map(([n, s]) => [n, toJsonSchema(s, FAPI_SPEC_ID)]))
+    fapiAjv.addSchema({ $id: FAPI_SPEC_ID, components: { schemas } })
+  }
+  let validate = fapiValidators.get(name)
+  if (!validate) fapiValidators.set(name, (validate = fapiAjv.compile({ $ref: `${FAPI_SPEC_ID}#/components/schemas/${name}` })))
+  return validate
+}
+
+/** Fails with Ajv's findings and the body when `body` is not a `name` of the Frontend API reference. */
+export function assertMatchesFapi(name: string, body: unknown): void {
+  const validate = fapiComponent(name)
+  if (validate(body)) return
+  const findings = (validate.errors ?? []).map((e) => `  ${e.instancePath || '(root)'} ${e.message ?? e.keyword} ${JSON.stringify(e.params)}`)
+  assert.fail(`body does not match ${FAPI_SPEC_FILE} ${name}:\n${findings.slice(0, 30).join('\n')}\nbody: ${JSON.stringify(body)}`)
+}

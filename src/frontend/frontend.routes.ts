@@ -1,0 +1,212 @@
+import cors from '@fastify/cors'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import sjson from 'secure-json-parse'
+import type { AcceptService, SignedIn } from '../accept/accept.service.js'
+import { sessionCookie } from '../accept/session-cookie.js'
+import type { Clock } from '../platform/clock.js'
+import { ApiError, notFound, paramError } from '../platform/errors.js'
+import { newId } from '../platform/ids.js'
+import { checkMetadataSize, isAllowedOrigin } from '../platform/validation.js'
+import {
+  AttemptVerificationBody, CreateSignInBody, CreateSignUpBody, InstanceQuery, SessionParams, SignUpParams,
+  codeSignUp, completeSignIn, ticketSignUp, toFapiClient, toFapiSession, type Strategy,
+} from './frontend.schemas.js'
+
+interface Deps {
+  accept: AcceptService
+  clock: Clock
+  publicUrl: string
+  allowedRedirectOrigins: readonly string[]
+}
+
+const missing = (param: string) => paramError(422, 'form_param_missing', param, 'is missing', `${param} must be included.`)
+const unsupported = (param: string, allowed: string) =>
+  paramError(422, 'form_param_value_invalid', param, 'is invalid', `${param} must be one of: ${allowed}. Foyer supports no other strategy.`)
+
+function metadata(raw: unknown): Record<string, unknown> | undefined {
+  if (raw == null) return undefined
+  let value: unknown = raw
+  if (typeof raw === 'string') {
+    try {
+      value = sjson.parse(raw, undefined, { protoAction: 'error', constructorAction: 'error' })
+    } catch {
+      value = null
+    }
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw paramError(422, 'form_param_format_invalid', 'unsafe_metadata', 'is invalid', 'unsafe_metadata must be a JSON object.')
+  }
+  checkMetadataSize(value as Record<string, unknown>, 'unsafe_metadata')
+  return value as Record<string, unknown>
+}
+
+/**
+ * Clerk's Frontend API, for the custom flows an application builds on its own pages: sign-up
+ * with an invitation ticket or an emailed code, sign-in with a password or a ticket, the
+ * current Client, sign-out. Public (no secret key): the instance comes from the ticket, the
+ * session, or `?instance=ins_…` (the default instance when left out). Registered under the
+ * `/v1/client` prefix, so that its CORS and origin rules touch nothing else.
+ */
+export const frontendRoutes = (deps: Deps): FastifyPluginAsyncTypebox => async (app) => {
+  const { accept } = deps
+  const cookie = sessionCookie(deps.publicUrl)
+  const ownOrigin = new URL(deps.publicUrl).origin
+  const isAllowed = (origin: string) => {
+    try {
+      return isAllowedOrigin(new URL(origin), deps.allowedRedirectOrigins)
+    } catch {
+      return false // `null` (sandboxed frames, opaque redirects) and anything unparsable
+    }
+  }
+
+  // Pages on the allowed origins may call with the session cookie; others get no CORS
+  // headers at all, so their scripts cannot read a single answer.
+  await app.register(cors, {
+    origin: (origin, cb) => cb(null, origin !== undefined && isAllowed(origin)),
+    credentials: true,
+    methods: ['GET', 'POST', 'DELETE'],
+    maxAge: 600,
+  })
+
+  // CSRF. SameSite=Lax keeps the cookie off cross-site POSTs, but not off POSTs from sibling
+  // subdomains (same site, other origin), and a sign-in CSRF needs no cookie at all (it signs
+  // the victim into the attacker's account). Browsers name the origin of every cross-origin
+  // POST and DELETE, so one named and not allowed is refused before anything happens. Without
+  // an Origin header the caller is not a browser page acting for someone, and goes on.
+  app.addHook('onRequest', async (request) => {
+    if (request.method === 'GET' || request.method === 'HEAD' || request.method === 'OPTIONS') return
+    const origin = request.headers.origin
+    if (origin !== undefined && origin !== ownOrigin && !isAllowed(origin)) {
+      throw new ApiError(403, 'origin_invalid', 'Invalid origin',
+        `Requests from ${origin.slice(0, 100)} are not allowed: the origin must be one of FOYER_ALLOWED_REDIRECT_ORIGINS.`)
+    }
+  })
+
+  const hide = true
+  // Sessions live on wall time; sign-up codes expire on their instance's (test) clock.
+  const now = () => deps.clock.now()
+
+  /** The cookie's session, if it belongs to the instance the request names (when it names one). */
+  async function current(request: FastifyRequest, named: string | undefined): Promise<SignedIn | null> {
+    const signedIn = await accept.session(cookie.read(request))
+    if (!signedIn || (named && named !== signedIn.instance.id)) return null
+    return signedIn
+  }
+
+  // Clerk's single-session rule: sign out before signing in or up again.
+  async function refuseSignedIn(request: FastifyRequest) {
+    if (await accept.session(cookie.read(request))) {
+      throw new ApiError(400, 'session_exists', 'You\'re already signed in.', 'You\'re already signed in: sign out first to sign in or up again.')
+    }
+  }
+
+  async function instanceFor(named: string | undefined) {
+    const instance = await accept.resolveInstance(named)
+    if (!instance) throw notFound('instance')
+    return instance
+  }
+
+  const codeOf = (signedIn: SignedIn) => accept.codeVerification(signedIn.user)
+
+  async function clientAfter(signedIn: SignedIn, extra: { signIn?: unknown; signUp?: unknown; strategy?: Strategy; ended?: boolean }) {
+    return toFapiClient(signedIn, await codeOf(signedIn), now(), extra)
+  }
+
+  app.get('/', { schema: { hide, querystring: InstanceQuery } }, async (request) => {
+    const signedIn = await current(request, request.query.instance)
+    if (!signedIn) return { response: null, client: null }
+    const client = await clientAfter(signedIn, {})
+    return { response: client, client }
+  })
+
+  // Ends the browser's session: `DELETE /v1/client` (every session of the Client) and
+  // `DELETE /v1/client/sessions` (the same, Clerk keeping its client cookie) are one thing here.
+  const signOut = async (request: FastifyRequest, reply: FastifyReply) => {
+    const signedIn = await current(request, (request.query as InstanceQuery).instance)
+    if (signedIn) await accept.signOut(signedIn.session.token)
+    cookie.clear(reply)
+    if (!signedIn) return { response: null, client: null }
+    return { response: await clientAfter(signedIn, { ended: true }), client: null }
+  }
+  app.delete('/', { schema: { hide, querystring: InstanceQuery } }, signOut)
+  app.delete('/sessions', { schema: { hide, querystring: InstanceQuery } }, signOut)
+
+  app.post('/sessions/:session_id/end', { schema: { hide, querystring: InstanceQuery, params: SessionParams } }, async (request, reply) => {
+    const signedIn = await current(request, request.query.instance)
+    if (!signedIn || signedIn.session.id !== request.params.session_id) throw notFound('session')
+    await accept.signOut(signedIn.session.token)
+    cookie.clear(reply)
+    const code = await codeOf(signedIn)
+    return { response: toFapiSession(signedIn, code, now(), 'ended'), client: toFapiClient(signedIn, code, now(), { ended: true }) }
+  })
+
+  app.post('/sign_ups', { schema: { hide, querystring: InstanceQuery, body: CreateSignUpBody } }, async (request, reply) => {
+    await refuseSignedIn(request)
+    const body = request.body
+    const unsafeMetadata = metadata(body.unsafe_metadata)
+    if (body.strategy === 'ticket' || (body.strategy == null && body.ticket != null)) {
+      if (!body.ticket) throw missing('ticket')
+      if (body.password == null) throw missing('password')
+      const done = await accept.signUpWithTicket({
+        ticket: body.ticket, password: body.password, firstName: body.first_name, lastName: body.last_name, unsafeMetadata,
+        emailAddress: body.email_address, instanceId: request.query.instance,
+      })
+      cookie.set(reply, done.session.token)
+      const signUp = ticketSignUp(newId('sua', now()), done, now())
+      return { response: signUp, client: await clientAfter(done, { signUp, strategy: 'ticket' }) }
+    }
+    if (body.strategy != null && body.strategy !== 'email_code') throw unsupported('strategy', 'ticket, email_code')
+    if (body.ticket != null) throw paramError(422, 'form_param_value_invalid', 'ticket', 'is invalid', 'A ticket goes with strategy=ticket.')
+    if (body.email_address == null) throw missing('email_address')
+    if (body.password == null) throw missing('password')
+    const instance = await instanceFor(request.query.instance)
+    const { attemptId } = await accept.startSignUp({
+      instance, emailAddress: body.email_address, password: body.password, firstName: body.first_name, lastName: body.last_name, unsafeMetadata,
+    })
+    const attempt = (await accept.findSignUpAttempt(attemptId))!
+    // No session yet, so no Client: the sign-up is finished by its id and the emailed code.
+    return { response: codeSignUp(attempt, deps.clock.now(instance)), client: null }
+  })
+
+  app.post('/sign_ups/:sign_up_id/attempt_verification', {
+    schema: { hide, querystring: InstanceQuery, params: SignUpParams, body: AttemptVerificationBody },
+  }, async (request, reply) => {
+    await refuseSignedIn(request)
+    if (request.body.strategy !== 'email_code') throw unsupported('strategy', 'email_code')
+    if (!request.body.code) throw missing('code')
+    // The sign-up's own instance; one named by the request must be that one.
+    const attempt = await accept.findSignUpAttempt(request.params.sign_up_id)
+    if (!attempt || (request.query.instance && request.query.instance !== attempt.instance_id)) throw notFound('sign-up')
+    const instance = await accept.resolveInstance(attempt.instance_id)
+    if (!instance) throw notFound('sign-up')
+    const done = await accept.verifySignUp({ instance, attemptId: attempt.id, code: request.body.code })
+    cookie.set(reply, done.session.token)
+    const signUp = codeSignUp(done.attempt, deps.clock.now(instance), done.session.id)
+    return { response: signUp, client: await clientAfter(done, { signUp, strategy: 'email_code' }) }
+  })
+
+  app.post('/sign_ins', { schema: { hide, querystring: InstanceQuery, body: CreateSignInBody } }, async (request, reply) => {
+    await refuseSignedIn(request)
+    const body = request.body
+    let done: SignedIn
+    let strategy: 'password' | 'ticket'
+    // A ticket alone (no identifier) is the ticket strategy, whether or not it is named.
+    if (body.strategy === 'ticket' || (body.strategy == null && body.ticket != null && body.identifier == null)) {
+      if (!body.ticket) throw missing('ticket')
+      done = await accept.signInWithTicket(body.ticket, { instanceId: request.query.instance })
+      strategy = 'ticket'
+    } else {
+      if (body.strategy != null && body.strategy !== 'password') throw unsupported('strategy', 'password, ticket')
+      if (body.identifier == null) throw missing('identifier')
+      if (body.password == null) throw missing('password')
+      done = await accept.signIn({
+        instance: await instanceFor(request.query.instance), identifier: body.identifier, password: body.password, ticket: body.ticket, ip: request.ip,
+      })
+      strategy = 'password'
+    }
+    cookie.set(reply, done.session.token)
+    const signIn = completeSignIn(newId('sia', now()), done, strategy, now())
+    return { response: signIn, client: await clientAfter(done, { signIn, strategy }) }
+  })
+}

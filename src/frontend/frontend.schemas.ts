@@ -1,0 +1,274 @@
+import { Type, type Static } from 'typebox'
+import type { EmailAddressRow, UserRow } from '../users/users.store.js'
+import type { SignUpAttemptRow } from '../accept/accept.store.js'
+import type { SignedIn } from '../accept/accept.service.js'
+
+const nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Optional(Type.Union([schema, Type.Null()]))
+const text = (maxLength: number) => nullable(Type.String({ maxLength }))
+
+// Clerk's clients send more parameters than Foyer acts on (captcha tokens, `legal_accepted`,
+// redirect URLs…): unknown ones are ignored rather than refused, as Clerk does.
+export const InstanceQuery = Type.Object({
+  instance: Type.Optional(Type.String({ maxLength: 100, description: 'The instance (`ins_…`) to act for; the default instance when left out.' })),
+})
+export type InstanceQuery = Static<typeof InstanceQuery>
+
+export const CreateSignUpBody = Type.Object({
+  strategy: text(50),
+  ticket: text(200),
+  email_address: text(320),
+  password: text(1024),
+  first_name: text(256),
+  last_name: text(256),
+  // A JSON object; form bodies carry it as JSON text.
+  unsafe_metadata: nullable(Type.Union([Type.Object({}, { additionalProperties: true }), Type.String({ maxLength: 16 * 1024 })])),
+})
+export type CreateSignUpBody = Static<typeof CreateSignUpBody>
+
+export const SignUpParams = Type.Object({ sign_up_id: Type.String({ maxLength: 100 }) })
+export const AttemptVerificationBody = Type.Object({
+  strategy: Type.String({ maxLength: 50 }),
+  code: text(50),
+})
+export type AttemptVerificationBody = Static<typeof AttemptVerificationBody>
+
+export const CreateSignInBody = Type.Object({
+  strategy: text(50),
+  identifier: text(320),
+  password: text(1024),
+  ticket: text(200),
+})
+export type CreateSignInBody = Static<typeof CreateSignInBody>
+
+export const SessionParams = Type.Object({ session_id: Type.String({ maxLength: 100 }) })
+
+const DAY_MS = 24 * 60 * 60 * 1000
+/** How long Clerk keeps an unfinished sign-in or sign-up before abandoning it. */
+const ATTEMPT_LIFETIME_MS = DAY_MS
+
+type Verification = Record<string, unknown>
+const ticketVerification = (): Verification => ({ object: 'verification_ticket', status: 'verified', strategy: 'ticket', attempts: null, expire_at: null })
+
+/** How an address was proved, as Clerk's verification objects say it. */
+function addressVerification(e: EmailAddressRow, code: CodeVerification | null): Verification | null {
+  if (e.verified_at === null) return null
+  switch (e.verification_strategy) {
+    case 'ticket': return ticketVerification()
+    case 'admin': return { object: 'verification_admin', status: 'verified', strategy: 'admin', attempts: null, expire_at: null }
+    case 'email_code': return code && { object: 'verification_otp', status: 'verified', strategy: 'email_code', attempts: code.failed_attempts + 1, expire_at: code.expire_at }
+    default: return null
+  }
+}
+
+export interface CodeVerification {
+  expire_at: number
+  failed_attempts: number
+}
+
+/**
+ * Clerk's Frontend API User. Unlike the Backend API's, it never carries private_metadata.
+ * Foyer users have one address and a password; what Clerk's User must carry beyond that is
+ * answered as empty, false or null.
+ */
+export function toFapiUser(user: UserRow, code: CodeVerification | null, lastActiveAt: number) {
+  return {
+    id: user.id,
+    object: 'user',
+    username: null,
+    first_name: user.first_name,
+    last_name: user.last_name,
+    has_image: false,
+    primary_email_address_id: user.primary_email_address_id,
+    primary_phone_number_id: null,
+    primary_web3_wallet_id: null,
+    password_enabled: user.password_hash !== null,
+    two_factor_enabled: false,
+    totp_enabled: false,
+    backup_code_enabled: false,
+    email_addresses: user.email_addresses.map((e) => ({
+      id: e.id,
+      object: 'email_address',
+      email_address: e.email_address,
+      reserved: false,
+      verification: addressVerification(e, code),
+      linked_to: [],
+      matches_sso_connection: false,
+      created_at: e.created_at,
+      updated_at: e.verified_at ?? e.created_at,
+    })),
+    phone_numbers: [],
+    web3_wallets: [],
+    passkeys: [],
+    organization_memberships: [],
+    external_accounts: [],
+    saml_accounts: [],
+    enterprise_accounts: [],
+    // A Foyer password is set when the user is created and never changed.
+    password_last_updated_at: user.password_hash === null ? null : user.created_at,
+    public_metadata: user.public_metadata,
+    unsafe_metadata: user.unsafe_metadata,
+    external_id: null,
+    last_sign_in_at: user.last_sign_in_at,
+    banned: false,
+    locked: false,
+    lockout_expires_in_seconds: null,
+    verification_attempts_remaining: null,
+    created_at: user.created_at,
+    updated_at: user.updated_at,
+    delete_self_enabled: false,
+    create_organization_enabled: false,
+    last_active_at: Math.floor(lastActiveAt / DAY_MS) * DAY_MS,
+    mfa_enabled_at: null,
+    mfa_disabled_at: null,
+    legal_accepted_at: null,
+  }
+}
+
+export type Strategy = 'password' | 'ticket' | 'email_code'
+
+/** Clerk's Session: Foyer sessions last a fixed time, so they are abandoned when they expire. */
+export function toFapiSession(signedIn: SignedIn, code: CodeVerification | null, now: number, status: 'active' | 'ended' = 'active') {
+  const { user, session } = signedIn
+  const primary = user.email_addresses.find((e) => e.id === user.primary_email_address_id) ?? user.email_addresses[0]
+  return {
+    id: session.id,
+    object: 'session',
+    status,
+    expire_at: session.expiresAt,
+    abandon_at: session.expiresAt,
+    last_active_at: session.lastActiveAt,
+    last_active_token: null,
+    actor: null,
+    last_active_organization_id: null,
+    user: toFapiUser(user, code, session.lastActiveAt),
+    public_user_data: {
+      first_name: user.first_name,
+      last_name: user.last_name,
+      image_url: null,
+      has_image: false,
+      identifier: primary?.email_address ?? '',
+      user_id: user.id,
+    },
+    // Minutes since the first factor was verified, which is when the session started; no
+    // second factor exists (-1, as Clerk says it).
+    factor_verification_age: [Math.max(0, Math.floor((now - session.createdAt) / 60_000)), -1],
+    created_at: session.createdAt,
+    updated_at: session.lastActiveAt,
+  }
+}
+
+/**
+ * Clerk's Client is a browser; Foyer knows a browser only by its session cookie, so the
+ * Client's id is derived from the session's, and there is no Client without a session.
+ */
+export function toFapiClient(signedIn: SignedIn, code: CodeVerification | null, now: number, extra: {
+  signIn?: unknown; signUp?: unknown; strategy?: Strategy | null; ended?: boolean
+} = {}) {
+  const { session } = signedIn
+  return {
+    object: 'client',
+    id: `client_${session.id.slice(session.id.indexOf('_') + 1)}`,
+    sessions: extra.ended ? [] : [toFapiSession(signedIn, code, now)],
+    sign_in: extra.signIn ?? null,
+    sign_up: extra.signUp ?? null,
+    last_active_session_id: extra.ended ? null : session.id,
+    last_authentication_strategy: extra.strategy ?? null,
+    cookie_expires_at: session.expiresAt,
+    captcha_bypass: false,
+    created_at: session.createdAt,
+    updated_at: session.lastActiveAt,
+  }
+}
+
+interface SignUpFacts {
+  id: string
+  status: 'missing_requirements' | 'complete'
+  emailAddress: string
+  emailVerification: Verification
+  firstName: string | null
+  lastName: string | null
+  publicMetadata: Record<string, unknown>
+  unsafeMetadata: Record<string, unknown>
+  userId: string | null
+  sessionId: string | null
+  abandonAt: number
+}
+
+function toFapiSignUp(f: SignUpFacts) {
+  return {
+    object: 'sign_up_attempt',
+    id: f.id,
+    status: f.status,
+    // Foyer's one registration policy: an address and a password; names are optional.
+    required_fields: ['email_address', 'password'],
+    optional_fields: ['first_name', 'last_name'],
+    missing_fields: [],
+    unverified_fields: f.status === 'complete' ? [] : ['email_address'],
+    verifications: { email_address: f.emailVerification, phone_number: null, web3_wallet: null, external_account: null },
+    username: null,
+    email_address: f.emailAddress,
+    phone_number: null,
+    web3_wallet: null,
+    password_enabled: true,
+    first_name: f.firstName,
+    last_name: f.lastName,
+    unsafe_metadata: f.unsafeMetadata,
+    public_metadata: f.publicMetadata,
+    custom_action: false,
+    external_id: null,
+    created_session_id: f.sessionId,
+    created_user_id: f.userId,
+    abandon_at: f.abandonAt,
+    legal_accepted_at: null,
+  }
+}
+
+/** A sign-up completed with a ticket, in the one request that created it. */
+export function ticketSignUp(id: string, signedIn: SignedIn & { invitation: { email_address: string; public_metadata: Record<string, unknown> } }, now: number) {
+  const { user, invitation, session } = signedIn
+  return toFapiSignUp({
+    id, status: 'complete', emailAddress: invitation.email_address,
+    emailVerification: { ...ticketVerification(), next_action: '', supported_strategies: [] },
+    firstName: user.first_name, lastName: user.last_name, publicMetadata: user.public_metadata, unsafeMetadata: user.unsafe_metadata,
+    userId: user.id, sessionId: session.id, abandonAt: now + ATTEMPT_LIFETIME_MS,
+  })
+}
+
+/** A sign-up waiting for its emailed code, or completed by it. It cannot be finished once the code has expired. */
+export function codeSignUp(attempt: SignUpAttemptRow, now: number, sessionId: string | null = null) {
+  const complete = attempt.status === 'complete'
+  const expired = !complete && attempt.code_expires_at <= now
+  const status = complete ? 'verified' : expired ? 'expired' : 'unverified'
+  return toFapiSignUp({
+    id: attempt.id, status: complete ? 'complete' : 'missing_requirements', emailAddress: attempt.email_address,
+    emailVerification: {
+      object: 'verification_otp', status, strategy: 'email_code',
+      attempts: attempt.failed_attempts + (complete ? 1 : 0), expire_at: attempt.code_expires_at,
+      next_action: status === 'unverified' ? 'needs_attempt' : '', supported_strategies: ['email_code'],
+    },
+    firstName: attempt.first_name, lastName: attempt.last_name, publicMetadata: {}, unsafeMetadata: attempt.unsafe_metadata,
+    userId: attempt.created_user_id, sessionId, abandonAt: attempt.code_expires_at,
+  })
+}
+
+/** A sign-in, which Foyer completes in the request that creates it. */
+export function completeSignIn(id: string, signedIn: SignedIn, strategy: 'password' | 'ticket', now: number) {
+  const { user, session } = signedIn
+  const primary = user.email_addresses.find((e) => e.id === user.primary_email_address_id) ?? user.email_addresses[0]
+  return {
+    object: 'sign_in_attempt',
+    id,
+    status: 'complete',
+    supported_identifiers: ['email_address'],
+    supported_first_factors: user.password_hash === null ? [] : [{ strategy: 'password' }],
+    supported_second_factors: null,
+    first_factor_verification: strategy === 'ticket'
+      ? ticketVerification()
+      : { object: 'verification_password', status: 'verified', strategy: 'password', attempts: null, expire_at: null },
+    second_factor_verification: null,
+    identifier: primary?.email_address ?? null,
+    user_data: { first_name: user.first_name, last_name: user.last_name, has_image: false },
+    created_session_id: session.id,
+    abandon_at: now + ATTEMPT_LIFETIME_MS,
+  }
+}

@@ -1,0 +1,220 @@
+import { after, before, describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { buildTestApp, client, uniqueEmail, type Client, type TestApp } from '../helpers/build-app.js'
+import { forEachDatabase } from '../helpers/databases.js'
+import { makeInvitation } from '../helpers/factories.js'
+import { assertMatchesFapi } from '../helpers/spec.js'
+import { newId } from '../../src/platform/ids.js'
+import { hashPassword } from '../../src/users/passwords.js'
+import { createUserStore } from '../../src/users/users.store.js'
+import { fapi, outboxTopics, ticketOf, type Fapi, type FapiReply } from './fapi-client.js'
+
+const PASSWORD = 'correct horse battery'
+
+function assertClerkError(res: FapiReply, status: number, code: string, param?: string) {
+  assert.equal(res.status, status, JSON.stringify(res.body))
+  assert.equal(res.body.errors[0].code, code, JSON.stringify(res.body))
+  if (param !== undefined) assert.equal(res.body.errors[0].meta?.param_name, param)
+  assertMatchesFapi('ClerkErrors', res.body)
+  assert.equal(res.session, null, 'a refused request sets no session cookie')
+}
+
+forEachDatabase('Frontend API sign-ins and the Client', (engine) => {
+  let t: TestApp
+  let f: Fapi
+  let hash: string
+  before(async () => {
+    t = await buildTestApp({ engine })
+    f = fapi(t.app)
+    hash = await hashPassword(PASSWORD)
+  })
+  after(() => t.close())
+
+  const newInstance = async () => {
+    const { instance, secretKey } = await t.newInstance()
+    return { instance, api: client(t.app, secretKey) }
+  }
+  /** A user who can sign in with PASSWORD. */
+  const makeMember = async (instanceId: string, email = uniqueEmail('member')) => {
+    const now = t.clock.now()
+    const user = await createUserStore().insert(t.db, {
+      id: newId('user', now), instanceId, emailId: newId('idn', now), emailAddress: email, verification: 'admin', passwordHash: hash, firstName: 'Existing', now,
+    })
+    return { id: user.id, email }
+  }
+  const isPending = async (api: Client, id: string) => (await api.get(`/v1/invitations?query=${id}&status=pending`)).body.length === 1
+  const isAccepted = async (api: Client, id: string) => (await api.get(`/v1/invitations?query=${id}&status=accepted`)).body.length === 1
+  const signIn = (body: Record<string, unknown>, o = {}) => f.post('/v1/client/sign_ins', body, o)
+
+  describe('POST /v1/client/sign_ins with identifier and password', () => {
+    it('completes, sets the session cookie and answers Clerk\'s {response: SignIn, client}', async () => {
+      const { instance } = await newInstance()
+      const member = await makeMember(instance.id)
+      const res = await signIn({ identifier: member.email.toUpperCase(), password: PASSWORD }, { instance: instance.id, form: true })
+      assert.equal(res.status, 200, JSON.stringify(res.body))
+      assert.equal(res.headers['content-type'], 'application/json')
+      assertMatchesFapi('Client.ClientWrappedSignIn', res.body)
+      const s = res.body.response
+      assert.equal(s.object, 'sign_in_attempt')
+      assert.equal(s.status, 'complete')
+      assert.equal(s.identifier, member.email)
+      assert.equal(s.first_factor_verification.strategy, 'password')
+      assert.equal(s.first_factor_verification.status, 'verified')
+      assert.match(s.created_session_id, /^sess_/)
+      assert.ok(res.session)
+      assert.equal(res.body.client.last_active_session_id, s.created_session_id)
+      assert.equal(res.body.client.last_authentication_strategy, 'password')
+      assert.equal(res.body.client.sessions[0].user.id, member.id)
+    })
+
+    it('refuses a wrong password (form_password_incorrect) and an unknown identifier (form_identifier_not_found) with 422', async () => {
+      const { instance } = await newInstance()
+      const member = await makeMember(instance.id)
+      assertClerkError(await signIn({ identifier: member.email, password: 'wrong password' }, { instance: instance.id }), 422, 'form_password_incorrect', 'password')
+      assertClerkError(await signIn({ identifier: uniqueEmail('ghost'), password: PASSWORD }, { instance: instance.id }), 422, 'form_identifier_not_found', 'identifier')
+      assertClerkError(await signIn({ identifier: member.email }, { instance: instance.id }), 422, 'form_param_missing', 'password')
+      assertClerkError(await signIn({ strategy: 'email_link', identifier: member.email }, { instance: instance.id }), 422, 'form_param_value_invalid', 'strategy')
+    })
+
+    it('signs in only within the instance named: another instance\'s account is unknown there', async () => {
+      const a = await newInstance()
+      const b = await newInstance()
+      const member = await makeMember(a.instance.id)
+      assertClerkError(await signIn({ identifier: member.email, password: PASSWORD }, { instance: b.instance.id }), 422, 'form_identifier_not_found')
+    })
+
+    it('refuses with 400 session_exists while the browser is signed in', async () => {
+      const { instance } = await newInstance()
+      const member = await makeMember(instance.id)
+      const first = await signIn({ identifier: member.email, password: PASSWORD }, { instance: instance.id })
+      assertClerkError(await signIn({ identifier: member.email, password: PASSWORD }, { instance: instance.id, session: first.session }), 400, 'session_exists')
+    })
+  })
+
+  describe('POST /v1/client/sign_ins with a ticket (an existing account accepting an invitation)', () => {
+    it('strategy=ticket for the invited address\'s account: signs in and accepts the invitation', async () => {
+      const { instance, api } = await newInstance()
+      const inv = await makeInvitation(api, { public_metadata: { plan: 'team' } })
+      const member = await makeMember(instance.id, inv.email_address)
+      const res = await signIn({ strategy: 'ticket', ticket: ticketOf(inv) }, { form: true })
+      assert.equal(res.status, 200, JSON.stringify(res.body))
+      assertMatchesFapi('Client.ClientWrappedSignIn', res.body)
+      assert.equal(res.body.response.status, 'complete')
+      assert.equal(res.body.response.first_factor_verification.strategy, 'ticket')
+      assert.equal(res.body.client.sessions[0].user.id, member.id)
+      assert.ok(res.session)
+      assert.ok(await isAccepted(api, inv.id))
+      assert.equal((await outboxTopics(t, instance.id)).filter((x) => x === 'invitation.accepted').length, 1)
+      // The ticket is spent.
+      assertClerkError(await signIn({ strategy: 'ticket', ticket: ticketOf(inv) }), 400, 'ticket_invalid', 'ticket')
+    })
+
+    it('identifier + password + ticket of the same account: accepts the invitation', async () => {
+      const { instance, api } = await newInstance()
+      const inv = await makeInvitation(api)
+      await makeMember(instance.id, inv.email_address)
+      const res = await signIn({ identifier: inv.email_address, password: PASSWORD, ticket: ticketOf(inv) }, { instance: instance.id })
+      assert.equal(res.status, 200, JSON.stringify(res.body))
+      assert.ok(await isAccepted(api, inv.id))
+    })
+
+    it('a ticket for another account is refused with 403, and the invitation stays pending', async () => {
+      const { instance, api } = await newInstance()
+      const inv = await makeInvitation(api)
+      await makeMember(instance.id, inv.email_address)
+      const other = await makeMember(instance.id)
+      const res = await signIn({ identifier: other.email, password: PASSWORD, ticket: ticketOf(inv) }, { instance: instance.id })
+      assertClerkError(res, 403, 'not_allowed_access', 'ticket')
+      assert.ok(await isPending(api, inv.id))
+      assert.deepEqual((await outboxTopics(t, instance.id)).filter((x) => x === 'invitation.accepted'), [])
+    })
+
+    it('strategy=ticket with no account for the address yet: 422 form_identifier_not_found, invitation pending', async () => {
+      const { api } = await newInstance()
+      const inv = await makeInvitation(api)
+      assertClerkError(await signIn({ strategy: 'ticket', ticket: ticketOf(inv) }), 422, 'form_identifier_not_found', 'ticket')
+      assert.ok(await isPending(api, inv.id))
+    })
+
+    it('a ticket of instance A cannot sign anyone in on instance B, even an account with the same address there', async () => {
+      const a = await newInstance()
+      const b = await newInstance()
+      const inv = await makeInvitation(a.api)
+      await makeMember(a.instance.id, inv.email_address)
+      await makeMember(b.instance.id, inv.email_address)
+      assertClerkError(await signIn({ strategy: 'ticket', ticket: ticketOf(inv) }, { instance: b.instance.id }), 400, 'ticket_invalid', 'ticket')
+      assertClerkError(await signIn({ identifier: inv.email_address, password: PASSWORD, ticket: ticketOf(inv) }, { instance: b.instance.id }), 403, 'not_allowed_access', 'ticket')
+      assert.ok(await isPending(a.api, inv.id))
+    })
+
+    it('expired and revoked tickets are refused with ticket_expired and ticket_invalid', async () => {
+      const { instance, api } = await newInstance()
+      const revoked = await makeInvitation(api)
+      await makeMember(instance.id, revoked.email_address)
+      await api.post(`/v1/invitations/${revoked.id}/revoke`)
+      assertClerkError(await signIn({ strategy: 'ticket', ticket: ticketOf(revoked) }), 400, 'ticket_invalid', 'ticket')
+      const expiring = await makeInvitation(api, { expires_in_days: 1 })
+      await makeMember(instance.id, expiring.email_address)
+      await api.post('/v1/testing/clock', { advance_ms: 24 * 60 * 60 * 1000 + 1 })
+      assertClerkError(await signIn({ strategy: 'ticket', ticket: ticketOf(expiring) }), 400, 'ticket_expired', 'ticket')
+    })
+  })
+
+  describe('GET /v1/client and signing out', () => {
+    const signedIn = async () => {
+      const { instance } = await newInstance()
+      const member = await makeMember(instance.id)
+      const res = await signIn({ identifier: member.email, password: PASSWORD }, { instance: instance.id })
+      assert.equal(res.status, 200)
+      return { instance, member, session: res.session!, sessionId: res.body.response.created_session_id as string }
+    }
+
+    it('GET /v1/client without a session answers {response: null, client: null}', async () => {
+      for (const session of [undefined, 'not-a-session-token']) {
+        const res = await f.get('/v1/client', { session })
+        assert.equal(res.status, 200)
+        assertMatchesFapi('Client.ClientWrappedClient', res.body)
+        assert.deepEqual(res.body, { response: null, client: null })
+      }
+    })
+
+    it('GET /v1/client lists the cookie\'s active session, only for the session\'s own instance', async () => {
+      const s = await signedIn()
+      const res = await f.get('/v1/client', { session: s.session })
+      assertMatchesFapi('Client.ClientWrappedClient', res.body)
+      assert.equal(res.body.response.object, 'client')
+      assert.deepEqual(res.body.response.sessions.map((x: { id: string }) => x.id), [s.sessionId])
+      assert.equal(res.body.response.sessions[0].user.id, s.member.id)
+      assert.equal(res.body.response.sessions[0].public_user_data.identifier, s.member.email)
+      const other = await newInstance()
+      assert.deepEqual((await f.get('/v1/client', { session: s.session, instance: other.instance.id })).body, { response: null, client: null })
+    })
+
+    it('POST /v1/client/sessions/{id}/end ends the session and clears the cookie', async () => {
+      const s = await signedIn()
+      assertClerkError(await f.post('/v1/client/sessions/sess_someoneelse/end', undefined, { session: s.session }), 404, 'resource_not_found')
+      const res = await f.post(`/v1/client/sessions/${s.sessionId}/end`, undefined, { session: s.session })
+      assert.equal(res.status, 200, JSON.stringify(res.body))
+      assertMatchesFapi('Client.ClientWrappedSession', res.body)
+      assert.equal(res.body.response.id, s.sessionId)
+      assert.equal(res.body.response.status, 'ended')
+      assert.deepEqual(res.body.client.sessions, [])
+      assert.equal(res.session, '', 'the cookie is cleared')
+      assert.deepEqual((await f.get('/v1/client', { session: s.session })).body, { response: null, client: null })
+      assertClerkError(await f.post(`/v1/client/sessions/${s.sessionId}/end`, undefined, { session: s.session }), 404, 'resource_not_found')
+    })
+
+    it('DELETE /v1/client signs out: the old token no longer signs anyone in', async () => {
+      const s = await signedIn()
+      const res = await f.delete('/v1/client', { session: s.session })
+      assert.equal(res.status, 200)
+      assertMatchesFapi('Client.DeleteSession', res.body)
+      assert.deepEqual(res.body.response.sessions, [])
+      assert.equal(res.session, '')
+      assert.deepEqual((await f.get('/v1/client', { session: s.session })).body, { response: null, client: null })
+      // And a new sign-in is allowed again with the old cookie still sent.
+      const again = await signIn({ identifier: s.member.email, password: PASSWORD }, { instance: s.instance.id, session: s.session })
+      assert.equal(again.status, 200)
+    })
+  })
+})

@@ -1,5 +1,6 @@
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import formbody from '@fastify/formbody'
+import cookie from '@fastify/cookie'
 import swagger from '@fastify/swagger'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Ajv } from 'ajv'
@@ -30,6 +31,19 @@ import { createWebhookStore } from './webhooks/webhooks.store.js'
 import { createWebhookService } from './webhooks/webhooks.service.js'
 import { createWebhookDispatcher } from './webhooks/webhooks.dispatcher.js'
 import { webhookRoutes } from './webhooks/webhooks.routes.js'
+import { createAcceptStore } from './accept/accept.store.js'
+import { createAcceptService } from './accept/accept.service.js'
+import { createSignInThrottle, memoryCounter, redisCounter } from './accept/sign-in-throttle.js'
+import { frontendRoutes } from './frontend/frontend.routes.js'
+import { createUserStore } from './users/users.store.js'
+import { userCreatedEvent } from './users/users.events.js'
+import { createUserService } from './users/users.service.js'
+import { userRoutes } from './users/users.routes.js'
+import { createWaitlistStore } from './waitlist/waitlist.store.js'
+import { createWaitlistService } from './waitlist/waitlist.service.js'
+import { waitlistRoutes } from './waitlist/waitlist.routes.js'
+import { ticketRoutes } from './tickets/tickets.routes.js'
+import { pageRoutes } from './pages/pages.routes.js'
 
 export interface AppDeps {
   config: Config
@@ -42,7 +56,7 @@ export interface AppDeps {
 
 export type Services = ReturnType<typeof createServices>
 
-export function createServices({ config, db, clock, serverSecret }: AppDeps) {
+export function createServices({ config, db, clock, serverSecret, redis }: AppDeps) {
   const tickets = createTicketService({ serverSecret, publicUrl: config.publicUrl })
   const instanceStore = createInstanceStore()
   const invitationStore = createInvitationStore()
@@ -58,8 +72,13 @@ export function createServices({ config, db, clock, serverSecret }: AppDeps) {
   const deliveries: Record<string, OutboxKind> = {}
   const webhookStore = createWebhookStore()
   const webhooks = createWebhookService({ db, clock, store: webhookStore })
+  const acceptStore = createAcceptStore()
   const email = createEmailService({
     db, clock, store: createEmailStore(), instances: instanceStore, invitations: invitationStore, tickets, outbox,
+    signUpCode: async (attemptId) => {
+      const attempt = await acceptStore.findSignUpAttempt(db, attemptId)
+      return attempt && { instanceId: attempt.instance_id, to: attempt.email_address, code: accept.codeFor(attempt), expiresAt: attempt.code_expires_at, status: attempt.status }
+    },
     smtpUrl: config.smtpUrl, emailFrom: config.emailFrom, publicUrl: config.publicUrl, testing: config.testing,
   })
   deliveries.email = email.delivery
@@ -67,7 +86,16 @@ export function createServices({ config, db, clock, serverSecret }: AppDeps) {
     db, clock, store: webhookStore, tickets, testing: config.testing,
     emailBodies: email.bodiesFor,
   }))
-  return { tickets, instances, invitations, outbox, deliveries, webhooks, email }
+  const accept = createAcceptService({
+    db, clock, serverSecret, publicUrl: config.publicUrl, store: acceptStore, instances: instanceStore, users: createUserStore(), tickets,
+    userCreatedEvent,
+    // Shared through Redis when there is one, so that several processes count together.
+    throttle: createSignInThrottle({ counter: redis ? redisCounter(redis, memoryCounter(() => clock.now())) : memoryCounter(() => clock.now()) }),
+  })
+  const userStore = createUserStore()
+  const users = createUserService({ db, clock, store: userStore, outbox })
+  const waitlist = createWaitlistService({ db, clock, store: createWaitlistStore(), invitations, users: userStore })
+  return { tickets, instances, invitations, outbox, deliveries, webhooks, email, accept, users, waitlist }
 }
 
 // Bodies must match their schema exactly (no coercion, nothing dropped); query strings are
@@ -131,6 +159,7 @@ export async function buildApp(deps: AppDeps): Promise<{ app: FastifyInstance; s
   app.addSchema(ClerkErrors)
   registerHttpConventions(app)
   await app.register(formbody)
+  await app.register(cookie)
 
   await app.register(swagger, {
     openapi: {
@@ -159,16 +188,25 @@ export async function buildApp(deps: AppDeps): Promise<{ app: FastifyInstance; s
     await bapi.register(invitationRoutes({ invitations: services.invitations, tickets: services.tickets, clock: deps.clock }))
     await bapi.register(webhookRoutes({ webhooks: services.webhooks }))
     await bapi.register(emailRoutes({ email: services.email }))
+    await bapi.register(userRoutes({ users: services.users }))
+    await bapi.register(waitlistRoutes({ waitlist: services.waitlist, tickets: services.tickets, clock: deps.clock }))
   })
+  // The invitation link and the hosted pages: public, HTML, outside the secret-key plugin.
+  const { publicUrl, allowedRedirectOrigins } = deps.config
+  await app.register(ticketRoutes({ accept: services.accept, allowedRedirectOrigins }))
+  await app.register(pageRoutes({ accept: services.accept, waitlist: services.waitlist, publicUrl, allowedRedirectOrigins, redis: deps.redis ?? null }))
+  // The Frontend API for custom flows: public too, with CORS for the allowed origins only.
+  await app.register(frontendRoutes({ accept: services.accept, clock: deps.clock, publicUrl, allowedRedirectOrigins }), { prefix: '/v1/client' })
   // The development mailbox exists only while no SMTP_URL is set (CONTRACT.md).
   if (services.email.usesDevMailbox) await app.register(devMailboxRoutes({ email: services.email }))
   services.email.useLogger(app.log)
   app.addHook('onClose', async () => services.email.close())
 
   // A successful write may have queued emails or events: look for them now rather than at
-  // the next poll. Other processes find them at their own next poll.
+  // the next poll. Other processes find them at their own next poll. Hosted pages answer a
+  // successful form post with a redirect (303), so redirects count as success.
   app.addHook('onResponse', (request, reply, done) => {
-    if (request.method !== 'GET' && reply.statusCode < 300) outboxWorker.poke()
+    if (request.method !== 'GET' && reply.statusCode < 400) outboxWorker.poke()
     done()
   })
 

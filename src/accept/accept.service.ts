@@ -53,6 +53,8 @@ export interface SignedIn {
 
 export const SESSION_TTL_MS = 7 * 24 * 60 * 60 * 1000
 const CODE_TTL_MS = 10 * 60 * 1000
+const CODE_GUESS_WINDOW_MS = 60 * 60 * 1000
+const CODE_GUESSES_PER_WINDOW = 10
 const CODE_MAX_FAILURES = 5
 
 const UNIQUE_VIOLATION = '23505'
@@ -306,6 +308,14 @@ export function createAcceptService(deps: Deps) {
     checkPassword(input.password)
     if (await users.findByEmail(db, instance.id, email)) throw identifierExists()
     const now = clock.now(instance)
+    // Each attempt allows a few guesses of its code; without a cap per address, starting
+    // attempt after attempt would make guessing one a matter of patience, and would let
+    // anyone take an address they cannot read. A new attempt also ends the earlier ones.
+    if (await store.recentFailedTries(db, instance.id, email, now - CODE_GUESS_WINDOW_MS) >= CODE_GUESSES_PER_WINDOW) {
+      throw new ApiError(429, 'too_many_requests', 'Too many requests',
+        'Too many wrong codes were typed for this address. Try again in an hour.', {}, { 'retry-after': String(CODE_GUESS_WINDOW_MS / 1000) })
+    }
+    await store.abandonSignUpAttempts(db, instance.id, email, now)
     const attempt = {
       id: newId('sua', now), instance_id: instance.id, email_address: email, password_hash: await hashPassword(input.password),
       first_name: input.firstName ?? null, last_name: input.lastName ?? null, unsafe_metadata: input.unsafeMetadata ?? {},

@@ -125,6 +125,23 @@ export function createAcceptStore() {
       return rows[0]?.failed_attempts ?? null
     },
 
+    /** Wrong codes typed for an address since `since`, over all its sign-up attempts. */
+    async recentFailedTries(q: Queryable, instanceId: string, emailAddress: string, since: number): Promise<number> {
+      const rows = await q.query<{ n: number }>(`
+        select coalesce(sum(failed_attempts), 0)::int as n from sign_up_attempts
+        where instance_id = $1 and email_address = $2 and created_at > $3`,
+      [instanceId, emailAddress, since])
+      return Number(rows[0]?.n ?? 0)
+    },
+
+    /** Ends an address's pending attempts: only the newest code can complete a sign-up. */
+    async abandonSignUpAttempts(q: Queryable, instanceId: string, emailAddress: string, now: number): Promise<void> {
+      await q.query(`
+        update sign_up_attempts set status = 'abandoned', updated_at = $3
+        where instance_id = $1 and email_address = $2 and status = 'pending'`,
+      [instanceId, emailAddress, now])
+    },
+
     /** Guarded: only a pending attempt completes, once; the try that completes it was no failure. */
     async completeSignUpAttempt(q: Queryable, id: string, userId: string, now: number): Promise<boolean> {
       const rows = await q.query(`

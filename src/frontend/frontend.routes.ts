@@ -8,6 +8,7 @@ import type { Clock } from '../platform/clock.js'
 import { ApiError, notFound, paramError } from '../platform/errors.js'
 import { newId } from '../platform/ids.js'
 import { checkMetadataSize, isAllowedOrigin } from '../platform/validation.js'
+import { checkInput } from '../platform/http.js'
 import {
   AttemptVerificationBody, CreateSignInBody, CreateSignUpBody, InstanceQuery, SessionParams, SignUpParams,
   codeSignUp, completeSignIn, ticketSignUp, toFapiClient, toFapiSession, type Strategy,
@@ -37,6 +38,9 @@ function metadata(raw: unknown): Record<string, unknown> | undefined {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw paramError(422, 'form_param_format_invalid', 'unsafe_metadata', 'is invalid', 'unsafe_metadata must be a JSON object.')
   }
+  // A JSON string parsed here skipped the request's own input checks: NUL or a lone surrogate
+  // inside it would only fail at the database.
+  checkInput(value, 'unsafe_metadata', 1)
   checkMetadataSize(value as Record<string, unknown>, 'unsafe_metadata')
   return value as Record<string, unknown>
 }
@@ -124,7 +128,9 @@ export const frontendRoutes = (deps: Deps): FastifyPluginAsyncTypebox => async (
   // `DELETE /v1/client/sessions` (the same, Clerk keeping its client cookie) are one thing here.
   const signOut = async (request: FastifyRequest, reply: FastifyReply) => {
     const signedIn = await current(request, (request.query as InstanceQuery).instance)
-    if (signedIn) await accept.signOut(signedIn.session.token)
+    // The cookie's session ends whatever instance the request names: signing out must not
+    // leave a live token behind.
+    await accept.signOut(cookie.read(request))
     cookie.clear(reply)
     if (!signedIn) return { response: null, client: null }
     return { response: await clientAfter(signedIn, { ended: true }), client: null }

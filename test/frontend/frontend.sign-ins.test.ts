@@ -216,5 +216,12 @@ forEachDatabase('Frontend API sign-ins and the Client', (engine) => {
       const again = await signIn({ identifier: s.member.email, password: PASSWORD }, { instance: s.instance.id, session: s.session })
       assert.equal(again.status, 200)
     })
+
+    it('DELETE /v1/client naming another instance still ends the cookie\'s session', async () => {
+      const s = await signedIn()
+      const other = await t.newInstance()
+      await f.delete('/v1/client', { session: s.session, instance: other.instance.id })
+      assert.equal(await t.services.accept.session(s.session), null, 'the token signs no one in any more')
+    })
   })
 })

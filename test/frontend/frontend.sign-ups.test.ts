@@ -338,6 +338,34 @@ forEachDatabase('Frontend API sign-ups', (engine) => {
       assert.equal(await userCount(instance.id), 0)
     })
 
+    it('caps wrong codes per address across attempts: a new attempt ends the old one, and after 10 wrong codes in an hour the next start is 429', async () => {
+      const { instance } = await newInstance()
+      const email = uniqueEmail('cap')
+      const guessAll = async (id: string) => {
+        const code = t.services.accept.codeFor((await t.services.accept.findSignUpAttempt(id))!)
+        const wrong = code === '000000' ? '111111' : '000000'
+        for (let i = 0; i < 5; i++) assertClerkError(await f.post(`/v1/client/sign_ups/${id}/attempt_verification`, { strategy: 'email_code', code: wrong }), 422, 'form_code_incorrect', 'code')
+        return code
+      }
+      const first = (await start(instance.id, email)).body.response.id
+      const firstCode = t.services.accept.codeFor((await t.services.accept.findSignUpAttempt(first))!)
+      const second = (await start(instance.id, email)).body.response.id
+      assertClerkError(await f.post(`/v1/client/sign_ups/${first}/attempt_verification`, { strategy: 'email_code', code: firstCode }), 400, 'verification_failed', 'code')
+      await guessAll(second)
+      const third = (await start(instance.id, email)).body.response.id
+      await guessAll(third)
+      const refused = await start(instance.id, email)
+      assertClerkError(refused, 429, 'too_many_requests')
+      assert.ok(Number(refused.headers['retry-after']) > 0)
+      assert.equal(await userCount(instance.id), 0)
+    })
+
+    it('refuses NUL hidden in unsafe_metadata sent as JSON text with 422, never 500', async () => {
+      const { instance } = await newInstance()
+      const res = await start(instance.id, uniqueEmail('nul'), { unsafe_metadata: JSON.stringify({ a: '\u0000' }) })
+      assertClerkError(res, 422, 'form_param_format_invalid', 'unsafe_metadata.a')
+    })
+
     it('ten concurrent wrong guesses spend exactly the five tries', async () => {
       const { instance } = await newInstance()
       const started = await start(instance.id, uniqueEmail('burst'))

@@ -135,9 +135,9 @@ export async function buildApp(deps: AppDeps): Promise<{ app: FastifyInstance; s
     // about as much), or a slow item could be delivered twice. With FOYER_TESTING a dead
     // process's items come back sooner, so crash tests need not wait a minute.
     leaseMs: deps.config.testing ? 20_000 : 60_000,
-    // Deliveries mostly wait on the far side (an SMTP reply, a receiver's answer), not on this
-    // process or the database: 25 at once keeps the pipe full without outgrowing the pool.
-    concurrency: 25,
+    // Measured: 25 lanes delivered no faster than 10 (397 vs 386 emails/s, 703 vs 711 webhooks/s)
+    // and hold more of the 16 pooled connections that requests need.
+    concurrency: 10,
     onError: (err, item) => app.log.error({ err, outboxId: item?.id }, 'outbox delivery failed'),
   })
   const app = Fastify({

@@ -108,7 +108,7 @@ function resources() {
 
 // ── 1. SIGKILL with items claimed ─────────────────────────────────────────────────────────
 
-// Enough that a claim holds more items than the worker sends at once (25 lanes, 10 SMTP connections),
+// Enough that a claim holds more items than the worker sends at once (10 lanes, 10 SMTP connections),
 // so the kill lands with some claimed and not yet handed to SMTP.
 const KILL_BATCHES = 8 // × 10 = 80 emails
 const SINK_DELAY_MS = 200

@@ -36,7 +36,6 @@ import { createAcceptService } from './accept/accept.service.js'
 import { createSignInThrottle, memoryCounter, redisCounter } from './accept/sign-in-throttle.js'
 import { frontendRoutes } from './frontend/frontend.routes.js'
 import { createUserStore } from './users/users.store.js'
-import { userCreatedEvent } from './users/users.events.js'
 import { createUserService } from './users/users.service.js'
 import { userRoutes } from './users/users.routes.js'
 import { createWaitlistStore } from './waitlist/waitlist.store.js'
@@ -87,8 +86,8 @@ export function createServices({ config, db, clock, serverSecret, redis }: AppDe
     emailBodies: email.bodiesFor,
   }))
   const accept = createAcceptService({
-    db, clock, serverSecret, publicUrl: config.publicUrl, store: acceptStore, instances: instanceStore, users: createUserStore(), tickets,
-    userCreatedEvent,
+    db, clock, serverSecret, publicUrl: config.publicUrl, store: acceptStore, instances: instanceStore, users: createUserStore(),
+    invitations: invitationStore, outbox, tickets,
     // Shared through Redis when there is one, so that several processes count together.
     throttle: createSignInThrottle({ counter: redis ? redisCounter(redis, memoryCounter(() => clock.now())) : memoryCounter(() => clock.now()) }),
   })

@@ -10,18 +10,12 @@ import type { InstanceStore } from '../instance/instance.store.js'
 import { effectiveStatus, toClerkInvitation, type InvitationRow } from '../invitations/invitations.schemas.js'
 import type { TicketService } from '../tickets/tickets.service.js'
 import type { UserRow, UserStore } from '../users/users.store.js'
+import { queuedUserEvent, userCreatedEvent } from '../users/users.events.js'
+import type { InvitationStore, OutboxItem } from '../invitations/invitations.store.js'
+import type { OutboxStore } from '../platform/outbox/outbox.store.js'
 import { checkPassword, DUMMY_HASH, hashPassword, verifyPassword } from '../users/passwords.js'
 import type { AcceptStore, SignUpAttemptRow } from './accept.store.js'
 import { createSignInThrottle, memoryCounter, type SignInThrottle } from './sign-in-throttle.js'
-
-/** An outbox item as the stores take it (see invitations.store.ts). */
-export interface QueuedItem {
-  id: string
-  kind: 'email' | 'webhook'
-  topic: string
-  payload: unknown
-  subjectId?: string
-}
 
 interface Deps {
   db: Db
@@ -31,9 +25,9 @@ interface Deps {
   store: AcceptStore
   instances: InstanceStore
   users: UserStore
+  invitations: InvitationStore
+  outbox: OutboxStore
   tickets: TicketService
-  /** The `user.created` webhook event for a new user. */
-  userCreatedEvent: (user: UserRow, instance: Instance, now: number) => QueuedItem
   /** Counts failed sign-ins; in this process when not given. */
   throttle?: SignInThrottle
 }
@@ -157,7 +151,7 @@ export function createAcceptService(deps: Deps) {
     return { id, token, expiresAt, createdAt: now, lastActiveAt: now }
   }
 
-  function acceptedEvent(instance: Instance, invitation: InvitationRow, now: number): QueuedItem {
+  function acceptedEvent(instance: Instance, invitation: InvitationRow, now: number): OutboxItem {
     // Like every invitation event it omits `url`; delivery derives it from the current row.
     const { url: _url, ...data } = toClerkInvitation({ ...invitation, status: 'accepted', updated_at: now }, now, '')
     return { id: newId('msg', now), kind: 'webhook', topic: 'invitation.accepted', payload: { data, object: 'event', type: 'invitation.accepted', timestamp: now, instance_id: instance.id } }
@@ -191,9 +185,7 @@ export function createAcceptService(deps: Deps) {
     try {
       return await db.transaction(async (tx) => {
         const userId = newId('user', now)
-        const accepted = await store.acceptInvitation(tx, {
-          id: invitation.id, ticketHash: invitation.ticket_hash, userId, now, queuedAt: clock.now(), outbox: [acceptedEvent(instance, invitation, now)],
-        })
+        const accepted = await deps.invitations.accept(tx, instance.id, invitation.id, invitation.ticket_hash, userId, now, clock.now(), [acceptedEvent(instance, invitation, now)])
         if (!accepted) {
           const again = await resolveTicket(input.ticket, tx)
           throw again.kind === 'expired' ? ticketExpired() : ticketInvalid()
@@ -203,7 +195,7 @@ export function createAcceptService(deps: Deps) {
           passwordHash, firstName: input.firstName ?? null, lastName: input.lastName ?? null,
           publicMetadata: invitation.public_metadata, unsafeMetadata: input.unsafeMetadata ?? {}, lastSignInAt: now, now,
         })
-        await store.enqueue(tx, instance.id, user.id, [deps.userCreatedEvent(user, instance, now)], clock.now())
+        await deps.outbox.enqueue(tx, [queuedUserEvent(userCreatedEvent(user, instance, now), clock.now())], clock.now())
         return { instance, user, invitation: accepted, session: await startSession(tx, instance, user, now) }
       })
     } catch (err) {
@@ -260,9 +252,7 @@ export function createAcceptService(deps: Deps) {
     return db.transaction(async (tx) => {
       let invitation: InvitationRow | null = null
       if (usable) {
-        invitation = await store.acceptInvitation(tx, {
-          id: usable.id, ticketHash: usable.ticket_hash, userId: user.id, now, queuedAt: clock.now(), outbox: [acceptedEvent(instance, usable, now)],
-        })
+        invitation = await deps.invitations.accept(tx, instance.id, usable.id, usable.ticket_hash, user.id, now, clock.now(), [acceptedEvent(instance, usable, now)])
         if (!invitation) throw ticketInvalid()
       }
       await users.touchSignIn(tx, instance.id, user.id, now)
@@ -321,9 +311,13 @@ export function createAcceptService(deps: Deps) {
       first_name: input.firstName ?? null, last_name: input.lastName ?? null, unsafe_metadata: input.unsafeMetadata ?? {},
       code_nonce: newNonce(), code_expires_at: now + CODE_TTL_MS, created_at: now,
     }
-    await store.insertSignUpAttempt(db, attempt, [{
-      id: newId('msg', now), kind: 'email', topic: 'verification_code', payload: { sign_up_attempt_id: attempt.id, to: email, template_slug: 'verification_code' },
-    }], clock.now())
+    await db.transaction(async (tx) => {
+      await store.insertSignUpAttempt(tx, attempt)
+      await deps.outbox.enqueue(tx, [{
+        id: newId('msg', now), instanceId: instance.id, kind: 'email', topic: 'verification_code', subjectId: attempt.id,
+        payload: { sign_up_attempt_id: attempt.id, to: email, template_slug: 'verification_code' }, nextAttemptAt: clock.now(),
+      }], clock.now())
+    })
     return { attemptId: attempt.id, emailAddress: email }
   }
 
@@ -360,7 +354,7 @@ export function createAcceptService(deps: Deps) {
           id: userId, instanceId: instance.id, emailId: newId('idn', now), emailAddress: attempt.email_address, verification: 'email_code',
           passwordHash: attempt.password_hash, firstName: attempt.first_name, lastName: attempt.last_name, unsafeMetadata: attempt.unsafe_metadata, lastSignInAt: now, now,
         })
-        await store.enqueue(tx, instance.id, user.id, [deps.userCreatedEvent(user, instance, now)], clock.now())
+        await deps.outbox.enqueue(tx, [queuedUserEvent(userCreatedEvent(user, instance, now), clock.now())], clock.now())
         const completed = { ...attempt, status: 'complete', created_user_id: user.id, failed_attempts: tries - 1, updated_at: now }
         return { instance, user, attempt: completed, session: await startSession(tx, instance, user, now) }
       })

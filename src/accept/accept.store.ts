@@ -28,49 +28,11 @@ export interface SignUpAttemptRow {
   updated_at: number
 }
 
-// bigint columns arrive as strings from PostgreSQL.
-function num<T>(row: T, keys: (keyof T)[]): T {
-  const r = row as Record<keyof T, unknown>
-  for (const k of keys) if (r[k] !== null) r[k] = Number(r[k])
-  return row
-}
-
-// Moves the accepted invitation (CTE `inv`) between the sharded per-status counts, in the
-// same statement; the shard choice mirrors invitations.store.ts.
-const SHARD = `(txid_current() % 16)::smallint`
-
 export function createAcceptStore() {
   return {
     async findInvitationByTicketHash(q: Queryable, ticketHash: string): Promise<InvitationRow | null> {
       const rows = await q.query<InvitationRow>('select * from invitations where ticket_hash = $1', [ticketHash])
-      return rows[0] ? num(rows[0], ['expires_at', 'created_at', 'updated_at']) : null
-    },
-
-    /**
-     * Marks a pending, unexpired invitation accepted, with its counts and outbox rows, in one
-     * statement. The row lock makes two acceptances of one ticket queue up: the second sees
-     * the first's commit, matches nothing, and gets null.
-     */
-    async acceptInvitation(q: Queryable, args: { id: string; ticketHash: string; userId: string; now: number; queuedAt: number; outbox: unknown[] }): Promise<InvitationRow | null> {
-      const rows = await q.query<InvitationRow>(`
-        with inv as (
-          update invitations set status = 'accepted', accepted_by_user_id = $3, updated_at = $4
-          where id = $1 and ticket_hash = $2 and status = 'pending' and expires_at > $4
-          returning *
-        ),
-        counted as (
-          insert into invitation_counts (instance_id, status, shard, n)
-          select inv.instance_id, c.status, ${SHARD}, c.delta from inv, (values ('pending', -1), ('accepted', 1)) as c(status, delta)
-          on conflict (instance_id, status, shard) do update set n = invitation_counts.n + excluded.n
-        ),
-        queued as (
-          insert into outbox (id, instance_id, kind, topic, subject_id, payload, next_attempt_at, created_at, updated_at)
-          select o->>'id', inv.instance_id, o->>'kind', o->>'topic', coalesce(o->>'subjectId', inv.id), o->'payload', $5, $5, $5
-          from inv, jsonb_array_elements($6::jsonb) o
-        )
-        select * from inv`,
-      [args.id, args.ticketHash, args.userId, args.now, args.queuedAt, JSON.stringify(args.outbox)])
-      return rows[0] ? num(rows[0], ['expires_at', 'created_at', 'updated_at']) : null
+      return rows[0] ?? null
     },
 
     async insertSession(q: Queryable, s: { id: string; instanceId: string; userId: string; tokenHash: string; expiresAt: number; now: number }): Promise<void> {
@@ -86,30 +48,25 @@ export function createAcceptStore() {
         select id, instance_id, user_id, status, expires_at, last_active_at, created_at from sessions
         where token_hash = $1 and status = 'active' and expires_at > $2`,
       [tokenHash, now])
-      return rows[0] ? num(rows[0], ['expires_at', 'last_active_at', 'created_at']) : null
+      return rows[0] ?? null
     },
 
     async endSession(q: Queryable, tokenHash: string, now: number): Promise<void> {
       await q.query(`update sessions set status = 'ended', updated_at = $2 where token_hash = $1 and status = 'active'`, [tokenHash, now])
     },
 
-    async insertSignUpAttempt(q: Queryable, a: Omit<SignUpAttemptRow, 'failed_attempts' | 'status' | 'created_user_id' | 'updated_at'>, outbox: unknown[], queuedAt: number): Promise<void> {
+    async insertSignUpAttempt(q: Queryable, a: Omit<SignUpAttemptRow, 'failed_attempts' | 'status' | 'created_user_id' | 'updated_at'>): Promise<void> {
       await q.query(`
-        with a as (
-          insert into sign_up_attempts (id, instance_id, email_address, password_hash, first_name, last_name, code_nonce,
-                                        code_expires_at, created_at, updated_at, unsafe_metadata)
-          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $12::jsonb) returning id, instance_id
-        )
-        insert into outbox (id, instance_id, kind, topic, subject_id, payload, next_attempt_at, created_at, updated_at)
-        select o->>'id', a.instance_id, o->>'kind', o->>'topic', a.id, o->'payload', $10, $10, $10
-        from a, jsonb_array_elements($11::jsonb) o`,
+        insert into sign_up_attempts (id, instance_id, email_address, password_hash, first_name, last_name, code_nonce,
+                                      code_expires_at, created_at, updated_at, unsafe_metadata)
+        values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10::jsonb)`,
       [a.id, a.instance_id, a.email_address, a.password_hash, a.first_name, a.last_name, a.code_nonce, a.code_expires_at, a.created_at,
-        queuedAt, JSON.stringify(outbox), JSON.stringify(a.unsafe_metadata)])
+        JSON.stringify(a.unsafe_metadata)])
     },
 
     async findSignUpAttempt(q: Queryable, id: string): Promise<SignUpAttemptRow | null> {
       const rows = await q.query<SignUpAttemptRow>('select * from sign_up_attempts where id = $1', [id])
-      return rows[0] ? num(rows[0], ['code_expires_at', 'created_at', 'updated_at']) : null
+      return rows[0] ?? null
     },
 
     /**
@@ -157,17 +114,7 @@ export function createAcceptStore() {
         select code_expires_at as expire_at, failed_attempts from sign_up_attempts
         where instance_id = $1 and email_address = $2 and created_user_id = $3 and status = 'complete' limit 1`,
       [instanceId, emailAddress, userId])
-      return rows[0] ? num(rows[0], ['expire_at']) : null
-    },
-
-    /** Queues outbox items for something that is not an invitation (user events, codes). */
-    async enqueue(q: Queryable, instanceId: string, subjectId: string, outbox: unknown[], queuedAt: number): Promise<void> {
-      if (outbox.length === 0) return
-      await q.query(`
-        insert into outbox (id, instance_id, kind, topic, subject_id, payload, next_attempt_at, created_at, updated_at)
-        select o->>'id', $1, o->>'kind', o->>'topic', coalesce(o->>'subjectId', $2), o->'payload', $3, $3, $3
-        from jsonb_array_elements($4::jsonb) o`,
-      [instanceId, subjectId, queuedAt, JSON.stringify(outbox)])
+      return rows[0] ?? null
     },
   }
 }

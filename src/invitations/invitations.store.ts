@@ -1,4 +1,4 @@
-import type { Queryable } from '../platform/db/db.js'
+import { escapeLike, type Queryable } from '../platform/db/db.js'
 import type { InvitationRow, InvitationStatus } from './invitations.schemas.js'
 
 /** An invitation about to be inserted: its row, less what the insert itself sets. */
@@ -58,7 +58,6 @@ function statusClause(status: InvitationStatus | null, now: number, params: unkn
   }
 }
 
-const escapeLike = (value: string) => value.replace(/[\\%_]/g, (c) => '\\' + c)
 
 export function createInvitationStore() {
   return {
@@ -136,6 +135,25 @@ export function createInvitationStore() {
         ${outboxCte('$5', '$4')}
         select * from inv`,
       [id, instanceId, now, JSON.stringify(outbox), queuedAt])
+      return rows[0] ?? null
+    },
+
+    /**
+     * Marks a pending, unexpired invitation accepted by `userId`, guarded by its ticket hash.
+     * The row lock makes two acceptances of one ticket queue up: the second sees the first's
+     * commit, matches nothing, and gets null.
+     */
+    async accept(q: Queryable, instanceId: string, id: string, ticketHash: string, userId: string, now: number, queuedAt: number, outbox: OutboxItem[]): Promise<InvitationRow | null> {
+      const rows = await q.query<InvitationRow>(`
+        with inv as (
+          update invitations set status = 'accepted', accepted_by_user_id = $4, updated_at = $5
+          where id = $1 and instance_id = $2 and ticket_hash = $3 and status = 'pending' and expires_at > $5
+          returning *
+        ),
+        ${countsCte(`('pending', -1), ('accepted', 1)`)},
+        ${outboxCte('$6', '$7')}
+        select * from inv`,
+      [id, instanceId, ticketHash, userId, now, queuedAt, JSON.stringify(outbox)])
       return rows[0] ?? null
     },
 

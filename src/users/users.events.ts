@@ -1,4 +1,5 @@
 import { newId } from '../platform/ids.js'
+import type { NewOutboxItem } from '../platform/outbox/outbox.store.js'
 import type { UserRow } from './users.store.js'
 import { toClerkUser } from './users.schemas.js'
 
@@ -28,6 +29,12 @@ const event = (type: UserEvent['topic'], instanceId: string, userId: string, dat
  */
 export const userCreatedEvent = (user: UserRow, instance: { id: string }, now: number): UserEvent =>
   event('user.created', instance.id, user.id, toClerkUser(user), now)
+
+/** The event as the outbox store queues it, due at `queuedAt` (wall time). */
+export const queuedUserEvent = (event: UserEvent, queuedAt: number): NewOutboxItem => ({
+  id: event.id, instanceId: event.payload.instance_id, kind: event.kind, topic: event.topic, subjectId: event.subjectId,
+  payload: event.payload, nextAttemptAt: queuedAt,
+})
 
 /** `user.deleted`, with Clerk's DeletedObject as `data`. */
 export const userDeletedEvent = (userId: string, instance: { id: string }, now: number): UserEvent =>

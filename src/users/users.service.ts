@@ -7,7 +7,7 @@ import { addressLockKey, checkMetadataSize, normalizeEmail } from '../platform/v
 import type { OutboxStore } from '../platform/outbox/outbox.store.js'
 import type { Instance } from '../instance/instance.schemas.js'
 import { checkPassword, hashPassword, PASSWORD_MAX_LENGTH } from './passwords.js'
-import { userCreatedEvent, userDeletedEvent, type UserEvent } from './users.events.js'
+import { queuedUserEvent, userCreatedEvent, userDeletedEvent, type UserEvent } from './users.events.js'
 import { USER_ORDER_COLUMNS, type UserFilter, type UserOrderColumn, type UserStore, type UserWithActivity } from './users.store.js'
 import type { CountUsersQuery, CreateUserBody, ListUsersQuery } from './users.schemas.js'
 
@@ -80,10 +80,7 @@ async function passwordHashFor(body: CreateUserBody): Promise<string | null> {
 }
 
 export function createUserService({ db, clock, store, outbox }: Deps) {
-  const enqueue = (tx: Queryable, event: UserEvent) => outbox.enqueue(tx, [{
-    id: event.id, instanceId: event.payload.instance_id, kind: event.kind, topic: event.topic, subjectId: event.subjectId,
-    payload: event.payload, nextAttemptAt: clock.now(),
-  }], clock.now())
+  const enqueue = (tx: Queryable, event: UserEvent) => outbox.enqueue(tx, [queuedUserEvent(event, clock.now())], clock.now())
 
   return {
     /**

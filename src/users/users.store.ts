@@ -1,4 +1,4 @@
-import type { Queryable } from '../platform/db/db.js'
+import { escapeLike, type Queryable } from '../platform/db/db.js'
 
 /** A user row with its email addresses (Foyer users have exactly one today, the primary one). */
 export interface UserRow {
@@ -54,14 +54,6 @@ export const USER_COLUMNS = `
     from email_addresses e where e.user_id = u.id
   ), '[]'::jsonb) as email_addresses`
 
-const toRow = (r: UserRow): UserRow => ({
-  ...r,
-  last_sign_in_at: r.last_sign_in_at === null ? null : Number(r.last_sign_in_at),
-  created_at: Number(r.created_at),
-  updated_at: Number(r.updated_at),
-  email_addresses: r.email_addresses.map((e) => ({ ...e, verified_at: e.verified_at === null ? null : Number(e.verified_at), created_at: Number(e.created_at) })),
-})
-
 export function createUserStore() {
   return {
     /**
@@ -86,7 +78,7 @@ export function createUserStore() {
 
     async findById(q: Queryable, instanceId: string, id: string): Promise<UserRow | null> {
       const rows = await q.query<UserRow>(`select ${USER_COLUMNS} from users u where u.id = $1 and u.instance_id = $2`, [id, instanceId])
-      return rows[0] ? toRow(rows[0]) : null
+      return rows[0] ?? null
     },
 
     /** The user owning the (lower-cased) address in the instance, if any. */
@@ -95,7 +87,7 @@ export function createUserStore() {
         select ${USER_COLUMNS} from users u
         where u.id = (select user_id from email_addresses where instance_id = $1 and email_address = $2)`,
       [instanceId, emailAddress.toLowerCase()])
-      return rows[0] ? toRow(rows[0]) : null
+      return rows[0] ?? null
     },
 
     async touchSignIn(q: Queryable, instanceId: string, id: string, now: number): Promise<void> {
@@ -112,7 +104,7 @@ export function createUserStore() {
 
     async findWithActivity(q: Queryable, instanceId: string, id: string): Promise<UserWithActivity | null> {
       const rows = await q.query<UserWithActivity>(`select ${USER_COLUMNS}, ${ACTIVITY} from users u where u.id = $1 and u.instance_id = $2`, [id, instanceId])
-      return rows[0] ? withActivity(rows[0]) : null
+      return rows[0] ?? null
     },
 
     async page(q: Queryable, f: UserFilter, order: { column: UserOrderColumn; descending: boolean }, limit: number, offset: number): Promise<UserWithActivity[]> {
@@ -123,7 +115,7 @@ export function createUserStore() {
         `select ${USER_COLUMNS}, ${ACTIVITY} from users u where ${where}
          order by ${ORDER_EXPRESSIONS[order.column]} ${dir}${nulls}, u.id ${dir} limit $${params.length + 1} offset $${params.length + 2}`,
         [...params, limit, offset])
-      return rows.map(withActivity)
+      return rows
     },
 
     async count(q: Queryable, f: UserFilter): Promise<number> {
@@ -182,12 +174,6 @@ const ORDER_EXPRESSIONS = {
 export type UserOrderColumn = keyof typeof ORDER_EXPRESSIONS
 export const USER_ORDER_COLUMNS = Object.keys(ORDER_EXPRESSIONS) as UserOrderColumn[]
 
-const withActivity = (r: UserWithActivity): UserWithActivity => ({
-  ...toRow(r),
-  last_active_at: r.last_active_at === null ? null : Number(r.last_active_at),
-})
-
-const escapeLike = (value: string) => value.replace(/[\\%_]/g, (c) => '\\' + c)
 const FULL_NAME = `lower(concat_ws(' ', u.first_name, u.last_name))`
 const hasEmail = (condition: string) => `exists (select 1 from email_addresses e where e.user_id = u.id and ${condition})`
 

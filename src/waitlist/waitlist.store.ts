@@ -1,4 +1,4 @@
-import type { Queryable } from '../platform/db/db.js'
+import { escapeLike, type Queryable } from '../platform/db/db.js'
 import type { WaitlistEntryRow, WaitlistStatus } from './waitlist.schemas.js'
 
 export interface WaitlistFilter {
@@ -17,9 +17,6 @@ const STATUS = `(case when w.status = 'invited' and i.status = 'accepted' then '
 const COLUMNS = `w.id, w.instance_id, w.email_address, ${STATUS} as status, w.invitation_id, w.created_at, w.updated_at, to_jsonb(i) as invitation`
 const ORDER = { created_at: 'w.created_at', email_address: 'w.email_address', invited_at: 'i.created_at' } as const
 
-const escapeLike = (value: string) => value.replace(/[\\%_]/g, (c) => '\\' + c)
-
-const toRow = (r: WaitlistEntryRow): WaitlistEntryRow => ({ ...r, created_at: Number(r.created_at), updated_at: Number(r.updated_at) })
 
 function listWhere(f: WaitlistFilter): { where: string; params: unknown[] } {
   const params: unknown[] = [f.instanceId]
@@ -49,18 +46,18 @@ export function createWaitlistStore() {
 
     async findById(q: Queryable, instanceId: string, id: string): Promise<WaitlistEntryRow | null> {
       const rows = await q.query<WaitlistEntryRow>(`select ${COLUMNS} from ${FROM} where w.id = $1 and w.instance_id = $2`, [id, instanceId])
-      return rows[0] ? toRow(rows[0]) : null
+      return rows[0] ?? null
     },
 
     async findByEmail(q: Queryable, instanceId: string, emailAddress: string): Promise<WaitlistEntryRow | null> {
       const rows = await q.query<WaitlistEntryRow>(`select ${COLUMNS} from ${FROM} where w.instance_id = $1 and w.email_address = $2`, [instanceId, emailAddress])
-      return rows[0] ? toRow(rows[0]) : null
+      return rows[0] ?? null
     },
 
     /** The entry, held until the transaction ends: two invites of one entry take turns. */
     async lockById(q: Queryable, instanceId: string, id: string): Promise<WaitlistEntryRow | null> {
       const rows = await q.query<WaitlistEntryRow>(`select ${COLUMNS} from ${FROM} where w.id = $1 and w.instance_id = $2 for update of w`, [id, instanceId])
-      return rows[0] ? toRow(rows[0]) : null
+      return rows[0] ?? null
     },
 
     /** Guarded: only a pending entry becomes invited; false means it was not pending. */
@@ -80,7 +77,7 @@ export function createWaitlistStore() {
         `select ${COLUMNS}, count(*) over () as total_count from ${FROM} where ${where}
          order by ${ORDER[f.orderBy.column]} ${dir} nulls last, w.id ${dir} limit $${params.length + 1} offset $${params.length + 2}`,
         [...params, f.limit, f.offset])
-      if (rows.length > 0) return { rows: rows.map(({ total_count: _t, ...r }) => toRow(r)), total: Number(rows[0]!.total_count) }
+      if (rows.length > 0) return { rows: rows.map(({ total_count: _t, ...r }) => r), total: Number(rows[0]!.total_count) }
       if (f.offset === 0) return { rows: [], total: 0 }
       const counted = await q.query<{ n: string | number }>(`select count(*)::int8 as n from ${FROM} where ${where}`, params)
       return { rows: [], total: Number(counted[0]?.n ?? 0) }

@@ -12,7 +12,8 @@ import { hashPassword } from '../../src/users/passwords.js'
 import { createUserStore } from '../../src/users/users.store.js'
 import { createAcceptService } from '../../src/accept/accept.service.js'
 import { createAcceptStore } from '../../src/accept/accept.store.js'
-import { userCreatedEvent } from '../../src/users/users.events.js'
+import { createInvitationStore } from '../../src/invitations/invitations.store.js'
+import { createOutboxStore } from '../../src/platform/outbox/outbox.store.js'
 import { createSignInThrottle, memoryCounter, redisCounter, SIGN_IN_LIMITS, type Counter } from '../../src/accept/sign-in-throttle.js'
 import { createInstanceStore } from '../../src/instance/instance.store.js'
 
@@ -123,7 +124,8 @@ describe('Sign-in throttle per client IP (accept service with small limits)', ()
     const throttle = createSignInThrottle({ counter: memoryCounter(() => t.clock.now()), limits: { perAccount: 100, perIp: 3, windowMs: 60_000 } })
     const accept = createAcceptService({
       db: t.db, clock: t.clock, serverSecret: t.serverSecret, publicUrl: t.config.publicUrl, store: createAcceptStore(),
-      instances: createInstanceStore(), users: createUserStore(), tickets: t.services.tickets, userCreatedEvent: userCreatedEvent, throttle,
+      instances: createInstanceStore(), users: createUserStore(), invitations: createInvitationStore(), outbox: createOutboxStore(),
+      tickets: t.services.tickets, throttle,
     })
     const { instance } = await t.newInstance()
     const attempt = (ip: string | undefined) => accept.signIn({ instance, identifier: uniqueEmail('spray'), password: WRONG, ip })

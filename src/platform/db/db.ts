@@ -2,6 +2,9 @@
  * One interface over the two engines. Stores write plain parameterised SQL against it and
  * never learn which engine runs underneath.
  */
+/** A value to match literally inside a LIKE pattern (the default escape character is backslash). */
+export const escapeLike = (value: string) => value.replace(/[\\%_]/g, (c) => '\\' + c)
+
 export interface Queryable {
   query<T = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<T[]>
   /** Runs a script of several statements without parameters (migrations only). */

@@ -16,3 +16,19 @@ export async function makeUser(db: Db, instanceId: string, email: string, now = 
   await createUserStore().insert(db, { id, instanceId, emailId: newId('idn', now), emailAddress: email, verification: 'admin', now })
   return id
 }
+
+let orgSeq = 0
+
+/** An organization created over HTTP (POST /v1/organizations); `overrides` go into the body (e.g. `created_by`). */
+export async function makeOrganization(api: Client, overrides: Record<string, unknown> = {}) {
+  const res = await api.post('/v1/organizations', { name: `Org ${Date.now().toString(36)} ${orgSeq++}`, ...overrides })
+  if (res.status !== 200) throw new Error(`makeOrganization: ${res.status} ${JSON.stringify(res.body)}`)
+  return res.body
+}
+
+/** Adds an existing user to an organization over HTTP (POST …/memberships) and answers the membership. */
+export async function addMember(api: Client, organizationId: string, userId: string, role = 'org:member', overrides: Record<string, unknown> = {}) {
+  const res = await api.post(`/v1/organizations/${organizationId}/memberships`, { user_id: userId, role, ...overrides })
+  if (res.status !== 200) throw new Error(`addMember: ${res.status} ${JSON.stringify(res.body)}`)
+  return res.body
+}

@@ -121,6 +121,8 @@ create table organization_domains (
   unique (organization_id, name)
 );
 create index organization_domains_instance_name on organization_domains (instance_id, name);
+-- A verified domain enrols people into one organization only: whoever proves it first holds it.
+create unique index organization_domains_verified_name on organization_domains (instance_id, name) where verified_at is not null;
 
 -- A verified domain in automatic_suggestion mode suggests its organization to people with an
 -- address there; they may ask to join (accept) or dismiss it.

@@ -16,6 +16,17 @@ export type ErrorCode =
   | 'form_identifier_exists'
   | 'duplicate_record'
   | 'invitation_not_pending'
+  // Clerk's (from @clerk/shared's error localizations; the reference spec lists no codes).
+  | 'organization_minimum_permissions_needed'
+  // Foyer's own: a role a member or pending invitation holds cannot be deleted.
+  | 'organization_role_in_use'
+  | 'already_a_member_in_organization'
+  | 'not_a_member_in_organization'
+  | 'missing_organization_permission'
+  | 'organization_membership_quota_exceeded'
+  | 'organization_invitation_not_found'
+  | 'organization_invitation_not_pending'
+  | 'organization_invitation_not_unique'
   | 'ticket_invalid'
   | 'ticket_expired'
   | 'form_password_incorrect'
@@ -25,7 +36,10 @@ export type ErrorCode =
   | 'form_code_incorrect'
   | 'verification_expired'
   | 'verification_failed'
+  | 'verification_already_verified'
   | 'session_exists'
+  // Clerk's Frontend API answer (401) to a request that needs a session and has none.
+  | 'signed_out'
   | 'not_allowed_access'
   | 'sign_up_restricted'
   | 'origin_invalid'

@@ -6,6 +6,7 @@ import type { OutboxRow } from '../platform/outbox/outbox.store.js'
 import type { OutboxKind } from '../platform/outbox/outbox.worker.js'
 import type { TicketService } from '../tickets/tickets.service.js'
 import { ClerkInvitation } from '../invitations/invitations.schemas.js'
+import { ClerkOrganizationInvitation } from '../organizations/org-invitations.schemas.js'
 import type { DeliveryContext, WebhookStore } from './webhooks.store.js'
 
 interface Deps {
@@ -29,6 +30,7 @@ export const RETRY_DELAYS_MS = [5_000, 5 * MINUTE, 30 * MINUTE, 2 * HOUR, 5 * HO
 export const TIMEOUT_MS = 15_000
 const MAX_ERROR_LENGTH = 500
 const INVITATION_FIELDS = Object.keys(ClerkInvitation.properties)
+const ORG_INVITATION_FIELDS = Object.keys(ClerkOrganizationInvitation.properties)
 // Clerk's order for the Email object of `email.created`.
 const EMAIL_FIELDS = ['id', 'object', 'slug', 'from_email_name', 'reply_to_email_name', 'to_email_address', 'email_address_id',
   'user_id', 'subject', 'body', 'body_plain', 'status', 'data', 'delivered_by_clerk']
@@ -67,6 +69,13 @@ export function createWebhookDispatcher(deps: Deps): Record<'webhook' | 'webhook
     if (data?.object === 'invitation' && typeof data.id === 'string') {
       const url = invitation ? tickets.url(invitation) : undefined
       data = Object.fromEntries(INVITATION_FIELDS.filter((k) => (k === 'url' ? url !== undefined : k in data))
+        .map((k) => [k, k === 'url' ? url : data[k]]))
+    } else if (data?.object === 'organization_invitation' && typeof data.id === 'string') {
+      // Clerk's field order, the link derived again, then what only some events carry (the
+      // accepting user's id). An invitation deleted meanwhile (with its organization) has no link.
+      const url = invitation ? tickets.url(invitation) : undefined
+      const extra = Object.keys(data).filter((k) => !ORG_INVITATION_FIELDS.includes(k))
+      data = Object.fromEntries([...ORG_INVITATION_FIELDS, ...extra].filter((k) => (k === 'url' ? url !== undefined : k in data))
         .map((k) => [k, k === 'url' ? url : data[k]]))
     } else if (data?.object === 'email') {
       const variables = (data.data ?? {}) as Record<string, unknown>

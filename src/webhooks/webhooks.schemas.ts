@@ -1,9 +1,9 @@
 import { Type, type Static } from 'typebox'
 
-/** CONTRACT.md's event types: the reference spec's, plus Foyer's `invitation.*`. */
+/** CONTRACT.md's event types: the reference spec's, plus Foyer's `invitation.*` and `organizationInvitation.declined`. */
 export const EVENT_TYPES = [
   'invitation.created', 'invitation.accepted', 'invitation.revoked',
-  'organizationInvitation.created', 'organizationInvitation.accepted', 'organizationInvitation.revoked',
+  'organizationInvitation.created', 'organizationInvitation.accepted', 'organizationInvitation.revoked', 'organizationInvitation.declined',
   'user.created', 'user.deleted',
   'organization.created', 'organization.updated', 'organization.deleted',
   'organizationMembership.created', 'organizationMembership.updated', 'organizationMembership.deleted',

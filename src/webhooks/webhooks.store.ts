@@ -139,17 +139,20 @@ export function createWebhookStore() {
 
     /**
      * What one delivery needs, in one round trip: the endpoint (null once deleted), the event's
-     * payload (null once purged with its invitation), and, for an invitation event, the
-     * invitation's current nonce to derive its link from (null once deleted).
+     * payload (null once purged with its invitation), and, for an invitation or organization
+     * invitation event, the invitation's current nonce to derive its link from (null once deleted).
      */
     async deliveryContext(q: Queryable, endpointId: string, eventId: string): Promise<DeliveryContext> {
       const rows = await q.query<DeliveryContextRow>(`
-        select e.url, e.secret, e.enabled, o.payload, i.id as invitation_id, i.ticket_nonce
+        select e.url, e.secret, e.enabled, o.payload,
+          coalesce(i.id, oi.id) as invitation_id, coalesce(i.ticket_nonce, oi.ticket_nonce) as ticket_nonce
         from (select 1) one
         left join webhook_endpoints e on e.id = $1
         left join outbox o on o.id = $2 and o.kind = 'webhook'
         left join invitations i on o.payload->'data'->>'object' = 'invitation'
-          and i.id = o.payload->'data'->>'id' and i.instance_id = o.instance_id`,
+          and i.id = o.payload->'data'->>'id' and i.instance_id = o.instance_id
+        left join organization_invitations oi on o.payload->'data'->>'object' = 'organization_invitation'
+          and oi.id = o.payload->'data'->>'id' and oi.instance_id = o.instance_id`,
       [endpointId, eventId])
       const row = rows[0]!
       return {

@@ -1,0 +1,320 @@
+import type { Db, Queryable } from '../platform/db/db.js'
+import { DAY_MS, type Clock } from '../platform/clock.js'
+import { newId } from '../platform/ids.js'
+import { ApiError, paramError } from '../platform/errors.js'
+import { checkMetadataSize, checkRedirectUrl, normalizeEmail } from '../platform/validation.js'
+import type { Instance } from '../instance/instance.schemas.js'
+import type { TicketService } from '../tickets/tickets.service.js'
+import type { OrgInvitationFilter, OrgInvitationStore, OrgOutboxItem } from './org-invitations.store.js'
+import {
+  toClerkOrganizationInvitation, type CreateOrgInvitationBody, type ListInstanceOrgInvitationsQuery, type ListOrgInvitationsQuery,
+  type ListPendingOrgInvitationsQuery, type ListUserOrgInvitationsQuery, type OrgInvitationRow, type OrgInvitationStatus,
+  type OrgInvitationView, type RevokeOrgInvitationBody,
+} from './org-invitations.schemas.js'
+
+interface Deps {
+  db: Db
+  clock: Clock
+  store: OrgInvitationStore
+  tickets: TicketService
+  allowedRedirectOrigins: readonly string[]
+}
+
+export interface CreateOrgInvitationOptions {
+  /** Make the invitation part of the caller's transaction. */
+  q?: Queryable
+  /** 'domain': a verified domain's automatic invitation (left out of the organization's lists, as Clerk does). */
+  source?: 'manual' | 'domain'
+  /** false: no email, whatever the body says. */
+  notify?: boolean
+}
+
+export type OrgInvitationEventType =
+  | 'organizationInvitation.created' | 'organizationInvitation.accepted'
+  | 'organizationInvitation.revoked' | 'organizationInvitation.declined'
+
+interface ValidOrgInvitation {
+  emailAddress: string
+  role: string
+  inviterUserId: string | null
+  publicMetadata: Record<string, unknown>
+  privateMetadata: Record<string, unknown>
+  redirectUrl: string | null
+  expiresInDays: number
+  notify: boolean
+}
+
+const MANAGE = 'org:sys_memberships:manage'
+const ORDER_BY = /^([+-]?)(created_at|email_address)$/
+const UNIQUE_VIOLATION = '23505'
+
+export const orgNotFound = () => new ApiError(404, 'resource_not_found', 'not found', 'Given organization not found.')
+const invitationNotFound = (id: string) =>
+  new ApiError(404, 'organization_invitation_not_found', 'not found', `No invitation found with id ${id}.`)
+const notUnique = (email: string, param: string) =>
+  new ApiError(400, 'organization_invitation_not_unique', 'organization invitation not unique',
+    `Organizations cannot have duplicate pending invitations for an email address; ${email} already has one.`, { param_name: param })
+
+/**
+ * A webhook event about an organization invitation, with Clerk's OrganizationInvitation as
+ * `data`, for the outbox of the transaction that changes it. `row` is the invitation as it is
+ * after the change (status, updated_at, accepted_by_user_id). `url` is left out: it carries the
+ * ticket, which the database must not hold; delivery derives it again from the row's nonce.
+ */
+export function orgInvitationEvent(type: OrgInvitationEventType, instance: { id: string }, row: OrgInvitationView, now: number): OrgOutboxItem {
+  const { url: _url, ...invitation } = toClerkOrganizationInvitation(row, now, null)
+  // Clerk's accepted payload names who accepted.
+  const data = type === 'organizationInvitation.accepted' && row.accepted_by_user_id
+    ? { ...invitation, user_id: row.accepted_by_user_id }
+    : invitation
+  return {
+    id: newId('msg', now),
+    kind: 'webhook',
+    topic: type,
+    payload: { data, object: 'event', type, timestamp: now, instance_id: instance.id },
+  }
+}
+
+/** The email item of an organization invitation; its link and names are read again at send time. */
+const emailItem = (row: Pick<OrgInvitationRow, 'id' | 'email_address'>, now: number): OrgOutboxItem => ({
+  id: newId('msg', now),
+  kind: 'email',
+  topic: 'organization_invitation',
+  payload: { invitation_id: row.id, to: row.email_address, template_slug: 'organization_invitation' },
+})
+
+const statuses = (value: OrgInvitationStatus | OrgInvitationStatus[] | undefined): OrgInvitationStatus[] | null =>
+  value === undefined ? null : [value].flat()
+
+function orderOf(value: string | undefined): OrgInvitationFilter['orderBy'] {
+  const order = ORDER_BY.exec(value ?? '-created_at')
+  if (!order) {
+    throw paramError(422, 'form_param_value_invalid', 'order_by', 'is invalid',
+      'order_by must be created_at or email_address, optionally prefixed with + or -.')
+  }
+  return { column: order[2] as 'created_at' | 'email_address', descending: order[1] === '-' }
+}
+
+export function createOrgInvitationService({ db, clock, store, tickets, allowedRedirectOrigins }: Deps) {
+  /** Checks one create body; `index` prefixes parameter names for bulk items (`[3].email_address`). */
+  function validate(body: CreateOrgInvitationBody, options: CreateOrgInvitationOptions, index?: number): ValidOrgInvitation {
+    const name = (param: string) => (index === undefined ? param : `[${index}].${param}`)
+    const publicMetadata = (body.public_metadata ?? {}) as Record<string, unknown>
+    const privateMetadata = (body.private_metadata ?? {}) as Record<string, unknown>
+    checkMetadataSize(publicMetadata, name('public_metadata'))
+    checkMetadataSize(privateMetadata, name('private_metadata'))
+    const role = body.role.trim()
+    if (role === '') throw paramError(422, 'form_param_missing', name('role'), 'is missing', `${name('role')} must name a role, e.g. org:member.`)
+    return {
+      emailAddress: normalizeEmail(body.email_address, name('email_address')),
+      role,
+      inviterUserId: options.source === 'domain' ? null : (body.inviter_user_id?.trim() || null),
+      publicMetadata,
+      privateMetadata,
+      redirectUrl: body.redirect_url ? checkRedirectUrl(body.redirect_url, allowedRedirectOrigins, name('redirect_url')) : null,
+      expiresInDays: body.expires_in_days ?? 30,
+      notify: options.notify ?? body.notify ?? true,
+    }
+  }
+
+  /** The inviter or requester must be a member holding `org:sys_memberships:manage` (Clerk's 403s). */
+  function requireManager(who: { permissions: string[] } | null, userId: string, param: string): void {
+    if (!who) {
+      throw new ApiError(403, 'not_a_member_in_organization', 'not a member',
+        `User ${userId} is not a member of the organization. Only organization members can perform this action.`, { param_name: param })
+    }
+    if (!who.permissions.includes(MANAGE)) {
+      throw new ApiError(403, 'missing_organization_permission', 'missing permission',
+        `User ${userId} is missing the organization permission ${MANAGE}.`, { param_name: param, permissions: [MANAGE] })
+    }
+  }
+
+  /** Checks the rules for one invitation (the organization locked) and inserts it with its event and email. */
+  async function insertOne(tx: Queryable, instance: Instance, org: { id: string; name: string; slug: string; max_allowed_memberships: number },
+    input: ValidOrgInvitation, source: 'manual' | 'domain', now: number, index?: number): Promise<OrgInvitationView> {
+    const name = (param: string) => (index === undefined ? param : `[${index}].${param}`)
+    const limit = org.max_allowed_memberships
+    const ctx = await store.inviteContext(tx, {
+      instanceId: instance.id, organizationId: org.id, role: input.role, email: input.emailAddress,
+      inviterUserId: input.inviterUserId, countHeld: limit > 0, now,
+    })
+    if (input.inviterUserId !== null) requireManager(ctx.inviter, input.inviterUserId, name('inviter_user_id'))
+    if (ctx.role_name === null) {
+      throw new ApiError(404, 'resource_not_found', 'not found', `Organization role ${input.role} not found.`, { param_name: name('role') })
+    }
+    if (ctx.is_member) {
+      throw new ApiError(400, 'already_a_member_in_organization', 'already a member',
+        `${input.emailAddress} is already a member of the organization.`, { param_name: name('email_address') })
+    }
+    if (ctx.pending_id !== null) {
+      // A stale pending invitation gives way: it is stored as expired, so that the one-pending
+      // index lets the new one in. Its link was dead already.
+      if (ctx.pending_expires_at! > now || !(await store.expireStale(tx, ctx.pending_id, now))) {
+        throw notUnique(input.emailAddress, name('email_address'))
+      }
+    }
+    // Members plus usable pending invitations; the organization row is locked, so no concurrent
+    // create can slip past the limit between this count and the insert.
+    if (limit > 0 && ctx.held + 1 > limit) {
+      throw new ApiError(403, 'organization_membership_quota_exceeded', 'organization membership quota exceeded',
+        `You have reached your limit of ${limit} organization memberships, including outstanding invitations.`)
+    }
+
+    const id = newId('orginv', now)
+    const ticket = tickets.issue(id)
+    const row: OrgInvitationRow = {
+      id, instance_id: instance.id, organization_id: org.id, email_address: input.emailAddress, role: input.role,
+      inviter_user_id: input.inviterUserId, public_metadata: input.publicMetadata, private_metadata: input.privateMetadata,
+      redirect_url: input.redirectUrl, status: 'pending', source, notify: input.notify,
+      ticket_nonce: ticket.nonce, ticket_hash: ticket.hash, expires_at: now + input.expiresInDays * DAY_MS,
+      accepted_by_user_id: null, created_at: now, updated_at: now,
+    }
+    const view: OrgInvitationView = {
+      ...row, role_name: ctx.role_name, inviter_found: ctx.inviter !== null,
+      inviter_first_name: ctx.inviter?.first_name ?? null, inviter_last_name: ctx.inviter?.last_name ?? null,
+      inviter_identifier: ctx.inviter?.identifier ?? null, organization_name: org.name, organization_slug: org.slug,
+    }
+    const outbox = [orgInvitationEvent('organizationInvitation.created', instance, view, now)]
+    if (input.notify) outbox.push(emailItem(row, now))
+    try {
+      await store.insert(tx, row, outbox, clock.now())
+    } catch (err) {
+      // A writer that did not take the organization's lock lost the race on the one-pending index.
+      if ((err as { code?: string }).code === UNIQUE_VIOLATION) throw notUnique(input.emailAddress, name('email_address'))
+      throw err
+    }
+    return view
+  }
+
+  /** Runs `fn` in the caller's transaction when given one, else in a new one. */
+  const inTransaction = <T>(q: Queryable | undefined, fn: (tx: Queryable) => Promise<T>): Promise<T> =>
+    q ? fn(q) : db.transaction(fn)
+
+  const lockOrThrow = async (tx: Queryable, instance: Instance, organizationId: string) => {
+    const org = await store.lockOrganization(tx, instance.id, organizationId)
+    if (!org) throw orgNotFound()
+    return org
+  }
+
+  async function page(instance: Instance, filter: Omit<OrgInvitationFilter, 'instanceId' | 'now'>) {
+    const { rows, total } = await store.page(db, { ...filter, instanceId: instance.id, now: clock.now(instance) })
+    return { data: rows, totalCount: total }
+  }
+
+  async function requireOrganization(instance: Instance, organizationId: string): Promise<void> {
+    if (!(await store.findOrganization(db, instance.id, organizationId))) throw orgNotFound()
+  }
+
+  return {
+    /**
+     * Creates one pending invitation with its `organizationInvitation.created` event (and its
+     * email unless notify is false) in one transaction, or refuses it: 404 unknown organization
+     * or role, 403 an inviter who may not invite or a full organization, 400 an address that
+     * belongs to a member or already has a usable pending invitation. Creates for one
+     * organization are serialised on its row, so concurrent ones never pass those checks together.
+     */
+    async create(instance: Instance, organizationId: string, body: CreateOrgInvitationBody, options: CreateOrgInvitationOptions = {}): Promise<OrgInvitationView> {
+      const input = validate(body, options)
+      const now = clock.now(instance)
+      return inTransaction(options.q, async (tx) => {
+        const org = await lockOrThrow(tx, instance, organizationId)
+        return insertOne(tx, instance, org, input, options.source ?? 'manual', now)
+      })
+    },
+
+    /** All or nothing: any refused item rolls the whole batch back, and the error names it (`[2].email_address`). */
+    async createBulk(instance: Instance, organizationId: string, bodies: CreateOrgInvitationBody[]): Promise<OrgInvitationView[]> {
+      const inputs = bodies.map((body, i) => validate(body, {}, i))
+      const now = clock.now(instance)
+      return db.transaction(async (tx) => {
+        const org = await lockOrThrow(tx, instance, organizationId)
+        const rows: OrgInvitationView[] = []
+        for (const [i, input] of inputs.entries()) rows.push(await insertOne(tx, instance, org, input, 'manual', now, i))
+        return rows
+      })
+    },
+
+    /** The organization's invitations made by someone (not by a verified domain), newest first by default. */
+    async list(instance: Instance, organizationId: string, query: ListOrgInvitationsQuery) {
+      const orderBy = orderOf(query.order_by)
+      await requireOrganization(instance, organizationId)
+      return page(instance, {
+        organizationId, emails: null, userId: null, statuses: statuses(query.status),
+        emailAddress: query.email_address?.trim() ? query.email_address.trim().toLowerCase() : null, query: null,
+        manualOnly: true, orderBy, limit: query.limit ?? 10, offset: query.offset ?? 0,
+      })
+    },
+
+    async listPending(instance: Instance, organizationId: string, query: ListPendingOrgInvitationsQuery) {
+      await requireOrganization(instance, organizationId)
+      return page(instance, {
+        organizationId, emails: null, userId: null, statuses: ['pending'], emailAddress: null, query: null,
+        manualOnly: true, orderBy: { column: 'created_at', descending: true }, limit: query.limit ?? 10, offset: query.offset ?? 0,
+      })
+    },
+
+    /** Every organization's invitations in the instance, domain ones included. */
+    async listInstance(instance: Instance, query: ListInstanceOrgInvitationsQuery) {
+      return page(instance, {
+        organizationId: null, emails: null, userId: null, statuses: statuses(query.status), emailAddress: null,
+        query: query.query?.trim() ? query.query.trim() : null, manualOnly: false, orderBy: orderOf(query.order_by),
+        limit: query.limit ?? 10, offset: query.offset ?? 0,
+      })
+    },
+
+    /** Invitations to any of the user's addresses, in every organization, newest first. */
+    async listForUser(instance: Instance, userId: string, query: ListUserOrgInvitationsQuery) {
+      if (!(await store.userExists(db, instance.id, userId))) {
+        throw new ApiError(404, 'resource_not_found', 'not found', `No user was found with id ${userId}.`)
+      }
+      return page(instance, {
+        organizationId: null, emails: null, userId, statuses: statuses(query.status), emailAddress: null, query: null,
+        manualOnly: false, orderBy: { column: 'created_at', descending: true }, limit: query.limit ?? 10, offset: query.offset ?? 0,
+      })
+    },
+
+    async get(instance: Instance, organizationId: string, id: string): Promise<OrgInvitationView> {
+      const row = await store.findById(db, instance.id, id)
+      if (row && row.organization_id === organizationId) return row
+      if (!(await store.findOrganization(db, instance.id, organizationId))) throw orgNotFound()
+      throw invitationNotFound(id)
+    },
+
+    /**
+     * Only a pending, unexpired invitation can be revoked; its link stops working at once and
+     * `organizationInvitation.revoked` is queued with the change. A requester must hold
+     * `org:sys_memberships:manage` in the organization.
+     */
+    async revoke(instance: Instance, organizationId: string, id: string, body: RevokeOrgInvitationBody): Promise<OrgInvitationView> {
+      const now = clock.now(instance)
+      const requester = body.requesting_user_id?.trim() || null
+      return db.transaction(async (tx) => {
+        const current = await store.findById(tx, instance.id, id)
+        if (!current || current.organization_id !== organizationId) {
+          if (!(await store.findOrganization(tx, instance.id, organizationId))) throw orgNotFound()
+          throw invitationNotFound(id)
+        }
+        if (requester !== null) {
+          const ctx = await store.inviteContext(tx, {
+            instanceId: instance.id, organizationId, role: current.role, email: current.email_address,
+            inviterUserId: requester, countHeld: false, now,
+          })
+          requireManager(ctx.inviter, requester, 'requesting_user_id')
+        }
+        const revoked: OrgInvitationView = { ...current, status: 'revoked', updated_at: now }
+        const row = await store.revoke(tx, instance.id, organizationId, id, now, clock.now(), [orgInvitationEvent('organizationInvitation.revoked', instance, revoked, now)])
+        if (row) return { ...current, ...row }
+        // Clerk answers this one with 404.
+        throw new ApiError(404, 'organization_invitation_not_pending', 'not pending',
+          `The organization invitation is not in the 'pending' status; it is ${toClerkOrganizationInvitation(current, now, null).status}.`)
+      })
+    },
+
+    /** The invitation's link, derived from its current nonce. */
+    url: (row: Pick<OrgInvitationRow, 'id' | 'ticket_nonce'>) => tickets.url(row),
+
+    orgInvitationEvent,
+  }
+}
+
+export type OrgInvitationService = ReturnType<typeof createOrgInvitationService>

@@ -1,0 +1,290 @@
+import { escapeLike, type Queryable } from '../platform/db/db.js'
+import type { OrgInvitationRow, OrgInvitationStatus, OrgInvitationView } from './org-invitations.schemas.js'
+
+/** An invitation about to be inserted: its row, less what the insert sets. */
+export type NewOrgInvitation = Omit<OrgInvitationRow, 'status' | 'accepted_by_user_id' | 'updated_at'>
+
+/** An outbox row written by the same statement as the change (see invitations.store.ts). */
+export interface OrgOutboxItem {
+  id: string
+  kind: 'email' | 'webhook'
+  topic: string
+  payload: unknown
+}
+
+/** The organization, locked for the rest of the transaction. */
+export interface LockedOrganization {
+  id: string
+  name: string
+  slug: string
+  max_allowed_memberships: number
+}
+
+/** Everything one create checks, read in one round trip once the organization is locked. */
+export interface InviteContext {
+  /** null: no such role in the instance. */
+  role_name: string | null
+  /** The address belongs to a member of the organization. */
+  is_member: boolean
+  /** The address's pending invitation (usable or stale), if any. */
+  pending_id: string | null
+  pending_expires_at: number | null
+  /** Members plus usable pending invitations; only counted when the organization has a limit. */
+  held: number
+  /** The inviter's membership and public data; null when no inviter was named or they are no member. */
+  inviter: { permissions: string[]; first_name: string | null; last_name: string | null; identifier: string | null } | null
+}
+
+export interface OrgInvitationFilter {
+  instanceId: string
+  /** One organization; null: the whole instance. */
+  organizationId: string | null
+  /** Invitations to one of these addresses (a user's); null: any. */
+  emails: string[] | null
+  /** Addresses of a user, looked up in the same statement; null: any. */
+  userId: string | null
+  statuses: OrgInvitationStatus[] | null
+  /** Exact address. */
+  emailAddress: string | null
+  /** Case-insensitive substring of the address. */
+  query: string | null
+  /** Leave out invitations a verified domain made (Clerk's organization lists do). */
+  manualOnly: boolean
+  orderBy: { column: 'created_at' | 'email_address'; descending: boolean }
+  limit: number
+  offset: number
+  now: number
+}
+
+// Every read joins what Clerk's object shows beside the row: the role's name, the inviter's
+// public data and the organization's name. Left joins: a row outlives its inviter.
+const VIEW = `
+  select i.*, r.name as role_name, (u.id is not null) as inviter_found, u.first_name as inviter_first_name,
+    u.last_name as inviter_last_name,
+    (select e.email_address from email_addresses e where e.id = u.primary_email_address_id) as inviter_identifier,
+    o.name as organization_name, o.slug as organization_slug
+  from organization_invitations i
+  left join organization_roles r on r.instance_id = i.instance_id and r.key = i.role
+  left join users u on u.id = i.inviter_user_id and u.instance_id = i.instance_id
+  left join organizations o on o.id = i.organization_id`
+
+// Adds the outbox rows in `$outbox` (a JSON array) for the row in CTE `inv`, due at the wall
+// time in `queuedAtParam`: the outbox worker runs on wall time, whatever an instance's test clock says.
+const outboxCte = (queuedAtParam: string, outboxParam: string) => `
+  queued as (
+    insert into outbox (id, instance_id, kind, topic, subject_id, payload, next_attempt_at, created_at, updated_at)
+    select o->>'id', inv.instance_id, o->>'kind', o->>'topic', inv.id, o->'payload', ${queuedAtParam}, ${queuedAtParam}, ${queuedAtParam}
+    from inv, jsonb_array_elements(${outboxParam}::jsonb) o
+  )`
+
+/** One status's condition; appends to `params` only what it uses (PostgreSQL refuses a parameter it cannot type). */
+function statusClause(status: OrgInvitationStatus, now: number, params: unknown[]): string {
+  switch (status) {
+    case 'pending':
+      params.push(now)
+      return `(i.status = 'pending' and i.expires_at > $${params.length})`
+    case 'expired':
+      params.push(now)
+      return `(i.status = 'expired' or (i.status = 'pending' and i.expires_at <= $${params.length}))`
+    default:
+      params.push(status)
+      return `i.status = $${params.length}`
+  }
+}
+
+function listWhere(f: OrgInvitationFilter): { where: string; params: unknown[] } {
+  const params: unknown[] = [f.instanceId]
+  const clauses = ['i.instance_id = $1']
+  if (f.organizationId !== null) {
+    params.push(f.organizationId)
+    clauses.push(`i.organization_id = $${params.length}`)
+  }
+  if (f.userId !== null) {
+    params.push(f.userId)
+    clauses.push(`i.email_address in (select e.email_address from email_addresses e where e.user_id = $${params.length})`)
+  }
+  if (f.emails !== null) {
+    params.push(f.emails)
+    clauses.push(`i.email_address = any($${params.length}::text[])`)
+  }
+  if (f.statuses !== null && f.statuses.length > 0) {
+    clauses.push(`(${[...new Set(f.statuses)].map((s) => statusClause(s, f.now, params)).join(' or ')})`)
+  }
+  if (f.emailAddress !== null) {
+    params.push(f.emailAddress)
+    clauses.push(`i.email_address = $${params.length}`)
+  }
+  if (f.query !== null) {
+    params.push(`%${escapeLike(f.query.toLowerCase())}%`)
+    clauses.push(`i.email_address like $${params.length}`)
+  }
+  if (f.manualOnly) clauses.push(`i.source = 'manual'`)
+  return { where: clauses.join(' and '), params }
+}
+
+export function createOrgInvitationStore() {
+  return {
+    /**
+     * The organization, locked until the transaction ends (select … for update): every create
+     * for one organization queues up here, so the one-pending-per-address and membership-limit
+     * checks that follow read a state no concurrent create can change. null: no such organization.
+     */
+    async lockOrganization(q: Queryable, instanceId: string, organizationId: string): Promise<LockedOrganization | null> {
+      const rows = await q.query<LockedOrganization>(`
+        select id, name, slug, max_allowed_memberships from organizations where id = $1 and instance_id = $2 for update`,
+      [organizationId, instanceId])
+      return rows[0] ?? null
+    },
+
+    async findOrganization(q: Queryable, instanceId: string, organizationId: string): Promise<LockedOrganization | null> {
+      const rows = await q.query<LockedOrganization>(`
+        select id, name, slug, max_allowed_memberships from organizations where id = $1 and instance_id = $2`,
+      [organizationId, instanceId])
+      return rows[0] ?? null
+    },
+
+    /** What creating an invitation for `email` must check, in one statement (call with the organization locked). */
+    async inviteContext(q: Queryable, c: { instanceId: string; organizationId: string; role: string; email: string; inviterUserId: string | null; countHeld: boolean; now: number }): Promise<InviteContext> {
+      const rows = await q.query<InviteContext>(`
+        select
+          (select name from organization_roles where instance_id = $1 and key = $3) as role_name,
+          exists (
+            select 1 from organization_memberships m join email_addresses e on e.user_id = m.user_id
+            where m.organization_id = $2 and e.instance_id = $1 and e.email_address = $4
+          ) as is_member,
+          p.id as pending_id, p.expires_at as pending_expires_at,
+          case when $6::boolean then
+            (select count(*) from organization_memberships where organization_id = $2)
+            + (select count(*) from organization_invitations where organization_id = $2 and status = 'pending' and expires_at > $7)
+          else 0 end::int as held,
+          (select jsonb_build_object('permissions', coalesce(r.permissions, '{}'), 'first_name', u.first_name, 'last_name', u.last_name,
+              'identifier', (select e.email_address from email_addresses e where e.id = u.primary_email_address_id))
+           from organization_memberships m
+           join users u on u.id = m.user_id
+           left join organization_roles r on r.instance_id = $1 and r.key = m.role
+           where m.organization_id = $2 and m.user_id = $5::text) as inviter
+        from (select 1) one
+        left join organization_invitations p on p.organization_id = $2 and p.email_address = $4 and p.status = 'pending'`,
+      [c.instanceId, c.organizationId, c.role, c.email, c.inviterUserId, c.countHeld, c.now])
+      const row = rows[0]!
+      return { ...row, held: Number(row.held), pending_expires_at: row.pending_expires_at === null ? null : Number(row.pending_expires_at) }
+    },
+
+    /** Marks a pending invitation past its expiry 'expired' so that a new one may take its place; false when it was not. */
+    async expireStale(q: Queryable, id: string, now: number): Promise<boolean> {
+      const rows = await q.query(`
+        update organization_invitations set status = 'expired', updated_at = $2
+        where id = $1 and status = 'pending' and expires_at <= $2 returning id`, [id, now])
+      return rows.length > 0
+    },
+
+    /**
+     * Inserts the invitation with its outbox rows, in one statement. A second pending
+     * invitation for the address fails on the one-pending index (unique violation 23505).
+     */
+    async insert(q: Queryable, inv: NewOrgInvitation, outbox: OrgOutboxItem[], queuedAt: number): Promise<OrgInvitationRow> {
+      const rows = await q.query<OrgInvitationRow>(`
+        with inv as (
+          insert into organization_invitations (id, instance_id, organization_id, email_address, role, inviter_user_id,
+            public_metadata, private_metadata, redirect_url, status, source, notify, ticket_nonce, ticket_hash, expires_at,
+            created_at, updated_at)
+          values ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9, 'pending', $10, $11, $12, $13, $14, $15, $15)
+          returning *
+        ),
+        ${outboxCte('$17', '$16')}
+        select * from inv`,
+      [inv.id, inv.instance_id, inv.organization_id, inv.email_address, inv.role, inv.inviter_user_id,
+        JSON.stringify(inv.public_metadata), JSON.stringify(inv.private_metadata), inv.redirect_url, inv.source, inv.notify,
+        inv.ticket_nonce, inv.ticket_hash, inv.expires_at, inv.created_at, JSON.stringify(outbox), queuedAt])
+      return rows[0]!
+    },
+
+    async findById(q: Queryable, instanceId: string, id: string): Promise<OrgInvitationView | null> {
+      const rows = await q.query<OrgInvitationView>(`${VIEW} where i.id = $1 and i.instance_id = $2`, [id, instanceId])
+      return rows[0] ?? null
+    },
+
+    /** The invitation a followed link names, in any status (the caller tells pending from the rest). */
+    async findByTicketHash(q: Queryable, hash: string): Promise<OrgInvitationView | null> {
+      const rows = await q.query<OrgInvitationView>(`${VIEW} where i.ticket_hash = $1`, [hash])
+      return rows[0] ?? null
+    },
+
+    /** Usable pending invitations to any of `emails` (a signed-in person's addresses), newest first. */
+    async listPendingForEmails(q: Queryable, instanceId: string, emails: string[], now: number): Promise<OrgInvitationView[]> {
+      if (emails.length === 0) return []
+      return q.query<OrgInvitationView>(`
+        ${VIEW} where i.instance_id = $1 and i.email_address = any($2::text[]) and i.status = 'pending' and i.expires_at > $3
+        order by i.created_at desc, i.id desc`,
+      [instanceId, emails.map((e) => e.toLowerCase()), now])
+    },
+
+    /** One page and the number of all matches, in one statement. */
+    async page(q: Queryable, f: OrgInvitationFilter): Promise<{ rows: OrgInvitationView[]; total: number }> {
+      const { where, params } = listWhere(f)
+      const dir = f.orderBy.descending ? 'desc' : 'asc'
+      const rows = await q.query<OrgInvitationView & { total_count: number }>(`
+        select v.*, count(*) over () as total_count from (${VIEW} where ${where}) v
+        order by v.${f.orderBy.column} ${dir}, v.id ${dir} limit $${params.length + 1} offset $${params.length + 2}`,
+      [...params, f.limit, f.offset])
+      if (rows.length > 0) return { rows, total: Number(rows[0]!.total_count) }
+      // An empty page (an offset past the end) carries no count of its own.
+      if (f.offset === 0) return { rows, total: 0 }
+      const [count] = await q.query<{ n: number }>(`select count(*)::int8 as n from organization_invitations i where ${where}`, params)
+      return { rows, total: Number(count?.n ?? 0) }
+    },
+
+    async userExists(q: Queryable, instanceId: string, userId: string): Promise<boolean> {
+      const rows = await q.query('select 1 from users where id = $1 and instance_id = $2', [userId, instanceId])
+      return rows.length > 0
+    },
+
+    /** Guarded: only a pending, unexpired invitation of the organization changes; null means it was not. */
+    async revoke(q: Queryable, instanceId: string, organizationId: string, id: string, now: number, queuedAt: number, outbox: OrgOutboxItem[]): Promise<OrgInvitationRow | null> {
+      const rows = await q.query<OrgInvitationRow>(`
+        with inv as (
+          update organization_invitations set status = 'revoked', updated_at = $4
+          where id = $1 and instance_id = $2 and organization_id = $3 and status = 'pending' and expires_at > $4
+          returning *
+        ),
+        ${outboxCte('$6', '$5')}
+        select * from inv`,
+      [id, instanceId, organizationId, now, JSON.stringify(outbox), queuedAt])
+      return rows[0] ?? null
+    },
+
+    /**
+     * Marks a pending, unexpired invitation accepted by `userId`, guarded by its ticket hash,
+     * with its outbox rows. The row lock makes two acceptances of one ticket queue up: the
+     * second sees the first's commit, matches nothing, and gets null.
+     */
+    async accept(q: Queryable, instanceId: string, id: string, ticketHash: string, userId: string, now: number, queuedAt: number, outbox: OrgOutboxItem[]): Promise<OrgInvitationRow | null> {
+      const rows = await q.query<OrgInvitationRow>(`
+        with inv as (
+          update organization_invitations set status = 'accepted', accepted_by_user_id = $4, updated_at = $5
+          where id = $1 and instance_id = $2 and ticket_hash = $3 and status = 'pending' and expires_at > $5
+          returning *
+        ),
+        ${outboxCte('$6', '$7')}
+        select * from inv`,
+      [id, instanceId, ticketHash, userId, now, queuedAt, JSON.stringify(outbox)])
+      return rows[0] ?? null
+    },
+
+    /** Marks a pending, unexpired invitation declined, with its outbox rows; null when it was not. */
+    async decline(q: Queryable, instanceId: string, id: string, now: number, queuedAt: number, outbox: OrgOutboxItem[]): Promise<OrgInvitationRow | null> {
+      const rows = await q.query<OrgInvitationRow>(`
+        with inv as (
+          update organization_invitations set status = 'declined', updated_at = $3
+          where id = $1 and instance_id = $2 and status = 'pending' and expires_at > $3
+          returning *
+        ),
+        ${outboxCte('$4', '$5')}
+        select * from inv`,
+      [id, instanceId, now, queuedAt, JSON.stringify(outbox)])
+      return rows[0] ?? null
+    },
+  }
+}
+
+export type OrgInvitationStore = ReturnType<typeof createOrgInvitationStore>

@@ -10,11 +10,13 @@ import type { InstanceStore } from '../instance/instance.store.js'
 import type { InvitationStore } from '../invitations/invitations.store.js'
 import type { InvitationRow } from '../invitations/invitations.schemas.js'
 import type { TicketService } from '../tickets/tickets.service.js'
+import type { OrgInvitationStore } from '../organizations/org-invitations.store.js'
+import type { OrgInvitationView } from '../organizations/org-invitations.schemas.js'
 import type { EmailStore, EmailTemplateRow } from './email.store.js'
 import { devMailbox, smtpMailer, type MailLog, type Mailer, type SentEmail } from './email.mailer.js'
 import {
   DEFAULT_TEMPLATES, EMAIL_TEMPLATE_SLUGS, TEMPLATE_PARTS, findBrokenPart, formatExpiry, isTemplateSlug, render,
-  type EmailTemplateSlug, type TemplatePart, type TemplateSource,
+  type EmailTemplateSlug, type TemplatePart, type TemplateSource, type TemplateVariables,
 } from './email.templates.js'
 import type { ClerkEmailDelivery, EmailTemplate, PutEmailTemplateBody } from './email.schemas.js'
 
@@ -24,6 +26,8 @@ interface Deps {
   store: EmailStore
   instances: InstanceStore
   invitations: InvitationStore
+  /** Organization invitations, for the `organization_invitation` email. */
+  orgInvitations?: OrgInvitationStore
   tickets: TicketService
   smtpUrl: string | null
   emailFrom: string
@@ -31,6 +35,8 @@ interface Deps {
   outbox: OutboxStore
   /** A sign-up attempt's address, expiry and current code, for its `verification_code` email; null once gone. */
   signUpCode: (attemptId: string) => Promise<{ instanceId: string; to: string; code: string; expiresAt: number; status: string } | null>
+  /** An organization domain's current code, address and names, for its `affiliation_code` email; null once none is to be sent. */
+  domainCode?: (domainId: string) => Promise<{ instanceId: string; to: string; code: string; expiresAt: number; domain: string; organizationName: string } | null>
   testing: boolean
 }
 
@@ -43,7 +49,7 @@ interface InvitationEmailPayload {
 
 /** An item that needed no sending (its invitation is gone or no longer usable) is delivered with this. */
 interface SkippedEmail {
-  skipped: 'invitation_deleted' | 'invitation_revoked' | 'invitation_accepted' | 'invitation_expired' | 'instance_deleted' | 'sign_up_closed' | 'code_expired'
+  skipped: 'invitation_deleted' | 'invitation_revoked' | 'invitation_accepted' | 'invitation_declined' | 'invitation_expired' | 'instance_deleted' | 'sign_up_closed' | 'verification_closed' | 'code_expired'
 }
 
 const MINUTE = 60_000
@@ -67,17 +73,35 @@ export function createEmailService(deps: Deps) {
     return merge(slug, await store.findTemplate(db, instanceId, slug))
   }
 
-  /** The invitation's email as it reads now: its current link, template and expiry. */
-  async function compose(instance: Instance, invitation: InvitationRow, slug: EmailTemplateSlug) {
+  /**
+   * The invitation's email as it reads now: its current link, template and expiry, and for an
+   * organization invitation the inviter's and organization's current names.
+   */
+  async function compose(instance: Instance, invitation: InvitationRow | OrgInvitationView, slug: EmailTemplateSlug) {
     const url = deps.tickets.url(invitation)
-    const variables = {
+    const variables: Record<string, string> = {
       app_name: instance.name,
       email_address: invitation.email_address,
       url,
       expires_at: formatExpiry(invitation.expires_at),
       expires_at_iso: new Date(invitation.expires_at).toISOString(),
+      ...('organization_id' in invitation ? organizationVariables(instance, invitation) : {}),
     }
-    return { url, variables, rendered: await render(await sourceFor(instance.id, slug), variables) }
+    return { url, variables, rendered: await render(await sourceFor(instance.id, slug), variables as unknown as TemplateVariables) }
+  }
+
+  /** The inviter's name (first and last, else their address, else the application's name) and the organization's. */
+  function organizationVariables(instance: Instance, invitation: OrgInvitationView) {
+    const fullName = [invitation.inviter_first_name, invitation.inviter_last_name].filter((n) => n && n.trim()).join(' ').trim()
+    const inviter = invitation.inviter_found ? (fullName || invitation.inviter_identifier || '') : ''
+    return { inviter_name: inviter || instance.name, organization_name: invitation.organization_name ?? '' }
+  }
+
+  /** The invitation an email item is about, app or organization one by its template; null once it is gone. */
+  async function findInvitation(instanceId: string, invitationId: string, slug: EmailTemplateSlug): Promise<InvitationRow | OrgInvitationView | null> {
+    if (slug !== 'organization_invitation') return deps.invitations.findById(db, instanceId, invitationId)
+    if (!deps.orgInvitations) throw new Error('no store for organization invitations')
+    return deps.orgInvitations.findById(db, instanceId, invitationId)
   }
 
   /**
@@ -88,13 +112,14 @@ export function createEmailService(deps: Deps) {
    */
   async function deliver(item: OutboxRow): Promise<SentEmail | SkippedEmail> {
     if (item.topic === 'verification_code') return deliverCode(item)
+    if (item.topic === 'affiliation_code') return deliverDomainCode(item)
     const payload = item.payload as InvitationEmailPayload
     const slug = payload.template_slug
-    if (!isTemplateSlug(slug) || slug === 'organization_invitation') throw new Error(`no sender for email template ${slug}`)
+    if (!isTemplateSlug(slug) || slug === 'verification_code' || slug === 'affiliation_code') throw new Error(`no sender for email template ${slug}`)
     const instanceRow = await deps.instances.findById(db, item.instance_id)
     if (!instanceRow) return { skipped: 'instance_deleted' }
     const instance = toInstance(instanceRow)
-    const invitation = await deps.invitations.findById(db, item.instance_id, payload.invitation_id)
+    const invitation = await findInvitation(item.instance_id, payload.invitation_id, slug)
     if (!invitation) return { skipped: 'invitation_deleted' }
     if (invitation.status !== 'pending') return { skipped: `invitation_${invitation.status}` }
     const now = clock.now(instance)
@@ -128,11 +153,28 @@ export function createEmailService(deps: Deps) {
     return mailer.send({ ...rendered, outboxId: item.id, instanceId: instance.id, subjectId: attemptId, templateSlug: 'verification_code', to: attempt.to, url, now })
   }
 
+  /** An organization domain's code, derived again at send time like a sign-up's. */
+  async function deliverDomainCode(item: OutboxRow): Promise<SentEmail | SkippedEmail> {
+    const { domain_id: domainId } = item.payload as { domain_id: string }
+    const instanceRow = await deps.instances.findById(db, item.instance_id)
+    if (!instanceRow) return { skipped: 'instance_deleted' }
+    const instance = toInstance(instanceRow)
+    const pending = await deps.domainCode?.(domainId)
+    const now = clock.now(instance)
+    if (!pending || pending.instanceId !== instance.id) return { skipped: 'verification_closed' }
+    if (pending.expiresAt <= now) return { skipped: 'code_expired' }
+    const rendered = await render(await sourceFor(instance.id, 'affiliation_code'), {
+      app_name: instance.name, email_address: pending.to, url: deps.publicUrl, code: pending.code, domain: pending.domain,
+      organization_name: pending.organizationName, expires_at: formatExpiry(pending.expiresAt), expires_at_iso: new Date(pending.expiresAt).toISOString(),
+    })
+    return mailer.send({ ...rendered, outboxId: item.id, instanceId: instance.id, subjectId: domainId, templateSlug: 'affiliation_code', to: pending.to, url: deps.publicUrl, now })
+  }
+
   /**
    * The `email.created` event. Like the invitation events it stores no working link: its
    * bodies, which carry one, are rendered again when the event is sent (see `bodiesFor`).
    */
-  function emailCreatedEvent(item: OutboxRow, instance: Instance, invitation: InvitationRow, slug: EmailTemplateSlug,
+  function emailCreatedEvent(item: OutboxRow, instance: Instance, invitation: Pick<InvitationRow, 'id' | 'email_address'>, slug: EmailTemplateSlug,
     subject: string, variables: Record<string, string>, now: number): NewOutboxItem {
     const { url: _url, ...data } = variables
     return {
@@ -221,7 +263,7 @@ export function createEmailService(deps: Deps) {
     async bodiesFor(instanceId: string, invitationId: string, slug: string): Promise<{ html: string; text: string; url: string } | null> {
       if (!isTemplateSlug(slug)) return null
       const instanceRow = await deps.instances.findById(db, instanceId)
-      const invitation = instanceRow && await deps.invitations.findById(db, instanceId, invitationId)
+      const invitation = instanceRow && await findInvitation(instanceId, invitationId, slug)
       if (!instanceRow || !invitation) return null
       const { url, rendered } = await compose(toInstance(instanceRow), invitation, slug)
       return { html: rendered.html, text: rendered.text, url }

@@ -1,6 +1,6 @@
 import { Liquid, type Template } from 'liquidjs'
 
-export const EMAIL_TEMPLATE_SLUGS = ['invitation', 'waitlist_invitation', 'organization_invitation', 'verification_code'] as const
+export const EMAIL_TEMPLATE_SLUGS = ['invitation', 'waitlist_invitation', 'organization_invitation', 'verification_code', 'affiliation_code'] as const
 export type EmailTemplateSlug = (typeof EMAIL_TEMPLATE_SLUGS)[number]
 export const isTemplateSlug = (slug: string): slug is EmailTemplateSlug => (EMAIL_TEMPLATE_SLUGS as readonly string[]).includes(slug)
 
@@ -18,8 +18,10 @@ export interface TemplateVariables {
   expires_at_iso: string
   inviter_name?: string
   organization_name?: string
-  /** The 6-digit code of a sign-up without an invitation (`verification_code` only). */
+  /** The 6-digit code of a sign-up without an invitation (`verification_code`) or of a domain (`affiliation_code`). */
   code?: string
+  /** The domain an organization is verifying (`affiliation_code` only). */
+  domain?: string
 }
 
 export interface RenderedEmail {
@@ -98,6 +100,25 @@ Enter this code on {{ app_name }} to finish creating the account for {{ email_ad
 The code expires on {{ expires_at }}. If you did not try to sign up, you can ignore this email.
 `,
   },
+  affiliation_code: {
+    subject: '{{ code }} verifies {{ domain }} for {{ organization_name }} on {{ app_name }}',
+    html: `<!doctype html>
+<html><body style="font-family: -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif; color: #1f2328; line-height: 1.5">
+<div style="max-width: 560px; margin: 0 auto; padding: 24px">
+<h1 style="font-size: 20px">Verify {{ domain }}</h1>
+<p>{{ organization_name }} on {{ app_name }} is verifying that it owns {{ domain }}. Give this code to whoever asked for it:</p>
+<p style="font-size: 32px; font-weight: 600; letter-spacing: 6px">{{ code }}</p>
+<p style="color: #656d76; font-size: 13px">The code expires on {{ expires_at }}. Once the domain is verified, people who sign up with an address at {{ domain }} may be invited to {{ organization_name }}. If you did not expect this, ignore this email.</p>
+</div></body></html>`,
+    text: `Verify {{ domain }}
+
+{{ organization_name }} on {{ app_name }} is verifying that it owns {{ domain }}. Give this code to whoever asked for it:
+
+{{ code }}
+
+The code expires on {{ expires_at }}. Once the domain is verified, people who sign up with an address at {{ domain }} may be invited to {{ organization_name }}. If you did not expect this, ignore this email.
+`,
+  },
 }
 
 /** Made-up values a template is rendered with when saved, so that a broken one is refused then rather than when sending. */
@@ -111,6 +132,7 @@ export function sampleVariables(slug: EmailTemplateSlug): TemplateVariables {
     expires_at_iso: new Date(expires).toISOString(),
     ...(slug === 'organization_invitation' ? { inviter_name: 'Ada Lovelace', organization_name: 'Sample organization' } : {}),
     ...(slug === 'verification_code' ? { code: '424242' } : {}),
+    ...(slug === 'affiliation_code' ? { code: '424242', domain: 'example.com', organization_name: 'Sample organization' } : {}),
   }
 }
 

@@ -27,3 +27,12 @@ export function loadOrCreateServerSecret(dataDir: string): { secret: Buffer; cre
   writeFileSync(file, secret.toString('hex') + '\n', { mode: 0o600, flag: 'wx' })
   return { secret, created: true }
 }
+
+/**
+ * A 6-digit code that is HMAC(server secret, "<purpose>:<id>:<nonce>"): derived for the email
+ * and again for checking, never stored; a new nonce makes a new code.
+ */
+export function deriveCode(serverSecret: Buffer, purpose: string, subjectId: string, nonce: string): string {
+  const mac = createHmac('sha256', serverSecret).update(`${purpose}:${subjectId}:${nonce}`).digest()
+  return String(mac.readUInt32BE(0) % 1_000_000).padStart(6, '0')
+}

@@ -16,6 +16,8 @@ interface Deps {
   clock: Clock
   store: UserStore
   outbox: OutboxStore
+  /** Runs in the transaction that creates a user (verified domains enrol them there). */
+  onUserCreated?: (tx: Queryable, instance: Instance, user: { id: string; emailAddress: string }) => Promise<void>
 }
 
 const ORDER_BY = new RegExp(`^([+-]?)(${USER_ORDER_COLUMNS.join('|')})$`)
@@ -79,7 +81,7 @@ async function passwordHashFor(body: CreateUserBody): Promise<string | null> {
   return hashPassword(body.password)
 }
 
-export function createUserService({ db, clock, store, outbox }: Deps) {
+export function createUserService({ db, clock, store, outbox, onUserCreated }: Deps) {
   const enqueue = (tx: Queryable, event: UserEvent) => outbox.enqueue(tx, [queuedUserEvent(event, clock.now())], clock.now())
 
   return {
@@ -108,6 +110,7 @@ export function createUserService({ db, clock, store, outbox }: Deps) {
             publicMetadata: metadata.public_metadata, privateMetadata: metadata.private_metadata, unsafeMetadata: metadata.unsafe_metadata, now,
           })
           await enqueue(tx, userCreatedEvent(user, instance, now))
+          await onUserCreated?.(tx, instance, { id: user.id, emailAddress })
           return { ...user, last_active_at: null }
         })
       } catch (err) {

@@ -1,8 +1,8 @@
-import { createHmac, timingSafeEqual } from 'node:crypto'
+import { timingSafeEqual } from 'node:crypto'
 import type { Db, Queryable } from '../platform/db/db.js'
 import type { Clock } from '../platform/clock.js'
 import { newId, randomToken } from '../platform/ids.js'
-import { newNonce, sha256 } from '../platform/secrets.js'
+import { deriveCode, newNonce, sha256 } from '../platform/secrets.js'
 import { ApiError, paramError } from '../platform/errors.js'
 import { normalizeEmail } from '../platform/validation.js'
 import { toInstance, type Instance } from '../instance/instance.schemas.js'
@@ -16,6 +16,10 @@ import type { OutboxStore } from '../platform/outbox/outbox.store.js'
 import { checkPassword, DUMMY_HASH, hashPassword, verifyPassword } from '../users/passwords.js'
 import type { AcceptStore, SignUpAttemptRow } from './accept.store.js'
 import { createSignInThrottle, memoryCounter, type SignInThrottle } from './sign-in-throttle.js'
+import { effectiveOrgInvitationStatus, type OrgInvitationRow, type OrgInvitationView } from '../organizations/org-invitations.schemas.js'
+import type { MembershipDetails } from '../organizations/memberships.schemas.js'
+import { createDomainStore } from '../organizations/domains.store.js'
+import { addMember, createOrgAcceptService, isInvitee, markAccepted, type OrganizationDeps } from './org-accept.service.js'
 
 interface Deps {
   db: Db
@@ -28,15 +32,30 @@ interface Deps {
   invitations: InvitationStore
   outbox: OutboxStore
   tickets: TicketService
+  /** Invitations into organizations, redeemed through the same link and flows. */
+  organizations: OrganizationDeps
+  /** Runs in the transaction that creates a user (verified domains enrol them there). */
+  onUserCreated?: (tx: Queryable, instance: Instance, user: { id: string; emailAddress: string }) => Promise<void>
   /** Counts failed sign-ins; in this process when not given. */
   throttle?: SignInThrottle
 }
 
-/** What following an invitation link finds. */
+/** The invitation a ticket belongs to: into the application, or into one of its organizations. */
+export type TicketInvitation =
+  | { target: 'application'; invitation: InvitationRow }
+  | { target: 'organization'; invitation: OrgInvitationView }
+
+/** What following an invitation link finds. 'declined' happens to organization invitations only. */
 export type TicketState =
   | { kind: 'unknown' }
-  | { kind: 'revoked' | 'expired' | 'accepted'; instance: Instance; invitation: InvitationRow }
-  | { kind: 'usable'; instance: Instance; invitation: InvitationRow; existingUser: UserRow | null }
+  | ({ kind: 'revoked' | 'declined' | 'expired' | 'accepted'; instance: Instance } & TicketInvitation)
+  | ({ kind: 'usable'; instance: Instance; existingUser: UserRow | null } & TicketInvitation)
+
+/** The invitation a sign-up or sign-in accepted, and for an organization invitation the membership it made. */
+export interface Accepted {
+  invitation: InvitationRow | OrgInvitationRow
+  membership: MembershipDetails | null
+}
 
 /** A signed-in person: the cookie (or Frontend API client) carries `token`, the database only its hash. */
 export interface SignedIn {
@@ -98,13 +117,19 @@ export function createAcceptService(deps: Deps) {
   async function resolveTicket(ticket: string | null | undefined, q: Queryable = db): Promise<TicketState> {
     // Tickets are base64url HMACs; anything else cannot be one, and need not cost a query.
     if (!ticket || ticket.length > 100 || !/^[A-Za-z0-9_-]+$/.test(ticket)) return { kind: 'unknown' }
-    const invitation = await store.findInvitationByTicketHash(q, tickets.hash(ticket))
-    if (!invitation) return { kind: 'unknown' }
-    const instance = await instanceById(q, invitation.instance_id)
+    const hash = tickets.hash(ticket)
+    // Both kinds of invitation share the link; a ticket's hash is unique across both.
+    const app = await store.findInvitationByTicketHash(q, hash)
+    const found: TicketInvitation | null = app
+      ? { target: 'application', invitation: app }
+      : await deps.organizations.invitations.findByTicketHash(q, hash).then((org) => org && { target: 'organization' as const, invitation: org })
+    if (!found) return { kind: 'unknown' }
+    const instance = await instanceById(q, found.invitation.instance_id)
     if (!instance) return { kind: 'unknown' }
-    const status = effectiveStatus(invitation, clock.now(instance))
-    if (status !== 'pending') return { kind: status, instance, invitation }
-    return { kind: 'usable', instance, invitation, existingUser: await users.findByEmail(q, instance.id, invitation.email_address) }
+    const now = clock.now(instance)
+    const status = found.target === 'application' ? effectiveStatus(found.invitation, now) : effectiveOrgInvitationStatus(found.invitation, now)
+    if (status !== 'pending') return { kind: status, instance, ...found }
+    return { kind: 'usable', instance, ...found, existingUser: await users.findByEmail(q, instance.id, found.invitation.email_address) }
   }
 
   /** Where a hosted page lives for an instance: the default instance's pages need no parameter. */
@@ -118,11 +143,13 @@ export function createAcceptService(deps: Deps) {
 
   /**
    * Where following an invitation link leads (CONTRACT.md, "Links and hosted pages"). Opening
-   * it changes nothing: mail scanners and link previews open links too.
+   * it changes nothing: mail scanners and link previews open links too. Someone already signed
+   * in as the address an organization invitation was sent to is taken to `/accept`, where
+   * they say yes or no; `sessionToken` is the browser's session cookie, if it sent one.
    */
-  async function linkTarget(ticket: string): Promise<{ redirect: string } | { status: 404 | 410; state: TicketState }> {
+  async function linkTarget(ticket: string, sessionToken?: string | null): Promise<{ redirect: string } | { status: 404 | 410; state: TicketState }> {
     const state = await resolveTicket(ticket)
-    const target = async (inv: InvitationRow, instance: Instance, page: string, params: Record<string, string>) => {
+    const target = async (inv: { redirect_url: string | null }, instance: Instance, page: string, params: Record<string, string>) => {
       if (!inv.redirect_url) return pageUrl(instance, page, params)
       const url = new URL(inv.redirect_url)
       for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v)
@@ -130,10 +157,17 @@ export function createAcceptService(deps: Deps) {
     }
     switch (state.kind) {
       case 'unknown': return { status: 404, state }
-      case 'revoked': return { status: 410, state }
+      case 'revoked':
+      case 'declined': return { status: 410, state }
       case 'expired': return { redirect: await pageUrl(state.instance, '/sign-up') }
       case 'accepted': return { redirect: await target(state.invitation, state.instance, '/sign-in', { __clerk_status: 'complete' }) }
       case 'usable': {
+        if (state.target === 'organization' && state.existingUser && sessionToken) {
+          const signedIn = await session(sessionToken)
+          if (signedIn && isInvitee(signedIn, state.instance.id, state.invitation.email_address)) {
+            return { redirect: await pageUrl(state.instance, '/accept', { __clerk_ticket: ticket }) }
+          }
+        }
         const status = state.existingUser ? 'sign_in' : 'sign_up'
         return { redirect: await target(state.invitation, state.instance, status === 'sign_in' ? '/sign-in' : '/sign-up', { __clerk_ticket: ticket, __clerk_status: status }) }
       }
@@ -170,7 +204,7 @@ export function createAcceptService(deps: Deps) {
   async function signUpWithTicket(input: {
     ticket: string; password: string; firstName?: string | null; lastName?: string | null; unsafeMetadata?: Record<string, unknown>
     emailAddress?: string | null; instanceId?: string | null
-  }): Promise<SignedIn & { invitation: InvitationRow }> {
+  }): Promise<SignedIn & Accepted> {
     const state = usableOrThrow(await resolveTicket(input.ticket))
     if (input.instanceId && input.instanceId !== state.instance.id) throw ticketInvalid()
     if (input.emailAddress != null && input.emailAddress.trim().toLowerCase() !== state.invitation.email_address) {
@@ -180,23 +214,32 @@ export function createAcceptService(deps: Deps) {
     if (state.existingUser) throw identifierExists('ticket')
     checkPassword(input.password)
     const passwordHash = await hashPassword(input.password)
-    const { instance, invitation } = state
+    const { instance } = state
     const now = clock.now(instance)
     try {
       return await db.transaction(async (tx) => {
         const userId = newId('user', now)
-        const accepted = await deps.invitations.accept(tx, instance.id, invitation.id, invitation.ticket_hash, userId, now, clock.now(), [acceptedEvent(instance, invitation, now)])
-        if (!accepted) {
+        const refused = async () => {
           const again = await resolveTicket(input.ticket, tx)
-          throw again.kind === 'expired' ? ticketExpired() : ticketInvalid()
+          return again.kind === 'expired' ? ticketExpired() : ticketInvalid()
         }
+        // The invitation turns accepted first: that guarded update is what makes one of two
+        // racing completions win. The user follows, then (for an organization) the membership.
+        const accepted = state.target === 'application'
+          ? await deps.invitations.accept(tx, instance.id, state.invitation.id, state.invitation.ticket_hash, userId, now, clock.now(), [acceptedEvent(instance, state.invitation, now)])
+          : await markAccepted(deps.organizations, clock, tx, instance, state.invitation, userId, now)
+        if (!accepted) throw await refused()
         const user = await users.insert(tx, {
-          id: userId, instanceId: instance.id, emailId: newId('idn', now), emailAddress: invitation.email_address, verification: 'ticket',
+          id: userId, instanceId: instance.id, emailId: newId('idn', now), emailAddress: state.invitation.email_address, verification: 'ticket',
           passwordHash, firstName: input.firstName ?? null, lastName: input.lastName ?? null,
-          publicMetadata: invitation.public_metadata, unsafeMetadata: input.unsafeMetadata ?? {}, lastSignInAt: now, now,
+          // An application invitation's public metadata is the user's; an organization
+          // invitation's is the membership's (below), as in Clerk.
+          publicMetadata: state.target === 'application' ? state.invitation.public_metadata : {}, unsafeMetadata: input.unsafeMetadata ?? {}, lastSignInAt: now, now,
         })
         await deps.outbox.enqueue(tx, [queuedUserEvent(userCreatedEvent(user, instance, now), clock.now())], clock.now())
-        return { instance, user, invitation: accepted, session: await startSession(tx, instance, user, now) }
+        const membership = state.target === 'organization' ? await addMember(deps.organizations, tx, instance, state.invitation, user.id, now) : null
+        await deps.onUserCreated?.(tx, instance, { id: user.id, emailAddress: state.invitation.email_address })
+        return { instance, user, invitation: accepted, membership, session: await startSession(tx, instance, user, now) }
       })
     } catch (err) {
       // Someone signed up with this address between the check and the insert.
@@ -213,7 +256,7 @@ export function createAcceptService(deps: Deps) {
    * Throttled per account and, given `ip`, per client IP: past the limit, 429
    * `too_many_requests` with a Retry-After header, before any password is checked.
    */
-  async function signIn(input: { instance: Instance; identifier: string; password: string; ticket?: string | null; ip?: string | null }): Promise<SignedIn & { invitation: InvitationRow | null }> {
+  async function signIn(input: { instance: Instance; identifier: string; password: string; ticket?: string | null; ip?: string | null }): Promise<SignedIn & Partial<Accepted>> {
     const { instance } = input
     const email = input.identifier.trim().toLowerCase()
     const attempt = await throttle.begin({ instanceId: instance.id, identifier: email, ip: input.ip })
@@ -230,16 +273,20 @@ export function createAcceptService(deps: Deps) {
    * as clicking a link in an email does. Only for an address that already has an account;
    * `instanceId`, when given, must be the ticket's instance (`ticket_invalid` otherwise).
    */
-  async function signInWithTicket(ticket: string, options: { instanceId?: string | null } = {}): Promise<SignedIn & { invitation: InvitationRow | null }> {
+  async function signInWithTicket(ticket: string, options: { instanceId?: string | null } = {}): Promise<SignedIn & Partial<Accepted>> {
     const state = usableOrThrow(await resolveTicket(ticket))
     if (options.instanceId && options.instanceId !== state.instance.id) throw ticketInvalid()
     if (!state.existingUser) throw paramError(422, 'form_identifier_not_found', 'ticket', 'Couldn\'t find your account.', 'No account has this invitation\'s email address yet: sign up with the ticket instead.')
     return completeSignIn(state.instance, state.existingUser, ticket)
   }
 
-  async function completeSignIn(instance: Instance, user: UserRow, ticket: string | null): Promise<SignedIn & { invitation: InvitationRow | null }> {
+  /**
+   * Starts the session; with a ticket, also accepts its invitation in the same transaction (an
+   * organization invitation makes the person a member with the invited role).
+   */
+  async function completeSignIn(instance: Instance, user: UserRow, ticket: string | null): Promise<SignedIn & Partial<Accepted>> {
     const now = clock.now(instance)
-    let usable: InvitationRow | null = null
+    let usable: TicketInvitation | null = null
     if (ticket) {
       const state = usableOrThrow(await resolveTicket(ticket))
       // A ticket is for one address in one instance: it never attaches to another account.
@@ -247,16 +294,21 @@ export function createAcceptService(deps: Deps) {
         throw paramError(403, 'not_allowed_access', 'ticket', 'This invitation is for another account.',
           `This invitation was sent to another email address; sign in as that address to accept it.`)
       }
-      usable = state.invitation
+      usable = state
     }
     return db.transaction(async (tx) => {
-      let invitation: InvitationRow | null = null
-      if (usable) {
-        invitation = await deps.invitations.accept(tx, instance.id, usable.id, usable.ticket_hash, user.id, now, clock.now(), [acceptedEvent(instance, usable, now)])
+      let accepted: Accepted | null = null
+      if (usable?.target === 'application') {
+        const invitation = await deps.invitations.accept(tx, instance.id, usable.invitation.id, usable.invitation.ticket_hash, user.id, now, clock.now(), [acceptedEvent(instance, usable.invitation, now)])
         if (!invitation) throw ticketInvalid()
+        accepted = { invitation, membership: null }
+      } else if (usable?.target === 'organization') {
+        const invitation = await markAccepted(deps.organizations, clock, tx, instance, usable.invitation, user.id, now)
+        if (!invitation) throw ticketInvalid()
+        accepted = { invitation, membership: await addMember(deps.organizations, tx, instance, usable.invitation, user.id, now) }
       }
       await users.touchSignIn(tx, instance.id, user.id, now)
-      return { instance, user, invitation, session: await startSession(tx, instance, user, now) }
+      return { instance, user, ...accepted, session: await startSession(tx, instance, user, now) }
     })
   }
 
@@ -278,8 +330,7 @@ export function createAcceptService(deps: Deps) {
 
   /** The 6-digit code of a sign-up attempt: derived like a ticket, never stored. */
   function codeFor(attempt: Pick<SignUpAttemptRow, 'id' | 'code_nonce'>): string {
-    const mac = createHmac('sha256', deps.serverSecret).update(`code:${attempt.id}:${attempt.code_nonce}`).digest()
-    return String(mac.readUInt32BE(0) % 1_000_000).padStart(6, '0')
+    return deriveCode(deps.serverSecret, 'code', attempt.id, attempt.code_nonce)
   }
 
   /**
@@ -355,6 +406,7 @@ export function createAcceptService(deps: Deps) {
           passwordHash: attempt.password_hash, firstName: attempt.first_name, lastName: attempt.last_name, unsafeMetadata: attempt.unsafe_metadata, lastSignInAt: now, now,
         })
         await deps.outbox.enqueue(tx, [queuedUserEvent(userCreatedEvent(user, instance, now), clock.now())], clock.now())
+        await deps.onUserCreated?.(tx, instance, { id: user.id, emailAddress: attempt.email_address })
         const completed = { ...attempt, status: 'complete', created_user_id: user.id, failed_attempts: tries - 1, updated_at: now }
         return { instance, user, attempt: completed, session: await startSession(tx, instance, user, now) }
       })
@@ -365,6 +417,8 @@ export function createAcceptService(deps: Deps) {
   }
 
   return {
+    /** The public URL the hosted pages and the session cookie belong to. */
+    publicUrl: deps.publicUrl,
     resolveInstance,
     resolveTicket,
     linkTarget,
@@ -377,6 +431,10 @@ export function createAcceptService(deps: Deps) {
     startSignUp,
     verifySignUp,
     codeFor,
+    /** A signed-in person's organization invitations and suggestions (hosted `/accept`, Frontend API `/v1/me`). */
+    organizations: createOrgAcceptService({
+      db, clock, resolveTicket: (ticket) => resolveTicket(ticket), ...deps.organizations, domains: deps.organizations.domains ?? createDomainStore(),
+    }),
     findSignUpAttempt: (id: string) => store.findSignUpAttempt(db, id),
     /** For a user whose address an emailed code verified: that code's expiry and the wrong codes before it. */
     codeVerification: async (user: UserRow) => {

@@ -1,4 +1,3 @@
-import cors from '@fastify/cors'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import sjson from 'secure-json-parse'
@@ -7,8 +6,9 @@ import { sessionCookie } from '../accept/session-cookie.js'
 import type { Clock } from '../platform/clock.js'
 import { ApiError, notFound, paramError } from '../platform/errors.js'
 import { newId } from '../platform/ids.js'
-import { checkMetadataSize, isAllowedOrigin } from '../platform/validation.js'
+import { checkMetadataSize } from '../platform/validation.js'
 import { checkInput } from '../platform/http.js'
+import { useFrontendConventions } from './frontend.conventions.js'
 import {
   AttemptVerificationBody, CreateSignInBody, CreateSignUpBody, InstanceQuery, SessionParams, SignUpParams,
   codeSignUp, completeSignIn, ticketSignUp, toFapiClient, toFapiSession, type Strategy,
@@ -55,37 +55,7 @@ function metadata(raw: unknown): Record<string, unknown> | undefined {
 export const frontendRoutes = (deps: Deps): FastifyPluginAsyncTypebox => async (app) => {
   const { accept } = deps
   const cookie = sessionCookie(deps.publicUrl)
-  const ownOrigin = new URL(deps.publicUrl).origin
-  const isAllowed = (origin: string) => {
-    try {
-      return isAllowedOrigin(new URL(origin), deps.allowedRedirectOrigins)
-    } catch {
-      return false // `null` (sandboxed frames, opaque redirects) and anything unparsable
-    }
-  }
-
-  // Pages on the allowed origins may call with the session cookie; others get no CORS
-  // headers at all, so their scripts cannot read a single answer.
-  await app.register(cors, {
-    origin: (origin, cb) => cb(null, origin !== undefined && isAllowed(origin)),
-    credentials: true,
-    methods: ['GET', 'POST', 'DELETE'],
-    maxAge: 600,
-  })
-
-  // CSRF. SameSite=Lax keeps the cookie off cross-site POSTs, but not off POSTs from sibling
-  // subdomains (same site, other origin), and a sign-in CSRF needs no cookie at all (it signs
-  // the victim into the attacker's account). Browsers name the origin of every cross-origin
-  // POST and DELETE, so one named and not allowed is refused before anything happens. Without
-  // an Origin header the caller is not a browser page acting for someone, and goes on.
-  app.addHook('onRequest', async (request) => {
-    if (request.method === 'GET' || request.method === 'HEAD' || request.method === 'OPTIONS') return
-    const origin = request.headers.origin
-    if (origin !== undefined && origin !== ownOrigin && !isAllowed(origin)) {
-      throw new ApiError(403, 'origin_invalid', 'Invalid origin',
-        `Requests from ${origin.slice(0, 100)} are not allowed: the origin must be one of FOYER_ALLOWED_REDIRECT_ORIGINS.`)
-    }
-  })
+  await useFrontendConventions(app, deps)
 
   const hide = true
   // Sessions live on wall time; sign-up codes expire on their instance's (test) clock.

@@ -2,6 +2,8 @@ import { Type, type Static } from 'typebox'
 import type { EmailAddressRow, UserRow } from '../users/users.store.js'
 import type { SignUpAttemptRow } from '../accept/accept.store.js'
 import type { SignedIn } from '../accept/accept.service.js'
+import { effectiveOrgInvitationStatus, type OrgInvitationView } from '../organizations/org-invitations.schemas.js'
+import type { SuggestionView } from '../organizations/domains.store.js'
 
 const nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Optional(Type.Union([schema, Type.Null()]))
 const text = (maxLength: number) => nullable(Type.String({ maxLength }))
@@ -272,3 +274,67 @@ export function completeSignIn(id: string, signedIn: SignedIn, strategy: 'passwo
     abandon_at: now + ATTEMPT_LIFETIME_MS,
   }
 }
+
+/** Clerk's PublicOrganizationData: what anyone invited may see of an organization. */
+const publicOrganizationData = (id: string, name: string | null, slug: string | null) =>
+  ({ id, name: name ?? '', slug: slug ?? '', image_url: '', has_image: false })
+
+/**
+ * Clerk's Frontend API OrganizationInvitation, as the invited person sees it: no private
+ * metadata, no inviter, and no link (`url` is null: the person is signed in already, and the
+ * link is a working credential).
+ */
+export function toFapiOrgInvitation(row: OrgInvitationView, now: number) {
+  return {
+    object: 'organization_invitation',
+    id: row.id,
+    email_address: row.email_address,
+    role: row.role,
+    role_name: row.role_name ?? row.role,
+    organization_id: row.organization_id,
+    public_organization_data: publicOrganizationData(row.organization_id, row.organization_name, row.organization_slug),
+    status: effectiveOrgInvitationStatus(row, now),
+    public_metadata: row.public_metadata,
+    url: null,
+    expires_at: row.expires_at,
+    created_at: row.created_at,
+    updated_at: row.updated_at,
+  }
+}
+
+/** Clerk's OrganizationSuggestion: a verified domain's organization the person may ask to join. */
+export function toFapiOrgSuggestion(s: SuggestionView) {
+  return {
+    object: 'organization_suggestion',
+    id: s.id,
+    public_organization_data: publicOrganizationData(s.organization_id, s.organization_name, s.organization_slug),
+    status: s.status,
+    created_at: s.created_at,
+    updated_at: s.updated_at,
+  }
+}
+
+const PageLimit = Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 10 }))
+const PageOffset = Type.Optional(Type.Integer({ minimum: 0, maximum: 2_147_483_647, default: 0 }))
+
+export const MyOrgInvitationsQuery = Type.Object({
+  instance: InstanceQuery.properties.instance,
+  status: Type.Optional(Type.String({ maxLength: 200, description: 'One status, or several separated by commas; every status when left out.' })),
+  limit: PageLimit,
+  offset: PageOffset,
+})
+export type MyOrgInvitationsQuery = Static<typeof MyOrgInvitationsQuery>
+
+export const MySuggestionsQuery = Type.Object({ instance: InstanceQuery.properties.instance, limit: PageLimit, offset: PageOffset })
+export type MySuggestionsQuery = Static<typeof MySuggestionsQuery>
+
+export const InvitationIdParams = Type.Object({ invitation_id: Type.String({ maxLength: 100 }) })
+export const SuggestionIdParams = Type.Object({ suggestion_id: Type.String({ maxLength: 100 }) })
+export const OrganizationIdParams = Type.Object({ organization_id: Type.String({ maxLength: 100 }) })
+
+export const ClientInviteBody = Type.Object({
+  email_address: Type.String({ maxLength: 320 }),
+  role: Type.String({ maxLength: 100 }),
+  notify: nullable(Type.Boolean()),
+})
+export type ClientInviteBody = Static<typeof ClientInviteBody>

@@ -21,6 +21,10 @@ const TITLES: Partial<Record<ErrorCode, string>> = {
   resource_not_found: 'Not found',
   ticket_invalid: 'This invitation can no longer be used',
   ticket_expired: 'This invitation has expired',
+  organization_invitation_not_pending: 'This invitation can no longer be used',
+  organization_invitation_not_found: 'Not found',
+  organization_membership_quota_exceeded: 'This organization is full',
+  not_allowed_access: 'This invitation is for someone else',
   sign_up_restricted: 'Sign-up is by invitation only',
   too_many_requests: 'Too many attempts',
   verification_failed: 'This sign-up can no longer be completed',
@@ -66,11 +70,19 @@ export async function ticketProblem(accept: AcceptService, reply: FastifyReply, 
   }
   const { instance } = state
   const signIn: [string, string] = [await localUrl(accept, instance, '/sign-in'), 'Sign in']
+  // An organization invitation names the organization; an application invitation, the application.
+  const into = state.target === 'organization' ? `to join ${state.invitation.organization_name ?? 'the organization'}` : `to ${instance.name}`
   switch (state.kind) {
     case 'revoked':
       return sendPage(reply, 410, messagePage({
         app: instance.name, title: 'This invitation was withdrawn',
-        text: [`The invitation to ${instance.name} was revoked, so this link no longer works. Ask the person who invited you for a new invitation.`],
+        text: [`The invitation ${into} was revoked, so this link no longer works. Ask the person who invited you for a new invitation.`],
+        links: [signIn],
+      }))
+    case 'declined':
+      return sendPage(reply, 410, messagePage({
+        app: instance.name, title: 'This invitation was declined',
+        text: [`The invitation ${into} was declined, so this link no longer works. If that was a mistake, ask the person who invited you for a new invitation.`],
         links: [signIn],
       }))
     case 'accepted':

@@ -21,7 +21,7 @@ input[aria-invalid=true]{border-color:#cf222e}
 .code{font-size:1.5rem;letter-spacing:.4em;font-variant-numeric:tabular-nums}
 .fixed{margin:0 0 1rem;padding:.6rem .75rem;background:#f6f8fa;border:1px solid #d0d7de;border-radius:6px;overflow-wrap:anywhere}
 .fixed dt{font-weight:600}.fixed dd{margin:0}
-button{display:block;width:100%;padding:.7rem 1rem;font:inherit;font-weight:600;color:#fff;background:#0550ae;border:0;border-radius:6px;cursor:pointer}
+button{display:block;width:100%;padding:.7rem 1rem;font:inherit;font-weight:600;color:#fff;background:#0550ae;border:1px solid transparent;border-radius:6px;cursor:pointer}
 button:hover{background:#033d8b}
 button.secondary{color:#0550ae;background:#fff;border:1px solid #0550ae}
 a{color:#0550ae}
@@ -33,6 +33,11 @@ a{color:#0550ae}
 .row{display:flex;gap:.75rem}.row>.field{flex:1;min-width:0}
 .actions{display:grid;gap:.75rem;margin:1.5rem 0 0}
 .links{margin:1.5rem 0 0;color:#57606a;font-size:.95rem}
+h2{margin:0 0 .25rem;font-size:1.125rem;line-height:1.3;overflow-wrap:anywhere}
+.card{margin:0 0 1rem;padding:1rem;border:1px solid #d0d7de;border-radius:8px}
+.card p{margin:0 0 .75rem;color:#57606a;font-size:.95rem}
+.choices{display:flex;gap:.75rem;margin:1rem 0 0}.choices>form{flex:1;min-width:0}
+.card .choices{margin:0}
 @media (max-width:32rem){main{margin:0;min-height:100vh;border:0;border-radius:0;padding:1.5rem 1.25rem}.row{display:block}}
 `.trim()
 

@@ -12,9 +12,11 @@ import type { Instance } from '../instance/instance.schemas.js'
 import type { UserRow } from '../users/users.store.js'
 import { localUrl, sendPage, ticketProblem, usePageConventions } from './conventions.js'
 import {
-  messagePage, NAME_MAX_LENGTH, signInPage, signOutPage, signUpPage, signUpWithTicketPage, verifyCodePage,
-  waitlistPage, wrongAccountPage, type FormError, type SignUpValues,
+  acceptInvitationPage, messagePage, NAME_MAX_LENGTH, pendingInvitationsPage, signInPage, signOutPage, signUpPage, signUpWithTicketPage,
+  verifyCodePage, waitlistPage, wrongAccountPage, type FormError, type InvitationChoice, type SignUpValues,
 } from './pages.views.js'
+import { isInvitee } from '../accept/org-accept.service.js'
+import type { OrgInvitationView } from '../organizations/org-invitations.schemas.js'
 
 export interface PagesDeps {
   accept: AcceptService
@@ -34,6 +36,7 @@ const PageQuery = Type.Object({ instance: Text, __clerk_ticket: Text, __clerk_st
 const FormBody = Type.Object({
   _csrf: Text, instance: Text, __clerk_ticket: Text, sign_up: Text, redirect_url: Text,
   email_address: Text, identifier: Text, password: Text, first_name: Text, last_name: Text, code: Text,
+  invitation_id: Text, suggestion_id: Text,
 })
 type FormBody = Static<typeof FormBody>
 
@@ -107,6 +110,15 @@ export const pageRoutes = (deps: PagesDeps): FastifyPluginAsyncTypebox => async 
   const limitSignIn = enforce(signInByIp, signInByAccount)
   const limitSignUp = enforce(signUpByIp)
 
+  // One token per answer: without a secret cookie yet, each generateCsrf call would set a new
+  // secret, and only the last page form's token would match it.
+  const tokens = new WeakMap<FastifyReply, string>()
+  const csrfFor = (reply: FastifyReply) => {
+    let token = tokens.get(reply)
+    if (token === undefined) tokens.set(reply, token = reply.generateCsrf())
+    return token
+  }
+
   const local = (instance: Instance, path: string, params: Record<string, string> = {}) => localUrl(accept, instance, path, params)
   const currentSession = (req: FastifyRequest) => accept.session(cookie.read(req))
 
@@ -142,7 +154,7 @@ export const pageRoutes = (deps: PagesDeps): FastifyPluginAsyncTypebox => async 
   const afterSignIn = async (instance: Instance) => instance.homeUrl ?? local(instance, '/welcome')
 
   const signOutForm = (reply: FastifyReply, instance: Instance | null, returnTo: string | null) =>
-    ({ action: '/sign-out', csrf: reply.generateCsrf(), hidden: { instance: instance?.id, redirect_url: returnTo } })
+    ({ action: '/sign-out', csrf: csrfFor(reply), hidden: { instance: instance?.id, redirect_url: returnTo } })
 
   async function alreadySignedIn(reply: FastifyReply, signedIn: SignedIn, returnTo: string) {
     const { instance } = signedIn
@@ -161,20 +173,34 @@ export const pageRoutes = (deps: PagesDeps): FastifyPluginAsyncTypebox => async 
    */
   async function signedInGuard(reply: FastifyReply, signedIn: SignedIn | null, state: Usable, page: string, ticket: string): Promise<FastifyReply | null> {
     if (!signedIn) return null
-    const invited = state.invitation.email_address
-    const sameInstance = signedIn.instance.id === state.instance.id
+    if (isInvitee(signedIn, state.instance.id, state.invitation.email_address)) {
+      // An organization invitation for the person signed in is answered on /accept.
+      if (state.target === 'organization') return reply.redirect(await local(state.instance, '/accept', { __clerk_ticket: ticket }), 303)
+      return alreadySignedIn(reply, signedIn, await local(state.instance, page, { __clerk_ticket: ticket }))
+    }
+    return wrongAccount(reply, signedIn, state, page, ticket)
+  }
+
+  /** Someone else is signed in: say so, and offer to sign out and come back to `page` with the ticket (409, nothing consumed). */
+  async function wrongAccount(reply: FastifyReply, signedIn: SignedIn, state: Usable, page: string, ticket: string) {
     const returnTo = await local(state.instance, page, { __clerk_ticket: ticket })
-    if (sameInstance && signedIn.user.email_addresses.some((e) => e.email_address === invited)) return alreadySignedIn(reply, signedIn, returnTo)
     return sendPage(reply, 409, wrongAccountPage({
-      app: state.instance.name, signedInAs: primaryEmail(signedIn.user), signedInApp: sameInstance ? null : signedIn.instance.name,
-      invitedEmail: invited, signOut: signOutForm(reply, state.instance, returnTo),
+      app: state.instance.name, signedInAs: primaryEmail(signedIn.user),
+      signedInApp: signedIn.instance.id === state.instance.id ? null : signedIn.instance.name,
+      invitedEmail: state.invitation.email_address, signOut: signOutForm(reply, state.instance, returnTo),
     }))
   }
+
+  /** Where a ticket's own flow starts: sign-up without an account, sign-in with one (and either accepts it). */
+  const ticketFlow = (state: Usable, ticket: string) => state.existingUser
+    ? local(state.instance, '/sign-in', { __clerk_ticket: ticket, __clerk_status: 'sign_in' })
+    : local(state.instance, '/sign-up', { __clerk_ticket: ticket, __clerk_status: 'sign_up' })
 
   function ticketSignUpForm(reply: FastifyReply, status: number, state: Usable, ticket: string, values: SignUpValues, error: FormError | null, signInUrl: string) {
     return sendPage(reply, status, signUpWithTicketPage({
       app: state.instance.name, email: state.invitation.email_address, values, error, signInUrl,
-      form: { action: '/sign-up', csrf: reply.generateCsrf(), hidden: { __clerk_ticket: ticket } },
+      organization: state.target === 'organization' ? state.invitation.organization_name : null,
+      form: { action: '/sign-up', csrf: csrfFor(reply), hidden: { __clerk_ticket: ticket } },
     }))
   }
 
@@ -191,22 +217,23 @@ export const pageRoutes = (deps: PagesDeps): FastifyPluginAsyncTypebox => async 
     if (instance.signUpMode === 'waitlist') return waitlistForm(reply, instance, values.emailAddress ?? null, error, status)
     return sendPage(reply, status, signUpPage({
       app: instance.name, values, error, signInUrl,
-      form: { action: '/sign-up', csrf: reply.generateCsrf(), hidden: { instance: instance.id } },
+      form: { action: '/sign-up', csrf: csrfFor(reply), hidden: { instance: instance.id } },
     }))
   }
 
   async function waitlistForm(reply: FastifyReply, instance: Instance, email: string | null, error: FormError | null, status: number) {
     return sendPage(reply, status, waitlistPage({
       app: instance.name, email, error, signInUrl: await local(instance, '/sign-in'),
-      form: { action: '/waitlist', csrf: reply.generateCsrf(), hidden: { instance: instance.id } },
+      form: { action: '/waitlist', csrf: csrfFor(reply), hidden: { instance: instance.id } },
     }))
   }
 
-  async function signInForm(reply: FastifyReply, status: number, instance: Instance, p: { ticket?: string | null; email?: string | null; error?: FormError | null; notice?: string | null }) {
+  /** The sign-in form; `returnTo` (a safe return path) is where a successful sign-in without a ticket leads. */
+  async function signInForm(reply: FastifyReply, status: number, instance: Instance, p: { ticket?: string | null; email?: string | null; error?: FormError | null; notice?: string | null; returnTo?: string | null }) {
     const signUpUrl = instance.signUpMode === 'restricted' ? null : await local(instance, '/sign-up')
     return sendPage(reply, status, signInPage({
       app: instance.name, email: p.email ?? null, error: p.error ?? null, notice: p.notice ?? null, signUpUrl,
-      form: { action: '/sign-in', csrf: reply.generateCsrf(), hidden: p.ticket ? { __clerk_ticket: p.ticket } : { instance: instance.id } },
+      form: { action: '/sign-in', csrf: csrfFor(reply), hidden: p.ticket ? { __clerk_ticket: p.ticket } : { instance: instance.id, redirect_url: p.returnTo } },
     }))
   }
 
@@ -274,7 +301,7 @@ export const pageRoutes = (deps: PagesDeps): FastifyPluginAsyncTypebox => async 
   async function codeForm(reply: FastifyReply, status: number, instance: Instance, attempt: { id: string; email_address: string }, error: FormError | null) {
     return sendPage(reply, status, verifyCodePage({
       app: instance.name, email: attempt.email_address, error, restartUrl: await local(instance, '/sign-up'),
-      form: { action: '/sign-up/verify', csrf: reply.generateCsrf(), hidden: { sign_up: attempt.id } },
+      form: { action: '/sign-up/verify', csrf: csrfFor(reply), hidden: { sign_up: attempt.id } },
     }))
   }
 
@@ -314,12 +341,17 @@ export const pageRoutes = (deps: PagesDeps): FastifyPluginAsyncTypebox => async 
       const guarded = await signedInGuard(reply, signedIn, state, '/sign-in', ticket)
       if (guarded) return guarded
       if (!state.existingUser) return reply.redirect(await local(state.instance, '/sign-up', { __clerk_ticket: ticket, __clerk_status: 'sign_up' }), 303)
-      return signInForm(reply, 200, state.instance, { ticket, email: state.invitation.email_address, notice: `Sign in to accept your invitation to ${state.instance.name}.` })
+      const notice = state.target === 'organization'
+        ? `Sign in to join ${state.invitation.organization_name ?? 'the organization'} on ${state.instance.name}.`
+        : `Sign in to accept your invitation to ${state.instance.name}.`
+      return signInForm(reply, 200, state.instance, { ticket, email: state.invitation.email_address, notice })
     }
     const instance = await instanceOrNotFound(req.query.instance)
     if (signedIn?.instance.id === instance.id) return alreadySignedIn(reply, signedIn, await local(instance, '/sign-in'))
-    const notice = req.query.__clerk_status === 'complete' ? 'This invitation has already been accepted — sign in.' : null
-    return signInForm(reply, 200, instance, { notice })
+    const returnTo = safeReturnPath(req.query.redirect_url)
+    const notice = req.query.__clerk_status === 'complete' ? 'This invitation has already been accepted — sign in.'
+      : returnTo?.startsWith('/accept') ? 'Sign in to see your invitations.' : null
+    return signInForm(reply, 200, instance, { notice, returnTo })
   })
 
   app.post('/sign-in', { schema: formSchema, preHandler: [app.csrfProtection, limitSignIn] }, async (req, reply) => {
@@ -335,15 +367,16 @@ export const pageRoutes = (deps: PagesDeps): FastifyPluginAsyncTypebox => async 
     } else {
       instance = await instanceOrNotFound(form.instance)
     }
+    const returnTo = ticket ? null : safeReturnPath(form.redirect_url)
     try {
       const done = await accept.signIn({ instance, identifier: form.identifier ?? '', password: form.password ?? '', ticket, ip: req.ip })
-      return signInAndGo(req, reply, done, await afterSignIn(instance))
+      return signInAndGo(req, reply, done, returnTo ?? await afterSignIn(instance))
     } catch (err) {
       const { status, ...error } = formError(err)
       // One answer for "no such account" and "wrong password": the page must not reveal which addresses have accounts.
       const generic = err instanceof ApiError && (err.code === 'form_identifier_not_found' || err.code === 'form_password_incorrect')
       return signInForm(reply, status, instance, {
-        ticket, email: form.identifier,
+        ticket, email: form.identifier, returnTo,
         error: generic ? { message: 'That email address and password do not match an account. Check them and try again.' } : error,
       })
     }
@@ -409,4 +442,116 @@ export const pageRoutes = (deps: PagesDeps): FastifyPluginAsyncTypebox => async 
       text: [html`We will email <strong>${email.trim().toLowerCase()}</strong> when a place opens up for you on ${instance.name}.`],
     }))
   })
+
+  /** The inviter as a person reads it: name and address (or whichever there is), and the shorter form a sentence uses. */
+  function inviterOf(inv: OrgInvitationView): { full: string | null; short: string | null } {
+    if (!inv.inviter_user_id || !inv.inviter_found) return { full: null, short: null }
+    const name = [inv.inviter_first_name, inv.inviter_last_name].filter(Boolean).join(' ')
+    return {
+      full: name && inv.inviter_identifier ? `${name} (${inv.inviter_identifier})` : name || inv.inviter_identifier || null,
+      short: name || inv.inviter_identifier || null,
+    }
+  }
+
+  /** An invitation with its Accept and Decline forms; `hidden` names it (by ticket, or by id for the signed-in list). */
+  function invitationChoice(inv: OrgInvitationView, csrf: string, hidden: Record<string, string>): InvitationChoice {
+    return {
+      organization: inv.organization_name ?? inv.organization_id, roleName: inv.role_name ?? inv.role,
+      inviter: inviterOf(inv).full, inviterName: inviterOf(inv).short,
+      accept: { action: '/accept', csrf, hidden }, decline: { action: '/accept/decline', csrf, hidden },
+    }
+  }
+
+  /** The instance a request without a ticket is about: the one named, else the signed-in person's, else the default. */
+  const instanceForAccept = async (named: string | undefined, signedIn: SignedIn | null) =>
+    named ? instanceOrNotFound(named) : signedIn?.instance ?? instanceOrNotFound(undefined)
+
+  /** Nobody is signed in to the instance: sign in first, then come back to the list. */
+  const signInFirst = async (reply: FastifyReply, instance: Instance) =>
+    reply.redirect(await local(instance, '/sign-in', { redirect_url: await local(instance, '/accept') }), 303)
+
+  /**
+   * `/accept` with a ticket: an organization invitation for the signed-in person, with Accept
+   * and Decline. Without a signed-in person the ticket's sign-up or sign-in comes first (and
+   * accepts it); for someone else, the wrong-account page. Without a ticket: everything that
+   * waits for the signed-in person (invitations, automatic ones from verified domains, and
+   * suggestions). Showing changes nothing; only the buttons do.
+   */
+  app.get('/accept', { schema: pageSchema }, async (req, reply) => {
+    const { __clerk_ticket: ticket } = req.query
+    const signedIn = await currentSession(req)
+    if (ticket) {
+      const state = await accept.resolveTicket(ticket)
+      if (state.kind !== 'usable') return ticketProblem(accept, reply, state)
+      if (state.target === 'application' || !signedIn) return reply.redirect(await ticketFlow(state, ticket), 303)
+      if (!isInvitee(signedIn, state.instance.id, state.invitation.email_address)) return wrongAccount(reply, signedIn, state, '/accept', ticket)
+      return sendPage(reply, 200, acceptInvitationPage({
+        app: state.instance.name, signedInAs: primaryEmail(signedIn.user),
+        invitation: invitationChoice(state.invitation, csrfFor(reply), { __clerk_ticket: ticket }),
+        signOut: signOutForm(reply, state.instance, await local(state.instance, '/accept', { __clerk_ticket: ticket })),
+      }))
+    }
+    const instance = await instanceForAccept(req.query.instance, signedIn)
+    if (signedIn?.instance.id !== instance.id) return signInFirst(reply, instance)
+    const { invitations, suggestions } = await accept.organizations.pending(signedIn)
+    const csrf = csrfFor(reply)
+    return sendPage(reply, 200, pendingInvitationsPage({
+      app: instance.name, signedInAs: primaryEmail(signedIn.user), continueUrl: await afterSignIn(instance),
+      invitations: invitations.map((inv) => invitationChoice(inv, csrf, { invitation_id: inv.id, instance: instance.id })),
+      suggestions: suggestions.map((sug) => ({
+        organization: sug.organization_name,
+        request: { action: '/accept', csrf, hidden: { suggestion_id: sug.id, instance: instance.id } },
+        dismiss: { action: '/accept/decline', csrf, hidden: { suggestion_id: sug.id, instance: instance.id } },
+      })),
+    }))
+  })
+
+  /**
+   * Accept (`/accept`) and Decline (`/accept/decline`): the signed-in person's answer to an
+   * invitation named by ticket or id, or to a suggestion. Accepting makes them a member and
+   * leads to the invitation's redirect_url, else the instance's home URL; declining tells the
+   * inviting application by webhook. Anyone else signed in is refused before anything changes.
+   */
+  async function answer(req: FastifyRequest, form: FormBody, reply: FastifyReply, yes: boolean) {
+    const signedIn = await currentSession(req)
+    const ticket = form.__clerk_ticket
+    let ref: { ticket: string } | { invitationId: string }
+    let instance: Instance
+    if (ticket) {
+      const state = await accept.resolveTicket(ticket)
+      if (state.kind !== 'usable') return ticketProblem(accept, reply, state)
+      if (state.target === 'application' || !signedIn) return reply.redirect(await ticketFlow(state, ticket), 303)
+      if (!isInvitee(signedIn, state.instance.id, state.invitation.email_address)) return wrongAccount(reply, signedIn, state, '/accept', ticket)
+      ref = { ticket }
+      instance = state.instance
+    } else {
+      instance = await instanceForAccept(form.instance, signedIn)
+      if (signedIn?.instance.id !== instance.id) return signInFirst(reply, instance)
+      if (form.suggestion_id) {
+        const suggestion = await accept.organizations.answerSuggestion(signedIn, form.suggestion_id, yes ? 'accepted' : 'dismissed')
+        if (!yes) return reply.redirect(await local(instance, '/accept'), 303)
+        return sendPage(reply, 200, messagePage({
+          app: instance.name, title: 'Request sent',
+          text: [html`You asked to join <strong>${suggestion.organization_name}</strong>. An admin of the organization will let you in.`],
+          links: [[await local(instance, '/accept'), 'Your invitations'], [await afterSignIn(instance), `Continue to ${instance.name}`]],
+        }))
+      }
+      if (!form.invitation_id) return reply.redirect(await local(instance, '/accept'), 303)
+      ref = { invitationId: form.invitation_id }
+    }
+    if (yes) {
+      const joined = await accept.organizations.accept(signedIn, ref)
+      return reply.redirect(joined.invitation.redirect_url ?? await afterSignIn(instance), 303)
+    }
+    const declined = await accept.organizations.decline(signedIn, ref)
+    return sendPage(reply, 200, messagePage({
+      app: instance.name, title: 'Invitation declined',
+      text: [html`You declined the invitation to join <strong>${declined.organization_name ?? 'the organization'}</strong>. Its link no longer works.`],
+      links: [[await local(instance, '/accept'), 'Your invitations'], [await afterSignIn(instance), `Continue to ${instance.name}`]],
+    }))
+  }
+
+  app.post('/accept', { schema: formSchema, preHandler: app.csrfProtection }, (req, reply) => answer(req, req.body, reply, true))
+  app.post('/accept/decline', { schema: formSchema, preHandler: app.csrfProtection }, (req, reply) => answer(req, req.body, reply, false))
+
 }

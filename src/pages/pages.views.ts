@@ -82,8 +82,8 @@ export interface SignUpValues {
  * the server reads it only from there. The nameless hidden input lets password managers
  * save the new password under it; having no name, it is never submitted.
  */
-export const signUpWithTicketPage = (p: { app: string; email: string; form: FormTarget; values: SignUpValues; error?: FormError | null; signInUrl: string }) =>
-  document('Create your account', p.app, html`<p>You have been invited to join ${p.app}. Choose a password to accept the invitation.</p>
+export const signUpWithTicketPage = (p: { app: string; organization?: string | null; email: string; form: FormTarget; values: SignUpValues; error?: FormError | null; signInUrl: string }) =>
+  document('Create your account', p.app, html`<p>You have been invited to join ${p.organization ? html`<strong>${p.organization}</strong> on ${p.app}` : p.app}. Choose a password to accept the invitation.</p>
 ${errorBox(p.error)}
 <dl class="fixed"><dt>Email address</dt><dd id="invited-email">${p.email}</dd></dl>
 ${form(p.form, 'Create account', html`<input type="text" autocomplete="username" value="${p.email}" hidden readonly>
@@ -137,3 +137,59 @@ ${form(p.signOut, 'Sign out and continue')}`)
 export const messagePage = (p: { app: string | null; title: string; text: HtmlValue[]; links?: [string, string][]; action?: { form: FormTarget; label: string } }) =>
   document(p.title, p.app, html`${p.text.map((t) => html`<p>${t}</p>\n`)}${p.action && html`<div class="actions">${form(p.action.form, p.action.label, '', 'secondary')}</div>`}
 ${links(p.links ?? [])}`)
+
+/** One organization invitation as `/accept` shows it, with the two answers a person can give. */
+export interface InvitationChoice {
+  organization: string
+  roleName: string
+  /** The inviter's name and address, when someone invited (an automatic invitation has nobody). */
+  inviter: string | null
+  /** The inviter as a sentence names them: their name, else their address. */
+  inviterName: string | null
+  accept: FormTarget
+  decline: FormTarget
+}
+
+/** A verified domain's suggestion: the person may ask to join, or dismiss it. */
+export interface SuggestionChoice {
+  organization: string
+  request: FormTarget
+  dismiss: FormTarget
+}
+
+const choices = (accept: FormTarget, acceptLabel: string, decline: FormTarget, declineLabel: string) =>
+  html`<div class="choices">${form(accept, acceptLabel)}${form(decline, declineLabel, '', 'secondary')}</div>`
+
+/**
+ * A signed-in person's invitation into an organization, opened through its link. Nothing is
+ * consumed until one of the two buttons is pressed.
+ */
+export const acceptInvitationPage = (p: { app: string; invitation: InvitationChoice; signedInAs: string; signOut: FormTarget }) => {
+  const inv = p.invitation
+  return document(`Join ${inv.organization}`, p.app, html`<p>${inv.inviterName ? html`<strong>${inv.inviterName}</strong> invited you` : 'You are invited'} to join <strong>${inv.organization}</strong> on ${p.app}.</p>
+<dl class="fixed"><dt>Organization</dt><dd id="organization">${inv.organization}</dd>
+<dt>Role</dt><dd id="role">${inv.roleName}</dd>
+${inv.inviter && html`<dt>Invited by</dt><dd id="inviter">${inv.inviter}</dd>\n`}<dt>Signed in as</dt><dd id="signed-in-as">${p.signedInAs}</dd></dl>
+${choices(inv.accept, 'Accept', inv.decline, 'Decline')}
+<div class="actions">${form(p.signOut, 'Not you? Sign out', '', 'secondary')}</div>`)
+}
+
+/**
+ * Everything waiting for a signed-in person: invitations to their addresses (sent by someone,
+ * or automatic through a verified domain) and organizations suggested to them.
+ */
+export const pendingInvitationsPage = (p: { app: string; signedInAs: string; invitations: InvitationChoice[]; suggestions: SuggestionChoice[]; notice?: string | null; continueUrl: string }) =>
+  document('Your invitations', p.app, html`${noticeBox(p.notice)}
+<p>Signed in as <strong>${p.signedInAs}</strong>.</p>
+${p.invitations.length === 0 && p.suggestions.length === 0 ? html`<p>You have no pending invitations.</p>\n` : ''}${p.invitations.map((inv) => html`<section class="card invitation">
+<h2>${inv.organization}</h2>
+<p>Role: ${inv.roleName}${inv.inviter ? html` · Invited by ${inv.inviter}` : ' · Invited automatically for your email address'}</p>
+${choices(inv.accept, 'Accept', inv.decline, 'Decline')}
+</section>
+`)}${p.suggestions.length > 0 && html`<h2>Organizations you can join</h2>
+<p>Your email address belongs to these organizations' domains. Ask to join, and an admin will let you in.</p>
+${p.suggestions.map((s) => html`<section class="card suggestion">
+<h2>${s.organization}</h2>
+${choices(s.request, 'Ask to join', s.dismiss, 'Dismiss')}
+</section>
+`)}`}${links([[p.continueUrl, `Continue to ${p.app}`]])}`)

@@ -1,0 +1,130 @@
+import type { FastifyRequest } from 'fastify'
+import rateLimit from '@fastify/rate-limit'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { AcceptService, SignedIn } from '../accept/accept.service.js'
+import { sessionCookie } from '../accept/session-cookie.js'
+import type { Clock } from '../platform/clock.js'
+import { ApiError, paramError } from '../platform/errors.js'
+import { ORG_INVITATION_STATUSES, type OrgInvitationStatus } from '../organizations/org-invitations.schemas.js'
+import { CREDENTIAL, useCredentialConstraint } from './credential-constraint.js'
+import { useFrontendConventions } from './frontend.conventions.js'
+import {
+  ClientInviteBody, InstanceQuery, InvitationIdParams, MyOrgInvitationsQuery, MySuggestionsQuery, SuggestionIdParams,
+  toFapiClient, toFapiOrgInvitation, toFapiOrgSuggestion,
+} from './frontend.schemas.js'
+
+interface Deps {
+  accept: AcceptService
+  clock: Clock
+  publicUrl: string
+  allowedRedirectOrigins: readonly string[]
+}
+
+const HOUR_MS = 60 * 60 * 1000
+
+const signedOut = () => new ApiError(401, 'signed_out', 'Signed out', 'You are signed out: sign in to continue.')
+
+function statusesOf(value: string | undefined): OrgInvitationStatus[] | null {
+  if (value === undefined || value.trim() === '') return null
+  const statuses = value.split(',').map((s) => s.trim())
+  for (const status of statuses) {
+    if (!(ORG_INVITATION_STATUSES as readonly string[]).includes(status)) {
+      throw paramError(422, 'form_param_value_invalid', 'status', 'is invalid', `status must be one of: ${ORG_INVITATION_STATUSES.join(', ')}.`)
+    }
+  }
+  return statuses as OrgInvitationStatus[]
+}
+
+/**
+ * Clerk's Frontend API for organization invitations, answered for the browser's session: the
+ * signed-in person's own invitations (`/v1/me/organization_invitations`, list and accept), the
+ * organizations suggested to them (`/v1/me/organization_suggestions`), and inviting from the
+ * client side (`POST /v1/organizations/{id}/invitations` with the session cookie, which the
+ * Backend API serves with a secret key on the same path; see credential-constraint.ts).
+ * Registered without a prefix: each part gets its own, so CORS and the Origin check cover
+ * those paths and nothing else.
+ */
+export const orgFrontendRoutes = (deps: Deps): FastifyPluginAsyncTypebox => async (app) => {
+  const { accept } = deps
+  const cookie = sessionCookie(deps.publicUrl)
+  const hide = true
+  const now = () => deps.clock.now()
+  useCredentialConstraint(app)
+
+  /** The cookie's session (for the instance the request names, when it names one), or 401 signed_out. */
+  async function signedIn(request: FastifyRequest, named: string | undefined): Promise<SignedIn> {
+    const found = await accept.session(cookie.read(request))
+    if (!found || (named && named !== found.instance.id)) throw signedOut()
+    return found
+  }
+  const client = async (who: SignedIn) => toFapiClient(who, await accept.codeVerification(who.user), now())
+
+  const mine: FastifyPluginAsyncTypebox = async (me) => {
+    await useFrontendConventions(me, deps)
+
+    me.get('/organization_invitations', { schema: { hide, querystring: MyOrgInvitationsQuery } }, async (request) => {
+      const who = await signedIn(request, request.query.instance)
+      const { rows, total } = await accept.organizations.list(who, {
+        statuses: statusesOf(request.query.status), limit: request.query.limit ?? 10, offset: request.query.offset ?? 0,
+      })
+      const at = deps.clock.now(who.instance)
+      return { response: { data: rows.map((row) => toFapiOrgInvitation(row, at)), total_count: total }, client: await client(who) }
+    })
+
+    me.post('/organization_invitations/:invitation_id/accept', { schema: { hide, querystring: InstanceQuery, params: InvitationIdParams } }, async (request) => {
+      const who = await signedIn(request, request.query.instance)
+      const joined = await accept.organizations.accept(who, { invitationId: request.params.invitation_id })
+      return { response: toFapiOrgInvitation(joined.invitation, deps.clock.now(who.instance)), client: await client(who) }
+    })
+
+    me.get('/organization_suggestions', { schema: { hide, querystring: MySuggestionsQuery } }, async (request) => {
+      const who = await signedIn(request, request.query.instance)
+      const { suggestions } = await accept.organizations.pending(who)
+      const offset = request.query.offset ?? 0
+      const page = suggestions.slice(offset, offset + (request.query.limit ?? 10))
+      return { response: { data: page.map(toFapiOrgSuggestion), total_count: suggestions.length }, client: await client(who) }
+    })
+
+    me.post('/organization_suggestions/:suggestion_id/accept', { schema: { hide, querystring: InstanceQuery, params: SuggestionIdParams } }, async (request) => {
+      const who = await signedIn(request, request.query.instance)
+      const suggestion = await accept.organizations.answerSuggestion(who, request.params.suggestion_id, 'accepted')
+      return { response: toFapiOrgSuggestion(suggestion), client: await client(who) }
+    })
+  }
+
+  const clientInvite: FastifyPluginAsyncTypebox = async (org) => {
+    await useFrontendConventions(org, deps)
+    // Each invitation may send an email: client-side invites get the instance's hourly
+    // create_organization_invitation budget too (counted apart from the Backend API's).
+    await org.register(rateLimit, { global: false, skipOnError: true })
+    const inviters = new WeakMap<FastifyRequest, SignedIn>()
+    const limit = org.createRateLimit({
+      timeWindow: HOUR_MS,
+      keyGenerator: (request) => `fapi-org-invite:${inviters.get(request)!.instance.id}`,
+      max: (request) => inviters.get(request)!.instance.rateLimits.create_organization_invitation,
+    })
+
+    // Only requests carrying the session cookie and no Authorization header reach this route;
+    // the Backend API's route of the same path answers all others.
+    org.post('/', {
+      constraints: { [CREDENTIAL]: 'session' },
+      schema: { hide, querystring: InstanceQuery, body: ClientInviteBody },
+    }, async (request) => {
+      const who = await signedIn(request, request.query.instance)
+      if (who.instance.rateLimits.create_organization_invitation > 0) {
+        inviters.set(request, who)
+        const result = await limit(request)
+        if (!result.isAllowed && result.isExceeded) {
+          throw new ApiError(429, 'too_many_requests', 'Too many requests',
+            `This endpoint allows ${result.max} requests per hour for this instance. Retry after ${result.ttlInSeconds} seconds.`, {}, { 'retry-after': String(result.ttlInSeconds) })
+        }
+      }
+      const params = request.params as { organization_id: string }
+      const invitation = await accept.organizations.invite(who, params.organization_id, request.body)
+      return { response: toFapiOrgInvitation(invitation, deps.clock.now(who.instance)), client: await client(who) }
+    })
+  }
+
+  await app.register(mine, { prefix: '/v1/me' })
+  await app.register(clientInvite, { prefix: '/v1/organizations/:organization_id/invitations' })
+}

@@ -7,6 +7,8 @@ export interface LoadSpec {
   headers?: Record<string, string>
   /** A new body for every request (unique email addresses). */
   body?: () => string
+  /** A path for every request, when requests spread over several (the probe uses `path`). */
+  nextPath?: () => string
   seconds: number
   connections: number
 }
@@ -23,7 +25,7 @@ export interface LoadResult {
 
 /** One closed-loop load from this process (no autocannon workers). */
 export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
-  const body = spec.body
+  const { body, nextPath } = spec
   const result = await autocannon({
     url: spec.url,
     connections: spec.connections,
@@ -32,7 +34,9 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
       method: spec.method,
       path: spec.path,
       headers: { ...spec.headers, ...(body ? { 'content-type': 'application/json' } : {}) },
-      ...(body ? { setupRequest: (request) => ({ ...request, body: body() }) } : {}),
+      ...(body || nextPath ? {
+        setupRequest: (request) => ({ ...request, ...(body ? { body: body() } : {}), ...(nextPath ? { path: nextPath() } : {}) }),
+      } : {}),
     }],
   })
   const statusCodes = Object.fromEntries(Object.entries(result.statusCodeStats ?? {}).map(([code, s]) => [code, s.count ?? 0]))

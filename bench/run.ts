@@ -125,6 +125,15 @@ const createBody = () => JSON.stringify({ email_address: `bench.${runId}.${email
 const createLoad = (server: Server): LoadSpec => ({
   url: server.url, method: 'POST', path: '/v1/invitations', headers: auth, body: createBody, seconds: SECONDS, connections: CONNECTIONS,
 })
+// Spread over a few organizations, as an instance's invitations are: creates into one
+// organization take turns on its row (members plus pending invitations are counted under it).
+const ORGANIZATIONS = 10
+const orgInvitationLoad = (server: Server, organizationIds: string[]): LoadSpec => ({
+  url: server.url, method: 'POST', headers: auth, seconds: SECONDS, connections: CONNECTIONS,
+  path: `/v1/organizations/${organizationIds[0]}/invitations`,
+  nextPath: () => `/v1/organizations/${organizationIds[emailSeq % organizationIds.length]}/invitations`,
+  body: () => JSON.stringify({ email_address: `bench.${runId}.${emailSeq++}@example.com`, role: 'org:member', notify: false }),
+})
 const listLoad = (server: Server): LoadSpec => ({
   url: server.url, method: 'GET', path: '/v1/invitations?paginated=true&limit=20', headers: auth, seconds: SECONDS, connections: CONNECTIONS,
 })
@@ -168,19 +177,33 @@ async function liftCreateLimit(server: Server): Promise<void> {
   const res = await fetch(`${server.url}/v1/instance`, {
     method: 'PATCH',
     headers: { ...auth, 'content-type': 'application/json' },
-    body: JSON.stringify({ rate_limits: { create_invitation: 0, create_invitation_bulk: 0 } }),
+    body: JSON.stringify({ rate_limits: { create_invitation: 0, create_invitation_bulk: 0, create_organization_invitation: 0 } }),
   })
   if (!res.ok) throw new Error(`${server.name}: PATCH /v1/instance answered ${res.status}: ${await res.text()}`)
 }
 
-async function benchFoyer(name: string, env: Record<string, string>): Promise<Measured[]> {
+async function createOrganizations(server: Server, n: number): Promise<string[]> {
+  const ids: string[] = []
+  for (let i = 0; i < n; i++) {
+    const res = await fetch(`${server.url}/v1/organizations`, {
+      method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ name: `Bench ${runId} ${i}` }),
+    })
+    if (!res.ok) throw new Error(`${server.name}: POST /v1/organizations answered ${res.status}: ${await res.text()}`)
+    ids.push(((await res.json()) as { id: string }).id)
+  }
+  return ids
+}
+
+async function benchFoyer(name: string, env: Record<string, string>, options: { organizations?: boolean } = {}): Promise<Measured[]> {
   const server = await startFoyer(name, env)
   log(`${name}: pid ${server.pid} on ${server.url}`)
   await liftCreateLimit(server)
-  return onServer(server, [
+  const loads: [string, LoadSpec][] = [
     ['list (paginated, limit 20)', listLoad(server)],
     ['create', createLoad(server)],
-  ])
+  ]
+  if (options.organizations) loads.push(['org invitation create', orgInvitationLoad(server, await createOrganizations(server, ORGANIZATIONS))])
+  return onServer(server, loads)
 }
 
 /** Counts outbox items not yet delivered or failed. */
@@ -256,7 +279,7 @@ async function main() {
   await pgSeed.db.close()
 
   const foyerPg = `Foyer, PostgreSQL (${int(pgSeed.seeded.rows)} inv.)`
-  measured.push(...await benchFoyer(foyerPg, foyerEnv({ DATABASE_URL: urls.bench })))
+  measured.push(...await benchFoyer(foyerPg, foyerEnv({ DATABASE_URL: urls.bench }), { organizations: true }))
 
   const bare = await startBaseline('bare')
   measured.push(...await onServer(bare, [['create', createLoad(bare)]]))
@@ -286,6 +309,7 @@ async function main() {
     `Each load: autocannon in the bench process (no workers), ${CONNECTIONS} connections, ${SECONDS} s after a ${WARMUP_SECONDS} s warm-up, `
       + 'over 127.0.0.1; every server in its own process (Foyer with LOG_LEVEL=warn). '
       + `Create posts a unique address with \`notify: false\`, rate limit lifted; list is \`GET /v1/invitations?paginated=true&limit=20\`. `
+      + `Org invitation create (PostgreSQL) posts a unique address with \`role: org:member\`, \`notify: false\` to \`POST /v1/organizations/{id}/invitations\`, rotating over ${ORGANIZATIONS} organizations. `
       + `Baselines: a bare Fastify route returning the create JSON without a database, and one with one \`insert … returning *\` through a pg Pool (16 clients, as Foyer) into the same table on the same PostgreSQL.`,
     '',
     `Seeding (generate_series, indexes rebuilt, vacuum analyze): PostgreSQL ${int(pgSeed.seeded.rows)} invitations in ${pgSeed.seeded.seconds.toFixed(0)} s; `
@@ -333,6 +357,13 @@ function summarise(measured: Measured[], delivered: DeliveryResult[], names: { f
     { name: `${server} create ÷ bare`, value: ratio(find(server, 'create'), bare) },
     { name: `${server} list ÷ bare`, value: ratio(find(server, 'list'), bare) },
   ])
+  const orgCreate = find(names.foyerPg, 'org invitation create')
+  if (orgCreate) {
+    ratios.push(
+      { name: `${names.foyerPg} org invitation create ÷ app invitation create`, value: ratio(orgCreate, find(names.foyerPg, 'create')) },
+      { name: `${names.foyerPg} org invitation create ÷ one-row insert`, value: ratio(orgCreate, insert) },
+    )
+  }
 
   const createPg = ratio(find(names.foyerPg, 'create'), insert)
   const listPg = valid(find(names.foyerPg, 'list'))

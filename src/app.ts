@@ -35,6 +35,7 @@ import { createAcceptStore } from './accept/accept.store.js'
 import { createAcceptService } from './accept/accept.service.js'
 import { createSignInThrottle, memoryCounter, redisCounter } from './accept/sign-in-throttle.js'
 import { frontendRoutes } from './frontend/frontend.routes.js'
+import { orgFrontendRoutes } from './frontend/org-frontend.routes.js'
 import { createUserStore } from './users/users.store.js'
 import { createUserService } from './users/users.service.js'
 import { userRoutes } from './users/users.routes.js'
@@ -43,6 +44,21 @@ import { createWaitlistService } from './waitlist/waitlist.service.js'
 import { waitlistRoutes } from './waitlist/waitlist.routes.js'
 import { ticketRoutes } from './tickets/tickets.routes.js'
 import { pageRoutes } from './pages/pages.routes.js'
+import { createOrgInvitationStore } from './organizations/org-invitations.store.js'
+import { createOrgInvitationService } from './organizations/org-invitations.service.js'
+import { orgInvitationRoutes } from './organizations/org-invitations.routes.js'
+import { createOrganizationStore } from './organizations/organizations.store.js'
+import { createOrganizationService } from './organizations/organizations.service.js'
+import { organizationRoutes } from './organizations/organizations.routes.js'
+import { createMembershipStore } from './organizations/memberships.store.js'
+import { createMembershipService } from './organizations/memberships.service.js'
+import { membershipRoutes } from './organizations/memberships.routes.js'
+import { createRoleStore } from './organizations/roles.store.js'
+import { createRoleService } from './organizations/roles.service.js'
+import { roleRoutes } from './organizations/roles.routes.js'
+import { createDomainStore } from './organizations/domains.store.js'
+import { createDomainService } from './organizations/domains.service.js'
+import { domainRoutes } from './organizations/domains.routes.js'
 
 export interface AppDeps {
   config: Config
@@ -59,6 +75,32 @@ export function createServices({ config, db, clock, serverSecret, redis }: AppDe
   const tickets = createTicketService({ serverSecret, publicUrl: config.publicUrl })
   const instanceStore = createInstanceStore()
   const invitationStore = createInvitationStore()
+  // Organizations come first: invitations into them and acceptance build on memberships. Stores
+  // hold no state, so these services take their own outbox and user stores.
+  const organizationStore = createOrganizationStore()
+  const roleStore = createRoleStore()
+  const memberships = createMembershipService({
+    db, clock, store: createMembershipStore(), organizations: organizationStore, roles: roleStore, users: createUserStore(), outbox: createOutboxStore(),
+  })
+  const organizations = createOrganizationService({ db, clock, store: organizationStore, users: createUserStore(), memberships, outbox: createOutboxStore() })
+  const roles = createRoleService({ db, clock, store: roleStore })
+  const orgInvitationStore = createOrgInvitationStore()
+  const orgInvitations = createOrgInvitationService({
+    db, clock, store: orgInvitationStore, tickets, allowedRedirectOrigins: config.allowedRedirectOrigins,
+  })
+  const domains = createDomainService({
+    db, clock, serverSecret, store: createDomainStore(), outbox: createOutboxStore(),
+    // A full organization, or an address already invited, simply gets no automatic invitation.
+    inviteByDomain: async (tx, instance, organizationId, emailAddress) => {
+      try {
+        await orgInvitations.create(instance, organizationId, { email_address: emailAddress, role: 'org:member' }, { q: tx, source: 'domain', notify: false })
+        return true
+      } catch (err) {
+        if (err instanceof ApiError) return false
+        throw err
+      }
+    },
+  })
   const instances = createInstanceService({
     db, clock, store: instanceStore, publicUrl: config.publicUrl,
     allowedRedirectOrigins: config.allowedRedirectOrigins, testing: config.testing,
@@ -73,11 +115,12 @@ export function createServices({ config, db, clock, serverSecret, redis }: AppDe
   const webhooks = createWebhookService({ db, clock, store: webhookStore })
   const acceptStore = createAcceptStore()
   const email = createEmailService({
-    db, clock, store: createEmailStore(), instances: instanceStore, invitations: invitationStore, tickets, outbox,
+    db, clock, store: createEmailStore(), instances: instanceStore, invitations: invitationStore, orgInvitations: orgInvitationStore, tickets, outbox,
     signUpCode: async (attemptId) => {
       const attempt = await acceptStore.findSignUpAttempt(db, attemptId)
       return attempt && { instanceId: attempt.instance_id, to: attempt.email_address, code: accept.codeFor(attempt), expiresAt: attempt.code_expires_at, status: attempt.status }
     },
+    domainCode: (domainId) => domains.codeEmail(domainId),
     smtpUrl: config.smtpUrl, emailFrom: config.emailFrom, publicUrl: config.publicUrl, testing: config.testing,
   })
   deliveries.email = email.delivery
@@ -87,14 +130,15 @@ export function createServices({ config, db, clock, serverSecret, redis }: AppDe
   }))
   const accept = createAcceptService({
     db, clock, serverSecret, publicUrl: config.publicUrl, store: acceptStore, instances: instanceStore, users: createUserStore(),
-    invitations: invitationStore, outbox, tickets,
+    invitations: invitationStore, outbox, tickets, organizations: { invitations: orgInvitationStore, invitationService: orgInvitations, memberships, organizations: organizationStore },
+    onUserCreated: domains.enroll,
     // Shared through Redis when there is one, so that several processes count together.
     throttle: createSignInThrottle({ counter: redis ? redisCounter(redis, memoryCounter(() => clock.now())) : memoryCounter(() => clock.now()) }),
   })
   const userStore = createUserStore()
-  const users = createUserService({ db, clock, store: userStore, outbox })
+  const users = createUserService({ db, clock, store: userStore, outbox, onUserCreated: domains.enroll })
   const waitlist = createWaitlistService({ db, clock, store: createWaitlistStore(), invitations, users: userStore })
-  return { tickets, instances, invitations, outbox, deliveries, webhooks, email, accept, users, waitlist }
+  return { tickets, instances, invitations, orgInvitations, organizations, memberships, roles, domains, outbox, deliveries, webhooks, email, accept, users, waitlist }
 }
 
 // Bodies must match their schema exactly (no coercion, nothing dropped); query strings are
@@ -188,6 +232,11 @@ export async function buildApp(deps: AppDeps): Promise<{ app: FastifyInstance; s
     await bapi.register(webhookRoutes({ webhooks: services.webhooks }))
     await bapi.register(emailRoutes({ email: services.email }))
     await bapi.register(userRoutes({ users: services.users }))
+    await bapi.register(organizationRoutes({ organizations: services.organizations }))
+    await bapi.register(membershipRoutes({ memberships: services.memberships }))
+    await bapi.register(roleRoutes({ roles: services.roles }))
+    await bapi.register(orgInvitationRoutes({ orgInvitations: services.orgInvitations, clock: deps.clock }))
+    await bapi.register(domainRoutes({ domains: services.domains }))
     await bapi.register(waitlistRoutes({ waitlist: services.waitlist, tickets: services.tickets, clock: deps.clock }))
   })
   // The invitation link and the hosted pages: public, HTML, outside the secret-key plugin.
@@ -196,6 +245,7 @@ export async function buildApp(deps: AppDeps): Promise<{ app: FastifyInstance; s
   await app.register(pageRoutes({ accept: services.accept, waitlist: services.waitlist, publicUrl, allowedRedirectOrigins, redis: deps.redis ?? null }))
   // The Frontend API for custom flows: public too, with CORS for the allowed origins only.
   await app.register(frontendRoutes({ accept: services.accept, clock: deps.clock, publicUrl, allowedRedirectOrigins }), { prefix: '/v1/client' })
+  await app.register(orgFrontendRoutes({ accept: services.accept, clock: deps.clock, publicUrl, allowedRedirectOrigins }))
   // The development mailbox exists only while no SMTP_URL is set (CONTRACT.md).
   if (services.email.usesDevMailbox) await app.register(devMailboxRoutes({ email: services.email }))
   services.email.useLogger(app.log)

@@ -91,13 +91,17 @@ export function createServices({ config, db, clock, serverSecret, redis }: AppDe
   const domains = createDomainService({
     db, clock, serverSecret, store: createDomainStore(), outbox: createOutboxStore(),
     // A full organization, or an address already invited, simply gets no automatic invitation.
+    // The savepoint keeps the caller's transaction (a sign-up) usable whatever the refusal was.
     inviteByDomain: async (tx, instance, organizationId, emailAddress) => {
+      await tx.query('savepoint domain_invitation')
       try {
         await orgInvitations.create(instance, organizationId, { email_address: emailAddress, role: 'org:member' }, { q: tx, source: 'domain', notify: false })
+        await tx.query('release savepoint domain_invitation')
         return true
       } catch (err) {
-        if (err instanceof ApiError) return false
-        throw err
+        if (!(err instanceof ApiError)) throw err
+        await tx.query('rollback to savepoint domain_invitation')
+        return false
       }
     },
   })

@@ -226,9 +226,9 @@ export function createAcceptService(deps: Deps) {
         // The invitation turns accepted first: that guarded update is what makes one of two
         // racing completions win. The user follows, then (for an organization) the membership.
         const accepted = state.target === 'application'
-          ? await deps.invitations.accept(tx, instance.id, state.invitation.id, state.invitation.ticket_hash, userId, now, clock.now(), [acceptedEvent(instance, state.invitation, now)])
-          : await markAccepted(deps.organizations, clock, tx, instance, state.invitation, userId, now)
-        if (!accepted) throw await refused()
+          ? { target: state.target, row: await deps.invitations.accept(tx, instance.id, state.invitation.id, state.invitation.ticket_hash, userId, now, clock.now(), [acceptedEvent(instance, state.invitation, now)]) }
+          : { target: state.target, row: await markAccepted(deps.organizations, clock, tx, instance, state.invitation, userId, now) }
+        if (!accepted.row) throw await refused()
         const user = await users.insert(tx, {
           id: userId, instanceId: instance.id, emailId: newId('idn', now), emailAddress: state.invitation.email_address, verification: 'ticket',
           passwordHash, firstName: input.firstName ?? null, lastName: input.lastName ?? null,
@@ -237,9 +237,9 @@ export function createAcceptService(deps: Deps) {
           publicMetadata: state.target === 'application' ? state.invitation.public_metadata : {}, unsafeMetadata: input.unsafeMetadata ?? {}, lastSignInAt: now, now,
         })
         await deps.outbox.enqueue(tx, [queuedUserEvent(userCreatedEvent(user, instance, now), clock.now())], clock.now())
-        const membership = state.target === 'organization' ? await addMember(deps.organizations, tx, instance, state.invitation, user.id, now) : null
+        const membership = accepted.target === 'organization' ? await addMember(deps.organizations, tx, instance, accepted.row!, user.id, now) : null
         await deps.onUserCreated?.(tx, instance, { id: user.id, emailAddress: state.invitation.email_address })
-        return { instance, user, invitation: accepted, membership, session: await startSession(tx, instance, user, now) }
+        return { instance, user, invitation: accepted.row!, membership, session: await startSession(tx, instance, user, now) }
       })
     } catch (err) {
       // Someone signed up with this address between the check and the insert.
@@ -305,7 +305,7 @@ export function createAcceptService(deps: Deps) {
       } else if (usable?.target === 'organization') {
         const invitation = await markAccepted(deps.organizations, clock, tx, instance, usable.invitation, user.id, now)
         if (!invitation) throw ticketInvalid()
-        accepted = { invitation, membership: await addMember(deps.organizations, tx, instance, usable.invitation, user.id, now) }
+        accepted = { invitation, membership: await addMember(deps.organizations, tx, instance, invitation, user.id, now) }
       }
       await users.touchSignIn(tx, instance.id, user.id, now)
       return { instance, user, ...accepted, session: await startSession(tx, instance, user, now) }
@@ -433,7 +433,7 @@ export function createAcceptService(deps: Deps) {
     codeFor,
     /** A signed-in person's organization invitations and suggestions (hosted `/accept`, Frontend API `/v1/me`). */
     organizations: createOrgAcceptService({
-      db, clock, resolveTicket: (ticket) => resolveTicket(ticket), ...deps.organizations, domains: deps.organizations.domains ?? createDomainStore(),
+      db, clock, outbox: deps.outbox, resolveTicket: (ticket) => resolveTicket(ticket), ...deps.organizations, domains: deps.organizations.domains ?? createDomainStore(),
     }),
     findSignUpAttempt: (id: string) => store.findSignUpAttempt(db, id),
     /** For a user whose address an emailed code verified: that code's expiry and the wrong codes before it. */

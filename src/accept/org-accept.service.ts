@@ -10,6 +10,8 @@ import type { MembershipService } from '../organizations/memberships.service.js'
 import type { MembershipDetails } from '../organizations/memberships.schemas.js'
 import type { DomainStore, SuggestionView } from '../organizations/domains.store.js'
 import type { OrganizationStore } from '../organizations/organizations.store.js'
+import type { OutboxStore } from '../platform/outbox/outbox.store.js'
+import { newId } from '../platform/ids.js'
 import type { SignedIn, TicketState } from './accept.service.js'
 
 /** What acceptance needs of organizations, invitations into them and the domains that suggest them. */
@@ -37,8 +39,9 @@ export interface JoinedOrganization {
  */
 export async function markAccepted(deps: Pick<OrganizationDeps, 'invitations' | 'organizations'>, clock: Clock, tx: Queryable,
   instance: Instance, invitation: OrgInvitationView, userId: string, now: number): Promise<OrgInvitationView | null> {
-  // The organization's row first, in the order invites and revokes take their locks: the
-  // invitation's row first could deadlock with a revoke or a new invitation to the address.
+  // The organization's row first, in the order invites and membership changes take their
+  // locks: the invitation's row first could deadlock with a new invitation to the address
+  // (which locks the organization, then expires this row if it is stale).
   await deps.organizations.lockById(tx, instance.id, invitation.organization_id)
   const after: OrgInvitationView = { ...invitation, status: 'accepted', accepted_by_user_id: userId, updated_at: now }
   const row = await deps.invitations.accept(tx, instance.id, invitation.id, invitation.ticket_hash, userId, now, clock.now(),
@@ -92,6 +95,7 @@ interface Deps extends Omit<OrganizationDeps, 'domains'> {
   domains: Pick<DomainStore, 'pendingSuggestions' | 'setSuggestionStatus'>
   db: Db
   clock: Clock
+  outbox: OutboxStore
   resolveTicket: (ticket: string) => Promise<TicketState>
 }
 
@@ -192,13 +196,30 @@ export function createOrgAcceptService(deps: Deps) {
     },
 
     /**
-     * Answers a verified domain's suggestion: 'accepted' asks to join (an admin lets the person
-     * in), 'dismissed' hides it. Only the person's own pending suggestion changes (404 otherwise).
+     * Answers a verified domain's suggestion: 'accepted' asks to join, and queues
+     * `organizationSuggestion.accepted` (Foyer's) so that the application can bring the
+     * request to the organization's admins; 'dismissed' hides it. Only the person's own
+     * pending suggestion changes (404 otherwise).
      */
     async answerSuggestion(signedIn: SignedIn, id: string, answer: 'accepted' | 'dismissed'): Promise<SuggestionView> {
       const { instance, user } = signedIn
+      const now = clock.now(instance)
       const current = (await deps.domains.pendingSuggestions(db, instance.id, user.id)).find((s) => s.id === id)
-      const row = current && await deps.domains.setSuggestionStatus(db, instance.id, user.id, id, answer, clock.now(instance))
+      const row = current && await db.transaction(async (tx) => {
+        const changed = await deps.domains.setSuggestionStatus(tx, instance.id, user.id, id, answer, now)
+        if (changed && answer === 'accepted') {
+          const type = 'organizationSuggestion.accepted'
+          const data = {
+            object: 'organization_suggestion', id, status: 'accepted', organization_id: current.organization_id, user_id: user.id,
+            email_address: current.email_address, created_at: current.created_at, updated_at: now,
+          }
+          await deps.outbox.enqueue(tx, [{
+            id: newId('msg', now), instanceId: instance.id, kind: 'webhook', topic: type, subjectId: user.id,
+            payload: { data, object: 'event', type, timestamp: now, instance_id: instance.id }, nextAttemptAt: clock.now(),
+          }], clock.now())
+        }
+        return changed
+      })
       if (!current || !row) throw new ApiError(404, 'resource_not_found', 'not found', 'No pending organization suggestion was found with this id.')
       return { ...current, ...row, organization_name: current.organization_name, organization_slug: current.organization_slug }
     },

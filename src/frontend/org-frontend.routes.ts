@@ -95,12 +95,13 @@ export const orgFrontendRoutes = (deps: Deps): FastifyPluginAsyncTypebox => asyn
   const clientInvite: FastifyPluginAsyncTypebox = async (org) => {
     await useFrontendConventions(org, deps)
     // Each invitation may send an email: client-side invites get the instance's hourly
-    // create_organization_invitation budget too (counted apart from the Backend API's).
+    // create_organization_invitation budget too (counted apart from the Backend API's), per
+    // inviter, so that one member cannot spend everyone's.
     await org.register(rateLimit, { global: false, skipOnError: true })
     const inviters = new WeakMap<FastifyRequest, SignedIn>()
     const limit = org.createRateLimit({
       timeWindow: HOUR_MS,
-      keyGenerator: (request) => `fapi-org-invite:${inviters.get(request)!.instance.id}`,
+      keyGenerator: (request) => `fapi-org-invite:${inviters.get(request)!.instance.id}:${inviters.get(request)!.user.id}`,
       max: (request) => inviters.get(request)!.instance.rateLimits.create_organization_invitation,
     })
 

@@ -160,7 +160,7 @@ export function createDomainStore() {
 
     async pendingSuggestions(q: Queryable, instanceId: string, userId: string): Promise<SuggestionView[]> {
       return q.query<SuggestionView>(`
-        select s.id, s.organization_id, s.status, s.created_at, s.updated_at, o.name as organization_name, o.slug as organization_slug
+        select s.id, s.organization_id, s.email_address, s.status, s.created_at, s.updated_at, o.name as organization_name, o.slug as organization_slug
         from organization_suggestions s join organizations o on o.id = s.organization_id
         where s.instance_id = $1 and s.user_id = $2 and s.status = 'pending'
         order by s.created_at desc, s.id desc`,
@@ -172,7 +172,7 @@ export function createDomainStore() {
       const rows = await q.query<SuggestionView>(`
         update organization_suggestions set status = $4, updated_at = $5
         where id = $1 and instance_id = $2 and user_id = $3 and status = 'pending'
-        returning id, organization_id, status, created_at, updated_at, '' as organization_name, '' as organization_slug`,
+        returning id, organization_id, email_address, status, created_at, updated_at, '' as organization_name, '' as organization_slug`,
       [id, instanceId, userId, status, now])
       return rows[0] ?? null
     },
@@ -182,6 +182,7 @@ export function createDomainStore() {
 export interface SuggestionView {
   id: string
   organization_id: string
+  email_address: string
   status: string
   organization_name: string
   organization_slug: string

@@ -187,7 +187,7 @@ ${p.invitations.length === 0 && p.suggestions.length === 0 ? html`<p>You have no
 ${choices(inv.accept, 'Accept', inv.decline, 'Decline')}
 </section>
 `)}${p.suggestions.length > 0 && html`<h2>Organizations you can join</h2>
-<p>Your email address belongs to these organizations' domains. Ask to join, and an admin will let you in.</p>
+<p>Your email address belongs to these organizations' domains. Ask to join, and your request goes to the organization, whose admins can add you.</p>
 ${p.suggestions.map((s) => html`<section class="card suggestion">
 <h2>${s.organization}</h2>
 ${choices(s.request, 'Ask to join', s.dismiss, 'Dismiss')}

@@ -1,12 +1,13 @@
 import { Type, type Static } from 'typebox'
 
-/** CONTRACT.md's event types: the reference spec's, plus Foyer's `invitation.*` and `organizationInvitation.declined`. */
+/** CONTRACT.md's event types: the reference spec's, plus Foyer's `invitation.*`, `organizationInvitation.declined` and `organizationSuggestion.accepted`. */
 export const EVENT_TYPES = [
   'invitation.created', 'invitation.accepted', 'invitation.revoked',
   'organizationInvitation.created', 'organizationInvitation.accepted', 'organizationInvitation.revoked', 'organizationInvitation.declined',
   'user.created', 'user.deleted',
   'organization.created', 'organization.updated', 'organization.deleted',
   'organizationMembership.created', 'organizationMembership.updated', 'organizationMembership.deleted',
+  'organizationDomain.created', 'organizationDomain.updated', 'organizationDomain.deleted', 'organizationSuggestion.accepted',
   'email.created',
 ] as const
 export type EventType = (typeof EVENT_TYPES)[number]

@@ -159,6 +159,12 @@ forEachDatabase('Frontend API: organization invitations', (engine) => {
       assert.equal(accepted.status, 200, JSON.stringify(accepted.body))
       assertMatchesFapi('Client.ClientWrappedOrganizationSuggestion', accepted.body)
       assert.equal(accepted.body.response.status, 'accepted')
+      const events = await t.db.query<{ payload: { data: Record<string, unknown> } }>(
+        `select payload from outbox where instance_id = $1 and topic = 'organizationSuggestion.accepted'`, [own.instance.id])
+      assert.equal(events.length, 1, 'the application hears of the request to join')
+      assert.deepEqual({ ...events[0]!.payload.data, created_at: 0, updated_at: 0 }, {
+        object: 'organization_suggestion', id, status: 'accepted', organization_id: own.orgId, user_id: p.id, email_address: p.email, created_at: 0, updated_at: 0,
+      })
       assert.equal((await f.get('/v1/me/organization_suggestions', { session })).body.response.total_count, 0)
       assertError(await f.post(`/v1/me/organization_suggestions/${id}/accept`, undefined, { session }), 404, 'resource_not_found')
     })

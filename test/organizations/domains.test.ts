@@ -260,5 +260,18 @@ forEachDatabase('organization domains', (engine) => {
       assert.equal((await api.get(`/v1/organizations/${suggesting.id}/domains`)).body.data[0].total_pending_suggestions, 1)
       assert.equal((await api.get(`/v1/organizations/${suggesting.id}/invitations`)).body.total_count, 0)
     })
+
+    it('still creates the user when the organization has no seat left for an automatic invitation', async () => {
+      const { api } = await fresh()
+      const creator = await api.post('/v1/users', { email_address: [uniqueEmail('creator')] })
+      const full = await api.post('/v1/organizations', { name: 'Full', created_by: creator.body.id, max_allowed_memberships: 1 })
+      assert.equal(full.status, 200, JSON.stringify(full.body))
+      const name = uniqueDomain()
+      await api.post(`/v1/organizations/${full.body.id}/domains`, { name, enrollment_mode: 'automatic_invitation' })
+      const ada = await api.post('/v1/users', { email_address: [`ada@${name}`] })
+      assert.equal(ada.status, 200, JSON.stringify(ada.body))
+      assert.equal((await api.get(`/v1/users/${ada.body.id}/organization_invitations`)).body.total_count, 0)
+      assert.equal((await api.get(`/v1/users/${ada.body.id}`)).status, 200)
+    })
   })
 })

@@ -7,70 +7,11 @@ import type { ValidateFunction } from 'ajv'
 import { APP_ORIGIN, PUBLIC_URL, buildTestApp, uniqueEmail, type TestApp } from '../helpers/build-app.js'
 import { forEachDatabase } from '../helpers/databases.js'
 import { assertMatchesSpec, loadBapiSpec } from '../helpers/spec.js'
-
-/** One HTTP exchange as the SDK saw it, before it parsed anything. */
-interface Exchange {
-  method: string
-  url: URL
-  status: number
-  headers: Headers
-  text: string
-  /** The parsed body when the text is JSON, whatever Content-Type said; undefined otherwise. */
-  json: unknown
-}
-
-const exchanges: Exchange[] = []
-const realFetch = globalThis.fetch
-
-async function recordingFetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
-  const res = await realFetch(input, init)
-  const url = new URL(input instanceof Request ? input.url : String(input))
-  const method = (init?.method ?? (input instanceof Request ? input.method : 'GET')).toUpperCase()
-  const text = await res.clone().text()
-  let json: unknown
-  try {
-    json = text === '' ? undefined : JSON.parse(text)
-  } catch {
-    json = undefined
-  }
-  exchanges.push({ method, url, status: res.status, headers: res.headers, text, json })
-  return res
-}
-
-// @clerk/backend binds `fetch` once, when its runtime module loads (`fetch.bind(globalThis)`),
-// so the recorder has to be in place before the SDK is imported, not just around each call.
-globalThis.fetch = recordingFetch as typeof fetch
-const { createClerkClient } = await import('@clerk/backend')
-const { isClerkAPIResponseError } = await import('@clerk/backend/errors')
-after(() => {
-  globalThis.fetch = realFetch
-})
+import { createClerkClient, exchanges, isClerkAPIResponseError, recorded, sdkError, type Exchange } from './sdk-recorder.js'
 
 const spec = loadBapiSpec()
 const DAY_MS = 24 * 60 * 60 * 1000
 const TICKET_URL = `${PUBLIC_URL}/v1/tickets/accept?ticket=`
-
-/** The latest recorded response to `method path`, checked to be typed exactly as the SDK needs. */
-function recorded(method: string, path: string): Exchange & { body: any } {
-  const found = [...exchanges].reverse().find((x) => x.method === method && x.url.pathname === path)
-  assert.ok(found, `no ${method} ${path} was sent; sent: ${exchanges.map((x) => `${x.method} ${x.url.pathname}`).join(', ')}`)
-  assert.notEqual(found.json, undefined, `${method} ${path} answered ${found.status} with a body that is not JSON: ${found.text.slice(0, 200)}`)
-  // The SDK parses a body only when Content-Type is exactly application/json; otherwise it
-  // hands the caller a string (and an error without codes).
-  assert.equal(found.headers.get('content-type'), 'application/json', `Content-Type of ${method} ${path} (${found.status})`)
-  return { ...found, body: found.json }
-}
-
-/** The ClerkAPIResponseError `call` rejects with. */
-async function sdkError(call: Promise<unknown>): Promise<ClerkAPIResponseError> {
-  try {
-    await call
-  } catch (err) {
-    assert.ok(isClerkAPIResponseError(err), `expected a ClerkAPIResponseError, got ${String(err)}`)
-    return err
-  }
-  return assert.fail('expected the SDK call to throw a ClerkAPIResponseError')
-}
 
 interface ExpectedError {
   status: number

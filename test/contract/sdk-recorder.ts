@@ -35,7 +35,7 @@ async function recordingFetch(input: string | URL | Request, init?: RequestInit)
 // so the recorder has to be in place before the SDK is imported, not just around each call.
 globalThis.fetch = recordingFetch as typeof fetch
 export const { createClerkClient } = await import('@clerk/backend')
-const { isClerkAPIResponseError } = await import('@clerk/backend/errors')
+export const { isClerkAPIResponseError } = await import('@clerk/backend/errors')
 after(() => {
   globalThis.fetch = realFetch
 })

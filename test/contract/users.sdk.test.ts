@@ -6,63 +6,9 @@ import type { ValidateFunction } from 'ajv'
 import { PUBLIC_URL, buildTestApp, uniqueEmail, type TestApp } from '../helpers/build-app.js'
 import { forEachDatabase } from '../helpers/databases.js'
 import { assertMatchesSpec, loadBapiSpec } from '../helpers/spec.js'
-
-/** One HTTP exchange as the SDK saw it, before it parsed anything. */
-interface Exchange {
-  method: string
-  url: URL
-  status: number
-  headers: Headers
-  text: string
-  json: unknown
-}
-
-const exchanges: Exchange[] = []
-const realFetch = globalThis.fetch
-
-async function recordingFetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
-  const res = await realFetch(input, init)
-  const url = new URL(input instanceof Request ? input.url : String(input))
-  const method = (init?.method ?? (input instanceof Request ? input.method : 'GET')).toUpperCase()
-  const text = await res.clone().text()
-  let json: unknown
-  try {
-    json = text === '' ? undefined : JSON.parse(text)
-  } catch {
-    json = undefined
-  }
-  exchanges.push({ method, url, status: res.status, headers: res.headers, text, json })
-  return res
-}
-
-// @clerk/backend binds `fetch` when its runtime module loads: the recorder goes in first.
-globalThis.fetch = recordingFetch as typeof fetch
-const { createClerkClient } = await import('@clerk/backend')
-const { isClerkAPIResponseError } = await import('@clerk/backend/errors')
-after(() => {
-  globalThis.fetch = realFetch
-})
+import { createClerkClient, exchanges, recorded, sdkError, type Exchange } from './sdk-recorder.js'
 
 const spec = loadBapiSpec()
-
-/** The latest recorded response to `method path`, typed exactly as the SDK needs. */
-function recorded(method: string, path: string): Exchange & { body: any } {
-  const found = [...exchanges].reverse().find((x) => x.method === method && x.url.pathname === path)
-  assert.ok(found, `no ${method} ${path} was sent; sent: ${exchanges.map((x) => `${x.method} ${x.url.pathname}`).join(', ')}`)
-  assert.notEqual(found.json, undefined, `${method} ${path} answered ${found.status} with a body that is not JSON`)
-  assert.equal(found.headers.get('content-type'), 'application/json', `Content-Type of ${method} ${path} (${found.status})`)
-  return { ...found, body: found.json }
-}
-
-async function sdkError(call: Promise<unknown>): Promise<ClerkAPIResponseError> {
-  try {
-    await call
-  } catch (err) {
-    assert.ok(isClerkAPIResponseError(err), `expected a ClerkAPIResponseError, got ${String(err)}`)
-    return err
-  }
-  return assert.fail('expected the SDK call to throw a ClerkAPIResponseError')
-}
 
 function assertClerkError(err: ClerkAPIResponseError, raw: Exchange & { body: any }, expected: { status: number; code: string; paramName?: string; schema: ValidateFunction }) {
   assert.equal(raw.status, expected.status)

@@ -5,7 +5,7 @@ import { ApiError, paramError } from '../platform/errors.js'
 import { checkMetadataSize, checkRedirectUrl, normalizeEmail } from '../platform/validation.js'
 import type { Instance } from '../instance/instance.schemas.js'
 import type { TicketService } from '../tickets/tickets.service.js'
-import type { OrgInvitationFilter, OrgInvitationStore, OrgOutboxItem } from './org-invitations.store.js'
+import type { InviteRefusal, OrgInvitationFilter, OrgInvitationStore, OrgOutboxItem } from './org-invitations.store.js'
 import {
   toClerkOrganizationInvitation, type CreateOrgInvitationBody, type ListInstanceOrgInvitationsQuery, type ListOrgInvitationsQuery,
   type ListPendingOrgInvitationsQuery, type ListUserOrgInvitationsQuery, type OrgInvitationRow, type OrgInvitationStatus,
@@ -119,81 +119,74 @@ export function createOrgInvitationService({ db, clock, store, tickets, allowedR
 
   /** The inviter or requester must be a member holding `org:sys_memberships:manage` (Clerk's 403s). */
   function requireManager(who: { permissions: string[] } | null, userId: string, param: string): void {
-    if (!who) {
-      throw new ApiError(403, 'not_a_member_in_organization', 'not a member',
-        `User ${userId} is not a member of the organization. Only organization members can perform this action.`, { param_name: param })
-    }
-    if (!who.permissions.includes(MANAGE)) {
-      throw new ApiError(403, 'missing_organization_permission', 'missing permission',
-        `User ${userId} is missing the organization permission ${MANAGE}.`, { param_name: param, permissions: [MANAGE] })
-    }
+    if (!who || !who.permissions.includes(MANAGE)) throw managerError(who !== null, userId, param)
   }
 
-  /** Checks the rules for one invitation (the organization locked) and inserts it with its event and email. */
-  async function insertOne(tx: Queryable, instance: Instance, org: { id: string; name: string; slug: string; max_allowed_memberships: number },
-    input: ValidOrgInvitation, source: 'manual' | 'domain', now: number, index?: number): Promise<OrgInvitationView> {
+  function managerError(isMember: boolean, userId: string, param: string): ApiError {
+    return isMember
+      ? new ApiError(403, 'missing_organization_permission', 'missing permission',
+        `User ${userId} is missing the organization permission ${MANAGE}.`, { param_name: param, permissions: [MANAGE] })
+      : new ApiError(403, 'not_a_member_in_organization', 'not a member',
+        `User ${userId} is not a member of the organization. Only organization members can perform this action.`, { param_name: param })
+  }
+
+  /**
+   * Creates one invitation with its event (and email): refuses early from an unlocked read,
+   * then insert_organization_invitation checks every rule again under the organization's lock
+   * and inserts, in one round trip. Refusals keep Clerk's order: inviter, role, member,
+   * duplicate, seats.
+   */
+  async function insertOne(q: Queryable, instance: Instance, organizationId: string, input: ValidOrgInvitation,
+    source: 'manual' | 'domain', now: number, index?: number): Promise<OrgInvitationView> {
     const name = (param: string) => (index === undefined ? param : `[${index}].${param}`)
-    const limit = org.max_allowed_memberships
-    const ctx = await store.inviteContext(tx, {
-      instanceId: instance.id, organizationId: org.id, role: input.role, email: input.emailAddress,
-      inviterUserId: input.inviterUserId, countHeld: limit > 0, now,
-    })
-    if (input.inviterUserId !== null) requireManager(ctx.inviter, input.inviterUserId, name('inviter_user_id'))
-    if (ctx.role_name === null) {
-      throw new ApiError(404, 'resource_not_found', 'not found', `Organization role ${input.role} not found.`, { param_name: name('role') })
-    }
-    if (ctx.is_member) {
-      throw new ApiError(400, 'already_a_member_in_organization', 'already a member',
-        `${input.emailAddress} is already a member of the organization.`, { param_name: name('email_address') })
-    }
-    if (ctx.pending_id !== null) {
-      // A stale pending invitation gives way: it is stored as expired, so that the one-pending
-      // index lets the new one in. Its link was dead already.
-      if (ctx.pending_expires_at! > now || !(await store.expireStale(tx, ctx.pending_id, now))) {
-        throw notUnique(input.emailAddress, name('email_address'))
+    const described = await store.describeInvite(q, { instanceId: instance.id, organizationId, role: input.role, inviterUserId: input.inviterUserId })
+    const refuse = (refusal: InviteRefusal, limit: number | null = null): never => {
+      switch (refusal) {
+        case 'organization_not_found': throw orgNotFound()
+        case 'inviter_not_member': throw managerError(false, input.inviterUserId!, name('inviter_user_id'))
+        case 'inviter_missing_permission': throw managerError(true, input.inviterUserId!, name('inviter_user_id'))
+        case 'role_not_found':
+          throw new ApiError(404, 'resource_not_found', 'not found', `Organization role ${input.role} not found.`, { param_name: name('role') })
+        case 'already_member':
+          throw new ApiError(400, 'already_a_member_in_organization', 'already a member',
+            `${input.emailAddress} is already a member of the organization.`, { param_name: name('email_address') })
+        case 'not_unique': throw notUnique(input.emailAddress, name('email_address'))
+        case 'quota_exceeded':
+          throw new ApiError(403, 'organization_membership_quota_exceeded', 'organization membership quota exceeded',
+            `You have reached your limit of ${limit} organization memberships, including outstanding invitations.`)
       }
     }
-    // Members plus usable pending invitations; the organization row is locked, so no concurrent
-    // create can slip past the limit between this count and the insert.
-    if (limit > 0 && ctx.held + 1 > limit) {
-      throw new ApiError(403, 'organization_membership_quota_exceeded', 'organization membership quota exceeded',
-        `You have reached your limit of ${limit} organization memberships, including outstanding invitations.`)
-    }
+    if (!described.organization) refuse('organization_not_found')
+    if (input.inviterUserId !== null) requireManager(described.inviter, input.inviterUserId, name('inviter_user_id'))
+    if (described.role_name === null) refuse('role_not_found')
 
     const id = newId('orginv', now)
     const ticket = tickets.issue(id)
     const row: OrgInvitationRow = {
-      id, instance_id: instance.id, organization_id: org.id, email_address: input.emailAddress, role: input.role,
+      id, instance_id: instance.id, organization_id: organizationId, email_address: input.emailAddress, role: input.role,
       inviter_user_id: input.inviterUserId, public_metadata: input.publicMetadata, private_metadata: input.privateMetadata,
       redirect_url: input.redirectUrl, status: 'pending', source, notify: input.notify,
       ticket_nonce: ticket.nonce, ticket_hash: ticket.hash, expires_at: now + input.expiresInDays * DAY_MS,
       accepted_by_user_id: null, created_at: now, updated_at: now,
     }
     const view: OrgInvitationView = {
-      ...row, role_name: ctx.role_name, inviter_found: ctx.inviter !== null,
-      inviter_first_name: ctx.inviter?.first_name ?? null, inviter_last_name: ctx.inviter?.last_name ?? null,
-      inviter_identifier: ctx.inviter?.identifier ?? null, organization_name: org.name, organization_slug: org.slug,
+      ...row, role_name: described.role_name!, inviter_found: described.inviter !== null,
+      inviter_first_name: described.inviter?.first_name ?? null, inviter_last_name: described.inviter?.last_name ?? null,
+      inviter_identifier: described.inviter?.identifier ?? null,
+      organization_name: described.organization!.name, organization_slug: described.organization!.slug,
     }
     const outbox = [orgInvitationEvent('organizationInvitation.created', instance, view, now)]
     if (input.notify) outbox.push(emailItem(row, now))
+    let result: Awaited<ReturnType<typeof store.insertChecked>>
     try {
-      await store.insert(tx, row, outbox, clock.now())
+      result = await store.insertChecked(q, row, outbox, clock.now())
     } catch (err) {
-      // A writer that did not take the organization's lock lost the race on the one-pending index.
+      // Only a writer that skipped the organization's lock could lose the race on the one-pending index.
       if ((err as { code?: string }).code === UNIQUE_VIOLATION) throw notUnique(input.emailAddress, name('email_address'))
       throw err
     }
+    if ('refusal' in result) refuse(result.refusal, result.limit)
     return view
-  }
-
-  /** Runs `fn` in the caller's transaction when given one, else in a new one. */
-  const inTransaction = <T>(q: Queryable | undefined, fn: (tx: Queryable) => Promise<T>): Promise<T> =>
-    q ? fn(q) : db.transaction(fn)
-
-  const lockOrThrow = async (tx: Queryable, instance: Instance, organizationId: string) => {
-    const org = await store.lockOrganization(tx, instance.id, organizationId)
-    if (!org) throw orgNotFound()
-    return org
   }
 
   async function page(instance: Instance, filter: Omit<OrgInvitationFilter, 'instanceId' | 'now'>) {
@@ -216,20 +209,18 @@ export function createOrgInvitationService({ db, clock, store, tickets, allowedR
     async create(instance: Instance, organizationId: string, body: CreateOrgInvitationBody, options: CreateOrgInvitationOptions = {}): Promise<OrgInvitationView> {
       const input = validate(body, options)
       const now = clock.now(instance)
-      return inTransaction(options.q, async (tx) => {
-        const org = await lockOrThrow(tx, instance, organizationId)
-        return insertOne(tx, instance, org, input, options.source ?? 'manual', now)
-      })
+      // Without a caller's transaction, the insert is its own (one round trip, see insertOne).
+      return insertOne(options.q ?? db, instance, organizationId, input, options.source ?? 'manual', now)
     },
 
     /** All or nothing: any refused item rolls the whole batch back, and the error names it (`[2].email_address`). */
     async createBulk(instance: Instance, organizationId: string, bodies: CreateOrgInvitationBody[]): Promise<OrgInvitationView[]> {
       const inputs = bodies.map((body, i) => validate(body, {}, i))
       const now = clock.now(instance)
+      // One transaction: the first insert locks the organization until the batch commits.
       return db.transaction(async (tx) => {
-        const org = await lockOrThrow(tx, instance, organizationId)
         const rows: OrgInvitationView[] = []
-        for (const [i, input] of inputs.entries()) rows.push(await insertOne(tx, instance, org, input, 'manual', now, i))
+        for (const [i, input] of inputs.entries()) rows.push(await insertOne(tx, instance, organizationId, input, 'manual', now, i))
         return rows
       })
     },
@@ -295,11 +286,8 @@ export function createOrgInvitationService({ db, clock, store, tickets, allowedR
           throw invitationNotFound(id)
         }
         if (requester !== null) {
-          const ctx = await store.inviteContext(tx, {
-            instanceId: instance.id, organizationId, role: current.role, email: current.email_address,
-            inviterUserId: requester, countHeld: false, now,
-          })
-          requireManager(ctx.inviter, requester, 'requesting_user_id')
+          const described = await store.describeInvite(tx, { instanceId: instance.id, organizationId, role: current.role, inviterUserId: requester })
+          requireManager(described.inviter, requester, 'requesting_user_id')
         }
         const revoked: OrgInvitationView = { ...current, status: 'revoked', updated_at: now }
         const row = await store.revoke(tx, instance.id, organizationId, id, now, clock.now(), [orgInvitationEvent('organizationInvitation.revoked', instance, revoked, now)])

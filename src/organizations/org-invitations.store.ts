@@ -12,28 +12,23 @@ export interface OrgOutboxItem {
   payload: unknown
 }
 
-/** The organization, locked for the rest of the transaction. */
-export interface LockedOrganization {
-  id: string
-  name: string
-  slug: string
-  max_allowed_memberships: number
-}
-
-/** Everything one create checks, read in one round trip once the organization is locked. */
-export interface InviteContext {
+/**
+ * What an invitation's objects show beside its row (the organization's and role's names, the
+ * inviter's public data), and what lets a create refuse early with the right error. Read
+ * without locks: insert_organization_invitation checks the rules again under the lock.
+ */
+export interface InviteDescription {
+  /** null: no such organization in the instance. */
+  organization: { name: string; slug: string } | null
   /** null: no such role in the instance. */
   role_name: string | null
-  /** The address belongs to a member of the organization. */
-  is_member: boolean
-  /** The address's pending invitation (usable or stale), if any. */
-  pending_id: string | null
-  pending_expires_at: number | null
-  /** Members plus usable pending invitations; only counted when the organization has a limit. */
-  held: number
   /** The inviter's membership and public data; null when no inviter was named or they are no member. */
   inviter: { permissions: string[]; first_name: string | null; last_name: string | null; identifier: string | null } | null
 }
+
+/** Why insert_organization_invitation created nothing. */
+export type InviteRefusal = 'organization_not_found' | 'inviter_not_member' | 'inviter_missing_permission' | 'role_not_found'
+  | 'already_member' | 'not_unique' | 'quota_exceeded'
 
 export interface OrgInvitationFilter {
   instanceId: string
@@ -129,74 +124,40 @@ export function createOrgInvitationStore() {
      * for one organization queues up here, so the one-pending-per-address and membership-limit
      * checks that follow read a state no concurrent create can change. null: no such organization.
      */
-    async lockOrganization(q: Queryable, instanceId: string, organizationId: string): Promise<LockedOrganization | null> {
-      const rows = await q.query<LockedOrganization>(`
-        select id, name, slug, max_allowed_memberships from organizations where id = $1 and instance_id = $2 for update`,
-      [organizationId, instanceId])
+    async findOrganization(q: Queryable, instanceId: string, organizationId: string): Promise<{ id: string; name: string; slug: string } | null> {
+      const rows = await q.query<{ id: string; name: string; slug: string }>(
+        'select id, name, slug from organizations where id = $1 and instance_id = $2', [organizationId, instanceId])
       return rows[0] ?? null
     },
 
-    async findOrganization(q: Queryable, instanceId: string, organizationId: string): Promise<LockedOrganization | null> {
-      const rows = await q.query<LockedOrganization>(`
-        select id, name, slug, max_allowed_memberships from organizations where id = $1 and instance_id = $2`,
-      [organizationId, instanceId])
-      return rows[0] ?? null
-    },
-
-    /** What creating an invitation for `email` must check, in one statement (call with the organization locked). */
-    async inviteContext(q: Queryable, c: { instanceId: string; organizationId: string; role: string; email: string; inviterUserId: string | null; countHeld: boolean; now: number }): Promise<InviteContext> {
-      const rows = await q.query<InviteContext>(`
+    /** See InviteDescription: one statement, no locks. */
+    async describeInvite(q: Queryable, c: { instanceId: string; organizationId: string; role: string; inviterUserId: string | null }): Promise<InviteDescription> {
+      const rows = await q.query<InviteDescription>(`
         select
+          (select jsonb_build_object('name', name, 'slug', slug) from organizations where id = $2 and instance_id = $1) as organization,
           (select name from organization_roles where instance_id = $1 and key = $3) as role_name,
-          exists (
-            select 1 from organization_memberships m join email_addresses e on e.user_id = m.user_id
-            where m.organization_id = $2 and e.instance_id = $1 and e.email_address = $4
-          ) as is_member,
-          p.id as pending_id, p.expires_at as pending_expires_at,
-          case when $6::boolean then
-            (select count(*) from organization_memberships where organization_id = $2)
-            + (select count(*) from organization_invitations where organization_id = $2 and status = 'pending' and expires_at > $7)
-          else 0 end::int as held,
           (select jsonb_build_object('permissions', coalesce(r.permissions, '{}'), 'first_name', u.first_name, 'last_name', u.last_name,
               'identifier', (select e.email_address from email_addresses e where e.id = u.primary_email_address_id))
            from organization_memberships m
            join users u on u.id = m.user_id
            left join organization_roles r on r.instance_id = $1 and r.key = m.role
-           where m.organization_id = $2 and m.user_id = $5::text) as inviter
-        from (select 1) one
-        left join organization_invitations p on p.organization_id = $2 and p.email_address = $4 and p.status = 'pending'`,
-      [c.instanceId, c.organizationId, c.role, c.email, c.inviterUserId, c.countHeld, c.now])
-      const row = rows[0]!
-      return { ...row, held: Number(row.held), pending_expires_at: row.pending_expires_at === null ? null : Number(row.pending_expires_at) }
-    },
-
-    /** Marks a pending invitation past its expiry 'expired' so that a new one may take its place; false when it was not. */
-    async expireStale(q: Queryable, id: string, now: number): Promise<boolean> {
-      const rows = await q.query(`
-        update organization_invitations set status = 'expired', updated_at = $2
-        where id = $1 and status = 'pending' and expires_at <= $2 returning id`, [id, now])
-      return rows.length > 0
+           where m.organization_id = $2 and m.user_id = $4::text) as inviter`,
+      [c.instanceId, c.organizationId, c.role, c.inviterUserId])
+      return rows[0]!
     },
 
     /**
-     * Inserts the invitation with its outbox rows, in one statement. A second pending
-     * invitation for the address fails on the one-pending index (unique violation 23505).
+     * Locks the organization, checks the rules and inserts the invitation with its outbox rows,
+     * in one round trip (migration 008); the reason instead when a rule refuses it.
      */
-    async insert(q: Queryable, inv: NewOrgInvitation, outbox: OrgOutboxItem[], queuedAt: number): Promise<OrgInvitationRow> {
-      const rows = await q.query<OrgInvitationRow>(`
-        with inv as (
-          insert into organization_invitations (id, instance_id, organization_id, email_address, role, inviter_user_id,
-            public_metadata, private_metadata, redirect_url, status, source, notify, ticket_nonce, ticket_hash, expires_at,
-            created_at, updated_at)
-          values ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9, 'pending', $10, $11, $12, $13, $14, $15, $15)
-          returning *
-        ),
-        ${outboxCte('$17', '$16')}
-        select * from inv`,
-      [inv.id, inv.instance_id, inv.organization_id, inv.email_address, inv.role, inv.inviter_user_id,
-        JSON.stringify(inv.public_metadata), JSON.stringify(inv.private_metadata), inv.redirect_url, inv.source, inv.notify,
-        inv.ticket_nonce, inv.ticket_hash, inv.expires_at, inv.created_at, JSON.stringify(outbox), queuedAt])
-      return rows[0]!
+    async insertChecked(q: Queryable, inv: NewOrgInvitation, outbox: OrgOutboxItem[], queuedAt: number): Promise<{ row: OrgInvitationRow } | { refusal: InviteRefusal; limit: number | null }> {
+      const rows = await q.query<{ result: { invitation?: OrgInvitationRow; refusal?: InviteRefusal; max_allowed_memberships?: number } }>(
+        `select insert_organization_invitation($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9, $10, $11, $12, $13, $14, $15, $16::jsonb, $17) as result`,
+        [inv.id, inv.instance_id, inv.organization_id, inv.email_address, inv.role, inv.inviter_user_id,
+          JSON.stringify(inv.public_metadata), JSON.stringify(inv.private_metadata), inv.redirect_url, inv.source, inv.notify,
+          inv.ticket_nonce, inv.ticket_hash, inv.expires_at, inv.created_at, JSON.stringify(outbox), queuedAt])
+      const { invitation, refusal, max_allowed_memberships: limit } = rows[0]!.result
+      return invitation ? { row: invitation } : { refusal: refusal!, limit: limit ?? null }
     },
 
     async findById(q: Queryable, instanceId: string, id: string): Promise<OrgInvitationView | null> {

@@ -1,0 +1,101 @@
+-- Creating an organization invitation in one round trip, as insert_invitation (002) does for
+-- application invitations. The rules (one pending invitation per address, no invitation to a
+-- member, members plus pending invitations within max_allowed_memberships, an inviter who may
+-- invite, a role that exists) must be checked after the organization's row is locked, with
+-- snapshots taken after the lock: one SQL statement's snapshot predates any lock it takes, so
+-- the lock and the checks live in this function, whose statements each see what the previous
+-- holder of the lock committed. Called on its own it is its own transaction, and holds the
+-- lock only while it runs.
+--
+-- Answers {"invitation": <the row>}, or {"refusal": <reason>} having changed nothing (with
+-- the limit when it is the organization's max_allowed_memberships).
+create function insert_organization_invitation(
+  p_id text,
+  p_instance_id text,
+  p_organization_id text,
+  p_email_address text,
+  p_role text,
+  p_inviter_user_id text,       -- null: no inviter to check
+  p_public_metadata jsonb,
+  p_private_metadata jsonb,
+  p_redirect_url text,
+  p_source text,
+  p_notify boolean,
+  p_ticket_nonce text,
+  p_ticket_hash text,
+  p_expires_at bigint,
+  p_now bigint,
+  p_outbox jsonb,               -- [{id, kind, topic, payload}]
+  p_queued_at bigint            -- wall time: the outbox worker runs on it, not on the test clock
+) returns jsonb
+language plpgsql volatile as $$
+declare
+  v_max integer;
+  v_permissions text[];
+  v_pending_id text;
+  v_pending_expires_at bigint;
+  v_row organization_invitations%rowtype;
+begin
+  select max_allowed_memberships into v_max from organizations
+  where id = p_organization_id and instance_id = p_instance_id for update;
+  if not found then
+    return jsonb_build_object('refusal', 'organization_not_found');
+  end if;
+
+  if p_inviter_user_id is not null then
+    select coalesce(r.permissions, '{}') into v_permissions
+    from organization_memberships m
+    left join organization_roles r on r.instance_id = p_instance_id and r.key = m.role
+    where m.organization_id = p_organization_id and m.user_id = p_inviter_user_id;
+    if not found then
+      return jsonb_build_object('refusal', 'inviter_not_member');
+    end if;
+    if not ('org:sys_memberships:manage' = any (v_permissions)) then
+      return jsonb_build_object('refusal', 'inviter_missing_permission');
+    end if;
+  end if;
+
+  if not exists (select 1 from organization_roles where instance_id = p_instance_id and key = p_role) then
+    return jsonb_build_object('refusal', 'role_not_found');
+  end if;
+
+  if exists (
+    select 1 from organization_memberships m join email_addresses e on e.user_id = m.user_id
+    where m.organization_id = p_organization_id and e.instance_id = p_instance_id and e.email_address = p_email_address
+  ) then
+    return jsonb_build_object('refusal', 'already_member');
+  end if;
+
+  select id, expires_at into v_pending_id, v_pending_expires_at from organization_invitations
+  where organization_id = p_organization_id and email_address = p_email_address and status = 'pending';
+  if found then
+    if v_pending_expires_at > p_now then
+      return jsonb_build_object('refusal', 'not_unique');
+    end if;
+    -- A stale pending invitation gives way: stored as expired, so the one-pending index lets
+    -- the new one in. Its link was dead already.
+    update organization_invitations set status = 'expired', updated_at = p_now where id = v_pending_id;
+  end if;
+
+  if v_max > 0 and (
+    (select count(*) from organization_memberships where organization_id = p_organization_id)
+    + (select count(*) from organization_invitations where organization_id = p_organization_id and status = 'pending' and expires_at > p_now)
+  ) >= v_max then
+    return jsonb_build_object('refusal', 'quota_exceeded', 'max_allowed_memberships', v_max);
+  end if;
+
+  insert into organization_invitations (id, instance_id, organization_id, email_address, role, inviter_user_id,
+    public_metadata, private_metadata, redirect_url, status, source, notify, ticket_nonce, ticket_hash, expires_at,
+    created_at, updated_at)
+  values (p_id, p_instance_id, p_organization_id, p_email_address, p_role, p_inviter_user_id,
+    p_public_metadata, p_private_metadata, p_redirect_url, 'pending', p_source, p_notify, p_ticket_nonce, p_ticket_hash, p_expires_at,
+    p_now, p_now)
+  returning * into v_row;
+
+  insert into outbox (id, instance_id, kind, topic, subject_id, payload, next_attempt_at, created_at, updated_at)
+  select o->>'id', p_instance_id, o->>'kind', o->>'topic', p_id, o->'payload', p_queued_at, p_queued_at, p_queued_at
+  from jsonb_array_elements(p_outbox) o;
+
+  return jsonb_build_object('invitation', to_jsonb(v_row));
+end
+$$;

@@ -115,64 +115,79 @@ const SINK_DELAY_MS = 200
 // Kill once the sink has this many: past the worker's first batch, inside a later one, so that
 // some claimed items are in the slow sink's hands and others still wait in the process.
 const KILL_AT = 15
+// Runs of the kill that may land where nothing is claimed before the test gives up.
+const KILL_ATTEMPTS = 3
 
 function killSuite(engine: Engine) {
   const r = resources()
 
   it('delivers every email after a SIGKILL with items claimed, resending only those items', { timeout: 150_000 }, async (t) => {
-    const sink = await r.sink({ delayMs: SINK_DELAY_MS })
-    const dataDir = join(r.tmp, 'data')
-    const env: Record<string, string> = {
-      PORT: '0',
-      FOYER_DATA_DIR: dataDir,
-      FOYER_SECRET_KEY: randomSecretKey(),
-      FOYER_SECRET: randomServerSecret(),
-      LOG_LEVEL: 'warn',
-      FOYER_TESTING: '1',
-      SMTP_URL: `smtp://127.0.0.1:${sink.port}`,
-    }
-    let databaseUrl: string | null = null
-    if (engine === 'postgres') {
-      const created = await createPostgresDatabase()
-      r.cleanups.push(created.drop)
-      databaseUrl = created.url
-      env.DATABASE_URL = databaseUrl
-    }
-    const key = env.FOYER_SECRET_KEY!
-    const total = KILL_BATCHES * 10
+    const killWhileClaimed = async (attempt: number) => {
+      const sink = await r.sink({ delayMs: SINK_DELAY_MS })
+      const dataDir = join(r.tmp, `data-${attempt}`)
+      const env: Record<string, string> = {
+        PORT: '0',
+        FOYER_DATA_DIR: dataDir,
+        FOYER_SECRET_KEY: randomSecretKey(),
+        FOYER_SECRET: randomServerSecret(),
+        LOG_LEVEL: 'warn',
+        FOYER_TESTING: '1',
+        SMTP_URL: `smtp://127.0.0.1:${sink.port}`,
+      }
+      let databaseUrl: string | null = null
+      if (engine === 'postgres') {
+        const created = await createPostgresDatabase()
+        r.cleanups.push(created.drop)
+        databaseUrl = created.url
+        env.DATABASE_URL = databaseUrl
+      }
+      const key = env.FOYER_SECRET_KEY!
+      const total = KILL_BATCHES * 10
 
-    const first = await r.start(env)
-    await liftRateLimits(first, key)
-    const invitations = await queueInvitations(first, key, randomBytes(4).toString('hex'), KILL_BATCHES, 4)
-    assert.equal(invitations.length, total)
+      const first = await r.start(env)
+      await liftRateLimits(first, key)
+      const invitations = await queueInvitations(first, key, randomBytes(4).toString('hex'), KILL_BATCHES, 4)
+      assert.equal(invitations.length, total)
 
-    await waitFor(() => sink.messages.length >= KILL_AT, 30_000, () => `the sink received only ${sink.messages.length} messages`, 5)
-    const atKill = sink.messages.length
-    assert.ok(atKill < total, `the sink already held all ${total} emails before the kill (${atKill}): make it slower`)
-    const exit = await first.kill()
-    assert.equal(exit.signal, 'SIGKILL', `the server died of the kill:\n${first.output()}`)
-    // Messages whose data the sink had at the kill are accepted at the end of its delay.
-    await new Promise((resolve) => setTimeout(resolve, SINK_DELAY_MS * 3))
-    const sentBeforeRestart = new Set(sink.messages.map(outboxIdOf))
+      await waitFor(() => sink.messages.length >= KILL_AT, 30_000, () => `the sink received only ${sink.messages.length} messages`, 5)
+      const atKill = sink.messages.length
+      assert.ok(atKill < total, `the sink already held all ${total} emails before the kill (${atKill}): make it slower`)
+      const exit = await first.kill()
+      assert.equal(exit.signal, 'SIGKILL', `the server died of the kill:\n${first.output()}`)
+      // Messages whose data the sink had at the kill are accepted at the end of its delay.
+      await new Promise((resolve) => setTimeout(resolve, SINK_DELAY_MS * 3))
+      const sentBeforeRestart = new Set(sink.messages.map(outboxIdOf))
 
-    // What the dead process left behind, read (only read) while no process runs.
-    const db = await openDb({ databaseUrl, dataDir: databaseUrl ? null : join(dataDir, 'pgdata') })
-    let rows: OutboxSnapshot[]
-    try {
-      rows = await db.query<OutboxSnapshot>(`select id, subject_id, status, attempts, claimed_until from outbox where kind = 'email'`)
-    } finally {
-      await db.close()
+      // What the dead process left behind, read (only read) while no process runs.
+      const db = await openDb({ databaseUrl, dataDir: databaseUrl ? null : join(dataDir, 'pgdata') })
+      let rows: OutboxSnapshot[]
+      try {
+        rows = await db.query<OutboxSnapshot>(`select id, subject_id, status, attempts, claimed_until from outbox where kind = 'email'`)
+      } finally {
+        await db.close()
+      }
+      assert.equal(rows.length, total, 'one email item per invitation')
+      const claimed = new Set(rows.filter((row) => row.status === 'sending').map((row) => row.id))
+      const deliveredBefore = new Set(rows.filter((row) => row.status === 'delivered').map((row) => row.id))
+      const pendingBefore = rows.filter((row) => row.status === 'pending').length
+      const statuses = JSON.stringify([...countBy(rows, (row) => row.status)])
+      assert.ok(rows.every((row) => row.status !== 'failed'), 'nothing failed before the kill')
+      const leaseEnds = Math.max(...rows.filter((row) => claimed.has(row.id)).map((row) => Number(row.claimed_until)))
+      // Claimed items the sink never saw: only the lease running out can bring them back.
+      const claimedUnsent = [...claimed].filter((id) => !sentBeforeRestart.has(id))
+      // Where the kill lands is up to the scheduler: on a loaded machine the worker may sit
+      // between two batches with nothing claimed. That run proves nothing, so it is run again.
+      if (claimedUnsent.length === 0 && attempt < KILL_ATTEMPTS) {
+        t.diagnostic(`${engine}: kill ${attempt} landed with no claimed item left unsent (statuses: ${statuses}); again`)
+        return null
+      }
+      assert.ok(claimed.size > 0, `the kill landed with items claimed (statuses: ${statuses})`)
+      assert.ok(claimedUnsent.length > 0, `the kill landed with claimed items not yet handed to SMTP (claimed ${claimed.size}, all at the sink)`)
+      return { sink, env, key, total, invitations, atKill, claimed, deliveredBefore, pendingBefore, leaseEnds, claimedUnsent }
     }
-    assert.equal(rows.length, total, 'one email item per invitation')
-    const claimed = new Set(rows.filter((row) => row.status === 'sending').map((row) => row.id))
-    const deliveredBefore = new Set(rows.filter((row) => row.status === 'delivered').map((row) => row.id))
-    const pendingBefore = rows.filter((row) => row.status === 'pending').length
-    assert.ok(claimed.size > 0, `the kill landed with items claimed (statuses: ${JSON.stringify([...countBy(rows, (row) => row.status)])})`)
-    assert.ok(rows.every((row) => row.status !== 'failed'), 'nothing failed before the kill')
-    const leaseEnds = Math.max(...rows.filter((row) => claimed.has(row.id)).map((row) => Number(row.claimed_until)))
-    // Claimed items the sink never saw: only the lease running out can bring them back.
-    const claimedUnsent = [...claimed].filter((id) => !sentBeforeRestart.has(id))
-    assert.ok(claimedUnsent.length > 0, `the kill landed with claimed items not yet handed to SMTP (claimed ${claimed.size}, all at the sink)`)
+    let killed: NonNullable<Awaited<ReturnType<typeof killWhileClaimed>>> | null = null
+    for (let attempt = 1; !killed; attempt++) killed = await killWhileClaimed(attempt)
+    const { sink, env, key, total, invitations, atKill, claimed, deliveredBefore, pendingBefore, leaseEnds, claimedUnsent } = killed
 
     const second = await r.start(env)
     const restartedAt = Date.now()

@@ -17,6 +17,9 @@ function statementName(sql: string): string {
   return name
 }
 
+const DEADLOCK_DETECTED = '40P01'
+const DEADLOCK_ATTEMPTS = 3
+
 export async function openPostgres(connectionString: string, poolSize = 16): Promise<Db> {
   const pool = new pg.Pool({
     connectionString,
@@ -43,21 +46,28 @@ export async function openPostgres(connectionString: string, poolSize = 16): Pro
     engine: 'postgres',
     ...wrap(pool),
     transaction: async (fn) => {
-      const client = await pool.connect()
-      let broken: Error | undefined
-      try {
-        await client.query('begin')
-        const result = await fn(wrap(client))
-        await client.query('commit')
-        return result
-      } catch (err) {
-        await client.query('rollback').catch((rollbackErr: Error) => {
-          broken = rollbackErr
-        })
-        throw err
-      } finally {
-        // A client whose rollback failed may be mid-transaction; destroy it rather than reuse it.
-        client.release(broken)
+      for (let attempt = 1; ; attempt++) {
+        const client = await pool.connect()
+        let broken: Error | undefined
+        try {
+          await client.query('begin')
+          const result = await fn(wrap(client))
+          await client.query('commit')
+          return result
+        } catch (err) {
+          await client.query('rollback').catch((rollbackErr: Error) => {
+            broken = rollbackErr
+          })
+          // PostgreSQL picked this transaction to break a deadlock and rolled it back whole:
+          // running it again is safe, and the other one has meanwhile gone through. (Two
+          // sign-ups can lock two organizations in opposite orders: one joins by invitation,
+          // then is enrolled in another by its verified domain.)
+          if ((err as { code?: string }).code === DEADLOCK_DETECTED && attempt < DEADLOCK_ATTEMPTS && !broken) continue
+          throw err
+        } finally {
+          // A client whose rollback failed may be mid-transaction; destroy it rather than reuse it.
+          client.release(broken)
+        }
       }
     },
     close: () => pool.end(),

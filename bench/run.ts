@@ -161,10 +161,13 @@ async function measure(server: Server, load: string, spec: LoadSpec): Promise<Lo
 }
 
 /** Runs `loads` against one server, then records its peak RSS and stops it. */
-async function onServer(server: Server, loads: [string, LoadSpec][]): Promise<Measured[]> {
+async function onServer(server: Server, loads: [string, LoadSpec, (() => Promise<void>)?][]): Promise<Measured[]> {
   try {
     const results: [string, LoadResult][] = []
-    for (const [load, spec] of loads) results.push([load, await measure(server, load, spec)])
+    for (const [load, spec, before] of loads) {
+      await before?.()
+      results.push([load, await measure(server, load, spec)])
+    }
     const peakRssMb = server.peakRssMb()
     log(`${server.name}: peak RSS ${peakRssMb.toFixed(0)} MB`)
     return results.map(([load, result]) => ({ load, server: server.name, result, peakRssMb }))
@@ -202,8 +205,15 @@ async function benchFoyer(name: string, env: Record<string, string>, options: { 
     ['list (paginated, limit 20)', listLoad(server)],
     ['create', createLoad(server)],
   ]
-  if (options.organizations) loads.push(['org invitation create', orgInvitationLoad(server, await createOrganizations(server, ORGANIZATIONS))])
-  return onServer(server, loads)
+  if (!options.organizations || !env.DATABASE_URL) return onServer(server, loads)
+  const databaseUrl = env.DATABASE_URL
+  const organizationIds = await createOrganizations(server, ORGANIZATIONS)
+  return onServer(server, [...loads, ['org invitation create', orgInvitationLoad(server, organizationIds), async () => {
+    // The create load leaves its events for the worker; the next load starts once they are
+    // delivered, so that it does not pay for the one before.
+    const drained = await waitForOutbox(databaseUrl, 120_000)
+    log(`${name}: outbox drained before the next load (${drained} items left)`)
+  }]])
 }
 
 /** Counts outbox items not yet delivered or failed. */
@@ -216,6 +226,17 @@ async function outboxBacklog(databaseUrl: string): Promise<number> {
   } finally {
     await client.end()
   }
+}
+
+/** Waits (at most `timeoutMs`) until the outbox holds nothing left to deliver; answers how much is left. */
+async function waitForOutbox(databaseUrl: string, timeoutMs: number): Promise<number> {
+  const until = performance.now() + timeoutMs
+  let left = await outboxBacklog(databaseUrl)
+  while (left > 0 && performance.now() < until) {
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    left = await outboxBacklog(databaseUrl)
+  }
+  return left
 }
 
 /**
@@ -309,7 +330,7 @@ async function main() {
     `Each load: autocannon in the bench process (no workers), ${CONNECTIONS} connections, ${SECONDS} s after a ${WARMUP_SECONDS} s warm-up, `
       + 'over 127.0.0.1; every server in its own process (Foyer with LOG_LEVEL=warn). '
       + `Create posts a unique address with \`notify: false\`, rate limit lifted; list is \`GET /v1/invitations?paginated=true&limit=20\`. `
-      + `Org invitation create (PostgreSQL) posts a unique address with \`role: org:member\`, \`notify: false\` to \`POST /v1/organizations/{id}/invitations\`, rotating over ${ORGANIZATIONS} organizations. `
+      + `Org invitation create (PostgreSQL) posts a unique address with \`role: org:member\`, \`notify: false\` to \`POST /v1/organizations/{id}/invitations\`, rotating over ${ORGANIZATIONS} organizations, once the outbox has delivered the create load's events. `
       + `Baselines: a bare Fastify route returning the create JSON without a database, and one with one \`insert … returning *\` through a pg Pool (16 clients, as Foyer) into the same table on the same PostgreSQL.`,
     '',
     `Seeding (generate_series, indexes rebuilt, vacuum analyze): PostgreSQL ${int(pgSeed.seeded.rows)} invitations in ${pgSeed.seeded.seconds.toFixed(0)} s; `

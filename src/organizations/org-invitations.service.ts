@@ -151,6 +151,7 @@ export function createOrgInvitationService({ db, clock, store, tickets, allowedR
           throw new ApiError(400, 'already_a_member_in_organization', 'already a member',
             `${input.emailAddress} is already a member of the organization.`, { param_name: name('email_address') })
         case 'not_unique': throw notUnique(input.emailAddress, name('email_address'))
+        case 'retry': throw new Error('insert_organization_invitation asked to run again twice')
         case 'quota_exceeded':
           throw new ApiError(403, 'organization_membership_quota_exceeded', 'organization membership quota exceeded',
             `You have reached your limit of ${limit} organization memberships, including outstanding invitations.`)
@@ -180,8 +181,11 @@ export function createOrgInvitationService({ db, clock, store, tickets, allowedR
     let result: Awaited<ReturnType<typeof store.insertChecked>>
     try {
       result = await store.insertChecked(q, row, outbox, clock.now())
+      // A seat limit appeared while it ran; the second run takes the lock that counts seats.
+      if ('refusal' in result && result.refusal === 'retry') result = await store.insertChecked(q, row, outbox, clock.now())
     } catch (err) {
-      // Only a writer that skipped the organization's lock could lose the race on the one-pending index.
+      // Creates without a seat limit share the organization's lock: of two for one address,
+      // the later one fails on the one-pending index.
       if ((err as { code?: string }).code === UNIQUE_VIOLATION) throw notUnique(input.emailAddress, name('email_address'))
       throw err
     }

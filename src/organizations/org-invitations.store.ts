@@ -28,7 +28,7 @@ export interface InviteDescription {
 
 /** Why insert_organization_invitation created nothing. */
 export type InviteRefusal = 'organization_not_found' | 'inviter_not_member' | 'inviter_missing_permission' | 'role_not_found'
-  | 'already_member' | 'not_unique' | 'quota_exceeded'
+  | 'already_member' | 'not_unique' | 'quota_exceeded' | 'retry'
 
 export interface OrgInvitationFilter {
   instanceId: string

@@ -5,7 +5,8 @@
 -- snapshots taken after the lock: one SQL statement's snapshot predates any lock it takes, so
 -- the lock and the checks live in this function, whose statements each see what the previous
 -- holder of the lock committed. Called on its own it is its own transaction, and holds the
--- lock only while it runs.
+-- lock only while it runs. A unique violation (23505) means another create for the address
+-- won meanwhile.
 --
 -- Answers {"invitation": <the row>}, or {"refusal": <reason>} having changed nothing (with
 -- the limit when it is the organization's max_allowed_memberships).
@@ -36,8 +37,24 @@ declare
   v_pending_expires_at bigint;
   v_row organization_invitations%rowtype;
 begin
+  -- With a seat limit, creates take the organization's row exclusively, so that no two count
+  -- the seats at once. Without one, they share it: they then exclude only what locks it
+  -- exclusively (membership changes, acceptances, a new limit), and two creates for one
+  -- address are told apart by the one-pending index (the later one fails on it).
   select max_allowed_memberships into v_max from organizations
-  where id = p_organization_id and instance_id = p_instance_id for update;
+  where id = p_organization_id and instance_id = p_instance_id;
+  if not found then
+    return jsonb_build_object('refusal', 'organization_not_found');
+  end if;
+  if v_max > 0 then
+    select max_allowed_memberships into v_max from organizations where id = p_organization_id for update;
+  else
+    select max_allowed_memberships into v_max from organizations where id = p_organization_id for share;
+    if v_max > 0 then
+      -- A limit was set between the two reads: the caller runs this again, to lock exclusively.
+      return jsonb_build_object('refusal', 'retry');
+    end if;
+  end if;
   if not found then
     return jsonb_build_object('refusal', 'organization_not_found');
   end if;

@@ -3,7 +3,7 @@ import { ClerkErrorsRef } from '../platform/openapi.js'
 import { OrganizationIdParams } from './organizations.schemas.js'
 import type { MembershipService } from './memberships.service.js'
 import {
-  ClerkMembership, ClerkMemberships, CreateMembershipBody, ListMembershipsQuery, MembershipMetadataBody, MembershipParams, PageQuery,
+  ClerkMembership, ClerkMemberships, CreateMembershipBody, InstanceMembershipsQuery, ListMembershipsQuery, MembershipMetadataBody, MembershipParams, PageQuery,
   UpdateMembershipBody, UserIdParams, toClerkMembership,
 } from './memberships.schemas.js'
 
@@ -58,6 +58,17 @@ export const membershipRoutes = (deps: Deps): FastifyPluginAsyncTypebox => async
       response: { 200: ClerkMembership, ...errors },
     },
   }, async (req) => toClerkMembership(await deps.memberships.remove(req.instance, req.params.organization_id, req.params.user_id)))
+
+  app.get('/v1/organization_memberships', {
+    schema: {
+      operationId: 'InstanceGetOrganizationMemberships', tags, querystring: InstanceMembershipsQuery,
+      description: 'Every organization\'s memberships; always `{data, total_count}`.',
+      response: { 200: ClerkMemberships, ...errors },
+    },
+  }, async (req) => {
+    const { data, totalCount } = await deps.memberships.listInstance(req.instance, req.query)
+    return { data: data.map(toClerkMembership), total_count: totalCount }
+  })
 
   app.get('/v1/users/:user_id/organization_memberships', {
     schema: {

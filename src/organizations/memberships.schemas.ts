@@ -79,6 +79,12 @@ export const PageQuery = Type.Object({
 }, { additionalProperties: false })
 export type PageQuery = Static<typeof PageQuery>
 
+export const InstanceMembershipsQuery = Type.Object({
+  order_by: Type.Optional(Type.String({ description: 'As for an organization\'s memberships, e.g. `-created_at` (the default), `email_address`, `first_name`.' })),
+  ...PageQuery.properties,
+}, { additionalProperties: false })
+export type InstanceMembershipsQuery = Static<typeof InstanceMembershipsQuery>
+
 export const MembershipParams = Type.Object({ organization_id: Type.String(), user_id: Type.String() })
 export const UserIdParams = Type.Object({ user_id: Type.String() })
 

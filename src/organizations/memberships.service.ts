@@ -12,7 +12,7 @@ import { MANAGE_MEMBERSHIPS, type OrganizationStore } from './organizations.stor
 import { MEMBERSHIP_ORDER_COLUMNS, type MembershipFilter, type MembershipOrderColumn, type MembershipStore } from './memberships.store.js'
 import type { RoleStore } from './roles.store.js'
 import type {
-  CreateMembershipBody, ListMembershipsQuery, MembershipDetails, MembershipMetadataBody, PageQuery, UpdateMembershipBody,
+  CreateMembershipBody, InstanceMembershipsQuery, ListMembershipsQuery, MembershipDetails, MembershipMetadataBody, PageQuery, UpdateMembershipBody,
 } from './memberships.schemas.js'
 
 interface Deps {
@@ -182,6 +182,21 @@ export function createMembershipService({ db, clock, store, organizations, roles
         userCreatedAfter: query.created_at_after ?? null,
       }
       if (!await organizations.findById(db, instance.id, organizationId)) throw notFound('organization')
+      const { rows, total } = await store.page(db, filter, { column: order[2] as MembershipOrderColumn, descending: order[1] === '-' }, query.limit ?? 10, query.offset ?? 0)
+      return { data: rows, totalCount: total }
+    },
+
+    /** Every membership of the instance, in every organization (newest first by default). */
+    async listInstance(instance: Instance, query: InstanceMembershipsQuery): Promise<{ data: MembershipDetails[]; totalCount: number }> {
+      const order = ORDER_BY.exec(query.order_by?.trim() || '-created_at')
+      if (!order) {
+        throw paramError(422, 'form_param_value_invalid', 'order_by', 'is invalid',
+          `order_by must be one of ${MEMBERSHIP_ORDER_COLUMNS.join(', ')}, optionally prefixed with + or -.`)
+      }
+      const filter: MembershipFilter = {
+        instanceId: instance.id, organizationId: null, userId: null, includeUserIds: null, excludeUserIds: [], emailAddresses: null, roles: null,
+        query: null, emailAddressQuery: null, nameQuery: null, userCreatedBefore: null, userCreatedAfter: null,
+      }
       const { rows, total } = await store.page(db, filter, { column: order[2] as MembershipOrderColumn, descending: order[1] === '-' }, query.limit ?? 10, query.offset ?? 0)
       return { data: rows, totalCount: total }
     },

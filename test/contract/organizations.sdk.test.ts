@@ -85,6 +85,14 @@ forEachDatabase('@clerk/backend organizations', (engine) => {
     assert.deepEqual(new Set(list.data.map((m) => m.publicUserData?.userId)), new Set([admin.id, grace.id]))
     assert.equal(list.data.find((m) => m.publicUserData?.userId === admin.id)?.role, 'org:admin')
 
+    const other = await clerk.organizations.createOrganization({ name: 'Other', createdBy: grace.id })
+    const everywhere = await clerk.organizations.getInstanceOrganizationMembershipList({ orderBy: '+created_at' })
+    assertMatchesSpec(spec.response('InstanceGetOrganizationMemberships', 200), recorded('GET', '/v1/organization_memberships').body, 'instance memberships 200 body')
+    assert.equal(everywhere.totalCount, 3)
+    assert.deepEqual(everywhere.data.map((m) => m.organization.id).sort(), [org.id, org.id, other.id].sort())
+    const elsewhere = await (await newClerk()).organizations.getInstanceOrganizationMembershipList({})
+    assert.equal(elsewhere.totalCount, 0, 'another instance sees none of them')
+
     const promoted = await clerk.organizations.updateOrganizationMembership({ organizationId: org.id, userId: grace.id, role: 'org:admin' })
     assert.equal(promoted.role, 'org:admin')
     const removed = await clerk.organizations.deleteOrganizationMembership({ organizationId: org.id, userId: grace.id })

@@ -19,7 +19,7 @@ export interface OrganizationDeps {
   invitations: OrgInvitationStore
   /** Creates invitations (client-side invites go through the Backend API's rules). */
   invitationService: Pick<OrgInvitationService, 'create'>
-  memberships: Pick<MembershipService, 'addInTransaction'>
+  memberships: Pick<MembershipService, 'addInTransaction' | 'listForUser'>
   /** Every writer locks the organization's row before its invitations' rows, acceptance included. */
   organizations: Pick<OrganizationStore, 'lockById'>
   /** Verified domains' suggestions; the stateless store when not given. */
@@ -184,6 +184,10 @@ export function createOrgAcceptService(deps: Deps) {
       const suggestions = await deps.domains.pendingSuggestions(db, instance.id, user.id)
       return { invitations, suggestions }
     },
+
+    /** The person's memberships (Frontend API `/v1/me/organization_memberships`), newest first. */
+    memberships: (signedIn: SignedIn, page: { limit: number; offset: number }) =>
+      deps.memberships.listForUser(signedIn.instance, signedIn.user.id, page),
 
     /** The person's invitations in any status (Frontend API list), newest first. */
     async list(signedIn: SignedIn, query: { statuses: OrgInvitationStatus[] | null; limit: number; offset: number }) {

@@ -4,6 +4,7 @@ import type { SignUpAttemptRow } from '../accept/accept.store.js'
 import type { SignedIn } from '../accept/accept.service.js'
 import { effectiveOrgInvitationStatus, type OrgInvitationView } from '../organizations/org-invitations.schemas.js'
 import type { SuggestionView } from '../organizations/domains.store.js'
+import type { ClerkMembership } from '../organizations/memberships.schemas.js'
 
 const nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Optional(Type.Union([schema, Type.Null()]))
 const text = (maxLength: number) => nullable(Type.String({ maxLength }))
@@ -326,6 +327,22 @@ export const MyOrgInvitationsQuery = Type.Object({
 export type MyOrgInvitationsQuery = Static<typeof MyOrgInvitationsQuery>
 
 export const MySuggestionsQuery = Type.Object({ instance: InstanceQuery.properties.instance, limit: PageLimit, offset: PageOffset })
+export const MyMembershipsQuery = Type.Object({
+  instance: InstanceQuery.properties.instance, limit: PageLimit, offset: PageOffset,
+  paginated: Type.Optional(Type.Boolean({ description: '`false` answers a plain array, as Clerk\'s Frontend API does; otherwise `{data, total_count}`.' })),
+})
+export type MyMembershipsQuery = Static<typeof MyMembershipsQuery>
+
+// The Frontend API's Organization: the public part of the Backend API's (never private_metadata).
+const FAPI_ORGANIZATION_FIELDS = ['object', 'id', 'name', 'slug', 'image_url', 'has_image', 'members_count', 'pending_invitations_count',
+  'max_allowed_memberships', 'admin_delete_enabled', 'public_metadata', 'created_at', 'updated_at'] as const
+
+/** Clerk's Frontend API OrganizationMembership: the Backend API's without any private metadata. */
+export function toFapiMembership(m: ClerkMembership) {
+  const { private_metadata: _private, organization, ...membership } = m
+  const org = organization as unknown as Record<string, unknown>
+  return { ...membership, organization: Object.fromEntries(FAPI_ORGANIZATION_FIELDS.filter((k) => k in org).map((k) => [k, org[k]])) }
+}
 export type MySuggestionsQuery = Static<typeof MySuggestionsQuery>
 
 export const InvitationIdParams = Type.Object({ invitation_id: Type.String({ maxLength: 100 }) })

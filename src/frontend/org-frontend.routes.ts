@@ -6,11 +6,12 @@ import { sessionCookie } from '../accept/session-cookie.js'
 import type { Clock } from '../platform/clock.js'
 import { ApiError, paramError } from '../platform/errors.js'
 import { ORG_INVITATION_STATUSES, type OrgInvitationStatus } from '../organizations/org-invitations.schemas.js'
+import { toClerkMembership } from '../organizations/memberships.schemas.js'
 import { CREDENTIAL, useCredentialConstraint } from './credential-constraint.js'
 import { useFrontendConventions } from './frontend.conventions.js'
 import {
-  ClientInviteBody, InstanceQuery, InvitationIdParams, MyOrgInvitationsQuery, MySuggestionsQuery, SuggestionIdParams,
-  toFapiClient, toFapiOrgInvitation, toFapiOrgSuggestion,
+  ClientInviteBody, InstanceQuery, InvitationIdParams, MyMembershipsQuery, MyOrgInvitationsQuery, MySuggestionsQuery, SuggestionIdParams,
+  toFapiClient, toFapiMembership, toFapiOrgInvitation, toFapiOrgSuggestion,
 } from './frontend.schemas.js'
 
 interface Deps {
@@ -75,6 +76,13 @@ export const orgFrontendRoutes = (deps: Deps): FastifyPluginAsyncTypebox => asyn
       const who = await signedIn(request, request.query.instance)
       const joined = await accept.organizations.accept(who, { invitationId: request.params.invitation_id })
       return { response: toFapiOrgInvitation(joined.invitation, deps.clock.now(who.instance)), client: await client(who) }
+    })
+
+    me.get('/organization_memberships', { schema: { hide, querystring: MyMembershipsQuery } }, async (request) => {
+      const who = await signedIn(request, request.query.instance)
+      const { data, totalCount } = await accept.organizations.memberships(who, { limit: request.query.limit ?? 10, offset: request.query.offset ?? 0 })
+      const memberships = data.map((m) => toFapiMembership(toClerkMembership(m)))
+      return { response: request.query.paginated === false ? memberships : { data: memberships, total_count: totalCount }, client: await client(who) }
     })
 
     me.get('/organization_suggestions', { schema: { hide, querystring: MySuggestionsQuery } }, async (request) => {

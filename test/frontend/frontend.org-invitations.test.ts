@@ -141,6 +141,32 @@ forEachDatabase('Frontend API: organization invitations', (engine) => {
     })
   })
 
+  describe('GET /v1/me/organization_memberships', () => {
+    it('lists the signed-in person\'s memberships in Clerk\'s shape, without any private metadata', async () => {
+      const own = await orgWorld(t, { instanceName: 'Members', orgName: 'Member Org' })
+      const p = await person(own.api)
+      const inv = await inviteTo(own, { email_address: p.email, role: 'org:admin', public_metadata: { team: 'ops' }, private_metadata: { badge: 9 } })
+      const session = await sessionFor(t, own.instance, p.email)
+      assertError(await f.get('/v1/me/organization_memberships'), 401, 'signed_out')
+      const before = await f.get('/v1/me/organization_memberships', { session })
+      assert.deepEqual(before.body.response, { data: [], total_count: 0 })
+      await f.post(`/v1/me/organization_invitations/${inv.id}/accept`, undefined, { session })
+
+      const res = await f.get('/v1/me/organization_memberships', { session })
+      assert.equal(res.status, 200, JSON.stringify(res.body))
+      assertMatchesFapi('Client.ClientWrappedOrganizationMemberships', res.body)
+      assert.equal(res.body.response.total_count, 1)
+      const [membership] = res.body.response.data
+      assert.equal(membership.role, 'org:admin')
+      assert.equal(membership.organization.id, own.orgId)
+      assert.equal(membership.organization.name, 'Member Org')
+      assert.deepEqual(membership.public_metadata, { team: 'ops' })
+      assert.ok(!JSON.stringify(res.body).includes('private_metadata'), 'private metadata stays in the Backend API')
+      const plain = await f.get('/v1/me/organization_memberships?paginated=false', { session })
+      assert.deepEqual(plain.body.response.map((m: { id: string }) => m.id), [membership.id])
+    })
+  })
+
   describe('GET /v1/me/organization_suggestions and POST …/{id}/accept', () => {
     it('lists the person\'s pending suggestions in Clerk\'s shape and asks to join one', async () => {
       const own = await orgWorld(t, { instanceName: 'Suggests', orgName: 'Domain Org' })

@@ -59,7 +59,8 @@ export function createMembershipService({ db, clock, store, organizations, roles
 
   /** The role, or a 422 naming `param`; its permissions decide what the member may do. */
   async function roleOrFail(q: Queryable, instanceId: string, key: string, param = 'role') {
-    const role = await roles.findByKey(q, instanceId, key)
+    // Shared until commit, so that the role cannot be renamed or deleted under the membership.
+    const role = await roles.findByKeyForShare(q, instanceId, key)
     if (!role) {
       throw paramError(422, 'form_param_value_invalid', param, 'is invalid', `${param} must be an existing organization role; ${key} is not one.`)
     }

@@ -43,6 +43,12 @@ export function createRoleStore() {
       return rows[0] ?? null
     },
 
+    /** The role, held until the transaction ends against a concurrent rename or deletion. */
+    async findByKeyForShare(q: Queryable, instanceId: string, key: string): Promise<RoleRow | null> {
+      const rows = await q.query<RoleRow>('select * from organization_roles where instance_id = $1 and key = $2 for share', [instanceId, key])
+      return rows[0] ?? null
+    },
+
     async findById(q: Queryable, instanceId: string, id: string): Promise<RoleRow | null> {
       const rows = await q.query<RoleRow>('select * from organization_roles where instance_id = $1 and id = $2', [instanceId, id])
       return rows[0] ?? null

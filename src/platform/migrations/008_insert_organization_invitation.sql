@@ -72,7 +72,10 @@ begin
     end if;
   end if;
 
-  if not exists (select 1 from organization_roles where instance_id = p_instance_id and key = p_role) then
+  -- Shared until commit: a rename or deletion of the role waits for this invitation, then sees
+  -- it (and refuses to delete a role in use); one that went first leaves no role to find.
+  perform 1 from organization_roles where instance_id = p_instance_id and key = p_role for share;
+  if not found then
     return jsonb_build_object('refusal', 'role_not_found');
   end if;
 

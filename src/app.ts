@@ -59,6 +59,7 @@ import { roleRoutes } from './organizations/roles.routes.js'
 import { createDomainStore } from './organizations/domains.store.js'
 import { createDomainService } from './organizations/domains.service.js'
 import { domainRoutes } from './organizations/domains.routes.js'
+import { dashboardRoutes } from './dashboard/dashboard.routes.js'
 
 export interface AppDeps {
   config: Config
@@ -150,8 +151,8 @@ export function createServices({ config, db, clock, serverSecret, redis }: AppDe
 const bodyAjv = new Ajv({ coerceTypes: false, useDefaults: false, removeAdditional: false, allErrors: false, strict: false })
 const textAjv = new Ajv({ coerceTypes: true, useDefaults: false, removeAdditional: false, allErrors: false, strict: false })
 
-/** Redacts tickets from logged URLs: a logged link would be a working link. */
-const redactUrl = (url: string) => url.replace(/((?:__clerk_)?ticket=)[^&#]*/gi, '$1[redacted]')
+/** Redacts tickets and setup tokens from logged URLs: a logged link would be a working link. */
+const redactUrl = (url: string) => url.replace(/((?:__clerk_)?ticket=|token=)[^&#]*/gi, '$1[redacted]')
 
 // pino answers this; Fastify's logger type does not declare it.
 const enabled = (log: unknown, level: string) => (log as { isLevelEnabled?: (l: string) => boolean }).isLevelEnabled?.(level) ?? true
@@ -250,6 +251,7 @@ export async function buildApp(deps: AppDeps): Promise<{ app: FastifyInstance; s
   // The Frontend API for custom flows: public too, with CORS for the allowed origins only.
   await app.register(frontendRoutes({ accept: services.accept, clock: deps.clock, publicUrl, allowedRedirectOrigins }), { prefix: '/v1/client' })
   await app.register(orgFrontendRoutes({ accept: services.accept, clock: deps.clock, publicUrl, allowedRedirectOrigins }))
+  await app.register(dashboardRoutes({ db: deps.db, clock: deps.clock, config: deps.config, redis: deps.redis ?? null, services }))
   // The development mailbox exists only while no SMTP_URL is set (CONTRACT.md).
   if (services.email.usesDevMailbox) await app.register(devMailboxRoutes({ email: services.email }))
   services.email.useLogger(app.log)

@@ -6,6 +6,7 @@ import { migrate } from './platform/db/migrate.js'
 import { systemClock } from './platform/clock.js'
 import { loadOrCreateServerSecret } from './platform/secrets.js'
 import { buildApp, loggerOptions } from './app.js'
+import { createDashboardService } from './dashboard/dashboard.service.js'
 
 async function freePort(host: string): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -41,8 +42,11 @@ async function main() {
   const redis = config.redisUrl ? new (await import('ioredis')).Redis(config.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 1 }) : null
   redis?.on('error', () => {})
 
-  const { app, services, outboxWorker } = await buildApp({ config, db, clock: systemClock(), serverSecret, redis, logger: loggerOptions(config.logLevel) })
+  const clock = systemClock()
+  const { app, services, outboxWorker } = await buildApp({ config, db, clock, serverSecret, redis, logger: loggerOptions(config.logLevel) })
   const boot = await services.instances.bootstrap(config.secretKey)
+  // Printed, never stored in clear: a new link at every start until the first operator exists.
+  const setupToken = await createDashboardService({ db, clock, instances: services.instances }).issueSetupToken()
   await services.webhooks.syncConfigEndpoint(boot.instance.id, config.webhookUrl, config.webhookSecret)
 
   let closing = false
@@ -79,6 +83,7 @@ async function main() {
       : `  secret key:      ${config.secretKey ? 'from FOYER_SECRET_KEY' : 'shown at first start only; set FOYER_SECRET_KEY to pin one'}`,
     `  publishable key: ${boot.instance.publishableKey}`,
     `  dashboard:       ${config.publicUrl}/dashboard`,
+    ...(setupToken ? [`  setup:           ${config.publicUrl}/dashboard/setup?token=${setupToken}   (one-time link: creates the first operator)`] : []),
     ...(config.smtpUrl ? [] : [`  dev mailbox:     ${config.publicUrl}/dev/mailbox`]),
   ]
   process.stdout.write(lines.join('\n') + '\n')

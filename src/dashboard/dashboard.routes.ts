@@ -1,0 +1,253 @@
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import csrf from '@fastify/csrf-protection'
+import { ApiError } from '../platform/errors.js'
+import { toApiError } from '../platform/http.js'
+import { html, type SafeHtml } from '../platform/html.js'
+import type { Instance } from '../instance/instance.schemas.js'
+import { createSignInThrottle, memoryCounter, redisCounter } from '../accept/sign-in-throttle.js'
+import { ASSETS, DASHBOARD_CSP } from './dashboard.assets.js'
+import type { DashboardContext, DashboardDeps, DashboardSection } from './dashboard.context.js'
+import { createDashboardService, OPERATOR_SESSION_TTL_MS, type Operator } from './dashboard.service.js'
+import {
+  dashboardPage, instanceCreatedBody, instancePath, messageBody, newInstanceBody, plainPage, setupPage, signInPage, type FormError,
+} from './dashboard.views.js'
+import { invitationsSection } from './invitations.page.js'
+
+export type { DashboardDeps } from './dashboard.context.js'
+
+/** The dashboard's sections, in nav order. A new page is a module exporting a section, added here. */
+const SECTIONS: readonly DashboardSection[] = [invitationsSection]
+const NAV = SECTIONS.map(({ key, label, path }) => ({ key, label, path }))
+
+const CSRF_ERRORS = new Set(['FST_CSRF_MISSING_SECRET', 'FST_CSRF_INVALID_TOKEN'])
+const SAFE_METHODS = new Set(['GET', 'HEAD'])
+
+type FormBody = Record<string, string | undefined>
+const text = (req: FastifyRequest, name: string): string => {
+  const value = (req.body as FormBody | undefined)?.[name]
+  return typeof value === 'string' ? value : ''
+}
+
+/** Where sign-in may lead back to: a dashboard path on this origin, never elsewhere (no open redirect). */
+function safeNext(value: string | undefined | null): string | null {
+  if (!value || !/^\/dashboard(?:[/?]|$)/.test(value) || /[\\\s]|\/\//.test(value)) return null
+  return value
+}
+
+/** A refusal the operator can fix on the same form; anything else goes on to the error page. */
+function formError(err: unknown): FormError & { status: number } {
+  if (!(err instanceof ApiError) || err.status >= 500 || err.status === 429) throw err
+  const param = typeof err.meta.param_name === 'string' ? err.meta.param_name : undefined
+  const message = err.code === 'form_param_format_invalid' && param === 'email_address' ? 'Enter a valid email address, such as name@example.com.' : err.longMessage
+  return { status: err.status, message, ...(param ? { param } : {}) }
+}
+
+/**
+ * The operator's dashboard under /dashboard: setup of the first operator, sign-in, the
+ * instance switcher and each section's pages. Server-rendered; every answer carries a strict
+ * CSP, every POST is CSRF-checked, and everything but setup, sign-in and the static assets
+ * needs an operator session (pages redirect to sign-in, other requests get 401).
+ */
+export const dashboardRoutes = (deps: DashboardDeps): FastifyPluginAsync => async (root) => {
+  const { redis, clock } = deps
+  const dashboard = createDashboardService({
+    db: deps.db, clock, instances: deps.services.instances,
+    // Shared through Redis when there is one, so that guesses spread over processes still count together.
+    throttle: createSignInThrottle({ counter: redis ? redisCounter(redis, memoryCounter(() => clock.now())) : memoryCounter(() => clock.now()) }),
+  })
+  const secure = new URL(deps.config.publicUrl).protocol === 'https:'
+  // Under https the __Host- prefix makes browsers refuse a cookie not set by this very host,
+  // Secure, for path /: a sibling subdomain can plant neither a session nor a CSRF secret.
+  const sessionName = secure ? '__Host-foyer_operator' : '__foyer_operator'
+  const sessionOptions = { path: '/', httpOnly: true, sameSite: 'lax' as const, secure }
+  const session = {
+    read: (req: FastifyRequest) => req.cookies?.[sessionName] ?? null,
+    set: (reply: FastifyReply, token: string) => reply.setCookie(sessionName, token, { ...sessionOptions, maxAge: OPERATOR_SESSION_TTL_MS / 1000 }),
+    clear: (reply: FastifyReply) => reply.clearCookie(sessionName, sessionOptions),
+  }
+
+  await root.register(async (app) => {
+    // Double-submit CSRF, as on the hosted pages, with a secret of its own.
+    await app.register(csrf, {
+      cookieKey: secure ? '__Host-foyer_dashboard_csrf' : 'foyer_dashboard_csrf',
+      cookieOpts: { path: '/', sameSite: 'lax', httpOnly: true, secure },
+    })
+    // One token per answer: without a secret cookie yet, each generateCsrf call would set a new
+    // secret, and only the last form's token would match it.
+    const tokens = new WeakMap<FastifyReply, string>()
+    const csrfFor = (reply: FastifyReply) => {
+      let token = tokens.get(reply)
+      if (token === undefined) tokens.set(reply, token = reply.generateCsrf())
+      return token
+    }
+    const send = (reply: FastifyReply, status: number, page: SafeHtml) => reply.code(status).type('text/html; charset=utf-8').send(page.value)
+
+    app.decorateRequest('operator', null as unknown as Operator)
+    app.decorateRequest('instance', null as unknown as Instance)
+
+    // Pages show keys and personal data: never cached, framed or referred from.
+    app.addHook('onRequest', async (_req, reply) => {
+      reply.headers({
+        'content-security-policy': DASHBOARD_CSP,
+        'x-frame-options': 'DENY',
+        'referrer-policy': 'no-referrer',
+        'cache-control': 'no-store',
+        'x-content-type-options': 'nosniff',
+      })
+    })
+    // Every state-changing request, in every section present and future, carries a valid token.
+    app.addHook('preHandler', (req, reply, done) => {
+      if (SAFE_METHODS.has(req.method)) return done()
+      app.csrfProtection.call(app, req, reply, done)
+    })
+
+    async function render(req: FastifyRequest, reply: FastifyReply, page: { title: string; section: string | null; body: SafeHtml | string; status?: number }) {
+      const instances = await dashboard.listInstances()
+      return send(reply, page.status ?? 200, dashboardPage({
+        title: page.title, operator: req.operator, csrf: csrfFor(reply), instances, instance: req.instance ?? null,
+        nav: NAV, current: page.section, body: page.body,
+      }))
+    }
+    const ctx: DashboardContext = { deps, dashboard, csrf: csrfFor, render: (req, reply, page) => render(req, reply, { ...page, body: html`${page.body}` }) }
+
+    app.setErrorHandler(async (err, req, reply) => {
+      const isCsrf = CSRF_ERRORS.has((err as { code?: string }).code ?? '')
+      const error = isCsrf
+        ? new ApiError(403, 'not_allowed_access', 'invalid form token', 'This form has expired or was not sent from this site, so nothing was done. Go back, reload the page and try again.')
+        : toApiError(err)
+      if (error.status >= 500) req.log.error({ err, traceId: req.id }, 'request failed')
+      const title = isCsrf ? 'Please try again' : error.status === 404 ? 'Not found' : error.status >= 500 ? 'Something went wrong' : 'This could not be done'
+      const message = error.status >= 500 ? `${error.longMessage} Trace id: ${req.id}.` : error.longMessage
+      reply.headers(error.headers)
+      if (!req.operator) {
+        const links: [string, string][] = error.status === 401 ? [['/dashboard/sign-in', 'Sign in']] : [['/dashboard', 'Dashboard']]
+        return send(reply, error.status, plainPage(title, messageBody(message, links)))
+      }
+      const back: [string, string][] = req.instance ? [[instancePath(req.instance.id, 'invitations'), 'Back to invitations']] : [['/dashboard', 'Dashboard']]
+      return render(req, reply, { status: error.status, title, section: null, body: messageBody(message, back) })
+    })
+    app.setNotFoundHandler((req, reply) => {
+      throw new ApiError(404, 'resource_not_found', 'not found', `There is no dashboard page at ${req.url.split('?')[0]}.`)
+    })
+
+    for (const asset of Object.values(ASSETS)) {
+      app.get(asset.path.slice('/dashboard'.length), { schema: { hide: true } }, async (_req, reply) =>
+        reply.header('cache-control', 'public, max-age=31536000, immutable').type(asset.type).send(asset.body))
+    }
+
+    // --- First operator ------------------------------------------------------------------
+
+    app.get('/setup', { schema: { hide: true } }, async (req, reply) => {
+      const token = (req.query as { token?: unknown }).token
+      if (typeof token !== 'string' || !await dashboard.isSetupTokenUsable(token)) {
+        return send(reply, 404, plainPage('This setup link is not valid', messageBody(
+          'It was already used, it expired, or an operator account exists already. Sign in instead; while no operator exists, restarting Foyer prints a new link.',
+          [['/dashboard/sign-in', 'Sign in']])))
+      }
+      return send(reply, 200, setupPage({ token, csrf: csrfFor(reply), email: null, error: null }))
+    })
+
+    app.post('/setup', { schema: { hide: true } }, async (req, reply) => {
+      const token = text(req, 'token')
+      const email = text(req, 'email_address')
+      try {
+        const { sessionToken } = await dashboard.setup(token, { emailAddress: email, password: text(req, 'password') })
+        session.set(reply, sessionToken)
+        return reply.redirect('/dashboard', 303)
+      } catch (err) {
+        if (err instanceof ApiError && err.status === 404) throw err
+        const error = formError(err)
+        return send(reply, error.status, setupPage({ token, csrf: csrfFor(reply), email, error }))
+      }
+    })
+
+    // --- Sign-in and sign-out ------------------------------------------------------------
+
+    app.get('/sign-in', { schema: { hide: true } }, async (req, reply) => {
+      const next = safeNext((req.query as { next?: string }).next)
+      if (await dashboard.session(session.read(req))) return reply.redirect(next ?? '/dashboard', 303)
+      const signedOut = (req.query as { signed_out?: string }).signed_out === '1'
+      const notice = signedOut ? 'You are signed out.'
+        : await dashboard.hasOperator() ? null
+          : 'No operator account exists yet. Open the setup link Foyer printed when it started (restart Foyer for a new one) to create the first.'
+      return send(reply, 200, signInPage({ csrf: csrfFor(reply), email: null, next, error: null, notice }))
+    })
+
+    app.post('/sign-in', { schema: { hide: true } }, async (req, reply) => {
+      const email = text(req, 'email_address')
+      const next = safeNext(text(req, 'next'))
+      try {
+        const { sessionToken } = await dashboard.signIn({ emailAddress: email, password: text(req, 'password'), ip: req.ip })
+        // A new token on every sign-in: a session planted before it (fixation) is not carried over.
+        await dashboard.signOut(session.read(req))
+        session.set(reply, sessionToken)
+        return reply.redirect(next ?? '/dashboard', 303)
+      } catch (err) {
+        const isThrottled = err instanceof ApiError && err.status === 429
+        const error = isThrottled ? { status: 429, message: err.longMessage } : formError(err)
+        if (isThrottled) reply.headers(err.headers)
+        return send(reply, error.status, signInPage({ csrf: csrfFor(reply), email, next, error, notice: null }))
+      }
+    })
+
+    // --- Everything else needs an operator -----------------------------------------------
+
+    await app.register(async (authed: FastifyInstance) => {
+      authed.addHook('onRequest', async (req, reply) => {
+        const operator = await dashboard.session(session.read(req))
+        if (operator) {
+          req.operator = operator
+          return
+        }
+        if (SAFE_METHODS.has(req.method)) return reply.redirect(`/dashboard/sign-in?next=${encodeURIComponent(req.url)}`, 303)
+        throw new ApiError(401, 'signed_out', 'signed out', 'You are not signed in to the dashboard (or your session ended), so nothing was done. Sign in and try again.')
+      })
+
+      authed.post('/sign-out', { schema: { hide: true } }, async (req, reply) => {
+        await dashboard.signOut(session.read(req))
+        session.clear(reply)
+        return reply.redirect('/dashboard/sign-in?signed_out=1', 303)
+      })
+
+      // The default instance first: it is the one `npm start` printed the keys of.
+      authed.get('/', { schema: { hide: true } }, async (_req, reply) => {
+        const [first] = await dashboard.listInstances()
+        if (!first) return reply.redirect('/dashboard/instances/new', 303)
+        return reply.redirect(instancePath(first.id, NAV[0]!.path), 303)
+      })
+
+      authed.get('/switch', { schema: { hide: true } }, async (req, reply) => {
+        const id = (req.query as { instance?: unknown }).instance
+        const instance = typeof id === 'string' ? await dashboard.findInstance(id) : null
+        if (!instance) throw new ApiError(404, 'resource_not_found', 'not found', 'No such instance exists.')
+        return reply.redirect(instancePath(instance.id, NAV[0]!.path), 303)
+      })
+
+      authed.get('/instances/new', { schema: { hide: true } }, async (req, reply) =>
+        render(req, reply, { title: 'New instance', section: null, body: newInstanceBody({ csrf: csrfFor(reply), name: null, error: null }) }))
+
+      authed.post('/instances', { schema: { hide: true } }, async (req, reply) => {
+        const name = text(req, 'name')
+        try {
+          const created = await dashboard.createInstance({ name })
+          // Answered here rather than redirected: the key exists only in this answer.
+          req.instance = created.instance
+          return render(req, reply, { title: 'Instance created', section: null, body: instanceCreatedBody(created) })
+        } catch (err) {
+          const error = formError(err)
+          return render(req, reply, { status: error.status, title: 'New instance', section: null, body: newInstanceBody({ csrf: csrfFor(reply), name, error }) })
+        }
+      })
+
+      await authed.register(async (scoped: FastifyInstance) => {
+        scoped.addHook('onRequest', async (req) => {
+          const instance = await dashboard.findInstance((req.params as { instance_id: string }).instance_id)
+          if (!instance) throw new ApiError(404, 'resource_not_found', 'not found', 'No such instance exists.')
+          req.instance = instance
+        })
+        scoped.get('/', { schema: { hide: true } }, async (req, reply) => reply.redirect(instancePath(req.instance.id, NAV[0]!.path), 303))
+        for (const section of SECTIONS) await scoped.register(section.routes(ctx))
+      }, { prefix: '/:instance_id' })
+    })
+  }, { prefix: '/dashboard' })
+}

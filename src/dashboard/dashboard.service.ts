@@ -1,0 +1,146 @@
+import { randomBytes } from 'node:crypto'
+import type { Db, Queryable } from '../platform/db/db.js'
+import { DAY_MS, type Clock } from '../platform/clock.js'
+import { ksuid } from '../platform/ids.js'
+import { sha256 } from '../platform/secrets.js'
+import { ApiError, paramError } from '../platform/errors.js'
+import { normalizeEmail } from '../platform/validation.js'
+import { checkPassword, DUMMY_HASH, hashPassword, verifyPassword } from '../users/passwords.js'
+import { createSignInThrottle, memoryCounter, type SignInThrottle } from '../accept/sign-in-throttle.js'
+import { toInstance, type Instance } from '../instance/instance.schemas.js'
+import type { InstanceService } from '../instance/instance.service.js'
+import { createDashboardStore, type DashboardStore } from './dashboard.store.js'
+
+/** A signed-in operator, as the dashboard's pages see them. */
+export interface Operator {
+  id: string
+  emailAddress: string
+}
+
+interface Deps {
+  db: Db
+  clock: Clock
+  instances: Pick<InstanceService, 'create'>
+  store?: DashboardStore
+  /** Counts failed sign-ins; per process unless the caller shares counters (Redis). */
+  throttle?: SignInThrottle
+}
+
+// An operator session reaches every instance's data and keys, so it lasts a working day,
+// not the month an end user's session may.
+export const OPERATOR_SESSION_TTL_MS = 12 * 60 * 60 * 1000
+// A setup link is printed at every start while no operator exists; an old one stays valid for
+// a day so that a restart does not break a link already handed to the person setting up.
+const SETUP_TOKEN_TTL_MS = DAY_MS
+const INSTANCE_NAME_MAX = 100
+// The throttle keys accounts by instance; operators belong to none.
+const THROTTLE_SCOPE = 'dashboard'
+
+const newToken = () => randomBytes(32).toString('base64url')
+
+const setupInvalid = () => new ApiError(404, 'resource_not_found', 'not found',
+  'This setup link is not valid: it was already used, it expired, or an operator account exists already. Sign in instead, or restart Foyer for a new link while no operator exists.')
+
+export function createDashboardService({ db, clock, instances, store = createDashboardStore(), throttle }: Deps) {
+  const signInThrottle = throttle ?? createSignInThrottle({ counter: memoryCounter(() => clock.now()) })
+
+  async function startSession(q: Queryable, operatorId: string): Promise<string> {
+    const token = newToken()
+    const now = clock.now()
+    await store.insertSession(q, { token_hash: sha256(token), operator_id: operatorId, created_at: now, expires_at: now + OPERATOR_SESSION_TTL_MS })
+    return token
+  }
+
+  return {
+    /**
+     * A new one-time setup token while no operator exists (to print at start), else null.
+     * Stored hashed, so it can be shown only now.
+     */
+    async issueSetupToken(): Promise<string | null> {
+      if (await store.hasOperator(db)) return null
+      const token = newToken()
+      const now = clock.now()
+      await store.insertSetupToken(db, sha256(token), now, now + SETUP_TOKEN_TTL_MS)
+      return token
+    },
+
+    /** Whether the first operator was created already (before that, only a setup link helps). */
+    hasOperator: () => store.hasOperator(db),
+
+    /** Whether `token` can still create the first operator. */
+    async isSetupTokenUsable(token: string): Promise<boolean> {
+      if (!token || await store.hasOperator(db)) return false
+      return store.findUsableSetupToken(db, sha256(token), clock.now())
+    },
+
+    /**
+     * Creates the first operator and signs them in, consuming the token. Fails with 404 when
+     * the token is unknown, used or expired, or when an operator exists already (every other
+     * setup link dies with it); 422 for an invalid email address or password.
+     */
+    async setup(token: string, input: { emailAddress: string; password: string }): Promise<{ operator: Operator; sessionToken: string }> {
+      const emailAddress = normalizeEmail(input.emailAddress, 'email_address')
+      checkPassword(input.password)
+      const passwordHash = await hashPassword(input.password)
+      return db.transaction(async (tx) => {
+        await store.lockSetup(tx)
+        if (await store.hasOperator(tx)) throw setupInvalid()
+        const now = clock.now()
+        if (!await store.useSetupToken(tx, sha256(token), now)) throw setupInvalid()
+        const row = await store.insertOperator(tx, { id: `op_${ksuid(now)}`, email_address: emailAddress, password_hash: passwordHash, created_at: now, updated_at: now })
+        await store.closeSetup(tx, now)
+        return { operator: { id: row.id, emailAddress: row.email_address }, sessionToken: await startSession(tx, row.id) }
+      })
+    },
+
+    /**
+     * Signs an operator in. Attempts are throttled per address and per client IP (429 with
+     * Retry-After); an unknown address costs as long as a wrong password and reads the same.
+     */
+    async signIn(input: { emailAddress: string; password: string; ip: string | null }): Promise<{ operator: Operator; sessionToken: string }> {
+      const identifier = input.emailAddress.trim().toLowerCase()
+      // Prefixed so that these counters never add up with the hosted pages' ones in Redis.
+      const attempt = await signInThrottle.begin({ instanceId: THROTTLE_SCOPE, identifier, ip: input.ip ? `dashboard:${input.ip}` : null })
+      const operator = identifier ? await store.findOperatorByEmail(db, identifier) : null
+      const matches = await verifyPassword(input.password, operator?.password_hash ?? DUMMY_HASH)
+      if (!operator || !matches) {
+        throw paramError(422, 'form_password_incorrect', 'password', 'is incorrect', 'That email address and password do not match an operator account.')
+      }
+      await attempt.succeeded()
+      await store.deleteExpiredSessions(db, clock.now())
+      return { operator: { id: operator.id, emailAddress: operator.email_address }, sessionToken: await startSession(db, operator.id) }
+    },
+
+    /** The operator a session cookie's token belongs to, or null (no, unknown or expired session). */
+    async session(token: string | null): Promise<Operator | null> {
+      if (!token) return null
+      const row = await store.findSession(db, sha256(token), clock.now())
+      return row && { id: row.id, emailAddress: row.email_address }
+    },
+
+    async signOut(token: string | null): Promise<void> {
+      if (token) await store.deleteSession(db, sha256(token))
+    },
+
+    async listInstances(): Promise<Instance[]> {
+      return (await store.listInstances(db)).map(toInstance)
+    },
+
+    /** The instance with this id, or null: every instance-scoped page resolves its instance here. */
+    async findInstance(id: string): Promise<Instance | null> {
+      if (!/^ins_[A-Za-z0-9]{1,64}$/.test(id)) return null
+      const row = await store.findInstance(db, id)
+      return row && toInstance(row)
+    },
+
+    /** A new development instance; its secret key is returned now and never again. */
+    async createInstance(input: { name: string }): Promise<{ instance: Instance; secretKey: string }> {
+      const name = input.name.trim()
+      if (!name) throw paramError(422, 'form_param_missing', 'name', 'is missing', 'Give the instance a name.')
+      if (name.length > INSTANCE_NAME_MAX) throw paramError(422, 'form_param_max_length_exceeded', 'name', 'is too long', `Names can be at most ${INSTANCE_NAME_MAX} characters.`)
+      return instances.create({ name })
+    },
+  }
+}
+
+export type DashboardService = ReturnType<typeof createDashboardService>

@@ -20,7 +20,7 @@ export interface DashboardDeps {
   config: Pick<Config, 'publicUrl' | 'allowedRedirectOrigins'>
   /** Shares the sign-in throttle's counters between processes, as for the hosted pages. */
   redis: Redis | null
-  services: Pick<Services, 'instances' | 'invitations' | 'email' | 'tickets'>
+  services: Services
 }
 
 /** What each section's routes get from the dashboard. */

@@ -12,11 +12,15 @@ import {
   dashboardPage, instanceCreatedBody, instancePath, messageBody, newInstanceBody, plainPage, setupPage, signInPage, type FormError,
 } from './dashboard.views.js'
 import { invitationsSection } from './invitations.page.js'
+// section imports
 
 export type { DashboardDeps } from './dashboard.context.js'
 
 /** The dashboard's sections, in nav order. A new page is a module exporting a section, added here. */
-const SECTIONS: readonly DashboardSection[] = [invitationsSection]
+const SECTIONS: readonly DashboardSection[] = [
+  invitationsSection,
+  // sections
+]
 const NAV = SECTIONS.map(({ key, label, path }) => ({ key, label, path }))
 
 const CSRF_ERRORS = new Set(['FST_CSRF_MISSING_SECRET', 'FST_CSRF_INVALID_TOKEN'])

@@ -185,6 +185,31 @@ async function liftCreateLimit(server: Server): Promise<void> {
   if (!res.ok) throw new Error(`${server.name}: PATCH /v1/instance answered ${res.status}: ${await res.text()}`)
 }
 
+/**
+ * Signs in to the dashboard as the first operator, through the setup link the server printed,
+ * as a person would; answers the page to load and the cookies that carry the session.
+ */
+async function dashboardSession(server: Server): Promise<{ path: string; cookie: string }> {
+  const link = /setup:\s+(\S+\/dashboard\/setup\?token=\S+)/.exec(server.recentOutput())?.[1]
+  if (!link) throw new Error(`${server.name}: no dashboard setup link in its output:\n${server.recentOutput()}`)
+  const setupUrl = new URL(link)
+  const page = await fetch(`${server.url}${setupUrl.pathname}${setupUrl.search}`)
+  const csrfCookie = (page.headers.getSetCookie?.() ?? []).map((c) => c.split(';')[0]).join('; ')
+  const csrf = /name="_csrf" value="([^"]+)"/.exec(await page.text())?.[1]
+  if (!csrf) throw new Error(`${server.name}: the setup page has no CSRF token`)
+  const done = await fetch(`${server.url}/dashboard/setup`, {
+    method: 'POST', redirect: 'manual',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: csrfCookie },
+    body: new URLSearchParams({ _csrf: csrf, token: setupUrl.searchParams.get('token')!, email_address: 'bench@example.com', password: 'bench password 1234' }),
+  })
+  const session = (done.headers.getSetCookie?.() ?? []).map((c) => c.split(';')[0]!).find((c) => c.startsWith('__foyer_operator='))
+  if (done.status !== 303 || !session) throw new Error(`${server.name}: dashboard setup answered ${done.status}`)
+  const landing = await fetch(`${server.url}/dashboard`, { redirect: 'manual', headers: { cookie: session } })
+  const instanceId = /\/dashboard\/(ins_[A-Za-z0-9]+)/.exec(landing.headers.get('location') ?? '')?.[1]
+  if (!instanceId) throw new Error(`${server.name}: /dashboard answered ${landing.status} without an instance to go to`)
+  return { path: `/dashboard/${instanceId}/invitations`, cookie: session }
+}
+
 async function createOrganizations(server: Server, n: number): Promise<string[]> {
   const ids: string[] = []
   for (let i = 0; i < n; i++) {
@@ -205,6 +230,11 @@ async function benchFoyer(name: string, env: Record<string, string>, options: { 
     ['list (paginated, limit 20)', listLoad(server)],
     ['create', createLoad(server)],
   ]
+  if (options.organizations) {
+    // The dashboard's invitations page (pending tab, 20 rows, total) for an operator.
+    const { path, cookie } = await dashboardSession(server)
+    loads.unshift(['dashboard invitations page', { url: server.url, method: 'GET', path, headers: { cookie }, seconds: SECONDS, connections: CONNECTIONS }])
+  }
   if (!options.organizations || !env.DATABASE_URL) return onServer(server, loads)
   const databaseUrl = env.DATABASE_URL
   const organizationIds = await createOrganizations(server, ORGANIZATIONS)
@@ -331,6 +361,7 @@ async function main() {
       + 'over 127.0.0.1; every server in its own process (Foyer with LOG_LEVEL=warn). '
       + `Create posts a unique address with \`notify: false\`, rate limit lifted; list is \`GET /v1/invitations?paginated=true&limit=20\`. `
       + `Org invitation create (PostgreSQL) posts a unique address with \`role: org:member\`, \`notify: false\` to \`POST /v1/organizations/{id}/invitations\`, rotating over ${ORGANIZATIONS} organizations, once the outbox has delivered the create load's events. `
+      + `The dashboard invitations page (PostgreSQL) is \`GET /dashboard/<instance>/invitations\` (pending tab, 20 rows and the total) with an operator's session cookie, 50 connections at once. `
       + `Baselines: a bare Fastify route returning the create JSON without a database, and one with one \`insert … returning *\` through a pg Pool (16 clients, as Foyer) into the same table on the same PostgreSQL.`,
     '',
     `Seeding (generate_series, indexes rebuilt, vacuum analyze): PostgreSQL ${int(pgSeed.seeded.rows)} invitations in ${pgSeed.seeded.seconds.toFixed(0)} s; `
@@ -387,6 +418,7 @@ function summarise(measured: Measured[], delivered: DeliveryResult[], names: { f
   }
 
   const createPg = ratio(find(names.foyerPg, 'create'), insert)
+  const dashboardPg = valid(find(names.foyerPg, 'dashboard invitations page'))
   const listPg = valid(find(names.foyerPg, 'list'))
   const rss = (server: string) => find(server, 'create')?.peakRssMb ?? NaN
   const targets: Target[] = [
@@ -401,6 +433,12 @@ function summarise(measured: Measured[], delivered: DeliveryResult[], names: { f
       threshold: '≤ 25 ms',
       measured: listPg ? `${listPg.result.p99} ms` : null,
       met: !!listPg && listPg.result.p99 <= 25 && pgSeed.rows >= 1_000_000,
+    },
+    {
+      name: `dashboard invitations page p99 on PostgreSQL, ${int(pgSeed.rows)} invitations`,
+      threshold: '≤ 300 ms',
+      measured: dashboardPg ? `${dashboardPg.result.p99} ms` : null,
+      met: !!dashboardPg && dashboardPg.result.p99 <= 300 && pgSeed.rows >= 1_000_000,
     },
     { name: 'Foyer peak RSS on PostgreSQL', threshold: '≤ 250 MB', measured: `${rss(names.foyerPg).toFixed(0)} MB`, met: rss(names.foyerPg) <= 250 },
     {

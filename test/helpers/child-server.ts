@@ -74,7 +74,9 @@ export interface StartOptions {
  * Starts Foyer with exactly `env` on top of a cleaned environment and resolves once it
  * prints `Foyer listening on http://…:<port>`.
  */
-export async function startFoyer(env: Record<string, string>, { cwd, timeoutMs = 30_000 }: StartOptions): Promise<FoyerProcess> {
+// A first start on PGlite runs every migration in WebAssembly: on a 2-core machine busy with
+// other tests it has taken over 30 s, so only a start that hangs outright should fail here.
+export async function startFoyer(env: Record<string, string>, { cwd, timeoutMs = 90_000 }: StartOptions): Promise<FoyerProcess> {
   const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !STRIPPED.test(k)))
   const { command, args } = foyerCommand()
   const child = spawn(command, args, { cwd, env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })

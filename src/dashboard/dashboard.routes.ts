@@ -12,14 +12,18 @@ import {
   dashboardPage, instanceCreatedBody, instancePath, messageBody, newInstanceBody, plainPage, setupPage, signInPage, type FormError,
 } from './dashboard.views.js'
 import { invitationsSection } from './invitations.page.js'
-// section imports
+import { usersSection } from './users.page.js'
+import { organizationsSection } from './organizations.page.js'
+import { templatesSection } from './templates.page.js'
+import { webhooksSection } from './webhooks.page.js'
+import { settingsSection } from './settings.page.js'
+import { overviewSection } from './overview.page.js'
 
 export type { DashboardDeps } from './dashboard.context.js'
 
 /** The dashboard's sections, in nav order. A new page is a module exporting a section, added here. */
 const SECTIONS: readonly DashboardSection[] = [
-  invitationsSection,
-  // sections
+  invitationsSection, usersSection, organizationsSection, templatesSection, webhooksSection, settingsSection, overviewSection,
 ]
 const NAV = SECTIONS.map(({ key, label, path }) => ({ key, label, path }))
 

@@ -185,7 +185,7 @@ ${p.emails.map((e) => html`<tr>
 <dt>Public metadata</dt><dd><pre>${metadata}</pre></dd>
 </dl>
 ${p.url && html`<h2>Link</h2>${linkBox(inv.id, p.url)}`}
-<p class="toolbar">${rowActions(p.instance, { id: inv.id, status: p.status }, p.csrf, back, true)}</p>
+<div class="toolbar">${rowActions(p.instance, { id: inv.id, status: p.status }, p.csrf, back, true)}</div>
 </div>
 <div class="card">
 <h2>Email delivery</h2>

@@ -1,0 +1,147 @@
+/**
+ * The Settings and Overview sections in a real browser (Debian's Chromium, driven by
+ * playwright-core), against Foyer as a child process: four weeks of invitations made with the
+ * test clock, the overview's chart, and a settings change that takes effect (restricted mode
+ * refuses a plain sign-up). Screenshots of both pages go to docs/screenshots/.
+ */
+import { after, before, describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { chromium, type Browser, type Page } from 'playwright-core'
+import { api, killAllFoyers, randomSecretKey, randomServerSecret, repoRoot, startFoyer, type FoyerProcess } from '../helpers/child-server.js'
+
+const CHROMIUM = '/usr/bin/chromium'
+const SCREENSHOTS = join(repoRoot, 'docs', 'screenshots')
+const OPERATOR = 'ops@example.com'
+const PASSWORD = 'correct horse battery'
+const DAY_MS = 24 * 60 * 60 * 1000
+
+const chromiumMissing = !existsSync(CHROMIUM)
+const skip = chromiumMissing && !process.env.CI ? `Chromium is not installed at ${CHROMIUM} (apt-get install chromium)` : false
+
+interface Invitation { id: string; email_address: string; url: string }
+
+describe('dashboard settings and overview in Chromium', { skip }, () => {
+  let foyer: FoyerProcess
+  let browser: Browser
+  let dataDir: string
+  const secretKey = randomSecretKey()
+  const cspViolations: string[] = []
+
+  before(async () => {
+    if (chromiumMissing) assert.fail(`Chromium is required for the browser tests but ${CHROMIUM} does not exist: install Debian's package (apt-get install chromium), as .ci/run does.`)
+    mkdirSync(SCREENSHOTS, { recursive: true })
+    dataDir = mkdtempSync(join(tmpdir(), 'foyer-browser-settings-'))
+    ;[foyer, browser] = await Promise.all([
+      startFoyer({
+        PORT: '0', HOST: '127.0.0.1', FOYER_DATA_DIR: join(dataDir, 'data'), FOYER_SECRET_KEY: secretKey, FOYER_SECRET: randomServerSecret(),
+        FOYER_TESTING: '1', LOG_LEVEL: 'warn',
+      }, { cwd: dataDir }),
+      chromium.launch({ executablePath: CHROMIUM }),
+    ])
+    // Four weeks of invitations are more than one hour's default limit of 100.
+    await api(foyer, secretKey, 'PATCH', '/v1/instance', { application_name: 'Acme Rockets', rate_limits: { create_invitation: 0 } })
+  })
+
+  after(async () => {
+    await browser?.close()
+    await foyer?.stop().catch(() => killAllFoyers())
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true })
+    assert.deepEqual(cspViolations, [], 'no Content-Security-Policy violations')
+  })
+
+  async function newPage(): Promise<Page> {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
+    const page = await context.newPage()
+    page.on('console', (message) => {
+      if (/Content Security Policy/i.test(message.text())) cspViolations.push(message.text())
+    })
+    return page
+  }
+
+  const invite = (email: string, expiresInDays = 30) =>
+    api<Invitation>(foyer, secretKey, 'POST', '/v1/invitations', { email_address: email, notify: false, expires_in_days: expiresInDays })
+
+  async function accept(page: Page, inv: Invitation) {
+    await page.goto(inv.url)
+    await page.getByLabel('Password').fill(PASSWORD)
+    await Promise.all([page.waitForURL((url) => url.pathname === '/welcome'), page.getByRole('button', { name: 'Create account' }).click()])
+    await page.context().clearCookies()
+  }
+
+  it('four weeks of invitations on the overview chart; settings saved, refused inline, and restricted mode in effect', async () => {
+    // Four weeks of activity, one test-clock day at a time: a few invitations a day, some
+    // accepted by their person, some revoked, some left to expire after three days.
+    const visitor = await newPage()
+    let total = 0
+    let accepted = 0
+    for (let day = 0; day < 28; day++) {
+      const made: Invitation[] = []
+      const count = 2 + ((day * 7) % 5) + (day > 20 ? 2 : 0)
+      for (let i = 0; i < count; i++) made.push(await invite(`person-${day}-${i}@example.com`, i === 0 && day % 3 === 1 ? 3 : 30))
+      total += count
+      if (day % 2 === 0) {
+        await accept(visitor, made[count - 1]!)
+        accepted++
+      }
+      if (day % 4 === 3) await api(foyer, secretKey, 'POST', `/v1/invitations/${made[1]!.id}/revoke`)
+      await api(foyer, secretKey, 'POST', '/v1/testing/clock', { advance_ms: DAY_MS })
+    }
+    await visitor.context().close()
+
+    const setupLink = /setup:\s+(http:\/\/\S+\/dashboard\/setup\?token=\S+)/.exec(foyer.output())?.[1]
+    assert.ok(setupLink, `no setup link printed:\n${foyer.output()}`)
+    const page = await newPage()
+    await page.goto(setupLink)
+    await page.getByLabel('Email address').fill(OPERATOR)
+    await page.getByLabel('Password').fill(PASSWORD)
+    await Promise.all([page.waitForURL(/\/dashboard\/ins_\w+\/\w+$/), page.getByRole('button', { name: 'Create operator' }).click()])
+
+    // Overview: the chart and the same numbers in a table.
+    await Promise.all([page.waitForURL(/\/overview$/), page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Overview' }).click()])
+    const chart = page.getByRole('img', { name: /Invitations per day/ })
+    assert.ok(await chart.isVisible())
+    const box = await chart.boundingBox()
+    assert.ok(box && box.width > 600 && box.height > 150, `the chart is drawn large enough: ${JSON.stringify(box)}`)
+    assert.ok(await page.locator('svg .series-created rect').count() >= 25, 'a bar for each day with invitations created')
+    assert.equal(await page.locator('[data-total="created"]').textContent(), String(total))
+    assert.equal(await page.locator('[data-total="accepted"]').textContent(), String(accepted))
+    assert.match(await page.locator('[data-total="acceptance-rate"]').innerText(), /^\d+(\.\d)?%/)
+    assert.equal(await page.locator('#overview-table tbody tr').count(), 30)
+    await page.screenshot({ path: join(SCREENSHOTS, 'dashboard-overview.png'), fullPage: true })
+
+    // Settings: a refused URL is explained on the field, and nothing is saved.
+    await Promise.all([page.waitForURL(/\/settings$/), page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Settings' }).click()])
+    assert.equal(await page.getByLabel(/Application name/).inputValue(), 'Acme Rockets')
+    await page.getByLabel(/^Home URL/).fill('https://evil.example.net/')
+    await page.getByRole('button', { name: 'Save settings' }).click()
+    await page.waitForLoadState()
+    assert.match(await page.getByRole('alert').textContent() ?? '', /Home URL must point to an allowed origin/)
+    assert.equal(await page.getByLabel(/^Home URL/).getAttribute('aria-invalid'), 'true')
+
+    // Restricted mode, saved in the dashboard, then a plain sign-up is refused.
+    const instanceId = /\/dashboard\/(ins_\w+)\//.exec(page.url())![1]!
+    const signUp = await page.context().request.get(`${foyer.baseUrl}/sign-up?instance=${instanceId}`)
+    assert.equal(signUp.status(), 200)
+    await page.getByLabel(/^Home URL/).fill('')
+    await page.getByLabel('Sign-up mode').selectOption('restricted')
+    await page.getByLabel(/Invitations created/).fill('500')
+    await Promise.all([page.waitForURL(/notice=saved/), page.getByRole('button', { name: 'Save settings' }).click()])
+    assert.match(await page.getByRole('status').textContent() ?? '', /The settings were saved/)
+    assert.equal(await page.getByLabel('Sign-up mode').inputValue(), 'restricted')
+    const settings = await api<{ sign_up_mode: string; rate_limits: { create_invitation: number } }>(foyer, secretKey, 'GET', '/v1/instance')
+    assert.equal(settings.sign_up_mode, 'restricted')
+    assert.equal(settings.rate_limits.create_invitation, 500)
+    assert.match(await page.locator('#allowed-origins').innerText(), /FOYER_ALLOWED_REDIRECT_ORIGINS/)
+    await page.screenshot({ path: join(SCREENSHOTS, 'dashboard-settings.png'), fullPage: true })
+
+    const refused = await browser.newPage()
+    const res = await refused.goto(`${foyer.baseUrl}/sign-up?instance=${instanceId}`)
+    assert.equal(res?.status(), 403)
+    assert.match(await refused.locator('main').innerText(), /Sign-up is by invitation only/)
+    await refused.close()
+    await page.context().close()
+  })
+})

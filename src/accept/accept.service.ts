@@ -1,5 +1,5 @@
 import { timingSafeEqual } from 'node:crypto'
-import type { Db, Queryable } from '../platform/db/db.js'
+import { isUniqueViolation, type Db, type Queryable } from '../platform/db/db.js'
 import type { Clock } from '../platform/clock.js'
 import { newId, randomToken } from '../platform/ids.js'
 import { deriveCode, newNonce, sha256 } from '../platform/secrets.js'
@@ -11,8 +11,8 @@ import { effectiveStatus, toClerkInvitation, type InvitationRow } from '../invit
 import type { TicketService } from '../tickets/tickets.service.js'
 import type { UserRow, UserStore } from '../users/users.store.js'
 import { queuedUserEvent, userCreatedEvent } from '../users/users.events.js'
-import type { InvitationStore, OutboxItem } from '../invitations/invitations.store.js'
-import type { OutboxStore } from '../platform/outbox/outbox.store.js'
+import type { InvitationStore } from '../invitations/invitations.store.js'
+import type { OutboxItem, OutboxStore } from '../platform/outbox/outbox.store.js'
 import { checkPassword, DUMMY_HASH, hashPassword, verifyPassword } from '../users/passwords.js'
 import type { AcceptStore, SignUpAttemptRow } from './accept.store.js'
 import { createSignInThrottle, memoryCounter, type SignInThrottle } from './sign-in-throttle.js'
@@ -70,8 +70,6 @@ const CODE_GUESS_WINDOW_MS = 60 * 60 * 1000
 const CODE_GUESSES_PER_WINDOW = 10
 const CODE_MAX_FAILURES = 5
 
-const UNIQUE_VIOLATION = '23505'
-const isUniqueViolation = (err: unknown) => (err as { code?: string })?.code === UNIQUE_VIOLATION
 
 const identifierExists = (param = 'email_address') =>
   paramError(422, 'form_identifier_exists', param, 'That email address is taken. Please try another.',

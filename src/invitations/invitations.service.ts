@@ -6,7 +6,8 @@ import { ApiError, notFound } from '../platform/errors.js'
 import { addressLockKey, checkMetadataSize, checkRedirectUrl, normalizeEmail } from '../platform/validation.js'
 import type { Instance } from '../instance/instance.schemas.js'
 import type { TicketService } from '../tickets/tickets.service.js'
-import type { InvitationListRow, InvitationStore, ListFilter, OutboxItem } from './invitations.store.js'
+import type { InvitationListRow, InvitationStore, ListFilter } from './invitations.store.js'
+import type { OutboxItem } from '../platform/outbox/outbox.store.js'
 import {
   toClerkInvitation, type CreateInvitationBody, type InvitationRow, type InvitationStatus, type ListInvitationsQuery,
 } from './invitations.schemas.js'

@@ -1,15 +1,9 @@
 import { escapeLike, type Queryable } from '../platform/db/db.js'
 import type { InvitationRow, InvitationStatus } from './invitations.schemas.js'
+import { outboxCte, type OutboxItem } from '../platform/outbox/outbox.store.js'
 
 /** An invitation about to be inserted: its row, less what the insert itself sets. */
 export type NewInvitation = Omit<InvitationRow, 'status'>
-
-export interface OutboxItem {
-  id: string
-  kind: 'email' | 'webhook'
-  topic: string
-  payload: unknown
-}
 
 export interface ListFilter {
   instanceId: string
@@ -25,15 +19,6 @@ export interface ListFilter {
 // two transactions that each touched several shards could lock them in opposite orders and
 // deadlock. Within a statement, 'pending' always comes first for the same reason.
 const SHARD = `(txid_current() % 16)::smallint`
-
-// Adds the outbox rows in `$outbox` (a JSON array) for the row in CTE `inv`, due at the wall
-// time in `queuedAtParam`: the outbox worker runs on wall time, whatever an instance's test clock says.
-const outboxCte = (queuedAtParam: string, outboxParam: string) => `
-  queued as (
-    insert into outbox (id, instance_id, kind, topic, subject_id, payload, next_attempt_at, created_at, updated_at)
-    select o->>'id', inv.instance_id, o->>'kind', o->>'topic', inv.id, o->'payload', ${queuedAtParam}, ${queuedAtParam}, ${queuedAtParam}
-    from inv, jsonb_array_elements(${outboxParam}::jsonb) o
-  )`
 
 // Moves the row in CTE `inv` between per-status counts.
 const countsCte = (changes: string) => `

@@ -1,5 +1,5 @@
 import { timingSafeEqual } from 'node:crypto'
-import type { Db, Queryable } from '../platform/db/db.js'
+import { isUniqueViolation, type Db, type Queryable } from '../platform/db/db.js'
 import type { Clock } from '../platform/clock.js'
 import { newId } from '../platform/ids.js'
 import { deriveCode, newNonce } from '../platform/secrets.js'
@@ -113,7 +113,6 @@ export function createDomainService(deps: Deps) {
     }
   }
 
-  const isUniqueViolation = (err: unknown) => (err as { code?: string })?.code === '23505'
   const heldElsewhere = (name: string) => paramError(400, 'duplicate_record', 'name', 'is verified by another organization',
     `${name} is already a verified domain of another organization in this instance.`)
 

@@ -1,11 +1,12 @@
-import type { Db, Queryable } from '../platform/db/db.js'
+import { isUniqueViolation, type Db, type Queryable } from '../platform/db/db.js'
 import { DAY_MS, type Clock } from '../platform/clock.js'
 import { newId } from '../platform/ids.js'
 import { ApiError, paramError } from '../platform/errors.js'
 import { checkMetadataSize, checkRedirectUrl, normalizeEmail } from '../platform/validation.js'
 import type { Instance } from '../instance/instance.schemas.js'
 import type { TicketService } from '../tickets/tickets.service.js'
-import type { InviteRefusal, OrgInvitationFilter, OrgInvitationStore, OrgOutboxItem } from './org-invitations.store.js'
+import type { InviteRefusal, OrgInvitationFilter, OrgInvitationStore } from './org-invitations.store.js'
+import type { OutboxItem } from '../platform/outbox/outbox.store.js'
 import {
   toClerkOrganizationInvitation, type CreateOrgInvitationBody, type ListInstanceOrgInvitationsQuery, type ListOrgInvitationsQuery,
   type ListPendingOrgInvitationsQuery, type ListUserOrgInvitationsQuery, type OrgInvitationRow, type OrgInvitationStatus,
@@ -46,7 +47,6 @@ interface ValidOrgInvitation {
 
 const MANAGE = 'org:sys_memberships:manage'
 const ORDER_BY = /^([+-]?)(created_at|email_address)$/
-const UNIQUE_VIOLATION = '23505'
 
 export const orgNotFound = () => new ApiError(404, 'resource_not_found', 'not found', 'Given organization not found.')
 const invitationNotFound = (id: string) =>
@@ -61,7 +61,7 @@ const notUnique = (email: string, param: string) =>
  * after the change (status, updated_at, accepted_by_user_id). `url` is left out: it carries the
  * ticket, which the database must not hold; delivery derives it again from the row's nonce.
  */
-export function orgInvitationEvent(type: OrgInvitationEventType, instance: { id: string }, row: OrgInvitationView, now: number): OrgOutboxItem {
+export function orgInvitationEvent(type: OrgInvitationEventType, instance: { id: string }, row: OrgInvitationView, now: number): OutboxItem {
   const { url: _url, ...invitation } = toClerkOrganizationInvitation(row, now, null)
   // Clerk's accepted payload names who accepted.
   const data = type === 'organizationInvitation.accepted' && row.accepted_by_user_id
@@ -76,7 +76,7 @@ export function orgInvitationEvent(type: OrgInvitationEventType, instance: { id:
 }
 
 /** The email item of an organization invitation; its link and names are read again at send time. */
-const emailItem = (row: Pick<OrgInvitationRow, 'id' | 'email_address'>, now: number): OrgOutboxItem => ({
+const emailItem = (row: Pick<OrgInvitationRow, 'id' | 'email_address'>, now: number): OutboxItem => ({
   id: newId('msg', now),
   kind: 'email',
   topic: 'organization_invitation',
@@ -186,7 +186,7 @@ export function createOrgInvitationService({ db, clock, store, tickets, allowedR
     } catch (err) {
       // Creates without a seat limit share the organization's lock: of two for one address,
       // the later one fails on the one-pending index.
-      if ((err as { code?: string }).code === UNIQUE_VIOLATION) throw notUnique(input.emailAddress, name('email_address'))
+      if (isUniqueViolation(err)) throw notUnique(input.emailAddress, name('email_address'))
       throw err
     }
     if ('refusal' in result) refuse(result.refusal, result.limit)

@@ -1,16 +1,10 @@
 import { escapeLike, type Queryable } from '../platform/db/db.js'
 import type { OrgInvitationRow, OrgInvitationStatus, OrgInvitationView } from './org-invitations.schemas.js'
+import { outboxCte, type OutboxItem } from '../platform/outbox/outbox.store.js'
 
 /** An invitation about to be inserted: its row, less what the insert sets. */
 export type NewOrgInvitation = Omit<OrgInvitationRow, 'status' | 'accepted_by_user_id' | 'updated_at'>
 
-/** An outbox row written by the same statement as the change (see invitations.store.ts). */
-export interface OrgOutboxItem {
-  id: string
-  kind: 'email' | 'webhook'
-  topic: string
-  payload: unknown
-}
 
 /**
  * What an invitation's objects show beside its row (the organization's and role's names, the
@@ -62,15 +56,6 @@ const VIEW = `
   left join organization_roles r on r.instance_id = i.instance_id and r.key = i.role
   left join users u on u.id = i.inviter_user_id and u.instance_id = i.instance_id
   left join organizations o on o.id = i.organization_id`
-
-// Adds the outbox rows in `$outbox` (a JSON array) for the row in CTE `inv`, due at the wall
-// time in `queuedAtParam`: the outbox worker runs on wall time, whatever an instance's test clock says.
-const outboxCte = (queuedAtParam: string, outboxParam: string) => `
-  queued as (
-    insert into outbox (id, instance_id, kind, topic, subject_id, payload, next_attempt_at, created_at, updated_at)
-    select o->>'id', inv.instance_id, o->>'kind', o->>'topic', inv.id, o->'payload', ${queuedAtParam}, ${queuedAtParam}, ${queuedAtParam}
-    from inv, jsonb_array_elements(${outboxParam}::jsonb) o
-  )`
 
 /** One status's condition; appends to `params` only what it uses (PostgreSQL refuses a parameter it cannot type). */
 function statusClause(status: OrgInvitationStatus, now: number, params: unknown[]): string {
@@ -150,7 +135,7 @@ export function createOrgInvitationStore() {
      * Locks the organization, checks the rules and inserts the invitation with its outbox rows,
      * in one round trip (migration 008); the reason instead when a rule refuses it.
      */
-    async insertChecked(q: Queryable, inv: NewOrgInvitation, outbox: OrgOutboxItem[], queuedAt: number): Promise<{ row: OrgInvitationRow } | { refusal: InviteRefusal; limit: number | null }> {
+    async insertChecked(q: Queryable, inv: NewOrgInvitation, outbox: OutboxItem[], queuedAt: number): Promise<{ row: OrgInvitationRow } | { refusal: InviteRefusal; limit: number | null }> {
       const rows = await q.query<{ result: { invitation?: OrgInvitationRow; refusal?: InviteRefusal; max_allowed_memberships?: number } }>(
         `select insert_organization_invitation($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9, $10, $11, $12, $13, $14, $15, $16::jsonb, $17) as result`,
         [inv.id, inv.instance_id, inv.organization_id, inv.email_address, inv.role, inv.inviter_user_id,
@@ -201,7 +186,7 @@ export function createOrgInvitationStore() {
     },
 
     /** Guarded: only a pending, unexpired invitation of the organization changes; null means it was not. */
-    async revoke(q: Queryable, instanceId: string, organizationId: string, id: string, now: number, queuedAt: number, outbox: OrgOutboxItem[]): Promise<OrgInvitationRow | null> {
+    async revoke(q: Queryable, instanceId: string, organizationId: string, id: string, now: number, queuedAt: number, outbox: OutboxItem[]): Promise<OrgInvitationRow | null> {
       const rows = await q.query<OrgInvitationRow>(`
         with inv as (
           update organization_invitations set status = 'revoked', updated_at = $4
@@ -219,7 +204,7 @@ export function createOrgInvitationStore() {
      * with its outbox rows. The row lock makes two acceptances of one ticket queue up: the
      * second sees the first's commit, matches nothing, and gets null.
      */
-    async accept(q: Queryable, instanceId: string, id: string, ticketHash: string, userId: string, now: number, queuedAt: number, outbox: OrgOutboxItem[]): Promise<OrgInvitationRow | null> {
+    async accept(q: Queryable, instanceId: string, id: string, ticketHash: string, userId: string, now: number, queuedAt: number, outbox: OutboxItem[]): Promise<OrgInvitationRow | null> {
       const rows = await q.query<OrgInvitationRow>(`
         with inv as (
           update organization_invitations set status = 'accepted', accepted_by_user_id = $4, updated_at = $5
@@ -233,7 +218,7 @@ export function createOrgInvitationStore() {
     },
 
     /** Marks a pending, unexpired invitation declined, with its outbox rows; null when it was not. */
-    async decline(q: Queryable, instanceId: string, id: string, now: number, queuedAt: number, outbox: OrgOutboxItem[]): Promise<OrgInvitationRow | null> {
+    async decline(q: Queryable, instanceId: string, id: string, now: number, queuedAt: number, outbox: OutboxItem[]): Promise<OrgInvitationRow | null> {
       const rows = await q.query<OrgInvitationRow>(`
         with inv as (
           update organization_invitations set status = 'declined', updated_at = $3

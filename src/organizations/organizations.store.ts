@@ -1,4 +1,4 @@
-import { escapeLike, type Queryable } from '../platform/db/db.js'
+import { escapeLike, isUniqueViolation, type Queryable } from '../platform/db/db.js'
 import type { OrganizationRow } from './organizations.schemas.js'
 
 /** The permission whose holders keep an organization manageable (see memberships.service.ts). */
@@ -109,7 +109,7 @@ export function createOrganizationStore() {
           `update organizations set ${[...sets, 'updated_at = $3'].join(', ')} where id = $1 and instance_id = $2 returning *`, params)
         return rows[0] ?? null
       } catch (err) {
-        if ((err as { code?: string }).code === '23505') return null
+        if (isUniqueViolation(err)) return null
         throw err
       }
     },

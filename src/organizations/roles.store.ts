@@ -1,4 +1,4 @@
-import { escapeLike, type Queryable } from '../platform/db/db.js'
+import { escapeLike, isUniqueViolation, type Queryable } from '../platform/db/db.js'
 import type { PermissionRow, RoleRow } from './roles.schemas.js'
 
 export type CatalogOrderColumn = 'created_at' | 'name' | 'key'
@@ -12,8 +12,6 @@ export interface CatalogFilter {
   offset: number
 }
 
-const UNIQUE_VIOLATION = '23505'
-const isUniqueViolation = (err: unknown) => (err as { code?: string }).code === UNIQUE_VIOLATION
 
 /** One page of `table` (roles or permissions) with the number of all matches. */
 async function catalogPage<T>(q: Queryable, table: string, f: CatalogFilter): Promise<{ rows: T[]; total: number }> {

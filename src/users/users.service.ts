@@ -1,4 +1,4 @@
-import type { Db, Queryable } from '../platform/db/db.js'
+import { isUniqueViolation, type Db, type Queryable } from '../platform/db/db.js'
 import type { Clock } from '../platform/clock.js'
 import { newId } from '../platform/ids.js'
 import { sha256 } from '../platform/secrets.js'
@@ -21,7 +21,6 @@ interface Deps {
 }
 
 const ORDER_BY = new RegExp(`^([+-]?)(${USER_ORDER_COLUMNS.join('|')})$`)
-const UNIQUE_VIOLATION = '23505'
 const MAX_VALUES = 100
 
 const identifierExists = (email: string) =>
@@ -115,7 +114,7 @@ export function createUserService({ db, clock, store, outbox, onUserCreated }: D
         })
       } catch (err) {
         // A sign-up that does not take the address lock can still win the race: the unique index decides.
-        if ((err as { code?: string }).code === UNIQUE_VIOLATION) throw identifierExists(emailAddress)
+        if (isUniqueViolation(err)) throw identifierExists(emailAddress)
         throw err
       }
     },

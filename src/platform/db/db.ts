@@ -5,6 +5,9 @@
 /** A value to match literally inside a LIKE pattern (the default escape character is backslash). */
 export const escapeLike = (value: string) => value.replace(/[\\%_]/g, (c) => '\\' + c)
 
+/** PostgreSQL's unique_violation (23505): another writer got there first. */
+export const isUniqueViolation = (err: unknown) => (err as { code?: string } | null)?.code === '23505'
+
 export interface Queryable {
   query<T = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<T[]>
   /** Runs a script of several statements without parameters (migrations only). */

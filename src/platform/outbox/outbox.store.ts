@@ -19,6 +19,26 @@ export interface OutboxRow {
   updated_at: number
 }
 
+/** An outbox row written by the same statement as the change that causes it (see outboxCte). */
+export interface OutboxItem {
+  id: string
+  kind: 'email' | 'webhook'
+  topic: string
+  payload: unknown
+}
+
+/**
+ * A CTE `queued` adding the outbox rows in `outboxParam` (a JSON array of OutboxItem) for the
+ * row in CTE `inv`, due at the wall time in `queuedAtParam`: the outbox worker runs on wall
+ * time, whatever an instance's test clock says.
+ */
+export const outboxCte = (queuedAtParam: string, outboxParam: string) => `
+  queued as (
+    insert into outbox (id, instance_id, kind, topic, subject_id, payload, next_attempt_at, created_at, updated_at)
+    select o->>'id', inv.instance_id, o->>'kind', o->>'topic', inv.id, o->'payload', ${queuedAtParam}, ${queuedAtParam}, ${queuedAtParam}
+    from inv, jsonb_array_elements(${outboxParam}::jsonb) o
+  )`
+
 export interface NewOutboxItem {
   id: string
   instanceId: string

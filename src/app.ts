@@ -107,7 +107,7 @@ export function createServices({ config, db, clock, serverSecret, redis }: AppDe
     },
   })
   const instances = createInstanceService({
-    db, clock, store: instanceStore, publicUrl: config.publicUrl,
+    db, clock, store: instanceStore, publicUrl: config.publicUrl, serverSecret, pinnedSecretKey: config.secretKey,
     allowedRedirectOrigins: config.allowedRedirectOrigins, testing: config.testing,
   })
   const invitations = createInvitationService({

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { parse as parseDotenv } from 'dotenv'
+import { originPattern } from './platform/validation.js'
 
 export interface Config {
   port: number
@@ -144,14 +145,12 @@ function parseOrigin(variable: string, raw: string): string {
   return url.origin
 }
 
-/** An allowed origin is exact (`https://app.example.com`) or has a wildcard port (`http://localhost:*`). */
 function parseOriginPattern(raw: string): string {
-  const wildcard = raw.match(/^(https?:\/\/[^/:]+):\*$/)
-  if (wildcard?.[1]) {
-    parseOrigin('FOYER_ALLOWED_REDIRECT_ORIGINS', wildcard[1])
-    return `${new URL(wildcard[1]).origin}:*`
+  const origin = originPattern(raw)
+  if (origin === null) {
+    throw new ConfigError('FOYER_ALLOWED_REDIRECT_ORIGINS', `must list origins such as https://app.example.com or http://localhost:* (any port), without a path; ${JSON.stringify(raw.slice(0, 100))} is not one`)
   }
-  return parseOrigin('FOYER_ALLOWED_REDIRECT_ORIGINS', raw)
+  return origin
 }
 
 export function parseServerSecret(raw: string): Buffer {

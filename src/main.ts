@@ -79,8 +79,8 @@ async function main() {
     `  engine:          ${db.engine === 'pglite' ? `PGlite (${join(config.dataDir, 'pgdata')})` : 'PostgreSQL'}`,
     `  instance:        ${boot.instance.id} (${boot.instance.environmentType})`,
     boot.secretKey
-      ? `  secret key:      ${boot.secretKey}   (shown once: it is stored only as a hash; set FOYER_SECRET_KEY to pin a key)`
-      : `  secret key:      ${config.secretKey ? 'from FOYER_SECRET_KEY' : 'shown at first start only; set FOYER_SECRET_KEY to pin one'}`,
+      ? `  secret key:      ${boot.secretKey}   (printed at first start only: reveal or roll it in the dashboard's Settings; set FOYER_SECRET_KEY to pin a key)`
+      : `  secret key:      ${config.secretKey ? 'from FOYER_SECRET_KEY' : 'printed at first start only: reveal or roll it in the dashboard\'s Settings'}`,
     `  publishable key: ${boot.instance.publishableKey}`,
     `  dashboard:       ${config.publicUrl}/dashboard`,
     ...(setupToken ? [`  setup:           ${config.publicUrl}/dashboard/setup?token=${setupToken}   (one-time link: creates the first operator)`] : []),

@@ -10,15 +10,15 @@ const Now = Type.Object({ now: Type.Integer() })
 export const instanceRoutes = (deps: { instances: InstanceService }): FastifyPluginAsyncTypebox => async (app) => {
   app.get('/v1/instance', {
     schema: { operationId: 'GetInstanceSettings', tags: ['Instance'], description: 'Foyer\'s own shape.', response: { 200: InstanceSettings, ...errors } },
-  }, async (req) => toInstanceSettings(req.instance))
+  }, async (req) => toInstanceSettings(req.instance, deps.instances.serverOrigins))
 
   app.patch('/v1/instance', {
     schema: {
       operationId: 'UpdateInstanceSettings', tags: ['Instance'], body: UpdateInstanceBody,
-      description: 'Sign-up mode, application name, home and after-sign-up URLs, and rate limits (requests per hour; 0 lifts a limit).',
+      description: 'Sign-up mode, application name, home and after-sign-up URLs, rate limits (requests per hour; 0 lifts a limit), and the origins this instance allows besides the server\'s (the whole list is replaced; home and after-sign-up URLs must stay on an allowed origin).',
       response: { 200: InstanceSettings, ...errors },
     },
-  }, async (req) => toInstanceSettings(await deps.instances.update(req.instance, req.body)))
+  }, async (req) => toInstanceSettings(await deps.instances.update(req.instance, req.body), deps.instances.serverOrigins))
 
   app.get('/v1/testing/clock', {
     schema: { operationId: 'GetTestClock', tags: ['Testing'], description: 'Only with FOYER_TESTING=1 and an sk_test_ key.', response: { 200: Now, ...errors } },

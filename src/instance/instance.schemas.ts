@@ -23,6 +23,7 @@ export interface InstanceRow {
   home_url: string | null
   after_sign_up_url: string | null
   rate_limits: Partial<RateLimits>
+  allowed_redirect_origins: string[]
   clock_offset_ms: number
   created_at: number
   updated_at: number
@@ -34,10 +35,14 @@ export interface Instance {
   name: string
   environmentType: 'development' | 'production'
   publishableKey: string
+  /** The instance created at first start: the one FOYER_SECRET_KEY pins a key of. */
+  isDefault: boolean
   signUpMode: InstanceRow['sign_up_mode']
   homeUrl: string | null
   afterSignUpUrl: string | null
   rateLimits: RateLimits
+  /** Origins this instance allows on top of the server's (see redirectOriginsOf). */
+  allowedRedirectOrigins: readonly string[]
   clockOffsetMs: number
   createdAt: number
   updatedAt: number
@@ -49,15 +54,28 @@ export function toInstance(row: InstanceRow): Instance {
     name: row.name,
     environmentType: row.environment_type,
     publishableKey: row.publishable_key,
+    isDefault: row.is_default,
     signUpMode: row.sign_up_mode,
     homeUrl: row.home_url,
     afterSignUpUrl: row.after_sign_up_url,
     rateLimits: { ...DEFAULT_RATE_LIMITS, ...row.rate_limits },
+    allowedRedirectOrigins: row.allowed_redirect_origins ?? [],
     clockOffsetMs: row.clock_offset_ms,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   }
 }
+
+/**
+ * The origins a redirect URL (and a Frontend API caller) of this instance may have: the
+ * server's, from FOYER_ALLOWED_REDIRECT_ORIGINS, which every instance allows, and the
+ * instance's own.
+ */
+export function redirectOriginsOf(instance: Pick<Instance, 'allowedRedirectOrigins'>, configured: readonly string[]): readonly string[] {
+  return instance.allowedRedirectOrigins.length === 0 ? configured : [...configured, ...instance.allowedRedirectOrigins]
+}
+
+export const MAX_INSTANCE_ORIGINS = 50
 
 const rateLimit = Type.Integer({ minimum: 0, maximum: 1_000_000, description: 'Requests per hour; 0 lifts the limit.' })
 
@@ -78,6 +96,8 @@ export const InstanceSettings = Type.Object({
   home_url: Type.Union([Type.String(), Type.Null()]),
   after_sign_up_url: Type.Union([Type.String(), Type.Null()]),
   rate_limits: RateLimitsSchema,
+  allowed_redirect_origins: Type.Array(Type.String(), { description: 'Origins this instance allows for redirect URLs and Frontend API callers, besides the server\'s.' }),
+  server_redirect_origins: Type.Array(Type.String(), { description: 'Origins every instance allows (FOYER_ALLOWED_REDIRECT_ORIGINS); read-only.' }),
   created_at: Type.Integer(),
   updated_at: Type.Integer(),
 }, { additionalProperties: false })
@@ -89,6 +109,10 @@ export const UpdateInstanceBody = Type.Object({
   home_url: Type.Optional(Type.Union([Type.String(), Type.Null()])),
   after_sign_up_url: Type.Optional(Type.Union([Type.String(), Type.Null()])),
   rate_limits: Type.Optional(Type.Partial(RateLimitsSchema, { additionalProperties: false })),
+  allowed_redirect_origins: Type.Optional(Type.Array(Type.String({ maxLength: 2048 }), {
+    maxItems: MAX_INSTANCE_ORIGINS,
+    description: 'Replaces the instance\'s own origins: exact (https://app.example.com) or any port (http://localhost:*).',
+  })),
 }, { additionalProperties: false })
 export type UpdateInstanceBody = Static<typeof UpdateInstanceBody>
 
@@ -96,7 +120,7 @@ export const AdvanceClockBody = Type.Object({
   advance_ms: Type.Integer({ minimum: 0, maximum: 100 * 365 * 24 * 3600 * 1000 }),
 }, { additionalProperties: false })
 
-export function toInstanceSettings(i: Instance): InstanceSettings {
+export function toInstanceSettings(i: Instance, serverOrigins: readonly string[]): InstanceSettings {
   return {
     object: 'instance',
     id: i.id,
@@ -107,6 +131,8 @@ export function toInstanceSettings(i: Instance): InstanceSettings {
     home_url: i.homeUrl,
     after_sign_up_url: i.afterSignUpUrl,
     rate_limits: i.rateLimits,
+    allowed_redirect_origins: [...i.allowedRedirectOrigins],
+    server_redirect_origins: [...serverOrigins],
     created_at: i.createdAt,
     updated_at: i.updatedAt,
   }

@@ -1,20 +1,40 @@
 import type { Db } from '../platform/db/db.js'
 import type { Clock } from '../platform/clock.js'
 import { newId, randomToken } from '../platform/ids.js'
-import { sha256 } from '../platform/secrets.js'
-import { ApiError, notFound } from '../platform/errors.js'
-import { checkRedirectUrl } from '../platform/validation.js'
-import type { InstanceStore } from './instance.store.js'
-import { toInstance, type Instance, type UpdateInstanceBody } from './instance.schemas.js'
+import { seal, sha256, unseal } from '../platform/secrets.js'
+import { ApiError, notFound, paramError } from '../platform/errors.js'
+import { checkRedirectUrl, isAllowedOrigin, originPattern } from '../platform/validation.js'
+import type { InstanceStore, NewSecretKey, SecretKeyRow } from './instance.store.js'
+import { redirectOriginsOf, toInstance, type Instance, type UpdateInstanceBody } from './instance.schemas.js'
 
 interface Deps {
   db: Db
   clock: Clock
   store: InstanceStore
   publicUrl: string
+  /** FOYER_ALLOWED_REDIRECT_ORIGINS: every instance allows these. */
   allowedRedirectOrigins: readonly string[]
+  /** Seals secret keys so that they can be revealed again; never stored in the database. */
+  serverSecret: Buffer
+  /** FOYER_SECRET_KEY: the default instance answers to exactly this key. */
+  pinnedSecretKey?: string | null
   testing: boolean
 }
+
+/** A secret key as the dashboard lists it: never the key itself. */
+export interface SecretKeyInfo {
+  id: string
+  /** The key's start and last four characters (`sk_test_…AbCd`); null for a key made before Foyer kept them. */
+  hint: string | null
+  canReveal: boolean
+  isPinned: boolean
+  createdAt: number
+  /** When a rolled key stops working; null for a key that works until rolled or deleted. */
+  expiresAt: number | null
+}
+
+/** How long a rolled key keeps working beside its successor, so deployments can switch without downtime. */
+export const ROLL_GRACE_PERIODS_MS = [0, 60 * 60 * 1000, 24 * 60 * 60 * 1000, 7 * 24 * 60 * 60 * 1000] as const
 
 export const newSecretKey = (environment: 'development' | 'production') =>
   `sk_${environment === 'production' ? 'live' : 'test'}_${randomToken(40)}`
@@ -29,31 +49,69 @@ const publishableKeyFor = (environment: 'development' | 'production', publicUrl:
 // through this process drop the entry at once; another process sees them within this time.
 const CACHE_MS = 2000
 
-export function createInstanceService({ db, clock, store, publicUrl, allowedRedirectOrigins, testing }: Deps) {
-  const cache = new Map<string, { instance: Instance; until: number }>()
+// The key's id and instance are sealed in with it: a sealed key copied onto another row does not open.
+const sealContext = (instanceId: string, keyId: string) => `secret_key:${instanceId}:${keyId}`
+const hintOf = (secretKey: string) => `${secretKey.slice(0, 8)}…${secretKey.slice(-4)}`
+
+export function createInstanceService({ db, clock, store, publicUrl, allowedRedirectOrigins, serverSecret, pinnedSecretKey = null, testing }: Deps) {
+  const cache = new Map<string, { instance: Instance; until: number; keyExpiresAt: number | null }>()
+  const pinnedHash = pinnedSecretKey ? sha256(pinnedSecretKey) : null
 
   const forget = (instanceId: string) => {
     for (const [hash, entry] of cache) if (entry.instance.id === instanceId) cache.delete(hash)
   }
 
+  const newKey = (instanceId: string, secretKey: string, keyId = newId('key', clock.now())): NewSecretKey => ({
+    id: keyId, key_hash: sha256(secretKey), hint: hintOf(secretKey), sealed_key: seal(serverSecret, secretKey, sealContext(instanceId, keyId)),
+  })
+
+  const keyInfo = (row: SecretKeyRow): SecretKeyInfo => ({
+    id: row.id, hint: row.hint, canReveal: row.sealed_key !== null, isPinned: row.key_hash === pinnedHash, createdAt: row.created_at, expiresAt: row.expires_at,
+  })
+
   async function create(options: { name: string; secretKey?: string; isDefault?: boolean }): Promise<{ instance: Instance; secretKey: string }> {
     const secretKey = options.secretKey ?? newSecretKey('development')
     const environment = environmentOf(secretKey)
     const now = clock.now()
+    const id = newId('ins', now)
     const row = await db.transaction((tx) => store.insert(tx, {
-      id: newId('ins', now),
+      id,
       name: options.name,
       environment_type: environment,
       publishable_key: publishableKeyFor(environment, publicUrl),
       is_default: options.isDefault ?? false,
       created_at: now,
       updated_at: now,
-    }, sha256(secretKey)))
+    }, newKey(id, secretKey)))
     return { instance: toInstance(row), secretKey }
+  }
+
+  /** The instance's own origins as given, checked and in canonical form, without repeats. */
+  function parseOrigins(raw: readonly string[]): string[] {
+    const origins = raw.map((text, i) => {
+      const origin = originPattern(text)
+      if (origin === null) {
+        throw paramError(422, 'form_param_format_invalid', `allowed_redirect_origins[${i}]`, 'is invalid',
+          `allowed_redirect_origins[${i}] must be an origin such as https://app.example.com, or http://localhost:* for any port, without a path; ${JSON.stringify(text.slice(0, 100))} is not one.`)
+      }
+      return origin
+    })
+    return [...new Set(origins)]
+  }
+
+  /** Keys can change only by the operator's hand, and never the way FOYER_SECRET_KEY would undo at the next start. */
+  function refusePinned(instance: Instance, what: string) {
+    if (pinnedHash && instance.isDefault) {
+      throw new ApiError(409, 'secret_key_pinned', 'pinned by configuration',
+        `This instance's key is set by FOYER_SECRET_KEY, so it cannot be ${what} here: the next start would put the configured key back. Change FOYER_SECRET_KEY and restart instead.`)
+    }
   }
 
   return {
     create,
+
+    /** FOYER_ALLOWED_REDIRECT_ORIGINS, which every instance allows. */
+    serverOrigins: allowedRedirectOrigins,
 
     /**
      * The instance created at first start. With `pinnedKey` (FOYER_SECRET_KEY) that
@@ -67,12 +125,21 @@ export function createInstanceService({ db, clock, store, publicUrl, allowedRedi
         return { instance: made.instance, secretKey: pinnedKey ? null : made.secretKey, created: true }
       }
       if (pinnedKey) {
-        const owner = await store.findByKeyHash(db, sha256(pinnedKey))
+        // Any row with this key, working or not: a key is one row, whatever instance holds it.
+        const owner = await store.findByKeyHash(db, sha256(pinnedKey), 0)
         if (owner && owner.id !== existing.id) {
           throw new Error('FOYER_SECRET_KEY already belongs to another instance')
         }
-        if (!owner) {
-          await db.transaction((tx) => store.replaceKeys(tx, existing.id, sha256(pinnedKey), environmentOf(pinnedKey), clock.now()))
+        const works = owner !== null && (owner.key_expires_at === null || owner.key_expires_at > clock.now())
+        if (!works) {
+          await db.transaction((tx) => store.replaceKeys(tx, existing.id, newKey(existing.id, pinnedKey), environmentOf(pinnedKey), clock.now()))
+        } else {
+          // A key pinned before keys were sealed becomes revealable, under its existing id.
+          const [key] = (await store.listKeys(db, existing.id, clock.now())).filter((k) => k.key_hash === sha256(pinnedKey))
+          if (key && key.sealed_key === null) {
+            const sealed = newKey(existing.id, pinnedKey, key.id)
+            await store.sealKey(db, sealed.key_hash, sealed.hint!, sealed.sealed_key!)
+          }
         }
       }
       const row = await store.findById(db, existing.id)
@@ -83,20 +150,41 @@ export function createInstanceService({ db, clock, store, publicUrl, allowedRedi
     async authenticate(secretKey: string): Promise<Instance | null> {
       const hash = sha256(secretKey)
       const hit = cache.get(hash)
+      // The cache lives on real time; keys expire on the server's clock (never an instance's
+      // test clock, which moves invitations, not credentials).
       const wall = Date.now()
-      if (hit && hit.until > wall) return hit.instance
-      const row = await store.findByKeyHash(db, hash)
+      const now = clock.now()
+      if (hit && hit.until > wall && (hit.keyExpiresAt === null || hit.keyExpiresAt > now)) return hit.instance
+      const row = await store.findByKeyHash(db, hash, now)
       if (!row) return null
       const instance = toInstance(row)
       if (cache.size > 10_000) cache.clear()
-      cache.set(hash, { instance, until: wall + CACHE_MS })
+      cache.set(hash, { instance, until: wall + CACHE_MS, keyExpiresAt: row.key_expires_at })
       return instance
     },
 
+    /**
+     * Changes the instance's settings (only the fields given). Home and after-sign-up URLs must
+     * be on an origin allowed after the change, whether they are changed too or kept: 422
+     * names the field, or `allowed_redirect_origins` when the new origins would leave a kept
+     * URL outside.
+     */
     async update(instance: Instance, body: UpdateInstanceBody): Promise<Instance> {
+      const ownOrigins = body.allowed_redirect_origins ? parseOrigins(body.allowed_redirect_origins) : instance.allowedRedirectOrigins
+      const origins = redirectOriginsOf({ allowedRedirectOrigins: ownOrigins }, allowedRedirectOrigins)
       for (const param of ['home_url', 'after_sign_up_url'] as const) {
         const value = body[param]
-        if (typeof value === 'string') body[param] = checkRedirectUrl(value, allowedRedirectOrigins, param)
+        if (typeof value === 'string') body[param] = checkRedirectUrl(value, origins, param)
+      }
+      if (body.allowed_redirect_origins) {
+        const kept = { home_url: instance.homeUrl, after_sign_up_url: instance.afterSignUpUrl }
+        for (const param of ['home_url', 'after_sign_up_url'] as const) {
+          const url = param in body ? null : kept[param]
+          if (url && !isAllowedOrigin(new URL(url), origins)) {
+            throw paramError(422, 'form_param_value_invalid', 'allowed_redirect_origins', 'would refuse a URL in use',
+              `allowed_redirect_origins must keep ${param} (${url}) on an allowed origin: add ${new URL(url).origin}, or change ${param} first.`)
+          }
+        }
       }
       const row = await store.update(db, instance.id, {
         name: body.application_name,
@@ -104,10 +192,73 @@ export function createInstanceService({ db, clock, store, publicUrl, allowedRedi
         ...('home_url' in body ? { home_url: body.home_url ?? null } : {}),
         ...('after_sign_up_url' in body ? { after_sign_up_url: body.after_sign_up_url ?? null } : {}),
         rate_limits: body.rate_limits,
+        ...(body.allowed_redirect_origins ? { allowed_redirect_origins: ownOrigins } : {}),
       }, clock.now())
       if (!row) throw notFound('instance')
       forget(instance.id)
       return toInstance(row)
+    },
+
+    /** The instance's working secret keys, oldest first. */
+    async listKeys(instance: Instance): Promise<SecretKeyInfo[]> {
+      return (await store.listKeys(db, instance.id, clock.now())).map(keyInfo)
+    },
+
+    /**
+     * One of the instance's working keys, in full. 404 for a key of another instance or one
+     * that stopped working; 409 when it cannot be shown (made before keys were sealed, or
+     * sealed under another server secret).
+     */
+    async revealKey(instance: Instance, keyId: string): Promise<{ key: SecretKeyInfo; secretKey: string }> {
+      const row = await store.findKey(db, instance.id, keyId, clock.now())
+      if (!row) throw notFound('secret key')
+      const secretKey = row.sealed_key === null ? null : unseal(serverSecret, row.sealed_key, sealContext(instance.id, row.id))
+      if (secretKey === null || sha256(secretKey) !== row.key_hash) {
+        throw new ApiError(409, 'secret_key_not_revealable', 'cannot be revealed', row.sealed_key === null
+          ? 'This key was made before Foyer could show keys again, so only its hash is stored. Roll it to get a key that can be revealed.'
+          : 'This key was sealed under another server secret (FOYER_SECRET changed), so it cannot be shown. It still works; roll it to get one that can be revealed.')
+      }
+      return { key: keyInfo(row), secretKey }
+    },
+
+    /**
+     * A new secret key for the instance. Every other key keeps working for `graceMs` (one of
+     * ROLL_GRACE_PERIODS_MS; 0 stops them now), so an application can switch without downtime.
+     * 409 for an instance whose key FOYER_SECRET_KEY pins.
+     */
+    async rollKey(instance: Instance, graceMs: number): Promise<{ key: SecretKeyInfo; secretKey: string }> {
+      refusePinned(instance, 'rolled')
+      if (!(ROLL_GRACE_PERIODS_MS as readonly number[]).includes(graceMs)) {
+        throw paramError(422, 'form_param_value_invalid', 'grace_period', 'is invalid', `grace_period must be one of ${ROLL_GRACE_PERIODS_MS.map((ms) => ms / 3_600_000).join(', ')} hours.`)
+      }
+      const secretKey = newSecretKey(instance.environmentType)
+      const now = clock.now()
+      const row = await db.transaction(async (tx) => {
+        if (!await store.lock(tx, instance.id)) throw notFound('instance')
+        const inserted = await store.insertKey(tx, instance.id, newKey(instance.id, secretKey), now)
+        await store.expireOtherKeys(tx, instance.id, inserted.id, now + graceMs, now)
+        return inserted
+      })
+      forget(instance.id)
+      return { key: keyInfo(row), secretKey }
+    },
+
+    /** Stops one key now. 422 for the instance's last working key; 409 for the key FOYER_SECRET_KEY pins. */
+    async deleteKey(instance: Instance, keyId: string): Promise<void> {
+      await db.transaction(async (tx) => {
+        // Under the instance's lock, so that two deletions cannot each leave the other as the last key.
+        if (!await store.lock(tx, instance.id)) throw notFound('instance')
+        const keys = await store.listKeys(tx, instance.id, clock.now())
+        const key = keys.find((k) => k.id === keyId)
+        if (!key) throw notFound('secret key')
+        if (key.key_hash === pinnedHash) refusePinned(instance, 'deleted')
+        if (keys.length === 1) {
+          throw new ApiError(422, 'secret_key_last_active', 'last working key',
+            'This is the instance\'s only working key: roll it instead, so that the instance keeps one.')
+        }
+        await store.deleteKey(tx, instance.id, keyId)
+      })
+      forget(instance.id)
     },
 
     /** Moves one instance's clock forward; only with FOYER_TESTING=1 and a development key. */

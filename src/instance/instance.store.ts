@@ -7,25 +7,90 @@ export interface InstanceChanges {
   home_url?: string | null
   after_sign_up_url?: string | null
   rate_limits?: Partial<RateLimits>
+  allowed_redirect_origins?: readonly string[]
 }
+
+export interface SecretKeyRow {
+  id: string
+  instance_id: string
+  key_hash: string
+  hint: string | null
+  sealed_key: string | null
+  created_at: number
+  expires_at: number | null
+}
+
+export type NewSecretKey = Pick<SecretKeyRow, 'id' | 'key_hash' | 'hint' | 'sealed_key'>
+
+/** The instance a key selects, with when that key stops working (null: never). */
+export type KeyedInstanceRow = InstanceRow & { key_expires_at: number | null }
 
 export function createInstanceStore() {
   return {
-    async insert(q: Queryable, row: Omit<InstanceRow, 'rate_limits' | 'clock_offset_ms' | 'sign_up_mode' | 'home_url' | 'after_sign_up_url'>, keyHash: string): Promise<InstanceRow> {
+    async insert(q: Queryable, row: Omit<InstanceRow, 'rate_limits' | 'clock_offset_ms' | 'sign_up_mode' | 'home_url' | 'after_sign_up_url' | 'allowed_redirect_origins'>, key: NewSecretKey): Promise<InstanceRow> {
       const rows = await q.query<InstanceRow>(`
         with inst as (
           insert into instances (id, name, environment_type, publishable_key, is_default, created_at, updated_at)
           values ($1, $2, $3, $4, $5, $6, $6) returning *
-        ), key as (insert into secret_keys (key_hash, instance_id, created_at) select $7, id, $6 from inst)
+        ), key as (
+          insert into secret_keys (id, key_hash, hint, sealed_key, instance_id, created_at) select $7, $8, $9, $10, id, $6 from inst
+        )
         select * from inst`,
-      [row.id, row.name, row.environment_type, row.publishable_key, row.is_default, row.created_at, keyHash])
+      [row.id, row.name, row.environment_type, row.publishable_key, row.is_default, row.created_at, key.id, key.key_hash, key.hint, key.sealed_key])
       return rows[0]!
     },
 
-    async findByKeyHash(q: Queryable, keyHash: string): Promise<InstanceRow | null> {
-      const rows = await q.query<InstanceRow>(
-        'select i.* from instances i join secret_keys k on k.instance_id = i.id where k.key_hash = $1', [keyHash])
+    /** The instance a key selects, unless the key has stopped working by `now` (wall clock). */
+    async findByKeyHash(q: Queryable, keyHash: string, now: number): Promise<KeyedInstanceRow | null> {
+      const rows = await q.query<KeyedInstanceRow>(`
+        select i.*, k.expires_at as key_expires_at from instances i join secret_keys k on k.instance_id = i.id
+        where k.key_hash = $1 and (k.expires_at is null or k.expires_at > $2)`, [keyHash, now])
       return rows[0] ?? null
+    },
+
+    /** The instance's keys that still work at `now`, oldest first. */
+    async listKeys(q: Queryable, instanceId: string, now: number): Promise<SecretKeyRow[]> {
+      return q.query<SecretKeyRow>(`
+        select * from secret_keys where instance_id = $1 and (expires_at is null or expires_at > $2)
+        order by created_at, id`, [instanceId, now])
+    },
+
+    async findKey(q: Queryable, instanceId: string, keyId: string, now: number): Promise<SecretKeyRow | null> {
+      const rows = await q.query<SecretKeyRow>(`
+        select * from secret_keys where instance_id = $1 and id = $2 and (expires_at is null or expires_at > $3)`, [instanceId, keyId, now])
+      return rows[0] ?? null
+    },
+
+    /** Takes the instance's row lock, so that changes to its keys take turns. */
+    async lock(q: Queryable, instanceId: string): Promise<boolean> {
+      return (await q.query('select id from instances where id = $1 for update', [instanceId])).length > 0
+    },
+
+    async insertKey(q: Queryable, instanceId: string, key: NewSecretKey, now: number): Promise<SecretKeyRow> {
+      const rows = await q.query<SecretKeyRow>(`
+        insert into secret_keys (id, key_hash, hint, sealed_key, instance_id, created_at)
+        values ($1, $2, $3, $4, $5, $6) returning *`, [key.id, key.key_hash, key.hint, key.sealed_key, instanceId, now])
+      return rows[0]!
+    },
+
+    /**
+     * Every other key of the instance stops working at `expiresAt` (or sooner, if it was to
+     * already); keys that have stopped are dropped, as nothing can use them.
+     */
+    async expireOtherKeys(q: Queryable, instanceId: string, keepId: string, expiresAt: number, now: number): Promise<void> {
+      await q.query(`
+        update secret_keys set expires_at = least(coalesce(expires_at, $3), $3)
+        where instance_id = $1 and id <> $2`, [instanceId, keepId, expiresAt])
+      await q.query('delete from secret_keys where instance_id = $1 and expires_at <= $2', [instanceId, now])
+    },
+
+    async deleteKey(q: Queryable, instanceId: string, keyId: string): Promise<boolean> {
+      return (await q.query('delete from secret_keys where instance_id = $1 and id = $2 returning id', [instanceId, keyId])).length > 0
+    },
+
+    /** Seals a key that was stored before keys could be revealed (a pinned key, at start). */
+    async sealKey(q: Queryable, keyHash: string, hint: string, sealedKey: string): Promise<void> {
+      await q.query('update secret_keys set hint = $2, sealed_key = $3 where key_hash = $1 and sealed_key is null', [keyHash, hint, sealedKey])
     },
 
     async findDefault(q: Queryable): Promise<InstanceRow | null> {
@@ -38,10 +103,11 @@ export function createInstanceStore() {
       return rows[0] ?? null
     },
 
-    /** Makes `keyHash` the instance's only key. */
-    async replaceKeys(q: Queryable, instanceId: string, keyHash: string, environmentType: string, now: number): Promise<void> {
+    /** Makes `key` the instance's only key. */
+    async replaceKeys(q: Queryable, instanceId: string, key: NewSecretKey, environmentType: string, now: number): Promise<void> {
       await q.query('delete from secret_keys where instance_id = $1', [instanceId])
-      await q.query('insert into secret_keys (key_hash, instance_id, created_at) values ($1, $2, $3)', [keyHash, instanceId, now])
+      await q.query('insert into secret_keys (id, key_hash, hint, sealed_key, instance_id, created_at) values ($1, $2, $3, $4, $5, $6)',
+        [key.id, key.key_hash, key.hint, key.sealed_key, instanceId, now])
       await q.query('update instances set environment_type = $2, updated_at = $3 where id = $1', [instanceId, environmentType, now])
     },
 
@@ -53,12 +119,14 @@ export function createInstanceStore() {
           home_url = case when $4::boolean then $5 else home_url end,
           after_sign_up_url = case when $6::boolean then $7 else after_sign_up_url end,
           rate_limits = rate_limits || $8::jsonb,
+          allowed_redirect_origins = coalesce($10::jsonb, allowed_redirect_origins),
           updated_at = $9
         where id = $1 returning *`,
       [id, changes.name ?? null, changes.sign_up_mode ?? null,
         'home_url' in changes, changes.home_url ?? null,
         'after_sign_up_url' in changes, changes.after_sign_up_url ?? null,
-        JSON.stringify(changes.rate_limits ?? {}), now])
+        JSON.stringify(changes.rate_limits ?? {}), now,
+        changes.allowed_redirect_origins ? JSON.stringify(changes.allowed_redirect_origins) : null])
       return rows[0] ?? null
     },
 

@@ -4,7 +4,7 @@ import { newId } from '../platform/ids.js'
 import { sha256 } from '../platform/secrets.js'
 import { ApiError, notFound } from '../platform/errors.js'
 import { addressLockKey, checkMetadataSize, checkRedirectUrl, normalizeEmail } from '../platform/validation.js'
-import type { Instance } from '../instance/instance.schemas.js'
+import { redirectOriginsOf, type Instance } from '../instance/instance.schemas.js'
 import type { TicketService } from '../tickets/tickets.service.js'
 import type { InvitationListRow, InvitationStore, ListFilter } from './invitations.store.js'
 import type { OutboxItem } from '../platform/outbox/outbox.store.js'
@@ -34,14 +34,14 @@ const ORDER_BY = /^([+-]?)(created_at|email_address|expires_at)$/
 
 export function createInvitationService({ db, clock, store, tickets, allowedRedirectOrigins }: Deps) {
   /** Checks one create body; `param` prefixes parameter names for bulk items (`[3].email_address`). */
-  function validate(body: CreateInvitationBody, index?: number): ValidInvitation {
+  function validate(instance: Instance, body: CreateInvitationBody, index?: number): ValidInvitation {
     const name = (param: string) => (index === undefined ? param : `[${index}].${param}`)
     const publicMetadata = (body.public_metadata ?? {}) as Record<string, unknown>
     checkMetadataSize(publicMetadata, name('public_metadata'))
     return {
       emailAddress: normalizeEmail(body.email_address, name('email_address')),
       publicMetadata,
-      redirectUrl: body.redirect_url ? checkRedirectUrl(body.redirect_url, allowedRedirectOrigins, name('redirect_url')) : null,
+      redirectUrl: body.redirect_url ? checkRedirectUrl(body.redirect_url, redirectOriginsOf(instance, allowedRedirectOrigins), name('redirect_url')) : null,
       notify: body.notify ?? true,
       ignoreExisting: body.ignore_existing ?? false,
       expiresInDays: body.expires_in_days ?? 30,
@@ -105,7 +105,7 @@ export function createInvitationService({ db, clock, store, tickets, allowedRedi
      * its own transaction (a waitlist entry is marked invited with it, or not at all).
      */
     async create(instance: Instance, body: CreateInvitationBody, q: Queryable = db): Promise<InvitationRow> {
-      const input = validate(body)
+      const input = validate(instance, body)
       const check = !input.ignoreExisting
       // One statement, hence its own transaction unless `q` is one: the address lock is taken inside it.
       return insertOne(q, instance, input, clock.now(instance), { requireNoPending: check, requireNoUser: check }, 'email_address')
@@ -116,7 +116,7 @@ export function createInvitationService({ db, clock, store, tickets, allowedRedi
      * only the pending-invitation rule here; an address that belongs to a user is always refused.
      */
     async createBulk(instance: Instance, bodies: CreateInvitationBody[]): Promise<InvitationRow[]> {
-      const inputs = bodies.map((body, i) => validate(body, i))
+      const inputs = bodies.map((body, i) => validate(instance, body, i))
       const now = clock.now(instance)
       return db.transaction(async (tx) => {
         await lockAll(tx, instance, inputs.map((i) => i.emailAddress))

@@ -3,7 +3,7 @@ import { DAY_MS, type Clock } from '../platform/clock.js'
 import { newId } from '../platform/ids.js'
 import { ApiError, paramError } from '../platform/errors.js'
 import { checkMetadataSize, checkRedirectUrl, normalizeEmail } from '../platform/validation.js'
-import type { Instance } from '../instance/instance.schemas.js'
+import { redirectOriginsOf, type Instance } from '../instance/instance.schemas.js'
 import type { TicketService } from '../tickets/tickets.service.js'
 import type { InviteRefusal, OrgInvitationFilter, OrgInvitationStore } from './org-invitations.store.js'
 import type { OutboxItem } from '../platform/outbox/outbox.store.js'
@@ -97,7 +97,7 @@ function orderOf(value: string | undefined): OrgInvitationFilter['orderBy'] {
 
 export function createOrgInvitationService({ db, clock, store, tickets, allowedRedirectOrigins }: Deps) {
   /** Checks one create body; `index` prefixes parameter names for bulk items (`[3].email_address`). */
-  function validate(body: CreateOrgInvitationBody, options: CreateOrgInvitationOptions, index?: number): ValidOrgInvitation {
+  function validate(instance: Instance, body: CreateOrgInvitationBody, options: CreateOrgInvitationOptions, index?: number): ValidOrgInvitation {
     const name = (param: string) => (index === undefined ? param : `[${index}].${param}`)
     const publicMetadata = (body.public_metadata ?? {}) as Record<string, unknown>
     const privateMetadata = (body.private_metadata ?? {}) as Record<string, unknown>
@@ -111,7 +111,7 @@ export function createOrgInvitationService({ db, clock, store, tickets, allowedR
       inviterUserId: options.source === 'domain' ? null : (body.inviter_user_id?.trim() || null),
       publicMetadata,
       privateMetadata,
-      redirectUrl: body.redirect_url ? checkRedirectUrl(body.redirect_url, allowedRedirectOrigins, name('redirect_url')) : null,
+      redirectUrl: body.redirect_url ? checkRedirectUrl(body.redirect_url, redirectOriginsOf(instance, allowedRedirectOrigins), name('redirect_url')) : null,
       expiresInDays: body.expires_in_days ?? 30,
       notify: options.notify ?? body.notify ?? true,
     }
@@ -211,7 +211,7 @@ export function createOrgInvitationService({ db, clock, store, tickets, allowedR
      * organization are serialised on its row, so concurrent ones never pass those checks together.
      */
     async create(instance: Instance, organizationId: string, body: CreateOrgInvitationBody, options: CreateOrgInvitationOptions = {}): Promise<OrgInvitationView> {
-      const input = validate(body, options)
+      const input = validate(instance, body, options)
       const now = clock.now(instance)
       // Without a caller's transaction, the insert is its own (one round trip, see insertOne).
       return insertOne(options.q ?? db, instance, organizationId, input, options.source ?? 'manual', now)
@@ -219,7 +219,7 @@ export function createOrgInvitationService({ db, clock, store, tickets, allowedR
 
     /** All or nothing: any refused item rolls the whole batch back, and the error names it (`[2].email_address`). */
     async createBulk(instance: Instance, organizationId: string, bodies: CreateOrgInvitationBody[]): Promise<OrgInvitationView[]> {
-      const inputs = bodies.map((body, i) => validate(body, {}, i))
+      const inputs = bodies.map((body, i) => validate(instance, body, {}, i))
       const now = clock.now(instance)
       // One transaction: the first insert locks the organization until the batch commits.
       return db.transaction(async (tx) => {

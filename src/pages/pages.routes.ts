@@ -8,9 +8,10 @@ import { ApiError } from '../platform/errors.js'
 import { html } from '../platform/html.js'
 import type { AcceptService, SignedIn, TicketState } from '../accept/accept.service.js'
 import { sessionCookie } from '../accept/session-cookie.js'
-import type { Instance } from '../instance/instance.schemas.js'
+import { redirectOriginsOf, type Instance } from '../instance/instance.schemas.js'
 import type { UserRow } from '../users/users.store.js'
 import { localUrl, sendPage, ticketProblem, usePageConventions } from './conventions.js'
+import { contentSecurityPolicy } from './layout.js'
 import {
   acceptInvitationPage, messagePage, NAME_MAX_LENGTH, pendingInvitationsPage, signInPage, signOutPage, signUpPage, signUpWithTicketPage,
   verifyCodePage, waitlistPage, wrongAccountPage, type FormError, type InvitationChoice, type SignUpValues,
@@ -86,6 +87,10 @@ export const pageRoutes = (deps: PagesDeps): FastifyPluginAsyncTypebox => async 
   })
   await app.register(rateLimit, { global: false, skipOnError: true, ...(deps.redis ? { redis: deps.redis, nameSpace: 'foyer-rl:' } : {}) })
   usePageConventions(app, deps.allowedRedirectOrigins)
+  // A form whose success redirects to the instance's application (after sign-up or sign-in,
+  // an accepted invitation's redirect_url) needs the instance's own origins in form-action too.
+  const formsFor = (reply: FastifyReply, instance: Instance) =>
+    reply.header('content-security-policy', contentSecurityPolicy(redirectOriginsOf(instance, deps.allowedRedirectOrigins)))
 
   const limiter = (name: string, max: number, key: (req: FastifyRequest) => string) =>
     app.createRateLimit({ max, timeWindow: RATE_WINDOW_MS, keyGenerator: (req) => `pages:${name}:${key(req)}` })
@@ -197,7 +202,7 @@ export const pageRoutes = (deps: PagesDeps): FastifyPluginAsyncTypebox => async 
     : local(state.instance, '/sign-up', { __clerk_ticket: ticket, __clerk_status: 'sign_up' })
 
   function ticketSignUpForm(reply: FastifyReply, status: number, state: Usable, ticket: string, values: SignUpValues, error: FormError | null, signInUrl: string) {
-    return sendPage(reply, status, signUpWithTicketPage({
+    return sendPage(formsFor(reply, state.instance), status, signUpWithTicketPage({
       app: state.instance.name, email: state.invitation.email_address, values, error, signInUrl,
       organization: state.target === 'organization' ? state.invitation.organization_name : null,
       form: { action: '/sign-up', csrf: csrfFor(reply), hidden: { __clerk_ticket: ticket } },
@@ -215,7 +220,7 @@ export const pageRoutes = (deps: PagesDeps): FastifyPluginAsyncTypebox => async 
       }))
     }
     if (instance.signUpMode === 'waitlist') return waitlistForm(reply, instance, values.emailAddress ?? null, error, status)
-    return sendPage(reply, status, signUpPage({
+    return sendPage(formsFor(reply, instance), status, signUpPage({
       app: instance.name, values, error, signInUrl,
       form: { action: '/sign-up', csrf: csrfFor(reply), hidden: { instance: instance.id } },
     }))
@@ -231,7 +236,7 @@ export const pageRoutes = (deps: PagesDeps): FastifyPluginAsyncTypebox => async 
   /** The sign-in form; `returnTo` (a safe return path) is where a successful sign-in without a ticket leads. */
   async function signInForm(reply: FastifyReply, status: number, instance: Instance, p: { ticket?: string | null; email?: string | null; error?: FormError | null; notice?: string | null; returnTo?: string | null }) {
     const signUpUrl = instance.signUpMode === 'restricted' ? null : await local(instance, '/sign-up')
-    return sendPage(reply, status, signInPage({
+    return sendPage(formsFor(reply, instance), status, signInPage({
       app: instance.name, email: p.email ?? null, error: p.error ?? null, notice: p.notice ?? null, signUpUrl,
       form: { action: '/sign-in', csrf: csrfFor(reply), hidden: p.ticket ? { __clerk_ticket: p.ticket } : { instance: instance.id, redirect_url: p.returnTo } },
     }))
@@ -299,7 +304,7 @@ export const pageRoutes = (deps: PagesDeps): FastifyPluginAsyncTypebox => async 
   }
 
   async function codeForm(reply: FastifyReply, status: number, instance: Instance, attempt: { id: string; email_address: string }, error: FormError | null) {
-    return sendPage(reply, status, verifyCodePage({
+    return sendPage(formsFor(reply, instance), status, verifyCodePage({
       app: instance.name, email: attempt.email_address, error, restartUrl: await local(instance, '/sign-up'),
       form: { action: '/sign-up/verify', csrf: csrfFor(reply), hidden: { sign_up: attempt.id } },
     }))
@@ -485,7 +490,7 @@ export const pageRoutes = (deps: PagesDeps): FastifyPluginAsyncTypebox => async 
       if (state.kind !== 'usable') return ticketProblem(accept, reply, state)
       if (state.target === 'application' || !signedIn) return reply.redirect(await ticketFlow(state, ticket), 303)
       if (!isInvitee(signedIn, state.instance.id, state.invitation.email_address)) return wrongAccount(reply, signedIn, state, '/accept', ticket)
-      return sendPage(reply, 200, acceptInvitationPage({
+      return sendPage(formsFor(reply, state.instance), 200, acceptInvitationPage({
         app: state.instance.name, signedInAs: primaryEmail(signedIn.user),
         invitation: invitationChoice(state.invitation, csrfFor(reply), { __clerk_ticket: ticket }),
         signOut: signOutForm(reply, state.instance, await local(state.instance, '/accept', { __clerk_ticket: ticket })),
@@ -495,7 +500,7 @@ export const pageRoutes = (deps: PagesDeps): FastifyPluginAsyncTypebox => async 
     if (signedIn?.instance.id !== instance.id) return signInFirst(reply, instance)
     const { invitations, suggestions } = await accept.organizations.pending(signedIn)
     const csrf = csrfFor(reply)
-    return sendPage(reply, 200, pendingInvitationsPage({
+    return sendPage(formsFor(reply, instance), 200, pendingInvitationsPage({
       app: instance.name, signedInAs: primaryEmail(signedIn.user), continueUrl: await afterSignIn(instance),
       invitations: invitations.map((inv) => invitationChoice(inv, csrf, { invitation_id: inv.id, instance: instance.id })),
       suggestions: suggestions.map((sug) => ({

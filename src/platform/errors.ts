@@ -45,6 +45,12 @@ export type ErrorCode =
   | 'origin_invalid'
   | 'too_many_requests'
   | 'unsupported_content_type'
+  // Foyer's own, for the dashboard's secret keys: one Foyer cannot show again (made before keys
+  // were sealed, or sealed under another server secret), one FOYER_SECRET_KEY pins, and the
+  // instance's last working key.
+  | 'secret_key_not_revealable'
+  | 'secret_key_pinned'
+  | 'secret_key_last_active'
   | 'internal_clerk_error'
 
 export class ApiError extends Error {

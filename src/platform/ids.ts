@@ -18,7 +18,7 @@ export function ksuid(nowMs = Date.now()): string {
   return out.padStart(27, '0')
 }
 
-export type IdPrefix = 'inv' | 'user' | 'idn' | 'ins' | 'msg' | 'org' | 'orginv' | 'orgmem' | 'role' | 'perm' | 'orgdmn' | 'orgsug' | 'ep' | 'evt' | 'sess' | 'sua' | 'sia' | 'client' | 'wle'
+export type IdPrefix = 'inv' | 'user' | 'idn' | 'ins' | 'msg' | 'org' | 'orginv' | 'orgmem' | 'role' | 'perm' | 'orgdmn' | 'orgsug' | 'ep' | 'evt' | 'sess' | 'sua' | 'sia' | 'client' | 'wle' | 'key'
 
 export const newId = (prefix: IdPrefix, nowMs?: number) => `${prefix}_${ksuid(nowMs)}`
 

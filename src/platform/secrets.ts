@@ -1,4 +1,4 @@
-import { createHash, createHmac, randomBytes } from 'node:crypto'
+import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync, randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseServerSecret } from '../config.js'
@@ -35,4 +35,36 @@ export function loadOrCreateServerSecret(dataDir: string): { secret: Buffer; cre
 export function deriveCode(serverSecret: Buffer, purpose: string, subjectId: string, nonce: string): string {
   const mac = createHmac('sha256', serverSecret).update(`${purpose}:${subjectId}:${nonce}`).digest()
   return String(mac.readUInt32BE(0) % 1_000_000).padStart(6, '0')
+}
+
+const SEAL_VERSION = 'v1'
+
+const sealingKey = (serverSecret: Buffer) =>
+  Buffer.from(hkdfSync('sha256', serverSecret, Buffer.alloc(0), 'foyer sealed secrets v1', 32))
+
+/**
+ * A secret the server must be able to show again (an instance's secret key), encrypted with
+ * AES-256-GCM under a key derived from the server secret. `context` is bound in as associated
+ * data, so a sealed value copied onto another row does not open there.
+ */
+export function seal(serverSecret: Buffer, plaintext: string, context: string): string {
+  const iv = randomBytes(12)
+  const cipher = createCipheriv('aes-256-gcm', sealingKey(serverSecret), iv)
+  cipher.setAAD(Buffer.from(context))
+  const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()])
+  return [SEAL_VERSION, iv.toString('base64url'), body.toString('base64url'), cipher.getAuthTag().toString('base64url')].join('.')
+}
+
+/** The plaintext of `seal`, or null when it was sealed under another server secret or context, or altered. */
+export function unseal(serverSecret: Buffer, sealed: string, context: string): string | null {
+  const [version, iv, body, tag] = sealed.split('.')
+  if (version !== SEAL_VERSION || !iv || body === undefined || !tag) return null
+  try {
+    const decipher = createDecipheriv('aes-256-gcm', sealingKey(serverSecret), Buffer.from(iv, 'base64url'), { authTagLength: 16 })
+    decipher.setAAD(Buffer.from(context))
+    decipher.setAuthTag(Buffer.from(tag, 'base64url'))
+    return Buffer.concat([decipher.update(Buffer.from(body, 'base64url')), decipher.final()]).toString('utf8')
+  } catch {
+    return null
+  }
 }

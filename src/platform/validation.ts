@@ -30,6 +30,27 @@ export function checkMetadataSize(metadata: Record<string, unknown>, param = 'pu
 }
 
 /**
+ * An allowed origin in its canonical form: exact (`https://app.example.com`) or with any port
+ * (`http://localhost:*`); null for anything else (another scheme, a path, a query, credentials).
+ */
+export function originPattern(raw: string): string | null {
+  const text = raw.trim()
+  const wildcard = /^(https?:\/\/[^/:?#@]+):\*$/.exec(text)
+  let url: URL
+  try {
+    url = new URL(wildcard?.[1] ?? text)
+  } catch {
+    return null
+  }
+  // A host is letters, digits, dots and hyphens (IDNs arrive as punycode), or an IPv6 literal:
+  // URL accepts `*` and the like in hosts, which no browser would send as an origin.
+  const isHost = /^(?:[a-z0-9-]+\.)*[a-z0-9-]+$|^\[[0-9a-f:.]+\]$/.test(url.hostname)
+  const isOrigin = (url.protocol === 'http:' || url.protocol === 'https:') && isHost && url.pathname === '/' && !url.search && !url.hash && !url.username && !url.password
+  if (!isOrigin || /[?#]$/.test(text)) return null
+  return wildcard ? `${url.origin}:*` : url.origin
+}
+
+/**
  * An allowed origin is exact (`https://app.example.com`) or takes any port
  * (`http://localhost:*`). Anything else, including a look-alike host, is refused.
  */

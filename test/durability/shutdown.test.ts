@@ -28,7 +28,9 @@ describe('SIGINT and SIGTERM', () => {
     const list = await fetch(`${second.baseUrl}/v1/invitations?query=${id}`, { headers: auth })
     assert.deepEqual((await list.json() as { id: string }[]).map((i) => i.id), [id])
     // The pinned key still selects the same instance: no second default instance was made.
-    assert.doesNotMatch(second.output(), /shown once/)
+    const instanceLine = (output: string) => /instance: +(ins_\w+)/.exec(output)?.[1]
+    assert.ok(instanceLine(first.output()))
+    assert.equal(instanceLine(second.output()), instanceLine(first.output()))
     assert.deepEqual(await second.stop(), { code: 0, signal: null })
   })
 })

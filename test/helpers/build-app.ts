@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import type { FastifyInstance, InjectOptions } from 'fastify'
 import type { Redis } from 'ioredis'
-import { buildApp, type Services } from '../../src/app.js'
+import { buildApp, loggerOptions, type Services } from '../../src/app.js'
 import { loadConfig, type Config } from '../../src/config.js'
 import { manualClock } from '../../src/platform/clock.js'
 import type { Db } from '../../src/platform/db/db.js'
@@ -30,9 +30,10 @@ export interface TestApp {
 /**
  * An app over a fresh database (in-memory PGlite by default), a clock that moves only when
  * told, and configuration passed in rather than read from the environment. `redis` shares
- * rate-limit counters through that client; the caller owns it and disconnects it.
+ * rate-limit counters through that client; the caller owns it and disconnects it. With
+ * `logLines`, every line the app logs (at debug) is pushed there.
  */
-export async function buildTestApp(options: { engine?: Engine; env?: Record<string, string>; redis?: Redis | null } = {}): Promise<TestApp> {
+export async function buildTestApp(options: { engine?: Engine; env?: Record<string, string>; redis?: Redis | null; logLines?: string[] } = {}): Promise<TestApp> {
   const { db, url, drop } = await openTestDb(options.engine ?? 'pglite')
   const config = loadConfig({
     FOYER_PUBLIC_URL: PUBLIC_URL,
@@ -42,7 +43,9 @@ export async function buildTestApp(options: { engine?: Engine; env?: Record<stri
   })
   const clock = manualClock(Date.now())
   const serverSecret = randomBytes(32)
-  const { app, services, outboxWorker } = await buildApp({ config, db, clock, serverSecret, redis: options.redis ?? null })
+  const lines = options.logLines
+  const logger = lines && { ...loggerOptions('debug') as object, stream: { write: (line: string) => { lines.push(line) } } }
+  const { app, services, outboxWorker } = await buildApp({ config, db, clock, serverSecret, redis: options.redis ?? null, ...(logger ? { logger } : {}) })
   await app.ready()
   return {
     app, services, db, databaseUrl: url, config, clock, serverSecret, outboxWorker,

@@ -37,8 +37,8 @@ forEachDatabase('GET/PATCH /v1/instance', (engine) => {
     assert.equal(res.status, 200)
     assert.equal(res.headers['content-type'], 'application/json')
     assert.deepEqual(Object.keys(res.body).sort(), [
-      'after_sign_up_url', 'application_name', 'created_at', 'environment_type', 'home_url', 'id', 'object',
-      'publishable_key', 'rate_limits', 'sign_up_mode', 'updated_at',
+      'after_sign_up_url', 'allowed_redirect_origins', 'application_name', 'created_at', 'environment_type', 'home_url', 'id', 'object',
+      'publishable_key', 'rate_limits', 'server_redirect_origins', 'sign_up_mode', 'updated_at',
     ])
     assert.equal(res.body.object, 'instance')
     assert.equal(res.body.id, instance.id)
@@ -50,6 +50,8 @@ forEachDatabase('GET/PATCH /v1/instance', (engine) => {
     assert.equal(res.body.home_url, null)
     assert.equal(res.body.after_sign_up_url, null)
     assert.deepEqual(res.body.rate_limits, DEFAULT_LIMITS)
+    assert.deepEqual(res.body.allowed_redirect_origins, [])
+    assert.deepEqual(res.body.server_redirect_origins, [APP_ORIGIN, 'http://localhost:*'])
     assert.ok(Number.isInteger(res.body.created_at))
     assert.ok(Number.isInteger(res.body.updated_at))
     assert.ok(res.body.updated_at >= res.body.created_at)

@@ -153,7 +153,7 @@ export function instanceCreatedBody(p: { instance: Instance; secretKey: string }
   return html`<div class="notice" role="status"><p>The instance ${p.instance.name} was created.</p></div>
 <div class="card">
 <h2>Secret key</h2>
-<p><strong>Copy it now: it is shown only once.</strong> Foyer keeps only a hash of it.</p>
+<p><strong>Copy it into your application.</strong> It can be revealed again, or rolled, under this instance's Settings.</p>
 <div class="link-box">
 <label for="secret-key" class="sr-only">Secret key</label>
 <input id="secret-key" class="secret" readonly value="${p.secretKey}">

@@ -5,7 +5,9 @@ import { fromValidation } from '../platform/http.js'
 import { UpdateInstanceBody } from '../instance/instance.schemas.js'
 import type { DashboardContext, DashboardSection } from './dashboard.context.js'
 import type { FormError } from './dashboard.views.js'
-import { RATE_LIMIT_LABELS, RATE_LIMIT_NAMES, settingsBody, settingsPath, valuesOf, type SettingsValues } from './settings.views.js'
+import {
+  RATE_LIMIT_LABELS, RATE_LIMIT_NAMES, settingsBody, settingsPath, valuesOf, type SettingsCard, type SettingsPageProps, type SettingsValues,
+} from './settings.views.js'
 
 // The same validator options and schema as the body of PATCH /v1/instance (see app.ts), so the
 // form is held to exactly the API's rules and answers with the API's messages.
@@ -16,6 +18,7 @@ const FIELD_LABELS: Record<string, string> = {
   sign_up_mode: 'Sign-up mode',
   home_url: 'Home URL',
   after_sign_up_url: 'After sign-up URL',
+  allowed_redirect_origins: 'Allowed redirect origins',
   ...Object.fromEntries(RATE_LIMIT_NAMES.map((name) => [`rate_limits.${name}`, `The rate limit "${RATE_LIMIT_LABELS[name]}"`])),
 }
 
@@ -30,8 +33,12 @@ export function settingsValues(body: FormBody, current: SettingsValues): Setting
     homeUrl: field(body, 'home_url') ?? current.homeUrl,
     afterSignUpUrl: field(body, 'after_sign_up_url') ?? current.afterSignUpUrl,
     rateLimits: Object.fromEntries(RATE_LIMIT_NAMES.map((name) => [name, field(body, `rate_limits.${name}`) ?? current.rateLimits[name]])) as SettingsValues['rateLimits'],
+    allowedRedirectOrigins: field(body, 'allowed_redirect_origins') ?? current.allowedRedirectOrigins,
   }
 }
+
+/** The origins typed one per line (commas too); blank lines are nothing. */
+const originLines = (text: string) => text.split(/[\r\n,]+/).map((line) => line.trim()).filter(Boolean)
 
 /**
  * The PATCH /v1/instance body the form stands for, with only the fields sent (as PATCH does):
@@ -55,22 +62,39 @@ export function updateBody(body: FormBody): Record<string, unknown> {
     return text === undefined ? [] : [[limit, number(text)] as const]
   })
   if (limits.length > 0) out.rate_limits = Object.fromEntries(limits)
+  const origins = field(body, 'allowed_redirect_origins')
+  if (origins !== undefined) out.allowed_redirect_origins = originLines(origins)
   return out
 }
 
-/** A refusal of the input, worded for this form with the field named as it is labelled. */
-function settingsError(err: unknown): FormError & { status: number } {
+type CardError = FormError & { card: SettingsCard; status: number }
+
+/**
+ * A refusal of the input, worded for this form with the field named as it is labelled, and
+ * placed on the card it is about. Origins are one list here (`allowed_redirect_origins[2]` is
+ * the list's field), and the reason quotes the origin refused.
+ */
+function settingsError(err: unknown, card?: SettingsCard): CardError {
   if (!(err instanceof ApiError) || err.status >= 500 || err.status === 429) throw err
-  const param = typeof err.meta.param_name === 'string' ? err.meta.param_name : ''
+  const raw = typeof err.meta.param_name === 'string' ? err.meta.param_name : ''
+  const param = raw.startsWith('allowed_redirect_origins') ? 'allowed_redirect_origins' : raw
   const label = FIELD_LABELS[param]
-  const message = label && err.longMessage.startsWith(param) ? label + err.longMessage.slice(param.length) : err.longMessage
-  return { status: err.status, message, ...(param ? { param } : {}) }
+  const message = label && err.longMessage.startsWith(raw) ? label + err.longMessage.slice(raw.length) : err.longMessage
+  return { status: err.status, message, card: card ?? (param === 'allowed_redirect_origins' ? 'origins' : 'application'), ...(param ? { param } : {}) }
+}
+
+const HOUR_MS = 60 * 60 * 1000
+const KEY_NOTICES: Record<string, string> = {
+  saved: 'The settings were saved.',
+  'key-deleted': 'The key was deleted: requests with it are refused from now on.',
+  'key-rolled': 'A new secret key was made, marked new below: reveal it to copy it into your application.',
 }
 
 /**
- * The instance's settings: application name, sign-up mode, home and after-sign-up URLs and
- * rate limits, changed through the instance service with PATCH /v1/instance's rules; the
- * allowed redirect origins and the keys, which are configuration, shown read-only.
+ * The instance's settings: application name, sign-up mode, home and after-sign-up URLs, rate
+ * limits and the instance's own allowed redirect origins, changed through the instance service
+ * with PATCH /v1/instance's rules; and its secret keys: reveal, roll with a grace period,
+ * delete. A key is shown only in the answer to a POST, never in a URL or a redirect.
  */
 export const settingsSection: DashboardSection = {
   key: 'settings',
@@ -78,17 +102,36 @@ export const settingsSection: DashboardSection = {
   path: 'settings',
   routes: (ctx: DashboardContext) => async (app: FastifyInstance) => {
     const { instances } = ctx.deps.services
+    type PageState = Pick<SettingsPageProps, 'values' | 'error' | 'notice' | 'revealed'> & { fresh?: string | null; status?: number }
 
-    const page = (req: FastifyRequest, reply: FastifyReply, p: { values: SettingsValues; error: FormError | null; notice: string | null; status?: number }) =>
+    const page = async (req: FastifyRequest, reply: FastifyReply, p: PageState) =>
       ctx.render(req, reply, {
         status: p.status ?? 200, title: 'Settings', section: 'settings',
-        body: settingsBody({ instance: req.instance, csrf: ctx.csrf(reply), values: p.values, error: p.error, notice: p.notice, allowedRedirectOrigins: ctx.deps.config.allowedRedirectOrigins }),
+        body: settingsBody({
+          instance: req.instance, csrf: ctx.csrf(reply), values: p.values, error: p.error, notice: p.notice, revealed: p.revealed, fresh: p.fresh ?? null,
+          serverOrigins: instances.serverOrigins, keys: await instances.listKeys(req.instance),
+        }),
       })
+    const plain = (req: FastifyRequest): PageState => ({ values: valuesOf(req.instance), error: null, notice: null, revealed: null })
+    const keyId = (req: FastifyRequest) => (req.params as { key_id: string }).key_id
+    const audit = (req: FastifyRequest, what: string, id: string) =>
+      req.log.info({ operatorId: req.operator.id, instanceId: req.instance.id, keyId: id }, what)
+
+    /** A key operation, with its refusal shown on the keys card. */
+    async function onKeys(req: FastifyRequest, reply: FastifyReply, run: () => Promise<FastifyReply>) {
+      try {
+        return await run()
+      } catch (err) {
+        const error = settingsError(err, 'keys')
+        return page(req, reply, { ...plain(req), error, status: error.status })
+      }
+    }
 
     app.get('/settings', { schema: { hide: true } }, async (req, reply) => {
       // A fixed text chosen by a code: nothing typed into the URL is echoed.
-      const notice = (req.query as { notice?: string }).notice === 'saved' ? 'The settings were saved.' : null
-      return page(req, reply, { values: valuesOf(req.instance), error: null, notice })
+      const query = req.query as { notice?: string; key?: string }
+      const notice = KEY_NOTICES[query.notice ?? ''] ?? null
+      return page(req, reply, { ...plain(req), notice, fresh: query.notice === 'key-rolled' ? query.key ?? null : null })
     })
 
     app.post('/settings', { schema: { hide: true } }, async (req, reply) => {
@@ -100,8 +143,29 @@ export const settingsSection: DashboardSection = {
         return reply.redirect(`${settingsPath(req.instance)}?notice=saved`, 303)
       } catch (err) {
         const error = settingsError(err)
-        return page(req, reply, { values, error, notice: null, status: error.status })
+        return page(req, reply, { values, error, notice: null, revealed: null, status: error.status })
       }
     })
+
+    app.post('/settings/keys/:key_id/reveal', { schema: { hide: true } }, async (req, reply) => onKeys(req, reply, async () => {
+      const { key, secretKey } = await instances.revealKey(req.instance, keyId(req))
+      audit(req, 'secret key revealed', key.id)
+      return page(req, reply, { ...plain(req), revealed: { keyId: key.id, secretKey } })
+    }))
+
+    app.post('/settings/keys/roll', { schema: { hide: true } }, async (req, reply) => onKeys(req, reply, async () => {
+      const hours = field(req.body as FormBody, 'grace_period') ?? ''
+      const graceMs = /^\d{1,4}$/.test(hours) ? Number(hours) * HOUR_MS : -1
+      const { key } = await instances.rollKey(req.instance, graceMs)
+      audit(req, 'secret key rolled', key.id)
+      // Redirected, so that reloading the page cannot roll again (and stop the key just made).
+      return reply.redirect(`${settingsPath(req.instance)}?notice=key-rolled&key=${encodeURIComponent(key.id)}#api-keys`, 303)
+    }))
+
+    app.post('/settings/keys/:key_id/delete', { schema: { hide: true } }, async (req, reply) => onKeys(req, reply, async () => {
+      await instances.deleteKey(req.instance, keyId(req))
+      audit(req, 'secret key deleted', keyId(req))
+      return reply.redirect(`${settingsPath(req.instance)}?notice=key-deleted#api-keys`, 303)
+    }))
   },
 }

@@ -1,6 +1,7 @@
 import { html, raw, type SafeHtml } from '../platform/html.js'
-import { DEFAULT_RATE_LIMITS, SIGN_UP_MODES, type Instance, type RateLimitName } from '../instance/instance.schemas.js'
-import { csrfInput, errorBox, instancePath, invalidIf, noticeBox, type FormError } from './dashboard.views.js'
+import { DEFAULT_RATE_LIMITS, MAX_INSTANCE_ORIGINS, SIGN_UP_MODES, type Instance, type RateLimitName } from '../instance/instance.schemas.js'
+import { ROLL_GRACE_PERIODS_MS, type SecretKeyInfo } from '../instance/instance.service.js'
+import { csrfInput, errorBox, instancePath, invalidIf, noticeBox, when, type FormError } from './dashboard.views.js'
 
 /** The settings form as typed, kept to fill the form again when something is refused. */
 export interface SettingsValues {
@@ -9,6 +10,8 @@ export interface SettingsValues {
   homeUrl: string
   afterSignUpUrl: string
   rateLimits: Record<RateLimitName, string>
+  /** One origin per line. */
+  allowedRedirectOrigins: string
 }
 
 export const RATE_LIMIT_NAMES = Object.keys(DEFAULT_RATE_LIMITS) as RateLimitName[]
@@ -35,20 +38,39 @@ export function valuesOf(instance: Instance): SettingsValues {
     homeUrl: instance.homeUrl ?? '',
     afterSignUpUrl: instance.afterSignUpUrl ?? '',
     rateLimits: Object.fromEntries(RATE_LIMIT_NAMES.map((name) => [name, String(instance.rateLimits[name])])) as Record<RateLimitName, string>,
+    allowedRedirectOrigins: instance.allowedRedirectOrigins.join('\n'),
   }
+}
+
+/** Which card of the page a refusal belongs to. */
+export type SettingsCard = 'application' | 'origins' | 'keys'
+
+const GRACE_LABELS: Record<number, string> = {
+  0: 'Stop the old key now',
+  [60 * 60 * 1000]: 'Keep the old key working for 1 hour',
+  [24 * 60 * 60 * 1000]: 'Keep the old key working for 24 hours',
+  [7 * 24 * 60 * 60 * 1000]: 'Keep the old key working for 7 days',
 }
 
 export interface SettingsPageProps {
   instance: Instance
   csrf: string
   values: SettingsValues
-  error: FormError | null
+  error: (FormError & { card: SettingsCard }) | null
   notice: string | null
-  allowedRedirectOrigins: readonly string[]
+  /** FOYER_ALLOWED_REDIRECT_ORIGINS, which every instance allows. */
+  serverOrigins: readonly string[]
+  keys: readonly SecretKeyInfo[]
+  /** A key shown in full in this answer (to a POST) only. */
+  revealed: { keyId: string; secretKey: string } | null
+  /** The key a roll just made, marked as new. */
+  fresh: string | null
 }
 
 export function settingsBody(p: SettingsPageProps): SafeHtml {
-  const { instance, values, error } = p
+  const { instance, values } = p
+  const errorIn = (card: SettingsCard) => (p.error?.card === card ? p.error : null)
+  const error = errorIn('application')
   const urlField = (name: 'home_url' | 'after_sign_up_url', label: string, hint: string, value: string) => html`<div class="field">
 <label for="${name}">${label} <span class="hint">${hint}</span></label>
 <input id="${name}" name="${name}" type="url" maxlength="2048" value="${value}"${invalidIf(error, name)}>
@@ -81,21 +103,84 @@ ${RATE_LIMIT_NAMES.map((name) => html`<div class="field">
 <button type="submit">Save settings</button>
 </form>
 </div>
-<div class="card" id="allowed-origins">
+${originsCard(p)}
+${keysCard(p)}`
+}
+
+function originsCard(p: SettingsPageProps): SafeHtml {
+  const error = p.error?.card === 'origins' ? p.error : null
+  return html`<div class="card" id="allowed-origins">
 <h2>Allowed redirect origins</h2>
-<p class="muted">Read-only here: they are configuration, shared by every instance. Change <code>FOYER_ALLOWED_REDIRECT_ORIGINS</code> (comma-separated; <code>*</code> allowed for a port, such as <code>http://localhost:*</code>) and restart Foyer.</p>
-${p.allowedRedirectOrigins.length === 0
-    ? html`<p>None: redirect URLs, home and after-sign-up URLs are refused until an origin is allowed.</p>`
-    : html`<ul>${p.allowedRedirectOrigins.map((o) => html`<li class="mono">${o}</li>`)}</ul>`}
+<p class="muted">Invitation redirect URLs, home and after-sign-up URLs must be on one of these origins, and only pages on them may call the Frontend API with a person's session.</p>
+<h3>Every instance</h3>
+${p.serverOrigins.length === 0
+    ? html`<p>None. Set <code>FOYER_ALLOWED_REDIRECT_ORIGINS</code> to allow origins for every instance.</p>`
+    : html`<ul>${p.serverOrigins.map((o) => html`<li class="mono">${o}</li>`)}</ul>
+<p class="muted">From <code>FOYER_ALLOWED_REDIRECT_ORIGINS</code>; change it and restart Foyer to change these.</p>`}
+<form method="post" action="${settingsPath(p.instance)}">
+${csrfInput(p.csrf)}
+${errorBox(error)}
+<div class="field">
+<label for="allowed_redirect_origins">This instance also allows <span class="hint">One origin per line, up to ${MAX_INSTANCE_ORIGINS}: <code>https://app.example.com</code>, or <code>http://localhost:*</code> for any port. No paths.</span></label>
+<textarea id="allowed_redirect_origins" name="allowed_redirect_origins" rows="4" spellcheck="false" placeholder="https://app.example.com"${invalidIf(error, 'allowed_redirect_origins')}>${p.values.allowedRedirectOrigins}</textarea>
 </div>
-<div class="card" id="api-keys">
+<button type="submit">Save origins</button>
+</form>
+</div>`
+}
+
+function keysCard(p: SettingsPageProps): SafeHtml {
+  const { instance } = p
+  const error = p.error?.card === 'keys' ? p.error : null
+  const keyAction = (key: SecretKeyInfo, action: string) => settingsPath(instance) + `/keys/${encodeURIComponent(key.id)}/${action}`
+  const isPinned = p.keys.some((k) => k.isPinned)
+  const rows = p.keys.map((key) => {
+    const shown = p.revealed?.keyId === key.id ? p.revealed : null
+    return html`<tr data-key="${key.id}">
+<td><span class="mono">${key.hint ?? 'made before keys were kept for revealing'}</span>${key.isPinned && html` <span class="status status-pending">FOYER_SECRET_KEY</span>`}${key.id === p.fresh && html` <span class="status status-sent">new</span>`}<div class="mono muted">${key.id}</div>
+${shown && html`<div class="link-box">
+<label for="secret-key-${key.id}" class="sr-only">Secret key</label>
+<input id="secret-key-${key.id}" class="secret" readonly value="${shown.secretKey}">
+<button type="button" class="secondary" data-copy="secret-key-${key.id}" hidden>Copy</button>
+</div>`}</td>
+<td>${when(key.createdAt)}</td>
+<td>${key.expiresAt === null ? html`<span class="status status-accepted">active</span>` : html`<span class="status status-expired">stops ${when(key.expiresAt)}</span>`}</td>
+<td class="actions">${shown
+    ? html`<a class="button secondary small" href="${settingsPath(instance)}#api-keys">Hide</a>`
+    : key.canReveal && html`<form method="post" action="${keyAction(key, 'reveal')}">${csrfInput(p.csrf)}<button type="submit" class="secondary small">Reveal</button></form>`}
+${!key.isPinned && p.keys.length > 1 && html`<details><summary>Delete</summary>
+<form method="post" action="${keyAction(key, 'delete')}">${csrfInput(p.csrf)}
+<p class="muted">Requests with this key are refused from now on.</p>
+<button type="submit" class="danger small">Delete this key now</button></form></details>`}</td>
+</tr>
+`
+  })
+  return html`<div class="card" id="api-keys">
 <h2>API keys</h2>
 <dl class="facts">
 <dt>Instance id</dt><dd class="mono">${instance.id}</dd>
-<dt>Environment</dt><dd>${instance.environmentType === 'production' ? 'production (sk_live_ key)' : 'development (sk_test_ key)'}</dd>
+<dt>Environment</dt><dd>${instance.environmentType === 'production' ? 'production (sk_live_ keys)' : 'development (sk_test_ keys)'}</dd>
 <dt>Publishable key</dt><dd class="mono">${instance.publishableKey}</dd>
-<dt>Secret key</dt><dd>Shown once, when the instance was created (or printed at first start). Foyer stores only its hash, so it cannot be revealed again.</dd>
 </dl>
-<p class="muted">Rotating the secret key is not available from the dashboard yet: Foyer has no operation that issues a new key for an existing instance. For the default instance, set <code>FOYER_SECRET_KEY</code> to a new key and restart; it replaces the old one. For another instance, create a new instance.</p>
+<h3>Secret keys</h3>
+${errorBox(error)}
+<div class="table-wrap"><table>
+<thead><tr><th scope="col">Key</th><th scope="col">Created</th><th scope="col">State</th><th scope="col">Actions</th></tr></thead>
+<tbody>
+${rows}</tbody>
+</table></div>
+<p class="muted">Foyer looks keys up by their hash and keeps them sealed with the server secret, which is never in the database: a copy of the database alone reveals no key. Revealing a key is written to the log, without the key.</p>
+${isPinned
+    ? html`<p class="muted">This instance's key is set by <code>FOYER_SECRET_KEY</code>, so it is rolled there: change the variable and restart Foyer.</p>`
+    : html`<h3>Roll the secret key</h3>
+<form method="post" action="${settingsPath(instance)}/keys/roll">
+${csrfInput(p.csrf)}
+<div class="field">
+<label for="grace_period">Grace period <span class="hint">A new key is made at once; give your deployments time to switch to it before the old one stops.</span></label>
+<select id="grace_period" name="grace_period">
+${ROLL_GRACE_PERIODS_MS.map((ms) => html`<option value="${String(ms / 3_600_000)}"${ms === 24 * 60 * 60 * 1000 && raw(' selected')}>${GRACE_LABELS[ms]}</option>\n`)}</select>
+</div>
+<button type="submit" class="danger">Roll secret key</button>
+</form>`}
 </div>`
 }

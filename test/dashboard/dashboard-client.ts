@@ -13,7 +13,7 @@ const unescape = (text: string) =>
 
 /** The hidden and visible inputs of the POST form whose action is `action` (exactly, or the first starting with it). */
 export function formFields(body: string, action: string): Record<string, string> {
-  const forms = [...body.matchAll(/<form method="post" action="([^"]*)">([\s\S]*?)<\/form>/g)]
+  const forms = [...body.matchAll(/<form method="post" action="([^"]*)"[^>]*>([\s\S]*?)<\/form>/g)]
   const form = forms.find((f) => unescape(f[1]!) === action) ?? forms.find((f) => unescape(f[1]!).startsWith(action))
   assert.ok(form, `no form posting to ${action} in:\n${body}`)
   const fields: Record<string, string> = {}
@@ -45,8 +45,8 @@ export interface Dashboard {
 }
 
 /** An app with one instance and its first operator, set up through the setup link and signed in. */
-export async function dashboardApp(engine: Engine = 'pglite'): Promise<Dashboard> {
-  const t = await buildTestApp({ engine })
+export async function dashboardApp(engine: Engine = 'pglite', options: Omit<Parameters<typeof buildTestApp>[0] & object, 'engine'> = {}): Promise<Dashboard> {
+  const t = await buildTestApp({ ...options, engine })
   const { instance, secretKey } = await t.newInstance('Acme')
   const token = await issueSetupToken(t)
   assert.ok(token)

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { APP_ORIGIN, client } from '../helpers/build-app.js'
 import { forEachDatabase } from '../helpers/databases.js'
 import { browser, textOf } from '../pages/page-client.js'
-import { dashboardApp, formFields, type Dashboard } from './dashboard-client.js'
+import { csrfOf, dashboardApp, formFields, type Dashboard } from './dashboard-client.js'
 
 const settingsOf = (d: Dashboard) => `/dashboard/${d.instanceId}/settings`
 /** Submits the settings form as a browser does: its inputs, and the option selected in the sign-up mode select. */
@@ -131,19 +131,65 @@ forEachDatabase('dashboard settings', (engine) => {
     assert.equal(formFields((await d.op.get(settingsOf(d))).body, settingsOf(d)).application_name, hostile)
   })
 
-  it('shows the allowed redirect origins and the keys read-only, never a secret key, and says rotation is not available', async (t) => {
+  it('edits the instance\'s own allowed redirect origins, one per line, which take effect for this instance only', async (t) => {
     const d = await dashboardApp(engine)
     t.after(() => d.t.close())
     const page = await d.op.get(settingsOf(d))
-    const text = textOf(page.body)
     assert.match(page.body, /<li class="mono">https:\/\/app\.example\.com<\/li>/)
     assert.match(page.body, /<li class="mono">http:\/\/localhost:\*<\/li>/)
-    assert.match(text, /FOYER_ALLOWED_REDIRECT_ORIGINS/)
-    assert.ok(!/name="allowed_redirect_origins"/.test(page.body), 'origins are not editable')
-    assert.match(text, /pk_test_/)
-    assert.ok(!page.body.includes(d.secretKey), 'the secret key is never shown')
-    assert.ok(!/sk_(?:test|live)_[A-Za-z0-9]{20,}/.test(page.body))
-    assert.match(text, /Rotating the secret key is not available from the dashboard yet/)
-    assert.ok(!/<button[^>]*>Rotate/.test(page.body))
+    assert.match(textOf(page.body), /From FOYER_ALLOWED_REDIRECT_ORIGINS/)
+    assert.match(page.body, /<textarea id="allowed_redirect_origins" name="allowed_redirect_origins"[^>]*><\/textarea>/)
+
+    // Only the origins are sent, as their own form does: nothing else changes.
+    const before = await apiSettings(d)
+    const res = await d.op.post(settingsOf(d), { _csrf: csrfOf(page.body), allowed_redirect_origins: 'https://Partner.Example.org/\r\n\r\nhttp://127.0.0.1:*\r\nhttps://partner.example.org\r\n' })
+    assert.equal(res.statusCode, 303, res.body)
+    const after = await apiSettings(d)
+    assert.deepEqual(after.allowed_redirect_origins, ['https://partner.example.org', 'http://127.0.0.1:*'])
+    assert.deepEqual({ ...after, allowed_redirect_origins: [], updated_at: 0 }, { ...before, updated_at: 0 })
+    assert.match((await d.op.get(settingsOf(d))).body, /name="allowed_redirect_origins"[^>]*>https:\/\/partner\.example\.org\nhttp:\/\/127\.0\.0\.1:\*<\/textarea>/)
+
+    // This instance's redirect URLs may use them; another instance's may not.
+    const api = client(d.t.app, d.secretKey)
+    const invited = await api.post('/v1/invitations', { email_address: 'partner@example.com', redirect_url: 'https://partner.example.org/welcome', notify: false })
+    assert.equal(invited.status, 200, JSON.stringify(invited.body))
+    assert.equal((await api.patch('/v1/instance', { home_url: 'http://127.0.0.1:8080/home' })).status, 200)
+    const other = client(d.t.app, (await d.t.newInstance('Other')).secretKey)
+    const refused = await other.post('/v1/invitations', { email_address: 'partner@example.com', redirect_url: 'https://partner.example.org/welcome', notify: false })
+    assert.equal(refused.status, 422)
+    assert.equal(refused.body.errors[0].meta.param_name, 'redirect_url')
+
+    // An origin the home URL uses cannot be dropped; saying so names the URL.
+    const drop = await d.op.post(settingsOf(d), { _csrf: csrfOf(page.body), allowed_redirect_origins: 'https://partner.example.org' })
+    assert.equal(drop.statusCode, 422)
+    assert.match(textOf(drop.body), /Allowed redirect origins must keep home_url \(http:\/\/127\.0\.0\.1:8080\/home\) on an allowed origin/)
+    assert.match(drop.body, /name="allowed_redirect_origins"[^>]* aria-invalid="true"/)
+    assert.deepEqual((await apiSettings(d)).allowed_redirect_origins, ['https://partner.example.org', 'http://127.0.0.1:*'])
+
+    // Blank clears them.
+    assert.equal((await api.patch('/v1/instance', { home_url: null })).status, 200)
+    assert.equal((await d.op.post(settingsOf(d), { _csrf: csrfOf(page.body), allowed_redirect_origins: ' ' })).statusCode, 303)
+    assert.deepEqual((await apiSettings(d)).allowed_redirect_origins, [])
+  })
+
+  it('refuses an origin that is not one inline with 422, quoting it, keeping what was typed (escaped) and changing nothing', async (t) => {
+    const d = await dashboardApp(engine)
+    t.after(() => d.t.close())
+    const page = await d.op.get(settingsOf(d))
+    for (const typed of ['https://partner.example.org/path', 'ftp://files.example.org', 'partner.example.org', '</textarea><script>alert(1)</script>']) {
+      const res = await d.op.post(settingsOf(d), { _csrf: csrfOf(page.body), allowed_redirect_origins: `https://ok.example.org\n${typed}` })
+      assert.equal(res.statusCode, 422, typed)
+      assert.match(textOf(res.body), /Allowed redirect origins must be an origin such as https:\/\/app\.example\.com/)
+      assert.ok(textOf(res.body).includes(JSON.stringify(typed)), `the refused origin is quoted: ${typed}`)
+      assert.ok(!res.body.includes('<script>alert(1)'), 'typed text is escaped')
+      const kept = /<textarea id="allowed_redirect_origins"[^>]*>([^<]*)<\/textarea>/.exec(res.body)?.[1]
+      assert.equal(kept?.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&amp;/g, '&'), `https://ok.example.org\n${typed}`, 'what was typed is kept')
+    }
+    const tooMany = Array.from({ length: 51 }, (_, i) => `https://app${i}.example.org`).join('\n')
+    const res = await d.op.post(settingsOf(d), { _csrf: csrfOf(page.body), allowed_redirect_origins: tooMany })
+    assert.equal(res.statusCode, 422)
+    assert.match(textOf(res.body), /At most 50 items may be sent in one request/)
+    assert.match(res.body, /name="allowed_redirect_origins"[^>]* aria-invalid="true"/)
+    assert.deepEqual((await apiSettings(d)).allowed_redirect_origins, [])
   })
 })

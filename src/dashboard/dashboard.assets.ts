@@ -3,7 +3,8 @@ import { createHash } from 'node:crypto'
 // The dashboard's whole stylesheet and script, served by Foyer itself under a content hash (so
 // they can be cached for good) and allowed by CSP as 'self': no inline style or script runs,
 // even if markup were ever injected. Every page works without the script; it only adds
-// copy buttons, switching instance on select, and checking metadata JSON while it is typed.
+// copy buttons, switching instance on select, checking metadata JSON while it is typed, and
+// the email template preview following what is typed.
 const CSS = `
 *,*::before,*::after{box-sizing:border-box}
 html{-webkit-text-size-adjust:100%}
@@ -85,6 +86,7 @@ pre{margin:0;padding:.6rem;background:#f6f8fa;border-radius:6px;overflow:auto;fo
 .table-wrap{overflow-x:auto}
 .js-status{font-size:.85rem;margin:.25rem 0 0;color:#57606a}
 .js-status.bad{color:#cf222e}
+h3{margin:1rem 0 .5rem;font-size:1rem}
 @media (max-width:48rem){.shell{display:block;padding:.75rem}.shell>nav ul{display:flex;gap:.25rem;margin:0 0 1rem}}
 `.trim()
 
@@ -123,6 +125,34 @@ document.querySelectorAll('textarea[data-json-object]').forEach(function (area) 
   }
   area.addEventListener('input', check);
   check();
+});
+document.querySelectorAll('form[data-live-preview]').forEach(function (form) {
+  var url = form.getAttribute('data-live-preview');
+  var body = document.getElementById('preview-body'), status = document.getElementById('preview-status');
+  var subject = document.getElementById('preview-subject'), frame = document.getElementById('preview-html'), text = document.getElementById('preview-text');
+  if (!url || !body || !status || !subject || !frame || !text || !window.fetch) return;
+  var hint = form.querySelector('[data-live-hint]');
+  if (hint) hint.hidden = false;
+  var timer = null, latest = 0, shown = null;
+  function say(message, bad) { status.textContent = message; status.classList.toggle('bad', !!bad); }
+  function refresh() {
+    var mine = ++latest;
+    fetch(url, { method: 'POST', credentials: 'same-origin', headers: { accept: 'application/json' }, body: new URLSearchParams(new FormData(form)) })
+      .then(function (res) { return res.json(); })
+      .then(function (data) {
+        if (mine !== latest) return;
+        if (data.error) { body.hidden = true; say('No preview: ' + data.error.message, true); return; }
+        // Shown before the frame loads: a frame laid out while hidden stays blank in Chromium.
+        body.hidden = false;
+        subject.textContent = data.subject;
+        if (data.html !== shown) { shown = data.html; frame.srcdoc = '<base target="_blank">' + data.html; }
+        text.textContent = data.text;
+        say('Your changes, not saved yet, rendered with sample data.', false);
+      }, function () {
+        if (mine === latest) say('The preview could not be updated (reload the page, or use the Preview button).', true);
+      });
+  }
+  form.addEventListener('input', function () { clearTimeout(timer); timer = setTimeout(refresh, 250); });
 });
 `.trim()
 

@@ -1,4 +1,4 @@
-import { html, type SafeHtml } from '../platform/html.js'
+import { html, raw, type SafeHtml } from '../platform/html.js'
 import type { Instance } from '../instance/instance.schemas.js'
 import type { EmailTemplate } from '../email/email.schemas.js'
 import type { RenderedEmail, TemplateSource } from '../email/email.templates.js'
@@ -53,17 +53,22 @@ export interface EditorProps {
 
 /**
  * The email's HTML goes only into a sandboxed frame's srcdoc (escaped into the attribute by
- * the html tag): no scripts, an opaque origin, links open in a new tab. Around it, the subject
- * and text are shown as text.
+ * the html tag, or set as a property by the editor's script): no scripts, an opaque origin,
+ * links open in a new tab. Around it, the subject and text are shown as text. The elements are
+ * there even when the template does not render, for the script to fill once it does.
  */
 function previewBlock(p: EditorProps): SafeHtml {
-  if (!p.preview) return html`<p class="muted">No preview: the template does not render (see the message above).</p>`
-  return html`<p class="muted">${p.unsaved ? 'Your changes, not saved yet,' : 'The saved template,'} rendered with sample data.</p>
-<dl class="facts"><dt>Subject</dt><dd id="preview-subject">${p.preview.subject}</dd></dl>
+  const status = p.preview
+    ? `${p.unsaved ? 'Your changes, not saved yet,' : 'The saved template,'} rendered with sample data.`
+    : 'No preview: the template does not render (see the message above).'
+  return html`<p class="js-status" id="preview-status" aria-live="polite">${status}</p>
+<div id="preview-body"${!p.preview && raw(' hidden')}>
+<dl class="facts"><dt>Subject</dt><dd id="preview-subject">${p.preview?.subject ?? ''}</dd></dl>
 <h3>HTML</h3>
-<iframe id="preview-html" class="preview" sandbox="allow-popups allow-popups-to-escape-sandbox" referrerpolicy="no-referrer" title="HTML preview" width="100%" height="420" srcdoc="${'<base target="_blank">' + p.preview.html}"></iframe>
+<iframe id="preview-html" class="preview" sandbox="allow-popups allow-popups-to-escape-sandbox" referrerpolicy="no-referrer" title="HTML preview" width="100%" height="420" srcdoc="${'<base target="_blank">' + (p.preview?.html ?? '')}"></iframe>
 <h3>Text</h3>
-<pre id="preview-text">${p.preview.text}</pre>`
+<pre id="preview-text">${p.preview?.text ?? ''}</pre>
+</div>`
 }
 
 export function templateEditorBody(p: EditorProps): SafeHtml {
@@ -74,7 +79,7 @@ export function templateEditorBody(p: EditorProps): SafeHtml {
 <div class="card">
 <h2>Edit</h2>
 ${errorBox(error)}
-<form method="post" action="${action}">
+<form method="post" action="${action}" data-live-preview="${action}/preview.json">
 ${csrfInput(p.csrf)}
 <div class="field">
 <label for="subject">Subject</label>
@@ -89,7 +94,7 @@ ${csrfInput(p.csrf)}
 <textarea id="text" name="text" rows="10" spellcheck="false"${invalidIf(error, 'text')}>${source.text}</textarea>
 </div>
 <p class="muted">Variables: ${Object.keys(p.variables).map((name, i) => html`${i > 0 && ', '}<code>{{ ${name} }}</code>`)}</p>
-<p class="toolbar"><button type="submit">Save</button> <button type="submit" class="secondary" formaction="${action}/preview">Preview</button></p>
+<p class="toolbar"><button type="submit">Save</button> <button type="submit" class="secondary" formaction="${action}/preview">Preview</button> <span class="muted" data-live-hint hidden>The preview follows as you type.</span></p>
 </form>
 ${template.customized && html`<form method="post" action="${action}/reset">
 ${csrfInput(p.csrf)}

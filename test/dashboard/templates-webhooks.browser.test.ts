@@ -1,7 +1,7 @@
 /**
  * The email templates and webhooks pages in a real browser (Debian's Chromium, driven by
  * playwright-core), against Foyer as a child process: editing a template with its preview in a
- * sandboxed frame, and adding a webhook endpoint. Screenshots go to docs/screenshots/.
+ * sandboxed frame (following what is typed), and adding a webhook endpoint. Screenshots go to docs/screenshots/.
  */
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
@@ -82,6 +82,31 @@ describe('dashboard email templates and webhooks in Chromium', { skip }, () => {
     if (dataDir) rmSync(dataDir, { recursive: true, force: true })
     assert.deepEqual(cspViolations, [], 'no Content-Security-Policy violations')
     assert.deepEqual(dialogs, [], 'no script of a template ran')
+  })
+
+  it('the template preview follows what is typed, without a click or a page load, and saves nothing', async () => {
+    await page.goto(`${base}/templates/invitation`)
+    const editorUrl = page.url()
+    const frame = page.frameLocator('#preview-html')
+    assert.equal(await page.locator('[data-live-hint]').isVisible(), true)
+    await page.getByLabel('Subject').fill('Live {{ app_name }}')
+    await page.locator('#preview-subject', { hasText: /^Live Sample app$/ }).waitFor()
+    await page.getByLabel('HTML', { exact: false }).first().fill('<h1 style="color: #1a7f37">Typed for {{ email_address }}</h1><script>alert("live preview script ran")</script>')
+    await frame.locator('h1', { hasText: 'Typed for someone@example.com' }).waitFor()
+    await page.locator('#preview-text').waitFor()
+    assert.match(await page.locator('#preview-status').innerText(), /Your changes, not saved yet, rendered with sample data/)
+
+    // A template that does not render says why, in place; fixing it brings the preview back.
+    await page.getByLabel('Text', { exact: false }).first().fill('{% if %}')
+    await page.locator('#preview-status', { hasText: /No preview: The text template cannot be used/ }).waitFor()
+    assert.equal(await page.locator('#preview-body').isVisible(), false)
+    await page.getByLabel('Text', { exact: false }).first().fill('Join: {{ url }}')
+    await page.locator('#preview-text', { hasText: 'Join: https://' }).waitFor()
+    assert.equal(await page.locator('#preview-body').isVisible(), true)
+    await frame.locator('h1', { hasText: 'Typed for someone@example.com' }).waitFor()
+    assert.equal(page.url(), editorUrl, 'no navigation happened')
+    await fullScreenshot(page, 'dashboard-template-live.png')
+    assert.equal((await api<Template>(foyer, secretKey, 'GET', '/v1/email_templates/invitation')).customized, false, 'typing saves nothing')
   })
 
   it('edits a template: preview in a sandboxed frame without saving, a broken one refused inline, save, reset', async () => {

@@ -152,7 +152,7 @@ forEachDatabase('dashboard email templates', (engine) => {
     const editor = templatesOf(d, '/invitation')
     const stranger = browser(d.t.app)
     const foreign = csrfOf((await stranger.get('/dashboard/sign-in')).body)
-    for (const path of [editor, `${editor}/preview`, `${editor}/reset`]) {
+    for (const path of [editor, `${editor}/preview`, `${editor}/preview.json`, `${editor}/reset`]) {
       for (const token of [undefined, '', foreign, 'garbage']) {
         const fields = { subject: 'Pwned {{ app_name }}' }
         const res = await d.op.post(path, token === undefined ? fields : { ...fields, _csrf: token })
@@ -171,7 +171,7 @@ forEachDatabase('dashboard email templates', (engine) => {
     t.after(() => d.t.close())
     assert.equal((await d.op.get(templatesOf(d, '/no_such_template'))).statusCode, 404)
     const csrf = csrfOf((await d.op.get(templatesOf(d))).body)
-    for (const action of ['', '/preview', '/reset']) {
+    for (const action of ['', '/preview', '/preview.json', '/reset']) {
       assert.equal((await d.op.post(templatesOf(d, `/no_such_template${action}`), { _csrf: csrf, subject: 'x' })).statusCode, 404, action)
     }
     assert.equal((await d.op.get('/dashboard/ins_nosuchinstance/templates/invitation')).statusCode, 404)
@@ -180,5 +180,34 @@ forEachDatabase('dashboard email templates', (engine) => {
     assert.equal((await d.submit(templatesOf(d, '/invitation'), templatesOf(d, '/invitation'), { subject: 'Ours {{ app_name }}' })).statusCode, 303)
     const theirs = await d.t.db.query('select 1 from email_templates where instance_id = $1', [other.instance.id])
     assert.equal(theirs.length, 0)
+  })
+
+  it('POST …/preview.json renders what is typed as JSON for the live preview, or says why it does not render (422); it saves nothing', async (t) => {
+    const d = await dashboardApp(engine)
+    t.after(() => d.t.close())
+    const editor = templatesOf(d, '/invitation')
+    const page = await d.op.get(editor)
+    assert.match(page.body, new RegExp(`<form method="post" action="${editor}" data-live-preview="${editor}/preview.json">`))
+    // The editor's script fetches from this origin: its page allows exactly that.
+    assert.match(String(page.headers['content-security-policy']), /connect-src 'self'/)
+    assert.match(page.body, /<p class="js-status" id="preview-status" aria-live="polite">/)
+    const fields = formFields(page.body, editor)
+    const typed = { subject: 'Hi {{ email_address }}', html: '<p>{{ app_name }} &amp; {{ email_address }}</p><script>x</script>', text: 'Go: {{ url }}' }
+    const res = await d.op.post(`${editor}/preview.json`, { ...fields, ...typed })
+    assert.equal(res.statusCode, 200, res.body)
+    assert.equal(res.headers['content-type'], 'application/json')
+    assert.deepEqual(JSON.parse(res.body), {
+      subject: 'Hi someone@example.com',
+      html: '<p>Sample app &amp; someone@example.com</p><script>x</script>',
+      text: 'Go: https://foyer.example.com/v1/tickets/accept?ticket=sample',
+    })
+    const broken = await d.op.post(`${editor}/preview.json`, { ...fields, html: '{% if %}' })
+    assert.equal(broken.statusCode, 422)
+    const { error } = JSON.parse(broken.body)
+    assert.equal(error.param, 'html')
+    assert.match(error.message, /^The html template cannot be used: /)
+    assert.equal(await overrideOf(d, 'invitation'), null, 'nothing saved')
+    // Without a session: 401, as for every POST.
+    assert.equal((await browser(d.t.app).post(`${editor}/preview.json`, { ...fields, ...typed })).statusCode, 401)
   })
 })

@@ -134,7 +134,7 @@ export function createServices({ config, db, clock, serverSecret, redis }: AppDe
     emailBodies: email.bodiesFor,
   }))
   const accept = createAcceptService({
-    db, clock, serverSecret, publicUrl: config.publicUrl, store: acceptStore, instances: instanceStore, users: createUserStore(),
+    db, clock, serverSecret, publicUrl: config.publicUrl, allowedRedirectOrigins: config.allowedRedirectOrigins, store: acceptStore, instances: instanceStore, users: createUserStore(),
     invitations: invitationStore, outbox, tickets, organizations: { invitations: orgInvitationStore, invitationService: orgInvitations, memberships, organizations: organizationStore },
     onUserCreated: domains.enroll,
     // Shared through Redis when there is one, so that several processes count together.

@@ -4,8 +4,8 @@ import type { Clock } from '../platform/clock.js'
 import { newId, randomToken } from '../platform/ids.js'
 import { deriveCode, newNonce, sha256 } from '../platform/secrets.js'
 import { ApiError, paramError } from '../platform/errors.js'
-import { normalizeEmail } from '../platform/validation.js'
-import { toInstance, type Instance } from '../instance/instance.schemas.js'
+import { isAllowedOrigin, normalizeEmail } from '../platform/validation.js'
+import { redirectOriginsOf, toInstance, type Instance } from '../instance/instance.schemas.js'
 import type { InstanceStore } from '../instance/instance.store.js'
 import { effectiveStatus, toClerkInvitation, type InvitationRow } from '../invitations/invitations.schemas.js'
 import type { TicketService } from '../tickets/tickets.service.js'
@@ -26,6 +26,8 @@ interface Deps {
   clock: Clock
   serverSecret: Buffer
   publicUrl: string
+  /** FOYER_ALLOWED_REDIRECT_ORIGINS: an invitation's redirect_url is followed only while allowed. */
+  allowedRedirectOrigins: readonly string[]
   store: AcceptStore
   instances: InstanceStore
   users: UserStore
@@ -140,6 +142,16 @@ export function createAcceptService(deps: Deps) {
   }
 
   /**
+   * An invitation's redirect_url if its origin is still allowed for the instance, else null. It
+   * was checked when the invitation was made, but an origin the operator removed since (one
+   * that was compromised, say) must not receive the ticket or the person.
+   */
+  function allowedRedirect(instance: Instance, url: string | null): string | null {
+    if (!url) return null
+    return isAllowedOrigin(new URL(url), redirectOriginsOf(instance, deps.allowedRedirectOrigins)) ? url : null
+  }
+
+  /**
    * Where following an invitation link leads (CONTRACT.md, "Links and hosted pages"). Opening
    * it changes nothing: mail scanners and link previews open links too. Someone already signed
    * in as the address an organization invitation was sent to is taken to `/accept`, where
@@ -148,8 +160,9 @@ export function createAcceptService(deps: Deps) {
   async function linkTarget(ticket: string, sessionToken?: string | null): Promise<{ redirect: string } | { status: 404 | 410; state: TicketState }> {
     const state = await resolveTicket(ticket)
     const target = async (inv: { redirect_url: string | null }, instance: Instance, page: string, params: Record<string, string>) => {
-      if (!inv.redirect_url) return pageUrl(instance, page, params)
-      const url = new URL(inv.redirect_url)
+      const redirect = allowedRedirect(instance, inv.redirect_url)
+      if (!redirect) return pageUrl(instance, page, params)
+      const url = new URL(redirect)
       for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v)
       return url.href
     }
@@ -420,6 +433,7 @@ export function createAcceptService(deps: Deps) {
     resolveInstance,
     resolveTicket,
     linkTarget,
+    allowedRedirect,
     pageUrl,
     signUpWithTicket,
     signIn,

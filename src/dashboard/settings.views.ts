@@ -148,7 +148,7 @@ ${shown && html`<div class="link-box">
 <td class="actions">${shown
     ? html`<a class="button secondary small" href="${settingsPath(instance)}#api-keys">Hide</a>`
     : key.canReveal && html`<form method="post" action="${keyAction(key, 'reveal')}">${csrfInput(p.csrf)}<button type="submit" class="secondary small">Reveal</button></form>`}
-${!key.isPinned && p.keys.length > 1 && html`<details><summary>Delete</summary>
+${!key.isPinned && p.keys.some((k) => k.id !== key.id && k.expiresAt === null) && html`<details><summary>Delete</summary>
 <form method="post" action="${keyAction(key, 'delete')}">${csrfInput(p.csrf)}
 <p class="muted">Requests with this key are refused from now on.</p>
 <button type="submit" class="danger small">Delete this key now</button></form></details>`}</td>

@@ -7,24 +7,43 @@ import { sessionCookie } from '../accept/session-cookie.js'
 import { redirectOriginsOf, type Instance } from '../instance/instance.schemas.js'
 
 const INSTANCE_ID = /^ins_[A-Za-z0-9]{1,64}$/
+const SIGN_UP_ID = /^sua_[A-Za-z0-9]{1,64}$/
 
 /**
  * What every Frontend API plugin shares: CORS for the allowed origins only, with the session
  * cookie, and the Origin check that stands in for CSRF tokens. Call it inside the plugin
  * (its hooks and its preflight route stay under that plugin's prefix).
  *
- * The allowed origins are those of the instance the request acts for: the one it names
- * (`?instance=`), else the signed-in session's, else the default instance. So an origin one
- * instance allows cannot read, or act on, a session of another.
+ * An origin must be allowed by every instance the request touches: the one it names
+ * (`?instance=`), the one of the ticket or sign-up it carries, the one of the signed-in
+ * session, or else the default instance. So an origin one instance allows can neither read nor
+ * act on another's session, ticket or sign-up. Both checks run once the body is parsed (the
+ * ticket is in it), before validation, so refusals of the input still carry CORS headers.
  */
 export async function useFrontendConventions(app: FastifyInstance, deps: { accept: AcceptService; publicUrl: string; allowedRedirectOrigins: readonly string[] }) {
   const ownOrigin = new URL(deps.publicUrl).origin
   const cookie = sessionCookie(deps.publicUrl)
+  const { accept } = deps
 
-  async function actingInstance(request: FastifyRequest): Promise<Instance | null> {
+  /** The origins of each instance the request touches; the server's alone for a name that is no instance. */
+  async function originLists(request: FastifyRequest): Promise<(readonly string[])[]> {
+    const touched: (Instance | null)[] = []
     const named = (request.query as { instance?: unknown } | undefined)?.instance
-    if (typeof named === 'string' && named !== '') return INSTANCE_ID.test(named) ? deps.accept.resolveInstance(named) : null
-    return (await deps.accept.session(cookie.read(request)))?.instance ?? deps.accept.resolveInstance(null)
+    if (typeof named === 'string' && named !== '') touched.push(INSTANCE_ID.test(named) ? await accept.resolveInstance(named) : null)
+    const ticket = (request.body as { ticket?: unknown } | undefined)?.ticket
+    if (typeof ticket === 'string' && ticket !== '') {
+      const state = await accept.resolveTicket(ticket)
+      if (state.kind !== 'unknown') touched.push(state.instance)
+    }
+    const signUpId = (request.params as { sign_up_id?: unknown } | undefined)?.sign_up_id
+    if (typeof signUpId === 'string' && SIGN_UP_ID.test(signUpId)) {
+      const attempt = await accept.findSignUpAttempt(signUpId)
+      if (attempt) touched.push(await accept.resolveInstance(attempt.instance_id))
+    }
+    const signedIn = await accept.session(cookie.read(request))
+    if (signedIn) touched.push(signedIn.instance)
+    if (touched.length === 0) touched.push(await accept.resolveInstance(null))
+    return touched.map((instance) => (instance ? redirectOriginsOf(instance, deps.allowedRedirectOrigins) : deps.allowedRedirectOrigins))
   }
 
   // One answer per request, shared by the CORS headers and the Origin check.
@@ -39,8 +58,7 @@ export async function useFrontendConventions(app: FastifyInstance, deps: { accep
         } catch {
           return false // `null` (sandboxed frames, opaque redirects) and anything unparsable
         }
-        const instance = await actingInstance(request)
-        return isAllowedOrigin(url, instance ? redirectOriginsOf(instance, deps.allowedRedirectOrigins) : deps.allowedRedirectOrigins)
+        return (await originLists(request)).every((origins) => isAllowedOrigin(url, origins))
       })()
       verdicts.set(request, verdict)
     }
@@ -48,8 +66,10 @@ export async function useFrontendConventions(app: FastifyInstance, deps: { accep
   }
 
   // Pages on the allowed origins may call with the session cookie; others get no CORS
-  // headers at all, so their scripts cannot read a single answer.
+  // headers at all, so their scripts cannot read a single answer. The answer depends on the
+  // cookie, so no cache may keep it.
   await app.register(cors, {
+    hook: 'preValidation',
     delegator: async (request: FastifyRequest) => ({
       origin: request.headers.origin !== undefined && await isAllowed(request, request.headers.origin),
       credentials: true,
@@ -57,18 +77,21 @@ export async function useFrontendConventions(app: FastifyInstance, deps: { accep
       maxAge: 600,
     }),
   })
+  app.addHook('onRequest', async (_request, reply) => {
+    reply.header('cache-control', 'no-store')
+  })
 
   // CSRF. SameSite=Lax keeps the cookie off cross-site POSTs, but not off POSTs from sibling
   // subdomains (same site, other origin), and a sign-in CSRF needs no cookie at all (it signs
   // the victim into the attacker's account). Browsers name the origin of every cross-origin
   // POST and DELETE, so one named and not allowed is refused before anything happens. Without
   // an Origin header the caller is not a browser page acting for someone, and goes on.
-  app.addHook('onRequest', async (request) => {
+  app.addHook('preValidation', async (request) => {
     if (request.method === 'GET' || request.method === 'HEAD' || request.method === 'OPTIONS') return
     const origin = request.headers.origin
     if (origin !== undefined && origin !== ownOrigin && !await isAllowed(request, origin)) {
       throw new ApiError(403, 'origin_invalid', 'Invalid origin',
-        `Requests from ${origin.slice(0, 100)} are not allowed: the origin must be allowed for the instance the request acts for (FOYER_ALLOWED_REDIRECT_ORIGINS, or the instance's own origins; name a non-default instance with ?instance=ins_…).`)
+        `Requests from ${origin.slice(0, 100)} are not allowed: the origin must be allowed (FOYER_ALLOWED_REDIRECT_ORIGINS, or the instance's own origins) by every instance the request touches: the one it names, its ticket's or sign-up's, and the signed-in session's.`)
     }
   })
 }

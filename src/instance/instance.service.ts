@@ -55,9 +55,13 @@ const hintOf = (secretKey: string) => `${secretKey.slice(0, 8)}…${secretKey.sl
 
 export function createInstanceService({ db, clock, store, publicUrl, allowedRedirectOrigins, serverSecret, pinnedSecretKey = null, testing }: Deps) {
   const cache = new Map<string, { instance: Instance; until: number; keyExpiresAt: number | null }>()
+  // Bumped by every change to an instance, so that a lookup that raced a change does not put
+  // what it read before the change back into the cache.
+  let generation = 0
   const pinnedHash = pinnedSecretKey ? sha256(pinnedSecretKey) : null
 
   const forget = (instanceId: string) => {
+    generation++
     for (const [hash, entry] of cache) if (entry.instance.id === instanceId) cache.delete(hash)
   }
 
@@ -116,7 +120,7 @@ export function createInstanceService({ db, clock, store, publicUrl, allowedRedi
     /**
      * The instance created at first start. With `pinnedKey` (FOYER_SECRET_KEY) that
      * instance answers to exactly that key and no other. `secretKey` is returned only when
-     * a key was generated now: it is stored as a hash and cannot be shown again.
+     * a key was generated now (to print it once; the dashboard can reveal it later).
      */
     async bootstrap(pinnedKey: string | null): Promise<{ instance: Instance; secretKey: string | null; created: boolean }> {
       const existing = await store.findDefault(db)
@@ -125,22 +129,16 @@ export function createInstanceService({ db, clock, store, publicUrl, allowedRedi
         return { instance: made.instance, secretKey: pinnedKey ? null : made.secretKey, created: true }
       }
       if (pinnedKey) {
-        // Any row with this key, working or not: a key is one row, whatever instance holds it.
-        const owner = await store.findByKeyHash(db, sha256(pinnedKey), 0)
-        if (owner && owner.id !== existing.id) {
+        const hash = sha256(pinnedKey)
+        const holder = await store.findByKeyHash(db, hash, clock.now())
+        if (holder && holder.id !== existing.id) {
           throw new Error('FOYER_SECRET_KEY already belongs to another instance')
         }
-        const works = owner !== null && (owner.key_expires_at === null || owner.key_expires_at > clock.now())
-        if (!works) {
-          await db.transaction((tx) => store.replaceKeys(tx, existing.id, newKey(existing.id, pinnedKey), environmentOf(pinnedKey), clock.now()))
-        } else {
-          // A key pinned before keys were sealed becomes revealable, under its existing id.
-          const [key] = (await store.listKeys(db, existing.id, clock.now())).filter((k) => k.key_hash === sha256(pinnedKey))
-          if (key && key.sealed_key === null) {
-            const sealed = newKey(existing.id, pinnedKey, key.id)
-            await store.sealKey(db, sealed.key_hash, sealed.hint!, sealed.sealed_key!)
-          }
-        }
+        // Exactly this key, at every start: the instance's only key, never expiring, sealed
+        // under the current server secret (which may have changed since), keeping its id.
+        const keyId = (await store.findKeyIdByHash(db, existing.id, hash)) ?? undefined
+        await db.transaction((tx) => store.pinKey(tx, existing.id, newKey(existing.id, pinnedKey, keyId), environmentOf(pinnedKey), clock.now()))
+        forget(existing.id)
       }
       const row = await store.findById(db, existing.id)
       return { instance: toInstance(row!), secretKey: null, created: false }
@@ -155,11 +153,12 @@ export function createInstanceService({ db, clock, store, publicUrl, allowedRedi
       const wall = Date.now()
       const now = clock.now()
       if (hit && hit.until > wall && (hit.keyExpiresAt === null || hit.keyExpiresAt > now)) return hit.instance
+      const before = generation
       const row = await store.findByKeyHash(db, hash, now)
       if (!row) return null
       const instance = toInstance(row)
       if (cache.size > 10_000) cache.clear()
-      cache.set(hash, { instance, until: wall + CACHE_MS, keyExpiresAt: row.key_expires_at })
+      if (generation === before) cache.set(hash, { instance, until: wall + CACHE_MS, keyExpiresAt: row.key_expires_at })
       return instance
     },
 
@@ -170,30 +169,36 @@ export function createInstanceService({ db, clock, store, publicUrl, allowedRedi
      * URL outside.
      */
     async update(instance: Instance, body: UpdateInstanceBody): Promise<Instance> {
-      const ownOrigins = body.allowed_redirect_origins ? parseOrigins(body.allowed_redirect_origins) : instance.allowedRedirectOrigins
-      const origins = redirectOriginsOf({ allowedRedirectOrigins: ownOrigins }, allowedRedirectOrigins)
-      for (const param of ['home_url', 'after_sign_up_url'] as const) {
-        const value = body[param]
-        if (typeof value === 'string') body[param] = checkRedirectUrl(value, origins, param)
-      }
-      if (body.allowed_redirect_origins) {
-        const kept = { home_url: instance.homeUrl, after_sign_up_url: instance.afterSignUpUrl }
+      const row = await db.transaction(async (tx) => {
+        // The URLs kept are checked against the origins as they are now, under the instance's
+        // lock: two changes at once cannot leave a URL on an origin the other removed.
+        if (!await store.lock(tx, instance.id)) throw notFound('instance')
+        const current = toInstance((await store.findById(tx, instance.id))!)
+        const ownOrigins = body.allowed_redirect_origins ? parseOrigins(body.allowed_redirect_origins) : current.allowedRedirectOrigins
+        const origins = redirectOriginsOf({ allowedRedirectOrigins: ownOrigins }, allowedRedirectOrigins)
         for (const param of ['home_url', 'after_sign_up_url'] as const) {
-          const url = param in body ? null : kept[param]
-          if (url && !isAllowedOrigin(new URL(url), origins)) {
-            throw paramError(422, 'form_param_value_invalid', 'allowed_redirect_origins', 'would refuse a URL in use',
-              `allowed_redirect_origins must keep ${param} (${url}) on an allowed origin: add ${new URL(url).origin}, or change ${param} first.`)
+          const value = body[param]
+          if (typeof value === 'string') body[param] = checkRedirectUrl(value, origins, param)
+        }
+        if (body.allowed_redirect_origins) {
+          const kept = { home_url: current.homeUrl, after_sign_up_url: current.afterSignUpUrl }
+          for (const param of ['home_url', 'after_sign_up_url'] as const) {
+            const url = param in body ? null : kept[param]
+            if (url && !isAllowedOrigin(new URL(url), origins)) {
+              throw paramError(422, 'form_param_value_invalid', 'allowed_redirect_origins', 'would refuse a URL in use',
+                `allowed_redirect_origins must keep ${param} (${url}) on an allowed origin: add ${new URL(url).origin}, or change ${param} first.`)
+            }
           }
         }
-      }
-      const row = await store.update(db, instance.id, {
-        name: body.application_name,
-        sign_up_mode: body.sign_up_mode,
-        ...('home_url' in body ? { home_url: body.home_url ?? null } : {}),
-        ...('after_sign_up_url' in body ? { after_sign_up_url: body.after_sign_up_url ?? null } : {}),
-        rate_limits: body.rate_limits,
-        ...(body.allowed_redirect_origins ? { allowed_redirect_origins: ownOrigins } : {}),
-      }, clock.now())
+        return store.update(tx, instance.id, {
+          name: body.application_name,
+          sign_up_mode: body.sign_up_mode,
+          ...('home_url' in body ? { home_url: body.home_url ?? null } : {}),
+          ...('after_sign_up_url' in body ? { after_sign_up_url: body.after_sign_up_url ?? null } : {}),
+          rate_limits: body.rate_limits,
+          ...(body.allowed_redirect_origins ? { allowed_redirect_origins: ownOrigins } : {}),
+        }, clock.now())
+      })
       if (!row) throw notFound('instance')
       forget(instance.id)
       return toInstance(row)
@@ -243,7 +248,10 @@ export function createInstanceService({ db, clock, store, publicUrl, allowedRedi
       return { key: keyInfo(row), secretKey }
     },
 
-    /** Stops one key now. 422 for the instance's last working key; 409 for the key FOYER_SECRET_KEY pins. */
+    /**
+     * Stops one key now. 422 when no key that works until rolled would be left (a key in its
+     * grace period stops soon, so it does not count); 409 for the key FOYER_SECRET_KEY pins.
+     */
     async deleteKey(instance: Instance, keyId: string): Promise<void> {
       await db.transaction(async (tx) => {
         // Under the instance's lock, so that two deletions cannot each leave the other as the last key.
@@ -252,9 +260,9 @@ export function createInstanceService({ db, clock, store, publicUrl, allowedRedi
         const key = keys.find((k) => k.id === keyId)
         if (!key) throw notFound('secret key')
         if (key.key_hash === pinnedHash) refusePinned(instance, 'deleted')
-        if (keys.length === 1) {
-          throw new ApiError(422, 'secret_key_last_active', 'last working key',
-            'This is the instance\'s only working key: roll it instead, so that the instance keeps one.')
+        if (!keys.some((k) => k.id !== keyId && k.expires_at === null)) {
+          throw new ApiError(422, 'secret_key_last_active', 'last lasting key',
+            'No other key of this instance works until rolled (a rolled key stops at the end of its grace period): roll this one instead, so that the instance keeps one.')
         }
         await store.deleteKey(tx, instance.id, keyId)
       })

@@ -88,9 +88,23 @@ export function createInstanceStore() {
       return (await q.query('delete from secret_keys where instance_id = $1 and id = $2 returning id', [instanceId, keyId])).length > 0
     },
 
-    /** Seals a key that was stored before keys could be revealed (a pinned key, at start). */
-    async sealKey(q: Queryable, keyHash: string, hint: string, sealedKey: string): Promise<void> {
-      await q.query('update secret_keys set hint = $2, sealed_key = $3 where key_hash = $1 and sealed_key is null', [keyHash, hint, sealedKey])
+    async findKeyIdByHash(q: Queryable, instanceId: string, keyHash: string): Promise<string | null> {
+      const rows = await q.query<{ id: string }>('select id from secret_keys where instance_id = $1 and key_hash = $2', [instanceId, keyHash])
+      return rows[0]?.id ?? null
+    },
+
+    /**
+     * Makes `key` the instance's only key, working until changed and sealed as given, keeping
+     * the row (its id and creation time) when the instance had it already. A row of this key
+     * that another instance holds has stopped working (callers check), and gives way.
+     */
+    async pinKey(q: Queryable, instanceId: string, key: NewSecretKey, environmentType: string, now: number): Promise<void> {
+      await q.query('delete from secret_keys where (instance_id = $1 and key_hash <> $2) or (instance_id <> $1 and key_hash = $2)', [instanceId, key.key_hash])
+      await q.query(`
+        insert into secret_keys (id, key_hash, hint, sealed_key, instance_id, created_at) values ($1, $2, $3, $4, $5, $6)
+        on conflict (key_hash) do update set hint = excluded.hint, sealed_key = excluded.sealed_key, expires_at = null`,
+      [key.id, key.key_hash, key.hint, key.sealed_key, instanceId, now])
+      await q.query('update instances set environment_type = $2 where id = $1 and environment_type <> $2', [instanceId, environmentType])
     },
 
     async findDefault(q: Queryable): Promise<InstanceRow | null> {
@@ -101,14 +115,6 @@ export function createInstanceStore() {
     async findById(q: Queryable, id: string): Promise<InstanceRow | null> {
       const rows = await q.query<InstanceRow>('select * from instances where id = $1', [id])
       return rows[0] ?? null
-    },
-
-    /** Makes `key` the instance's only key. */
-    async replaceKeys(q: Queryable, instanceId: string, key: NewSecretKey, environmentType: string, now: number): Promise<void> {
-      await q.query('delete from secret_keys where instance_id = $1', [instanceId])
-      await q.query('insert into secret_keys (id, key_hash, hint, sealed_key, instance_id, created_at) values ($1, $2, $3, $4, $5, $6)',
-        [key.id, key.key_hash, key.hint, key.sealed_key, instanceId, now])
-      await q.query('update instances set environment_type = $2, updated_at = $3 where id = $1', [instanceId, environmentType, now])
     },
 
     async update(q: Queryable, id: string, changes: InstanceChanges, now: number): Promise<InstanceRow | null> {

@@ -546,7 +546,7 @@ export const pageRoutes = (deps: PagesDeps): FastifyPluginAsyncTypebox => async 
     }
     if (yes) {
       const joined = await accept.organizations.accept(signedIn, ref)
-      return reply.redirect(joined.invitation.redirect_url ?? await afterSignIn(instance), 303)
+      return reply.redirect(accept.allowedRedirect(instance, joined.invitation.redirect_url) ?? await afterSignIn(instance), 303)
     }
     const declined = await accept.organizations.decline(signedIn, ref)
     return sendPage(reply, 200, messagePage({

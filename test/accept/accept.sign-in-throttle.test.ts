@@ -125,7 +125,7 @@ describe('Sign-in throttle per client IP (accept service with small limits)', ()
   it('refuses an IP past its limit whatever accounts it aims at, and only that IP', async () => {
     const throttle = createSignInThrottle({ counter: memoryCounter(() => t.clock.now()), limits: { perAccount: 100, perIp: 3, windowMs: 60_000 } })
     const accept = createAcceptService({
-      db: t.db, clock: t.clock, serverSecret: t.serverSecret, publicUrl: t.config.publicUrl, store: createAcceptStore(),
+      db: t.db, clock: t.clock, serverSecret: t.serverSecret, publicUrl: t.config.publicUrl, allowedRedirectOrigins: t.config.allowedRedirectOrigins, store: createAcceptStore(),
       instances: createInstanceStore(), users: createUserStore(), invitations: createInvitationStore(), outbox: createOutboxStore(),
       tickets: t.services.tickets, throttle,
       organizations: { invitations: createOrgInvitationStore(), invitationService: t.services.orgInvitations, memberships: t.services.memberships, organizations: createOrganizationStore() },

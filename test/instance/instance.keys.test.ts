@@ -84,6 +84,23 @@ forEachDatabase('secret keys: reveal, roll, delete', (engine) => {
     assert.equal((await t.services.instances.listKeys(instance)).length, 1)
   })
 
+  it('a lookup that raced a roll does not put the old key back into the cache', async () => {
+    const { instance, secretKey: old } = await t.newInstance()
+    const store = createInstanceStore()
+    let release!: () => void
+    const held = new Promise<void>((resolve) => { release = resolve })
+    const service = createInstanceService({
+      db: t.db, clock: t.clock, serverSecret: t.serverSecret, publicUrl: 'http://foyer.test', allowedRedirectOrigins: [], testing: true,
+      // The first lookup reads the key, then is held until the roll has committed.
+      store: { ...store, findByKeyHash: async (...args) => { const row = await store.findByKeyHash(...args); await held; return row } },
+    })
+    const racing = service.authenticate(old)
+    await service.rollKey(instance, 0)
+    release()
+    assert.equal((await racing)?.id, instance.id, 'the lookup answers what it read')
+    assert.equal(await service.authenticate(old), null, 'but did not cache it: the next request with the old key is refused')
+  })
+
   it('a second roll shortens no key\'s life beyond what it was given, and a live instance rolls to sk_live_ keys', async () => {
     const { instance, secretKey: first } = await t.newInstance()
     t.clock.advance(1000)
@@ -121,6 +138,12 @@ forEachDatabase('secret keys: reveal, roll, delete', (engine) => {
     assert.equal(last.status, 422)
     assert.equal(last.code, 'secret_key_last_active')
     assert.equal(await statusWith(t, rolled.secretKey), 200)
+
+    // A key in its grace period does not count: it would leave the instance keyless when it stops.
+    const again = await t.services.instances.rollKey(instance, HOUR_MS)
+    const lasting = await refusal(t.services.instances.deleteKey(instance, again.key.id))
+    assert.equal(lasting.code, 'secret_key_last_active')
+    assert.equal(await statusWith(t, again.secretKey), 200)
 
     const other = await t.newInstance()
     await t.services.instances.rollKey(other.instance, 24 * HOUR_MS)
@@ -177,6 +200,32 @@ forEachDatabase('secret keys pinned by FOYER_SECRET_KEY', (engine) => {
     assert.equal((await app.services.instances.listKeys(other.instance))[0]!.isPinned, false)
     await app.services.instances.rollKey(other.instance, 0)
   })
+
+  it('pinning a key at start makes it the only key, working until changed and sealed under the current server secret, whatever came before', async (t) => {
+    const app = await buildTestApp({ engine })
+    t.after(() => app.close())
+    // Started once without a pin: the default instance's key is rolled with a week of grace.
+    const first = await app.services.instances.bootstrap(null)
+    const printed = (await app.services.instances.revealKey(first.instance, (await app.services.instances.listKeys(first.instance))[0]!.id)).secretKey
+    const rolled = await app.services.instances.rollKey(first.instance, 7 * 24 * HOUR_MS)
+    const [printedKey] = (await app.services.instances.listKeys(first.instance)).filter((k) => k.id !== rolled.key.id)
+    // The old key was sealed under another server secret (FOYER_SECRET changed since).
+    await app.db.query('update secret_keys set sealed_key = $2 where id = $1', [printedKey!.id, seal(randomBytes(32), printed, `secret_key:${first.instance.id}:${printedKey!.id}`)])
+
+    // Restarted with FOYER_SECRET_KEY set to the key printed at first start.
+    const pinnedService = createInstanceService({
+      db: app.db, clock: app.clock, store: createInstanceStore(), publicUrl: 'http://foyer.test', serverSecret: app.serverSecret,
+      pinnedSecretKey: printed, allowedRedirectOrigins: [], testing: true,
+    })
+    const boot = await pinnedService.bootstrap(printed)
+    assert.equal(boot.instance.id, first.instance.id)
+    const keys = await pinnedService.listKeys(boot.instance)
+    assert.deepEqual(keys.map((k) => ({ id: k.id, expiresAt: k.expiresAt, isPinned: k.isPinned })), [{ id: printedKey!.id, expiresAt: null, isPinned: true }])
+    assert.equal((await pinnedService.revealKey(boot.instance, printedKey!.id)).secretKey, printed)
+    assert.equal(await pinnedService.authenticate(rolled.secretKey), null, 'exactly that key')
+    app.clock.advance(8 * 24 * HOUR_MS)
+    assert.equal((await pinnedService.authenticate(printed))?.id, first.instance.id, 'and it does not stop when the old grace period would have ended')
+  })
 })
 
 forEachDatabase('secret keys made before keys were sealed (migration 010)', (engine) => {
@@ -209,14 +258,17 @@ forEachDatabase('secret keys made before keys were sealed (migration 010)', (eng
     assert.equal(instance.id, 'ins_plain')
     assert.deepEqual(instance.allowedRedirectOrigins, [])
     const [legacy] = await service.listKeys(instance)
-    assert.equal(legacy!.id, `key_${sha256(plain).slice(0, 27)}`)
+    assert.match(legacy!.id, /^key_[0-9a-f]{27}$/)
+    assert.ok(!sha256(plain).includes(legacy!.id.slice(4, 16)), 'the id tells nothing of the key')
     assert.equal(legacy!.hint, null)
     assert.equal(legacy!.canReveal, false)
 
+    const [pinnedBefore] = await db.query<{ id: string; created_at: number }>('select id, created_at from secret_keys where instance_id = $1', ['ins_default'])
     const boot = await service.bootstrap(pinned)
     assert.equal(boot.instance.id, 'ins_default')
     const [sealedNow] = await service.listKeys(boot.instance)
-    assert.equal(sealedNow!.id, `key_${sha256(pinned).slice(0, 27)}`, 'the same key, under its id')
+    assert.equal(sealedNow!.id, pinnedBefore!.id, 'the same key, under its id')
+    assert.equal(sealedNow!.createdAt, pinnedBefore!.created_at)
     assert.equal((await service.revealKey(boot.instance, sealedNow!.id)).secretKey, pinned)
   })
 })

@@ -133,8 +133,45 @@ forEachDatabase('an instance\'s own allowed redirect origins', (engine) => {
     const signOut = await f.delete('/v1/client', { origin: PARTNER, session: inTwo })
     assert.equal(signOut.status, 403)
     assert.equal((await f.get('/v1/client', { session: inTwo })).body.response.sessions.length, 1, 'still signed in')
-    // Naming instance one does not lend its origins to instance two's session.
-    assert.equal((await f.get('/v1/client', { origin: PARTNER, session: inTwo, instance: oneId })).body.response, null)
+    // Naming instance one does not lend its origins to instance two's session: it can neither
+    // read it nor end it.
+    const named = await f.get('/v1/client', { origin: PARTNER, session: inTwo, instance: oneId })
+    assert.equal(named.headers['access-control-allow-origin'], undefined)
+    assert.equal((await f.delete('/v1/client', { origin: PARTNER, session: inTwo, instance: oneId })).status, 403)
+    assert.equal((await f.get('/v1/client', { session: inTwo })).body.response.sessions.length, 1, 'still signed in')
+    // No Frontend API answer may be cached: it depends on the cookie.
+    assert.equal(named.headers['cache-control'], 'no-store')
+  })
+
+  it('a ticket\'s instance decides too: its origin may complete the sign-up unnamed; an origin of another instance may not', async () => {
+    const { one, two } = await twoInstances()
+    const OTHER = 'https://other.example.org'
+    assert.equal((await two.patch('/v1/instance', { allowed_redirect_origins: [OTHER] })).status, 200)
+    const f = fapi(t.app)
+    const ticketOf = async (email: string) => new URL((await one.post('/v1/invitations', { email_address: email, notify: false })).body.url).searchParams.get('ticket')
+    for (const form of [true, false]) {
+      const refused = await f.post('/v1/client/sign_ups', { strategy: 'ticket', ticket: await ticketOf(`other.${form}@example.com`), password: 'correct horse battery' }, { origin: OTHER, form })
+      assert.equal(refused.status, 403, JSON.stringify(refused.body))
+      assert.equal(refused.body.errors[0].code, 'origin_invalid')
+      assert.equal(refused.headers['access-control-allow-origin'], undefined)
+      const done = await f.post('/v1/client/sign_ups', { strategy: 'ticket', ticket: await ticketOf(`partner.${form}@example.com`), password: 'correct horse battery' }, { origin: PARTNER, form })
+      assert.equal(done.status, 200, JSON.stringify(done.body))
+      assert.equal(done.headers['access-control-allow-origin'], PARTNER)
+    }
+    // Refusals of the input still carry CORS headers for an allowed origin, so its page can read them.
+    const invalid = await f.post('/v1/client/sign_ups', { strategy: 'ticket', ticket: await ticketOf('invalid@example.com'), password: 'correct horse battery', colour: 1 }, { origin: PARTNER })
+    assert.equal(invalid.headers['access-control-allow-origin'], PARTNER)
+  })
+
+  it('an invitation\'s link no longer leads to an origin the instance has stopped allowing: the hosted page instead', async () => {
+    const { one } = await twoInstances()
+    const inv = (await one.post('/v1/invitations', { email_address: 'moved@example.com', redirect_url: `${PARTNER}/welcome`, notify: false })).body
+    const follow = async () => String((await t.app.inject({ method: 'GET', url: new URL(inv.url).pathname + new URL(inv.url).search })).headers.location)
+    assert.match(await follow(), /^https:\/\/partner\.example\.org\/welcome\?__clerk_ticket=/)
+    assert.equal((await one.patch('/v1/instance', { allowed_redirect_origins: [] })).status, 200)
+    const now = await follow()
+    assert.ok(!now.includes('partner.example.org'), now)
+    assert.match(now, /\/sign-up\?.*__clerk_ticket=/)
   })
 
   it('hosted pages of the instance allow its origins in form-action (so a sign-in may end there); other instances\' pages do not', async () => {

@@ -17,7 +17,8 @@ alter table secret_keys
   -- set when a key is rolled with a grace period: it stops working at this time (wall clock)
   add column expires_at bigint;
 
--- Existing keys get an id derived from their hash: stable, and telling nothing of the key.
-update secret_keys set id = 'key_' || substr(key_hash, 1, 27) where id is null;
+-- Existing keys get a random id: one derived from the key's hash would let anyone who reads
+-- ids (logs, URLs) test guesses of a weak key chosen by hand (FOYER_SECRET_KEY).
+update secret_keys set id = 'key_' || substr(md5(random()::text || key_hash), 1, 27) where id is null;
 alter table secret_keys alter column id set not null;
 create unique index secret_keys_id on secret_keys (id);

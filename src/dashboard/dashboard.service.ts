@@ -111,6 +111,20 @@ export function createDashboardService({ db, clock, instances, store = createDas
       return { operator: { id: operator.id, emailAddress: operator.email_address }, sessionToken: await startSession(db, operator.id) }
     },
 
+    /**
+     * Asks a signed-in operator for their password again before something a stolen session
+     * must not get (a secret key in full). Wrong answers count with failed sign-ins, per address
+     * and IP (429 past the limit); 422 naming `password` for a wrong one.
+     */
+    async confirmPassword(operator: Operator, password: string, ip: string | null): Promise<void> {
+      const attempt = await signInThrottle.begin({ instanceId: THROTTLE_SCOPE, identifier: operator.emailAddress, ip: ip ? `dashboard:${ip}` : null })
+      const row = await store.findOperatorByEmail(db, operator.emailAddress)
+      if (!row || row.id !== operator.id || !await verifyPassword(password, row.password_hash)) {
+        throw paramError(422, 'form_password_incorrect', 'password', 'is incorrect', 'That is not your password: revealing a key needs the password you sign in with.')
+      }
+      await attempt.succeeded()
+    },
+
     /** The operator a session cookie's token belongs to, or null (no, unknown or expired session). */
     async session(token: string | null): Promise<Operator | null> {
       if (!token) return null

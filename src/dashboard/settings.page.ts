@@ -117,12 +117,12 @@ export const settingsSection: DashboardSection = {
     const audit = (req: FastifyRequest, what: string, id: string) =>
       req.log.info({ operatorId: req.operator.id, instanceId: req.instance.id, keyId: id }, what)
 
-    /** A key operation, with its refusal shown on the keys card. */
+    /** A key operation, with its refusal shown on the keys card (by the key's form, for a wrong password). */
     async function onKeys(req: FastifyRequest, reply: FastifyReply, run: () => Promise<FastifyReply>) {
       try {
         return await run()
       } catch (err) {
-        const error = settingsError(err, 'keys')
+        const error = { ...settingsError(err, 'keys'), keyId: (req.params as { key_id?: string }).key_id }
         return page(req, reply, { ...plain(req), error, status: error.status })
       }
     }
@@ -148,6 +148,7 @@ export const settingsSection: DashboardSection = {
     })
 
     app.post('/settings/keys/:key_id/reveal', { schema: { hide: true } }, async (req, reply) => onKeys(req, reply, async () => {
+      await ctx.dashboard.confirmPassword(req.operator, field(req.body as FormBody, 'password') ?? '', req.ip)
       const { key, secretKey } = await instances.revealKey(req.instance, keyId(req))
       audit(req, 'secret key revealed', key.id)
       return page(req, reply, { ...plain(req), revealed: { keyId: key.id, secretKey } })

@@ -56,7 +56,8 @@ export interface SettingsPageProps {
   instance: Instance
   csrf: string
   values: SettingsValues
-  error: (FormError & { card: SettingsCard }) | null
+  /** `keyId`: the key whose form was refused (a wrong password for its Reveal). */
+  error: (FormError & { card: SettingsCard; keyId?: string }) | null
   notice: string | null
   /** FOYER_ALLOWED_REDIRECT_ORIGINS, which every instance allows. */
   serverOrigins: readonly string[]
@@ -147,7 +148,11 @@ ${shown && html`<div class="link-box">
 <td>${key.expiresAt === null ? html`<span class="status status-accepted">active</span>` : html`<span class="status status-expired">stops ${when(key.expiresAt)}</span>`}</td>
 <td class="actions">${shown
     ? html`<a class="button secondary small" href="${settingsPath(instance)}#api-keys">Hide</a>`
-    : key.canReveal && html`<form method="post" action="${keyAction(key, 'reveal')}">${csrfInput(p.csrf)}<button type="submit" class="secondary small">Reveal</button></form>`}
+    : key.canReveal && html`<details${p.error?.param === 'password' && p.error.keyId === key.id && raw(' open')}><summary>Reveal</summary>
+<form method="post" action="${keyAction(key, 'reveal')}">${csrfInput(p.csrf)}
+<label for="password-${key.id}">Your password <span class="hint">Asked again before a key is shown.</span></label>
+<input id="password-${key.id}" name="password" type="password" autocomplete="current-password" required${p.error?.keyId === key.id && invalidIf(p.error, 'password')}>
+<button type="submit" class="secondary small">Reveal key</button></form></details>`}
 ${!key.isPinned && p.keys.some((k) => k.id !== key.id && k.expiresAt === null) && html`<details><summary>Delete</summary>
 <form method="post" action="${keyAction(key, 'delete')}">${csrfInput(p.csrf)}
 <p class="muted">Requests with this key are refused from now on.</p>

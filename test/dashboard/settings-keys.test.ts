@@ -4,7 +4,7 @@ import { client } from '../helpers/build-app.js'
 import { forEachDatabase } from '../helpers/databases.js'
 import { browser, textOf } from '../pages/page-client.js'
 import { randomToken } from '../../src/platform/ids.js'
-import { csrfOf, dashboardApp, formFields, type Dashboard } from './dashboard-client.js'
+import { csrfOf, dashboardApp, formFields, OPERATOR_PASSWORD, type Dashboard } from './dashboard-client.js'
 
 const settingsOf = (d: Dashboard, instanceId = d.instanceId) => `/dashboard/${instanceId}/settings`
 const keyIds = (body: string) => [...body.matchAll(/<tr data-key="([^"]+)">/g)].map((m) => m[1]!)
@@ -24,7 +24,16 @@ forEachDatabase('dashboard settings: secret keys', (engine) => {
     assert.ok(keyId)
 
     const reveal = `${settingsOf(d)}/keys/${keyId}/reveal`
-    const shown = await d.op.post(reveal, formFields(page.body, reveal))
+    // Not without the operator's password, asked again.
+    for (const password of ['', 'not my password']) {
+      const refused = await d.op.post(reveal, { ...formFields(page.body, reveal), password })
+      assert.equal(refused.statusCode, 422)
+      assert.match(textOf(refused.body), /That is not your password: revealing a key needs the password you sign in with/)
+      assert.match(refused.body, new RegExp(`<details open><summary>Reveal</summary>[^]*?id="password-${keyId}"[^>]* aria-invalid="true"`))
+      assert.deepEqual(refused.body.match(anyKey), null)
+    }
+    assert.match(page.body, new RegExp(`<input id="password-${keyId}" name="password" type="password" autocomplete="current-password" required>`))
+    const shown = await d.op.post(reveal, { ...formFields(page.body, reveal), password: OPERATOR_PASSWORD })
     assert.equal(shown.statusCode, 200)
     assert.match(shown.body, new RegExp(`<input id="secret-key-${keyId}" class="secret" readonly value="${d.secretKey}">`))
     assert.equal(shown.headers['cache-control'], 'no-store')
@@ -58,7 +67,7 @@ forEachDatabase('dashboard settings: secret keys', (engine) => {
     assert.deepEqual(after.body.match(anyKey), null, 'the redirect shows no key')
 
     const reveal = `${settingsOf(d)}/keys/${newId}/reveal`
-    const newKey = (await d.op.post(reveal, formFields(after.body, reveal))).body.match(anyKey)![0]
+    const newKey = (await d.op.post(reveal, { ...formFields(after.body, reveal), password: OPERATOR_PASSWORD })).body.match(anyKey)![0]
     assert.notEqual(newKey, d.secretKey)
     assert.equal(await statusWith(d, newKey), 200)
     assert.equal(await statusWith(d, d.secretKey), 200, 'the old key works for the hour')
@@ -95,6 +104,18 @@ forEachDatabase('dashboard settings: secret keys', (engine) => {
     assert.equal(keyIds(refused.body).length, 1)
   })
 
+  it('counts wrong passwords at Reveal with failed sign-ins: past the limit, 429 with Retry-After, even with the right one', async (t) => {
+    const d = await dashboardApp(engine)
+    t.after(() => d.t.close())
+    const page = await d.op.get(settingsOf(d))
+    const reveal = `${settingsOf(d)}/keys/${keyIds(page.body)[0]}/reveal`
+    for (let i = 0; i < 10; i++) assert.equal((await d.op.post(reveal, { _csrf: csrfOf(page.body), password: `guess ${i}` })).statusCode, 422)
+    const limited = await d.op.post(reveal, { _csrf: csrfOf(page.body), password: OPERATOR_PASSWORD })
+    assert.equal(limited.statusCode, 429)
+    assert.ok(Number(limited.headers['retry-after']) > 0)
+    assert.deepEqual(limited.body.match(anyKey), null)
+  })
+
   it('refuses another instance\'s key ids (404), an unknown grace period (422), and POSTs without a CSRF token (403) or a session (401)', async (t) => {
     const d = await dashboardApp(engine)
     t.after(() => d.t.close())
@@ -104,7 +125,7 @@ forEachDatabase('dashboard settings: secret keys', (engine) => {
     const page = await d.op.get(settingsOf(d))
     const csrf = csrfOf(page.body)
     for (const action of ['reveal', 'delete']) {
-      const res = await d.op.post(`${settingsOf(d)}/keys/${theirKey}/${action}`, { _csrf: csrf })
+      const res = await d.op.post(`${settingsOf(d)}/keys/${theirKey}/${action}`, { _csrf: csrf, password: OPERATOR_PASSWORD })
       assert.equal(res.statusCode, 404, action)
       assert.deepEqual(res.body.match(anyKey), null)
     }
@@ -138,7 +159,7 @@ forEachDatabase('dashboard settings: secret keys', (engine) => {
     assert.ok(!page.body.includes('/keys/roll'))
     const [keyId] = keyIds(page.body)
     const reveal = `${settingsOf(d, instance.id)}/keys/${keyId}/reveal`
-    assert.deepEqual((await d.op.post(reveal, formFields(page.body, reveal))).body.match(anyKey), [pinned])
+    assert.deepEqual((await d.op.post(reveal, { ...formFields(page.body, reveal), password: OPERATOR_PASSWORD })).body.match(anyKey), [pinned])
     const refused = await d.op.post(`${settingsOf(d, instance.id)}/keys/roll`, { _csrf: csrfOf(page.body), grace_period: '0' })
     assert.equal(refused.statusCode, 409)
     assert.match(textOf(refused.body), /This instance's key is set by FOYER_SECRET_KEY, so it cannot be rolled here/)

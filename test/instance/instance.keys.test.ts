@@ -248,7 +248,7 @@ forEachDatabase('secret keys made before keys were sealed (migration 010)', (eng
       await db.query(`insert into instances (id, name, environment_type, publishable_key, is_default, created_at, updated_at) values ($1, $1, 'development', 'pk_test_x', $2, 1, 1)`, [id, isDefault])
       await db.query('insert into secret_keys (key_hash, instance_id, created_at) values ($1, $2, 1)', [sha256(key), id])
     }
-    assert.deepEqual(await migrate(db), ['010_instance_keys_origins.sql'])
+    assert.deepEqual((await migrate(db))[0], '010_instance_keys_origins.sql')
 
     const service = createInstanceService({
       db, clock: manualClock(Date.now()), store: createInstanceStore(), publicUrl: 'http://foyer.test', serverSecret: randomBytes(32),

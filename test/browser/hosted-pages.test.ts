@@ -6,65 +6,31 @@
  */
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { chromium, type Browser, type Page } from 'playwright-core'
-import { api, killAllFoyers, randomSecretKey, randomServerSecret, repoRoot, startFoyer, type FoyerProcess } from '../helpers/child-server.js'
+import { api, type FoyerProcess } from '../helpers/child-server.js'
+import { browserSkip as skip, SCREENSHOTS, useBrowserSuite } from '../helpers/browser-suite.js'
 import { startSmtpSink, type ReceivedMail, type SmtpSink } from '../email/smtp-sink.js'
 
-const CHROMIUM = '/usr/bin/chromium'
-const SCREENSHOTS = join(repoRoot, 'docs', 'screenshots')
 const DAY_MS = 24 * 60 * 60 * 1000
 const PASSWORD = 'correct horse battery'
-
-// CI (.ci/run) installs Chromium from Debian and sets CI: there a missing browser is a
-// failure. Elsewhere the suite says why it skips.
-const chromiumMissing = !existsSync(CHROMIUM)
-const skip = chromiumMissing && !process.env.CI ? `Chromium is not installed at ${CHROMIUM} (apt-get install chromium)` : false
 
 interface Invitation { id: string; email_address: string; url: string }
 
 describe('hosted pages in Chromium', { skip }, () => {
   let sink: SmtpSink
+  before(async () => {
+    sink = await startSmtpSink()
+  })
+  after(() => sink?.stop())
+  const suite = useBrowserSuite('hosted-pages', () => ({ SMTP_URL: `smtp://127.0.0.1:${sink.port}` }))
+  const { secretKey } = suite
   let foyer: FoyerProcess
-  let browser: Browser
-  let dataDir: string
-  const secretKey = randomSecretKey()
-  /** Content-Security-Policy violations the browser reported: the pages must cause none. */
-  const cspViolations: string[] = []
+  const newPage = (viewport = { width: 1024, height: 800 }) => suite.newPage({ viewport })
 
   before(async () => {
-    if (chromiumMissing) assert.fail(`Chromium is required for the browser tests but ${CHROMIUM} does not exist: install Debian's package (apt-get install chromium), as .ci/run does.`)
-    mkdirSync(SCREENSHOTS, { recursive: true })
-    sink = await startSmtpSink()
-    dataDir = mkdtempSync(join(tmpdir(), 'foyer-browser-'))
-    ;[foyer, browser] = await Promise.all([
-      startFoyer({
-        PORT: '0', HOST: '127.0.0.1', FOYER_DATA_DIR: join(dataDir, 'data'), FOYER_SECRET_KEY: secretKey, FOYER_SECRET: randomServerSecret(),
-        SMTP_URL: `smtp://127.0.0.1:${sink.port}`, FOYER_TESTING: '1', LOG_LEVEL: 'warn',
-      }, { cwd: dataDir }),
-      chromium.launch({ executablePath: CHROMIUM }),
-    ])
+    foyer = suite.foyer
     await api(foyer, secretKey, 'PATCH', '/v1/instance', { application_name: 'Acme Rockets' })
   })
-
-  after(async () => {
-    await browser?.close()
-    await foyer?.stop().catch(() => killAllFoyers())
-    await sink?.stop()
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true })
-    assert.deepEqual(cspViolations, [], 'no Content-Security-Policy violations')
-  })
-
-  async function newPage(viewport = { width: 1024, height: 800 }): Promise<Page> {
-    const context = await browser.newContext({ viewport, deviceScaleFactor: viewport.width < 500 ? 2 : 1 })
-    const page = await context.newPage()
-    page.on('console', (message) => {
-      if (/Content Security Policy/i.test(message.text())) cspViolations.push(message.text())
-    })
-    return page
-  }
 
   async function mailTo(address: string, slug: 'invitation' | 'verification_code'): Promise<ReceivedMail> {
     const deadline = Date.now() + 15_000

@@ -5,19 +5,13 @@
  */
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { chromium, type Browser, type Page } from 'playwright-core'
-import { api, killAllFoyers, randomSecretKey, randomServerSecret, repoRoot, startFoyer, type FoyerProcess } from '../helpers/child-server.js'
+import type { Page } from 'playwright-core'
+import { api, type FoyerProcess } from '../helpers/child-server.js'
+import { browserSkip as skip, SCREENSHOTS, useBrowserSuite } from '../helpers/browser-suite.js'
 import { startSmtpSink, type ReceivedMail, type SmtpSink } from '../email/smtp-sink.js'
 
-const CHROMIUM = '/usr/bin/chromium'
-const SCREENSHOTS = join(repoRoot, 'docs', 'screenshots')
 const PASSWORD = 'correct horse battery'
-
-const chromiumMissing = !existsSync(CHROMIUM)
-const skip = chromiumMissing && !process.env.CI ? `Chromium is not installed at ${CHROMIUM} (apt-get install chromium)` : false
 
 interface User { id: string }
 interface Invitation { id: string; email_address: string; status: string }
@@ -25,43 +19,27 @@ interface Membership { role: string; organization: { id: string } }
 
 describe('organization invitations in Chromium', { skip }, () => {
   let sink: SmtpSink
+  before(async () => {
+    sink = await startSmtpSink()
+  })
+  after(() => sink?.stop())
+  const suite = useBrowserSuite('org-accept', () => ({ SMTP_URL: `smtp://127.0.0.1:${sink.port}` }))
+  const { secretKey } = suite
   let foyer: FoyerProcess
-  let browser: Browser
-  let dataDir: string
   let base: string
   let orgId: string
   let admin: User
-  const secretKey = randomSecretKey()
-  const cspViolations: string[] = []
   let seq = 0
   const address = (name: string) => `${name}.${Date.now()}.${seq++}@example.com`
 
   before(async () => {
-    if (chromiumMissing) assert.fail(`Chromium is required for the browser tests but ${CHROMIUM} does not exist: install Debian's package (apt-get install chromium), as .ci/run does.`)
-    mkdirSync(SCREENSHOTS, { recursive: true })
-    sink = await startSmtpSink()
-    dataDir = mkdtempSync(join(tmpdir(), 'foyer-browser-org-'))
-    ;[foyer, browser] = await Promise.all([
-      startFoyer({
-        PORT: '0', HOST: '127.0.0.1', FOYER_DATA_DIR: join(dataDir, 'data'), FOYER_SECRET_KEY: secretKey, FOYER_SECRET: randomServerSecret(),
-        SMTP_URL: `smtp://127.0.0.1:${sink.port}`, FOYER_TESTING: '1', LOG_LEVEL: 'warn',
-      }, { cwd: dataDir }),
-      chromium.launch({ executablePath: CHROMIUM }),
-    ])
+    foyer = suite.foyer
     // The invitation links carry the public URL (localhost); pages are opened there too, so
     // that the session cookie is the one the link's host sees.
     base = foyer.baseUrl.replace('127.0.0.1', 'localhost')
     await api(foyer, secretKey, 'PATCH', '/v1/instance', { application_name: 'Acme Rockets' })
     admin = await makeUser(address('ada'), 'Ada', 'Lovelace')
     orgId = (await api<{ id: string }>(foyer, secretKey, 'POST', '/v1/organizations', { name: 'Launch Team', created_by: admin.id })).id
-  })
-
-  after(async () => {
-    await browser?.close()
-    await foyer?.stop().catch(() => killAllFoyers())
-    await sink?.stop()
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true })
-    assert.deepEqual(cspViolations, [], 'no Content-Security-Policy violations')
   })
 
   const makeUser = (email: string, first: string | null = null, last: string | null = null) =>
@@ -73,14 +51,7 @@ describe('organization invitations in Chromium', { skip }, () => {
   const invitation = (id: string) => api<Invitation>(foyer, secretKey, 'GET', `/v1/organizations/${orgId}/invitations/${id}`)
   const memberships = async (userId: string) => (await api<{ data: Membership[] }>(foyer, secretKey, 'GET', `/v1/users/${userId}/organization_memberships`)).data
 
-  async function newPage(): Promise<Page> {
-    const context = await browser.newContext({ viewport: { width: 1024, height: 800 } })
-    const page = await context.newPage()
-    page.on('console', (message) => {
-      if (/Content Security Policy/i.test(message.text())) cspViolations.push(message.text())
-    })
-    return page
-  }
+  const newPage = () => suite.newPage({ viewport: { width: 1024, height: 800 } })
 
   async function linkFor(email: string): Promise<string> {
     const deadline = Date.now() + 15_000

@@ -3,60 +3,27 @@
  * as a child process: from the setup link printed at first start to inviting, revoking,
  * resending and deleting. The invitations page's screenshot goes to docs/screenshots/.
  */
-import { after, before, describe, it } from 'node:test'
+import { before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { chromium, type Browser, type Page } from 'playwright-core'
-import { api, killAllFoyers, randomSecretKey, randomServerSecret, repoRoot, startFoyer, type FoyerProcess } from '../helpers/child-server.js'
+import type { Page } from 'playwright-core'
+import { api, type FoyerProcess } from '../helpers/child-server.js'
+import { browserSkip as skip, SCREENSHOTS, useBrowserSuite } from '../helpers/browser-suite.js'
 
-const CHROMIUM = '/usr/bin/chromium'
-const SCREENSHOTS = join(repoRoot, 'docs', 'screenshots')
 const OPERATOR = 'ops@example.com'
 const PASSWORD = 'correct horse battery'
-
-const chromiumMissing = !existsSync(CHROMIUM)
-const skip = chromiumMissing && !process.env.CI ? `Chromium is not installed at ${CHROMIUM} (apt-get install chromium)` : false
 
 interface Invitation { id: string; email_address: string; status: string }
 
 describe('dashboard in Chromium', { skip }, () => {
+  const suite = useBrowserSuite('dashboard')
+  const { secretKey, newPage } = suite
   let foyer: FoyerProcess
-  let browser: Browser
-  let dataDir: string
-  const secretKey = randomSecretKey()
-  const cspViolations: string[] = []
 
   before(async () => {
-    if (chromiumMissing) assert.fail(`Chromium is required for the browser tests but ${CHROMIUM} does not exist: install Debian's package (apt-get install chromium), as .ci/run does.`)
-    mkdirSync(SCREENSHOTS, { recursive: true })
-    dataDir = mkdtempSync(join(tmpdir(), 'foyer-browser-dashboard-'))
-    ;[foyer, browser] = await Promise.all([
-      startFoyer({
-        PORT: '0', HOST: '127.0.0.1', FOYER_DATA_DIR: join(dataDir, 'data'), FOYER_SECRET_KEY: secretKey, FOYER_SECRET: randomServerSecret(),
-        FOYER_TESTING: '1', LOG_LEVEL: 'warn',
-      }, { cwd: dataDir }),
-      chromium.launch({ executablePath: CHROMIUM }),
-    ])
+    foyer = suite.foyer
     await api(foyer, secretKey, 'PATCH', '/v1/instance', { application_name: 'Acme Rockets' })
   })
-
-  after(async () => {
-    await browser?.close()
-    await foyer?.stop().catch(() => killAllFoyers())
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true })
-    assert.deepEqual(cspViolations, [], 'no Content-Security-Policy violations')
-  })
-
-  async function newPage(): Promise<Page> {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
-    const page = await context.newPage()
-    page.on('console', (message) => {
-      if (/Content Security Policy/i.test(message.text())) cspViolations.push(message.text())
-    })
-    return page
-  }
 
   const invitations = async (status: string) =>
     api<Invitation[]>(foyer, secretKey, 'GET', `/v1/invitations?status=${status}&limit=100`)

@@ -4,62 +4,30 @@
  * test clock, the overview's chart, and a settings change that takes effect (restricted mode
  * refuses a plain sign-up). Screenshots of both pages go to docs/screenshots/.
  */
-import { after, before, describe, it } from 'node:test'
+import { before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { chromium, type Browser, type Page } from 'playwright-core'
-import { api, killAllFoyers, randomSecretKey, randomServerSecret, repoRoot, startFoyer, type FoyerProcess } from '../helpers/child-server.js'
+import type { Page } from 'playwright-core'
+import { api, type FoyerProcess } from '../helpers/child-server.js'
+import { browserSkip as skip, SCREENSHOTS, useBrowserSuite } from '../helpers/browser-suite.js'
 
-const CHROMIUM = '/usr/bin/chromium'
-const SCREENSHOTS = join(repoRoot, 'docs', 'screenshots')
 const OPERATOR = 'ops@example.com'
 const PASSWORD = 'correct horse battery'
 const DAY_MS = 24 * 60 * 60 * 1000
 
-const chromiumMissing = !existsSync(CHROMIUM)
-const skip = chromiumMissing && !process.env.CI ? `Chromium is not installed at ${CHROMIUM} (apt-get install chromium)` : false
 
 interface Invitation { id: string; email_address: string; url: string }
 
 describe('dashboard settings and overview in Chromium', { skip }, () => {
+  const suite = useBrowserSuite('settings')
+  const { secretKey, newPage } = suite
   let foyer: FoyerProcess
-  let browser: Browser
-  let dataDir: string
-  const secretKey = randomSecretKey()
-  const cspViolations: string[] = []
 
   before(async () => {
-    if (chromiumMissing) assert.fail(`Chromium is required for the browser tests but ${CHROMIUM} does not exist: install Debian's package (apt-get install chromium), as .ci/run does.`)
-    mkdirSync(SCREENSHOTS, { recursive: true })
-    dataDir = mkdtempSync(join(tmpdir(), 'foyer-browser-settings-'))
-    ;[foyer, browser] = await Promise.all([
-      startFoyer({
-        PORT: '0', HOST: '127.0.0.1', FOYER_DATA_DIR: join(dataDir, 'data'), FOYER_SECRET_KEY: secretKey, FOYER_SECRET: randomServerSecret(),
-        FOYER_TESTING: '1', LOG_LEVEL: 'warn',
-      }, { cwd: dataDir }),
-      chromium.launch({ executablePath: CHROMIUM }),
-    ])
+    foyer = suite.foyer
     // Four weeks of invitations are more than one hour's default limit of 100.
     await api(foyer, secretKey, 'PATCH', '/v1/instance', { application_name: 'Acme Rockets', rate_limits: { create_invitation: 0 } })
   })
-
-  after(async () => {
-    await browser?.close()
-    await foyer?.stop().catch(() => killAllFoyers())
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true })
-    assert.deepEqual(cspViolations, [], 'no Content-Security-Policy violations')
-  })
-
-  async function newPage(): Promise<Page> {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
-    const page = await context.newPage()
-    page.on('console', (message) => {
-      if (/Content Security Policy/i.test(message.text())) cspViolations.push(message.text())
-    })
-    return page
-  }
 
   const invite = (email: string, expiresInDays = 30) =>
     api<Invitation>(foyer, secretKey, 'POST', '/v1/invitations', { email_address: email, notify: false, expires_in_days: expiresInDays })
@@ -137,11 +105,11 @@ describe('dashboard settings and overview in Chromium', { skip }, () => {
     assert.match(await page.locator('#allowed-origins').innerText(), /FOYER_ALLOWED_REDIRECT_ORIGINS/)
     await page.screenshot({ path: join(SCREENSHOTS, 'dashboard-settings.png'), fullPage: true })
 
-    const refused = await browser.newPage()
+    const refused = await newPage()
     const res = await refused.goto(`${foyer.baseUrl}/sign-up?instance=${instanceId}`)
     assert.equal(res?.status(), 403)
     assert.match(await refused.locator('main').innerText(), /Sign-up is by invitation only/)
-    await refused.close()
+    await refused.context().close()
     await page.context().close()
   })
 

@@ -1,23 +1,18 @@
 /**
  * The email templates and webhooks pages in a real browser (Debian's Chromium, driven by
  * playwright-core), against Foyer as a child process: editing a template with its preview in a
- * sandboxed frame (following what is typed), and adding a webhook endpoint. Screenshots go to docs/screenshots/.
+ * sandboxed frame (following what is typed), and adding a webhook endpoint. Screenshots go to
+ * docs/screenshots/.
  */
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { chromium, type Browser, type Page } from 'playwright-core'
-import { api, killAllFoyers, randomSecretKey, randomServerSecret, repoRoot, startFoyer, type FoyerProcess } from '../helpers/child-server.js'
+import type { Page } from 'playwright-core'
+import { api, type FoyerProcess } from '../helpers/child-server.js'
+import { browserSkip as skip, SCREENSHOTS, setUpFirstOperator, useBrowserSuite } from '../helpers/browser-suite.js'
 
-const CHROMIUM = '/usr/bin/chromium'
-const SCREENSHOTS = join(repoRoot, 'docs', 'screenshots')
 const OPERATOR = 'ops@example.com'
 const PASSWORD = 'correct horse battery'
-
-const chromiumMissing = !existsSync(CHROMIUM)
-const skip = chromiumMissing && !process.env.CI ? `Chromium is not installed at ${CHROMIUM} (apt-get install chromium)` : false
 
 /**
  * The whole page. A full-page capture leaves the sandboxed preview frame blank in headless
@@ -36,53 +31,25 @@ interface Template { subject: string; html: string; customized: boolean }
 interface Endpoint { id: string; url: string; event_types: string[]; enabled: boolean }
 
 describe('dashboard email templates and webhooks in Chromium', { skip }, () => {
+  const suite = useBrowserSuite('templates-webhooks')
+  const { secretKey } = suite
   let foyer: FoyerProcess
-  let browser: Browser
-  let dataDir: string
   let page: Page
   let base: string
-  const secretKey = randomSecretKey()
-  const cspViolations: string[] = []
   const dialogs: string[] = []
 
   before(async () => {
-    if (chromiumMissing) assert.fail(`Chromium is required for the browser tests but ${CHROMIUM} does not exist: install Debian's package (apt-get install chromium), as .ci/run does.`)
-    mkdirSync(SCREENSHOTS, { recursive: true })
-    dataDir = mkdtempSync(join(tmpdir(), 'foyer-browser-templates-webhooks-'))
-    ;[foyer, browser] = await Promise.all([
-      startFoyer({
-        PORT: '0', HOST: '127.0.0.1', FOYER_DATA_DIR: join(dataDir, 'data'), FOYER_SECRET_KEY: secretKey, FOYER_SECRET: randomServerSecret(),
-        FOYER_TESTING: '1', LOG_LEVEL: 'warn',
-      }, { cwd: dataDir }),
-      chromium.launch({ executablePath: CHROMIUM }),
-    ])
+    foyer = suite.foyer
     await api(foyer, secretKey, 'PATCH', '/v1/instance', { application_name: 'Acme Rockets' })
-
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
-    page = await context.newPage()
-    page.on('console', (message) => {
-      if (/Content Security Policy/i.test(message.text())) cspViolations.push(message.text())
-    })
+    page = await suite.newPage()
     page.on('dialog', (dialog) => {
       dialogs.push(dialog.message())
       void dialog.dismiss()
     })
-    const setupLink = /setup:\s+(http:\/\/\S+\/dashboard\/setup\?token=\S+)/.exec(foyer.output())?.[1]
-    assert.ok(setupLink, `no setup link printed:\n${foyer.output()}`)
-    await page.goto(setupLink)
-    await page.getByLabel('Email address').fill(OPERATOR)
-    await page.getByLabel('Password').fill(PASSWORD)
-    await Promise.all([page.waitForURL(/\/dashboard\/ins_\w+\/\w+/), page.getByRole('button', { name: 'Create operator' }).click()])
-    base = /^(.*\/dashboard\/ins_\w+)\//.exec(page.url())![1]!
+    base = await setUpFirstOperator(page, foyer, OPERATOR, PASSWORD)
   })
 
-  after(async () => {
-    await browser?.close()
-    await foyer?.stop().catch(() => killAllFoyers())
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true })
-    assert.deepEqual(cspViolations, [], 'no Content-Security-Policy violations')
-    assert.deepEqual(dialogs, [], 'no script of a template ran')
-  })
+  after(() => assert.deepEqual(dialogs, [], 'no script of a template ran'))
 
   it('the template preview follows what is typed, without a click or a page load, and saves nothing', async () => {
     await page.goto(`${base}/templates/invitation`)

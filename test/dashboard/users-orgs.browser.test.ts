@@ -5,68 +5,32 @@
  * inline why the last admin cannot be demoted), inviting with a role, revoking, adding and
  * deleting a domain. Screenshots of both pages go to docs/screenshots/.
  */
-import { after, before, describe, it } from 'node:test'
+import { before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { chromium, type Browser, type Page } from 'playwright-core'
-import { api, killAllFoyers, randomSecretKey, randomServerSecret, repoRoot, startFoyer, type FoyerProcess } from '../helpers/child-server.js'
+import type { Page } from 'playwright-core'
+import { api, type FoyerProcess } from '../helpers/child-server.js'
+import { browserSkip as skip, SCREENSHOTS, setUpFirstOperator, useBrowserSuite } from '../helpers/browser-suite.js'
 
-const CHROMIUM = '/usr/bin/chromium'
-const SCREENSHOTS = join(repoRoot, 'docs', 'screenshots')
 const OPERATOR = 'ops@example.com'
 const PASSWORD = 'correct horse battery'
 
-const chromiumMissing = !existsSync(CHROMIUM)
-const skip = chromiumMissing && !process.env.CI ? `Chromium is not installed at ${CHROMIUM} (apt-get install chromium)` : false
 
 interface User { id: string }
 interface Org { id: string; slug: string }
 
 describe('dashboard users and organizations in Chromium', { skip }, () => {
+  const suite = useBrowserSuite('users-orgs')
   let foyer: FoyerProcess
-  let browser: Browser
-  let dataDir: string
   let page: Page
   let base: string
-  const secretKey = randomSecretKey()
-  const cspViolations: string[] = []
-  const call = <T>(method: string, path: string, body?: unknown) => api<T>(foyer, secretKey, method, path, body)
+  const call = <T>(method: string, path: string, body?: unknown) => api<T>(foyer, suite.secretKey, method, path, body)
 
   before(async () => {
-    if (chromiumMissing) assert.fail(`Chromium is required for the browser tests but ${CHROMIUM} does not exist: install Debian's package (apt-get install chromium), as .ci/run does.`)
-    mkdirSync(SCREENSHOTS, { recursive: true })
-    dataDir = mkdtempSync(join(tmpdir(), 'foyer-browser-users-orgs-'))
-    ;[foyer, browser] = await Promise.all([
-      startFoyer({
-        PORT: '0', HOST: '127.0.0.1', FOYER_DATA_DIR: join(dataDir, 'data'), FOYER_SECRET_KEY: secretKey, FOYER_SECRET: randomServerSecret(),
-        FOYER_TESTING: '1', LOG_LEVEL: 'warn',
-      }, { cwd: dataDir }),
-      chromium.launch({ executablePath: CHROMIUM }),
-    ])
+    foyer = suite.foyer
     await call('PATCH', '/v1/instance', { application_name: 'Acme Rockets' })
-
-    // The first operator, through the setup link printed at start.
-    const setupLink = /setup:\s+(http:\/\/\S+\/dashboard\/setup\?token=\S+)/.exec(foyer.output())?.[1]
-    assert.ok(setupLink, `no setup link printed:\n${foyer.output()}`)
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
-    page = await context.newPage()
-    page.on('console', (message) => {
-      if (/Content Security Policy/i.test(message.text())) cspViolations.push(message.text())
-    })
-    await page.goto(setupLink)
-    await page.getByLabel('Email address').fill(OPERATOR)
-    await page.getByLabel('Password').fill(PASSWORD)
-    await Promise.all([page.waitForURL(/\/dashboard\/ins_\w+\/\w+/), page.getByRole('button', { name: 'Create operator' }).click()])
-    base = /^(.*\/dashboard\/ins_\w+)\//.exec(page.url())![1]!
-  })
-
-  after(async () => {
-    await browser?.close()
-    await foyer?.stop().catch(() => killAllFoyers())
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true })
-    assert.deepEqual(cspViolations, [], 'no Content-Security-Policy violations')
+    page = await suite.newPage()
+    base = await setUpFirstOperator(page, foyer, OPERATOR, PASSWORD)
   })
 
   const row = (text: string) => page.locator('tbody tr', { hasText: text })

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import type { Db, Queryable } from '../platform/db/db.js'
 import { DAY_MS, type Clock } from '../platform/clock.js'
-import { ksuid } from '../platform/ids.js'
+import { isInstanceId, ksuid } from '../platform/ids.js'
 import { sha256 } from '../platform/secrets.js'
 import { ApiError, paramError } from '../platform/errors.js'
 import { normalizeEmail } from '../platform/validation.js'
@@ -142,7 +142,7 @@ export function createDashboardService({ db, clock, instances, store = createDas
 
     /** The instance with this id, or null: every instance-scoped page resolves its instance here. */
     async findInstance(id: string): Promise<Instance | null> {
-      if (!/^ins_[A-Za-z0-9]{1,64}$/.test(id)) return null
+      if (!isInstanceId(id)) return null
       const row = await store.findInstance(db, id)
       return row && toInstance(row)
     },

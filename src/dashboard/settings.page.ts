@@ -84,7 +84,7 @@ function settingsError(err: unknown, card?: SettingsCard): CardError {
 }
 
 const HOUR_MS = 60 * 60 * 1000
-const KEY_NOTICES: Record<string, string> = {
+const NOTICES: Record<string, string> = {
   saved: 'The settings were saved.',
   'key-deleted': 'The key was deleted: requests with it are refused from now on.',
   'key-rolled': 'A new secret key was made, marked new below: reveal it to copy it into your application.',
@@ -130,7 +130,7 @@ export const settingsSection: DashboardSection = {
     app.get('/settings', { schema: { hide: true } }, async (req, reply) => {
       // A fixed text chosen by a code: nothing typed into the URL is echoed.
       const query = req.query as { notice?: string; key?: string }
-      const notice = KEY_NOTICES[query.notice ?? ''] ?? null
+      const notice = NOTICES[query.notice ?? ''] ?? null
       return page(req, reply, { ...plain(req), notice, fresh: query.notice === 'key-rolled' ? query.key ?? null : null })
     })
 

@@ -2,11 +2,11 @@ import cors from '@fastify/cors'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { ApiError } from '../platform/errors.js'
 import { isAllowedOrigin } from '../platform/validation.js'
+import { isInstanceId } from '../platform/ids.js'
 import type { AcceptService } from '../accept/accept.service.js'
 import { sessionCookie } from '../accept/session-cookie.js'
 import { redirectOriginsOf, type Instance } from '../instance/instance.schemas.js'
 
-const INSTANCE_ID = /^ins_[A-Za-z0-9]{1,64}$/
 const SIGN_UP_ID = /^sua_[A-Za-z0-9]{1,64}$/
 
 /**
@@ -29,7 +29,7 @@ export async function useFrontendConventions(app: FastifyInstance, deps: { accep
   async function originLists(request: FastifyRequest): Promise<(readonly string[])[]> {
     const touched: (Instance | null)[] = []
     const named = (request.query as { instance?: unknown } | undefined)?.instance
-    if (typeof named === 'string' && named !== '') touched.push(INSTANCE_ID.test(named) ? await accept.resolveInstance(named) : null)
+    if (typeof named === 'string' && named !== '') touched.push(isInstanceId(named) ? await accept.resolveInstance(named) : null)
     const ticket = (request.body as { ticket?: unknown } | undefined)?.ticket
     if (typeof ticket === 'string' && ticket !== '') {
       const state = await accept.resolveTicket(ticket)

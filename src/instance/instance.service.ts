@@ -172,8 +172,9 @@ export function createInstanceService({ db, clock, store, publicUrl, allowedRedi
       const row = await db.transaction(async (tx) => {
         // The URLs kept are checked against the origins as they are now, under the instance's
         // lock: two changes at once cannot leave a URL on an origin the other removed.
-        if (!await store.lock(tx, instance.id)) throw notFound('instance')
-        const current = toInstance((await store.findById(tx, instance.id))!)
+        const locked = await store.lock(tx, instance.id)
+        if (!locked) throw notFound('instance')
+        const current = toInstance(locked)
         const ownOrigins = body.allowed_redirect_origins ? parseOrigins(body.allowed_redirect_origins) : current.allowedRedirectOrigins
         const origins = redirectOriginsOf({ allowedRedirectOrigins: ownOrigins }, allowedRedirectOrigins)
         for (const param of ['home_url', 'after_sign_up_url'] as const) {

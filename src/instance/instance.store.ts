@@ -61,9 +61,10 @@ export function createInstanceStore() {
       return rows[0] ?? null
     },
 
-    /** Takes the instance's row lock, so that changes to its keys take turns. */
-    async lock(q: Queryable, instanceId: string): Promise<boolean> {
-      return (await q.query('select id from instances where id = $1 for update', [instanceId])).length > 0
+    /** The instance, read under its row lock, so that changes to its settings and keys take turns. */
+    async lock(q: Queryable, instanceId: string): Promise<InstanceRow | null> {
+      const rows = await q.query<InstanceRow>('select * from instances where id = $1 for update', [instanceId])
+      return rows[0] ?? null
     },
 
     async insertKey(q: Queryable, instanceId: string, key: NewSecretKey, now: number): Promise<SecretKeyRow> {

@@ -5,6 +5,7 @@ import csrf from '@fastify/csrf-protection'
 import rateLimit from '@fastify/rate-limit'
 import type { Redis } from 'ioredis'
 import { ApiError } from '../platform/errors.js'
+import { isInstanceId } from '../platform/ids.js'
 import { html } from '../platform/html.js'
 import type { AcceptService, SignedIn, TicketState } from '../accept/accept.service.js'
 import { sessionCookie } from '../accept/session-cookie.js'
@@ -129,7 +130,7 @@ export const pageRoutes = (deps: PagesDeps): FastifyPluginAsyncTypebox => async 
 
   /** The instance named by `instance` (`ins_…`), else the default one; null for a name that is no instance. */
   const namedInstance = async (id: string | undefined): Promise<Instance | null> =>
-    !id || /^ins_[A-Za-z0-9]{1,64}$/.test(id) ? accept.resolveInstance(id || null) : null
+    !id || isInstanceId(id) ? accept.resolveInstance(id || null) : null
 
   async function instanceOrNotFound(id: string | undefined): Promise<Instance> {
     const instance = await namedInstance(id)

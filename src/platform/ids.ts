@@ -20,6 +20,9 @@ export function ksuid(nowMs = Date.now()): string {
 
 export type IdPrefix = 'inv' | 'user' | 'idn' | 'ins' | 'msg' | 'org' | 'orginv' | 'orgmem' | 'role' | 'perm' | 'orgdmn' | 'orgsug' | 'ep' | 'evt' | 'sess' | 'sua' | 'sia' | 'client' | 'wle' | 'key'
 
+/** Whether `text` has the shape of an instance id (`ins_…`): anything else is no instance, and costs no query. */
+export const isInstanceId = (text: string) => /^ins_[A-Za-z0-9]{1,64}$/.test(text)
+
 export const newId = (prefix: IdPrefix, nowMs?: number) => `${prefix}_${ksuid(nowMs)}`
 
 /** Random letters and digits for secrets: 62^n possibilities, no ambiguity about encoding. */

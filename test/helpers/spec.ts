@@ -6,7 +6,7 @@ import { Ajv, type ValidateFunction } from 'ajv'
 import addFormats from 'ajv-formats'
 import { parse } from 'yaml'
 
-/** Clerk's Backend API reference (MIT), read at test time from the shared folder next to the repository. */
+/** Clerk's Backend API reference (MIT), vendored with its licence in test/fixtures/clerk-reference. */
 export const BAPI_SPEC_FILE = 'clerk-bapi-2026-05-12.yml'
 
 type Schema = Record<string, unknown>
@@ -27,7 +27,9 @@ export function repoRoot(from = dirname(fileURLToPath(import.meta.url))): string
   }
 }
 
-export const bapiSpecPath = () => join(repoRoot(), '..', 'shared', 'reference', BAPI_SPEC_FILE)
+/** A reference document by file name, from the repository itself: a clone passes on its own. */
+export const referencePath = (file: string) => join(repoRoot(), 'test', 'fixtures', 'clerk-reference', file)
+export const bapiSpecPath = () => referencePath(BAPI_SPEC_FILE)
 
 const SPEC_ID = 'clerk-bapi'
 const COMPONENTS_REF = '#/components/'
@@ -136,7 +138,7 @@ export function assertMatchesSpec(validate: ValidateFunction, body: unknown, wha
   assert.fail(`${what} does not match ${BAPI_SPEC_FILE}:\n${findings.join('\n')}\nbody: ${JSON.stringify(body)}`)
 }
 
-/** Clerk's webhooks reference (MIT), from the same shared folder. */
+/** Clerk's webhooks reference (MIT), vendored beside it. */
 export const WEBHOOKS_SPEC_FILE = 'clerk-webhooks-2025-04-15.yml'
 const WEBHOOKS_SPEC_ID = 'clerk-webhooks'
 let webhookAjv: { ajv: Ajv; doc: { 'x-webhooks': Record<string, Record<string, any>> } } | null = null
@@ -144,7 +146,7 @@ let webhookAjv: { ajv: Ajv; doc: { 'x-webhooks': Record<string, Record<string, a
 /** A validator for the whole payload of webhook event `type` (its operation's request body). */
 export function webhookEventValidator(type: string): ValidateFunction {
   if (!webhookAjv) {
-    const doc = parse(readFileSync(join(repoRoot(), '..', 'shared', 'reference', WEBHOOKS_SPEC_FILE), 'utf8'))
+    const doc = parse(readFileSync(referencePath(WEBHOOKS_SPEC_FILE), 'utf8'))
     const ajv = new Ajv({ strict: false, allErrors: true, logger: false })
     const schemas = Object.fromEntries(Object.entries(doc.components.schemas as Record<string, Schema>).map(([name, s]) => [name, toJsonSchema(s, WEBHOOKS_SPEC_ID)]))
     ajv.addSchema({ $id: WEBHOOKS_SPEC_ID, components: { schemas } })
@@ -155,7 +157,7 @@ export function webhookEventValidator(type: string): ValidateFunction {
   return webhookAjv.ajv.compile(toJsonSchema(schema, WEBHOOKS_SPEC_ID) as Schema)
 }
 
-/** Clerk's Frontend API reference (MIT), from the same shared folder. */
+/** Clerk's Frontend API reference (MIT), vendored beside it. */
 export const FAPI_SPEC_FILE = 'clerk-fapi-2026-05-12.yml'
 const FAPI_SPEC_ID = 'clerk-fapi'
 let fapiAjv: Ajv | null = null
@@ -164,7 +166,7 @@ const fapiValidators = new Map<string, ValidateFunction>()
 /** A validator for the Frontend API reference's `#/components/schemas/<name>` (e.g. `Client.ClientWrappedSignUp`). */
 export function fapiComponent(name: string): ValidateFunction {
   if (!fapiAjv) {
-    const doc = parse(readFileSync(join(repoRoot(), '..', 'shared', 'reference', FAPI_SPEC_FILE), 'utf8')) as OpenApiDocument
+    const doc = parse(readFileSync(referencePath(FAPI_SPEC_FILE), 'utf8')) as OpenApiDocument
     fapiAjv = new Ajv({ strict: false, allErrors: true, logger: false })
     addFormats.default(fapiAjv)
     const schemas = Object.fromEntries(Object.entries(doc.components.schemas).map(([n, s]) => [n, toJsonSchema(s, FAPI_SPEC_ID)]))

@@ -13,8 +13,11 @@ const MIGRATION_LOCK = 7_210_514_001
  */
 export async function migrate(db: Db, dir = MIGRATIONS_DIR): Promise<string[]> {
   const files = readdirSync(dir).filter((f) => /^\d{3}_[a-z0-9_]+\.sql$/.test(f)).sort()
+  // Every start runs this: one read, without the lock, settles the usual case of nothing to do.
+  // A file it calls pending is checked again under the lock below, so a race only costs a step.
+  const recorded = await recordedVersions(db)
   const applied: string[] = []
-  for (const file of files) {
+  for (const file of files.filter((f) => !recorded.has(f.slice(0, 3)))) {
     const version = file.slice(0, 3)
     const ran = await db.transaction(async (tx) => {
       await tx.query('select pg_advisory_xact_lock($1)', [MIGRATION_LOCK])
@@ -28,4 +31,10 @@ export async function migrate(db: Db, dir = MIGRATIONS_DIR): Promise<string[]> {
     if (ran) applied.push(file)
   }
   return applied
+}
+
+async function recordedVersions(db: Db): Promise<Set<string>> {
+  const [table] = await db.query<{ present: boolean }>("select to_regclass('schema_migrations') is not null as present")
+  if (!table?.present) return new Set()
+  return new Set((await db.query<{ version: string }>('select version from schema_migrations')).map((r) => r.version))
 }

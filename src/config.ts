@@ -64,8 +64,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   if (smtpUrl !== null) requireUrl('SMTP_URL', smtpUrl, ['smtp:', 'smtps:'])
 
   const secretKey = get('FOYER_SECRET_KEY')
-  if (secretKey !== null && !/^sk_(test|live)_[A-Za-z0-9]{16,}$/.test(secretKey)) {
-    throw new ConfigError('FOYER_SECRET_KEY', 'must look like sk_test_… or sk_live_… followed by at least 16 letters or digits')
+  // Any URL-safe key: keys carried over from elsewhere are often base64url, with '-' and '_'.
+  if (secretKey !== null && !/^sk_(test|live)_[A-Za-z0-9_-]{16,}$/.test(secretKey)) {
+    throw new ConfigError('FOYER_SECRET_KEY', 'must look like sk_test_… or sk_live_… followed by at least 16 URL-safe characters (letters, digits, - and _)')
   }
 
   const rawSecret = get('FOYER_SECRET')

@@ -181,6 +181,16 @@ forEachDatabase('secret keys: reveal, roll, delete', (engine) => {
 })
 
 forEachDatabase('secret keys pinned by FOYER_SECRET_KEY', (engine) => {
+  // @see issue 12
+  it('a pinned key with - and _ (any URL-safe key) is the instance\'s key and authenticates', async (t) => {
+    const pinned = 'sk_test_' + randomToken(12) + '-_' + randomToken(12) + '_-'
+    const app = await buildTestApp({ engine, env: { FOYER_SECRET_KEY: pinned } })
+    t.after(() => app.close())
+    await app.services.instances.bootstrap(pinned)
+    assert.equal(await statusWith(app, pinned), 200)
+    assert.equal(await statusWith(app, pinned.replace(/-_/, '__')), 401)
+  })
+
   it('the default instance\'s pinned key is revealed, but neither rolled nor deleted (409 secret_key_pinned); other instances roll freely', async (t) => {
     const pinned = 'sk_test_' + randomToken(40)
     const app = await buildTestApp({ engine, env: { FOYER_SECRET_KEY: pinned } })

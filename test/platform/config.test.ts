@@ -106,6 +106,10 @@ describe('loadConfig(env)', () => {
     assert.equal(loadConfig({ REDIS_URL: 'rediss://cache:6380' }).redisUrl, 'rediss://cache:6380')
     assert.equal(loadConfig({ SMTP_URL: 'smtps://u:p@mail:465' }).smtpUrl, 'smtps://u:p@mail:465')
     assert.equal(loadConfig({ FOYER_SECRET_KEY: 'sk_live_' + 'Z9'.repeat(20) }).secretKey, 'sk_live_' + 'Z9'.repeat(20))
+    // @see issue 12
+    for (const key of ['sk_test_' + 'a-b_'.repeat(4), 'sk_live_-_' + 'Zz09'.repeat(5), 'sk_test_' + '_'.repeat(16)]) {
+      assert.equal(loadConfig({ FOYER_SECRET_KEY: key }).secretKey, key)
+    }
     const base64 = Buffer.alloc(32, 9).toString('base64')
     assert.equal(loadConfig({ FOYER_SECRET: base64 }).serverSecret?.length, 32)
   })
@@ -128,6 +132,8 @@ describe('loadConfig(env)', () => {
     ['FOYER_SECRET_KEY', { FOYER_SECRET_KEY: 'sk_prod_' + 'a'.repeat(40) }],
     ['FOYER_SECRET_KEY', { FOYER_SECRET_KEY: 'sk_test_short' }],
     ['FOYER_SECRET_KEY', { FOYER_SECRET_KEY: 'sk_test_' + 'a'.repeat(20) + '!' }],
+    ['FOYER_SECRET_KEY', { FOYER_SECRET_KEY: 'sk_test_' + 'a-b_'.repeat(3) + '+/=' }],
+    ['FOYER_SECRET_KEY', { FOYER_SECRET_KEY: 'sk_test_' + 'a_-'.repeat(5) }],
     ['FOYER_SECRET', { FOYER_SECRET: 'ab'.repeat(31) }],
     ['FOYER_SECRET', { FOYER_SECRET: Buffer.alloc(31, 1).toString('base64') }],
     ['FOYER_SECRET', { FOYER_SECRET: 'short' }],

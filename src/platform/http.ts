@@ -1,7 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { ServerResponse } from 'node:http'
 import { randomBytes } from 'node:crypto'
-import sjson from 'secure-json-parse'
 import { ApiError, paramError, toClerkErrors, type ErrorCode } from './errors.js'
 
 interface AjvError {
@@ -107,12 +106,16 @@ export function coerceFormBody(body: Record<string, unknown>, schema: { properti
     if (types.has('boolean') && (raw === 'true' || raw === 'false')) body[key] = raw === 'true'
     else if (types.has('integer') && /^-?\d{1,15}$/.test(raw)) body[key] = Number(raw)
     else if (types.has('object') && raw.trim().startsWith('{')) {
+      let value: unknown
       try {
-        // Same prototype-pollution guard as JSON bodies get from Fastify's parser.
-        body[key] = sjson.parse(raw, undefined, { protoAction: 'error', constructorAction: 'error' })
+        value = JSON.parse(raw)
       } catch {
         throw paramError(422, 'form_param_format_invalid', key, 'is invalid', `${key} must be a JSON object.`)
       }
+      // Same prototype-pollution guard as JSON bodies get.
+      const forbidden = forbiddenKey(value, key)
+      if (forbidden) throw paramError(422, 'form_param_value_invalid', forbidden, 'is not allowed', `${forbidden} is not allowed: the key __proto__, and a constructor key holding prototype, may not be used.`)
+      body[key] = value
     }
   }
 }
@@ -125,16 +128,56 @@ function schemaTypes(schema: unknown, out = new Set<string>()): Set<string> {
   return out
 }
 
+/**
+ * A JSON body, refusing the keys that could reach an object's prototype once the value is merged
+ * or copied (`__proto__`, and `constructor` holding `prototype`). JSON.parse itself keeps such a
+ * key as a harmless own property; it is looked for before the value leaves here, so the client
+ * is told which key is refused rather than that the JSON is malformed.
+ */
+export function parseJsonBody(text: string): unknown {
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch {
+    throw new ApiError(400, 'request_body_invalid', 'request body invalid', 'The request body is not valid JSON.')
+  }
+  const key = forbiddenKey(value, '')
+  if (key) {
+    throw paramError(422, 'form_param_value_invalid', key, 'is not allowed',
+      `${key} is not allowed: a request body may not use the key __proto__, nor a constructor key holding prototype.`)
+  }
+  return value
+}
+
+/** The path of the first key in `value` that could reach a prototype, or null. */
+export function forbiddenKey(value: unknown, path: string, depth = 0): string | null {
+  if (value === null || typeof value !== 'object' || depth > MAX_DEPTH + 1) return null
+  const entries = Array.isArray(value) ? value.map((v, i) => [`[${i}]`, v] as const) : Object.entries(value).map(([k, v]) => [k, v] as const)
+  for (const [k, v] of entries) {
+    const name = Array.isArray(value) ? `${path}${k}` : path ? `${path}.${k}` : k
+    if (!Array.isArray(value)) {
+      if (k === '__proto__') return name
+      if (k === 'constructor' && v !== null && typeof v === 'object' && Object.hasOwn(v, 'prototype')) return `${name}.prototype`
+    }
+    const found = forbiddenKey(v, name, depth + 1)
+    if (found) return found
+  }
+  return null
+}
+
 /** Clerk's error shape for every error, 404s included, and JSON typed exactly as the SDK expects. */
 export function registerHttpConventions(app: FastifyInstance) {
   // The official SDK sends `Content-Type: application/json` with an empty body on bodiless
   // POSTs (revoke); Clerk accepts that, so an empty JSON body reads as no body.
-  const parseJson = app.getDefaultJsonParser('error', 'error')
   // Bodies are JSON or form-encoded; anything else, text/plain included, is a 415.
   app.removeContentTypeParser(['application/json', 'text/plain'])
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
     if (typeof body === 'string' && body.trim() === '') return done(null, undefined)
-    parseJson(request, body as string, done)
+    try {
+      done(null, parseJsonBody(body as string))
+    } catch (err) {
+      done(err as Error, undefined)
+    }
   })
 
   app.setErrorHandler((err, request, reply) => sendError(request, reply, err))

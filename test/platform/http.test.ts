@@ -117,6 +117,28 @@ forEachDatabase('HTTP conventions', (engine) => {
     assert.equal(await emailsFor(notified.id), 1)
   })
 
+  // @see issue 12
+  it('POST /v1/invitations refuses __proto__ and constructor.prototype keys with 422 naming the key, not as invalid JSON', async () => {
+    const cases: [string, string][] = [
+      ['{"__proto__":{"polluted":1},"email_address":"a@example.com"}', '__proto__'],
+      ['{"email_address":"a@example.com","public_metadata":{"plan":{"__proto__":{"polluted":1}}}}', 'public_metadata.plan.__proto__'],
+      ['{"constructor":{"prototype":{"polluted":1}},"email_address":"a@example.com"}', 'constructor.prototype'],
+    ]
+    for (const [payload, param] of cases) {
+      const res = await send('POST', '/v1/invitations', payload, 'application/json')
+      assertClerkError(res, 422, 'form_param_value_invalid', param)
+      assert.match(JSON.parse(res.payload).errors[0].long_message, /is not allowed/)
+      assert.doesNotMatch(res.payload, /not valid JSON/)
+    }
+    const bulk = await send('POST', '/v1/invitations/bulk', '[{"email_address":"a@example.com"},{"email_address":"b@example.com","public_metadata":{"__proto__":{}}}]', 'application/json')
+    assertClerkError(bulk, 422, 'form_param_value_invalid', '[1].public_metadata.__proto__')
+    const form = await send('POST', '/v1/invitations', new URLSearchParams({ email_address: uniqueEmail(), public_metadata: '{"__proto__":{"x":1}}' }).toString(), FORM)
+    assertClerkError(form, 422, 'form_param_value_invalid', 'public_metadata.__proto__')
+    // A key that merely mentions the word, or a constructor without prototype, is ordinary data.
+    assert.equal((await sendJson('POST', '/v1/invitations', { email_address: uniqueEmail(), notify: false, public_metadata: { proto: 1, constructor: 'x' } })).statusCode, 200)
+    assert.equal(({} as Record<string, unknown>).polluted, undefined)
+  })
+
   it('POST /v1/invitations form-encoded refuses values that do not convert with 422 naming the param', async () => {
     const cases: [Record<string, string>, string][] = [
       [{ email_address: uniqueEmail(), notify: 'maybe' }, 'notify'],

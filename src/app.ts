@@ -151,8 +151,12 @@ export function createServices({ config, db, clock, serverSecret, redis }: AppDe
 const bodyAjv = new Ajv({ coerceTypes: false, useDefaults: false, removeAdditional: false, allErrors: false, strict: false })
 const textAjv = new Ajv({ coerceTypes: true, useDefaults: false, removeAdditional: false, allErrors: false, strict: false })
 
-/** Redacts tickets and setup tokens from logged URLs: a logged link would be a working link. */
-const redactUrl = (url: string) => url.replace(/((?:__clerk_)?ticket=|token=)[^&#]*/gi, '$1[redacted]')
+/**
+ * Tickets and setup tokens in any text, plain or percent-encoded (a ticket link inside a
+ * `redirect_url`), are redacted: a logged link would be a working link.
+ */
+export const redactSecrets = (text: string) => text.replace(/((?:__clerk_)?ticket(?:=|%3D)|token(?:=|%3D))[^&#"'\s\\%<>]*/gi, '$1[redacted]')
+const redactUrl = redactSecrets
 
 // pino answers this; Fastify's logger type does not declare it.
 const enabled = (log: unknown, level: string) => (log as { isLevelEnabled?: (l: string) => boolean }).isLevelEnabled?.(level) ?? true
@@ -271,4 +275,7 @@ export async function buildApp(deps: AppDeps): Promise<{ app: FastifyInstance; s
 export const loggerOptions = (level: string): FastifyServerOptions['logger'] => ({
   level,
   redact: { paths: ['req.headers.authorization', 'req.headers.cookie'], censor: '[redacted]' },
+  // Every line, whatever logged it (Fastify's own warnings quote the request URL, errors carry
+  // messages and stacks), passes through here on its way out.
+  hooks: { streamWrite: redactSecrets },
 })

@@ -1,9 +1,10 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import rateLimit from '@fastify/rate-limit'
 import { ApiError } from '../platform/errors.js'
 import type { Instance } from '../instance/instance.schemas.js'
 import type { EmailTemplate } from '../email/email.schemas.js'
 import {
-  DEFAULT_TEMPLATES, findBrokenPart, render, sampleVariables, TEMPLATE_PARTS,
+  DEFAULT_TEMPLATES, sampleVariables, TEMPLATE_PARTS,
   type EmailTemplateSlug, type RenderedEmail, type TemplateSource,
 } from '../email/email.templates.js'
 import { DASHBOARD_CSP } from './dashboard.assets.js'
@@ -19,6 +20,10 @@ export const PREVIEW_CSP = DASHBOARD_CSP
   .replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
   .replace("img-src 'self'", "img-src 'self' data: https:")
   .replace("default-src 'none'", "default-src 'none'; connect-src 'self'")
+
+// Saves and previews render the template, on workers every instance shares. The live preview
+// asks as the operator types (after a quarter-second pause), hence more than the API's 60.
+export const TEMPLATE_EDITS_PER_MINUTE = 120
 
 const NOTICES: Record<string, string> = {
   saved: 'The template was saved; new emails use it.',
@@ -53,17 +58,33 @@ export const templatesSection: DashboardSection = {
   path: 'templates',
   routes: (ctx: DashboardContext) => async (app: FastifyInstance) => {
     const { email } = ctx.deps.services
+    const { redis } = ctx.deps
+    await app.register(rateLimit, { global: false, skipOnError: true, ...(redis ? { redis, nameSpace: 'foyer-rl:' } : {}) })
+    const limit = app.createRateLimit({
+      timeWindow: 60_000,
+      max: TEMPLATE_EDITS_PER_MINUTE,
+      keyGenerator: (req) => `dashboard-template-edits:${req.instance.id}`,
+    })
 
-    async function preview(slug: EmailTemplateSlug, source: TemplateSource): Promise<{ rendered: RenderedEmail | null; broken: FormError | null }> {
-      const broken = await findBrokenPart(slug, source)
-      if (broken) return { rendered: null, broken: { param: broken.part, message: `The ${broken.part} template cannot be used: ${broken.reason}` } }
-      return { rendered: await render(source, sampleVariables(slug)), broken: null }
+    /** Counts a save or preview against the instance's budget; 429 with Retry-After past it. */
+    async function limited(req: FastifyRequest): Promise<void> {
+      const result = await limit(req)
+      if (result.isAllowed || !result.isExceeded) return
+      throw new ApiError(429, 'too_many_requests', 'Too many requests',
+        `Templates of this instance were saved or previewed ${result.max} times in the last minute, the most allowed. Wait ${result.ttlInSeconds} seconds, then try again.`,
+        {}, { 'retry-after': String(result.ttlInSeconds) })
+    }
+
+    async function preview(req: FastifyRequest, slug: EmailTemplateSlug, source: TemplateSource): Promise<{ rendered: RenderedEmail | null; broken: FormError | null }> {
+      const result = await email.previewTemplate(req.instance, slug, source)
+      if ('rendered' in result) return { rendered: result.rendered, broken: null }
+      return { rendered: null, broken: refusal(result.refusal) }
     }
 
     async function editor(req: FastifyRequest, reply: FastifyReply, p: { template: EmailTemplate; source: TemplateSource; unsaved: boolean; error: FormError | null; status?: number }) {
       const instance: Instance = req.instance
       const slug = p.template.slug as EmailTemplateSlug
-      const { rendered, broken } = await preview(slug, p.source)
+      const { rendered, broken } = await preview(req, slug, p.source)
       reply.header('content-security-policy', PREVIEW_CSP)
       return ctx.render(req, reply, {
         status: p.status ?? (broken && p.unsaved ? 422 : 200), title: `Email template: ${slug}`, section: 'templates',
@@ -94,7 +115,14 @@ export const templatesSection: DashboardSection = {
     // the parts as JSON, or the reason the template does not render.
     app.post('/templates/:slug/preview.json', { schema: { hide: true } }, async (req, reply) => {
       const template = await email.getTemplate(req.instance, slugOf(req))
-      const { rendered, broken } = await preview(template.slug as EmailTemplateSlug, typedSource(req.body, sourceOf(template)))
+      try {
+        await limited(req)
+      } catch (err) {
+        // The live preview shows the message where the preview would be.
+        if (!(err instanceof ApiError)) throw err
+        return reply.code(err.status).headers(err.headers).send({ error: { message: err.longMessage } })
+      }
+      const { rendered, broken } = await preview(req, template.slug as EmailTemplateSlug, typedSource(req.body, sourceOf(template)))
       if (!rendered) return reply.code(422).send({ error: broken })
       return { subject: rendered.subject, html: rendered.html, text: rendered.text }
     })
@@ -102,6 +130,7 @@ export const templatesSection: DashboardSection = {
     // Renders what was typed without saving it (the Preview button, and pages without script).
     app.post('/templates/:slug/preview', { schema: { hide: true } }, async (req, reply) => {
       const template = await email.getTemplate(req.instance, slugOf(req))
+      await limited(req)
       return editor(req, reply, { template, source: typedSource(req.body, sourceOf(template)), unsaved: true, error: null })
     })
 
@@ -109,6 +138,7 @@ export const templatesSection: DashboardSection = {
       const instance = req.instance
       const template = await email.getTemplate(instance, slugOf(req))
       const slug = template.slug as EmailTemplateSlug
+      await limited(req)
       const source = typedSource(req.body, sourceOf(template))
       // A part the same as the built-in one is saved as "built-in", so it follows Foyer's changes.
       const body = Object.fromEntries(TEMPLATE_PARTS.map((part) => [part, source[part] === DEFAULT_TEMPLATES[slug][part] ? null : source[part]]))

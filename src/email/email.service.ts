@@ -1,7 +1,7 @@
 import type { Db } from '../platform/db/db.js'
 import type { Clock } from '../platform/clock.js'
-import { notFound, paramError } from '../platform/errors.js'
-import type { OutboxKind } from '../platform/outbox/outbox.worker.js'
+import { notFound, paramError, type ApiError } from '../platform/errors.js'
+import { PermanentFailure, type OutboxKind } from '../platform/outbox/outbox.worker.js'
 import type { NewOutboxItem, OutboxRow, OutboxStore } from '../platform/outbox/outbox.store.js'
 import { derivedId } from '../platform/ids.js'
 import type { Instance } from '../instance/instance.schemas.js'
@@ -15,9 +15,10 @@ import type { OrgInvitationView } from '../organizations/org-invitations.schemas
 import type { EmailStore, EmailTemplateRow } from './email.store.js'
 import { devMailbox, smtpMailer, type MailLog, type Mailer, type SentEmail } from './email.mailer.js'
 import {
-  DEFAULT_TEMPLATES, EMAIL_TEMPLATE_SLUGS, TEMPLATE_PARTS, findBrokenPart, formatExpiry, isTemplateSlug, render,
-  type EmailTemplateSlug, type TemplatePart, type TemplateSource, type TemplateVariables,
+  DEFAULT_TEMPLATES, EMAIL_TEMPLATE_SLUGS, TEMPLATE_PARTS, TemplateRenderError, formatExpiry, isTemplateSlug, sampleVariables,
+  type EmailTemplateSlug, type RenderedEmail, type TemplatePart, type TemplateSource, type TemplateVariables,
 } from './email.templates.js'
+import { createTemplateRenderer, type TemplateRenderer } from './template-renderer.js'
 import type { ClerkEmailDelivery, EmailTemplate, PutEmailTemplateBody } from './email.schemas.js'
 
 interface Deps {
@@ -38,6 +39,8 @@ interface Deps {
   /** An organization domain's current code, address and names, for its `affiliation_code` email; null once none is to be sent. */
   domainCode?: (domainId: string) => Promise<{ instanceId: string; to: string; code: string; expiresAt: number; domain: string; organizationName: string } | null>
   testing: boolean
+  /** Where templates are checked and rendered; by default a pool of its own, closed with the service. */
+  renderer?: TemplateRenderer
 }
 
 /** What an invitation's email item carries; the link is derived at send time, never stored. */
@@ -68,6 +71,14 @@ export function createEmailService(deps: Deps) {
   const mailer: Mailer = deps.smtpUrl
     ? smtpMailer({ smtpUrl: deps.smtpUrl, from: deps.emailFrom, publicUrl: deps.publicUrl })
     : devMailbox({ db, store, publicUrl: deps.publicUrl, log: () => log })
+  const renderer = deps.renderer ?? createTemplateRenderer()
+  const render = (source: TemplateSource, variables: TemplateVariables) => renderer.render(source, variables)
+
+  /** The first given part that cannot be used, as the 422 to answer; null when all can. */
+  async function refusalFor(slug: EmailTemplateSlug, source: Partial<TemplateSource>) {
+    const broken = await renderer.check(slug, source)
+    return broken && paramError(422, 'form_param_format_invalid', broken.part, 'is invalid', `The ${broken.part} template cannot be used: ${broken.reason}`)
+  }
 
   async function sourceFor(instanceId: string, slug: EmailTemplateSlug): Promise<TemplateSource> {
     return merge(slug, await store.findTemplate(db, instanceId, slug))
@@ -108,9 +119,19 @@ export function createEmailService(deps: Deps) {
    * Renders and sends one invitation email from the invitation's current row: the link comes
    * from its current nonce (a re-issued invitation sends its new link), and an invitation
    * deleted, revoked, accepted or expired since the email was queued is not sent at all.
-   * Throws to have the item retried.
+   * Throws to have the item retried; a template that does not render with this email's data
+   * fails it at once, as it would on every attempt.
    */
   async function deliver(item: OutboxRow): Promise<SentEmail | SkippedEmail> {
+    try {
+      return await deliverOnce(item)
+    } catch (err) {
+      if (err instanceof TemplateRenderError) throw new PermanentFailure(err.message)
+      throw err
+    }
+  }
+
+  async function deliverOnce(item: OutboxRow): Promise<SentEmail | SkippedEmail> {
     if (item.topic === 'verification_code') return deliverCode(item)
     if (item.topic === 'affiliation_code') return deliverDomainCode(item)
     const payload = item.payload as InvitationEmailPayload
@@ -212,8 +233,10 @@ export function createEmailService(deps: Deps) {
       log = logger
     },
 
-    /** Closes pooled SMTP connections; call once nothing is being delivered any more. */
-    close: () => mailer.close(),
+    /** Closes pooled SMTP connections and stops the template workers; call once nothing is being delivered any more. */
+    async close() {
+      await Promise.all([mailer.close(), deps.renderer ? undefined : renderer.close()])
+    },
 
     async listTemplates(instance: Instance): Promise<EmailTemplate[]> {
       const rows = new Map((await store.listTemplates(db, instance.id)).map((r) => [r.slug, r]))
@@ -227,19 +250,34 @@ export function createEmailService(deps: Deps) {
 
     /**
      * Replaces the instance's version of a template; a part left out or null uses the built-in
-     * one. Every given part must parse and render with sample data, or nothing is saved and
-     * the 422 names the part: a broken template is refused now, not when an email is due.
+     * one. Every given part must parse, use no tag that loads files (include, render, layout),
+     * use only the variables the slug provides in every branch, and render with sample data;
+     * otherwise nothing is saved and the 422 names the part: a broken template is refused
+     * now, not when an email is due.
      */
     async putTemplate(instance: Instance, slug: string, body: PutEmailTemplateBody): Promise<EmailTemplate> {
       const valid = requireSlug(slug)
       const parts = Object.fromEntries(TEMPLATE_PARTS.map((p) => [p, body[p] ?? null])) as Record<TemplatePart, string | null>
       const given = Object.fromEntries(Object.entries(parts).filter(([, v]) => v !== null)) as Partial<TemplateSource>
-      const broken = await findBrokenPart(valid, given)
-      if (broken) {
-        throw paramError(422, 'form_param_format_invalid', broken.part, 'is invalid',
-          `The ${broken.part} template cannot be used: ${broken.reason}`)
-      }
+      const refusal = await refusalFor(valid, given)
+      if (refusal) throw refusal
       return toEmailTemplate(valid, await store.upsertTemplate(db, instance.id, valid, parts, clock.now(instance)))
+    },
+
+    /**
+     * A template as typed, not saved, rendered with sample data; or the 422 its save would
+     * answer, unthrown. 404 for an unknown slug.
+     */
+    async previewTemplate(_instance: Instance, slug: string, source: TemplateSource): Promise<{ rendered: RenderedEmail } | { refusal: ApiError }> {
+      const valid = requireSlug(slug)
+      const refusal = await refusalFor(valid, source)
+      if (refusal) return { refusal }
+      try {
+        return { rendered: await render(source, sampleVariables(valid)) }
+      } catch (err) {
+        if (!(err instanceof TemplateRenderError)) throw err
+        return { refusal: paramError(422, 'form_param_format_invalid', err.part, 'is invalid', `The ${err.part} template cannot be used: ${err.reason}`) }
+      }
     },
 
     /** Goes back to the built-in template; answers the template now in use. */

@@ -1,4 +1,4 @@
-import { Liquid, type Template } from 'liquidjs'
+import { Liquid, type FS, type LiquidOptions, type Template } from 'liquidjs'
 
 export const EMAIL_TEMPLATE_SLUGS = ['invitation', 'waitlist_invitation', 'organization_invitation', 'verification_code', 'affiliation_code'] as const
 export type EmailTemplateSlug = (typeof EMAIL_TEMPLATE_SLUGS)[number]
@@ -142,20 +142,64 @@ export const formatExpiry = (ms: number) => `${expiryFormat.format(new Date(ms))
 // liquidjs rather than eta or handlebars: templates are written by API users, and Liquid was
 // made for exactly that (Shopify merchants' templates). It runs no JavaScript from the
 // template (eta compiles templates to JS functions), escapes every output in the HTML part
-// with outputEscape: 'escape', and bounds parse size, render time and memory, so a hostile
-// template cannot take the process down. Strict variables and filters make a typo an error
-// at save time instead of a blank in someone's inbox.
-const limits = {
+// with outputEscape: 'escape', and bounds parse size, render time and memory. Strict
+// variables and filters make a typo an error at save time instead of a blank in someone's
+// inbox. These engines run in the template workers (template-renderer.ts), never on the
+// thread that answers requests: a render that runs to its limit holds up nobody else.
+
+/**
+ * Tags that load another template from the file system. A template is written by whoever
+ * holds a secret key, and Foyer's working folder holds the server secret, .env and the
+ * database files: these tags are refused when the template is parsed, under any name form
+ * (quoted, variable, absolute, ../) and inside {% liquid %} blocks alike.
+ */
+export const REFUSED_TAGS = ['include', 'render', 'layout'] as const
+
+/** A file system with no files, should a tag ever reach for one anyway. */
+export const NO_FILES: FS = {
+  exists: async () => false,
+  existsSync: () => false,
+  readFile: async () => { throw new Error('email templates cannot read files') },
+  readFileSync: () => { throw new Error('email templates cannot read files') },
+  resolve: (_dir, file) => file,
+  contains: async () => false,
+  containsSync: () => false,
+}
+
+/** Liquid's own render-time limit; the renderer's hard timeout stops whatever it does not bound. */
+export const RENDER_LIMIT_MS = 500
+
+const options: LiquidOptions = {
   strictVariables: true,
   strictFilters: true,
   ownPropertyOnly: true,
   parseLimit: 200_000,
-  renderLimit: 1000,
+  renderLimit: RENDER_LIMIT_MS,
   memoryLimit: 10_000_000,
+  fs: NO_FILES,
+  root: [],
+  partials: [],
+  layouts: [],
+  relativeReference: false,
 }
-const htmlEngine = new Liquid({ ...limits, outputEscape: 'escape' })
+
+// Refused while parsing, so that such a template is never saved, previewed or rendered.
+const refusing = (name: string) => ({
+  parse() {
+    throw new Error(`the ${name} tag is not allowed: an email template cannot load other templates or files`)
+  },
+  render() {},
+})
+
+function engine(extra: LiquidOptions): Liquid {
+  const liquid = new Liquid({ ...options, ...extra })
+  for (const name of REFUSED_TAGS) liquid.registerTag(name, refusing(name))
+  return liquid
+}
+
+const htmlEngine = engine({ outputEscape: 'escape' })
 // Subject and text parts are not HTML: escaping there would show "&amp;" to the reader.
-const textEngine = new Liquid(limits)
+const textEngine = engine({})
 const engineFor = (part: TemplatePart) => (part === 'html' ? htmlEngine : textEngine)
 
 // Parsed templates by part and source: overrides change rarely and are rendered for every email.
@@ -176,23 +220,49 @@ function parse(part: TemplatePart, source: string): Template[] {
 /** CR and LF end a header line: a subject carrying them could add headers of its own. */
 export const oneLine = (value: string) => value.replace(/[\r\n]+/g, ' ').replace(/\s+/g, ' ').trim()
 
-export async function render(source: TemplateSource, variables: TemplateVariables): Promise<RenderedEmail> {
-  const [subject, html, text] = await Promise.all(TEMPLATE_PARTS.map((part) => engineFor(part).render(parse(part, source[part]), variables)))
-  return { subject: oneLine(String(subject)), html: String(html), text: String(text) }
+/** A part of a template that does not parse or render, and why. */
+export class TemplateRenderError extends Error {
+  constructor(readonly part: TemplatePart, readonly reason: string) {
+    super(`The ${part} template cannot be rendered: ${reason}`)
+  }
 }
 
-/** The first part of `source` that fails to parse or to render with sample data, with why; null when all are fine. */
-export async function findBrokenPart(slug: EmailTemplateSlug, source: Partial<TemplateSource>): Promise<{ part: TemplatePart; reason: string } | null> {
-  const variables = sampleVariables(slug)
+const reasonOf = (err: unknown) => (err instanceof Error ? err.message : String(err))
+
+/** Renders all three parts; throws TemplateRenderError naming the first part that fails. */
+export async function renderNow(source: TemplateSource, variables: TemplateVariables): Promise<RenderedEmail> {
+  const out: Partial<RenderedEmail> = {}
   for (const part of TEMPLATE_PARTS) {
-    const value = source[part]
-    if (value === undefined) continue
     try {
-      const out = String(await engineFor(part).render(parse(part, value), variables))
-      if (part === 'subject' && oneLine(out) === '') return { part, reason: 'renders to an empty subject' }
+      out[part] = String(await engineFor(part).render(parse(part, source[part]), variables))
     } catch (err) {
-      return { part, reason: err instanceof Error ? err.message : String(err) }
+      throw new TemplateRenderError(part, reasonOf(err))
     }
   }
-  return null
+  return { subject: oneLine(out.subject!), html: out.html!, text: out.text! }
+}
+
+/** The variables a template may use: those its emails are sent with. */
+export const providedVariables = (slug: EmailTemplateSlug) => Object.keys(sampleVariables(slug))
+
+/**
+ * Why one part of a template cannot be used, or null when it can: it must parse, use only
+ * the variables its slug provides in every branch (whether or not the sample data takes
+ * that branch), and render with sample data.
+ */
+export async function checkPartNow(slug: EmailTemplateSlug, part: TemplatePart, source: string): Promise<string | null> {
+  try {
+    const templates = parse(part, source)
+    const provided = new Set(providedVariables(slug))
+    // Names the template declares itself (assign, capture, for, increment…) are not global.
+    const unknown = engineFor(part).globalVariablesSync(templates, { partials: false }).filter((name) => !provided.has(name))
+    if (unknown.length > 0) {
+      return `it uses ${unknown.map((n) => `"${n}"`).join(', ')}, which the ${slug} template does not provide (it provides ${[...provided].join(', ')})`
+    }
+    const out = String(await engineFor(part).render(templates, sampleVariables(slug)))
+    if (part === 'subject' && oneLine(out) === '') return 'renders to an empty subject'
+    return null
+  } catch (err) {
+    return reasonOf(err)
+  }
 }

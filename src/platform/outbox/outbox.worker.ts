@@ -2,7 +2,13 @@ import type { Db } from '../db/db.js'
 import type { Clock } from '../clock.js'
 import type { OutboxRow, OutboxStore } from './outbox.store.js'
 
-/** Delivers one item; resolves with what the far side answered, throws to have it retried. */
+/**
+ * Thrown by a handler for an item that would fail the same way on every attempt: the item is
+ * marked failed at once, with this message, instead of being retried.
+ */
+export class PermanentFailure extends Error {}
+
+/** Delivers one item; resolves with what the far side answered, throws to have it retried (or PermanentFailure not to). */
 export type OutboxHandler = (item: OutboxRow) => Promise<unknown>
 
 export interface OutboxKind {
@@ -71,7 +77,7 @@ export function createOutboxWorker(options: OutboxWorkerOptions) {
       const result = await options.kinds[item.kind]!.deliver(item)
       done.push({ id: item.id, claimedUntil: lease, result })
     } catch (err) {
-      const delay = options.kinds[item.kind]!.retryDelaysMs[item.attempts - 1]
+      const delay = err instanceof PermanentFailure ? undefined : options.kinds[item.kind]!.retryDelaysMs[item.attempts - 1]
       const next = delay === undefined ? null : clock.now() + withJitter(delay, random)
       const message = (err instanceof Error ? err.message : String(err)).slice(0, MAX_ERROR_LENGTH)
       await store.markFailed(db, item.id, lease, clock.now(), message, next).catch((e) => onError(e, item))

@@ -1,0 +1,161 @@
+import { Worker } from 'node:worker_threads'
+import {
+  TEMPLATE_PARTS, TemplateRenderError,
+  type EmailTemplateSlug, type RenderedEmail, type TemplatePart, type TemplateSource, type TemplateVariables,
+} from './email.templates.js'
+import type { TemplateJob, TemplateJobAnswer } from './template.worker.js'
+
+// Compiled side by side (dist/src/email/), so the worker is found from this module's own URL.
+const WORKER_URL = new URL('./template.worker.js', import.meta.url)
+
+export interface TemplateRendererOptions {
+  /** Workers at most; each is started when first needed. */
+  workers?: number
+  /** A job still running after this is stopped with its worker, which is replaced. */
+  timeoutMs?: number
+}
+
+type JobInput = TemplateJob extends infer J ? J extends TemplateJob ? Omit<J, 'id'> : never : never
+
+interface Job {
+  id: number
+  input: JobInput
+  resolve: (value: unknown) => void
+  reject: (err: Error) => void
+}
+
+interface Slot {
+  worker: Worker
+  ready: boolean
+  job: Job | null
+  timer?: NodeJS.Timeout
+}
+
+/**
+ * Renders email templates on a few worker threads, never on the thread that answers requests:
+ * Liquid renders synchronously until its own time limit, so a hostile template rendered here
+ * would hold up every request of every instance for that long. A job still running after
+ * `timeoutMs` has its worker terminated and replaced. Idle workers do not keep the process
+ * alive; `close()` stops them all.
+ */
+export function createTemplateRenderer(options: TemplateRendererOptions = {}) {
+  const maxWorkers = options.workers ?? 2
+  const timeoutMs = options.timeoutMs ?? 2000
+  const slots: Slot[] = []
+  const queue: Job[] = []
+  let nextId = 1
+  let closed = false
+
+  function spawn(): void {
+    // The heap cap makes a template that builds huge strings kill its own worker, not the process.
+    const worker = new Worker(WORKER_URL, { resourceLimits: { maxOldGenerationSizeMb: 128, maxYoungGenerationSizeMb: 32 } })
+    const slot: Slot = { worker, ready: false, job: null }
+    slots.push(slot)
+    worker.on('message', (message: TemplateJobAnswer | { ready: true }) => {
+      if ('ready' in message) {
+        slot.ready = true
+        dispatch()
+        if (!slot.job) slot.worker.unref()
+        return
+      }
+      const job = slot.job
+      if (!job || job.id !== message.id) return
+      release(slot)
+      if (message.ok) job.resolve(message.value)
+      else job.reject(message.part ? new TemplateRenderError(message.part, message.reason) : new Error(message.reason))
+      dispatch()
+    })
+    worker.on('error', (err: Error & { code?: string }) => {
+      const wasReady = slot.ready
+      retire(slot, (job) => err.code === 'ERR_WORKER_OUT_OF_MEMORY' ? templateFault(job, 'it uses too much memory') : new Error(`the template worker failed: ${err.message}`))
+      // A worker that cannot even start would be replaced forever: fail what waits instead.
+      if (!wasReady) for (const job of queue.splice(0)) job.reject(new Error(`the template worker did not start: ${err.message}`))
+    })
+    worker.on('exit', () => retire(slot, () => new Error('the template worker stopped')))
+  }
+
+  /** The part a check is about is at fault; a send-time render that is stopped is retried later. */
+  const templateFault = (job: Job, reason: string): Error =>
+    job.input.op === 'check' ? new TemplateRenderError(job.input.part, reason) : new Error(`rendering stopped: ${reason}`)
+
+  function release(slot: Slot): void {
+    clearTimeout(slot.timer)
+    slot.job = null
+    slot.worker.unref()
+  }
+
+  /** Takes a worker out of the pool, failing its job; it is replaced when work next needs it. */
+  function retire(slot: Slot, error: (job: Job) => Error): void {
+    const index = slots.indexOf(slot)
+    if (index < 0) return
+    slots.splice(index, 1)
+    const job = slot.job
+    release(slot)
+    void slot.worker.terminate()
+    if (job) job.reject(error(job))
+    dispatch()
+  }
+
+  function dispatch(): void {
+    if (closed) return
+    for (const slot of slots) {
+      if (queue.length === 0) break
+      if (!slot.ready || slot.job) continue
+      const job = queue.shift()!
+      slot.job = job
+      slot.worker.ref()
+      slot.timer = setTimeout(() => retire(slot, (j) => templateFault(j, 'it takes too long to render')), timeoutMs)
+      slot.worker.postMessage({ ...job.input, id: job.id })
+    }
+    const starting = slots.filter((s) => !s.ready).length
+    if (queue.length > starting && slots.length < maxWorkers) spawn()
+  }
+
+  function run<T>(input: JobInput): Promise<T> {
+    if (closed) return Promise.reject(new Error('the template renderer is closed'))
+    return new Promise<T>((resolve, reject) => {
+      queue.push({ id: nextId++, input, resolve: resolve as (value: unknown) => void, reject })
+      dispatch()
+    })
+  }
+
+  return {
+    /**
+     * All three parts rendered with `variables`. Throws TemplateRenderError naming the part
+     * when the template itself fails (it will fail again); any other error is the renderer's
+     * (a stopped or crashed worker, a shutdown) and may not happen again.
+     */
+    render: (source: TemplateSource, variables: TemplateVariables) => run<RenderedEmail>({ op: 'render', source, variables }),
+
+    /** The first given part that cannot be used, with why (see checkPartNow); null when all can. */
+    async check(slug: EmailTemplateSlug, source: Partial<TemplateSource>): Promise<{ part: TemplatePart; reason: string } | null> {
+      for (const part of TEMPLATE_PARTS) {
+        const value = source[part]
+        if (value === undefined) continue
+        try {
+          const reason = await run<string | null>({ op: 'check', slug, part, source: value })
+          if (reason !== null) return { part, reason }
+        } catch (err) {
+          if (err instanceof TemplateRenderError) return { part, reason: err.reason }
+          throw err
+        }
+      }
+      return null
+    },
+
+    /** Fails what is queued or running and stops every worker. */
+    async close(): Promise<void> {
+      closed = true
+      for (const job of queue.splice(0)) job.reject(new Error('the template renderer is closed'))
+      const stopping = slots.splice(0).map((slot) => {
+        const job = slot.job
+        release(slot)
+        job?.reject(new Error('the template renderer is closed'))
+        return slot.worker.terminate()
+      })
+      await Promise.all(stopping)
+    },
+  }
+}
+
+export type TemplateRenderer = ReturnType<typeof createTemplateRenderer>

@@ -5,6 +5,9 @@ import type { OutboxRow, OutboxStore } from './outbox.store.js'
 /** Delivers one item; resolves with what the far side answered, throws to have it retried. */
 export type OutboxHandler = (item: OutboxRow) => Promise<unknown>
 
+/** Thrown by a handler for a failure that no retry can fix: the item is marked failed at once. */
+export class PermanentFailure extends Error {}
+
 export interface OutboxKind {
   deliver: OutboxHandler
   /** Delays before the 2nd, 3rd, … attempt; after the last one the item is marked failed. */
@@ -71,7 +74,7 @@ export function createOutboxWorker(options: OutboxWorkerOptions) {
       const result = await options.kinds[item.kind]!.deliver(item)
       done.push({ id: item.id, claimedUntil: lease, result })
     } catch (err) {
-      const delay = options.kinds[item.kind]!.retryDelaysMs[item.attempts - 1]
+      const delay = err instanceof PermanentFailure ? undefined : options.kinds[item.kind]!.retryDelaysMs[item.attempts - 1]
       const next = delay === undefined ? null : clock.now() + withJitter(delay, random)
       const message = (err instanceof Error ? err.message : String(err)).slice(0, MAX_ERROR_LENGTH)
       await store.markFailed(db, item.id, lease, clock.now(), message, next).catch((e) => onError(e, item))

@@ -157,7 +157,6 @@ forEachDatabase('webhook targets', (engine) => {
       assert.deepEqual(delivery.attempts.map((a: any) => [a.status_code, a.error]), [[null, 'target address not allowed']])
     })
 
-    // @see issue 12
     it('still delivers to the configured endpoint (FOYER_WEBHOOK_URL) on 127.0.0.1', async (ctx) => {
       const receiver = await startReceiver(() => SECRET)
       ctx.after(receiver.close)
@@ -209,7 +208,6 @@ forEachDatabase('webhook targets', (engine) => {
 })
 
 forEachDatabase('FOYER_WEBHOOK_ALLOW_PRIVATE', (engine) => {
-  // @see issue 12
   it('lets endpoints target private networks and loopback when set', async (ctx) => {
     const t = await buildTestApp({ engine, env: { FOYER_WEBHOOK_ALLOW_PRIVATE: 'true' } })
     ctx.after(() => t.close())
@@ -230,6 +228,7 @@ forEachDatabase('FOYER_WEBHOOK_ALLOW_PRIVATE', (engine) => {
 })
 
 describe('FOYER_WEBHOOK_ALLOW_PRIVATE in the configuration', () => {
+  // @see issue 12
   it('is off by default, on for 1 or true, and stops start-up naming the variable otherwise', () => {
     assert.equal(loadConfig({}).webhookAllowPrivate, false)
     assert.equal(loadConfig({ FOYER_WEBHOOK_ALLOW_PRIVATE: '1' }).webhookAllowPrivate, true)

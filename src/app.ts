@@ -133,7 +133,7 @@ export function createServices({ config, db, clock, serverSecret, redis, resolve
   })
   deliveries.email = email.delivery
   Object.assign(deliveries, createWebhookDispatcher({
-    db, clock, store: webhookStore, tickets, testing: config.testing, allowPrivate: config.webhookAllowPrivate, resolveHost,
+    db, clock, store: webhookStore, tickets, testing: config.testing, allowPrivate: config.webhookAllowPrivate, configuredUrl: config.webhookUrl, resolveHost,
     emailBodies: email.bodiesFor,
   }))
   const accept = createAcceptService({

@@ -24,6 +24,8 @@ interface Deps {
   wallNow?: () => number
   /** FOYER_WEBHOOK_ALLOW_PRIVATE: deliveries may reach loopback and private networks. */
   allowPrivate: boolean
+  /** FOYER_WEBHOOK_URL: the operator's own endpoint, trusted with any address. */
+  configuredUrl: string | null
   resolveHost: HostResolver
 }
 
@@ -54,6 +56,9 @@ export function createWebhookDispatcher(deps: Deps): Record<'webhook' | 'webhook
   const wallNow = deps.wallNow ?? Date.now
   // Endpoints saved through the API or the dashboard connect through the address check; the
   // operator's own endpoint (FOYER_WEBHOOK_URL) does not, nor any with FOYER_WEBHOOK_ALLOW_PRIVATE.
+  // The configured endpoint is trusted only at the configured URL: its row can be edited
+  // through the API like any other, and an edited one is checked like any other.
+  const configuredUrl = deps.configuredUrl === null ? null : new URL(deps.configuredUrl).href
   const checked = new Agent({ connect: { lookup: checkedLookup(deps.resolveHost) } })
   const isRefusal = (err: unknown) => err instanceof TargetNotAllowedError
     || (err as { cause?: unknown })?.cause instanceof TargetNotAllowedError
@@ -128,7 +133,7 @@ export function createWebhookDispatcher(deps: Deps): Record<'webhook' | 'webhook
     let statusCode: number | null = null
     let error: string | null = null
     let isRefused = false
-    const isTrusted = deps.allowPrivate || endpoint.fromConfig
+    const isTrusted = deps.allowPrivate || (endpoint.fromConfig && endpoint.url === configuredUrl)
     try {
       // An address in the URL itself is connected to without a lookup: it is checked here.
       if (!isTrusted && !isAllowedLiteral(new URL(endpoint.url))) throw new TargetNotAllowedError()

@@ -10,10 +10,8 @@ import {
 
 const tags = ['Webhooks']
 const errors = { 400: ClerkErrorsRef, 401: ClerkErrorsRef, 404: ClerkErrorsRef, 422: ClerkErrorsRef }
-// Where the endpoint's address is checked: on create and update.
-const URL_CHECK = 'A `url` whose host is not a public internet address (loopback, private, link-local, '
-  + 'unique-local, CGNAT, multicast, reserved), or whose name resolves to any such address, is refused with 422 naming `url`, '
-  + 'unless the server runs with FOYER_WEBHOOK_ALLOW_PRIVATE. Deliveries check the address again when they connect.'
+const URL_CHECK = 'A `url` that is not a public internet address (see the field) is refused with 422 naming `url`; '
+  + 'deliveries check the address again when they connect, and one refused then fails without a retry.'
 const page = <T extends Parameters<typeof Type.Array>[0]>(item: T) =>
   Type.Union([Type.Array(item), Type.Object({ data: Type.Array(item), total_count: Type.Integer() })])
 

@@ -160,12 +160,44 @@ forEachDatabase('webhook targets', (engine) => {
     it('still delivers to the configured endpoint (FOYER_WEBHOOK_URL) on 127.0.0.1', async (ctx) => {
       const receiver = await startReceiver(() => SECRET)
       ctx.after(receiver.close)
-      const { instance, api } = await newApi()
-      await t.services.webhooks.syncConfigEndpoint(instance.id, receiver.url, SECRET)
-      await makeInvitation(api)
-      await deliverAll()
+      const own = await buildTestApp({
+        engine, resolveHost: dns.resolveHost,
+        env: { FOYER_WEBHOOK_ALLOW_PRIVATE: '0', FOYER_WEBHOOK_URL: receiver.url, FOYER_WEBHOOK_SECRET: SECRET },
+      })
+      ctx.after(() => own.close())
+      const { instance, secretKey } = await own.newInstance()
+      // As main.ts does at start for the default instance.
+      await own.services.webhooks.syncConfigEndpoint(instance.id, own.config.webhookUrl, own.config.webhookSecret)
+      await makeInvitation(client(own.app, secretKey))
+      await own.outboxWorker.drain()
+      await own.outboxWorker.drain()
       assert.equal(receiver.received.length, 1)
       assert.ok(receiver.received[0]!.verified.ok)
+    })
+
+    // @see issue 12
+    it('checks the configured endpoint like any other once its url is changed through the API', async (ctx) => {
+      const receiver = await startReceiver(() => SECRET)
+      ctx.after(receiver.close)
+      const own = await buildTestApp({
+        engine, resolveHost: dns.resolveHost,
+        env: { FOYER_WEBHOOK_ALLOW_PRIVATE: '0', FOYER_WEBHOOK_URL: 'http://127.0.0.1:9/operator', FOYER_WEBHOOK_SECRET: SECRET },
+      })
+      ctx.after(() => own.close())
+      const { instance, secretKey } = await own.newInstance()
+      const api = client(own.app, secretKey)
+      await own.services.webhooks.syncConfigEndpoint(instance.id, own.config.webhookUrl, own.config.webhookSecret)
+      const [configured] = (await api.get('/v1/webhooks/endpoints')).body
+      const patched = await api.patch(`/v1/webhooks/endpoints/${configured.id}`, { url: `http://rebind.test:${new URL(receiver.url).port}/hooks` })
+      assert.equal(patched.status, 200, JSON.stringify(patched.body))
+      dns.state.rebound = true
+      ctx.after(() => { dns.state.rebound = false })
+      await makeInvitation(api)
+      await own.outboxWorker.drain()
+      await own.outboxWorker.drain()
+      assert.equal(receiver.received.length, 0)
+      const [delivery] = await deliveries(api, configured.id)
+      assert.equal(delivery.last_error, 'target address not allowed')
     })
   })
 

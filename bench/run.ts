@@ -97,6 +97,8 @@ const foyerEnv = (engine: { DATABASE_URL: string } | { FOYER_DATA_DIR: string })
   FOYER_SECRET_KEY: secretKey,
   FOYER_SECRET: serverSecret.toString('hex'),
   LOG_LEVEL: 'warn',
+  // The bench's webhook receiver listens on 127.0.0.1.
+  FOYER_WEBHOOK_ALLOW_PRIVATE: '1',
   ...engine,
 })
 

@@ -31,6 +31,7 @@ import { createWebhookStore } from './webhooks/webhooks.store.js'
 import { createWebhookService } from './webhooks/webhooks.service.js'
 import { createWebhookDispatcher } from './webhooks/webhooks.dispatcher.js'
 import { webhookRoutes } from './webhooks/webhooks.routes.js'
+import { systemResolver, type HostResolver } from './webhooks/webhooks.targets.js'
 import { createAcceptStore } from './accept/accept.store.js'
 import { createAcceptService } from './accept/accept.service.js'
 import { createSignInThrottle, memoryCounter, redisCounter } from './accept/sign-in-throttle.js'
@@ -68,11 +69,13 @@ export interface AppDeps {
   serverSecret: Buffer
   redis?: Redis | null
   logger?: FastifyServerOptions['logger']
+  /** How webhook target host names are resolved (node:dns by default); tests answer their own. */
+  resolveHost?: HostResolver
 }
 
 export type Services = ReturnType<typeof createServices>
 
-export function createServices({ config, db, clock, serverSecret, redis }: AppDeps) {
+export function createServices({ config, db, clock, serverSecret, redis, resolveHost = systemResolver }: AppDeps) {
   const tickets = createTicketService({ serverSecret, publicUrl: config.publicUrl })
   const instanceStore = createInstanceStore()
   const invitationStore = createInvitationStore()
@@ -117,7 +120,7 @@ export function createServices({ config, db, clock, serverSecret, redis }: AppDe
   // How each kind of outbox item is delivered; every capability that sends something adds its own.
   const deliveries: Record<string, OutboxKind> = {}
   const webhookStore = createWebhookStore()
-  const webhooks = createWebhookService({ db, clock, store: webhookStore })
+  const webhooks = createWebhookService({ db, clock, store: webhookStore, allowPrivate: config.webhookAllowPrivate, resolveHost })
   const acceptStore = createAcceptStore()
   const email = createEmailService({
     db, clock, store: createEmailStore(), instances: instanceStore, invitations: invitationStore, orgInvitations: orgInvitationStore, tickets, outbox,
@@ -130,7 +133,7 @@ export function createServices({ config, db, clock, serverSecret, redis }: AppDe
   })
   deliveries.email = email.delivery
   Object.assign(deliveries, createWebhookDispatcher({
-    db, clock, store: webhookStore, tickets, testing: config.testing,
+    db, clock, store: webhookStore, tickets, testing: config.testing, allowPrivate: config.webhookAllowPrivate, configuredUrl: config.webhookUrl, resolveHost,
     emailBodies: email.bodiesFor,
   }))
   const accept = createAcceptService({

@@ -22,6 +22,8 @@ export interface Config {
   emailFrom: string
   webhookUrl: string | null
   webhookSecret: string | null
+  /** Endpoints created through the API or dashboard may target loopback and private networks. */
+  webhookAllowPrivate: boolean
   allowedRedirectOrigins: readonly string[]
   logLevel: string
   testing: boolean
@@ -83,6 +85,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       'must be set together with ' + (webhookUrl === null ? 'FOYER_WEBHOOK_SECRET' : 'FOYER_WEBHOOK_URL'))
   }
 
+  const webhookAllowPrivate = parseFlag('FOYER_WEBHOOK_ALLOW_PRIVATE', get('FOYER_WEBHOOK_ALLOW_PRIVATE'))
+
   const originsRaw = get('FOYER_ALLOWED_REDIRECT_ORIGINS')
   const allowedRedirectOrigins = originsRaw === null
     ? [publicUrl, 'http://localhost:*']
@@ -111,10 +115,20 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     emailFrom: get('EMAIL_FROM') ?? 'Foyer <no-reply@localhost>',
     webhookUrl,
     webhookSecret,
+    webhookAllowPrivate,
     allowedRedirectOrigins: Object.freeze(allowedRedirectOrigins),
     logLevel,
     testing: testingRaw === '1',
   })
+}
+
+/** Off unless set to 1 or true; anything else is a mistake worth stopping for. */
+function parseFlag(variable: string, raw: string | null): boolean {
+  if (raw === null) return false
+  const value = raw.toLowerCase()
+  if (value === '1' || value === 'true') return true
+  if (value === '0' || value === 'false') return false
+  throw new ConfigError(variable, 'must be 1 or true (or 0, false, unset)')
 }
 
 function parsePort(raw: string): number {

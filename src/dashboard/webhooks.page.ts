@@ -1,9 +1,11 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import rateLimit from '@fastify/rate-limit'
 import { ApiError, invalidParam } from '../platform/errors.js'
 import type { Instance } from '../instance/instance.schemas.js'
 import { EVENT_TYPES, type EndpointRow } from '../webhooks/webhooks.schemas.js'
 import { newWebhookSecret } from '../webhooks/webhooks.service.js'
 import { createWebhookStore } from '../webhooks/webhooks.store.js'
+import { retryLimiter } from '../webhooks/webhooks.retry-limit.js'
 import type { DashboardContext, DashboardSection } from './dashboard.context.js'
 import type { FormError } from './dashboard.views.js'
 import {
@@ -73,6 +75,11 @@ export const webhooksSection: DashboardSection = {
     const { webhooks } = ctx.deps.services
     const { db } = ctx.deps
     const store = createWebhookStore()
+    // Retries by hand count as the API's do, under the same keys (shared with it through Redis).
+    if (!app.hasDecorator('createRateLimit')) {
+      await app.register(rateLimit, { global: false, skipOnError: true, ...(ctx.deps.redis ? { redis: ctx.deps.redis, nameSpace: 'foyer-rl:' } : {}) })
+    }
+    const limitRetry = retryLimiter(app)
     const idOf = (req: FastifyRequest) => (req.params as { endpoint_id: string }).endpoint_id
 
     async function listPage(req: FastifyRequest, reply: FastifyReply, add: { values: EndpointValues; error: FormError | null; open: boolean }, status = 200) {
@@ -160,6 +167,7 @@ export const webhooksSection: DashboardSection = {
       // The delivery must be this endpoint's: ids of another endpoint or instance are not found.
       const delivery = await store.findDelivery(db, instance.id, deliveryId)
       if (!delivery || delivery.endpoint_id !== endpoint.id) throw new ApiError(404, 'resource_not_found', 'not found', 'No webhook delivery was found.')
+      await limitRetry(req, endpoint.id)
       await webhooks.retry(instance, deliveryId)
       return reply.redirect(back(instance, endpoint.id, 'retried'), 303)
     })

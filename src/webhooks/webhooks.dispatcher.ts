@@ -1,13 +1,15 @@
 import { performance } from 'node:perf_hooks'
 import { Webhook } from 'standardwebhooks'
+import { Agent, fetch } from 'undici'
 import type { Db } from '../platform/db/db.js'
 import type { Clock } from '../platform/clock.js'
 import type { OutboxRow } from '../platform/outbox/outbox.store.js'
-import type { OutboxKind } from '../platform/outbox/outbox.worker.js'
+import { PermanentFailure, type OutboxKind } from '../platform/outbox/outbox.worker.js'
 import type { TicketService } from '../tickets/tickets.service.js'
 import { ClerkInvitation } from '../invitations/invitations.schemas.js'
 import { ClerkOrganizationInvitation } from '../organizations/org-invitations.schemas.js'
 import type { DeliveryContext, WebhookStore } from './webhooks.store.js'
+import { checkedLookup, isAllowedLiteral, TARGET_NOT_ALLOWED, TargetNotAllowedError, type HostResolver } from './webhooks.targets.js'
 
 interface Deps {
   db: Db
@@ -20,7 +22,11 @@ interface Deps {
   testing: boolean
   /** Wall time for `svix-timestamp`: receivers check it against their own clock. */
   wallNow?: () => number
-  fetch?: typeof fetch
+  /** FOYER_WEBHOOK_ALLOW_PRIVATE: deliveries may reach loopback and private networks. */
+  allowPrivate: boolean
+  /** FOYER_WEBHOOK_URL: the operator's own endpoint, trusted with any address. */
+  configuredUrl: string | null
+  resolveHost: HostResolver
 }
 
 const MINUTE = 60_000
@@ -48,7 +54,14 @@ interface DeliveryPayload {
 export function createWebhookDispatcher(deps: Deps): Record<'webhook' | 'webhook_delivery', OutboxKind> {
   const { db, clock, store, tickets } = deps
   const wallNow = deps.wallNow ?? Date.now
-  const send = deps.fetch ?? fetch
+  // Endpoints saved through the API or the dashboard connect through the address check; the
+  // operator's own endpoint (FOYER_WEBHOOK_URL) does not, nor any with FOYER_WEBHOOK_ALLOW_PRIVATE.
+  // The configured endpoint is trusted only at the configured URL: its row can be edited
+  // through the API like any other, and an edited one is checked like any other.
+  const configuredUrl = deps.configuredUrl === null ? null : new URL(deps.configuredUrl).href
+  const checked = new Agent({ connect: { lookup: checkedLookup(deps.resolveHost) } })
+  const isRefusal = (err: unknown) => err instanceof TargetNotAllowedError
+    || (err as { cause?: unknown })?.cause instanceof TargetNotAllowedError
   // With FOYER_TESTING=1 the schedule runs 1000 times faster (5 ms … 36 s), so that an
   // end-to-end test against a running server sees retries without waiting hours.
   const retryDelaysMs = deps.testing ? RETRY_DELAYS_MS.map((ms) => ms / 1000) : [...RETRY_DELAYS_MS]
@@ -91,7 +104,10 @@ export function createWebhookDispatcher(deps: Deps): Record<'webhook' | 'webhook
     return JSON.stringify({ data, object, type, timestamp, instance_id, ...rest })
   }
 
-  /** Signs and POSTs one event to one endpoint; throws (to be retried) unless answered 2xx in time. */
+  /**
+   * Signs and POSTs one event to one endpoint; throws (to be retried) unless answered 2xx in
+   * time. A target that is not a public address fails at once, without a retry.
+   */
   async function deliver(item: OutboxRow): Promise<unknown> {
     const { event_id: eventId, endpoint_id: endpointId } = item.payload as DeliveryPayload
     const { endpoint, payload, invitation } = await store.deliveryContext(db, endpointId, eventId)
@@ -116,19 +132,32 @@ export function createWebhookDispatcher(deps: Deps): Record<'webhook' | 'webhook
     const started = performance.now()
     let statusCode: number | null = null
     let error: string | null = null
+    let isRefused = false
+    const isTrusted = deps.allowPrivate || (endpoint.fromConfig && endpoint.url === configuredUrl)
     try {
-      // A redirect is not followed: the signed body must reach the configured URL or fail.
-      const res = await send(endpoint.url, { method: 'POST', headers, body, redirect: 'manual', signal: AbortSignal.timeout(TIMEOUT_MS) })
+      // An address in the URL itself is connected to without a lookup: it is checked here.
+      if (!isTrusted && !isAllowedLiteral(new URL(endpoint.url))) throw new TargetNotAllowedError()
+      // A redirect is not followed: the signed body must reach the configured URL or fail
+      // (and a redirect to a private address would bypass the check).
+      const res = await fetch(endpoint.url, {
+        method: 'POST', headers, body, redirect: 'manual', signal: AbortSignal.timeout(TIMEOUT_MS), ...(isTrusted ? {} : { dispatcher: checked }),
+      })
       statusCode = res.status
       // Read (and drop) the answer so the connection can be reused; its content is not kept.
       await res.arrayBuffer().catch(() => undefined)
       if (res.status < 200 || res.status > 299) error = `HTTP ${res.status}`
     } catch (err) {
       const e = err as Error & { cause?: { code?: string; message?: string } }
-      error = e.name === 'TimeoutError' ? `no answer within ${TIMEOUT_MS / 1000} s` : (e.cause?.code ?? e.cause?.message ?? e.message)
+      // A refused target logs no more than that: a status code or ECONNREFUSED would tell
+      // what listens at a private address.
+      isRefused = isRefusal(err)
+      error = isRefused ? TARGET_NOT_ALLOWED
+        : e.name === 'TimeoutError' ? `no answer within ${TIMEOUT_MS / 1000} s` : (e.cause?.code ?? e.cause?.message ?? e.message)
     }
     const durationMs = Math.round(performance.now() - started)
     await store.insertAttempt(db, item.id, { statusCode, error: error?.slice(0, MAX_ERROR_LENGTH) ?? null, durationMs, attemptedAt })
+    // Retrying a refused target would refuse it again: it fails now.
+    if (isRefused) throw new PermanentFailure(TARGET_NOT_ALLOWED)
     if (error !== null) throw new Error(error)
     return { status_code: statusCode }
   }

@@ -2,6 +2,7 @@ import { Type } from 'typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { ClerkErrorsRef } from '../platform/openapi.js'
 import type { WebhookService } from './webhooks.service.js'
+import { RETRY_LIMITS, retryLimiter } from './webhooks.retry-limit.js'
 import {
   CreateEndpointBody, DeletedEndpoint, DeliveryIdParams, EndpointIdParams, ListQuery, UpdateEndpointBody,
   WebhookDelivery, WebhookEndpoint, toWebhookDelivery, toWebhookEndpoint,
@@ -9,16 +10,20 @@ import {
 
 const tags = ['Webhooks']
 const errors = { 400: ClerkErrorsRef, 401: ClerkErrorsRef, 404: ClerkErrorsRef, 422: ClerkErrorsRef }
+const URL_CHECK = 'A `url` that is not a public internet address (see the field) is refused with 422 naming `url`; '
+  + 'deliveries check the address again when they connect, and one refused then fails without a retry.'
 const page = <T extends Parameters<typeof Type.Array>[0]>(item: T) =>
   Type.Union([Type.Array(item), Type.Object({ data: Type.Array(item), total_count: Type.Integer() })])
 
 /** Foyer extensions: Clerk manages endpoints in its dashboard (through Svix), not its Backend API. */
 export const webhookRoutes = (deps: { webhooks: WebhookService }): FastifyPluginAsyncTypebox => async (app) => {
+  const limitRetry = retryLimiter(app)
+
   // Clerk answers 200 on create; kept the same here.
   app.post('/v1/webhooks/endpoints', {
     schema: {
       operationId: 'CreateWebhookEndpoint', tags, body: CreateEndpointBody,
-      description: 'The answer carries the signing secret; later reads do not.',
+      description: `The answer carries the signing secret; later reads do not. ${URL_CHECK}`,
       response: { 200: WebhookEndpoint, ...errors },
     },
   }, async (req) => toWebhookEndpoint(await deps.webhooks.create(req.instance, req.body), true))
@@ -44,7 +49,7 @@ export const webhookRoutes = (deps: { webhooks: WebhookService }): FastifyPlugin
   app.patch('/v1/webhooks/endpoints/:endpoint_id', {
     schema: {
       operationId: 'UpdateWebhookEndpoint', tags, params: EndpointIdParams, body: UpdateEndpointBody,
-      description: 'Changes only the fields sent. A new `secret` signs every delivery from now on, retries included.',
+      description: `Changes only the fields sent. A new \`secret\` signs every delivery from now on, retries included. ${URL_CHECK}`,
       response: { 200: WebhookEndpoint, ...errors },
     },
   }, async (req) => toWebhookEndpoint(await deps.webhooks.update(req.instance, req.params.endpoint_id, req.body)))
@@ -73,8 +78,13 @@ export const webhookRoutes = (deps: { webhooks: WebhookService }): FastifyPlugin
   app.post('/v1/webhooks/deliveries/:delivery_id/retry', {
     schema: {
       operationId: 'RetryWebhookDelivery', tags, params: DeliveryIdParams,
-      description: 'Makes the delivery due now. A failed delivery gets one more attempt; a delivered one is sent again with the same `svix-id`.',
-      response: { 200: WebhookDelivery, ...errors },
+      description: 'Makes the delivery due now. A failed delivery gets one more attempt; a delivered one is sent again with the same `svix-id`. '
+        + `Limited to ${RETRY_LIMITS.perEndpoint} retries per hour per endpoint and ${RETRY_LIMITS.perInstance} per instance (429 with Retry-After past that).`,
+      response: { 200: WebhookDelivery, ...errors, 429: ClerkErrorsRef },
     },
-  }, async (req) => toWebhookDelivery(await deps.webhooks.retry(req.instance, req.params.delivery_id)))
+  }, async (req) => {
+    const delivery = await deps.webhooks.getDelivery(req.instance, req.params.delivery_id)
+    await limitRetry(req, delivery.endpoint_id)
+    return toWebhookDelivery(await deps.webhooks.retry(req.instance, delivery.id))
+  })
 }

@@ -15,7 +15,12 @@ export type EventType = (typeof EVENT_TYPES)[number]
 const EventTypeSchema = Type.Union(EVENT_TYPES.map((t) => Type.Literal(t)))
 
 const endpointFields = {
-  url: Type.String({ maxLength: 2048, description: 'http or https URL that receives the events as POST requests.' }),
+  url: Type.String({
+    maxLength: 2048,
+    description: 'http or https URL that receives the events as POST requests. Its host must be a public internet address, '
+      + 'or a name that resolves only to public addresses: loopback, private, link-local, unique-local, CGNAT, multicast '
+      + 'and reserved addresses are refused, in any notation, unless the server allows private networks (FOYER_WEBHOOK_ALLOW_PRIVATE).',
+  }),
   secret: Type.String({ maxLength: 200, description: '`whsec_` followed by base64; generated when left out.' }),
   event_types: Type.Array(EventTypeSchema, { maxItems: EVENT_TYPES.length, description: 'Event types sent to this endpoint; empty or left out means all.' }),
   enabled: Type.Boolean({ description: 'A disabled endpoint receives nothing, not even later.' }),

@@ -5,12 +5,16 @@ import { newId } from '../platform/ids.js'
 import { invalidParam, notFound } from '../platform/errors.js'
 import type { Instance } from '../instance/instance.schemas.js'
 import type { WebhookStore } from './webhooks.store.js'
+import { isAllowedTarget, type HostResolver } from './webhooks.targets.js'
 import type { CreateEndpointBody, DeliveryRow, EndpointRow, ListQuery, UpdateEndpointBody } from './webhooks.schemas.js'
 
 interface Deps {
   db: Db
   clock: Clock
   store: WebhookStore
+  /** FOYER_WEBHOOK_ALLOW_PRIVATE: endpoints may target loopback and private networks. */
+  allowPrivate: boolean
+  resolveHost: HostResolver
 }
 
 // As FOYER_WEBHOOK_SECRET is checked in config.ts: the prefix, then base64.
@@ -33,12 +37,27 @@ function checkUrl(raw: string): string {
   return url.href
 }
 
+// Said the same way whatever the reason (a private address, a name that does not resolve), so
+// that saving an endpoint cannot be used to map the server's network.
+const TARGET_REFUSED = 'url must be on the public internet; the address it points to is not allowed.'
+
 function checkSecret(raw: string): string {
   if (!SECRET.test(raw)) throw invalidParam('secret', 'secret must be whsec_ followed by base64 (at least 24 characters).')
   return raw
 }
 
-export function createWebhookService({ db, clock, store }: Deps) {
+export function createWebhookService({ db, clock, store, allowPrivate, resolveHost }: Deps) {
+  /**
+   * Refuses a URL whose host is not a public address, or resolves to any address that is not:
+   * otherwise an endpoint, its delivery log and its retries would probe the server's own
+   * network (cloud metadata, internal services, open ports). Checked again at each delivery.
+   */
+  async function checkTarget(raw: string): Promise<string> {
+    const url = checkUrl(raw)
+    if (!allowPrivate && !(await isAllowedTarget(new URL(url), resolveHost))) throw invalidParam('url', TARGET_REFUSED)
+    return url
+  }
+
   async function mustFind(instance: Instance, id: string): Promise<EndpointRow> {
     const row = await store.findEndpoint(db, instance.id, id)
     if (!row) throw notFound('webhook endpoint')
@@ -46,9 +65,9 @@ export function createWebhookService({ db, clock, store }: Deps) {
   }
 
   return {
-    /** Creates an endpoint; its secret is generated unless given, and returned with it. */
+    /** Creates an endpoint (422 naming `url` for a target that is not public); its secret is generated unless given, and returned with it. */
     async create(instance: Instance, body: CreateEndpointBody): Promise<EndpointRow> {
-      const url = checkUrl(body.url)
+      const url = await checkTarget(body.url)
       const secret = body.secret === undefined ? newWebhookSecret() : checkSecret(body.secret)
       const now = clock.now(instance)
       return store.insertEndpoint(db, {
@@ -66,7 +85,7 @@ export function createWebhookService({ db, clock, store }: Deps) {
 
     async update(instance: Instance, id: string, body: UpdateEndpointBody): Promise<EndpointRow> {
       const row = await store.updateEndpoint(db, instance.id, id, {
-        url: body.url === undefined ? undefined : checkUrl(body.url),
+        url: body.url === undefined ? undefined : await checkTarget(body.url),
         secret: body.secret === undefined ? undefined : checkSecret(body.secret),
         event_types: body.event_types === undefined ? undefined : [...new Set(body.event_types)],
         enabled: body.enabled,
@@ -94,6 +113,13 @@ export function createWebhookService({ db, clock, store }: Deps) {
      * rest of its wait, a delivered one is sent again (same svix-id, so receivers can tell).
      * One being sent at this moment is left as it is.
      */
+    /** One delivery of the instance, with its attempts; 404 when it is not the instance's. */
+    async getDelivery(instance: Instance, deliveryId: string): Promise<DeliveryRow> {
+      const row = await store.findDelivery(db, instance.id, deliveryId)
+      if (!row) throw notFound('webhook delivery')
+      return row
+    },
+
     async retry(instance: Instance, deliveryId: string): Promise<DeliveryRow> {
       // Wall time, as the outbox worker schedules by it (not the instance's test clock).
       await store.reschedule(db, instance.id, deliveryId, clock.now())
@@ -105,7 +131,8 @@ export function createWebhookService({ db, clock, store }: Deps) {
     /**
      * Makes the instance's configured endpoint (FOYER_WEBHOOK_URL / FOYER_WEBHOOK_SECRET) match
      * the configuration: created or updated when set, disabled when no longer set. Safe to run
-     * at every start, by every process.
+     * at every start, by every process. Its URL is the operator's own choice, so it may point
+     * at a private address whatever FOYER_WEBHOOK_ALLOW_PRIVATE says.
      */
     async syncConfigEndpoint(instanceId: string, url: string | null, secret: string | null): Promise<void> {
       const now = clock.now()

@@ -16,7 +16,8 @@ export interface AttemptRecord {
 }
 
 export interface DeliveryContext {
-  endpoint: { url: string; secret: string; enabled: boolean } | null
+  /** `fromConfig`: the operator's FOYER_WEBHOOK_URL endpoint, trusted with any address. */
+  endpoint: { url: string; secret: string; enabled: boolean; fromConfig: boolean } | null
   payload: Record<string, unknown> | null
   invitation: { id: string; ticket_nonce: string } | null
 }
@@ -25,6 +26,7 @@ interface DeliveryContextRow {
   url: string | null
   secret: string | null
   enabled: boolean | null
+  from_config: boolean | null
   payload: Record<string, unknown> | null
   invitation_id: string | null
   ticket_nonce: string | null
@@ -144,7 +146,7 @@ export function createWebhookStore() {
      */
     async deliveryContext(q: Queryable, endpointId: string, eventId: string): Promise<DeliveryContext> {
       const rows = await q.query<DeliveryContextRow>(`
-        select e.url, e.secret, e.enabled, o.payload,
+        select e.url, e.secret, e.enabled, e.from_config, o.payload,
           coalesce(i.id, oi.id) as invitation_id, coalesce(i.ticket_nonce, oi.ticket_nonce) as ticket_nonce
         from (select 1) one
         left join webhook_endpoints e on e.id = $1
@@ -156,7 +158,7 @@ export function createWebhookStore() {
       [endpointId, eventId])
       const row = rows[0]!
       return {
-        endpoint: row.url === null ? null : { url: row.url, secret: row.secret!, enabled: row.enabled! },
+        endpoint: row.url === null ? null : { url: row.url, secret: row.secret!, enabled: row.enabled!, fromConfig: row.from_config! },
         payload: row.payload,
         invitation: row.invitation_id === null ? null : { id: row.invitation_id, ticket_nonce: row.ticket_nonce! },
       }

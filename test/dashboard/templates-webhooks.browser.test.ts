@@ -31,7 +31,8 @@ interface Template { subject: string; html: string; customized: boolean }
 interface Endpoint { id: string; url: string; event_types: string[]; enabled: boolean }
 
 describe('dashboard email templates and webhooks in Chromium', { skip }, () => {
-  const suite = useBrowserSuite('templates-webhooks')
+  // The endpoint added below points at 127.0.0.1.
+  const suite = useBrowserSuite('templates-webhooks', () => ({ FOYER_WEBHOOK_ALLOW_PRIVATE: '1' }))
   const { secretKey } = suite
   let foyer: FoyerProcess
   let page: Page

@@ -6,6 +6,7 @@ import { loadConfig, type Config } from '../../src/config.js'
 import { manualClock } from '../../src/platform/clock.js'
 import type { Db } from '../../src/platform/db/db.js'
 import type { Instance } from '../../src/instance/instance.schemas.js'
+import type { HostResolver } from '../../src/webhooks/webhooks.targets.js'
 import { openTestDb, type Engine } from './databases.js'
 
 export const PUBLIC_URL = 'http://foyer.test'
@@ -31,21 +32,24 @@ export interface TestApp {
  * An app over a fresh database (in-memory PGlite by default), a clock that moves only when
  * told, and configuration passed in rather than read from the environment. `redis` shares
  * rate-limit counters through that client; the caller owns it and disconnects it. With
- * `logLines`, every line the app logs (at debug) is pushed there.
+ * `logLines`, every line the app logs (at debug) is pushed there. `resolveHost` answers the
+ * DNS lookups of webhook targets (there is no outside network here).
  */
-export async function buildTestApp(options: { engine?: Engine; env?: Record<string, string>; redis?: Redis | null; logLines?: string[] } = {}): Promise<TestApp> {
+export async function buildTestApp(options: { engine?: Engine; env?: Record<string, string>; redis?: Redis | null; logLines?: string[]; resolveHost?: HostResolver } = {}): Promise<TestApp> {
   const { db, url, drop } = await openTestDb(options.engine ?? 'pglite')
   const config = loadConfig({
     FOYER_PUBLIC_URL: PUBLIC_URL,
     FOYER_ALLOWED_REDIRECT_ORIGINS: `${APP_ORIGIN},http://localhost:*`,
     FOYER_TESTING: '1',
+    // Test receivers listen on 127.0.0.1; tests of the address check pass '0'.
+    FOYER_WEBHOOK_ALLOW_PRIVATE: '1',
     ...options.env,
   })
   const clock = manualClock(Date.now())
   const serverSecret = randomBytes(32)
   const lines = options.logLines
   const logger = lines && { ...loggerOptions('debug') as object, stream: { write: (line: string) => { lines.push(line) } } }
-  const { app, services, outboxWorker } = await buildApp({ config, db, clock, serverSecret, redis: options.redis ?? null, ...(logger ? { logger } : {}) })
+  const { app, services, outboxWorker } = await buildApp({ config, db, clock, serverSecret, redis: options.redis ?? null, ...(logger ? { logger } : {}), ...(options.resolveHost ? { resolveHost: options.resolveHost } : {}) })
   await app.ready()
   return {
     app, services, db, databaseUrl: url, config, clock, serverSecret, outboxWorker,

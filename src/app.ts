@@ -60,6 +60,8 @@ import { createDomainStore } from './organizations/domains.store.js'
 import { createDomainService } from './organizations/domains.service.js'
 import { domainRoutes } from './organizations/domains.routes.js'
 import { dashboardRoutes } from './dashboard/dashboard.routes.js'
+import { createDashboardService } from './dashboard/dashboard.service.js'
+import { operatorOf } from './dashboard/operator-session.js'
 
 export interface AppDeps {
   config: Config
@@ -252,8 +254,11 @@ export async function buildApp(deps: AppDeps): Promise<{ app: FastifyInstance; s
   await app.register(frontendRoutes({ accept: services.accept, clock: deps.clock, publicUrl, allowedRedirectOrigins }), { prefix: '/v1/client' })
   await app.register(orgFrontendRoutes({ accept: services.accept, clock: deps.clock, publicUrl, allowedRedirectOrigins }))
   await app.register(dashboardRoutes({ db: deps.db, clock: deps.clock, config: deps.config, redis: deps.redis ?? null, services }))
-  // The development mailbox exists only while no SMTP_URL is set (CONTRACT.md).
-  if (services.email.usesDevMailbox) await app.register(devMailboxRoutes({ email: services.email }))
+  // The development mailbox exists only while no SMTP_URL is set (CONTRACT.md), for operators only.
+  if (services.email.usesDevMailbox) {
+    const operators = createDashboardService({ db: deps.db, clock: deps.clock, instances: services.instances })
+    await app.register(devMailboxRoutes({ email: services.email, operatorOf: operatorOf(operators, deps.config.publicUrl) }))
+  }
   services.email.useLogger(app.log)
   app.addHook('onClose', async () => services.email.close())
 

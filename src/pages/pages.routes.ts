@@ -2,8 +2,7 @@ import { Type, type Static } from 'typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import csrf from '@fastify/csrf-protection'
-import rateLimit from '@fastify/rate-limit'
-import type { Redis } from 'ioredis'
+import type { RequestLimits } from '../platform/rate-limit.js'
 import { ApiError } from '../platform/errors.js'
 import { isInstanceId } from '../platform/ids.js'
 import { html } from '../platform/html.js'
@@ -26,8 +25,8 @@ export interface PagesDeps {
   waitlist?: { join(instance: Instance, emailAddress: string): Promise<unknown> } | null
   publicUrl: string
   allowedRedirectOrigins: readonly string[]
-  /** Shares the sign-in rate-limit counters between processes, as for the Backend API. */
-  redis: Redis | null
+  /** Per-IP and per-account limits, shared with the Frontend API (and between processes through Redis). */
+  limits: RequestLimits
 }
 
 type Usable = Extract<TicketState, { kind: 'usable' }>
@@ -42,7 +41,6 @@ const FormBody = Type.Object({
 })
 type FormBody = Static<typeof FormBody>
 
-const RATE_WINDOW_MS = 15 * 60 * 1000
 // Where a sign-out may send the person back to: hosted pages and invitation links on this origin.
 const RETURN_PATHS = new Set(['/sign-up', '/sign-in', '/welcome', '/accept', '/v1/tickets/accept'])
 
@@ -86,35 +84,14 @@ export const pageRoutes = (deps: PagesDeps): FastifyPluginAsyncTypebox => async 
     cookieKey: secure ? '__Host-foyer_csrf' : 'foyer_csrf',
     cookieOpts: { path: '/', sameSite: 'lax', httpOnly: true, secure },
   })
-  await app.register(rateLimit, { global: false, skipOnError: true, ...(deps.redis ? { redis: deps.redis, nameSpace: 'foyer-rl:' } : {}) })
   usePageConventions(app, deps.allowedRedirectOrigins)
   // A form whose success redirects to the instance's application (after sign-up or sign-in,
   // an accepted invitation's redirect_url) needs the instance's own origins in form-action too.
   const formsFor = (reply: FastifyReply, instance: Instance) =>
     reply.header('content-security-policy', contentSecurityPolicy(redirectOriginsOf(instance, deps.allowedRedirectOrigins)))
 
-  const limiter = (name: string, max: number, key: (req: FastifyRequest) => string) =>
-    app.createRateLimit({ max, timeWindow: RATE_WINDOW_MS, keyGenerator: (req) => `pages:${name}:${key(req)}` })
-  const body = (req: FastifyRequest) => (req.body ?? {}) as FormBody
-  const signInByIp = limiter('sign-in:ip', 30, (req) => req.ip)
-  // Per address, whatever the instance or casing: spreading guesses over many IPs does not help.
-  const signInByAccount = limiter('sign-in:account', 10, (req) => (body(req).identifier ?? '').trim().toLowerCase())
-  // Public sign-up and the waitlist send email or store an address for anyone who asks.
-  const signUpByIp = limiter('sign-up:ip', 30, (req) => req.ip)
-  // Two limits on one route, so the plugin's route option (one key per route) does not fit;
-  // its limiters are applied here instead, keeping its stores (memory, or Redis).
-  const enforce = (...limits: ReturnType<typeof limiter>[]) => async (req: FastifyRequest) => {
-    for (const limit of limits) {
-      const result = await limit(req)
-      if (!result.isAllowed && result.isExceeded) {
-        const minutes = Math.max(1, Math.ceil(result.ttlInSeconds / 60))
-        throw new ApiError(429, 'too_many_requests', 'Too many requests',
-          `There have been too many attempts. Wait ${minutes} minute${minutes === 1 ? '' : 's'}, then try again.`, {}, { 'retry-after': String(result.ttlInSeconds) })
-      }
-    }
-  }
-  const limitSignIn = enforce(signInByIp, signInByAccount)
-  const limitSignUp = enforce(signUpByIp)
+  const limitSignIn = deps.limits.signIn
+  const limitSignUp = deps.limits.signUp
 
   // One token per answer: without a secret cookie yet, each generateCsrf call would set a new
   // secret, and only the last page form's token would match it.

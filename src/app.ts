@@ -12,7 +12,7 @@ import type { Clock } from './platform/clock.js'
 import { registerHttpConventions, sendError, writeRawError } from './platform/http.js'
 import { ApiError } from './platform/errors.js'
 import { requireSecretKey } from './platform/auth.js'
-import { registerRateLimits } from './platform/rate-limit.js'
+import { createRequestLimits, registerRateLimits } from './platform/rate-limit.js'
 import { ClerkErrors } from './platform/openapi.js'
 import { createInstanceStore } from './instance/instance.store.js'
 import { createInstanceService } from './instance/instance.service.js'
@@ -61,6 +61,8 @@ import { createDomainStore } from './organizations/domains.store.js'
 import { createDomainService } from './organizations/domains.service.js'
 import { domainRoutes } from './organizations/domains.routes.js'
 import { dashboardRoutes } from './dashboard/dashboard.routes.js'
+import { createDashboardService } from './dashboard/dashboard.service.js'
+import { operatorOf } from './dashboard/operator-session.js'
 
 export interface AppDeps {
   config: Config
@@ -254,13 +256,18 @@ export async function buildApp(deps: AppDeps): Promise<{ app: FastifyInstance; s
   // The invitation link and the hosted pages: public, HTML, outside the secret-key plugin.
   const { publicUrl, allowedRedirectOrigins } = deps.config
   await app.register(ticketRoutes({ accept: services.accept, allowedRedirectOrigins }))
-  await app.register(pageRoutes({ accept: services.accept, waitlist: services.waitlist, publicUrl, allowedRedirectOrigins, redis: deps.redis ?? null }))
+  // One set of public limits for both faces of sign-up, so that they share one budget per IP.
+  const limits = await createRequestLimits(app, deps.redis ?? null)
+  await app.register(pageRoutes({ accept: services.accept, waitlist: services.waitlist, publicUrl, allowedRedirectOrigins, limits }))
   // The Frontend API for custom flows: public too, with CORS for the allowed origins only.
-  await app.register(frontendRoutes({ accept: services.accept, clock: deps.clock, publicUrl, allowedRedirectOrigins }), { prefix: '/v1/client' })
+  await app.register(frontendRoutes({ accept: services.accept, clock: deps.clock, publicUrl, allowedRedirectOrigins, limits }), { prefix: '/v1/client' })
   await app.register(orgFrontendRoutes({ accept: services.accept, clock: deps.clock, publicUrl, allowedRedirectOrigins }))
   await app.register(dashboardRoutes({ db: deps.db, clock: deps.clock, config: deps.config, redis: deps.redis ?? null, services }))
-  // The development mailbox exists only while no SMTP_URL is set (CONTRACT.md).
-  if (services.email.usesDevMailbox) await app.register(devMailboxRoutes({ email: services.email }))
+  // The development mailbox exists only while no SMTP_URL is set (CONTRACT.md), for operators only.
+  if (services.email.usesDevMailbox) {
+    const operators = createDashboardService({ db: deps.db, clock: deps.clock, instances: services.instances })
+    await app.register(devMailboxRoutes({ email: services.email, operatorOf: operatorOf(operators, deps.config.publicUrl) }))
+  }
   services.email.useLogger(app.log)
   app.addHook('onClose', async () => services.email.close())
 

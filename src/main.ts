@@ -19,6 +19,9 @@ async function freePort(host: string): Promise<number> {
   })
 }
 
+/** Whether HOST keeps the server to this machine (the dev mailbox warning depends on it). */
+const isLoopback = (host: string) => host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host)
+
 async function readConfig(): Promise<Config> {
   const env = readEnvironment()
   try {
@@ -84,7 +87,10 @@ async function main() {
     `  publishable key: ${boot.instance.publishableKey}`,
     `  dashboard:       ${config.publicUrl}/dashboard`,
     ...(setupToken ? [`  setup:           ${config.publicUrl}/dashboard/setup?token=${setupToken}   (one-time link: creates the first operator)`] : []),
-    ...(config.smtpUrl ? [] : [`  dev mailbox:     ${config.publicUrl}/dev/mailbox`]),
+    ...(config.smtpUrl ? [] : [`  dev mailbox:     ${config.publicUrl}/dev/mailbox   (signed-in dashboard operators only)`]),
+    ...(config.smtpUrl || isLoopback(config.host) ? [] : [
+      `  warning:         no SMTP_URL, so every email (working invitation links, sign-up codes) goes to the dev mailbox, served on ${config.host}: reachable from other machines, readable by signed-in operators only. Set HOST=127.0.0.1 to keep it local, or SMTP_URL to send real email.`,
+    ]),
   ]
   process.stdout.write(lines.join('\n') + '\n')
   if (config.databaseUrl && !config.serverSecret) {

@@ -4,7 +4,7 @@ import type { Clock } from '../platform/clock.js'
 import { newId, randomToken } from '../platform/ids.js'
 import { deriveCode, newNonce, sha256 } from '../platform/secrets.js'
 import { ApiError, paramError } from '../platform/errors.js'
-import { isAllowedOrigin, normalizeEmail } from '../platform/validation.js'
+import { addressLockKey, isAllowedOrigin, normalizeEmail } from '../platform/validation.js'
 import { redirectOriginsOf, toInstance, type Instance } from '../instance/instance.schemas.js'
 import type { InstanceStore } from '../instance/instance.store.js'
 import { effectiveStatus, toClerkInvitation, type InvitationRow } from '../invitations/invitations.schemas.js'
@@ -71,6 +71,11 @@ const CODE_TTL_MS = 10 * 60 * 1000
 const CODE_GUESS_WINDOW_MS = 60 * 60 * 1000
 const CODE_GUESSES_PER_WINDOW = 10
 const CODE_MAX_FAILURES = 5
+// Code emails per address per hour, in each instance, whoever asks and through whichever face
+// (hosted page or Frontend API): enough for a person who mistyped or lost one, too few to
+// bomb an inbox with.
+export const CODE_EMAILS_PER_WINDOW = 5
+const CODE_EMAIL_WINDOW_MS = 60 * 60 * 1000
 
 
 const identifierExists = (param = 'email_address') =>
@@ -347,6 +352,8 @@ export function createAcceptService(deps: Deps) {
   /**
    * Starts a sign-up without a ticket: checks the instance's sign-up mode and the address,
    * and emails a code. The account exists only once the code comes back (verifySignUp).
+   * At most CODE_EMAILS_PER_WINDOW code emails per address and hour: past that, 429
+   * `too_many_requests` with Retry-After, and nothing is queued.
    */
   async function startSignUp(input: { instance: Instance; emailAddress: string; password: string; firstName?: string | null; lastName?: string | null; unsafeMetadata?: Record<string, unknown> }): Promise<{ attemptId: string; emailAddress: string }> {
     const { instance } = input
@@ -367,13 +374,23 @@ export function createAcceptService(deps: Deps) {
       throw new ApiError(429, 'too_many_requests', 'Too many requests',
         'Too many wrong codes were typed for this address. Try again in an hour.', {}, { 'retry-after': String(CODE_GUESS_WINDOW_MS / 1000) })
     }
-    await store.abandonSignUpAttempts(db, instance.id, email, now)
     const attempt = {
       id: newId('sua', now), instance_id: instance.id, email_address: email, password_hash: await hashPassword(input.password),
       first_name: input.firstName ?? null, last_name: input.lastName ?? null, unsafe_metadata: input.unsafeMetadata ?? {},
       code_nonce: newNonce(), code_expires_at: now + CODE_TTL_MS, created_at: now,
     }
     await db.transaction(async (tx) => {
+      // Counted in the database, under the address's lock: requests racing on several
+      // processes cannot send more code emails than the limit between them.
+      await users.lockAddress(tx, addressLockKey(instance.id, email, sha256))
+      const sent = await store.codeEmailsSince(tx, instance.id, email, now - CODE_EMAIL_WINDOW_MS)
+      if (sent.count >= CODE_EMAILS_PER_WINDOW) {
+        const retryAfter = Math.max(1, Math.ceil(((sent.oldest ?? now) + CODE_EMAIL_WINDOW_MS - now) / 1000))
+        const minutes = Math.ceil(retryAfter / 60)
+        throw new ApiError(429, 'too_many_requests', 'Too many requests',
+          `Too many codes were sent to this address. Wait ${minutes} minute${minutes === 1 ? '' : 's'}, then try again.`, {}, { 'retry-after': String(retryAfter) })
+      }
+      await store.abandonSignUpAttempts(tx, instance.id, email, now)
       await store.insertSignUpAttempt(tx, attempt)
       await deps.outbox.enqueue(tx, [{
         id: newId('msg', now), instanceId: instance.id, kind: 'email', topic: 'verification_code', subjectId: attempt.id,

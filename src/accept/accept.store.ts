@@ -91,6 +91,15 @@ export function createAcceptStore() {
       return Number(rows[0]?.n ?? 0)
     },
 
+    /** Sign-up attempts (one code email each) for an address since `since`, and when the oldest of them began. */
+    async codeEmailsSince(q: Queryable, instanceId: string, emailAddress: string, since: number): Promise<{ count: number; oldest: number | null }> {
+      const rows = await q.query<{ n: number; oldest: number | null }>(`
+        select count(*)::int as n, min(created_at) as oldest from sign_up_attempts
+        where instance_id = $1 and email_address = $2 and created_at > $3`,
+      [instanceId, emailAddress, since])
+      return { count: Number(rows[0]?.n ?? 0), oldest: rows[0]?.oldest == null ? null : Number(rows[0].oldest) }
+    },
+
     /** Ends an address's pending attempts: only the newest code can complete a sign-up. */
     async abandonSignUpAttempts(q: Queryable, instanceId: string, emailAddress: string, now: number): Promise<void> {
       await q.query(`

@@ -7,7 +7,8 @@ import type { Instance } from '../instance/instance.schemas.js'
 import { createSignInThrottle, memoryCounter, redisCounter } from '../accept/sign-in-throttle.js'
 import { ASSETS, DASHBOARD_CSP } from './dashboard.assets.js'
 import type { DashboardContext, DashboardDeps, DashboardSection } from './dashboard.context.js'
-import { createDashboardService, OPERATOR_SESSION_TTL_MS, type Operator } from './dashboard.service.js'
+import { createDashboardService, type Operator } from './dashboard.service.js'
+import { operatorOf, operatorSessionCookie, operatorSignIn, safeNext } from './operator-session.js'
 import {
   dashboardPage, instanceCreatedBody, instancePath, messageBody, newInstanceBody, plainPage, setupPage, signInPage, type FormError,
 } from './dashboard.views.js'
@@ -36,12 +37,6 @@ const text = (req: FastifyRequest, name: string): string => {
   return typeof value === 'string' ? value : ''
 }
 
-/** Where sign-in may lead back to: a dashboard path on this origin, never elsewhere (no open redirect). */
-function safeNext(value: string | undefined | null): string | null {
-  if (!value || !/^\/dashboard(?:[/?]|$)/.test(value) || /[\\\s]|\/\//.test(value)) return null
-  return value
-}
-
 /** A refusal the operator can fix on the same form; anything else goes on to the error page. */
 function formError(err: unknown): FormError & { status: number } {
   if (!(err instanceof ApiError) || err.status >= 500 || err.status === 429) throw err
@@ -64,15 +59,8 @@ export const dashboardRoutes = (deps: DashboardDeps): FastifyPluginAsync => asyn
     throttle: createSignInThrottle({ counter: redis ? redisCounter(redis, memoryCounter(() => clock.now())) : memoryCounter(() => clock.now()) }),
   })
   const secure = new URL(deps.config.publicUrl).protocol === 'https:'
-  // Under https the __Host- prefix makes browsers refuse a cookie not set by this very host,
-  // Secure, for path /: a sibling subdomain can plant neither a session nor a CSRF secret.
-  const sessionName = secure ? '__Host-foyer_operator' : '__foyer_operator'
-  const sessionOptions = { path: '/', httpOnly: true, sameSite: 'lax' as const, secure }
-  const session = {
-    read: (req: FastifyRequest) => req.cookies?.[sessionName] ?? null,
-    set: (reply: FastifyReply, token: string) => reply.setCookie(sessionName, token, { ...sessionOptions, maxAge: OPERATOR_SESSION_TTL_MS / 1000 }),
-    clear: (reply: FastifyReply) => reply.clearCookie(sessionName, sessionOptions),
-  }
+  const session = operatorSessionCookie(deps.config.publicUrl)
+  const operatorOfRequest = operatorOf(dashboard, deps.config.publicUrl)
 
   await root.register(async (app) => {
     // Double-submit CSRF, as on the hosted pages, with a secret of its own.
@@ -202,12 +190,12 @@ export const dashboardRoutes = (deps: DashboardDeps): FastifyPluginAsync => asyn
 
     await app.register(async (authed: FastifyInstance) => {
       authed.addHook('onRequest', async (req, reply) => {
-        const operator = await dashboard.session(session.read(req))
+        const operator = await operatorOfRequest(req)
         if (operator) {
           req.operator = operator
           return
         }
-        if (SAFE_METHODS.has(req.method)) return reply.redirect(`/dashboard/sign-in?next=${encodeURIComponent(req.url)}`, 303)
+        if (SAFE_METHODS.has(req.method)) return reply.redirect(operatorSignIn(req.url), 303)
         throw new ApiError(401, 'signed_out', 'signed out', 'You are not signed in to the dashboard (or your session ended), so nothing was done. Sign in and try again.')
       })
 

@@ -1,14 +1,18 @@
 import { Type } from 'typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyRequest } from 'fastify'
 import type { EmailService } from './email.service.js'
+import type { Operator } from '../dashboard/dashboard.service.js'
+import { operatorSignIn } from '../dashboard/operator-session.js'
 
 const escapeHtml = (value: string) => value.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', '\'': '&#39;' }[c]!))
 const when = (ms: number) => new Date(Number(ms)).toISOString().replace('T', ' ').slice(0, 19) + ' UTC'
 
 // The message's own HTML is shown only inside a sandboxed iframe (no scripts, no same-origin;
 // its links open in a new tab so the developer can follow them), and this page itself runs
-// no script, so a hostile email cannot act as Foyer's origin.
-const CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src * data:; frame-src 'self'"
+// no script, so a hostile email cannot act as Foyer's origin. Like every other page, it may
+// not be framed itself.
+const CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src * data:; frame-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
 
 const page = (title: string, body: string) => `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title>
@@ -20,16 +24,35 @@ iframe { width: 100%; height: 32rem; border: 1px solid #d0d7de } pre { white-spa
 </style></head><body>${body}</body></html>`
 
 /**
- * The development mailbox: only registered while no SMTP_URL is set. It needs no secret key
- * (it is the local developer's page), so every stored string is escaped on the way out.
+ * The development mailbox: only registered while no SMTP_URL is set. It holds every
+ * instance's working invitation links and sign-up codes, and Foyer listens on every interface
+ * by default, so only a signed-in dashboard operator may read it: anyone else is sent to the
+ * dashboard's sign-in, which leads back here. Every stored string is escaped on the way out.
  */
-export const devMailboxRoutes = ({ email }: { email: EmailService }): FastifyPluginAsyncTypebox => async (app) => {
+export const devMailboxRoutes = ({ email, operatorOf }: {
+  email: EmailService
+  /** The dashboard's own session check. */
+  operatorOf: (req: FastifyRequest) => Promise<Operator | null>
+}): FastifyPluginAsyncTypebox => async (app) => {
+  // On every answer, the sign-in redirect included: never cached, framed or referred from
+  // (the message views' URLs and bodies are working links).
+  app.addHook('onRequest', async (req, reply) => {
+    reply.headers({
+      'content-security-policy': CSP,
+      'x-frame-options': 'DENY',
+      'referrer-policy': 'no-referrer',
+      'cache-control': 'no-store',
+      'x-content-type-options': 'nosniff',
+    })
+    if (!await operatorOf(req)) return reply.redirect(operatorSignIn(req.url), 303)
+  })
+
   app.get('/dev/mailbox', { schema: { hide: true } }, async (_req, reply) => {
     const messages = await email.devMessages(200)
     const rows = messages.map((m) => `<tr>
 <td class="muted">${escapeHtml(when(m.created_at))}</td><td>${escapeHtml(m.app_name)}</td><td>${escapeHtml(m.to_address)}</td>
 <td><a href="/dev/mailbox/${encodeURIComponent(m.id)}">${escapeHtml(m.subject)}</a></td></tr>`).join('\n')
-    reply.type('text/html; charset=utf-8').header('content-security-policy', CSP).header('cache-control', 'no-store')
+    reply.type('text/html; charset=utf-8')
     return page('Dev mailbox', `<h1>Dev mailbox</h1>
 <p class="muted">Emails Foyer would have sent, newest first. Set SMTP_URL to send real email instead.</p>
 ${messages.length === 0 ? '<p>No messages yet.</p>' : `<table><thead><tr><th>Sent</th><th>Application</th><th>To</th><th>Subject</th></tr></thead><tbody>${rows}</tbody></table>`}`)
@@ -37,7 +60,7 @@ ${messages.length === 0 ? '<p>No messages yet.</p>' : `<table><thead><tr><th>Sen
 
   app.get('/dev/mailbox/:id', { schema: { hide: true, params: Type.Object({ id: Type.String({ maxLength: 100 }) }) } }, async (req, reply) => {
     const m = await email.devMessage(req.params.id)
-    reply.type('text/html; charset=utf-8').header('content-security-policy', CSP).header('cache-control', 'no-store')
+    reply.type('text/html; charset=utf-8')
     if (!m) return reply.code(404).send(page('Not found', '<h1>No such message</h1><p><a href="/dev/mailbox">Back to the mailbox</a></p>'))
     return page(m.subject, `<p><a href="/dev/mailbox">&larr; Dev mailbox</a></p>
 <h1>${escapeHtml(m.subject)}</h1>

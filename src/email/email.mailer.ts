@@ -10,7 +10,7 @@ export interface OutgoingEmail extends RenderedEmail {
   subjectId: string | null
   templateSlug: string
   to: string
-  /** Only for the development mailbox's log line. */
+  /** Only for the development mailbox's log line, where its ticket is redacted. */
   url: string
   now: number
 }
@@ -30,6 +30,8 @@ export interface Mailer {
 export interface MailLog {
   info(obj: object, msg: string): void
 }
+
+const redactTicket = (url: string) => url.replace(/([?&](?:__clerk_)?ticket=)[^&#]*/gi, '$1[redacted]')
 
 const messageIdFor = (outboxId: string, publicUrl: string) => `<${outboxId}@${new URL(publicUrl).hostname}>`
 
@@ -61,7 +63,7 @@ export function smtpMailer({ smtpUrl, from, publicUrl }: { smtpUrl: string; from
   }
 }
 
-/** Without SMTP_URL: messages are kept in the database for /dev/mailbox, and the link is logged. */
+/** Without SMTP_URL: messages are kept in the database for /dev/mailbox, and where to read each one is logged. */
 export function devMailbox({ db, store, publicUrl, log }: { db: Db; store: EmailStore; publicUrl: string; log: () => MailLog }): Mailer {
   return {
     async send(email) {
@@ -69,9 +71,9 @@ export function devMailbox({ db, store, publicUrl, log }: { db: Db; store: Email
         id: email.outboxId, instance_id: email.instanceId, subject_id: email.subjectId, template_slug: email.templateSlug,
         to_address: email.to, subject: email.subject, html: email.html, text: email.text, created_at: email.now,
       })
-      // The one place Foyer logs a working invitation link, and only without SMTP_URL: the
-      // developer running Foyer locally has no inbox, and the link is what they need.
-      log().info({ to: email.to, subject: email.subject, url: email.url, mailbox: `${publicUrl}/dev/mailbox/${email.outboxId}` }, 'dev mailbox: email stored')
+      // Logs reach people and systems the mailbox's operators-only rule does not: the line
+      // names the page and the mailbox entry, never a working ticket.
+      log().info({ to: email.to, subject: email.subject, url: redactTicket(email.url), mailbox: `${publicUrl}/dev/mailbox/${email.outboxId}` }, 'dev mailbox: email stored')
       return { transport: 'dev_mailbox', message_id: messageIdFor(email.outboxId, publicUrl) }
     },
     close: () => {},

@@ -8,6 +8,7 @@ import { ApiError, notFound, paramError } from '../platform/errors.js'
 import { newId } from '../platform/ids.js'
 import { checkMetadataSize } from '../platform/validation.js'
 import { checkInput } from '../platform/http.js'
+import type { RequestLimits } from '../platform/rate-limit.js'
 import { useFrontendConventions } from './frontend.conventions.js'
 import {
   AttemptVerificationBody, CreateSignInBody, CreateSignUpBody, InstanceQuery, SessionParams, SignUpParams,
@@ -19,6 +20,8 @@ interface Deps {
   clock: Clock
   publicUrl: string
   allowedRedirectOrigins: readonly string[]
+  /** Shared with the hosted pages: a code sign-up counts against the same per-IP budget. */
+  limits: Pick<RequestLimits, 'signUp'>
 }
 
 const missing = (param: string) => paramError(422, 'form_param_missing', param, 'is missing', `${param} must be included.`)
@@ -137,6 +140,8 @@ export const frontendRoutes = (deps: Deps): FastifyPluginAsyncTypebox => async (
     if (body.email_address == null) throw missing('email_address')
     if (body.password == null) throw missing('password')
     const instance = await instanceFor(request.query.instance)
+    // Each one emails a code to any address asked for: limited per IP, as on the hosted page.
+    await deps.limits.signUp(request)
     const { attemptId } = await accept.startSignUp({
       instance, emailAddress: body.email_address, password: body.password, firstName: body.first_name, lastName: body.last_name, unsafeMetadata,
     })

@@ -61,38 +61,40 @@ export function usePageConventions(app: FastifyInstance, redirectOrigins: readon
  * The page for a ticket that cannot be used (CONTRACT.md: a revoked or unknown ticket shows
  * a page that says so, with status 4xx), with the way forward where there is one.
  */
-export async function ticketProblem(accept: AcceptService, reply: FastifyReply, state: Exclude<TicketState, { kind: 'usable' }>): Promise<FastifyReply> {
+export async function ticketProblem(accept: AcceptService, reply: FastifyReply, state: Exclude<TicketState, { kind: 'usable' }>): Promise<void> {
   if (state.kind === 'unknown') {
-    return sendPage(reply, 404, messagePage({
+    sendPage(reply, 404, messagePage({
       app: null, title: 'This invitation link is not valid',
       text: ['The link may be incomplete (check that you opened all of it), or the invitation was deleted. Ask the person who invited you to send a new one.'],
     }))
+    return
   }
   const { instance } = state
   const signIn: [string, string] = [await localUrl(accept, instance, '/sign-in'), 'Sign in']
   // An organization invitation names the organization; an application invitation, the application.
   const into = state.target === 'organization' ? `to join ${state.invitation.organization_name ?? 'the organization'}` : `to ${instance.name}`
+  // Each case sends and stops: the reply itself is never resolved (it is thenable).
   switch (state.kind) {
     case 'revoked':
-      return sendPage(reply, 410, messagePage({
+      return void sendPage(reply, 410, messagePage({
         app: instance.name, title: 'This invitation was withdrawn',
         text: [`The invitation ${into} was revoked, so this link no longer works. Ask the person who invited you for a new invitation.`],
         links: [signIn],
       }))
     case 'declined':
-      return sendPage(reply, 410, messagePage({
+      return void sendPage(reply, 410, messagePage({
         app: instance.name, title: 'This invitation was declined',
         text: [`The invitation ${into} was declined, so this link no longer works. If that was a mistake, ask the person who invited you for a new invitation.`],
         links: [signIn],
       }))
     case 'accepted':
-      return sendPage(reply, 410, messagePage({
+      return void sendPage(reply, 410, messagePage({
         app: instance.name, title: 'This invitation has already been accepted',
         text: ['The account for this invitation exists already. Sign in to continue.'],
         links: [signIn],
       }))
     case 'expired':
-      return sendPage(reply, 410, messagePage({
+      return void sendPage(reply, 410, messagePage({
         app: instance.name, title: 'This invitation has expired',
         text: [instance.signUpMode === 'public'
           ? 'You can still create an account without it; you will confirm your email address with a code.'

@@ -2,8 +2,7 @@ import { Type, type Static } from 'typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import csrf from '@fastify/csrf-protection'
-import rateLimit from '@fastify/rate-limit'
-import type { Redis } from 'ioredis'
+import type { RequestLimits } from '../platform/rate-limit.js'
 import { ApiError } from '../platform/errors.js'
 import { isInstanceId } from '../platform/ids.js'
 import { html } from '../platform/html.js'
@@ -26,8 +25,8 @@ export interface PagesDeps {
   waitlist?: { join(instance: Instance, emailAddress: string): Promise<unknown> } | null
   publicUrl: string
   allowedRedirectOrigins: readonly string[]
-  /** Shares the sign-in rate-limit counters between processes, as for the Backend API. */
-  redis: Redis | null
+  /** Per-IP and per-account limits, shared with the Frontend API (and between processes through Redis). */
+  limits: RequestLimits
 }
 
 type Usable = Extract<TicketState, { kind: 'usable' }>
@@ -42,7 +41,6 @@ const FormBody = Type.Object({
 })
 type FormBody = Static<typeof FormBody>
 
-const RATE_WINDOW_MS = 15 * 60 * 1000
 // Where a sign-out may send the person back to: hosted pages and invitation links on this origin.
 const RETURN_PATHS = new Set(['/sign-up', '/sign-in', '/welcome', '/accept', '/v1/tickets/accept'])
 
@@ -86,35 +84,14 @@ export const pageRoutes = (deps: PagesDeps): FastifyPluginAsyncTypebox => async 
     cookieKey: secure ? '__Host-foyer_csrf' : 'foyer_csrf',
     cookieOpts: { path: '/', sameSite: 'lax', httpOnly: true, secure },
   })
-  await app.register(rateLimit, { global: false, skipOnError: true, ...(deps.redis ? { redis: deps.redis, nameSpace: 'foyer-rl:' } : {}) })
   usePageConventions(app, deps.allowedRedirectOrigins)
   // A form whose success redirects to the instance's application (after sign-up or sign-in,
   // an accepted invitation's redirect_url) needs the instance's own origins in form-action too.
   const formsFor = (reply: FastifyReply, instance: Instance) =>
     reply.header('content-security-policy', contentSecurityPolicy(redirectOriginsOf(instance, deps.allowedRedirectOrigins)))
 
-  const limiter = (name: string, max: number, key: (req: FastifyRequest) => string) =>
-    app.createRateLimit({ max, timeWindow: RATE_WINDOW_MS, keyGenerator: (req) => `pages:${name}:${key(req)}` })
-  const body = (req: FastifyRequest) => (req.body ?? {}) as FormBody
-  const signInByIp = limiter('sign-in:ip', 30, (req) => req.ip)
-  // Per address, whatever the instance or casing: spreading guesses over many IPs does not help.
-  const signInByAccount = limiter('sign-in:account', 10, (req) => (body(req).identifier ?? '').trim().toLowerCase())
-  // Public sign-up and the waitlist send email or store an address for anyone who asks.
-  const signUpByIp = limiter('sign-up:ip', 30, (req) => req.ip)
-  // Two limits on one route, so the plugin's route option (one key per route) does not fit;
-  // its limiters are applied here instead, keeping its stores (memory, or Redis).
-  const enforce = (...limits: ReturnType<typeof limiter>[]) => async (req: FastifyRequest) => {
-    for (const limit of limits) {
-      const result = await limit(req)
-      if (!result.isAllowed && result.isExceeded) {
-        const minutes = Math.max(1, Math.ceil(result.ttlInSeconds / 60))
-        throw new ApiError(429, 'too_many_requests', 'Too many requests',
-          `There have been too many attempts. Wait ${minutes} minute${minutes === 1 ? '' : 's'}, then try again.`, {}, { 'retry-after': String(result.ttlInSeconds) })
-      }
-    }
-  }
-  const limitSignIn = enforce(signInByIp, signInByAccount)
-  const limitSignUp = enforce(signUpByIp)
+  const limitSignIn = deps.limits.signIn
+  const limitSignUp = deps.limits.signUp
 
   // One token per answer: without a secret cookie yet, each generateCsrf call would set a new
   // secret, and only the last page form's token would match it.
@@ -150,11 +127,11 @@ export const pageRoutes = (deps: PagesDeps): FastifyPluginAsyncTypebox => async 
   }
 
   /** Starts the new session in the cookie, ending the one it replaces, then leaves for `target`. */
-  async function signInAndGo(req: FastifyRequest, reply: FastifyReply, signedIn: SignedIn, target: string) {
+  async function signInAndGo(req: FastifyRequest, reply: FastifyReply, signedIn: SignedIn, target: string): Promise<void> {
     const previous = cookie.read(req)
     if (previous && previous !== signedIn.session.token) await accept.signOut(previous)
     cookie.set(reply, signedIn.session.token)
-    return reply.redirect(target, 303)
+    reply.redirect(target, 303)
   }
   const afterSignUp = async (instance: Instance) => instance.afterSignUpUrl ?? local(instance, '/welcome')
   const afterSignIn = async (instance: Instance) => instance.homeUrl ?? local(instance, '/welcome')
@@ -162,9 +139,9 @@ export const pageRoutes = (deps: PagesDeps): FastifyPluginAsyncTypebox => async 
   const signOutForm = (reply: FastifyReply, instance: Instance | null, returnTo: string | null) =>
     ({ action: '/sign-out', csrf: csrfFor(reply), hidden: { instance: instance?.id, redirect_url: returnTo } })
 
-  async function alreadySignedIn(reply: FastifyReply, signedIn: SignedIn, returnTo: string) {
+  async function alreadySignedIn(reply: FastifyReply, signedIn: SignedIn, returnTo: string): Promise<void> {
     const { instance } = signedIn
-    return sendPage(reply, 200, messagePage({
+    sendPage(reply, 200, messagePage({
       app: instance.name, title: 'You are already signed in',
       text: [html`You are signed in to ${instance.name} as <strong>${primaryEmail(signedIn.user)}</strong>.`],
       links: [[await afterSignIn(instance), `Continue to ${instance.name}`]],
@@ -175,22 +152,27 @@ export const pageRoutes = (deps: PagesDeps): FastifyPluginAsyncTypebox => async 
   /**
    * Someone already signed in follows an invitation. As the invited address, there is
    * nothing to do; as anyone else, they must sign out first. Either way the ticket stays
-   * unused. Null when nobody is signed in.
+   * unused. True when it answered (the route must stop there), false when nobody is signed in.
+   *
+   * A boolean, not the reply: a FastifyReply is thenable, so an async function resolving it
+   * resolves `undefined` once it is sent, and a caller testing the result would go on.
    */
-  async function signedInGuard(reply: FastifyReply, signedIn: SignedIn | null, state: Usable, page: string, ticket: string): Promise<FastifyReply | null> {
-    if (!signedIn) return null
+  async function signedInGuard(reply: FastifyReply, signedIn: SignedIn | null, state: Usable, page: string, ticket: string): Promise<boolean> {
+    if (!signedIn) return false
     if (isInvitee(signedIn, state.instance.id, state.invitation.email_address)) {
       // An organization invitation for the person signed in is answered on /accept.
-      if (state.target === 'organization') return reply.redirect(await local(state.instance, '/accept', { __clerk_ticket: ticket }), 303)
-      return alreadySignedIn(reply, signedIn, await local(state.instance, page, { __clerk_ticket: ticket }))
+      if (state.target === 'organization') reply.redirect(await local(state.instance, '/accept', { __clerk_ticket: ticket }), 303)
+      else await alreadySignedIn(reply, signedIn, await local(state.instance, page, { __clerk_ticket: ticket }))
+    } else {
+      await wrongAccount(reply, signedIn, state, page, ticket)
     }
-    return wrongAccount(reply, signedIn, state, page, ticket)
+    return true
   }
 
   /** Someone else is signed in: say so, and offer to sign out and come back to `page` with the ticket (409, nothing consumed). */
-  async function wrongAccount(reply: FastifyReply, signedIn: SignedIn, state: Usable, page: string, ticket: string) {
+  async function wrongAccount(reply: FastifyReply, signedIn: SignedIn, state: Usable, page: string, ticket: string): Promise<void> {
     const returnTo = await local(state.instance, page, { __clerk_ticket: ticket })
-    return sendPage(reply, 409, wrongAccountPage({
+    sendPage(reply, 409, wrongAccountPage({
       app: state.instance.name, signedInAs: primaryEmail(signedIn.user),
       signedInApp: signedIn.instance.id === state.instance.id ? null : signedIn.instance.name,
       invitedEmail: state.invitation.email_address, signOut: signOutForm(reply, state.instance, returnTo),
@@ -211,33 +193,34 @@ export const pageRoutes = (deps: PagesDeps): FastifyPluginAsyncTypebox => async 
   }
 
   /** Sign-up without an invitation, as the instance's mode allows it. */
-  async function modeSignUp(reply: FastifyReply, instance: Instance, values: SignUpValues = {}, error: FormError | null = null, status = 200) {
+  async function modeSignUp(reply: FastifyReply, instance: Instance, values: SignUpValues = {}, error: FormError | null = null, status = 200): Promise<void> {
     const signInUrl = await local(instance, '/sign-in')
     if (instance.signUpMode === 'restricted') {
-      return sendPage(reply, 403, messagePage({
+      sendPage(reply, 403, messagePage({
         app: instance.name, title: 'Sign-up is by invitation only',
         text: [`${instance.name} accepts new accounts only through an invitation. If you were invited, open the link in your invitation email.`],
         links: [[signInUrl, 'Already have an account? Sign in']],
       }))
+      return
     }
     if (instance.signUpMode === 'waitlist') return waitlistForm(reply, instance, values.emailAddress ?? null, error, status)
-    return sendPage(formsFor(reply, instance), status, signUpPage({
+    sendPage(formsFor(reply, instance), status, signUpPage({
       app: instance.name, values, error, signInUrl,
       form: { action: '/sign-up', csrf: csrfFor(reply), hidden: { instance: instance.id } },
     }))
   }
 
-  async function waitlistForm(reply: FastifyReply, instance: Instance, email: string | null, error: FormError | null, status: number) {
-    return sendPage(reply, status, waitlistPage({
+  async function waitlistForm(reply: FastifyReply, instance: Instance, email: string | null, error: FormError | null, status: number): Promise<void> {
+    sendPage(reply, status, waitlistPage({
       app: instance.name, email, error, signInUrl: await local(instance, '/sign-in'),
       form: { action: '/waitlist', csrf: csrfFor(reply), hidden: { instance: instance.id } },
     }))
   }
 
   /** The sign-in form; `returnTo` (a safe return path) is where a successful sign-in without a ticket leads. */
-  async function signInForm(reply: FastifyReply, status: number, instance: Instance, p: { ticket?: string | null; email?: string | null; error?: FormError | null; notice?: string | null; returnTo?: string | null }) {
+  async function signInForm(reply: FastifyReply, status: number, instance: Instance, p: { ticket?: string | null; email?: string | null; error?: FormError | null; notice?: string | null; returnTo?: string | null }): Promise<void> {
     const signUpUrl = instance.signUpMode === 'restricted' ? null : await local(instance, '/sign-up')
-    return sendPage(formsFor(reply, instance), status, signInPage({
+    sendPage(formsFor(reply, instance), status, signInPage({
       app: instance.name, email: p.email ?? null, error: p.error ?? null, notice: p.notice ?? null, signUpUrl,
       form: { action: '/sign-in', csrf: csrfFor(reply), hidden: p.ticket ? { __clerk_ticket: p.ticket } : { instance: instance.id, redirect_url: p.returnTo } },
     }))
@@ -252,8 +235,7 @@ export const pageRoutes = (deps: PagesDeps): FastifyPluginAsyncTypebox => async 
     if (ticket) {
       const state = await accept.resolveTicket(ticket)
       if (state.kind !== 'usable') return ticketProblem(accept, reply, state)
-      const guarded = await signedInGuard(reply, signedIn, state, '/sign-up', ticket)
-      if (guarded) return guarded
+      if (await signedInGuard(reply, signedIn, state, '/sign-up', ticket)) return reply
       if (state.existingUser) return reply.redirect(await local(state.instance, '/sign-in', { __clerk_ticket: ticket, __clerk_status: 'sign_in' }), 303)
       return ticketSignUpForm(reply, 200, state, ticket, {}, null, await local(state.instance, '/sign-in'))
     }
@@ -269,8 +251,7 @@ export const pageRoutes = (deps: PagesDeps): FastifyPluginAsyncTypebox => async 
     if (ticket) {
       const state = await accept.resolveTicket(ticket)
       if (state.kind !== 'usable') return ticketProblem(accept, reply, state)
-      const guarded = await signedInGuard(reply, await currentSession(req), state, '/sign-up', ticket)
-      if (guarded) return guarded
+      if (await signedInGuard(reply, await currentSession(req), state, '/sign-up', ticket)) return reply
       try {
         const firstName = optionalName(form.first_name, 'first_name')
         const lastName = optionalName(form.last_name, 'last_name')
@@ -304,15 +285,15 @@ export const pageRoutes = (deps: PagesDeps): FastifyPluginAsyncTypebox => async 
     return { attempt, instance }
   }
 
-  async function codeForm(reply: FastifyReply, status: number, instance: Instance, attempt: { id: string; email_address: string }, error: FormError | null) {
-    return sendPage(formsFor(reply, instance), status, verifyCodePage({
+  async function codeForm(reply: FastifyReply, status: number, instance: Instance, attempt: { id: string; email_address: string }, error: FormError | null): Promise<void> {
+    sendPage(formsFor(reply, instance), status, verifyCodePage({
       app: instance.name, email: attempt.email_address, error, restartUrl: await local(instance, '/sign-up'),
       form: { action: '/sign-up/verify', csrf: csrfFor(reply), hidden: { sign_up: attempt.id } },
     }))
   }
 
-  async function signUpClosed(reply: FastifyReply, instance: Instance, status: number, text: string) {
-    return sendPage(reply, status, messagePage({
+  async function signUpClosed(reply: FastifyReply, instance: Instance, status: number, text: string): Promise<void> {
+    sendPage(reply, status, messagePage({
       app: instance.name, title: 'This sign-up can no longer be completed', text: [text],
       links: [[await local(instance, '/sign-up'), 'Start again'], [await local(instance, '/sign-in'), 'Sign in']],
     }))
@@ -344,8 +325,7 @@ export const pageRoutes = (deps: PagesDeps): FastifyPluginAsyncTypebox => async 
     if (ticket) {
       const state = await accept.resolveTicket(ticket)
       if (state.kind !== 'usable') return ticketProblem(accept, reply, state)
-      const guarded = await signedInGuard(reply, signedIn, state, '/sign-in', ticket)
-      if (guarded) return guarded
+      if (await signedInGuard(reply, signedIn, state, '/sign-in', ticket)) return reply
       if (!state.existingUser) return reply.redirect(await local(state.instance, '/sign-up', { __clerk_ticket: ticket, __clerk_status: 'sign_up' }), 303)
       const notice = state.target === 'organization'
         ? `Sign in to join ${state.invitation.organization_name ?? 'the organization'} on ${state.instance.name}.`
@@ -367,8 +347,7 @@ export const pageRoutes = (deps: PagesDeps): FastifyPluginAsyncTypebox => async 
     if (ticket) {
       const state = await accept.resolveTicket(ticket)
       if (state.kind !== 'usable') return ticketProblem(accept, reply, state)
-      const guarded = await signedInGuard(reply, await currentSession(req), state, '/sign-in', ticket)
-      if (guarded) return guarded
+      if (await signedInGuard(reply, await currentSession(req), state, '/sign-in', ticket)) return reply
       instance = state.instance
     } else {
       instance = await instanceOrNotFound(form.instance)
@@ -473,8 +452,9 @@ export const pageRoutes = (deps: PagesDeps): FastifyPluginAsyncTypebox => async 
     named ? instanceOrNotFound(named) : signedIn?.instance ?? instanceOrNotFound(undefined)
 
   /** Nobody is signed in to the instance: sign in first, then come back to the list. */
-  const signInFirst = async (reply: FastifyReply, instance: Instance) =>
+  const signInFirst = async (reply: FastifyReply, instance: Instance): Promise<void> => {
     reply.redirect(await local(instance, '/sign-in', { redirect_url: await local(instance, '/accept') }), 303)
+  }
 
   /**
    * `/accept` with a ticket: an organization invitation for the signed-in person, with Accept

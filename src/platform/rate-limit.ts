@@ -5,6 +5,7 @@ import { ApiError } from './errors.js'
 import type { RateLimitName } from '../instance/instance.schemas.js'
 
 const HOUR_MS = 60 * 60 * 1000
+const PUBLIC_WINDOW_MS = 15 * 60 * 1000
 
 /**
  * Per-instance, per-route hourly limits read from the instance's own settings, so an
@@ -35,3 +36,48 @@ export const limitedBy = (name: RateLimitName) => ({
     groupId: name,
   },
 })
+
+/** A check of one request against named limits: 429 `too_many_requests` with Retry-After past any. */
+export type RequestLimit = (request: FastifyRequest) => Promise<void>
+
+/**
+ * Fixed-window limits on public requests, for the hosted pages and the Frontend API. Counted
+ * in this process, or in Redis when configured; a Redis outage lets requests through. One
+ * set is made per app and handed to each plugin, so that a limit named alike counts one
+ * budget wherever it is checked (both sign-up faces share `sign-up:ip`).
+ */
+export async function createRequestLimits(app: FastifyInstance, redis: Redis | null) {
+  let create!: FastifyInstance['createRateLimit']
+  await app.register(async (scope) => {
+    await scope.register(rateLimit, { global: false, skipOnError: true, ...(redis ? { redis, nameSpace: 'foyer-rl:' } : {}) })
+    create = scope.createRateLimit
+  })
+  const limiter = (name: string, max: number, windowMs: number, key: (req: FastifyRequest) => string) =>
+    create({ max, timeWindow: windowMs, keyGenerator: (req) => `pages:${name}:${key(req)}` })
+  type Limiter = ReturnType<typeof limiter>
+  // Two limits on one route, so the plugin's route option (one key per route) does not fit;
+  // its limiters are applied here instead, keeping its stores (memory, or Redis).
+  const enforce = (...limits: Limiter[]): RequestLimit => async (req) => {
+    for (const limit of limits) {
+      const result = await limit(req)
+      if (!result.isAllowed && result.isExceeded) {
+        const minutes = Math.max(1, Math.ceil(result.ttlInSeconds / 60))
+        throw new ApiError(429, 'too_many_requests', 'Too many requests',
+          `There have been too many attempts. Wait ${minutes} minute${minutes === 1 ? '' : 's'}, then try again.`, {}, { 'retry-after': String(result.ttlInSeconds) })
+      }
+    }
+  }
+  const body = (req: FastifyRequest) => (req.body ?? {}) as { identifier?: string }
+  const signInByIp = limiter('sign-in:ip', 30, PUBLIC_WINDOW_MS, (req) => req.ip)
+  // Per address, whatever the instance or casing: spreading guesses over many IPs does not help.
+  const signInByAccount = limiter('sign-in:account', 10, PUBLIC_WINDOW_MS, (req) => (body(req).identifier ?? '').trim().toLowerCase())
+  // Public sign-up and the waitlist send email or store an address for anyone who asks.
+  const signUpByIp = limiter('sign-up:ip', 30, PUBLIC_WINDOW_MS, (req) => req.ip)
+  return {
+    signIn: enforce(signInByIp, signInByAccount),
+    /** Hosted sign-up and waitlist, and the Frontend API's code sign-up: one budget per IP. */
+    signUp: enforce(signUpByIp),
+  }
+}
+
+export type RequestLimits = Awaited<ReturnType<typeof createRequestLimits>>

@@ -4,6 +4,7 @@ import { spawnSync } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
 import semver from 'semver'
 import { packageRoot } from '../../src/platform/paths.js'
 
@@ -41,12 +42,16 @@ describe('what a fresh clone gets', () => {
     assert.deepEqual(stricter, [], `package.json promises node ${pkg.engines?.node}`)
   })
 
-  it('npm start compiles nothing when nothing changed since the last build', () => {
+  it('npm start compiles nothing when nothing changed since the last build', async () => {
     // The test command has just built; a start must go straight to the server, which refuses
     // PORT=abc at once, leaving dist/ as it was.
     const stamp = join(packageRoot, 'dist', '.build-stamp')
     const main = join(packageRoot, 'dist', 'src', 'main.js')
     assert.ok(existsSync(stamp), 'npm run build leaves a stamp in dist/')
+    // Sources edited after the build would make the start below compile into dist/ while other
+    // tests run from it: say so instead.
+    const { isBuildCurrent } = await import(pathToFileURL(join(packageRoot, 'scripts', 'build.mjs')).href) as { isBuildCurrent(): boolean }
+    assert.ok(isBuildCurrent(), 'a source changed after `npm run build`: build again before running this test')
     const before = [statSync(stamp).mtimeMs, statSync(main).mtimeMs]
     const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, PORT: 'abc', FOYER_DATA_DIR: mkdtempSync(join(tmpdir(), 'foyer-start-')) }
     const [command, ...args] = pkg.scripts.start!.split(' ')

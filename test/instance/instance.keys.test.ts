@@ -157,8 +157,9 @@ forEachDatabase('secret keys: reveal, roll, delete', (engine) => {
     const mine = await t.newInstance()
     const theirs = await t.newInstance()
     const [theirKey] = await t.services.instances.listKeys(theirs.instance)
-    for (const attempt of [t.services.instances.revealKey(mine.instance, theirKey!.id), t.services.instances.deleteKey(mine.instance, theirKey!.id)]) {
-      const err = await refusal(attempt)
+    // Started one at a time: a second promise made up front could reject before it is awaited.
+    for (const attempt of [() => t.services.instances.revealKey(mine.instance, theirKey!.id), () => t.services.instances.deleteKey(mine.instance, theirKey!.id)]) {
+      const err = await refusal(attempt())
       assert.equal(err.status, 404)
       assert.equal(err.code, 'resource_not_found')
     }
@@ -199,8 +200,8 @@ forEachDatabase('secret keys pinned by FOYER_SECRET_KEY', (engine) => {
     const [key] = await app.services.instances.listKeys(instance)
     assert.equal(key!.isPinned, true)
     assert.equal((await app.services.instances.revealKey(instance, key!.id)).secretKey, pinned)
-    for (const attempt of [app.services.instances.rollKey(instance, 0), app.services.instances.deleteKey(instance, key!.id)]) {
-      const err = await refusal(attempt)
+    for (const attempt of [() => app.services.instances.rollKey(instance, 0), () => app.services.instances.deleteKey(instance, key!.id)]) {
+      const err = await refusal(attempt())
       assert.equal(err.status, 409)
       assert.equal(err.code, 'secret_key_pinned')
       assert.match(err.longMessage, /FOYER_SECRET_KEY/)

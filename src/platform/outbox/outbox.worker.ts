@@ -11,9 +11,6 @@ export class PermanentFailure extends Error {}
 /** Delivers one item; resolves with what the far side answered, throws to have it retried (or PermanentFailure not to). */
 export type OutboxHandler = (item: OutboxRow) => Promise<unknown>
 
-/** Thrown by a handler for a failure that no retry can fix: the item is marked failed at once. */
-export class PermanentFailure extends Error {}
-
 export interface OutboxKind {
   deliver: OutboxHandler
   /** Delays before the 2nd, 3rd, … attempt; after the last one the item is marked failed. */

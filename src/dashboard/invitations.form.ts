@@ -1,7 +1,6 @@
-import sjson from 'secure-json-parse'
 import { DAY_MS } from '../platform/clock.js'
 import { ApiError, paramError } from '../platform/errors.js'
-import { checkInput } from '../platform/http.js'
+import { checkInput, forbiddenKey } from '../platform/http.js'
 import type { CreateInvitationBody } from '../invitations/invitations.schemas.js'
 import type { FormError } from './dashboard.views.js'
 
@@ -67,11 +66,13 @@ export function metadataOf(text: string): Record<string, unknown> | undefined {
   if (!text.trim()) return undefined
   let value: unknown
   try {
-    // Same prototype-pollution guard as JSON bodies of the API get.
-    value = sjson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' })
+    value = JSON.parse(text)
   } catch (err) {
     throw invalid('public_metadata', `Public metadata is not valid JSON: ${err instanceof Error ? err.message : String(err)}.`)
   }
+  // Same prototype-pollution guard as JSON bodies of the API get.
+  const forbidden = forbiddenKey(value, 'public_metadata')
+  if (forbidden) throw invalid('public_metadata', `Public metadata may not use the key ${forbidden.replace(/^public_metadata\./, '')}.`)
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw invalid('public_metadata', 'Public metadata must be a JSON object, such as {"plan": "pro"}.')
   }

@@ -1,13 +1,12 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import sjson from 'secure-json-parse'
 import type { AcceptService, SignedIn } from '../accept/accept.service.js'
 import { sessionCookie } from '../accept/session-cookie.js'
 import type { Clock } from '../platform/clock.js'
 import { ApiError, notFound, paramError } from '../platform/errors.js'
 import { newId } from '../platform/ids.js'
 import { checkMetadataSize } from '../platform/validation.js'
-import { checkInput } from '../platform/http.js'
+import { checkInput, forbiddenKey } from '../platform/http.js'
 import type { RequestLimits } from '../platform/rate-limit.js'
 import { useFrontendConventions } from './frontend.conventions.js'
 import {
@@ -33,7 +32,7 @@ function metadata(raw: unknown): Record<string, unknown> | undefined {
   let value: unknown = raw
   if (typeof raw === 'string') {
     try {
-      value = sjson.parse(raw, undefined, { protoAction: 'error', constructorAction: 'error' })
+      value = JSON.parse(raw)
     } catch {
       value = null
     }
@@ -41,6 +40,9 @@ function metadata(raw: unknown): Record<string, unknown> | undefined {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw paramError(422, 'form_param_format_invalid', 'unsafe_metadata', 'is invalid', 'unsafe_metadata must be a JSON object.')
   }
+  // A JSON body was checked by its parser; JSON text inside a form field is checked here.
+  const forbidden = forbiddenKey(value, 'unsafe_metadata')
+  if (forbidden) throw paramError(422, 'form_param_value_invalid', forbidden, 'is not allowed', `${forbidden} is not allowed: the key __proto__, and a constructor key holding prototype, may not be used.`)
   // A JSON string parsed here skipped the request's own input checks: NUL or a lone surrogate
   // inside it would only fail at the database.
   checkInput(value, 'unsafe_metadata', 1)

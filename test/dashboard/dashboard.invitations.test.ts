@@ -52,6 +52,8 @@ forEachDatabase('dashboard invitations', (engine) => {
       [{ emails: 'ok@example.com\nnot-an-address' }, /not-an-address is not a valid email address/],
       [{ emails: 'ok@example.com', public_metadata: '{"plan": pro}' }, /Public metadata is not valid JSON/],
       [{ emails: 'ok@example.com', public_metadata: '["a"]' }, /Public metadata must be a JSON object/],
+      // @see issue 12
+      [{ emails: 'ok@example.com', public_metadata: '{"plan": {"__proto__": {"x": 1}}}' }, /Public metadata may not use the key plan\.__proto__/],
       [{ emails: 'ok@example.com', redirect_url: 'https://evil.example/' }, /The redirect URL must point to an allowed origin/],
       [{ emails: 'ok@example.com', expires_in_days: '0' }, /whole number of days from 1 to 365/],
       [{ emails: 'ok@example.com', expires_on: '2001-01-01' }, /must be after today/],

@@ -121,6 +121,19 @@ forEachDatabase('Frontend API sign-ups', (engine) => {
       assertClerkError(bad, 422, 'form_param_format_invalid', 'unsafe_metadata')
     })
 
+    // @see issue 12
+    it('refuses a __proto__ key in unsafe_metadata, as JSON text or in a JSON body, naming the key', async () => {
+      const { api } = await newInstance()
+      const asText = await signUp(ticketOf(await makeInvitation(api)), { unsafe_metadata: '{"theme":{"__proto__":{"x":1}}}' }, { form: true })
+      assertClerkError(asText, 422, 'form_param_value_invalid', 'unsafe_metadata.theme.__proto__')
+      const res = await t.app.inject({
+        method: 'POST', url: '/v1/client/sign_ups', headers: { 'content-type': 'application/json' },
+        payload: `{"strategy":"ticket","ticket":"${ticketOf(await makeInvitation(api))}","password":"correct horse battery","unsafe_metadata":{"__proto__":{"x":1}}}`,
+      })
+      assert.equal(res.statusCode, 422, res.body)
+      assert.equal(JSON.parse(res.body).errors[0].meta.param_name, 'unsafe_metadata.__proto__')
+    })
+
     it('a ticket alone, without strategy, is the ticket strategy', async () => {
       const { api } = await newInstance()
       const inv = await makeInvitation(api)

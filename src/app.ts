@@ -263,7 +263,7 @@ export async function buildApp(deps: AppDeps): Promise<{ app: FastifyInstance; s
   await app.register(frontendRoutes({ accept: services.accept, clock: deps.clock, publicUrl, allowedRedirectOrigins, limits }), { prefix: '/v1/client' })
   await app.register(orgFrontendRoutes({ accept: services.accept, clock: deps.clock, publicUrl, allowedRedirectOrigins }))
   await app.register(dashboardRoutes({ db: deps.db, clock: deps.clock, config: deps.config, redis: deps.redis ?? null, services }))
-  // The development mailbox exists only while no SMTP_URL is set (CONTRACT.md), for operators only.
+  // The development mailbox exists only while no SMTP_URL is set (README, "Email"), for operators only.
   if (services.email.usesDevMailbox) {
     const operators = createDashboardService({ db: deps.db, clock: deps.clock, instances: services.instances })
     await app.register(devMailboxRoutes({ email: services.email, operatorOf: operatorOf(operators, deps.config.publicUrl) }))

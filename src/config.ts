@@ -1,5 +1,5 @@
 /**
- * The only reader of the environment. Every variable in CONTRACT.md is read here once,
+ * The only reader of the environment. Every variable in the README's Configuration table is read here once,
  * validated, and returned as a frozen object; an invalid value stops start-up with a
  * message that names the variable.
  */

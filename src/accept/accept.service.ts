@@ -157,7 +157,7 @@ export function createAcceptService(deps: Deps) {
   }
 
   /**
-   * Where following an invitation link leads (CONTRACT.md, "Links and hosted pages"). Opening
+   * Where following an invitation link leads (README, "Hosted pages"). Opening
    * it changes nothing: mail scanners and link previews open links too. Someone already signed
    * in as the address an organization invitation was sent to is taken to `/accept`, where
    * they say yes or no; `sessionToken` is the browser's session cookie, if it sent one.

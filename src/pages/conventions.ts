@@ -58,7 +58,7 @@ export function usePageConventions(app: FastifyInstance, redirectOrigins: readon
 }
 
 /**
- * The page for a ticket that cannot be used (CONTRACT.md: a revoked or unknown ticket shows
+ * The page for a ticket that cannot be used (README, "Hosted pages": a revoked or unknown ticket shows
  * a page that says so, with status 4xx), with the way forward where there is one.
  */
 export async function ticketProblem(accept: AcceptService, reply: FastifyReply, state: Exclude<TicketState, { kind: 'usable' }>): Promise<void> {

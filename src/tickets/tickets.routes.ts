@@ -5,7 +5,7 @@ import { sessionCookie } from '../accept/session-cookie.js'
 import { ticketProblem, usePageConventions } from '../pages/conventions.js'
 
 /**
- * The invitation link, `/v1/tickets/accept?ticket=…` (CONTRACT.md, "Links and hosted pages").
+ * The invitation link, `/v1/tickets/accept?ticket=…` (README, "Hosted pages").
  * Public, and read-only: mail scanners and link previews open links too, so following it
  * never consumes the ticket; only completing sign-up or sign-in (or answering on `/accept`) does.
  */

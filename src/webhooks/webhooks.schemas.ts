@@ -1,6 +1,6 @@
 import { Type, type Static } from 'typebox'
 
-/** CONTRACT.md's event types: the reference spec's, plus Foyer's `invitation.*`, `organizationInvitation.declined` and `organizationSuggestion.accepted`. */
+/** The README's event types: the reference spec's, plus Foyer's `invitation.*`, `organizationInvitation.declined` and `organizationSuggestion.accepted`. */
 export const EVENT_TYPES = [
   'invitation.created', 'invitation.accepted', 'invitation.revoked',
   'organizationInvitation.created', 'organizationInvitation.accepted', 'organizationInvitation.revoked', 'organizationInvitation.declined',

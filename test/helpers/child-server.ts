@@ -30,7 +30,7 @@ const alnum = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'
 export const randomSecretKey = () => 'sk_test_' + Array.from(randomBytes(32), (b) => alnum[b % alnum.length]).join('')
 export const randomServerSecret = () => randomBytes(32).toString('hex')
 
-// Variables Foyer reads (CONTRACT.md), plus node:test's own: none of the test runner's
+// Variables Foyer reads (the README's Configuration table), plus node:test's own: none of the test runner's
 // environment may leak into the child and change which database or mode it uses.
 const STRIPPED = /^(PORT|HOST|DATABASE_URL|REDIS_URL|SMTP_URL|EMAIL_FROM|LOG_LEVEL|FOYER_.*|NODE_TEST_CONTEXT|NODE_OPTIONS)$/
 

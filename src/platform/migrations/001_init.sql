@@ -10,7 +10,7 @@ create table instances (
   sign_up_mode text not null default 'public',
   home_url text,
   after_sign_up_url text,
-  -- requests per hour, keyed as in CONTRACT.md; a missing key means Clerk's default
+  -- requests per hour, keyed as in the README (PATCH /v1/instance); a missing key means Clerk's default
   rate_limits jsonb not null default '{}',
   -- moved forward only through the test clock (FOYER_TESTING=1, sk_test_ keys)
   clock_offset_ms bigint not null default 0,

@@ -115,14 +115,16 @@ export const templatesSection: DashboardSection = {
     // the parts as JSON, or the reason the template does not render.
     app.post('/templates/:slug/preview.json', { schema: { hide: true } }, async (req, reply) => {
       const template = await email.getTemplate(req.instance, slugOf(req))
+      let result: Awaited<ReturnType<typeof preview>>
       try {
         await limited(req)
+        result = await preview(req, template.slug as EmailTemplateSlug, typedSource(req.body, sourceOf(template)))
       } catch (err) {
-        // The live preview shows the message where the preview would be.
+        // The live preview shows the message (past the budget, or too many checks waiting) where the preview would be.
         if (!(err instanceof ApiError)) throw err
         return reply.code(err.status).headers(err.headers).send({ error: { message: err.longMessage } })
       }
-      const { rendered, broken } = await preview(req, template.slug as EmailTemplateSlug, typedSource(req.body, sourceOf(template)))
+      const { rendered, broken } = result
       if (!rendered) return reply.code(422).send({ error: broken })
       return { subject: rendered.subject, html: rendered.html, text: rendered.text }
     })

@@ -1,6 +1,6 @@
 import type { Db } from '../platform/db/db.js'
 import type { Clock } from '../platform/clock.js'
-import { notFound, paramError, type ApiError } from '../platform/errors.js'
+import { ApiError, notFound, paramError } from '../platform/errors.js'
 import { PermanentFailure, type OutboxKind } from '../platform/outbox/outbox.worker.js'
 import type { NewOutboxItem, OutboxRow, OutboxStore } from '../platform/outbox/outbox.store.js'
 import { derivedId } from '../platform/ids.js'
@@ -18,7 +18,7 @@ import {
   DEFAULT_TEMPLATES, EMAIL_TEMPLATE_SLUGS, TEMPLATE_PARTS, TemplateRenderError, formatExpiry, isTemplateSlug, sampleVariables,
   type EmailTemplateSlug, type RenderedEmail, type TemplatePart, type TemplateSource, type TemplateVariables,
 } from './email.templates.js'
-import { createTemplateRenderer, type TemplateRenderer } from './template-renderer.js'
+import { createTemplateRenderer, RendererBusyError, type TemplateRenderer } from './template-renderer.js'
 import type { ClerkEmailDelivery, EmailTemplate, PutEmailTemplateBody } from './email.schemas.js'
 
 interface Deps {
@@ -72,11 +72,19 @@ export function createEmailService(deps: Deps) {
     ? smtpMailer({ smtpUrl: deps.smtpUrl, from: deps.emailFrom, publicUrl: deps.publicUrl })
     : devMailbox({ db, store, publicUrl: deps.publicUrl, log: () => log })
   const renderer = deps.renderer ?? createTemplateRenderer()
-  const render = (source: TemplateSource, variables: TemplateVariables) => renderer.render(source, variables)
+  // Keyed by instance: the renderer serves instances in turn, one job of each at a time.
+  const render = (instance: Instance, source: TemplateSource, variables: TemplateVariables) => renderer.render(instance.id, source, variables)
 
-  /** The first given part that cannot be used, as the 422 to answer; null when all can. */
-  async function refusalFor(slug: EmailTemplateSlug, source: Partial<TemplateSource>) {
-    const broken = await renderer.check(slug, source)
+  /** The first given part that cannot be used, as the 422 to answer; null when all can. 429 while the instance has too many checks waiting. */
+  async function refusalFor(instance: Instance, slug: EmailTemplateSlug, source: Partial<TemplateSource>) {
+    let broken: Awaited<ReturnType<TemplateRenderer['check']>>
+    try {
+      broken = await renderer.check(instance.id, slug, source)
+    } catch (err) {
+      if (!(err instanceof RendererBusyError)) throw err
+      throw new ApiError(429, 'too_many_requests', 'Too many requests',
+        'Too many templates of this instance are being checked at once. Try again in a few seconds.', {}, { 'retry-after': '5' })
+    }
     return broken && paramError(422, 'form_param_format_invalid', broken.part, 'is invalid', `The ${broken.part} template cannot be used: ${broken.reason}`)
   }
 
@@ -98,7 +106,7 @@ export function createEmailService(deps: Deps) {
       expires_at_iso: new Date(invitation.expires_at).toISOString(),
       ...('organization_id' in invitation ? organizationVariables(instance, invitation) : {}),
     }
-    return { url, variables, rendered: await render(await sourceFor(instance.id, slug), variables as unknown as TemplateVariables) }
+    return { url, variables, rendered: await render(instance, await sourceFor(instance.id, slug), variables as unknown as TemplateVariables) }
   }
 
   /** The inviter's name (first and last, else their address, else the application's name) and the organization's. */
@@ -167,7 +175,7 @@ export function createEmailService(deps: Deps) {
     if (!attempt || attempt.instanceId !== instance.id || attempt.status !== 'pending') return { skipped: 'sign_up_closed' }
     if (attempt.expiresAt <= now) return { skipped: 'code_expired' }
     const url = `${deps.publicUrl}/sign-up/verify?sign_up=${encodeURIComponent(attemptId)}`
-    const rendered = await render(await sourceFor(instance.id, 'verification_code'), {
+    const rendered = await render(instance, await sourceFor(instance.id, 'verification_code'), {
       app_name: instance.name, email_address: attempt.to, url, code: attempt.code,
       expires_at: formatExpiry(attempt.expiresAt), expires_at_iso: new Date(attempt.expiresAt).toISOString(),
     })
@@ -184,7 +192,7 @@ export function createEmailService(deps: Deps) {
     const now = clock.now(instance)
     if (!pending || pending.instanceId !== instance.id) return { skipped: 'verification_closed' }
     if (pending.expiresAt <= now) return { skipped: 'code_expired' }
-    const rendered = await render(await sourceFor(instance.id, 'affiliation_code'), {
+    const rendered = await render(instance, await sourceFor(instance.id, 'affiliation_code'), {
       app_name: instance.name, email_address: pending.to, url: deps.publicUrl, code: pending.code, domain: pending.domain,
       organization_name: pending.organizationName, expires_at: formatExpiry(pending.expiresAt), expires_at_iso: new Date(pending.expiresAt).toISOString(),
     })
@@ -259,7 +267,7 @@ export function createEmailService(deps: Deps) {
       const valid = requireSlug(slug)
       const parts = Object.fromEntries(TEMPLATE_PARTS.map((p) => [p, body[p] ?? null])) as Record<TemplatePart, string | null>
       const given = Object.fromEntries(Object.entries(parts).filter(([, v]) => v !== null)) as Partial<TemplateSource>
-      const refusal = await refusalFor(valid, given)
+      const refusal = await refusalFor(instance, valid, given)
       if (refusal) throw refusal
       return toEmailTemplate(valid, await store.upsertTemplate(db, instance.id, valid, parts, clock.now(instance)))
     },
@@ -268,12 +276,12 @@ export function createEmailService(deps: Deps) {
      * A template as typed, not saved, rendered with sample data; or the 422 its save would
      * answer, unthrown. 404 for an unknown slug.
      */
-    async previewTemplate(_instance: Instance, slug: string, source: TemplateSource): Promise<{ rendered: RenderedEmail } | { refusal: ApiError }> {
+    async previewTemplate(instance: Instance, slug: string, source: TemplateSource): Promise<{ rendered: RenderedEmail } | { refusal: ApiError }> {
       const valid = requireSlug(slug)
-      const refusal = await refusalFor(valid, source)
+      const refusal = await refusalFor(instance, valid, source)
       if (refusal) return { refusal }
       try {
-        return { rendered: await render(source, sampleVariables(valid)) }
+        return { rendered: await render(instance, source, sampleVariables(valid)) }
       } catch (err) {
         if (!(err instanceof TemplateRenderError)) throw err
         return { refusal: paramError(422, 'form_param_format_invalid', err.part, 'is invalid', `The ${err.part} template cannot be used: ${err.reason}`) }

@@ -202,17 +202,47 @@ const htmlEngine = engine({ outputEscape: 'escape' })
 const textEngine = engine({})
 const engineFor = (part: TemplatePart) => (part === 'html' ? htmlEngine : textEngine)
 
-// Parsed templates by part and source: overrides change rarely and are rendered for every email.
-const parsed = new Map<string, Template[]>()
-const PARSED_MAX = 1000
+/**
+ * Liquid statements one part may hold: tags, outputs, filters, and the lines of a
+ * `{% liquid %}` tag. Checking which variables a template uses takes time that grows with
+ * the square of its statements (liquidjs locates each variable from the start of the
+ * source), and Liquid's render limit does not cover it: this keeps a check of the largest
+ * allowed part under two tenths of a second. Real emails use a few dozen.
+ */
+export const MAX_STATEMENTS_PER_PART = 500
+
+export function countStatements(source: string): number {
+  const marks = source.match(/\{\{|\{%|\|/g)?.length ?? 0
+  const liquidLines = [...source.matchAll(/\{%-?\s*liquid\b([\s\S]*?)-?%\}/g)].reduce((n, m) => n + (m[1]!.match(/\n/g)?.length ?? 0), 0)
+  return marks + liquidLines
+}
+
+function parseChecked(part: TemplatePart, source: string): Template[] {
+  const statements = countStatements(source)
+  if (statements > MAX_STATEMENTS_PER_PART) {
+    throw new Error(`it has ${statements} Liquid statements (tags, outputs, filters); a part may have at most ${MAX_STATEMENTS_PER_PART}`)
+  }
+  return engineFor(part).parse(source)
+}
+
+// Parsed templates by part and source, for sending: overrides change rarely and are rendered
+// for every email. Bounded by the length of the sources kept, so that many large templates
+// cannot fill the worker's heap; templates only checked (saves, previews) are not kept.
+const parsed = new Map<string, { templates: Template[]; size: number }>()
+const PARSED_MAX_CHARS = 4_000_000
+let parsedChars = 0
 
 function parse(part: TemplatePart, source: string): Template[] {
   const key = `${part}\0${source}`
-  let templates = parsed.get(key)
-  if (!templates) {
-    templates = engineFor(part).parse(source)
-    if (parsed.size >= PARSED_MAX) parsed.delete(parsed.keys().next().value!)
-    parsed.set(key, templates)
+  const hit = parsed.get(key)
+  if (hit) return hit.templates
+  const templates = parseChecked(part, source)
+  parsed.set(key, { templates, size: key.length })
+  parsedChars += key.length
+  for (const [oldest, entry] of parsed) {
+    if (parsedChars <= PARSED_MAX_CHARS) break
+    parsed.delete(oldest)
+    parsedChars -= entry.size
   }
   return templates
 }
@@ -252,7 +282,7 @@ export const providedVariables = (slug: EmailTemplateSlug) => Object.keys(sample
  */
 export async function checkPartNow(slug: EmailTemplateSlug, part: TemplatePart, source: string): Promise<string | null> {
   try {
-    const templates = parse(part, source)
+    const templates = parseChecked(part, source)
     const provided = new Set(providedVariables(slug))
     // Names the template declares itself (assign, capture, for, increment…) are not global.
     const unknown = engineFor(part).globalVariablesSync(templates, { partials: false }).filter((name) => !provided.has(name))

@@ -11,6 +11,8 @@ const WORKER_URL = new URL('./template.worker.js', import.meta.url)
 export interface TemplateRendererOptions {
   /** Workers at most; each is started when first needed. */
   workers?: number
+  /** Checks (saves and previews) one key may have waiting; more are refused with RendererBusyError. */
+  maxQueuedChecksPerKey?: number
   /** A job still running after this is stopped with its worker, which is replaced. */
   timeoutMs?: number
 }
@@ -19,9 +21,18 @@ type JobInput = TemplateJob extends infer J ? J extends TemplateJob ? Omit<J, 'i
 
 interface Job {
   id: number
+  /** Whose template this is (an instance id): jobs of one key run one at a time. */
+  key: string
   input: JobInput
   resolve: (value: unknown) => void
   reject: (err: Error) => void
+}
+
+/** Too many checks of one key wait already; the caller answers 429. */
+export class RendererBusyError extends Error {
+  constructor() {
+    super('too many template checks are waiting for this instance')
+  }
 }
 
 interface Slot {
@@ -37,12 +48,21 @@ interface Slot {
  * would hold up every request of every instance for that long. A job still running after
  * `timeoutMs` has its worker terminated and replaced. Idle workers do not keep the process
  * alive; `close()` stops them all.
+ *
+ * Fairness: each key (instance) has a queue of its own and at most one job running, and
+ * idle workers take the next job from the keys in turn. So one instance saving slow
+ * templates, or sending many emails with a slow one, holds at most one worker: the other
+ * instances' emails wait for no more than one job per busy instance. Its waiting checks are
+ * capped as well, so it cannot queue work without bound.
  */
 export function createTemplateRenderer(options: TemplateRendererOptions = {}) {
   const maxWorkers = options.workers ?? 2
   const timeoutMs = options.timeoutMs ?? 2000
+  const maxQueuedChecks = options.maxQueuedChecksPerKey ?? 8
   const slots: Slot[] = []
-  const queue: Job[] = []
+  // Waiting jobs by key, in the order keys are served; a key leaves when its queue empties.
+  const queues = new Map<string, Job[]>()
+  const running = new Set<string>()
   let nextId = 1
   let closed = false
 
@@ -69,7 +89,7 @@ export function createTemplateRenderer(options: TemplateRendererOptions = {}) {
       const wasReady = slot.ready
       retire(slot, (job) => err.code === 'ERR_WORKER_OUT_OF_MEMORY' ? templateFault(job, 'it uses too much memory') : new Error(`the template worker failed: ${err.message}`))
       // A worker that cannot even start would be replaced forever: fail what waits instead.
-      if (!wasReady) for (const job of queue.splice(0)) job.reject(new Error(`the template worker did not start: ${err.message}`))
+      if (!wasReady) for (const job of takeAll()) job.reject(new Error(`the template worker did not start: ${err.message}`))
     })
     worker.on('exit', () => retire(slot, () => new Error('the template worker stopped')))
   }
@@ -80,8 +100,27 @@ export function createTemplateRenderer(options: TemplateRendererOptions = {}) {
 
   function release(slot: Slot): void {
     clearTimeout(slot.timer)
+    if (slot.job) running.delete(slot.job.key)
     slot.job = null
     slot.worker.unref()
+  }
+
+  function takeAll(): Job[] {
+    const jobs = [...queues.values()].flat()
+    queues.clear()
+    return jobs
+  }
+
+  /** The next job of the first key in turn with nothing running; that key goes to the back. */
+  function takeNext(): Job | null {
+    for (const [key, jobs] of queues) {
+      if (running.has(key)) continue
+      const job = jobs.shift()!
+      queues.delete(key)
+      if (jobs.length > 0) queues.set(key, jobs)
+      return job
+    }
+    return null
   }
 
   /** Takes a worker out of the pool, failing its job; it is replaced when work next needs it. */
@@ -99,22 +138,27 @@ export function createTemplateRenderer(options: TemplateRendererOptions = {}) {
   function dispatch(): void {
     if (closed) return
     for (const slot of slots) {
-      if (queue.length === 0) break
       if (!slot.ready || slot.job) continue
-      const job = queue.shift()!
+      const job = takeNext()
+      if (!job) break
       slot.job = job
+      running.add(job.key)
       slot.worker.ref()
       slot.timer = setTimeout(() => retire(slot, (j) => templateFault(j, 'it takes too long to render')), timeoutMs)
       slot.worker.postMessage({ ...job.input, id: job.id })
     }
     const starting = slots.filter((s) => !s.ready).length
-    if (queue.length > starting && slots.length < maxWorkers) spawn()
+    const runnable = [...queues.keys()].filter((key) => !running.has(key)).length
+    if (runnable > starting && slots.length < maxWorkers) spawn()
   }
 
-  function run<T>(input: JobInput): Promise<T> {
+  function run<T>(key: string, input: JobInput): Promise<T> {
     if (closed) return Promise.reject(new Error('the template renderer is closed'))
+    const jobs = queues.get(key) ?? []
+    if (input.op === 'check' && jobs.filter((j) => j.input.op === 'check').length >= maxQueuedChecks) return Promise.reject(new RendererBusyError())
     return new Promise<T>((resolve, reject) => {
-      queue.push({ id: nextId++, input, resolve: resolve as (value: unknown) => void, reject })
+      jobs.push({ id: nextId++, key, input, resolve: resolve as (value: unknown) => void, reject })
+      queues.set(key, jobs)
       dispatch()
     })
   }
@@ -125,15 +169,18 @@ export function createTemplateRenderer(options: TemplateRendererOptions = {}) {
      * when the template itself fails (it will fail again); any other error is the renderer's
      * (a stopped or crashed worker, a shutdown) and may not happen again.
      */
-    render: (source: TemplateSource, variables: TemplateVariables) => run<RenderedEmail>({ op: 'render', source, variables }),
+    render: (key: string, source: TemplateSource, variables: TemplateVariables) => run<RenderedEmail>(key, { op: 'render', source, variables }),
 
-    /** The first given part that cannot be used, with why (see checkPartNow); null when all can. */
-    async check(slug: EmailTemplateSlug, source: Partial<TemplateSource>): Promise<{ part: TemplatePart; reason: string } | null> {
+    /**
+     * The first given part that cannot be used, with why (see checkPartNow); null when all can.
+     * Throws RendererBusyError when `key` already has too many checks waiting.
+     */
+    async check(key: string, slug: EmailTemplateSlug, source: Partial<TemplateSource>): Promise<{ part: TemplatePart; reason: string } | null> {
       for (const part of TEMPLATE_PARTS) {
         const value = source[part]
         if (value === undefined) continue
         try {
-          const reason = await run<string | null>({ op: 'check', slug, part, source: value })
+          const reason = await run<string | null>(key, { op: 'check', slug, part, source: value })
           if (reason !== null) return { part, reason }
         } catch (err) {
           if (err instanceof TemplateRenderError) return { part, reason: err.reason }
@@ -146,7 +193,7 @@ export function createTemplateRenderer(options: TemplateRendererOptions = {}) {
     /** Fails what is queued or running and stops every worker. */
     async close(): Promise<void> {
       closed = true
-      for (const job of queue.splice(0)) job.reject(new Error('the template renderer is closed'))
+      for (const job of takeAll()) job.reject(new Error('the template renderer is closed'))
       const stopping = slots.splice(0).map((slot) => {
         const job = slot.job
         release(slot)

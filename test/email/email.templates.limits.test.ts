@@ -44,6 +44,46 @@ forEachDatabase('email templates and other instances', (engine) => {
   })
 
   // @see issue 12
+  it('an instance flooding saves of slow templates gets 429 past the few it may have waiting, and another instance is answered before its backlog', async (t) => {
+    const app = await buildTestApp({ engine })
+    t.after(() => app.close())
+    const hostile = await app.newInstance('Hostile')
+    const victim = await app.newInstance('Victim')
+    const order: string[] = []
+    const floods = Array.from({ length: 16 }, (_, n) => inject(app.app, hostile.secretKey, 'PUT', { text: `${n}${HOSTILE}` }).then((res) => {
+      order.push(`hostile ${res.statusCode}`)
+      return res
+    }))
+    const mine = inject(app.app, victim.secretKey, 'PUT', { subject: 'Welcome to {{ app_name }}' }).then((res) => {
+      order.push(`victim ${res.statusCode}`)
+      return res
+    })
+    const [victimRes, ...flooded] = await Promise.all([mine, ...floods])
+    assert.equal(victimRes!.statusCode, 200, victimRes!.body)
+    const busy = flooded.filter((res) => res.statusCode === 429)
+    assert.ok(busy.length >= 6, `expected most of the flood refused, got ${order.join(', ')}`)
+    for (const res of busy) {
+      assert.equal(res.json().errors[0].code, 'too_many_requests')
+      assert.ok(Number(res.headers['retry-after']) > 0)
+    }
+    assert.ok(flooded.every((res) => res.statusCode === 422 || res.statusCode === 429), order.join(', '))
+    const served = order.filter((o) => !o.endsWith('429'))
+    assert.ok(served.indexOf('victim 200') <= 1, `the victim waited behind the flood: ${served.join(', ')}`)
+  })
+
+  // @see issue 12
+  it('refuses a part with more Liquid statements than a template may hold, naming the part', async (t) => {
+    const app = await buildTestApp({ engine })
+    t.after(() => app.close())
+    const { secretKey } = await app.newInstance()
+    const res = await inject(app.app, secretKey, 'PUT', { html: '<p>{{ app_name }}</p>'.repeat(501) })
+    assert.equal(res.statusCode, 422, res.body)
+    assert.equal(res.json().errors[0].meta.param_name, 'html')
+    assert.match(res.json().errors[0].long_message, /501 Liquid statements .* at most 500/)
+    assert.equal((await inject(app.app, secretKey, 'PUT', { html: '<p>{{ app_name }}</p>'.repeat(100) })).statusCode, 200)
+  })
+
+  // @see issue 12
   it('PUT and DELETE /v1/email_templates/{slug} allow 60 changes a minute per instance, then 429 with Retry-After in Clerk\'s shape', async (t) => {
     const app = await buildTestApp({ engine })
     t.after(() => app.close())

@@ -4,7 +4,7 @@ import type { Clock } from '../platform/clock.js'
 import { newId, randomToken } from '../platform/ids.js'
 import { deriveCode, newNonce, sha256 } from '../platform/secrets.js'
 import { ApiError, paramError } from '../platform/errors.js'
-import { addressLockKey, isAllowedOrigin, normalizeEmail } from '../platform/validation.js'
+import { addressLockKey, isAllowedOrigin, mailboxOf, normalizeEmail } from '../platform/validation.js'
 import { redirectOriginsOf, toInstance, type Instance } from '../instance/instance.schemas.js'
 import type { InstanceStore } from '../instance/instance.store.js'
 import { effectiveStatus, toClerkInvitation, type InvitationRow } from '../invitations/invitations.schemas.js'
@@ -375,15 +375,18 @@ export function createAcceptService(deps: Deps) {
         'Too many wrong codes were typed for this address. Try again in an hour.', {}, { 'retry-after': String(CODE_GUESS_WINDOW_MS / 1000) })
     }
     const attempt = {
-      id: newId('sua', now), instance_id: instance.id, email_address: email, password_hash: await hashPassword(input.password),
+      id: newId('sua', now), instance_id: instance.id, email_address: email, mailbox: mailboxOf(email), password_hash: await hashPassword(input.password),
       first_name: input.firstName ?? null, last_name: input.lastName ?? null, unsafe_metadata: input.unsafeMetadata ?? {},
       code_nonce: newNonce(), code_expires_at: now + CODE_TTL_MS, created_at: now,
     }
     await db.transaction(async (tx) => {
-      // Counted in the database, under the address's lock: requests racing on several
-      // processes cannot send more code emails than the limit between them.
-      await users.lockAddress(tx, addressLockKey(instance.id, email, sha256))
-      const sent = await store.codeEmailsSince(tx, instance.id, email, now - CODE_EMAIL_WINDOW_MS)
+      // Counted in the database per inbox, under the inbox's lock and then the address's:
+      // requests racing on several processes, or spelling one inbox several ways (victim+1@,
+      // v.ictim@gmail), cannot send more code emails than the limit between them. No other
+      // path holds an address's lock while taking a second, so this order cannot deadlock.
+      await users.lockAddress(tx, addressLockKey(instance.id, attempt.mailbox, sha256))
+      if (attempt.mailbox !== email) await users.lockAddress(tx, addressLockKey(instance.id, email, sha256))
+      const sent = await store.codeEmailsSince(tx, instance.id, attempt.mailbox, now - CODE_EMAIL_WINDOW_MS)
       if (sent.count >= CODE_EMAILS_PER_WINDOW) {
         const retryAfter = Math.max(1, Math.ceil(((sent.oldest ?? now) + CODE_EMAIL_WINDOW_MS - now) / 1000))
         const minutes = Math.ceil(retryAfter / 60)

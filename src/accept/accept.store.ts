@@ -15,6 +15,8 @@ export interface SignUpAttemptRow {
   id: string
   instance_id: string
   email_address: string
+  /** The inbox the code goes to (mailboxOf), for the limit on code emails. */
+  mailbox: string
   password_hash: string
   first_name: string | null
   last_name: string | null
@@ -58,10 +60,10 @@ export function createAcceptStore() {
     async insertSignUpAttempt(q: Queryable, a: Omit<SignUpAttemptRow, 'failed_attempts' | 'status' | 'created_user_id' | 'updated_at'>): Promise<void> {
       await q.query(`
         insert into sign_up_attempts (id, instance_id, email_address, password_hash, first_name, last_name, code_nonce,
-                                      code_expires_at, created_at, updated_at, unsafe_metadata)
-        values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10::jsonb)`,
+                                      code_expires_at, created_at, updated_at, unsafe_metadata, mailbox)
+        values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10::jsonb, $11)`,
       [a.id, a.instance_id, a.email_address, a.password_hash, a.first_name, a.last_name, a.code_nonce, a.code_expires_at, a.created_at,
-        JSON.stringify(a.unsafe_metadata)])
+        JSON.stringify(a.unsafe_metadata), a.mailbox])
     },
 
     async findSignUpAttempt(q: Queryable, id: string): Promise<SignUpAttemptRow | null> {
@@ -91,12 +93,12 @@ export function createAcceptStore() {
       return Number(rows[0]?.n ?? 0)
     },
 
-    /** Sign-up attempts (one code email each) for an address since `since`, and when the oldest of them began. */
-    async codeEmailsSince(q: Queryable, instanceId: string, emailAddress: string, since: number): Promise<{ count: number; oldest: number | null }> {
+    /** Sign-up attempts (one code email each) for an inbox (mailboxOf) since `since`, and when the oldest of them began. */
+    async codeEmailsSince(q: Queryable, instanceId: string, mailbox: string, since: number): Promise<{ count: number; oldest: number | null }> {
       const rows = await q.query<{ n: number; oldest: number | null }>(`
         select count(*)::int as n, min(created_at) as oldest from sign_up_attempts
-        where instance_id = $1 and email_address = $2 and created_at > $3`,
-      [instanceId, emailAddress, since])
+        where instance_id = $1 and mailbox = $2 and created_at > $3`,
+      [instanceId, mailbox, since])
       return { count: Number(rows[0]?.n ?? 0), oldest: rows[0]?.oldest == null ? null : Number(rows[0].oldest) }
     },
 

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis'
 import { ApiError } from '../platform/errors.js'
 import { sha256 } from '../platform/secrets.js'
+import { clientKey } from '../platform/rate-limit.js'
 
 export interface SignInLimits {
   /** Failed sign-ins per account (instance + identifier) per window. */
@@ -91,7 +92,7 @@ export function redisCounter(redis: Redis, fallback: Counter, onError: (err: unk
 export function createSignInThrottle({ counter, limits = SIGN_IN_LIMITS }: { counter: Counter; limits?: SignInLimits }) {
   // Hashed: the counters' keys need not spell out anyone's address (Redis keys are listable).
   const accountKey = (instanceId: string, identifier: string) => `acct:${sha256(`${instanceId}\n${identifier}`)}`
-  const ipKey = (ip: string) => `ip:${ip}`
+  const ipKey = (ip: string) => `ip:${clientKey(ip)}`
 
   const tooMany = (retryAfterMs: number) => {
     const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000))

@@ -3,6 +3,7 @@ import type { Db, Queryable } from '../platform/db/db.js'
 import { DAY_MS, type Clock } from '../platform/clock.js'
 import { isInstanceId, ksuid } from '../platform/ids.js'
 import { sha256 } from '../platform/secrets.js'
+import { clientKey } from '../platform/rate-limit.js'
 import { ApiError, paramError } from '../platform/errors.js'
 import { normalizeEmail } from '../platform/validation.js'
 import { checkPassword, DUMMY_HASH, hashPassword, verifyPassword } from '../users/passwords.js'
@@ -100,7 +101,7 @@ export function createDashboardService({ db, clock, instances, store = createDas
     async signIn(input: { emailAddress: string; password: string; ip: string | null }): Promise<{ operator: Operator; sessionToken: string }> {
       const identifier = input.emailAddress.trim().toLowerCase()
       // Prefixed so that these counters never add up with the hosted pages' ones in Redis.
-      const attempt = await signInThrottle.begin({ instanceId: THROTTLE_SCOPE, identifier, ip: input.ip ? `dashboard:${input.ip}` : null })
+      const attempt = await signInThrottle.begin({ instanceId: THROTTLE_SCOPE, identifier, ip: input.ip ? `dashboard:${clientKey(input.ip)}` : null })
       const operator = identifier ? await store.findOperatorByEmail(db, identifier) : null
       const matches = await verifyPassword(input.password, operator?.password_hash ?? DUMMY_HASH)
       if (!operator || !matches) {
@@ -117,7 +118,7 @@ export function createDashboardService({ db, clock, instances, store = createDas
      * and IP (429 past the limit); 422 naming `password` for a wrong one.
      */
     async confirmPassword(operator: Operator, password: string, ip: string | null): Promise<void> {
-      const attempt = await signInThrottle.begin({ instanceId: THROTTLE_SCOPE, identifier: operator.emailAddress, ip: ip ? `dashboard:${ip}` : null })
+      const attempt = await signInThrottle.begin({ instanceId: THROTTLE_SCOPE, identifier: operator.emailAddress, ip: ip ? `dashboard:${clientKey(ip)}` : null })
       const row = await store.findOperatorByEmail(db, operator.emailAddress)
       if (!row || row.id !== operator.id || !await verifyPassword(password, row.password_hash)) {
         throw paramError(422, 'form_password_incorrect', 'password', 'is incorrect', 'That is not your password: revealing a key needs the password you sign in with.')

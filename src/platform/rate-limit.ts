@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import rateLimit from '@fastify/rate-limit'
 import type { Redis } from 'ioredis'
+import ipaddr from 'ipaddr.js'
 import { ApiError } from './errors.js'
 import type { RateLimitName } from '../instance/instance.schemas.js'
 
@@ -37,6 +38,18 @@ export const limitedBy = (name: RateLimitName) => ({
   },
 })
 
+/**
+ * The client a per-IP limit counts: an IPv4 address (an IPv4-mapped IPv6 one as IPv4), or an
+ * IPv6 address's /64 network. One subscriber or host is given a whole /64, so counting each of
+ * its addresses apart would give one client 2^64 budgets. Anything else is counted as given.
+ */
+export function clientKey(ip: string): string {
+  if (!ipaddr.isValid(ip)) return ip
+  const address = ipaddr.process(ip)
+  if (address.kind() === 'ipv4') return address.toString()
+  return `${(address as ipaddr.IPv6).parts.slice(0, 4).map((p) => p.toString(16)).join(':')}::/64`
+}
+
 /** A check of one request against named limits: 429 `too_many_requests` with Retry-After past any. */
 export type RequestLimit = (request: FastifyRequest) => Promise<void>
 
@@ -68,11 +81,11 @@ export async function createRequestLimits(app: FastifyInstance, redis: Redis | n
     }
   }
   const body = (req: FastifyRequest) => (req.body ?? {}) as { identifier?: string }
-  const signInByIp = limiter('sign-in:ip', 30, PUBLIC_WINDOW_MS, (req) => req.ip)
+  const signInByIp = limiter('sign-in:ip', 30, PUBLIC_WINDOW_MS, (req) => clientKey(req.ip))
   // Per address, whatever the instance or casing: spreading guesses over many IPs does not help.
   const signInByAccount = limiter('sign-in:account', 10, PUBLIC_WINDOW_MS, (req) => (body(req).identifier ?? '').trim().toLowerCase())
   // Public sign-up and the waitlist send email or store an address for anyone who asks.
-  const signUpByIp = limiter('sign-up:ip', 30, PUBLIC_WINDOW_MS, (req) => req.ip)
+  const signUpByIp = limiter('sign-up:ip', 30, PUBLIC_WINDOW_MS, (req) => clientKey(req.ip))
   return {
     signIn: enforce(signInByIp, signInByAccount),
     /** Hosted sign-up and waitlist, and the Frontend API's code sign-up: one budget per IP. */

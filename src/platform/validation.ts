@@ -82,6 +82,26 @@ export function checkRedirectUrl(raw: string, allowed: readonly string[], param 
 }
 
 /** A 64-bit advisory-lock key for one address in one instance. */
+// Providers that ignore dots in the local part, so that a.b@ and ab@ reach one inbox.
+const DOTLESS_DOMAINS: Record<string, string> = { 'gmail.com': 'gmail.com', 'googlemail.com': 'gmail.com' }
+
+/**
+ * The inbox a normalized address reaches, for limits on what is sent to one person: a
+ * `+tag` is dropped (most providers deliver victim+1@ and victim+2@ to victim@), and so are
+ * dots where the provider ignores them. Never used as the address itself.
+ */
+export function mailboxOf(email: string): string {
+  const at = email.lastIndexOf('@')
+  let local = email.slice(0, at).replace(/\+.*$/, '')
+  let domain = email.slice(at + 1)
+  const dotless = DOTLESS_DOMAINS[domain]
+  if (dotless) {
+    local = local.replaceAll('.', '')
+    domain = dotless
+  }
+  return `${local || email.slice(0, at)}@${domain}`
+}
+
 export function addressLockKey(instanceId: string, email: string, hash: (s: string) => string): bigint {
   return BigInt.asIntN(64, BigInt('0x' + hash(`${instanceId}\n${email}`).slice(0, 16)))
 }

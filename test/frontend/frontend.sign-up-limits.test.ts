@@ -55,6 +55,17 @@ forEachDatabase('code emails for sign-up: limits', (engine) => {
     })
 
     // @see issue 12
+    it('counts an IPv6 client by its /64: 30 addresses of one network share one budget, and an IPv4-mapped address is its IPv4 one', async () => {
+      const net = `2001:db8:${(seq++).toString(16)}:1`
+      for (let i = 1; i <= 30; i++) assert.equal((await codeSignUp(uniqueEmail('v6'), `${net}::${i.toString(16)}`)).status, 200)
+      assertTooMany(await codeSignUp(uniqueEmail('v6'), `${net}:ffff:ffff:ffff:ffff`))
+      assert.equal((await codeSignUp(uniqueEmail('v6'), `2001:db8:${(seq++).toString(16)}:2::1`)).status, 200, 'another /64 has its own')
+      const v4 = newIp()
+      for (let i = 0; i < 30; i++) assert.equal((await codeSignUp(uniqueEmail('mapped'), i % 2 ? v4 : `::ffff:${v4}`)).status, 200)
+      assertTooMany(await codeSignUp(uniqueEmail('mapped'), `::ffff:${v4}`))
+    })
+
+    // @see issue 12
     it('shares one budget per IP with the hosted sign-up page', async () => {
       const ip = newIp()
       for (let i = 0; i < 15; i++) {
@@ -92,6 +103,21 @@ forEachDatabase('code emails for sign-up: limits', (engine) => {
       t.clock.advance(HOUR_MS)
       assert.equal((await codeSignUp(email, newIp())).status, 200, 'an hour later, one more')
       assert.equal(await codeEmailsTo(email), 6)
+    })
+
+    // @see issue 12
+    it('counts one inbox however its address is spelt: +tags, and dots at Gmail', async () => {
+      const local = `inbox${Date.now().toString(36)}${seq++}`
+      const spellings = [`${local}+1@example.com`, `${local}+2@example.com`, `${local}@example.com`, `${local}+a+b@example.com`, `${local}+x@EXAMPLE.com`]
+      for (const email of spellings) assert.equal((await codeSignUp(email, newIp())).status, 200, email)
+      assertTooMany(await codeSignUp(`${local}+6@example.com`, newIp()))
+      const gmail = `g.${local}`
+      for (const email of [`${gmail}@gmail.com`, `g${local}@gmail.com`, `g.${local.slice(0, 3)}.${local.slice(3)}@googlemail.com`, `${gmail}+z@gmail.com`, `G${local}@GMAIL.COM`]) {
+        assert.equal((await codeSignUp(email, newIp())).status, 200, email)
+      }
+      assertTooMany(await codeSignUp(`g${local}+last@googlemail.com`, newIp()))
+      // Dots matter elsewhere: another provider's dotted address is another inbox.
+      assert.equal((await codeSignUp(`${local.slice(0, 3)}.${local.slice(3)}@example.com`, newIp())).status, 200)
     })
 
     // @see issue 12

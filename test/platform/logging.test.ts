@@ -40,4 +40,10 @@ it('redactSecrets keeps the rest of the text and stops at the end of the value',
   assert.equal(redactSecrets('{"url":"/sign-in?__clerk_ticket=tk_123\\"}"'), '{"url":"/sign-in?__clerk_ticket=[redacted]\\"}"')
   assert.equal(redactSecrets('/dashboard/setup?token=s3cr3t'), '/dashboard/setup?token=[redacted]')
   assert.equal(redactSecrets('redirect=https%3A%2F%2Fa%3F__clerk_ticket%3Dabc%26b%3D1'), 'redirect=https%3A%2F%2Fa%3F__clerk_ticket%3D[redacted]%26b%3D1')
+  // @see issue 12: encoded twice, letters of the name encoded, and encoded characters in the value.
+  assert.equal(redactSecrets('r=https%253A%252F%252Fa%253F__clerk_ticket%253Dabc%2526b%253D1'), 'r=https%253A%252F%252Fa%253F__clerk_ticket%253D[redacted]%2526b%253D1')
+  assert.equal(redactSecrets('/sign-up?__clerk_%74icket=abc&x=1'), '/sign-up?__clerk_%74icket=[redacted]&x=1')
+  assert.equal(redactSecrets('/sign-up?%5F%5Fclerk%5F%54ICKET%3dabc'), '/sign-up?%5F%5Fclerk%5F%54ICKET%3d[redacted]')
+  assert.equal(redactSecrets('/v1/tickets/accept?ticket=Ab%2DCd%2Bef'), '/v1/tickets/accept?ticket=[redacted]')
+  assert.equal(redactSecrets('TICKET=abc Token=def'), 'TICKET=[redacted] Token=[redacted]')
 })

@@ -15,7 +15,7 @@ import type { OrgInvitationView } from '../organizations/org-invitations.schemas
 import type { EmailStore, EmailTemplateRow } from './email.store.js'
 import { devMailbox, smtpMailer, type MailLog, type Mailer, type SentEmail } from './email.mailer.js'
 import {
-  DEFAULT_TEMPLATES, EMAIL_TEMPLATE_SLUGS, TEMPLATE_PARTS, TemplateRenderError, formatExpiry, isTemplateSlug, sampleVariables,
+  DEFAULT_TEMPLATES, EMAIL_TEMPLATE_SLUGS, TEMPLATE_PARTS, TemplateRenderError, formatExpiry, isTemplateSlug, renderNow, sampleVariables,
   type EmailTemplateSlug, type RenderedEmail, type TemplatePart, type TemplateSource, type TemplateVariables,
 } from './email.templates.js'
 import { createTemplateRenderer, RendererBusyError, type TemplateRenderer } from './template-renderer.js'
@@ -72,8 +72,12 @@ export function createEmailService(deps: Deps) {
     ? smtpMailer({ smtpUrl: deps.smtpUrl, from: deps.emailFrom, publicUrl: deps.publicUrl })
     : devMailbox({ db, store, publicUrl: deps.publicUrl, log: () => log })
   const renderer = deps.renderer ?? createTemplateRenderer()
-  // Keyed by instance: the renderer serves instances in turn, one job of each at a time.
-  const render = (instance: Instance, source: TemplateSource, variables: TemplateVariables) => renderer.render(instance.id, source, variables)
+  // Foyer's own templates render in the process: they are known to take a fraction of a
+  // millisecond, and most instances send only them. A template a tenant wrote goes to the
+  // workers, keyed by instance: they serve instances in turn, one job of each at a time.
+  const isBuiltIn = (source: TemplateSource) => Object.values(DEFAULT_TEMPLATES).some((t) => t.subject === source.subject && t.html === source.html && t.text === source.text)
+  const render = (instance: Instance, source: TemplateSource, variables: TemplateVariables) =>
+    isBuiltIn(source) ? renderNow(source, variables) : renderer.render(instance.id, source, variables)
 
   /** The first given part that cannot be used, as the 422 to answer; null when all can. 429 while the instance has too many checks waiting. */
   async function refusalFor(instance: Instance, slug: EmailTemplateSlug, source: Partial<TemplateSource>) {

@@ -1,10 +1,8 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomInt } from 'node:crypto'
-import { Redis } from 'ioredis'
 import type { FastifyInstance } from 'fastify'
-import { buildApp } from '../../src/app.js'
-import { buildTestApp, client, uniqueEmail, type TestApp } from '../helpers/build-app.js'
+import { buildTestApp, buildTwoProcesses, client, uniqueEmail, type TestApp } from '../helpers/build-app.js'
 import { forEachDatabase, redisUrl } from '../helpers/databases.js'
 import type { Instance } from '../../src/instance/instance.schemas.js'
 import { browser, textOf } from '../pages/page-client.js'
@@ -138,26 +136,15 @@ forEachDatabase('code sign-ups per IP, shared through Redis', (engine) => {
   }
   let t: TestApp
   let second: FastifyInstance
-  let redisA: Redis
-  let redisB: Redis
+  let close: () => Promise<void>
   let instance: Instance
   before(async () => {
-    // Two clients and two apps, as two processes would have; one database, one Redis.
-    redisA = new Redis(redisUrl!, { maxRetriesPerRequest: 1 })
-    redisB = new Redis(redisUrl!, { maxRetriesPerRequest: 1 })
-    t = await buildTestApp({ engine, redis: redisA })
-    second = (await buildApp({ config: t.config, db: t.db, clock: t.clock, serverSecret: t.serverSecret, redis: redisB })).app
-    await second.ready()
+    ({ t, second, close } = await buildTwoProcesses(engine))
     const created = await t.newInstance('Acme')
     instance = created.instance
     assert.equal((await client(t.app, created.secretKey).patch('/v1/instance', { sign_up_mode: 'public' })).status, 200)
   })
-  after(async () => {
-    await second?.close()
-    await t?.close()
-    redisA?.disconnect()
-    redisB?.disconnect()
-  })
+  after(() => close?.())
 
   // @see issue 12
   it('counts the hosted page on one process and the Frontend API on another against one budget', async () => {

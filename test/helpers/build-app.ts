@@ -1,13 +1,13 @@
 import { randomBytes } from 'node:crypto'
 import type { FastifyInstance, InjectOptions } from 'fastify'
-import type { Redis } from 'ioredis'
+import { Redis } from 'ioredis'
 import { buildApp, loggerOptions, type Services } from '../../src/app.js'
 import { loadConfig, type Config } from '../../src/config.js'
 import { manualClock } from '../../src/platform/clock.js'
 import type { Db } from '../../src/platform/db/db.js'
 import type { Instance } from '../../src/instance/instance.schemas.js'
 import type { HostResolver } from '../../src/webhooks/webhooks.targets.js'
-import { openTestDb, type Engine } from './databases.js'
+import { openTestDb, redisUrl, type Engine } from './databases.js'
 
 export const PUBLIC_URL = 'http://foyer.test'
 export const APP_ORIGIN = 'https://app.example.com'
@@ -57,6 +57,28 @@ export async function buildTestApp(options: { engine?: Engine; env?: Record<stri
     close: async () => {
       await app.close()
       await drop()
+    },
+  }
+}
+
+/**
+ * Two apps over one database and one Redis, each with a Redis client of its own, as two Foyer
+ * processes behind one address would be. `close` ends both, and the clients.
+ */
+export async function buildTwoProcesses(engine: Engine): Promise<{ t: TestApp; second: FastifyInstance; redis: Redis; close(): Promise<void> }> {
+  if (!redisUrl) throw new Error('TEST_REDIS_URL is not set')
+  const redisA = new Redis(redisUrl, { maxRetriesPerRequest: 1 })
+  const redisB = new Redis(redisUrl, { maxRetriesPerRequest: 1 })
+  const t = await buildTestApp({ engine, redis: redisA })
+  const second = (await buildApp({ config: t.config, db: t.db, clock: t.clock, serverSecret: t.serverSecret, redis: redisB })).app
+  await second.ready()
+  return {
+    t, second, redis: redisA,
+    close: async () => {
+      await second.close()
+      await t.close()
+      redisA.disconnect()
+      redisB.disconnect()
     },
   }
 }

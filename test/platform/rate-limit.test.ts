@@ -1,10 +1,9 @@
 import { after, before, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { Redis } from 'ioredis'
+import type { Redis } from 'ioredis'
 import type { FastifyInstance } from 'fastify'
-import { buildApp } from '../../src/app.js'
-import { buildTestApp, client, uniqueEmail, type Client, type Reply, type TestApp } from '../helpers/build-app.js'
+import { buildTestApp, buildTwoProcesses, client, uniqueEmail, type Client, type Reply, type TestApp } from '../helpers/build-app.js'
 import { forEachDatabase, redisUrl } from '../helpers/databases.js'
 
 const create = (api: Client) => api.post('/v1/invitations', { email_address: uniqueEmail('rl'), notify: false })
@@ -131,27 +130,19 @@ forEachDatabase('Rate limits shared through Redis', (engine) => {
   }
   let t: TestApp
   let second: FastifyInstance
-  let redisA: Redis
-  let redisB: Redis
+  let redis: Redis
+  let close: () => Promise<void>
   const made: string[] = []
   before(async () => {
-    // Two clients, as two processes would have; one database, one Redis.
-    redisA = new Redis(redisUrl!, { maxRetriesPerRequest: 1 })
-    redisB = new Redis(redisUrl!, { maxRetriesPerRequest: 1 })
-    t = await buildTestApp({ engine, redis: redisA })
-    second = (await buildApp({ config: t.config, db: t.db, clock: t.clock, serverSecret: t.serverSecret, redis: redisB })).app
-    await second.ready()
+    ({ t, second, redis, close } = await buildTwoProcesses(engine))
   })
   after(async () => {
     // Only the counters of the instances made here; the namespace is Foyer's own.
     for (const instanceId of made) {
-      const keys = await redisA.keys(`foyer-rl:*${instanceId}*`)
-      if (keys.length > 0) await redisA.del(...keys)
+      const keys = await redis.keys(`foyer-rl:*${instanceId}*`)
+      if (keys.length > 0) await redis.del(...keys)
     }
-    await second?.close()
-    await t?.close()
-    redisA?.disconnect()
-    redisB?.disconnect()
+    await close?.()
   })
 
   const newInstance = async () => {

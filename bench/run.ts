@@ -61,14 +61,17 @@ function postgresUrls(): { admin: string; bench: string } {
   return { admin: admin.toString(), bench: bench.toString() }
 }
 
-/** Drops and creates the bench database; returns the server's version. */
+/** Drops and creates the bench database; returns the server's version and its autovacuum setting. */
 async function recreateBenchDatabase(adminUrl: string): Promise<string> {
   const admin = new pg.Client({ connectionString: adminUrl })
   await admin.connect()
   try {
     await admin.query(`drop database if exists ${BENCH_DB} with (force)`)
     await admin.query(`create database ${BENCH_DB}`)
-    return (await admin.query<{ server_version: string }>('show server_version')).rows[0]!.server_version
+    const version = (await admin.query<{ server_version: string }>('show server_version')).rows[0]!.server_version
+    // Long loads leave dead rows behind; whether autovacuum ran changes what later loads see.
+    const autovacuum = (await admin.query<{ autovacuum: string }>('show autovacuum')).rows[0]!.autovacuum
+    return `${version}, autovacuum ${autovacuum}`
   } finally {
     await admin.end()
   }

@@ -63,6 +63,9 @@ import { domainRoutes } from './organizations/domains.routes.js'
 import { dashboardRoutes } from './dashboard/dashboard.routes.js'
 import { createDashboardService } from './dashboard/dashboard.service.js'
 import { operatorOf } from './dashboard/operator-session.js'
+import { createSigningKeyStore } from './sessions/signing-keys.store.js'
+import { createSigningKeyService } from './sessions/signing-keys.service.js'
+import { jwksFrontendRoutes, signingKeyRoutes } from './sessions/sessions.routes.js'
 
 export interface AppDeps {
   config: Config
@@ -148,7 +151,8 @@ export function createServices({ config, db, clock, serverSecret, redis, resolve
   const userStore = createUserStore()
   const users = createUserService({ db, clock, store: userStore, outbox, onUserCreated: domains.enroll })
   const waitlist = createWaitlistService({ db, clock, store: createWaitlistStore(), invitations, users: userStore })
-  return { tickets, instances, invitations, orgInvitations, organizations, memberships, roles, domains, outbox, deliveries, webhooks, email, accept, users, waitlist }
+  const signingKeys = createSigningKeyService({ db, clock, store: createSigningKeyStore(), serverSecret })
+  return { signingKeys, tickets, instances, invitations, orgInvitations, organizations, memberships, roles, domains, outbox, deliveries, webhooks, email, accept, users, waitlist }
 }
 
 // Bodies must match their schema exactly (no coercion, nothing dropped); query strings are
@@ -249,7 +253,8 @@ export async function buildApp(deps: AppDeps): Promise<{ app: FastifyInstance; s
   await app.register(async (bapi) => {
     requireSecretKey(bapi, services.instances.authenticate)
     await registerRateLimits(bapi, deps.redis ?? null)
-    await bapi.register(instanceRoutes({ instances: services.instances }))
+    await bapi.register(instanceRoutes({ instances: services.instances, signingKeys: services.signingKeys }))
+    await bapi.register(signingKeyRoutes({ signingKeys: services.signingKeys }))
     await bapi.register(invitationRoutes({ invitations: services.invitations, tickets: services.tickets, clock: deps.clock }))
     await bapi.register(webhookRoutes({ webhooks: services.webhooks }))
     await bapi.register(emailRoutes({ email: services.email }))
@@ -269,6 +274,7 @@ export async function buildApp(deps: AppDeps): Promise<{ app: FastifyInstance; s
   await app.register(pageRoutes({ accept: services.accept, waitlist: services.waitlist, publicUrl, allowedRedirectOrigins, limits }))
   // The Frontend API for custom flows: public too, with CORS for the allowed origins only.
   await app.register(frontendRoutes({ accept: services.accept, clock: deps.clock, publicUrl, allowedRedirectOrigins, limits }), { prefix: '/v1/client' })
+  await app.register(jwksFrontendRoutes({ signingKeys: services.signingKeys, resolveInstance: services.accept.resolveInstance }))
   await app.register(orgFrontendRoutes({ accept: services.accept, clock: deps.clock, publicUrl, allowedRedirectOrigins }))
   await app.register(dashboardRoutes({ db: deps.db, clock: deps.clock, config: deps.config, redis: deps.redis ?? null, services }))
   // The development mailbox exists only while no SMTP_URL is set (README, "Email"), for operators only.

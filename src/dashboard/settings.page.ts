@@ -88,20 +88,22 @@ const NOTICES: Record<string, string> = {
   saved: 'The settings were saved.',
   'key-deleted': 'The key was deleted: requests with it are refused from now on.',
   'key-rolled': 'A new secret key was made, marked new below: reveal it to copy it into your application.',
+  'signing-key-rotated': 'A new signing key signs session tokens from now on; the old one stays in the JWKS for 10 minutes.',
 }
 
 /**
  * The instance's settings: application name, sign-up mode, home and after-sign-up URLs, rate
  * limits and the instance's own allowed redirect origins, changed through the instance service
  * with PATCH /v1/instance's rules; and its secret keys: reveal, roll with a grace period,
- * delete. A key is shown only in the answer to a POST, never in a URL or a redirect.
+ * delete. A key is shown only in the answer to a POST, never in a URL or a redirect. And the
+ * session signing key: its kid and public PEM, and rotation.
  */
 export const settingsSection: DashboardSection = {
   key: 'settings',
   label: 'Settings',
   path: 'settings',
   routes: (ctx: DashboardContext) => async (app: FastifyInstance) => {
-    const { instances } = ctx.deps.services
+    const { instances, signingKeys } = ctx.deps.services
     type PageState = Pick<SettingsPageProps, 'values' | 'error' | 'notice' | 'revealed'> & { fresh?: string | null; status?: number }
 
     const page = async (req: FastifyRequest, reply: FastifyReply, p: PageState) =>
@@ -109,7 +111,7 @@ export const settingsSection: DashboardSection = {
         status: p.status ?? 200, title: 'Settings', section: 'settings',
         body: settingsBody({
           instance: req.instance, csrf: ctx.csrf(reply), values: p.values, error: p.error, notice: p.notice, revealed: p.revealed, fresh: p.fresh ?? null,
-          serverOrigins: instances.serverOrigins, keys: await instances.listKeys(req.instance),
+          serverOrigins: instances.serverOrigins, keys: await instances.listKeys(req.instance), signingKey: await signingKeys.current(req.instance),
         }),
       })
     const plain = (req: FastifyRequest): PageState => ({ values: valuesOf(req.instance), error: null, notice: null, revealed: null })
@@ -161,6 +163,13 @@ export const settingsSection: DashboardSection = {
       audit(req, 'secret key rolled', key.id)
       // Redirected, so that reloading the page cannot roll again (and stop the key just made).
       return reply.redirect(`${settingsPath(req.instance)}?notice=key-rolled&key=${encodeURIComponent(key.id)}#api-keys`, 303)
+    }))
+
+    app.post('/settings/signing-key/rotate', { schema: { hide: true } }, async (req, reply) => onKeys(req, reply, async () => {
+      const key = await signingKeys.rotate(req.instance)
+      req.log.info({ operatorId: req.operator.id, instanceId: req.instance.id, kid: key.kid }, 'signing key rotated')
+      // Redirected, so that reloading the page cannot rotate again.
+      return reply.redirect(`${settingsPath(req.instance)}?notice=signing-key-rotated#signing-key`, 303)
     }))
 
     app.post('/settings/keys/:key_id/delete', { schema: { hide: true } }, async (req, reply) => onKeys(req, reply, async () => {

@@ -1,6 +1,7 @@
 import { html, raw, type SafeHtml } from '../platform/html.js'
 import { DEFAULT_RATE_LIMITS, MAX_INSTANCE_ORIGINS, SIGN_UP_MODES, type Instance, type RateLimitName } from '../instance/instance.schemas.js'
 import { ROLL_GRACE_PERIODS_MS, type SecretKeyInfo } from '../instance/instance.service.js'
+import type { SigningKeyInfo } from '../sessions/signing-keys.service.js'
 import { csrfInput, errorBox, instancePath, invalidIf, noticeBox, when, type FormError } from './dashboard.views.js'
 
 /** The settings form as typed, kept to fill the form again when something is refused. */
@@ -66,6 +67,8 @@ export interface SettingsPageProps {
   revealed: { keyId: string; secretKey: string } | null
   /** The key a roll just made, marked as new. */
   fresh: string | null
+  /** The current session-token signing key (public parts only). */
+  signingKey: SigningKeyInfo
 }
 
 export function settingsBody(p: SettingsPageProps): SafeHtml {
@@ -105,7 +108,31 @@ ${RATE_LIMIT_NAMES.map((name) => html`<div class="field">
 </form>
 </div>
 ${originsCard(p)}
-${keysCard(p)}`
+${keysCard(p)}
+${signingKeyCard(p)}`
+}
+
+function signingKeyCard(p: SettingsPageProps): SafeHtml {
+  const key = p.signingKey
+  return html`<div class="card" id="signing-key">
+<h2>Session signing key</h2>
+<p class="muted">Session tokens of this instance are signed with this RSA key (RS256). Applications verify them through <code>GET /v1/jwks</code> with the secret key, or offline with this public key as <code>jwtKey</code> / <code>CLERK_JWT_KEY</code>. The private key never leaves Foyer, and is kept sealed with the server secret.</p>
+<dl class="facts">
+<dt>Key id (kid)</dt><dd class="mono">${key.kid}</dd>
+<dt>Created</dt><dd>${when(key.createdAt)}</dd>
+</dl>
+<div class="field">
+<label for="jwt-public-key">Public key (PEM) <span class="hint">For <code>CLERK_JWT_KEY</code>; it changes when the key is rotated.</span></label>
+<textarea id="jwt-public-key" class="mono" rows="9" readonly spellcheck="false">${key.publicKeyPem}</textarea>
+<button type="button" class="secondary" data-copy="jwt-public-key" hidden>Copy</button>
+</div>
+<h3>Rotate the signing key</h3>
+<form method="post" action="${settingsPath(p.instance)}/signing-key/rotate">
+${csrfInput(p.csrf)}
+<p class="muted">A new key signs from now on. The old one stays published in the JWKS for 10 minutes, so tokens it signed keep verifying until they expire; an application configured with the PEM above needs the new one.</p>
+<button type="submit" class="danger">Rotate signing key</button>
+</form>
+</div>`
 }
 
 function originsCard(p: SettingsPageProps): SafeHtml {

@@ -98,6 +98,7 @@ export const InstanceSettings = Type.Object({
   rate_limits: RateLimitsSchema,
   allowed_redirect_origins: Type.Array(Type.String(), { description: 'Origins this instance allows for redirect URLs and Frontend API callers, besides the server\'s.' }),
   server_redirect_origins: Type.Array(Type.String(), { description: 'Origins every instance allows (FOYER_ALLOWED_REDIRECT_ORIGINS); read-only.' }),
+  jwt_public_key: Type.String({ description: 'The current session-token signing key as an SPKI PEM (RSA-2048), for `jwtKey` / CLERK_JWT_KEY; it changes when the key is rotated.' }),
   created_at: Type.Integer(),
   updated_at: Type.Integer(),
 }, { additionalProperties: false })
@@ -120,7 +121,7 @@ export const AdvanceClockBody = Type.Object({
   advance_ms: Type.Integer({ minimum: 0, maximum: 100 * 365 * 24 * 3600 * 1000 }),
 }, { additionalProperties: false })
 
-export function toInstanceSettings(i: Instance, serverOrigins: readonly string[]): InstanceSettings {
+export function toInstanceSettings(i: Instance, serverOrigins: readonly string[], jwtPublicKey: string): InstanceSettings {
   return {
     object: 'instance',
     id: i.id,
@@ -133,6 +134,7 @@ export function toInstanceSettings(i: Instance, serverOrigins: readonly string[]
     rate_limits: i.rateLimits,
     allowed_redirect_origins: [...i.allowedRedirectOrigins],
     server_redirect_origins: [...serverOrigins],
+    jwt_public_key: jwtPublicKey,
     created_at: i.createdAt,
     updated_at: i.updatedAt,
   }

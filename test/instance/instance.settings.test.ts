@@ -37,7 +37,7 @@ forEachDatabase('GET/PATCH /v1/instance', (engine) => {
     assert.equal(res.status, 200)
     assert.equal(res.headers['content-type'], 'application/json')
     assert.deepEqual(Object.keys(res.body).sort(), [
-      'after_sign_up_url', 'allowed_redirect_origins', 'application_name', 'created_at', 'environment_type', 'home_url', 'id', 'object',
+      'after_sign_up_url', 'allowed_redirect_origins', 'application_name', 'created_at', 'environment_type', 'home_url', 'id', 'jwt_public_key', 'object',
       'publishable_key', 'rate_limits', 'server_redirect_origins', 'sign_up_mode', 'updated_at',
     ])
     assert.equal(res.body.object, 'instance')
@@ -52,6 +52,7 @@ forEachDatabase('GET/PATCH /v1/instance', (engine) => {
     assert.deepEqual(res.body.rate_limits, DEFAULT_LIMITS)
     assert.deepEqual(res.body.allowed_redirect_origins, [])
     assert.deepEqual(res.body.server_redirect_origins, [APP_ORIGIN, 'http://localhost:*'])
+    assert.match(res.body.jwt_public_key, /^-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA[^]+IDAQAB\n-----END PUBLIC KEY-----\n$/)
     assert.ok(Number.isInteger(res.body.created_at))
     assert.ok(Number.isInteger(res.body.updated_at))
     assert.ok(res.body.updated_at >= res.body.created_at)

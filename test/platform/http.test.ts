@@ -266,6 +266,8 @@ forEachDatabase('HTTP conventions', (engine) => {
       '/v1/invitations/{invitation_id}/revoke': ['post'],
       '/v1/invitations/{invitation_id}': ['delete'],
       '/v1/instance': ['get', 'patch'],
+      '/v1/jwks': ['get'],
+      '/v1/jwks/rotate': ['post'],
     }
     for (const [path, methods] of Object.entries(ops)) {
       for (const method of methods) assert.ok(doc.paths?.[path]?.[method], `${method.toUpperCase()} ${path} is missing`)

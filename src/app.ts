@@ -65,7 +65,10 @@ import { createDashboardService } from './dashboard/dashboard.service.js'
 import { operatorOf } from './dashboard/operator-session.js'
 import { createSigningKeyStore } from './sessions/signing-keys.store.js'
 import { createSigningKeyService } from './sessions/signing-keys.service.js'
-import { jwksFrontendRoutes, signingKeyRoutes } from './sessions/sessions.routes.js'
+import { jwksFrontendRoutes, sessionRoutes, signingKeyRoutes } from './sessions/sessions.routes.js'
+import { createSessionStore } from './sessions/sessions.store.js'
+import { createSessionTokenService } from './sessions/session-tokens.js'
+import { createSessionService } from './sessions/sessions.service.js'
 
 export interface AppDeps {
   config: Config
@@ -152,7 +155,10 @@ export function createServices({ config, db, clock, serverSecret, redis, resolve
   const users = createUserService({ db, clock, store: userStore, outbox, onUserCreated: domains.enroll })
   const waitlist = createWaitlistService({ db, clock, store: createWaitlistStore(), invitations, users: userStore })
   const signingKeys = createSigningKeyService({ db, clock, store: createSigningKeyStore(), serverSecret })
-  return { signingKeys, tickets, instances, invitations, orgInvitations, organizations, memberships, roles, domains, outbox, deliveries, webhooks, email, accept, users, waitlist }
+  const sessionStore = createSessionStore()
+  const sessionTokens = createSessionTokenService({ db, clock, store: sessionStore, signingKeys, publicUrl: config.publicUrl })
+  const sessions = createSessionService({ db, clock, store: sessionStore, tokens: sessionTokens })
+  return { signingKeys, sessionTokens, sessions, tickets, instances, invitations, orgInvitations, organizations, memberships, roles, domains, outbox, deliveries, webhooks, email, accept, users, waitlist }
 }
 
 // Bodies must match their schema exactly (no coercion, nothing dropped); query strings are
@@ -255,6 +261,7 @@ export async function buildApp(deps: AppDeps): Promise<{ app: FastifyInstance; s
     await registerRateLimits(bapi, deps.redis ?? null)
     await bapi.register(instanceRoutes({ instances: services.instances, signingKeys: services.signingKeys }))
     await bapi.register(signingKeyRoutes({ signingKeys: services.signingKeys }))
+    await bapi.register(sessionRoutes({ sessions: services.sessions }))
     await bapi.register(invitationRoutes({ invitations: services.invitations, tickets: services.tickets, clock: deps.clock }))
     await bapi.register(webhookRoutes({ webhooks: services.webhooks }))
     await bapi.register(emailRoutes({ email: services.email }))

@@ -1,3 +1,4 @@
+import { Type } from 'typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { ClerkErrorsRef } from '../platform/openapi.js'
 import { notFound } from '../platform/errors.js'
@@ -5,7 +6,8 @@ import { isInstanceId } from '../platform/ids.js'
 import type { Instance } from '../instance/instance.schemas.js'
 import { InstanceQuery } from '../frontend/frontend.schemas.js'
 import type { SigningKeyService } from './signing-keys.service.js'
-import { Jwks } from './sessions.schemas.js'
+import type { SessionService } from './sessions.service.js'
+import { ClerkSession, CreateSessionTokenBody, Jwks, ListSessionsQuery, SessionIdParams, SessionToken, toClerkSession } from './sessions.schemas.js'
 
 const errors = { 401: ClerkErrorsRef, 404: ClerkErrorsRef }
 
@@ -48,4 +50,51 @@ export const jwksFrontendRoutes = (deps: {
     reply.header('cache-control', 'public, max-age=60')
     return deps.signingKeys.jwks(instance)
   })
+}
+
+const sessionErrors = { 400: ClerkErrorsRef, 401: ClerkErrorsRef, 404: ClerkErrorsRef, 422: ClerkErrorsRef }
+const tags = ['Sessions']
+
+/** The Backend API's Sessions (secret-key auth): Clerk's shapes, as `clerk.sessions.*` calls them. */
+export const sessionRoutes = (deps: { sessions: SessionService }): FastifyPluginAsyncTypebox => async (app) => {
+  app.get('/v1/sessions', {
+    schema: {
+      operationId: 'GetSessionList', tags, querystring: ListSessionsQuery,
+      description: 'Newest first. A plain array; `paginated=true` answers `{data, total_count}`.',
+      response: { 200: Type.Union([Type.Array(ClerkSession), Type.Object({ data: Type.Array(ClerkSession), total_count: Type.Integer() })]), ...sessionErrors },
+    },
+  }, async (req, reply) => {
+    const { data, totalCount } = await deps.sessions.list(req.instance, req.query)
+    // Both shapes are exactly built by toClerkSession: no need to try each branch of the union.
+    reply.type('application/json').serializer(JSON.stringify)
+    const sessions = data.map((s) => toClerkSession(s.row, s.now))
+    return totalCount === null ? sessions : { data: sessions, total_count: totalCount }
+  })
+
+  app.get('/v1/sessions/:session_id', {
+    schema: { operationId: 'GetSession', tags, params: SessionIdParams, response: { 200: ClerkSession, ...sessionErrors } },
+  }, async (req) => {
+    const { row, now } = await deps.sessions.get(req.instance, req.params.session_id)
+    return toClerkSession(row, now)
+  })
+
+  app.post('/v1/sessions/:session_id/revoke', {
+    schema: {
+      operationId: 'RevokeSession', tags, params: SessionIdParams, response: { 200: ClerkSession, ...sessionErrors },
+      description: 'The session\'s cookie signs no one in any more, on the hosted pages and the Frontend API, and no token is minted for it. A session no longer active is answered as it is.',
+    },
+  }, async (req) => {
+    const { row, now } = await deps.sessions.revoke(req.instance, req.params.session_id)
+    return toClerkSession(row, now)
+  })
+
+  app.post('/v1/sessions/:session_id/tokens', {
+    schema: {
+      operationId: 'CreateSessionToken', tags, params: SessionIdParams, body: CreateSessionTokenBody, response: { 200: SessionToken, ...sessionErrors },
+      description: 'A session token (RS256, 60 s) for an active session; an ended, revoked or expired one answers 404.',
+    },
+  }, async (req) => ({
+    object: 'token' as const,
+    jwt: await deps.sessions.createToken(req.instance, req.params.session_id, { expiresInSeconds: req.body?.expires_in_seconds ?? null }),
+  }))
 }

@@ -268,6 +268,10 @@ forEachDatabase('HTTP conventions', (engine) => {
       '/v1/instance': ['get', 'patch'],
       '/v1/jwks': ['get'],
       '/v1/jwks/rotate': ['post'],
+      '/v1/sessions': ['get'],
+      '/v1/sessions/{session_id}': ['get'],
+      '/v1/sessions/{session_id}/revoke': ['post'],
+      '/v1/sessions/{session_id}/tokens': ['post'],
     }
     for (const [path, methods] of Object.entries(ops)) {
       for (const method of methods) assert.ok(doc.paths?.[path]?.[method], `${method.toUpperCase()} ${path} is missing`)

@@ -1,0 +1,67 @@
+import { sign } from 'node:crypto'
+import type { Db } from '../platform/db/db.js'
+import type { Clock } from '../platform/clock.js'
+import { ApiError } from '../platform/errors.js'
+import type { Instance } from '../instance/instance.schemas.js'
+import type { SigningKeyService } from './signing-keys.service.js'
+import type { SessionStore } from './sessions.store.js'
+
+interface Deps {
+  db: Db
+  clock: Clock
+  store: SessionStore
+  signingKeys: Pick<SigningKeyService, 'signingKey'>
+  /** FOYER_PUBLIC_URL: its origin is the tokens' `iss`, which the SDKs compare with the publishable key's host. */
+  publicUrl: string
+}
+
+/** Clerk's session tokens live 60 s; `nbf` is 10 s back, for the clocks of the applications verifying them. */
+export const SESSION_TOKEN_TTL_S = 60
+const NOT_BEFORE_LEEWAY_S = 10
+
+const b64url = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url')
+
+const notActive = () =>
+  new ApiError(404, 'resource_not_found', 'not found', 'No active session with this id was found: it is unknown, ended, revoked or expired.')
+
+/**
+ * Session tokens: RS256 JWTs that `verifyToken` from @clerk/backend accepts, with the JWKS
+ * (`secretKey`/`apiUrl`) and with the PEM (`jwtKey`) alike. Signed with node:crypto: an RS256
+ * JWT is one PKCS#1 v1.5 signature over `header.payload`, so `jose` would add a dependency for
+ * two lines.
+ */
+export function createSessionTokenService({ db, clock, store, signingKeys, publicUrl }: Deps) {
+  const issuer = new URL(publicUrl).origin
+
+  /**
+   * A token for the instance's session `sessionId`. Only a live session gets one: an unknown,
+   * other instance's, ended, revoked or expired session, or one whose user is gone, is a 404
+   * (Clerk's reference answers 404 and nothing else but 401 here). Times are the server's
+   * clock: sessions live on wall time, not on an instance's test clock.
+   */
+  async function mint(instance: Instance, sessionId: string, options: { expiresInSeconds?: number | null } = {}): Promise<string> {
+    const now = clock.now()
+    const session = await store.findLive(db, instance.id, sessionId, now)
+    if (!session) throw notActive()
+    const { kid, privateKey } = await signingKeys.signingKey(instance)
+    const iat = Math.floor(now / 1000)
+    const payload = {
+      sub: session.user_id,
+      sid: session.id,
+      iat,
+      nbf: iat - NOT_BEFORE_LEEWAY_S,
+      exp: iat + (options.expiresInSeconds ?? SESSION_TOKEN_TTL_S),
+      iss: issuer,
+      sts: 'active',
+      // Minutes since the first factor (the sign-in that started the session); no second factor.
+      fva: [Math.max(0, Math.floor((now - session.created_at) / 60_000)), -1],
+      v: 2,
+    }
+    const input = `${b64url({ alg: 'RS256', kid, typ: 'JWT' })}.${b64url(payload)}`
+    return `${input}.${sign('sha256', Buffer.from(input), privateKey).toString('base64url')}`
+  }
+
+  return { mint }
+}
+
+export type SessionTokenService = ReturnType<typeof createSessionTokenService>

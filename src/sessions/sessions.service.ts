@@ -1,0 +1,59 @@
+import type { Db } from '../platform/db/db.js'
+import type { Clock } from '../platform/clock.js'
+import { notFound } from '../platform/errors.js'
+import type { Instance } from '../instance/instance.schemas.js'
+import type { SessionRecord, SessionStore } from './sessions.store.js'
+import type { SessionTokenService } from './session-tokens.js'
+import type { ListSessionsQuery } from './sessions.schemas.js'
+
+interface Deps {
+  db: Db
+  clock: Clock
+  store: SessionStore
+  tokens: SessionTokenService
+}
+
+/** A session as the Backend API shows it, with the server time its status was read at. */
+export interface SessionView {
+  row: SessionRecord
+  now: number
+}
+
+/**
+ * The Backend API's sessions: the hosted pages' and Frontend API's sign-ins, listed, revoked
+ * and turned into session tokens. Another instance's session is unknown here (404).
+ */
+export function createSessionService({ db, clock, store, tokens }: Deps) {
+  async function get(instance: Instance, id: string): Promise<SessionView> {
+    const row = await store.findById(db, instance.id, id)
+    if (!row) throw notFound('session')
+    return { row, now: clock.now() }
+  }
+
+  return {
+    async list(instance: Instance, query: ListSessionsQuery): Promise<{ data: SessionView[]; totalCount: number | null }> {
+      const now = clock.now()
+      // A Client is one browser's one session: its id is the session's, prefixed `client_`.
+      const sessionId = query.client_id === undefined ? undefined : `sess_${query.client_id.replace(/^client_/, '')}`
+      const filter = { instanceId: instance.id, userId: query.user_id, sessionId, status: query.status, now }
+      const rows = await store.page(db, filter, query.limit ?? 10, query.offset ?? 0)
+      return { data: rows.map((row) => ({ row, now })), totalCount: query.paginated === true ? await store.count(db, filter) : null }
+    },
+
+    get,
+
+    /**
+     * Revokes the session: its cookie signs no one in any more and no token is minted for it.
+     * A session that is no longer active is answered as it is (revoking twice is harmless).
+     */
+    async revoke(instance: Instance, id: string): Promise<SessionView> {
+      const now = clock.now()
+      const revoked = await store.revoke(db, instance.id, id, now)
+      return revoked ? { row: revoked, now } : get(instance, id)
+    },
+
+    createToken: tokens.mint,
+  }
+}
+
+export type SessionService = ReturnType<typeof createSessionService>

@@ -1,0 +1,97 @@
+import type { Queryable } from '../platform/db/db.js'
+
+/**
+ * A row of `sessions` (migration 006). `status` is 'active', 'ended' (signed out on the hosted
+ * pages or the Frontend API) or 'revoked' (through the Backend API); the column has no check,
+ * so 'revoked' needed no migration. An active row past `expires_at` is an expired session.
+ */
+export interface SessionRecord {
+  id: string
+  instance_id: string
+  user_id: string
+  status: 'active' | 'ended' | 'revoked'
+  expires_at: number
+  last_active_at: number
+  created_at: number
+  updated_at: number
+}
+
+/** A status as Clerk names it; the ones Foyer never has match no row. */
+export type SessionStatusFilter = 'abandoned' | 'active' | 'ended' | 'expired' | 'removed' | 'replaced' | 'revoked'
+
+export interface SessionFilter {
+  instanceId: string
+  userId?: string | undefined
+  /** The session of a Frontend API Client (one each). */
+  sessionId?: string | undefined
+  status?: SessionStatusFilter | undefined
+  now: number
+}
+
+const COLUMNS = 'id, instance_id, user_id, status, expires_at, last_active_at, created_at, updated_at'
+
+function where(f: SessionFilter): { sql: string; params: unknown[] } {
+  const params: unknown[] = [f.instanceId]
+  const clauses = ['instance_id = $1']
+  if (f.userId !== undefined) {
+    params.push(f.userId)
+    clauses.push(`user_id = $${params.length}`)
+  }
+  if (f.sessionId !== undefined) {
+    params.push(f.sessionId)
+    clauses.push(`id = $${params.length}`)
+  }
+  if (f.status === 'active' || f.status === 'expired') {
+    params.push(f.now)
+    clauses.push(`status = 'active' and expires_at ${f.status === 'active' ? '>' : '<='} $${params.length}`)
+  } else if (f.status === 'ended' || f.status === 'revoked') {
+    params.push(f.status)
+    clauses.push(`status = $${params.length}`)
+  } else if (f.status !== undefined) {
+    clauses.push('false')
+  }
+  return { sql: clauses.join(' and '), params }
+}
+
+export function createSessionStore() {
+  return {
+    async findById(q: Queryable, instanceId: string, id: string): Promise<SessionRecord | null> {
+      const rows = await q.query<SessionRecord>(`select ${COLUMNS} from sessions where id = $1 and instance_id = $2`, [id, instanceId])
+      return rows[0] ?? null
+    },
+
+    /** Newest first, like Clerk's list. */
+    async page(q: Queryable, f: SessionFilter, limit: number, offset: number): Promise<SessionRecord[]> {
+      const w = where(f)
+      return q.query<SessionRecord>(
+        `select ${COLUMNS} from sessions where ${w.sql} order by created_at desc, id desc limit $${w.params.length + 1} offset $${w.params.length + 2}`,
+        [...w.params, limit, offset])
+    },
+
+    async count(q: Queryable, f: SessionFilter): Promise<number> {
+      const w = where(f)
+      const rows = await q.query<{ n: string | number }>(`select count(*) as n from sessions where ${w.sql}`, w.params)
+      return Number(rows[0]!.n)
+    },
+
+    /** Revokes an active session; null when it is not active (any more), so a race has one winner. */
+    async revoke(q: Queryable, instanceId: string, id: string, now: number): Promise<SessionRecord | null> {
+      const rows = await q.query<SessionRecord>(`
+        update sessions set status = 'revoked', updated_at = $3
+        where id = $1 and instance_id = $2 and status = 'active'
+        returning ${COLUMNS}`, [id, instanceId, now])
+      return rows[0] ?? null
+    },
+
+    /** The session with its user still there: the row a token may be minted for, if it is live. */
+    async findLive(q: Queryable, instanceId: string, id: string, now: number): Promise<SessionRecord | null> {
+      const rows = await q.query<SessionRecord>(`
+        select s.id, s.instance_id, s.user_id, s.status, s.expires_at, s.last_active_at, s.created_at, s.updated_at
+        from sessions s join users u on u.id = s.user_id and u.instance_id = s.instance_id
+        where s.id = $1 and s.instance_id = $2 and s.status = 'active' and s.expires_at > $3`, [id, instanceId, now])
+      return rows[0] ?? null
+    },
+  }
+}
+
+export type SessionStore = ReturnType<typeof createSessionStore>

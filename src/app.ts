@@ -157,7 +157,7 @@ export function createServices({ config, db, clock, serverSecret, redis, resolve
   const signingKeys = createSigningKeyService({ db, clock, store: createSigningKeyStore(), serverSecret })
   const sessionStore = createSessionStore()
   const sessionTokens = createSessionTokenService({ db, clock, store: sessionStore, signingKeys, publicUrl: config.publicUrl })
-  const sessions = createSessionService({ db, clock, store: sessionStore, tokens: sessionTokens })
+  const sessions = createSessionService({ db, clock, store: sessionStore, tokens: sessionTokens, users: userStore, outbox })
   return { signingKeys, sessionTokens, sessions, tickets, instances, invitations, orgInvitations, organizations, memberships, roles, domains, outbox, deliveries, webhooks, email, accept, users, waitlist }
 }
 

@@ -11,6 +11,8 @@ import { effectiveStatus, toClerkInvitation, type InvitationRow } from '../invit
 import type { TicketService } from '../tickets/tickets.service.js'
 import type { UserRow, UserStore } from '../users/users.store.js'
 import { queuedUserEvent, userCreatedEvent } from '../users/users.events.js'
+import { queuedSessionEvent } from '../sessions/sessions.events.js'
+import type { SessionRecord } from '../sessions/sessions.store.js'
 import type { InvitationStore } from '../invitations/invitations.store.js'
 import type { OutboxItem, OutboxStore } from '../platform/outbox/outbox.store.js'
 import { checkPassword, DUMMY_HASH, hashPassword, verifyPassword } from '../users/passwords.js'
@@ -198,6 +200,8 @@ export function createAcceptService(deps: Deps) {
     const id = newId('sess', now)
     const expiresAt = now + SESSION_TTL_MS
     await store.insertSession(q, { id, instanceId: instance.id, userId: user.id, tokenHash: sha256(token), expiresAt, now })
+    const row: SessionRecord = { id, instance_id: instance.id, user_id: user.id, status: 'active', expires_at: expiresAt, last_active_at: now, created_at: now, updated_at: now }
+    await deps.outbox.enqueue(q, [queuedSessionEvent('session.created', row, user, now)], now)
     return { id, token, expiresAt, createdAt: now, lastActiveAt: now }
   }
 
@@ -324,7 +328,7 @@ export function createAcceptService(deps: Deps) {
         accepted = { invitation, membership: await addMember(deps.organizations, tx, instance, invitation, user.id, now) }
       }
       await users.touchSignIn(tx, instance.id, user.id, now)
-      return { instance, user, ...accepted, session: await startSession(tx, instance, user, now) }
+      return { instance, user, ...accepted, session: await startSession(tx, instance, { ...user, last_sign_in_at: now, updated_at: now }, now) }
     })
   }
 
@@ -341,7 +345,13 @@ export function createAcceptService(deps: Deps) {
   }
 
   async function signOut(token: string | null | undefined): Promise<void> {
-    if (token && token.length <= 100) await store.endSession(db, sha256(token), clock.now())
+    if (!token || token.length > 100) return
+    await db.transaction(async (tx) => {
+      const now = clock.now()
+      const ended = await store.endSession(tx, sha256(token), now)
+      const user = ended && await users.findById(tx, ended.instance_id, ended.user_id)
+      if (ended && user) await deps.outbox.enqueue(tx, [queuedSessionEvent('session.ended', ended, user, now)], now)
+    })
   }
 
   /** The 6-digit code of a sign-up attempt: derived like a ticket, never stored. */

@@ -1,5 +1,6 @@
 import type { Queryable } from '../platform/db/db.js'
 import type { InvitationRow } from '../invitations/invitations.schemas.js'
+import type { SessionRecord } from '../sessions/sessions.store.js'
 
 export interface SessionRow {
   id: string
@@ -53,8 +54,12 @@ export function createAcceptStore() {
       return rows[0] ?? null
     },
 
-    async endSession(q: Queryable, tokenHash: string, now: number): Promise<void> {
-      await q.query(`update sessions set status = 'ended', updated_at = $2 where token_hash = $1 and status = 'active'`, [tokenHash, now])
+    /** Ends the active session a token belongs to; null when there is none, so only one sign-out ends it. */
+    async endSession(q: Queryable, tokenHash: string, now: number): Promise<SessionRecord | null> {
+      const rows = await q.query<SessionRecord>(`
+        update sessions set status = 'ended', updated_at = $2 where token_hash = $1 and status = 'active'
+        returning id, instance_id, user_id, status, expires_at, last_active_at, created_at, updated_at`, [tokenHash, now])
+      return rows[0] ?? null
     },
 
     async insertSignUpAttempt(q: Queryable, a: Omit<SignUpAttemptRow, 'failed_attempts' | 'status' | 'created_user_id' | 'updated_at'>): Promise<void> {

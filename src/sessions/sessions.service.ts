@@ -5,12 +5,17 @@ import type { Instance } from '../instance/instance.schemas.js'
 import type { SessionRecord, SessionStore } from './sessions.store.js'
 import type { SessionTokenService } from './session-tokens.js'
 import type { ListSessionsQuery } from './sessions.schemas.js'
+import type { UserStore } from '../users/users.store.js'
+import type { OutboxStore } from '../platform/outbox/outbox.store.js'
+import { queuedSessionEvent } from './sessions.events.js'
 
 interface Deps {
   db: Db
   clock: Clock
   store: SessionStore
   tokens: SessionTokenService
+  users: UserStore
+  outbox: OutboxStore
 }
 
 /** A session as the Backend API shows it, with the server time its status was read at. */
@@ -23,7 +28,7 @@ export interface SessionView {
  * The Backend API's sessions: the hosted pages' and Frontend API's sign-ins, listed, revoked
  * and turned into session tokens. Another instance's session is unknown here (404).
  */
-export function createSessionService({ db, clock, store, tokens }: Deps) {
+export function createSessionService({ db, clock, store, tokens, users, outbox }: Deps) {
   async function get(instance: Instance, id: string): Promise<SessionView> {
     const row = await store.findById(db, instance.id, id)
     if (!row) throw notFound('session')
@@ -48,7 +53,12 @@ export function createSessionService({ db, clock, store, tokens }: Deps) {
      */
     async revoke(instance: Instance, id: string): Promise<SessionView> {
       const now = clock.now()
-      const revoked = await store.revoke(db, instance.id, id, now)
+      const revoked = await db.transaction(async (tx) => {
+        const row = await store.revoke(tx, instance.id, id, now)
+        const user = row && await users.findById(tx, instance.id, row.user_id)
+        if (row && user) await outbox.enqueue(tx, [queuedSessionEvent('session.revoked', row, user, now)], now)
+        return row
+      })
       return revoked ? { row: revoked, now } : get(instance, id)
     },
 

@@ -5,6 +5,7 @@ export const EVENT_TYPES = [
   'invitation.created', 'invitation.accepted', 'invitation.revoked',
   'organizationInvitation.created', 'organizationInvitation.accepted', 'organizationInvitation.revoked', 'organizationInvitation.declined',
   'user.created', 'user.deleted',
+  'session.created', 'session.ended', 'session.revoked',
   'organization.created', 'organization.updated', 'organization.deleted',
   'organizationMembership.created', 'organizationMembership.updated', 'organizationMembership.deleted',
   'organizationDomain.created', 'organizationDomain.updated', 'organizationDomain.deleted', 'organizationSuggestion.accepted',

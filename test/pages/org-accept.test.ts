@@ -164,7 +164,7 @@ forEachDatabase('organization invitations through the link and hosted pages', (e
       assert.equal(accepted.status, 'accepted')
 
       const events = (await queuedEvents(t, own.instance.id)).filter((e) => !before.has(e.id))
-      assert.deepEqual(events.map((e) => e.type).sort(), ['organizationInvitation.accepted', 'organizationMembership.created', 'user.created'])
+      assert.deepEqual(events.map((e) => e.type).sort(), ['organizationInvitation.accepted', 'organizationMembership.created', 'session.created', 'user.created'])
       const acceptedEvent = events.find((e) => e.type === 'organizationInvitation.accepted')!
       assert.equal(acceptedEvent.data.id, inv.id)
       assert.equal(acceptedEvent.data.status, 'accepted')

@@ -11,6 +11,7 @@ import type { Db } from './platform/db/db.js'
 import type { Clock } from './platform/clock.js'
 import { registerHttpConventions, sendError, writeRawError } from './platform/http.js'
 import { ApiError } from './platform/errors.js'
+import { redactSecrets } from './platform/redact.js'
 import { requireSecretKey } from './platform/auth.js'
 import { createRequestLimits, registerRateLimits } from './platform/rate-limit.js'
 import { ClerkErrors } from './platform/openapi.js'
@@ -166,20 +167,6 @@ export function createServices({ config, db, clock, serverSecret, redis, resolve
 const bodyAjv = new Ajv({ coerceTypes: false, useDefaults: false, removeAdditional: false, allErrors: false, strict: false })
 const textAjv = new Ajv({ coerceTypes: true, useDefaults: false, removeAdditional: false, allErrors: false, strict: false })
 
-// A parameter's letters may arrive percent-encoded, and encoded again inside an encoded
-// redirect_url (`%2574` is `t`); so may its `=`. Its value runs to the next separator, or to
-// an encoded `&` (the next parameter of an encoded URL).
-const hex = (c: string) => c.charCodeAt(0).toString(16)
-const encodable = (text: string) => [...text].map((c) => `(?:${c}|%(?:25)*(?:${hex(c.toLowerCase())}|${hex(c.toUpperCase())}))`).join('')
-const SECRET_PARAM = new RegExp(
-  `((?:${encodable('__clerk_')})?${encodable('ticket')}|${encodable('token')})(=|%(?:25)*3d)(?:(?!%(?:25)*26)[^&#"'\\s\\\\<>])*`, 'gi')
-
-/**
- * Tickets and setup tokens in any text, plain or percent-encoded (a ticket link inside a
- * `redirect_url`), are redacted: a logged link would be a working link.
- */
-export const redactSecrets = (text: string) => text.replace(SECRET_PARAM, '$1$2[redacted]')
-const redactUrl = redactSecrets
 
 // pino answers this; Fastify's logger type does not declare it.
 const enabled = (log: unknown, level: string) => (log as { isLevelEnabled?: (l: string) => boolean }).isLevelEnabled?.(level) ?? true
@@ -191,12 +178,12 @@ class RequestLog extends LogController {
   }
 
   override incomingRequest(request: FastifyRequest): void {
-    if (enabled(request.log, 'debug')) request.log.debug({ method: request.method, url: redactUrl(request.url) }, 'request received')
+    if (enabled(request.log, 'debug')) request.log.debug({ method: request.method, url: redactSecrets(request.url) }, 'request received')
   }
 
   override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
     if (!error && !enabled(reply.log, 'info')) return
-    const line = { method: request.method, url: redactUrl(request.url), status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 }
+    const line = { method: request.method, url: redactSecrets(request.url), status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 }
     if (error) reply.log.error({ ...line, err: error }, 'request failed')
     else reply.log.info(line, 'request completed')
   }

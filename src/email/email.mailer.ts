@@ -2,6 +2,7 @@ import nodemailer from 'nodemailer'
 import type { Db } from '../platform/db/db.js'
 import type { EmailStore } from './email.store.js'
 import type { RenderedEmail } from './email.templates.js'
+import { redactSecrets } from '../platform/redact.js'
 
 export interface OutgoingEmail extends RenderedEmail {
   /** The outbox item's id: stable across retries, so it doubles as the Message-ID. */
@@ -30,8 +31,6 @@ export interface Mailer {
 export interface MailLog {
   info(obj: object, msg: string): void
 }
-
-const redactTicket = (url: string) => url.replace(/([?&](?:__clerk_)?ticket=)[^&#]*/gi, '$1[redacted]')
 
 const messageIdFor = (outboxId: string, publicUrl: string) => `<${outboxId}@${new URL(publicUrl).hostname}>`
 
@@ -73,7 +72,7 @@ export function devMailbox({ db, store, publicUrl, log }: { db: Db; store: Email
       })
       // Logs reach people and systems the mailbox's operators-only rule does not: the line
       // names the page and the mailbox entry, never a working ticket.
-      log().info({ to: email.to, subject: email.subject, url: redactTicket(email.url), mailbox: `${publicUrl}/dev/mailbox/${email.outboxId}` }, 'dev mailbox: email stored')
+      log().info({ to: email.to, subject: email.subject, url: redactSecrets(email.url), mailbox: `${publicUrl}/dev/mailbox/${email.outboxId}` }, 'dev mailbox: email stored')
       return { transport: 'dev_mailbox', message_id: messageIdFor(email.outboxId, publicUrl) }
     },
     close: () => {},

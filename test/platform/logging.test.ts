@@ -4,7 +4,7 @@ import { APP_ORIGIN, buildTestApp, client, type TestApp } from '../helpers/build
 import { forEachDatabase } from '../helpers/databases.js'
 import { makeInvitation } from '../helpers/factories.js'
 import { browser } from '../pages/page-client.js'
-import { redactSecrets } from '../../src/app.js'
+import { redactSecrets } from '../../src/platform/redact.js'
 
 forEachDatabase('logs never carry a ticket', (engine) => {
   const lines: string[] = []

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import rateLimit from '@fastify/rate-limit'
 import { ApiError } from '../platform/errors.js'
+import { enforceLimit } from '../platform/rate-limit.js'
 import type { Instance } from '../instance/instance.schemas.js'
 import type { EmailTemplate } from '../email/email.schemas.js'
 import {
@@ -67,13 +68,8 @@ export const templatesSection: DashboardSection = {
     })
 
     /** Counts a save or preview against the instance's budget; 429 with Retry-After past it. */
-    async function limited(req: FastifyRequest): Promise<void> {
-      const result = await limit(req)
-      if (result.isAllowed || !result.isExceeded) return
-      throw new ApiError(429, 'too_many_requests', 'Too many requests',
-        `Templates of this instance were saved or previewed ${result.max} times in the last minute, the most allowed. Wait ${result.ttlInSeconds} seconds, then try again.`,
-        {}, { 'retry-after': String(result.ttlInSeconds) })
-    }
+    const limited = (req: FastifyRequest) => enforceLimit(limit, req, (max, seconds) =>
+      `Templates of this instance were saved or previewed ${max} times in the last minute, the most allowed. Wait ${seconds} seconds, then try again.`)
 
     async function preview(req: FastifyRequest, slug: EmailTemplateSlug, source: TemplateSource): Promise<{ rendered: RenderedEmail | null; broken: FormError | null }> {
       const result = await email.previewTemplate(req.instance, slug, source)

@@ -2,7 +2,7 @@ import { Type } from 'typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
 import { ClerkErrorsRef } from '../platform/openapi.js'
-import { ApiError } from '../platform/errors.js'
+import { enforceLimit } from '../platform/rate-limit.js'
 import { InvitationIdParams } from '../invitations/invitations.schemas.js'
 import type { EmailService } from './email.service.js'
 import { EmailDelivery, EmailTemplate, EmailTemplateParams, PutEmailTemplateBody } from './email.schemas.js'
@@ -22,13 +22,8 @@ export const emailRoutes = ({ email }: { email: EmailService }): FastifyPluginAs
     max: TEMPLATE_WRITES_PER_MINUTE,
     keyGenerator: (req) => `email-template-writes:${req.instance.id}`,
   })
-  const limited = async (req: FastifyRequest) => {
-    const result = await limit(req)
-    if (result.isAllowed || !result.isExceeded) return
-    throw new ApiError(429, 'too_many_requests', 'Too many requests',
-      `Email templates allow ${result.max} changes per minute for this instance. Retry after ${result.ttlInSeconds} seconds.`,
-      {}, { 'retry-after': String(result.ttlInSeconds) })
-  }
+  const limited = (req: FastifyRequest) => enforceLimit(limit, req,
+    (max, seconds) => `Email templates allow ${max} changes per minute for this instance. Retry after ${seconds} seconds.`)
 
   app.get('/v1/email_templates', {
     schema: { operationId: 'ListEmailTemplates', tags: ['Email templates'], description: extension, response: { 200: Type.Array(EmailTemplate), ...errors } },

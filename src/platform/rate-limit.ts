@@ -53,6 +53,21 @@ export function clientKey(ip: string): string {
 /** A check of one request against named limits: 429 `too_many_requests` with Retry-After past any. */
 export type RequestLimit = (request: FastifyRequest) => Promise<void>
 
+type Limiter = ReturnType<FastifyInstance['createRateLimit']>
+
+/**
+ * Counts `request` with a limiter made by `createRateLimit` (for limits a route option cannot
+ * express: several on one route, or keys a route does not know); past it, 429
+ * `too_many_requests` with Retry-After and the message `explain` gives for the limit and the
+ * seconds left.
+ */
+export async function enforceLimit(limit: Limiter, request: FastifyRequest, explain: (max: number, seconds: number) => string): Promise<void> {
+  const result = await limit(request)
+  if (result.isAllowed || !result.isExceeded) return
+  const seconds = Math.max(1, result.ttlInSeconds)
+  throw new ApiError(429, 'too_many_requests', 'Too many requests', explain(result.max, seconds), {}, { 'retry-after': String(seconds) })
+}
+
 /**
  * Fixed-window limits on public requests, for the hosted pages and the Frontend API. Counted
  * in this process, or in Redis when configured; a Redis outage lets requests through. One
@@ -67,18 +82,12 @@ export async function createRequestLimits(app: FastifyInstance, redis: Redis | n
   })
   const limiter = (name: string, max: number, windowMs: number, key: (req: FastifyRequest) => string) =>
     create({ max, timeWindow: windowMs, keyGenerator: (req) => `pages:${name}:${key(req)}` })
-  type Limiter = ReturnType<typeof limiter>
-  // Two limits on one route, so the plugin's route option (one key per route) does not fit;
-  // its limiters are applied here instead, keeping its stores (memory, or Redis).
+  const tooMany = (_max: number, seconds: number) => {
+    const minutes = Math.ceil(seconds / 60)
+    return `There have been too many attempts. Wait ${minutes} minute${minutes === 1 ? '' : 's'}, then try again.`
+  }
   const enforce = (...limits: Limiter[]): RequestLimit => async (req) => {
-    for (const limit of limits) {
-      const result = await limit(req)
-      if (!result.isAllowed && result.isExceeded) {
-        const minutes = Math.max(1, Math.ceil(result.ttlInSeconds / 60))
-        throw new ApiError(429, 'too_many_requests', 'Too many requests',
-          `There have been too many attempts. Wait ${minutes} minute${minutes === 1 ? '' : 's'}, then try again.`, {}, { 'retry-after': String(result.ttlInSeconds) })
-      }
-    }
+    for (const limit of limits) await enforceLimit(limit, req, tooMany)
   }
   const body = (req: FastifyRequest) => (req.body ?? {}) as { identifier?: string }
   const signInByIp = limiter('sign-in:ip', 30, PUBLIC_WINDOW_MS, (req) => clientKey(req.ip))

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type {} from '@fastify/rate-limit'
-import { ApiError } from '../platform/errors.js'
+import { enforceLimit } from '../platform/rate-limit.js'
 
 const HOUR_MS = 60 * 60 * 1000
 
@@ -31,12 +31,7 @@ export function retryLimiter(app: FastifyInstance): (request: FastifyRequest, en
   return async (request, endpointId) => {
     endpointOf.set(request, endpointId)
     for (const [scope, limit] of limits) {
-      const result = await limit(request)
-      if (!result.isAllowed && result.isExceeded) {
-        const seconds = Math.max(1, result.ttlInSeconds)
-        throw new ApiError(429, 'too_many_requests', 'Too many requests',
-          `Webhook deliveries can be retried ${result.max} times per hour for this ${scope}. Retry after ${seconds} seconds.`, {}, { 'retry-after': String(seconds) })
-      }
+      await enforceLimit(limit, request, (max, seconds) => `Webhook deliveries can be retried ${max} times per hour for this ${scope}. Retry after ${seconds} seconds.`)
     }
   }
 }

@@ -155,7 +155,7 @@ export function createServices({ config, db, clock, serverSecret, redis, resolve
   const userStore = createUserStore()
   const users = createUserService({ db, clock, store: userStore, outbox, onUserCreated: domains.enroll })
   const waitlist = createWaitlistService({ db, clock, store: createWaitlistStore(), invitations, users: userStore })
-  const signingKeys = createSigningKeyService({ db, clock, store: createSigningKeyStore(), serverSecret })
+  const signingKeys = createSigningKeyService({ db, clock, store: createSigningKeyStore(), instances: instanceStore, serverSecret })
   const sessionStore = createSessionStore()
   const sessionTokens = createSessionTokenService({ db, clock, store: sessionStore, signingKeys, publicUrl: config.publicUrl })
   const sessions = createSessionService({ db, clock, store: sessionStore, tokens: sessionTokens, users: userStore, outbox })

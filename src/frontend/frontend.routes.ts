@@ -6,7 +6,7 @@ import type { Clock } from '../platform/clock.js'
 import { ApiError, notFound, paramError } from '../platform/errors.js'
 import { newId } from '../platform/ids.js'
 import { checkMetadataSize } from '../platform/validation.js'
-import { checkInput, forbiddenKey } from '../platform/http.js'
+import { checkInput, refuseForbiddenKeys } from '../platform/http.js'
 import type { RequestLimits } from '../platform/rate-limit.js'
 import { useFrontendConventions } from './frontend.conventions.js'
 import {
@@ -41,8 +41,7 @@ function metadata(raw: unknown): Record<string, unknown> | undefined {
     throw paramError(422, 'form_param_format_invalid', 'unsafe_metadata', 'is invalid', 'unsafe_metadata must be a JSON object.')
   }
   // A JSON body was checked by its parser; JSON text inside a form field is checked here.
-  const forbidden = forbiddenKey(value, 'unsafe_metadata')
-  if (forbidden) throw paramError(422, 'form_param_value_invalid', forbidden, 'is not allowed', `${forbidden} is not allowed: the key __proto__, and a constructor key holding prototype, may not be used.`)
+  refuseForbiddenKeys(value, 'unsafe_metadata')
   // A JSON string parsed here skipped the request's own input checks: NUL or a lone surrogate
   // inside it would only fail at the database.
   checkInput(value, 'unsafe_metadata', 1)

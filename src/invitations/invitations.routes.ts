@@ -2,7 +2,7 @@ import { Type } from 'typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { Clock } from '../platform/clock.js'
 import { limitedBy } from '../platform/rate-limit.js'
-import { ClerkErrorsRef } from '../platform/openapi.js'
+import { ClerkErrorsRef, paginated } from '../platform/openapi.js'
 import type { TicketService } from '../tickets/tickets.service.js'
 import type { InvitationService } from './invitations.service.js'
 import {
@@ -42,7 +42,7 @@ export const invitationRoutes = (deps: Deps): FastifyPluginAsyncTypebox => async
     schema: {
       operationId: 'ListInvitations', tags, querystring: ListInvitationsQuery,
       description: 'Without `status`, revoked invitations are left out. `paginated=true` answers `{data, total_count}`; otherwise a plain array.',
-      response: { 200: Type.Union([Type.Array(ClerkInvitation), Type.Object({ data: Type.Array(ClerkInvitation), total_count: Type.Integer() })]), ...errors },
+      response: { 200: paginated(ClerkInvitation), ...errors },
     },
   }, async (req, reply) => {
     // Both shapes are exactly built by toClerkInvitation; plain JSON.stringify spares

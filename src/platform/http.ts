@@ -113,8 +113,7 @@ export function coerceFormBody(body: Record<string, unknown>, schema: { properti
         throw paramError(422, 'form_param_format_invalid', key, 'is invalid', `${key} must be a JSON object.`)
       }
       // Same prototype-pollution guard as JSON bodies get.
-      const forbidden = forbiddenKey(value, key)
-      if (forbidden) throw paramError(422, 'form_param_value_invalid', forbidden, 'is not allowed', `${forbidden} is not allowed: the key __proto__, and a constructor key holding prototype, may not be used.`)
+      refuseForbiddenKeys(value, key)
       body[key] = value
     }
   }
@@ -141,12 +140,17 @@ export function parseJsonBody(text: string): unknown {
   } catch {
     throw new ApiError(400, 'request_body_invalid', 'request body invalid', 'The request body is not valid JSON.')
   }
-  const key = forbiddenKey(value, '')
+  refuseForbiddenKeys(value, '')
+  return value
+}
+
+/** 422 naming the first key in `value` (found under `path`) that could reach a prototype. */
+export function refuseForbiddenKeys(value: unknown, path: string): void {
+  const key = forbiddenKey(value, path)
   if (key) {
     throw paramError(422, 'form_param_value_invalid', key, 'is not allowed',
-      `${key} is not allowed: a request body may not use the key __proto__, nor a constructor key holding prototype.`)
+      `${key} is not allowed: a request may not use the key __proto__, nor a constructor key holding prototype.`)
   }
-  return value
 }
 
 /** The path of the first key in `value` that could reach a prototype, or null. */

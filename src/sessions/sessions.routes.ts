@@ -1,6 +1,6 @@
 import { Type } from 'typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { ClerkErrorsRef } from '../platform/openapi.js'
+import { ClerkErrorsRef, paginated } from '../platform/openapi.js'
 import { notFound } from '../platform/errors.js'
 import { isInstanceId } from '../platform/ids.js'
 import type { Instance } from '../instance/instance.schemas.js'
@@ -61,7 +61,7 @@ export const sessionRoutes = (deps: { sessions: SessionService }): FastifyPlugin
     schema: {
       operationId: 'GetSessionList', tags, querystring: ListSessionsQuery,
       description: 'Newest first. A plain array; `paginated=true` answers `{data, total_count}`.',
-      response: { 200: Type.Union([Type.Array(ClerkSession), Type.Object({ data: Type.Array(ClerkSession), total_count: Type.Integer() })]), ...sessionErrors },
+      response: { 200: paginated(ClerkSession), ...sessionErrors },
     },
   }, async (req, reply) => {
     const { data, totalCount } = await deps.sessions.list(req.instance, req.query)

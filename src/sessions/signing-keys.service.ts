@@ -6,6 +6,7 @@ import { notFound } from '../platform/errors.js'
 import { newId } from '../platform/ids.js'
 import { seal, unseal } from '../platform/secrets.js'
 import type { Instance } from '../instance/instance.schemas.js'
+import type { InstanceStore } from '../instance/instance.store.js'
 import type { NewSigningKey, SigningKeyRow, SigningKeyStore } from './signing-keys.store.js'
 import { toJwk, type Jwks } from './sessions.schemas.js'
 
@@ -13,6 +14,8 @@ interface Deps {
   db: Db
   clock: Clock
   store: SigningKeyStore
+  /** Rotations of one instance take turns on its row. */
+  instances: Pick<InstanceStore, 'lock'>
   /** Seals private keys; never stored in the database. */
   serverSecret: Buffer
 }
@@ -43,7 +46,7 @@ const ATTEMPTS = 3
 
 type Owner = Pick<Instance, 'id'>
 
-export function createSigningKeyService({ db, clock, store, serverSecret }: Deps) {
+export function createSigningKeyService({ db, clock, store, instances, serverSecret }: Deps) {
   // Parsed private keys by kid: unsealing and parsing a PEM costs more than the query that finds the kid.
   const parsed = new Map<string, KeyObject>()
 
@@ -139,7 +142,7 @@ export function createSigningKeyService({ db, clock, store, serverSecret }: Deps
       const key = await generate(instance.id)
       const row = await db.transaction(async (tx) => {
         // Under the instance's lock: two rotations at once each retire the other's key in turn.
-        if (!await store.lockInstance(tx, instance.id)) throw notFound('instance')
+        if (!await instances.lock(tx, instance.id)) throw notFound('instance')
         const now = clock.now()
         await store.deleteRetired(tx, instance.id, now - RETIRED_KEY_PUBLISHED_MS)
         for (let attempt = 0; attempt < ATTEMPTS; attempt++) {

@@ -50,11 +50,6 @@ export function createSigningKeyStore() {
     async deleteRetired(q: Queryable, instanceId: string, retiredBy: number): Promise<void> {
       await q.query('delete from signing_keys where instance_id = $1 and retired_at <= $2', [instanceId, retiredBy])
     },
-
-    /** The instance, locked, so that rotations of one instance take turns; false when it does not exist. */
-    async lockInstance(q: Queryable, instanceId: string): Promise<boolean> {
-      return (await q.query('select id from instances where id = $1 for update', [instanceId])).length > 0
-    },
   }
 }
 

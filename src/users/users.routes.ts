@@ -1,6 +1,6 @@
 import { Type } from 'typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { ClerkErrorsRef } from '../platform/openapi.js'
+import { ClerkErrorsRef, paginated } from '../platform/openapi.js'
 import { DeletedObject } from '../invitations/invitations.schemas.js'
 import type { UserService } from './users.service.js'
 import { ClerkUser, CountUsersQuery, CreateUserBody, ListUsersQuery, UserIdParams, UsersCount, toClerkUser } from './users.schemas.js'
@@ -17,7 +17,7 @@ export const userRoutes = (deps: Deps): FastifyPluginAsyncTypebox => async (app)
     schema: {
       operationId: 'GetUserList', tags, querystring: ListUsersQuery,
       description: 'Newest first unless `order_by` says otherwise. A plain array; `paginated=true` answers `{data, total_count}`.',
-      response: { 200: Type.Union([Type.Array(ClerkUser), Type.Object({ data: Type.Array(ClerkUser), total_count: Type.Integer() })]), ...errors },
+      response: { 200: paginated(ClerkUser), ...errors },
     },
   }, async (req, reply) => {
     const { data, totalCount } = await deps.users.list(req.instance, req.query)

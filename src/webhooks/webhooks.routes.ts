@@ -1,6 +1,6 @@
 import { Type } from 'typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { ClerkErrorsRef } from '../platform/openapi.js'
+import { ClerkErrorsRef, paginated } from '../platform/openapi.js'
 import type { WebhookService } from './webhooks.service.js'
 import { RETRY_LIMITS, retryLimiter } from './webhooks.retry-limit.js'
 import {
@@ -12,8 +12,6 @@ const tags = ['Webhooks']
 const errors = { 400: ClerkErrorsRef, 401: ClerkErrorsRef, 404: ClerkErrorsRef, 422: ClerkErrorsRef }
 const URL_CHECK = 'A `url` that is not a public internet address (see the field) is refused with 422 naming `url`; '
   + 'deliveries check the address again when they connect, and one refused then fails without a retry.'
-const page = <T extends Parameters<typeof Type.Array>[0]>(item: T) =>
-  Type.Union([Type.Array(item), Type.Object({ data: Type.Array(item), total_count: Type.Integer() })])
 
 /** Foyer extensions: Clerk manages endpoints in its dashboard (through Svix), not its Backend API. */
 export const webhookRoutes = (deps: { webhooks: WebhookService }): FastifyPluginAsyncTypebox => async (app) => {
@@ -32,7 +30,7 @@ export const webhookRoutes = (deps: { webhooks: WebhookService }): FastifyPlugin
     schema: {
       operationId: 'ListWebhookEndpoints', tags, querystring: ListQuery,
       description: 'Newest first. `paginated=true` answers `{data, total_count}`; otherwise a plain array.',
-      response: { 200: page(WebhookEndpoint), ...errors },
+      response: { 200: paginated(WebhookEndpoint), ...errors },
     },
   }, async (req, reply) => {
     const { data, totalCount } = await deps.webhooks.list(req.instance, req.query)
@@ -66,7 +64,7 @@ export const webhookRoutes = (deps: { webhooks: WebhookService }): FastifyPlugin
     schema: {
       operationId: 'ListWebhookDeliveries', tags, params: EndpointIdParams, querystring: ListQuery,
       description: 'The delivery log, newest first; each delivery lists its attempts.',
-      response: { 200: page(WebhookDelivery), ...errors },
+      response: { 200: paginated(WebhookDelivery), ...errors },
     },
   }, async (req, reply) => {
     const { data, totalCount } = await deps.webhooks.listDeliveries(req.instance, req.params.endpoint_id, req.query)

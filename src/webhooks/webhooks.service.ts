@@ -108,11 +108,6 @@ export function createWebhookService({ db, clock, store, allowPrivate, resolveHo
       return { data: rows, totalCount: total }
     },
 
-    /**
-     * Makes a delivery due now: a failed one gets one more attempt, a pending one skips the
-     * rest of its wait, a delivered one is sent again (same svix-id, so receivers can tell).
-     * One being sent at this moment is left as it is.
-     */
     /** One delivery of the instance, with its attempts; 404 when it is not the instance's. */
     async getDelivery(instance: Instance, deliveryId: string): Promise<DeliveryRow> {
       const row = await store.findDelivery(db, instance.id, deliveryId)
@@ -120,6 +115,11 @@ export function createWebhookService({ db, clock, store, allowPrivate, resolveHo
       return row
     },
 
+    /**
+     * Makes a delivery due now: a failed one gets one more attempt, a pending one skips the
+     * rest of its wait, a delivered one is sent again (same svix-id, so receivers can tell).
+     * One being sent at this moment is left as it is.
+     */
     async retry(instance: Instance, deliveryId: string): Promise<DeliveryRow> {
       // Wall time, as the outbox worker schedules by it (not the instance's test clock).
       await store.reschedule(db, instance.id, deliveryId, clock.now())

@@ -7,6 +7,7 @@ import { forEachDatabase } from '../helpers/databases.js'
 import { assertMatchesFapi, assertMatchesSpec, loadBapiSpec } from '../helpers/spec.js'
 import { openDb } from '../../src/platform/db/db.js'
 import { createSigningKeyStore } from '../../src/sessions/signing-keys.store.js'
+import { createInstanceStore } from '../../src/instance/instance.store.js'
 import { createSigningKeyService, RETIRED_KEY_PUBLISHED_MS } from '../../src/sessions/signing-keys.service.js'
 
 const spec = loadBapiSpec()
@@ -180,7 +181,7 @@ forEachDatabase('signing keys and the JWKS', (engine) => {
     // A second process: its own service, and on PostgreSQL its own pool of connections.
     const otherDb = t.databaseUrl ? await openDb({ databaseUrl: t.databaseUrl, dataDir: null }) : t.db
     try {
-      const other = createSigningKeyService({ db: otherDb, clock: t.clock, store: createSigningKeyStore(), serverSecret: t.serverSecret })
+      const other = createSigningKeyService({ db: otherDb, clock: t.clock, store: createSigningKeyStore(), instances: createInstanceStore(), serverSecret: t.serverSecret })
       const services = [t.services.signingKeys, other]
       const kids = await Promise.all(Array.from({ length: 8 }, (_, i) => i < 4
         ? services[i % 2]!.current(instance).then((k) => k.kid)

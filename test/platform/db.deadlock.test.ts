@@ -34,7 +34,9 @@ it('db.transaction on PostgreSQL runs again the transaction picked to break a de
       await bump(tx, 1)
     })
     await Promise.all([a, b])
-    assert.equal(runs.a + runs.b, 3, 'exactly one of the two ran again')
+    // One of the two ran again; under load its retry can meet the survivor once more, which the
+    // retry's pause makes rare but not impossible.
+    assert.ok(runs.a + runs.b >= 3, 'one of the two ran again')
     const rows = await db.query<{ id: number; n: number }>('select id, n from deadlock_rows order by id')
     assert.deepEqual(rows, [{ id: 1, n: 2 }, { id: 2, n: 2 }], 'each committed once')
   } finally {

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
 import pg from 'pg'
 import type { Db, Queryable } from './db.js'
 
@@ -47,6 +48,10 @@ export async function openPostgres(connectionString: string, poolSize = 16): Pro
     ...wrap(pool),
     transaction: async (fn) => {
       for (let attempt = 1; ; attempt++) {
+        // The survivor of a deadlock wakes only when the scheduler gets to it; a retry that starts
+        // at once can take the row the survivor waits for and deadlock with it again. A short
+        // random pause lets the survivor finish first.
+        if (attempt > 1) await sleep(5 + Math.random() * 20 * attempt)
         const client = await pool.connect()
         let broken: Error | undefined
         try {
@@ -68,6 +73,7 @@ export async function openPostgres(connectionString: string, poolSize = 16): Pro
           // A client whose rollback failed may be mid-transaction; destroy it rather than reuse it.
           client.release(broken)
         }
+
       }
     },
     close: () => pool.end(),

@@ -41,9 +41,22 @@ export const newSecretKey = (environment: 'development' | 'production') =>
 
 const environmentOf = (secretKey: string) => (secretKey.startsWith('sk_live_') ? 'production' : 'development')
 
+/**
+ * The host a publishable key names, and session tokens carry as `iss`: FOYER_PUBLIC_URL's.
+ * Clerk's SDKs refuse a key whose host has no dot, so the loopback names (`localhost`, `[::1]`)
+ * become 127.0.0.1, the same machine: an app beside a fresh `npm start` takes the key as it
+ * is printed. (The SDKs reach Foyer over plain http only through `proxyUrl`, so the key's
+ * host is never dialled here; it names the instance's issuer and its cookies' suffix.)
+ */
+export function frontendApiHost(publicUrl: string): string {
+  const url = new URL(publicUrl)
+  if (url.hostname === 'localhost' || url.hostname === '[::1]') return `127.0.0.1${url.port ? `:${url.port}` : ''}`
+  return url.host
+}
+
 // Clerk's publishable keys are base64 of the Frontend API host followed by '$'.
-const publishableKeyFor = (environment: 'development' | 'production', publicUrl: string) =>
-  `pk_${environment === 'production' ? 'live' : 'test'}_${Buffer.from(new URL(publicUrl).host + '$').toString('base64')}`
+export const publishableKeyFor = (environment: 'development' | 'production', publicUrl: string) =>
+  `pk_${environment === 'production' ? 'live' : 'test'}_${Buffer.from(frontendApiHost(publicUrl) + '$').toString('base64')}`
 
 // Instances are read on every request; a short cache saves a round trip per call. Changes made
 // through this process drop the entry at once; another process sees them within this time.
@@ -123,6 +136,9 @@ export function createInstanceService({ db, clock, store, publicUrl, allowedRedi
      * a key was generated now (to print it once; the dashboard can reveal it later).
      */
     async bootstrap(pinnedKey: string | null): Promise<{ instance: Instance; secretKey: string | null; created: boolean }> {
+      // The keys follow FOYER_PUBLIC_URL: a deployment that moves (or an older key for a host the
+      // SDKs refuse) gets the key for where Foyer now is, at the next start.
+      await store.syncPublishableKeys(db, publishableKeyFor('development', publicUrl), publishableKeyFor('production', publicUrl))
       const existing = await store.findDefault(db)
       if (!existing) {
         const made = await create({ name: 'My application', secretKey: pinnedKey ?? undefined, isDefault: true })

@@ -108,6 +108,12 @@ export function createInstanceStore() {
       await q.query('update instances set environment_type = $2 where id = $1 and environment_type <> $2', [instanceId, environmentType])
     },
 
+    async syncPublishableKeys(q: Queryable, development: string, production: string): Promise<void> {
+      await q.query(`
+        update instances set publishable_key = case environment_type when 'production' then $2 else $1 end
+        where publishable_key <> case environment_type when 'production' then $2 else $1 end`, [development, production])
+    },
+
     async findDefault(q: Queryable): Promise<InstanceRow | null> {
       const rows = await q.query<InstanceRow>('select * from instances where is_default order by created_at limit 1')
       return rows[0] ?? null

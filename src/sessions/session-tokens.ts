@@ -3,6 +3,7 @@ import type { Db } from '../platform/db/db.js'
 import type { Clock } from '../platform/clock.js'
 import { ApiError } from '../platform/errors.js'
 import type { Instance } from '../instance/instance.schemas.js'
+import { frontendApiHost } from '../instance/instance.service.js'
 import type { SigningKeyService } from './signing-keys.service.js'
 import type { SessionStore } from './sessions.store.js'
 
@@ -11,7 +12,7 @@ interface Deps {
   clock: Clock
   store: SessionStore
   signingKeys: Pick<SigningKeyService, 'signingKey'>
-  /** FOYER_PUBLIC_URL: its origin is the tokens' `iss`, which the SDKs compare with the publishable key's host. */
+  /** FOYER_PUBLIC_URL: the publishable key's host, with its scheme, is the tokens' `iss`; the SDKs compare the two to pick their cookies. */
   publicUrl: string
 }
 
@@ -31,7 +32,7 @@ const notActive = () =>
  * two lines.
  */
 export function createSessionTokenService({ db, clock, store, signingKeys, publicUrl }: Deps) {
-  const issuer = new URL(publicUrl).origin
+  const issuer = `${new URL(publicUrl).protocol}//${frontendApiHost(publicUrl)}`
 
   /**
    * A token for the instance's session `sessionId`. Only a live session gets one: an unknown,

@@ -38,6 +38,11 @@ import { createAcceptService } from './accept/accept.service.js'
 import { createSignInThrottle, memoryCounter, redisCounter } from './accept/sign-in-throttle.js'
 import { frontendRoutes } from './frontend/frontend.routes.js'
 import { orgFrontendRoutes } from './frontend/org-frontend.routes.js'
+import { unprefixedFrontendPath } from './frontend/instance-path.js'
+import { sessionCookie } from './accept/session-cookie.js'
+import { createHandshakeStore } from './sessions/handshake.store.js'
+import { createHandshakeService } from './sessions/handshake.js'
+import { handshakePayloadRoutes, handshakeRoutes } from './sessions/handshake.routes.js'
 import { createUserStore } from './users/users.store.js'
 import { createUserService } from './users/users.service.js'
 import { userRoutes } from './users/users.routes.js'
@@ -147,7 +152,10 @@ export function createServices({ config, db, clock, serverSecret, redis, resolve
   }))
   const accept = createAcceptService({
     db, clock, serverSecret, publicUrl: config.publicUrl, allowedRedirectOrigins: config.allowedRedirectOrigins, store: acceptStore, instances: instanceStore, users: createUserStore(),
-    invitations: invitationStore, outbox, tickets, organizations: { invitations: orgInvitationStore, invitationService: orgInvitations, memberships, organizations: organizationStore },
+    invitations: invitationStore, outbox, tickets, organizations: {
+      invitations: orgInvitationStore, invitationService: orgInvitations, memberships, organizations: organizationStore,
+      activateOrganization: acceptStore.setActiveOrganization,
+    },
     onUserCreated: domains.enroll,
     // Shared through Redis when there is one, so that several processes count together.
     throttle: createSignInThrottle({ counter: redis ? redisCounter(redis, memoryCounter(() => clock.now())) : memoryCounter(() => clock.now()) }),
@@ -159,7 +167,10 @@ export function createServices({ config, db, clock, serverSecret, redis, resolve
   const sessionStore = createSessionStore()
   const sessionTokens = createSessionTokenService({ db, clock, store: sessionStore, signingKeys, publicUrl: config.publicUrl })
   const sessions = createSessionService({ db, clock, store: sessionStore, tokens: sessionTokens, users: userStore, outbox })
-  return { signingKeys, sessionTokens, sessions, tickets, instances, invitations, orgInvitations, organizations, memberships, roles, domains, outbox, deliveries, webhooks, email, accept, users, waitlist }
+  const handshake = createHandshakeService({
+    db, clock, store: createHandshakeStore(), tokens: sessionTokens, sessions: sessionStore, serverSecret, allowedRedirectOrigins: config.allowedRedirectOrigins,
+  })
+  return { signingKeys, sessionTokens, sessions, handshake, tickets, instances, invitations, orgInvitations, organizations, memberships, roles, domains, outbox, deliveries, webhooks, email, accept, users, waitlist }
 }
 
 // Bodies must match their schema exactly (no coercion, nothing dropped); query strings are
@@ -205,6 +216,7 @@ export async function buildApp(deps: AppDeps): Promise<{ app: FastifyInstance; s
   const app = Fastify({
     logger: deps.logger ?? false,
     genReqId: () => randomUUID().replaceAll('-', ''),
+    rewriteUrl: (req) => unprefixedFrontendPath(req.url ?? '/'),
     logController: new RequestLog(),
     bodyLimit: 1024 * 1024,
     routerOptions: {
@@ -249,6 +261,7 @@ export async function buildApp(deps: AppDeps): Promise<{ app: FastifyInstance; s
     await bapi.register(instanceRoutes({ instances: services.instances, signingKeys: services.signingKeys }))
     await bapi.register(signingKeyRoutes({ signingKeys: services.signingKeys }))
     await bapi.register(sessionRoutes({ sessions: services.sessions }))
+    await bapi.register(handshakePayloadRoutes({ handshake: services.handshake }))
     await bapi.register(invitationRoutes({ invitations: services.invitations, tickets: services.tickets, clock: deps.clock }))
     await bapi.register(webhookRoutes({ webhooks: services.webhooks }))
     await bapi.register(emailRoutes({ email: services.email }))
@@ -265,9 +278,17 @@ export async function buildApp(deps: AppDeps): Promise<{ app: FastifyInstance; s
   await app.register(ticketRoutes({ accept: services.accept, allowedRedirectOrigins }))
   // One set of public limits for both faces of sign-up, so that they share one budget per IP.
   const limits = await createRequestLimits(app, deps.redis ?? null)
-  await app.register(pageRoutes({ accept: services.accept, waitlist: services.waitlist, publicUrl, allowedRedirectOrigins, limits }))
+  await app.register(pageRoutes({ accept: services.accept, waitlist: services.waitlist, handshake: services.handshake, publicUrl, allowedRedirectOrigins, limits }))
   // The Frontend API for custom flows: public too, with CORS for the allowed origins only.
   await app.register(frontendRoutes({ accept: services.accept, clock: deps.clock, publicUrl, allowedRedirectOrigins, limits }), { prefix: '/v1/client' })
+  const foyerSession = sessionCookie(publicUrl)
+  await app.register(handshakeRoutes({
+    handshake: services.handshake, resolveInstance: services.accept.resolveInstance, allowedRedirectOrigins,
+    currentSession: async (request) => {
+      const signedIn = await services.accept.session(foyerSession.read(request))
+      return signedIn && { id: signedIn.session.id, createdAt: signedIn.session.createdAt, instanceId: signedIn.instance.id }
+    },
+  }))
   await app.register(jwksFrontendRoutes({ signingKeys: services.signingKeys, resolveInstance: services.accept.resolveInstance }))
   await app.register(orgFrontendRoutes({ accept: services.accept, clock: deps.clock, publicUrl, allowedRedirectOrigins }))
   await app.register(dashboardRoutes({ db: deps.db, clock: deps.clock, config: deps.config, redis: deps.redis ?? null, services }))

@@ -22,6 +22,9 @@ import { effectiveOrgInvitationStatus, type OrgInvitationRow, type OrgInvitation
 import type { MembershipDetails } from '../organizations/memberships.schemas.js'
 import { createDomainStore } from '../organizations/domains.store.js'
 import { addMember, createOrgAcceptService, isInvitee, markAccepted, type OrganizationDeps } from './org-accept.service.js'
+import type { Accepted, SignedIn, TicketInvitation, TicketState } from './accept.types.js'
+
+export type { Accepted, SignedIn, TicketInvitation, TicketState } from './accept.types.js'
 
 interface Deps {
   db: Db
@@ -42,30 +45,6 @@ interface Deps {
   onUserCreated?: (tx: Queryable, instance: Instance, user: { id: string; emailAddress: string }) => Promise<void>
   /** Counts failed sign-ins; in this process when not given. */
   throttle?: SignInThrottle
-}
-
-/** The invitation a ticket belongs to: into the application, or into one of its organizations. */
-export type TicketInvitation =
-  | { target: 'application'; invitation: InvitationRow }
-  | { target: 'organization'; invitation: OrgInvitationView }
-
-/** What following an invitation link finds. 'declined' happens to organization invitations only. */
-export type TicketState =
-  | { kind: 'unknown' }
-  | ({ kind: 'revoked' | 'declined' | 'expired' | 'accepted'; instance: Instance } & TicketInvitation)
-  | ({ kind: 'usable'; instance: Instance; existingUser: UserRow | null } & TicketInvitation)
-
-/** The invitation a sign-up or sign-in accepted, and for an organization invitation the membership it made. */
-export interface Accepted {
-  invitation: InvitationRow | OrgInvitationRow
-  membership: MembershipDetails | null
-}
-
-/** A signed-in person: the cookie (or Frontend API client) carries `token`, the database only its hash. */
-export interface SignedIn {
-  instance: Instance
-  user: UserRow
-  session: { id: string; token: string; expiresAt: number; createdAt: number; lastActiveAt: number }
 }
 
 export const SESSION_TTL_MS = 7 * 24 * 60 * 60 * 1000
@@ -192,14 +171,14 @@ export function createAcceptService(deps: Deps) {
     }
   }
 
-  async function startSession(q: Queryable, instance: Instance, user: UserRow, _instanceNow: number): Promise<SignedIn['session']> {
+  async function startSession(q: Queryable, instance: Instance, user: UserRow, activeOrganizationId: string | null = null): Promise<SignedIn['session']> {
     // Sessions live on wall time: an instance's test clock moves invitations' expiry, not
     // how long someone stays signed in.
     const now = clock.now()
     const token = randomToken(43)
     const id = newId('sess', now)
     const expiresAt = now + SESSION_TTL_MS
-    await store.insertSession(q, { id, instanceId: instance.id, userId: user.id, tokenHash: sha256(token), expiresAt, now })
+    await store.insertSession(q, { id, instanceId: instance.id, userId: user.id, tokenHash: sha256(token), expiresAt, now, activeOrganizationId })
     const row: SessionRecord = { id, instance_id: instance.id, user_id: user.id, status: 'active', expires_at: expiresAt, last_active_at: now, created_at: now, updated_at: now }
     await deps.outbox.enqueue(q, [queuedSessionEvent('session.created', row, user, now)], now)
     return { id, token, expiresAt, createdAt: now, lastActiveAt: now }
@@ -259,7 +238,8 @@ export function createAcceptService(deps: Deps) {
         await deps.outbox.enqueue(tx, [queuedUserEvent(userCreatedEvent(user, instance, now), clock.now())], clock.now())
         const membership = accepted.target === 'organization' ? await addMember(deps.organizations, tx, instance, accepted.row!, user.id, now) : null
         await deps.onUserCreated?.(tx, instance, { id: user.id, emailAddress: state.invitation.email_address })
-        return { instance, user, invitation: accepted.row!, membership, session: await startSession(tx, instance, user, now) }
+        const organizationId = state.target === 'organization' ? state.invitation.organization_id : null
+        return { instance, user, invitation: accepted.row!, membership, session: await startSession(tx, instance, user, organizationId) }
       })
     } catch (err) {
       // Someone signed up with this address between the check and the insert.
@@ -328,7 +308,8 @@ export function createAcceptService(deps: Deps) {
         accepted = { invitation, membership: await addMember(deps.organizations, tx, instance, invitation, user.id, now) }
       }
       await users.touchSignIn(tx, instance.id, user.id, now)
-      return { instance, user, ...accepted, session: await startSession(tx, instance, { ...user, last_sign_in_at: now, updated_at: now }, now) }
+      const organizationId = usable?.target === 'organization' ? usable.invitation.organization_id : null
+      return { instance, user, ...accepted, session: await startSession(tx, instance, { ...user, last_sign_in_at: now, updated_at: now }, organizationId) }
     })
   }
 
@@ -449,7 +430,7 @@ export function createAcceptService(deps: Deps) {
         await deps.outbox.enqueue(tx, [queuedUserEvent(userCreatedEvent(user, instance, now), clock.now())], clock.now())
         await deps.onUserCreated?.(tx, instance, { id: user.id, emailAddress: attempt.email_address })
         const completed = { ...attempt, status: 'complete', created_user_id: user.id, failed_attempts: tries - 1, updated_at: now }
-        return { instance, user, attempt: completed, session: await startSession(tx, instance, user, now) }
+        return { instance, user, attempt: completed, session: await startSession(tx, instance, user) }
       })
     } catch (err) {
       if (isUniqueViolation(err)) throw identifierExists()

@@ -38,11 +38,22 @@ export function createAcceptStore() {
       return rows[0] ?? null
     },
 
-    async insertSession(q: Queryable, s: { id: string; instanceId: string; userId: string; tokenHash: string; expiresAt: number; now: number }): Promise<void> {
+    /**
+     * A new session acts in `activeOrganizationId` when given (the organization an invitation
+     * just made the person a member of), else in the one their latest session acted in.
+     */
+    async insertSession(q: Queryable, s: { id: string; instanceId: string; userId: string; tokenHash: string; expiresAt: number; now: number; activeOrganizationId: string | null }): Promise<void> {
       await q.query(`
-        insert into sessions (id, instance_id, user_id, token_hash, expires_at, last_active_at, created_at, updated_at)
-        values ($1, $2, $3, $4, $5, $6, $6, $6)`,
-      [s.id, s.instanceId, s.userId, s.tokenHash, s.expiresAt, s.now])
+        insert into sessions (id, instance_id, user_id, token_hash, expires_at, last_active_at, created_at, updated_at, active_organization_id)
+        values ($1, $2, $3, $4, $5, $6, $6, $6, coalesce($7, (
+          select active_organization_id from sessions
+          where instance_id = $2 and user_id = $3 and active_organization_id is not null
+          order by created_at desc limit 1)))`,
+      [s.id, s.instanceId, s.userId, s.tokenHash, s.expiresAt, s.now, s.activeOrganizationId])
+    },
+
+    async setActiveOrganization(q: Queryable, instanceId: string, sessionId: string, organizationId: string): Promise<void> {
+      await q.query('update sessions set active_organization_id = $3 where id = $2 and instance_id = $1', [instanceId, sessionId, organizationId])
     },
 
     /** The active session a token belongs to; an ended or expired one is no session. */

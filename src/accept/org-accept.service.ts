@@ -12,7 +12,7 @@ import type { DomainStore, SuggestionView } from '../organizations/domains.store
 import type { OrganizationStore } from '../organizations/organizations.store.js'
 import type { OutboxStore } from '../platform/outbox/outbox.store.js'
 import { newId } from '../platform/ids.js'
-import type { SignedIn, TicketState } from './accept.service.js'
+import type { SignedIn, TicketState } from './accept.types.js'
 
 /** What acceptance needs of organizations, invitations into them and the domains that suggest them. */
 export interface OrganizationDeps {
@@ -22,6 +22,8 @@ export interface OrganizationDeps {
   memberships: Pick<MembershipService, 'addInTransaction' | 'listForUser'>
   /** Every writer locks the organization's row before its invitations' rows, acceptance included. */
   organizations: Pick<OrganizationStore, 'lockById'>
+  /** Makes the organization a session's active one: its tokens then carry it (`o`), so the application sees orgId and orgRole. */
+  activateOrganization?: (tx: Queryable, instanceId: string, sessionId: string, organizationId: string) => Promise<void>
   /** Verified domains' suggestions; the stateless store when not given. */
   domains?: Pick<DomainStore, 'pendingSuggestions' | 'setSuggestionStatus'>
 }
@@ -152,7 +154,10 @@ export function createOrgAcceptService(deps: Deps) {
       const now = clock.now(signedIn.instance)
       return db.transaction(async (tx) => {
         const joined = await joinInTransaction(deps, clock, tx, signedIn.instance, invitation, signedIn.user.id, now)
-        if (joined) return joined
+        if (joined) {
+          await deps.activateOrganization?.(tx, signedIn.instance.id, signedIn.session.id, invitation.organization_id)
+          return joined
+        }
         const current = await deps.invitations.findById(tx, signedIn.instance.id, invitation.id)
         throw notPending(current ? effectiveOrgInvitationStatus(current, now) : 'revoked')
       })

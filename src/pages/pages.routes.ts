@@ -8,6 +8,7 @@ import { isInstanceId } from '../platform/ids.js'
 import { html } from '../platform/html.js'
 import type { AcceptService, SignedIn, TicketState } from '../accept/accept.service.js'
 import { sessionCookie } from '../accept/session-cookie.js'
+import type { HandshakeService } from '../sessions/handshake.js'
 import { redirectOriginsOf, type Instance } from '../instance/instance.schemas.js'
 import type { UserRow } from '../users/users.store.js'
 import { localUrl, sendPage, ticketProblem, usePageConventions } from './conventions.js'
@@ -20,6 +21,8 @@ import { isInvitee } from '../accept/org-accept.service.js'
 import type { OrgInvitationView } from '../organizations/org-invitations.schemas.js'
 
 export interface PagesDeps {
+  /** Sends people on to the application signed in. */
+  handshake: Pick<HandshakeService, 'allows' | 'back'>
   accept: AcceptService
   /** Joins an instance's waitlist; absent, waitlist-mode pages say joining is unavailable. */
   waitlist?: { join(instance: Instance, emailAddress: string): Promise<unknown> } | null
@@ -131,7 +134,22 @@ export const pageRoutes = (deps: PagesDeps): FastifyPluginAsyncTypebox => async 
     const previous = cookie.read(req)
     if (previous && previous !== signedIn.session.token) await accept.signOut(previous)
     cookie.set(reply, signedIn.session.token)
-    reply.redirect(target, 303)
+    reply.redirect(await signedInTo(signedIn, target), 303)
+  }
+
+  /**
+   * `target` for someone just signed in (or just made a member): a page of the application goes
+   * through the handshake, so the application's very first request is signed in, whatever its
+   * key and whatever its cookies said before. Foyer's own pages need no handshake.
+   */
+  async function signedInTo(signedIn: SignedIn, target: string): Promise<string> {
+    const url = new URL(target, origin)
+    if (url.origin === origin || !deps.handshake.allows(signedIn.instance, url)) return target
+    return deps.handshake.back({
+      instance: signedIn.instance, redirectUrl: url, session: { id: signedIn.session.id, createdAt: signedIn.session.createdAt },
+      // Both names: Foyer cannot know which the application's SDK reads.
+      suffixed: true, devBrowser: null, format: 'nonce',
+    })
   }
   const afterSignUp = async (instance: Instance) => instance.afterSignUpUrl ?? local(instance, '/welcome')
   const afterSignIn = async (instance: Instance) => instance.homeUrl ?? local(instance, '/welcome')
@@ -527,7 +545,7 @@ export const pageRoutes = (deps: PagesDeps): FastifyPluginAsyncTypebox => async 
     }
     if (yes) {
       const joined = await accept.organizations.accept(signedIn, ref)
-      return reply.redirect(accept.allowedRedirect(instance, joined.invitation.redirect_url) ?? await afterSignIn(instance), 303)
+      return reply.redirect(await signedInTo(signedIn, accept.allowedRedirect(instance, joined.invitation.redirect_url) ?? await afterSignIn(instance)), 303)
     }
     const declined = await accept.organizations.decline(signedIn, ref)
     return sendPage(reply, 200, messagePage({

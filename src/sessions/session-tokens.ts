@@ -1,11 +1,11 @@
-import { sign } from 'node:crypto'
+import { sign as rsaSign } from 'node:crypto'
 import type { Db } from '../platform/db/db.js'
 import type { Clock } from '../platform/clock.js'
 import { ApiError } from '../platform/errors.js'
 import type { Instance } from '../instance/instance.schemas.js'
 import { frontendApiHost } from '../instance/instance.service.js'
 import type { SigningKeyService } from './signing-keys.service.js'
-import type { SessionStore } from './sessions.store.js'
+import type { SessionStore, TokenSubject } from './sessions.store.js'
 
 interface Deps {
   db: Db
@@ -19,6 +19,12 @@ interface Deps {
 /** Clerk's session tokens live 60 s; `nbf` is 10 s back, for the clocks of the applications verifying them. */
 export const SESSION_TOKEN_TTL_S = 60
 const NOT_BEFORE_LEEWAY_S = 10
+
+export interface MintOptions {
+  expiresInSeconds?: number | null
+  /** The origin the token is for (`azp`): the application's page. */
+  azp?: string | null
+}
 
 const b64url = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url')
 
@@ -40,29 +46,42 @@ export function createSessionTokenService({ db, clock, store, signingKeys, publi
    * (Clerk's reference answers 404 and nothing else but 401 here). Times are the server's
    * clock: sessions live on wall time, not on an instance's test clock.
    */
-  async function mint(instance: Instance, sessionId: string, options: { expiresInSeconds?: number | null } = {}): Promise<string> {
+  async function mint(instance: Instance, sessionId: string, options: MintOptions = {}): Promise<string> {
     const now = clock.now()
-    const session = await store.findLive(db, instance.id, sessionId, now)
+    const session = await store.findTokenSubject(db, instance.id, sessionId, now)
     if (!session) throw notActive()
-    const { kid, privateKey } = await signingKeys.signingKey(instance)
+    return sign(instance, claims(session, now, options))
+  }
+
+  function claims(session: TokenSubject, now: number, options: MintOptions) {
     const iat = Math.floor(now / 1000)
-    const payload = {
+    return {
       sub: session.user_id,
       sid: session.id,
       iat,
       nbf: iat - NOT_BEFORE_LEEWAY_S,
       exp: iat + (options.expiresInSeconds ?? SESSION_TOKEN_TTL_S),
       iss: issuer,
+      // The origin the token is for; the SDKs check it only when given authorizedParties.
+      ...(options.azp ? { azp: options.azp } : {}),
       sts: 'active',
       // Minutes since the first factor (the sign-in that started the session); no second factor.
       fva: [Math.max(0, Math.floor((now - session.created_at) / 60_000)), -1],
       v: 2,
+      // Roles are stored with Clerk's `org:` prefix; version 2 tokens carry the bare name and
+      // the SDKs put the prefix back (orgRole = 'org:' + o.rol).
+      ...(session.org_id ? { o: { id: session.org_id, slg: session.org_slug, rol: session.org_role!.replace(/^org:/, '') } } : {}),
     }
-    const input = `${b64url({ alg: 'RS256', kid, typ: 'JWT' })}.${b64url(payload)}`
-    return `${input}.${sign('sha256', Buffer.from(input), privateKey).toString('base64url')}`
   }
 
-  return { mint }
+  /** An RS256 JWT of `payload`, under the instance's current signing key. */
+  async function sign(instance: Instance, payload: object): Promise<string> {
+    const { kid, privateKey } = await signingKeys.signingKey(instance)
+    const input = `${b64url({ alg: 'RS256', kid, typ: 'JWT' })}.${b64url(payload)}`
+    return `${input}.${rsaSign('sha256', Buffer.from(input), privateKey).toString('base64url')}`
+  }
+
+  return { mint, sign }
 }
 
 export type SessionTokenService = ReturnType<typeof createSessionTokenService>

@@ -53,6 +53,16 @@ function where(f: SessionFilter): { sql: string; params: unknown[] } {
   return { sql: clauses.join(' and '), params }
 }
 
+/** What a session token says of a live session: its person and the organization it acts in, if still a member. */
+export interface TokenSubject {
+  id: string
+  user_id: string
+  created_at: number
+  org_id: string | null
+  org_slug: string | null
+  org_role: string | null
+}
+
 export function createSessionStore() {
   return {
     async findById(q: Queryable, instanceId: string, id: string): Promise<SessionRecord | null> {
@@ -81,6 +91,38 @@ export function createSessionStore() {
         where id = $1 and instance_id = $2 and status = 'active'
         returning ${COLUMNS}`, [id, instanceId, now])
       return rows[0] ?? null
+    },
+
+    /**
+     * A live session with its user still there, and its active organization with the user's
+     * role in it; a membership since removed leaves the organization out (the token must not
+     * claim a role the person no longer has).
+     */
+    async findTokenSubject(q: Queryable, instanceId: string, id: string, now: number): Promise<TokenSubject | null> {
+      const rows = await q.query<TokenSubject>(`
+        select s.id, s.user_id, s.created_at, o.id as org_id, o.slug as org_slug, m.role as org_role
+        from sessions s
+        join users u on u.id = s.user_id and u.instance_id = s.instance_id
+        left join organization_memberships m on m.organization_id = s.active_organization_id and m.user_id = s.user_id and m.instance_id = s.instance_id
+        left join organizations o on o.id = m.organization_id
+        where s.id = $1 and s.instance_id = $2 and s.status = 'active' and s.expires_at > $3`, [id, instanceId, now])
+      return rows[0] ?? null
+    },
+
+    /**
+     * Makes the organization named by id or slug the session's active one, if its person is a
+     * member of it; '' makes none active. Anything else changes nothing (Clerk's rule).
+     */
+    async activateOrganization(q: Queryable, instanceId: string, sessionId: string, idOrSlug: string): Promise<void> {
+      if (idOrSlug === '') {
+        await q.query('update sessions set active_organization_id = null where id = $1 and instance_id = $2', [sessionId, instanceId])
+        return
+      }
+      await q.query(`
+        update sessions s set active_organization_id = m.organization_id
+        from organization_memberships m join organizations o on o.id = m.organization_id
+        where s.id = $1 and s.instance_id = $2 and m.user_id = s.user_id and o.instance_id = s.instance_id and (o.id = $3 or o.slug = $3)`,
+      [sessionId, instanceId, idOrSlug])
     },
 
     /** The session with its user still there: the row a token may be minted for, if it is live. */

@@ -72,3 +72,15 @@ export function browser(app: FastifyInstance, remoteAddress = `10.0.${Math.floor
 }
 
 export type Browser = ReturnType<typeof browser>
+
+/**
+ * A redirect into the application after a sign-in: the page asked for, carrying a handshake
+ * nonce so that the application's first request is signed in. Answers the page without it.
+ */
+export function intoApplication(location: unknown): string {
+  const url = new URL(String(location))
+  const nonce = url.searchParams.get('__clerk_handshake_nonce')
+  if (!nonce || nonce.length < 32) throw new Error(`${String(location)} carries no handshake nonce`)
+  url.searchParams.delete('__clerk_handshake_nonce')
+  return url.href
+}

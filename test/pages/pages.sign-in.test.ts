@@ -5,7 +5,7 @@ import { forEachDatabase } from '../helpers/databases.js'
 import { makeInvitation } from '../helpers/factories.js'
 import { SESSION_COOKIE } from '../../src/accept/session-cookie.js'
 import type { Instance } from '../../src/instance/instance.schemas.js'
-import { browser, formOf, pathOf, textOf, type Browser } from './page-client.js'
+import { browser, formOf, intoApplication, pathOf, textOf, type Browser } from './page-client.js'
 
 const PASSWORD = 'correct horse battery'
 
@@ -114,7 +114,7 @@ forEachDatabase('hosted sign-in and sign-out', (engine) => {
       await b.submit(await b.follow(await b.get(inv.url)), { password: PASSWORD })
       const fresh = browser(t.app)
       const res = await fresh.submit(await fresh.get(`/sign-in?instance=${other.id}`), { identifier: inv.email_address, password: PASSWORD })
-      assert.equal(res.headers.location, `${APP_ORIGIN}/home`)
+      assert.equal(intoApplication(res.headers.location), `${APP_ORIGIN}/home`)
     })
 
     it('refuses a post without the CSRF token with a 403 page', async () => {

@@ -4,7 +4,7 @@ import { APP_ORIGIN, buildTestApp, client, uniqueEmail, type Client, type TestAp
 import { forEachDatabase } from '../helpers/databases.js'
 import { makeInvitation } from '../helpers/factories.js'
 import { SESSION_COOKIE } from '../../src/accept/session-cookie.js'
-import { browser, formOf, pathOf, textOf, type Browser } from './page-client.js'
+import { browser, formOf, intoApplication, pathOf, textOf, type Browser } from './page-client.js'
 
 forEachDatabase('hosted sign-up', (engine) => {
   let t: TestApp
@@ -72,7 +72,7 @@ forEachDatabase('hosted sign-up', (engine) => {
       const inv = await makeInvitation(api)
       const b = browser(t.app)
       const done = await b.submit(await openInvitation(b, inv.url), { password: 'correct horse battery' })
-      assert.equal(done.headers.location, `${APP_ORIGIN}/onboarding`)
+      assert.equal(intoApplication(done.headers.location), `${APP_ORIGIN}/onboarding`)
     })
 
     it('keeps the form, with a 422 and the reason, for a short password; the invitation stays pending', async () => {

@@ -1,0 +1,36 @@
+import type { Queryable } from '../platform/db/db.js'
+
+/** Nonces of the handshake's nonce carrier (migration 015); only their hashes are kept. */
+export function createHandshakeStore() {
+  return {
+    async insert(q: Queryable, n: { nonceHash: string; instanceId: string; directives: string[]; now: number; expiresAt: number }): Promise<void> {
+      await q.query(`
+        insert into handshake_nonces (nonce_hash, instance_id, directives, created_at, expires_at)
+        values ($1, $2, $3::jsonb, $4, $5)`, [n.nonceHash, n.instanceId, JSON.stringify(n.directives), n.now, n.expiresAt])
+    },
+
+    /**
+     * The directives of an unexpired nonce of the instance, if it is unused or was first used
+     * no longer than `reloadMs` ago; marks its first use. One statement, so two processes
+     * answering the same nonce agree on when it was first used.
+     */
+    async use(q: Queryable, instanceId: string, nonceHash: string, now: number, reloadMs: number): Promise<string[] | null> {
+      const rows = await q.query<{ directives: string[] | string }>(`
+        update handshake_nonces set first_used_at = coalesce(first_used_at, $3)
+        where nonce_hash = $1 and instance_id = $2 and expires_at > $3 and (first_used_at is null or first_used_at > $3 - $4)
+        returning directives`, [nonceHash, instanceId, now, reloadMs])
+      const directives = rows[0]?.directives
+      if (directives === undefined) return null
+      return typeof directives === 'string' ? JSON.parse(directives) as string[] : directives
+    },
+
+    /** Drops nonces past their window, a bounded batch at a time. */
+    async sweep(q: Queryable, now: number): Promise<void> {
+      await q.query(`
+        delete from handshake_nonces where nonce_hash in (
+          select nonce_hash from handshake_nonces where expires_at <= $1 limit 500)`, [now])
+    },
+  }
+}
+
+export type HandshakeStore = ReturnType<typeof createHandshakeStore>

@@ -1,0 +1,127 @@
+import { randomBytes } from 'node:crypto'
+import type { Db } from '../platform/db/db.js'
+import type { Clock } from '../platform/clock.js'
+import { sha256 } from '../platform/secrets.js'
+import { isAllowedOrigin } from '../platform/validation.js'
+import { redirectOriginsOf, type Instance } from '../instance/instance.schemas.js'
+import type { SessionTokenService } from './session-tokens.js'
+import type { HandshakeStore } from './handshake.store.js'
+import type { SessionStore } from './sessions.store.js'
+import { devBrowserCookies, signedInCookies, signedOutCookies, type CookieContext } from './clerk-cookies.js'
+import { refreshTokenFor } from './refresh-tokens.js'
+
+interface Deps {
+  db: Db
+  clock: Clock
+  store: HandshakeStore
+  tokens: Pick<SessionTokenService, 'mint' | 'sign'>
+  sessions: Pick<SessionStore, 'activateOrganization'>
+  serverSecret: Buffer
+  /** FOYER_ALLOWED_REDIRECT_ORIGINS: every instance allows these, and its own besides. */
+  allowedRedirectOrigins: readonly string[]
+}
+
+/** An unused nonce lasts as long as the redirect that carries it should take. */
+const NONCE_TTL_MS = 2 * 60 * 1000
+/** A used nonce still answers this long: a reload of the page that carried it stays signed in. */
+const NONCE_RELOAD_MS = 10 * 1000
+/** The token carrier's own lifetime; the session token inside lives 60 s anyway. */
+const HANDSHAKE_TOKEN_TTL_S = 60
+
+/** The browser's Foyer session, when it belongs to the instance the handshake is for. */
+export interface HandshakeSession {
+  id: string
+  createdAt: number
+}
+
+export interface HandshakeRequest {
+  instance: Instance
+  /** Where the application wants the browser back: checked against the instance's allowed origins. */
+  redirectUrl: URL
+  session: HandshakeSession | null
+  /** `suffixed_cookies=true`: the application reads suffixed cookie names. */
+  suffixed: boolean
+  /** The application's own development-browser value, kept when it sent one. */
+  devBrowser: string | null
+  /** 'nonce' or 'token', as the application asked; Foyer-initiated handshakes use the nonce. */
+  format: 'nonce' | 'token'
+  /**
+   * `organization_id` (an id or slug) to make the session's active organization, when its
+   * person is a member; '' for none (the personal account). Absent leaves it as it is.
+   */
+  organization?: string | undefined
+}
+
+/**
+ * Clerk's handshake: the way an application's middleware (clerkMiddleware, authenticateRequest)
+ * learns who the browser is. The browser comes to Foyer on a top-level navigation, so Foyer
+ * reads its own session cookie, and goes back to the application carrying Set-Cookie
+ * directives for the application's domain: a session token, or a sign-out. The carrier is
+ * either a signed JWT in the URL (`__clerk_handshake`) or a single-use nonce the application
+ * trades for the directives through the Backend API with its secret key.
+ */
+export function createHandshakeService({ db, clock, store, tokens, sessions, serverSecret, allowedRedirectOrigins }: Deps) {
+  /** Whether `url` may receive a handshake of the instance: a credential must never go to an unlisted origin. */
+  function allows(instance: Instance, url: URL): boolean {
+    return (url.protocol === 'http:' || url.protocol === 'https:') && isAllowedOrigin(url, redirectOriginsOf(instance, allowedRedirectOrigins))
+  }
+
+  /** The Set-Cookie lines that sign the application's browser in (or out), for `redirectUrl`'s site. */
+  async function directives(r: Omit<HandshakeRequest, 'format'>): Promise<string[]> {
+    const context: CookieContext = { publishableKey: r.instance.publishableKey, suffixed: r.suffixed, secure: r.redirectUrl.protocol === 'https:' }
+    const devBrowser = r.instance.environmentType === 'development'
+      ? devBrowserCookies(context, r.devBrowser ?? `dvb_${randomBytes(18).toString('base64url')}`)
+      : []
+    if (!r.session) return [...signedOutCookies(context), ...devBrowser]
+    let token: string
+    try {
+      token = await tokens.mint(r.instance, r.session.id, { azp: r.redirectUrl.origin })
+    } catch {
+      // Ended or revoked between reading the cookie and minting: that browser is signed out.
+      return [...signedOutCookies(context), ...devBrowser]
+    }
+    return [
+      ...signedInCookies(context, {
+        token,
+        // The sign-in's time: never after the token's iat, which the SDK would take as a token
+        // older than the client's last change, and handshake again.
+        clientUat: Math.floor(r.session.createdAt / 1000),
+        refreshToken: refreshTokenFor(serverSecret, r.instance.id, r.session.id),
+      }),
+      ...devBrowser,
+    ]
+  }
+
+  /** The URL the browser goes back to: `redirectUrl` with the carrier in its query. */
+  async function back(r: HandshakeRequest): Promise<string> {
+    if (r.session && r.organization !== undefined) await sessions.activateOrganization(db, r.instance.id, r.session.id, r.organization)
+    const lines = await directives(r)
+    const url = new URL(r.redirectUrl)
+    if (r.format === 'nonce') {
+      const now = clock.now()
+      const nonce = randomBytes(24).toString('base64url')
+      await store.insert(db, { nonceHash: sha256(nonce), instanceId: r.instance.id, directives: lines, now, expiresAt: now + NONCE_TTL_MS })
+      url.searchParams.set('__clerk_handshake_nonce', nonce)
+    } else {
+      const iat = Math.floor(clock.now() / 1000)
+      url.searchParams.set('__clerk_handshake', await tokens.sign(r.instance, { handshake: lines, iat, exp: iat + HANDSHAKE_TOKEN_TTL_S }))
+    }
+    return url.href
+  }
+
+  return {
+    allows,
+    back,
+
+    /** The directives behind a nonce of the instance (Backend API, secret key); null once spent or unknown. */
+    async payload(instance: Instance, nonce: string): Promise<string[] | null> {
+      const now = clock.now()
+      const lines = await store.use(db, instance.id, sha256(nonce), now, NONCE_RELOAD_MS)
+      // Spent nonces are dropped by whoever trades one: no timer, and several processes share the work.
+      if (Math.random() < 0.05) await store.sweep(db, now)
+      return lines
+    },
+  }
+}
+
+export type HandshakeService = ReturnType<typeof createHandshakeService>

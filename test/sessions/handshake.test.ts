@@ -1,0 +1,181 @@
+import { after, before, describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { createClerkClient } from '@clerk/backend'
+import { buildTestApp, client, type TestApp } from '../helpers/build-app.js'
+import { forEachDatabase } from '../helpers/databases.js'
+import { makeInvitation } from '../helpers/factories.js'
+import { fapi, ticketOf, type Fapi } from '../frontend/fapi-client.js'
+import { SESSION_COOKIE } from '../../src/accept/session-cookie.js'
+import { cookieSuffix } from '../../src/sessions/clerk-cookies.js'
+
+const PASSWORD = 'correct horse battery'
+const APP = 'http://localhost:5173'
+
+const claimsOf = (jwt: string) => JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString())
+
+/** The cookies a list of Set-Cookie lines leaves, by name ('' for a deleted one). */
+function jar(lines: string[]): Map<string, string> {
+  const cookies = new Map<string, string>()
+  for (const line of lines) {
+    const [pair] = line.split(';')
+    const at = pair!.indexOf('=')
+    cookies.set(pair!.slice(0, at), /max-age=0(;|$)/i.test(line) ? '' : pair!.slice(at + 1))
+  }
+  return cookies
+}
+
+forEachDatabase('the handshake', (engine) => {
+  let t: TestApp
+  let f: Fapi
+  let apiUrl: string
+
+  before(async () => {
+    t = await buildTestApp({ engine })
+    f = fapi(t.app)
+    apiUrl = await t.app.listen({ port: 0, host: '127.0.0.1' })
+  })
+  after(() => t.close())
+
+  async function signedUp() {
+    const { instance, secretKey } = await t.newInstance()
+    const invitation = await makeInvitation(client(t.app, secretKey))
+    const res = await f.post('/v1/client/sign_ups', { strategy: 'ticket', ticket: ticketOf(invitation), password: PASSWORD })
+    assert.equal(res.status, 200, JSON.stringify(res.body))
+    return { instance, secretKey, cookie: res.session!, userId: res.body.response.created_user_id as string, sessionId: res.body.response.created_session_id as string }
+  }
+
+  /** The handshake as Clerk's middleware sends the browser to it, with the browser's Foyer cookie if any. */
+  async function handshake(query: Record<string, string>, cookie: string | null, prefix = '') {
+    return t.app.inject({
+      method: 'GET', url: `${prefix}/v1/client/handshake?${new URLSearchParams(query)}`,
+      headers: cookie ? { cookie: `${SESSION_COOKIE}=${encodeURIComponent(cookie)}` } : {},
+    })
+  }
+
+  /** What the application's middleware makes of the first request after the handshake. */
+  async function landOn(location: string, s: { secretKey: string; instance: { publishableKey: string } }, cookies = '') {
+    const clerk = createClerkClient({ secretKey: s.secretKey, apiUrl, publishableKey: s.instance.publishableKey, proxyUrl: apiUrl, telemetry: { disabled: true } })
+    return clerk.authenticateRequest(new Request(location, { headers: { accept: 'text/html', 'sec-fetch-dest': 'document', ...(cookies ? { cookie: cookies } : {}) } }))
+  }
+
+  describe('GET /v1/client/handshake', () => {
+    // @see issue 13
+    it('sends a signed-in browser back with a nonce that @clerk/backend trades for its session, once', async () => {
+      const s = await signedUp()
+      const res = await handshake({ redirect_url: `${APP}/welcome?x=1`, format: 'nonce', suffixed_cookies: 'false', __clerk_hs_reason: 'dev-browser-missing' }, s.cookie, `/fapi/${s.instance.id}`)
+      assert.equal(res.statusCode, 307)
+      assert.equal(res.headers['cache-control'], 'no-store')
+      const location = new URL(res.headers.location as string)
+      assert.equal(location.origin + location.pathname, `${APP}/welcome`)
+      assert.equal(location.searchParams.get('x'), '1')
+      assert.ok(location.searchParams.get('__clerk_handshake_nonce'))
+
+      const state = await landOn(location.href, s)
+      assert.equal(state.status, 'signed-in', state.message ?? '')
+      const auth = state.toAuth() as { userId: string; sessionId: string }
+      assert.equal(auth.userId, s.userId)
+      assert.equal(auth.sessionId, s.sessionId)
+      const cookies = jar(state.headers.getSetCookie())
+      const token = cookies.get('__session')!
+      assert.equal(claimsOf(token).azp, APP)
+      assert.ok(Number(cookies.get('__client_uat')) <= claimsOf(token).iat, '__client_uat is never after the token')
+      assert.ok(cookies.get('__clerk_db_jwt'), 'a development instance gets the development-browser cookie')
+      assert.ok(cookies.get(`__refresh_${cookieSuffix(s.instance.publishableKey)}`))
+      // Development strips the carrier with one more redirect, to the same page.
+      assert.equal(new URL(state.headers.get('location')!).searchParams.get('__clerk_handshake_nonce'), null)
+
+      // The application may trade the nonce again within a reload's window, never after it.
+      const payload = () => fetch(`${apiUrl}/v1/clients/handshake_payload?nonce=${location.searchParams.get('__clerk_handshake_nonce')}`, { headers: { authorization: `Bearer ${s.secretKey}` } })
+      assert.equal((await payload()).status, 200)
+      t.clock.advance(11_000)
+      try {
+        assert.equal((await payload()).status, 404)
+      } finally {
+        t.clock.advance(-11_000) // tokens of later tests must not be issued in the future
+      }
+    })
+
+    // @see issue 13
+    it('carries a signed token when asked for one, with suffixed cookies', async () => {
+      const s = await signedUp()
+      const res = await handshake({ redirect_url: `${APP}/`, format: 'token', suffixed_cookies: 'true' }, s.cookie, `/fapi/${s.instance.id}`)
+      assert.equal(res.statusCode, 307)
+      const location = new URL(res.headers.location as string)
+      const carried = location.searchParams.get('__clerk_handshake')!
+      const lines: string[] = claimsOf(carried).handshake
+      const suffix = cookieSuffix(s.instance.publishableKey)
+      const cookies = jar(lines)
+      assert.ok(cookies.get(`__session_${suffix}`))
+      assert.ok(cookies.get('__session'))
+      assert.ok(cookies.get(`__client_uat_${suffix}`))
+      const state = await landOn(location.href, s)
+      assert.equal(state.status, 'signed-in', state.message ?? '')
+      assert.equal((state.toAuth() as { userId: string }).userId, s.userId)
+    })
+
+    // @see issue 13
+    it('signs the browser out when it has no session of this instance: none, ended, or another instance\'s', async () => {
+      const s = await signedUp()
+      const other = await signedUp()
+      const ended = await signedUp()
+      await t.services.accept.signOut(ended.cookie)
+      for (const [cookie, who] of [[null, 'no cookie'], [other.cookie, 'another instance'], [ended.cookie, 'signed out']] as const) {
+        const res = await handshake({ redirect_url: `${APP}/`, format: 'nonce' }, cookie, `/fapi/${s.instance.id}`)
+        assert.equal(res.statusCode, 307, who)
+        const state = await landOn(res.headers.location as string, s)
+        assert.equal(state.status, 'signed-out', who)
+        const cookies = jar(state.headers.getSetCookie())
+        assert.equal(cookies.get('__client_uat'), '0', who)
+        assert.equal(cookies.get('__session'), '', who)
+      }
+    })
+
+    // @see issue 13
+    it('serves each instance under its own path, and the default instance at the root', async () => {
+      await t.services.instances.bootstrap(null)
+      const s = await signedUp()
+      // The default instance does not know this browser's session, which is another instance's.
+      const atRoot = await handshake({ redirect_url: `${APP}/`, format: 'token' }, s.cookie)
+      assert.equal(atRoot.statusCode, 307)
+      assert.equal(jar(claimsOf(new URL(atRoot.headers.location as string).searchParams.get('__clerk_handshake')!).handshake).get('__client_uat'), '0')
+      // Its own path does, whatever instance the query names.
+      const own = await handshake({ redirect_url: `${APP}/`, format: 'token', instance: 'ins_someoneelse' }, s.cookie, `/fapi/${s.instance.id}`)
+      const lines = claimsOf(new URL(own.headers.location as string).searchParams.get('__clerk_handshake')!).handshake
+      assert.equal(claimsOf(jar(lines).get('__session')!).sub, s.userId)
+      assert.equal((await handshake({ redirect_url: `${APP}/` }, null, '/fapi/ins_doesnotexist')).statusCode, 404)
+    })
+
+    // @see issue 13
+    it('refuses a redirect_url the instance does not allow with a page, never a redirect', async () => {
+      const s = await signedUp()
+      for (const redirect of ['https://evil.example/steal', 'javascript:alert(1)', 'not a url', `${APP.replace('localhost', 'localhost.evil.example')}/`]) {
+        const res = await handshake({ redirect_url: redirect, format: 'nonce' }, s.cookie, `/fapi/${s.instance.id}`)
+        assert.equal(res.statusCode, 400, redirect)
+        assert.equal(res.headers.location, undefined, redirect)
+        assert.match(res.headers['content-type'] as string, /text\/html/)
+        assert.match(res.body, /redirect_url|allow/, redirect)
+      }
+      assert.equal((await handshake({ format: 'nonce' }, s.cookie, `/fapi/${s.instance.id}`)).statusCode, 400)
+      assert.equal((await handshake({ redirect_url: `${APP}/`, format: 'cookie' }, s.cookie, `/fapi/${s.instance.id}`)).statusCode, 400)
+    })
+  })
+
+  describe('GET /v1/clients/handshake_payload', () => {
+    // @see issue 13
+    it('answers only the instance the nonce was made for', async () => {
+      const s = await signedUp()
+      const other = await signedUp()
+      const res = await handshake({ redirect_url: `${APP}/`, format: 'nonce' }, s.cookie, `/fapi/${s.instance.id}`)
+      const nonce = new URL(res.headers.location as string).searchParams.get('__clerk_handshake_nonce')!
+      const as = (key: string) => fetch(`${apiUrl}/v1/clients/handshake_payload?nonce=${nonce}`, { headers: { authorization: `Bearer ${key}` } })
+      const refused = await as(other.secretKey)
+      assert.equal(refused.status, 404)
+      assert.equal((await refused.json()).errors[0].code, 'resource_not_found')
+      const answered = await as(s.secretKey)
+      assert.equal(answered.status, 200)
+      const body = await answered.json()
+      assert.deepEqual(Object.keys(body), ['directives'])
+      assert.equal((await fetch(`${apiUrl}/v1/clients/handshake_payload`, { headers: { authorization: `Bearer ${s.secretKey}` } })).status, 422)
+    })
+  })
+})

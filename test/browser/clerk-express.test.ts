@@ -49,6 +49,7 @@ function engineSuite(engine: Engine) {
     let sink: SmtpSink
     const databaseUrls: string[] = []
     const cleanups: Array<() => Promise<void> | void> = []
+    let liveFoyer: Promise<{ foyer: FoyerProcess; secretKey: string }>
     before(async () => {
       sink = await startSmtpSink()
       if (engine === 'postgres') {
@@ -58,8 +59,24 @@ function engineSuite(engine: Engine) {
           databaseUrls.push(created.url)
         }
       }
+      // Started now, not awaited: it comes up beside the suite's own Foyer and Chromium.
+      liveFoyer = startLiveFoyer()
+      liveFoyer.catch(() => {})
     })
     const database = (i: number): Record<string, string> => (databaseUrls[i] ? { DATABASE_URL: databaseUrls[i]! } : {})
+
+    /** A Foyer whose default instance holds an sk_live_ key, so its publishable key is pk_live_. */
+    async function startLiveFoyer() {
+      const dir = mkdtempSync(join(tmpdir(), `foyer-clerk-express-live-${engine}-`))
+      cleanups.push(() => rmSync(dir, { recursive: true, force: true }))
+      const secretKey = `sk_live_${randomToken(40)}`
+      const foyer = await startFoyer({
+        PORT: '0', HOST: '127.0.0.1', FOYER_DATA_DIR: join(dir, 'data'), FOYER_SECRET_KEY: secretKey, FOYER_SECRET: randomServerSecret(),
+        SMTP_URL: `smtp://127.0.0.1:${sink.port}`, LOG_LEVEL: 'warn', ...database(1),
+      }, { cwd: dir })
+      cleanups.push(async () => { await foyer.stop() })
+      return { foyer, secretKey }
+    }
 
     const suite = useBrowserSuite(`clerk-express-${engine}`, () => ({ SMTP_URL: `smtp://127.0.0.1:${sink.port}`, ...database(0) }))
     let dev: Side
@@ -79,16 +96,11 @@ function engineSuite(engine: Engine) {
     }
 
     before(async () => {
-      const liveDir = mkdtempSync(join(tmpdir(), `foyer-clerk-express-live-${engine}-`))
-      cleanups.push(() => rmSync(liveDir, { recursive: true, force: true }))
-      const liveKey = `sk_live_${randomToken(40)}`
-      const liveFoyer = await startFoyer({
-        PORT: '0', HOST: '127.0.0.1', FOYER_DATA_DIR: join(liveDir, 'data'), FOYER_SECRET_KEY: liveKey, FOYER_SECRET: randomServerSecret(),
-        SMTP_URL: `smtp://127.0.0.1:${sink.port}`, LOG_LEVEL: 'warn', ...database(1),
-      }, { cwd: liveDir })
-      cleanups.push(async () => { await liveFoyer.stop() })
-      dev = await connect(suite.foyer, suite.secretKey, () => '')
-      live = await connect(liveFoyer, liveKey, (id) => `/fapi/${id}`)
+      const started = await liveFoyer
+      ;[dev, live] = await Promise.all([
+        connect(suite.foyer, suite.secretKey, () => ''),
+        connect(started.foyer, started.secretKey, (id) => `/fapi/${id}`),
+      ])
       assert.match(dev.publishableKey, /^pk_test_/)
       assert.match(live.publishableKey, /^pk_live_/)
     })

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { createClerkClient } from '@clerk/backend'
 import { buildTestApp, client, type TestApp } from '../helpers/build-app.js'
 import { forEachDatabase } from '../helpers/databases.js'
-import { makeInvitation } from '../helpers/factories.js'
+import { addMember, makeInvitation, makeOrganization } from '../helpers/factories.js'
 import { fapi, ticketOf, type Fapi } from '../frontend/fapi-client.js'
 import { SESSION_COOKIE } from '../../src/accept/session-cookie.js'
 import { cookieSuffix } from '../../src/sessions/clerk-cookies.js'
@@ -157,6 +157,48 @@ forEachDatabase('the handshake', (engine) => {
       }
       assert.equal((await handshake({ format: 'nonce' }, s.cookie, `/fapi/${s.instance.id}`)).statusCode, 400)
       assert.equal((await handshake({ redirect_url: `${APP}/`, format: 'cookie' }, s.cookie, `/fapi/${s.instance.id}`)).statusCode, 400)
+    })
+  })
+
+  describe('organizations', () => {
+    /** Someone who signed up through an invitation into an organization of a new instance. */
+    async function joined(role: string) {
+      const { instance, secretKey } = await t.newInstance()
+      const api = client(t.app, secretKey)
+      const org = await makeOrganization(api, { slug: `team-${Date.now().toString(36)}` })
+      const inv = await api.post(`/v1/organizations/${org.id}/invitations`, { email_address: `p${Date.now()}@example.com`, role, notify: false })
+      assert.equal(inv.status, 200, JSON.stringify(inv.body))
+      const res = await f.post('/v1/client/sign_ups', { strategy: 'ticket', ticket: ticketOf(inv.body), password: PASSWORD })
+      assert.equal(res.status, 200, JSON.stringify(res.body))
+      return { instance, secretKey, api, org, cookie: res.session!, userId: res.body.response.created_user_id as string }
+    }
+    const sessionTokenOf = async (res: { headers: Record<string, unknown> }) =>
+      jar(claimsOf(new URL(String(res.headers.location)).searchParams.get('__clerk_handshake')!).handshake).get('__session')!
+
+    // @see issue 13
+    it('signs the application in to the organization an invitation made the person a member of, with its role', async () => {
+      const s = await joined('org:admin')
+      const res = await handshake({ redirect_url: `${APP}/`, format: 'nonce' }, s.cookie, `/fapi/${s.instance.id}`)
+      const state = await landOn(res.headers.location as string, s)
+      const auth = state.toAuth() as { userId: string; orgId: string; orgRole: string; orgSlug: string }
+      assert.deepEqual([auth.userId, auth.orgId, auth.orgRole, auth.orgSlug], [s.userId, s.org.id, 'org:admin', s.org.slug])
+    })
+
+    // @see issue 13
+    it('switches the organization with organization_id, only to one the person belongs to, and drops a membership removed since', async () => {
+      const s = await joined('org:member')
+      const other = await makeOrganization(s.api)
+      const notMine = await makeOrganization(s.api)
+      await addMember(s.api, other.id, s.userId, 'org:admin')
+      const at = (organization_id?: string) =>
+        handshake({ redirect_url: `${APP}/`, format: 'token', ...(organization_id === undefined ? {} : { organization_id }) }, s.cookie, `/fapi/${s.instance.id}`)
+      assert.deepEqual(claimsOf(await sessionTokenOf(await at(other.slug))).o, { id: other.id, slg: other.slug, rol: 'admin' })
+      assert.equal(claimsOf(await sessionTokenOf(await at(notMine.id))).o.id, other.id, 'not a member: unchanged')
+      assert.equal(claimsOf(await sessionTokenOf(await at())).o.id, other.id, 'absent: unchanged')
+      assert.equal(claimsOf(await sessionTokenOf(await at(''))).o, undefined, 'empty: the personal account')
+      await at(s.org.id)
+      assert.equal((await s.api.delete(`/v1/organizations/${s.org.id}/memberships/${s.userId}`)).status, 200)
+      assert.equal(claimsOf(await sessionTokenOf(await at())).o, undefined, 'a removed membership is no longer claimed')
     })
   })
 

@@ -7,6 +7,7 @@ import { addMember, makeInvitation, makeOrganization } from '../helpers/factorie
 import { fapi, ticketOf, type Fapi } from '../frontend/fapi-client.js'
 import { SESSION_COOKIE } from '../../src/accept/session-cookie.js'
 import { cookieSuffix } from '../../src/sessions/clerk-cookies.js'
+import { createHandshakeStore } from '../../src/sessions/handshake.store.js'
 
 const PASSWORD = 'correct horse battery'
 const APP = 'http://localhost:5173'
@@ -157,6 +158,37 @@ forEachDatabase('the handshake', (engine) => {
       }
       assert.equal((await handshake({ format: 'nonce' }, s.cookie, `/fapi/${s.instance.id}`)).statusCode, 400)
       assert.equal((await handshake({ redirect_url: `${APP}/`, format: 'cookie' }, s.cookie, `/fapi/${s.instance.id}`)).statusCode, 400)
+    })
+  })
+
+  describe('flooding', () => {
+    // @see issue 13
+    it('limits handshakes per IP, with a page and Retry-After', async () => {
+      const { instance } = await t.newInstance()
+      const from = (ip: string) => t.app.inject({ method: 'GET', url: `/fapi/${instance.id}/v1/client/handshake?redirect_url=${encodeURIComponent(`${APP}/`)}&format=token`, remoteAddress: ip })
+      const statuses = new Map<number, number>()
+      for (let i = 0; i < 1201; i++) {
+        const { statusCode } = await from('203.0.113.9')
+        statuses.set(statusCode, (statuses.get(statusCode) ?? 0) + 1)
+      }
+      assert.deepEqual([...statuses], [[307, 1200], [429, 1]])
+      const refused = await from('203.0.113.9')
+      assert.equal(refused.statusCode, 429)
+      assert.ok(Number(refused.headers['retry-after']) > 0)
+      assert.match(refused.headers['content-type'] as string, /text\/html/)
+      assert.equal((await from('203.0.113.10')).statusCode, 307, 'another IP is not held back')
+    })
+
+    // @see issue 13
+    it('drops expired nonces, used or not, and keeps live ones', async () => {
+      const { instance } = await t.newInstance()
+      const store = createHandshakeStore()
+      const now = Date.now()
+      await store.insert(t.db, { nonceHash: `expired-${now}`, instanceId: instance.id, directives: ['a=1'], now: now - 300_000, expiresAt: now - 1 })
+      await store.insert(t.db, { nonceHash: `live-${now}`, instanceId: instance.id, directives: ['a=1'], now, expiresAt: now + 60_000 })
+      await store.sweep(t.db, now)
+      const left = await t.db.query<{ nonce_hash: string }>('select nonce_hash from handshake_nonces where instance_id = $1', [instance.id])
+      assert.deepEqual(left.map((r) => r.nonce_hash), [`live-${now}`])
     })
   })
 

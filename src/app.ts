@@ -283,7 +283,7 @@ export async function buildApp(deps: AppDeps): Promise<{ app: FastifyInstance; s
   await app.register(frontendRoutes({ accept: services.accept, clock: deps.clock, publicUrl, allowedRedirectOrigins, limits }), { prefix: '/v1/client' })
   const foyerSession = sessionCookie(publicUrl)
   await app.register(handshakeRoutes({
-    handshake: services.handshake, resolveInstance: services.accept.resolveInstance, allowedRedirectOrigins,
+    handshake: services.handshake, resolveInstance: services.accept.resolveInstance, allowedRedirectOrigins, limit: limits.handshake,
     currentSession: async (request) => {
       const signedIn = await services.accept.session(foyerSession.read(request))
       return signedIn && { id: signedIn.session.id, createdAt: signedIn.session.createdAt, instanceId: signedIn.instance.id }

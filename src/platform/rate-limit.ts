@@ -95,7 +95,13 @@ export async function createRequestLimits(app: FastifyInstance, redis: Redis | n
   const signInByAccount = limiter('sign-in:account', 10, PUBLIC_WINDOW_MS, (req) => (body(req).identifier ?? '').trim().toLowerCase())
   // Public sign-up and the waitlist send email or store an address for anyone who asks.
   const signUpByIp = limiter('sign-up:ip', 30, PUBLIC_WINDOW_MS, (req) => clientKey(req.ip))
+  // Every handshake stores a nonce: a flood from one IP must not grow the table without bound.
+  // Each signed-in browser handshakes about once a minute (a token's life), so a shared
+  // office IP stays far below this.
+  const handshakeByIp = limiter('handshake:ip', 1200, PUBLIC_WINDOW_MS, (req) => clientKey(req.ip))
   return {
+    /** Clerk's handshake, answered with a page (its refusals are pages too). */
+    handshake: enforce(handshakeByIp),
     signIn: enforce(signInByIp, signInByAccount),
     /** Hosted sign-up and waitlist, and the Frontend API's code sign-up: one budget per IP. */
     signUp: enforce(signUpByIp),

@@ -4,6 +4,7 @@ import type { FastifyRequest } from 'fastify'
 import { ApiError, notFound, paramError } from '../platform/errors.js'
 import { isInstanceId } from '../platform/ids.js'
 import { ClerkErrorsRef } from '../platform/openapi.js'
+import type { RequestLimit } from '../platform/rate-limit.js'
 import type { Instance } from '../instance/instance.schemas.js'
 import { usePageConventions } from '../pages/conventions.js'
 import type { HandshakeService, HandshakeSession } from './handshake.js'
@@ -35,13 +36,14 @@ export interface HandshakeRouteDeps {
   /** The browser's Foyer session, from its cookie: any instance's. */
   currentSession: (request: FastifyRequest) => Promise<(HandshakeSession & { instanceId: string }) | null>
   allowedRedirectOrigins: readonly string[]
+  limit: RequestLimit
 }
 
 /** The Frontend API's handshake: a browser navigation, so its refusals are pages, never redirects. */
 export const handshakeRoutes = (deps: HandshakeRouteDeps): FastifyPluginAsyncTypebox => async (app) => {
   usePageConventions(app, deps.allowedRedirectOrigins)
 
-  app.get('/v1/client/handshake', { schema: { hide: true, querystring: HandshakeQuery } }, async (req, reply) => {
+  app.get('/v1/client/handshake', { schema: { hide: true, querystring: HandshakeQuery }, preHandler: deps.limit }, async (req, reply) => {
     const q = req.query
     const instance = q.instance && !isInstanceId(q.instance) ? null : await deps.resolveInstance(q.instance ?? null)
     if (!instance) throw notFound('instance')

@@ -25,6 +25,8 @@ interface Deps {
 const NONCE_TTL_MS = 2 * 60 * 1000
 /** A used nonce still answers this long: a reload of the page that carried it stays signed in. */
 const NONCE_RELOAD_MS = 10 * 1000
+/** One nonce in 20 sweeps: at most 500 rows each, more than 20 new ones. */
+const SWEEP_CHANCE = 1 / 20
 /** The token carrier's own lifetime; the session token inside lives 60 s anyway. */
 const HANDSHAKE_TOKEN_TTL_S = 60
 
@@ -101,6 +103,9 @@ export function createHandshakeService({ db, clock, store, tokens, sessions, ser
       const now = clock.now()
       const nonce = randomBytes(24).toString('base64url')
       await store.insert(db, { nonceHash: sha256(nonce), instanceId: r.instance.id, directives: lines, now, expiresAt: now + NONCE_TTL_MS })
+      // Whoever makes nonces drops the expired ones, a bounded batch now and then: no timer, the
+      // processes share the work, and nonces never traded (a flood) go as well.
+      if (Math.random() < SWEEP_CHANCE) await store.sweep(db, now)
       url.searchParams.set('__clerk_handshake_nonce', nonce)
     } else {
       const iat = Math.floor(clock.now() / 1000)
@@ -116,10 +121,7 @@ export function createHandshakeService({ db, clock, store, tokens, sessions, ser
     /** The directives behind a nonce of the instance (Backend API, secret key); null once spent or unknown. */
     async payload(instance: Instance, nonce: string): Promise<string[] | null> {
       const now = clock.now()
-      const lines = await store.use(db, instance.id, sha256(nonce), now, NONCE_RELOAD_MS)
-      // Spent nonces are dropped by whoever trades one: no timer, and several processes share the work.
-      if (Math.random() < 0.05) await store.sweep(db, now)
-      return lines
+      return store.use(db, instance.id, sha256(nonce), now, NONCE_RELOAD_MS)
     },
   }
 }

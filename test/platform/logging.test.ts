@@ -39,6 +39,11 @@ it('redactSecrets keeps the rest of the text and stops at the end of the value',
   assert.equal(redactSecrets('GET /v1/tickets/accept?ticket=abc.DEF-_1&x=1 "next"'), 'GET /v1/tickets/accept?ticket=[redacted]&x=1 "next"')
   assert.equal(redactSecrets('{"url":"/sign-in?__clerk_ticket=tk_123\\"}"'), '{"url":"/sign-in?__clerk_ticket=[redacted]\\"}"')
   assert.equal(redactSecrets('/dashboard/setup?token=s3cr3t'), '/dashboard/setup?token=[redacted]')
+  // @see issue 13: the handshake's credentials, both ways they travel.
+  assert.equal(redactSecrets('/v1/clients/handshake_payload?nonce=n0nce'), '/v1/clients/handshake_payload?nonce=[redacted]')
+  assert.equal(redactSecrets('/v1/client/handshake?redirect_url=x&__session=eyJ.a.b&__clerk_db_jwt=dvb_1&format=nonce'),
+    '/v1/client/handshake?redirect_url=x&__session=[redacted]&__clerk_db_jwt=[redacted]&format=nonce')
+  assert.equal(redactSecrets('http://app/?__clerk_handshake=eyJ.a.b&__clerk_handshake_nonce=abc'), 'http://app/?__clerk_handshake=[redacted]&__clerk_handshake_nonce=[redacted]')
   assert.equal(redactSecrets('redirect=https%3A%2F%2Fa%3F__clerk_ticket%3Dabc%26b%3D1'), 'redirect=https%3A%2F%2Fa%3F__clerk_ticket%3D[redacted]%26b%3D1')
   // @see issue 12: encoded twice, letters of the name encoded, and encoded characters in the value.
   assert.equal(redactSecrets('r=https%253A%252F%252Fa%253F__clerk_ticket%253Dabc%2526b%253D1'), 'r=https%253A%252F%252Fa%253F__clerk_ticket%253D[redacted]%2526b%253D1')

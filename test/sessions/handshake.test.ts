@@ -3,10 +3,11 @@ import assert from 'node:assert/strict'
 import { createClerkClient } from '@clerk/backend'
 import { buildTestApp, client, type TestApp } from '../helpers/build-app.js'
 import { forEachDatabase } from '../helpers/databases.js'
-import { makeInvitation } from '../helpers/factories.js'
+import { addMember, makeInvitation, makeOrganization } from '../helpers/factories.js'
 import { fapi, ticketOf, type Fapi } from '../frontend/fapi-client.js'
 import { SESSION_COOKIE } from '../../src/accept/session-cookie.js'
 import { cookieSuffix } from '../../src/sessions/clerk-cookies.js'
+import { createHandshakeStore } from '../../src/sessions/handshake.store.js'
 
 const PASSWORD = 'correct horse battery'
 const APP = 'http://localhost:5173'
@@ -157,6 +158,79 @@ forEachDatabase('the handshake', (engine) => {
       }
       assert.equal((await handshake({ format: 'nonce' }, s.cookie, `/fapi/${s.instance.id}`)).statusCode, 400)
       assert.equal((await handshake({ redirect_url: `${APP}/`, format: 'cookie' }, s.cookie, `/fapi/${s.instance.id}`)).statusCode, 400)
+    })
+  })
+
+  describe('flooding', () => {
+    // @see issue 13
+    it('limits handshakes per IP, with a page and Retry-After', async () => {
+      const { instance } = await t.newInstance()
+      const from = (ip: string) => t.app.inject({ method: 'GET', url: `/fapi/${instance.id}/v1/client/handshake?redirect_url=${encodeURIComponent(`${APP}/`)}&format=token`, remoteAddress: ip })
+      const statuses = new Map<number, number>()
+      for (let i = 0; i < 1201; i++) {
+        const { statusCode } = await from('203.0.113.9')
+        statuses.set(statusCode, (statuses.get(statusCode) ?? 0) + 1)
+      }
+      assert.deepEqual([...statuses], [[307, 1200], [429, 1]])
+      const refused = await from('203.0.113.9')
+      assert.equal(refused.statusCode, 429)
+      assert.ok(Number(refused.headers['retry-after']) > 0)
+      assert.match(refused.headers['content-type'] as string, /text\/html/)
+      assert.equal((await from('203.0.113.10')).statusCode, 307, 'another IP is not held back')
+    })
+
+    // @see issue 13
+    it('drops expired nonces, used or not, and keeps live ones', async () => {
+      const { instance } = await t.newInstance()
+      const store = createHandshakeStore()
+      const now = Date.now()
+      await store.insert(t.db, { nonceHash: `expired-${now}`, instanceId: instance.id, directives: ['a=1'], now: now - 300_000, expiresAt: now - 1 })
+      await store.insert(t.db, { nonceHash: `live-${now}`, instanceId: instance.id, directives: ['a=1'], now, expiresAt: now + 60_000 })
+      await store.sweep(t.db, now)
+      const left = await t.db.query<{ nonce_hash: string }>('select nonce_hash from handshake_nonces where instance_id = $1', [instance.id])
+      assert.deepEqual(left.map((r) => r.nonce_hash), [`live-${now}`])
+    })
+  })
+
+  describe('organizations', () => {
+    /** Someone who signed up through an invitation into an organization of a new instance. */
+    async function joined(role: string) {
+      const { instance, secretKey } = await t.newInstance()
+      const api = client(t.app, secretKey)
+      const org = await makeOrganization(api, { slug: `team-${Date.now().toString(36)}` })
+      const inv = await api.post(`/v1/organizations/${org.id}/invitations`, { email_address: `p${Date.now()}@example.com`, role, notify: false })
+      assert.equal(inv.status, 200, JSON.stringify(inv.body))
+      const res = await f.post('/v1/client/sign_ups', { strategy: 'ticket', ticket: ticketOf(inv.body), password: PASSWORD })
+      assert.equal(res.status, 200, JSON.stringify(res.body))
+      return { instance, secretKey, api, org, cookie: res.session!, userId: res.body.response.created_user_id as string }
+    }
+    const sessionTokenOf = async (res: { headers: Record<string, unknown> }) =>
+      jar(claimsOf(new URL(String(res.headers.location)).searchParams.get('__clerk_handshake')!).handshake).get('__session')!
+
+    // @see issue 13
+    it('signs the application in to the organization an invitation made the person a member of, with its role', async () => {
+      const s = await joined('org:admin')
+      const res = await handshake({ redirect_url: `${APP}/`, format: 'nonce' }, s.cookie, `/fapi/${s.instance.id}`)
+      const state = await landOn(res.headers.location as string, s)
+      const auth = state.toAuth() as { userId: string; orgId: string; orgRole: string; orgSlug: string }
+      assert.deepEqual([auth.userId, auth.orgId, auth.orgRole, auth.orgSlug], [s.userId, s.org.id, 'org:admin', s.org.slug])
+    })
+
+    // @see issue 13
+    it('switches the organization with organization_id, only to one the person belongs to, and drops a membership removed since', async () => {
+      const s = await joined('org:member')
+      const other = await makeOrganization(s.api)
+      const notMine = await makeOrganization(s.api)
+      await addMember(s.api, other.id, s.userId, 'org:admin')
+      const at = (organization_id?: string) =>
+        handshake({ redirect_url: `${APP}/`, format: 'token', ...(organization_id === undefined ? {} : { organization_id }) }, s.cookie, `/fapi/${s.instance.id}`)
+      assert.deepEqual(claimsOf(await sessionTokenOf(await at(other.slug))).o, { id: other.id, slg: other.slug, rol: 'admin' })
+      assert.equal(claimsOf(await sessionTokenOf(await at(notMine.id))).o.id, other.id, 'not a member: unchanged')
+      assert.equal(claimsOf(await sessionTokenOf(await at())).o.id, other.id, 'absent: unchanged')
+      assert.equal(claimsOf(await sessionTokenOf(await at(''))).o, undefined, 'empty: the personal account')
+      await at(s.org.id)
+      assert.equal((await s.api.delete(`/v1/organizations/${s.org.id}/memberships/${s.userId}`)).status, 200)
+      assert.equal(claimsOf(await sessionTokenOf(await at())).o, undefined, 'a removed membership is no longer claimed')
     })
   })
 

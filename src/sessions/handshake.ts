@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto'
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 import type { Db } from '../platform/db/db.js'
 import type { Clock } from '../platform/clock.js'
 import { sha256 } from '../platform/secrets.js'
@@ -25,6 +25,16 @@ interface Deps {
 const NONCE_TTL_MS = 2 * 60 * 1000
 /** A used nonce still answers this long: a reload of the page that carried it stays signed in. */
 const NONCE_RELOAD_MS = 10 * 1000
+/**
+ * What a spent nonce of a production instance answers. Clerk's middleware does not strip the
+ * nonce from a production URL, so a reload, a bookmark or the back button trades it again long
+ * after it was spent. An error or an empty answer would read as signed out, although the
+ * browser's own cookies are good; a `__session` that is no token makes the SDK give up on the
+ * handshake ("unable to resolve handshake") and read those cookies instead. Should anything
+ * apply the line, it only deletes the session cookie, which costs a handshake.
+ */
+const SPENT_DIRECTIVES = ['__session=spent-handshake-nonce; Path=/; Max-Age=0']
+
 /** One nonce in 20 sweeps: at most 500 rows each, more than 20 new ones. */
 const SWEEP_CHANCE = 1 / 20
 /** The token carrier's own lifetime; the session token inside lives 60 s anyway. */
@@ -63,6 +73,22 @@ export interface HandshakeRequest {
  * trades for the directives through the Backend API with its secret key.
  */
 export function createHandshakeService({ db, clock, store, tokens, sessions, serverSecret, allowedRedirectOrigins }: Deps) {
+  // A nonce is a random part and its MAC under the server secret, bound to the instance: Foyer
+  // tells its own spent nonces from invented ones without keeping them.
+  const macOf = (instanceId: string, random: string) =>
+    createHmac('sha256', serverSecret).update(`handshake nonce:${instanceId}:${random}`).digest().subarray(0, 16).toString('base64url')
+  const newNonce = (instanceId: string) => {
+    const random = randomBytes(18).toString('base64url')
+    return `${random}.${macOf(instanceId, random)}`
+  }
+  function isOwnNonce(instanceId: string, nonce: string): boolean {
+    const [random, mac, ...rest] = nonce.split('.')
+    if (!random || !mac || rest.length > 0) return false
+    const expected = Buffer.from(macOf(instanceId, random))
+    const given = Buffer.from(mac)
+    return given.length === expected.length && timingSafeEqual(given, expected)
+  }
+
   /** Whether `url` may receive a handshake of the instance: a credential must never go to an unlisted origin. */
   function allows(instance: Instance, url: URL): boolean {
     return (url.protocol === 'http:' || url.protocol === 'https:') && isAllowedOrigin(url, redirectOriginsOf(instance, allowedRedirectOrigins))
@@ -101,7 +127,7 @@ export function createHandshakeService({ db, clock, store, tokens, sessions, ser
     const url = new URL(r.redirectUrl)
     if (r.format === 'nonce') {
       const now = clock.now()
-      const nonce = randomBytes(24).toString('base64url')
+      const nonce = newNonce(r.instance.id)
       await store.insert(db, { nonceHash: sha256(nonce), instanceId: r.instance.id, directives: lines, now, expiresAt: now + NONCE_TTL_MS })
       // Whoever makes nonces drops the expired ones, a bounded batch now and then: no timer, the
       // processes share the work, and nonces never traded (a flood) go as well.
@@ -118,10 +144,16 @@ export function createHandshakeService({ db, clock, store, tokens, sessions, ser
     allows,
     back,
 
-    /** The directives behind a nonce of the instance (Backend API, secret key); null once spent or unknown. */
+    /**
+     * The directives behind a nonce of the instance (Backend API, secret key). Once spent (past
+     * the reload window), a production instance's own nonce answers SPENT_DIRECTIVES; anything
+     * else is null: unknown, another instance's, or a development instance's (whose middleware
+     * strips the nonce from the URL, so never trades it twice).
+     */
     async payload(instance: Instance, nonce: string): Promise<string[] | null> {
-      const now = clock.now()
-      return store.use(db, instance.id, sha256(nonce), now, NONCE_RELOAD_MS)
+      const lines = await store.use(db, instance.id, sha256(nonce), clock.now(), NONCE_RELOAD_MS)
+      if (lines) return lines
+      return instance.environmentType === 'production' && isOwnNonce(instance.id, nonce) ? SPENT_DIRECTIVES : null
     },
   }
 }

@@ -97,6 +97,31 @@ forEachDatabase('the handshake', (engine) => {
     })
 
     // @see issue 13
+    it('keeps a production browser signed in by its cookies when a reload trades a spent nonce, and signs out an invented one', async () => {
+      const { instance, secretKey } = await t.services.instances.create({ name: 'Live', secretKey: `sk_live_${'x'.repeat(20)}${Date.now()}` })
+      assert.match(instance.publishableKey, /^pk_live_/)
+      const invitation = await makeInvitation(client(t.app, secretKey))
+      const res = await f.post('/v1/client/sign_ups', { strategy: 'ticket', ticket: ticketOf(invitation), password: PASSWORD })
+      const s = { instance, secretKey, cookie: res.session!, userId: res.body.response.created_user_id as string }
+      const landing = (await handshake({ redirect_url: `${APP}/welcome`, format: 'nonce' }, s.cookie, `/fapi/${instance.id}`)).headers.location as string
+      const first = await landOn(landing, s)
+      assert.equal(first.status, 'signed-in', first.message ?? '')
+      // Production keeps the nonce in the URL: the page as the browser has it now, with its cookies.
+      const cookies = first.headers.getSetCookie().map((line) => line.split(';')[0]).join('; ')
+      t.clock.advance(11_000)
+      try {
+        const reload = await landOn(landing, s, cookies)
+        assert.equal(reload.status, 'signed-in', reload.message ?? '')
+        assert.equal((reload.toAuth() as { userId: string }).userId, s.userId)
+        const forged = new URL(landing)
+        forged.searchParams.set('__clerk_handshake_nonce', 'invented.nonce')
+        assert.equal((await landOn(forged.href, s, cookies)).status, 'signed-out')
+      } finally {
+        t.clock.advance(-11_000)
+      }
+    })
+
+    // @see issue 13
     it('carries a signed token when asked for one, with suffixed cookies', async () => {
       const s = await signedUp()
       const res = await handshake({ redirect_url: `${APP}/`, format: 'token', suffixed_cookies: 'true' }, s.cookie, `/fapi/${s.instance.id}`)

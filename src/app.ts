@@ -75,6 +75,7 @@ import { jwksFrontendRoutes, sessionRoutes, signingKeyRoutes } from './sessions/
 import { createSessionStore } from './sessions/sessions.store.js'
 import { createSessionTokenService } from './sessions/session-tokens.js'
 import { createSessionService } from './sessions/sessions.service.js'
+import { createSessionRefreshService } from './sessions/session-refresh.js'
 
 export interface AppDeps {
   config: Config
@@ -170,7 +171,8 @@ export function createServices({ config, db, clock, serverSecret, redis, resolve
   const handshake = createHandshakeService({
     db, clock, store: createHandshakeStore(), tokens: sessionTokens, sessions: sessionStore, serverSecret, allowedRedirectOrigins: config.allowedRedirectOrigins,
   })
-  return { signingKeys, sessionTokens, sessions, handshake, tickets, instances, invitations, orgInvitations, organizations, memberships, roles, domains, outbox, deliveries, webhooks, email, accept, users, waitlist }
+  const sessionRefresh = createSessionRefreshService({ db, clock, store: sessionStore, signingKeys, tokens: sessionTokens, serverSecret })
+  return { signingKeys, sessionTokens, sessions, sessionRefresh, handshake, tickets, instances, invitations, orgInvitations, organizations, memberships, roles, domains, outbox, deliveries, webhooks, email, accept, users, waitlist }
 }
 
 // Bodies must match their schema exactly (no coercion, nothing dropped); query strings are
@@ -260,7 +262,7 @@ export async function buildApp(deps: AppDeps): Promise<{ app: FastifyInstance; s
     await registerRateLimits(bapi, deps.redis ?? null)
     await bapi.register(instanceRoutes({ instances: services.instances, signingKeys: services.signingKeys }))
     await bapi.register(signingKeyRoutes({ signingKeys: services.signingKeys }))
-    await bapi.register(sessionRoutes({ sessions: services.sessions }))
+    await bapi.register(sessionRoutes({ sessions: services.sessions, refresh: services.sessionRefresh }))
     await bapi.register(handshakePayloadRoutes({ handshake: services.handshake }))
     await bapi.register(invitationRoutes({ invitations: services.invitations, tickets: services.tickets, clock: deps.clock }))
     await bapi.register(webhookRoutes({ webhooks: services.webhooks }))

@@ -5,6 +5,8 @@
 export type ErrorCode =
   | 'authorization_header_format_invalid'
   | 'clerk_key_invalid'
+  // Clerk's 401 to a credential it refuses (the reference's AuthenticationInvalid).
+  | 'authentication_invalid'
   | 'resource_not_found'
   | 'request_body_invalid'
   | 'form_param_missing'

@@ -7,7 +7,11 @@ import type { Instance } from '../instance/instance.schemas.js'
 import { InstanceQuery } from '../frontend/frontend.schemas.js'
 import type { SigningKeyService } from './signing-keys.service.js'
 import type { SessionService } from './sessions.service.js'
-import { ClerkSession, CreateSessionTokenBody, Jwks, ListSessionsQuery, SessionIdParams, SessionToken, toClerkSession } from './sessions.schemas.js'
+import type { SessionRefreshService } from './session-refresh.js'
+import {
+  ClerkSession, CreateSessionTokenBody, Jwks, ListSessionsQuery, RefreshSessionBody, RefreshSessionQuery, SessionCookies, SessionIdParams, SessionToken,
+  toClerkSession,
+} from './sessions.schemas.js'
 
 const errors = { 401: ClerkErrorsRef, 404: ClerkErrorsRef }
 
@@ -56,7 +60,7 @@ const sessionErrors = { 400: ClerkErrorsRef, 401: ClerkErrorsRef, 404: ClerkErro
 const tags = ['Sessions']
 
 /** The Backend API's Sessions (secret-key auth): Clerk's shapes, as `clerk.sessions.*` calls them. */
-export const sessionRoutes = (deps: { sessions: SessionService }): FastifyPluginAsyncTypebox => async (app) => {
+export const sessionRoutes = (deps: { sessions: SessionService; refresh: SessionRefreshService }): FastifyPluginAsyncTypebox => async (app) => {
   app.get('/v1/sessions', {
     schema: {
       operationId: 'GetSessionList', tags, querystring: ListSessionsQuery,
@@ -97,4 +101,11 @@ export const sessionRoutes = (deps: { sessions: SessionService }): FastifyPlugin
     object: 'token' as const,
     jwt: await deps.sessions.createToken(req.instance, req.params.session_id, { expiresInSeconds: req.body?.expires_in_seconds ?? null }),
   }))
+  app.post('/v1/sessions/:session_id/refresh', {
+    schema: {
+      operationId: 'RefreshSession', tags, params: SessionIdParams, querystring: RefreshSessionQuery, body: RefreshSessionBody,
+      response: { 200: Type.Union([SessionToken, SessionCookies]), ...sessionErrors },
+      description: 'A new session token for an active session, for the application whose `__session` cookie expired: it shows the expired token and the `__refresh` cookie of that session (401 naming either when wrong). An ended, revoked or expired session answers 404.',
+    },
+  }, async (req) => deps.refresh.refresh(req.instance, req.params.session_id, req.body, { suffixed: req.query.suffixed_cookies === true }))
 }

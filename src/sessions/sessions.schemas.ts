@@ -42,6 +42,26 @@ export const CreateSessionTokenBody = Type.Union([Type.Null(), Type.Object({
 
 export const SessionToken = Type.Object({ object: Type.Literal('token'), jwt: Type.String() }, { additionalProperties: false })
 
+// What `authenticateRequest` of @clerk/backend sends when a session token in a cookie has expired.
+export const RefreshSessionBody = Type.Object({
+  expired_token: Type.String({ maxLength: 16_384, description: 'The expired session token from the `__session` cookie: signed by this instance, for this session.' }),
+  refresh_token: Type.String({ maxLength: 256, description: 'The `__refresh_<suffix>` cookie the handshake set for this session.' }),
+  request_origin: Type.Optional(Type.String({ maxLength: 2048, description: 'The origin the application was asked on: the new token\'s `azp`, and Secure cookies when https.' })),
+  request_headers: Type.Optional(Type.Union([Type.Null(), Type.Record(Type.String(), Type.Unknown())], { description: 'The application\'s request headers; Foyer does not use them.' })),
+  format: Type.Optional(Type.Union([Type.Literal('token'), Type.Literal('cookie'), Type.Null()], { description: '`token` (the default) answers the token; `cookie` the Set-Cookie lines for the application.' })),
+  request_originating_ip: Type.Optional(Type.Union([Type.Null(), Type.String({ maxLength: 256 })], { description: 'Foyer does not use it.' })),
+}, { additionalProperties: false })
+export type RefreshSessionBody = Static<typeof RefreshSessionBody>
+
+export const RefreshSessionQuery = Type.Object({
+  suffixed_cookies: Type.Optional(Type.Boolean({ description: 'Set the session cookie under its suffixed name too (`__session_<suffix>`), as the application reads it.' })),
+}, { additionalProperties: false })
+
+export const SessionCookies = Type.Object({
+  object: Type.Literal('cookies'),
+  cookies: Type.Array(Type.String(), { description: 'Set-Cookie lines for the application to append to its answer.' }),
+}, { additionalProperties: false })
+
 // Clerk's Session, as `sessions.getSession` and friends parse it.
 export const ClerkSession = Type.Object({
   object: Type.Literal('session'),

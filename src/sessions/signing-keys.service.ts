@@ -123,6 +123,18 @@ export function createSigningKeyService({ db, clock, store, instances, serverSec
     },
 
     /**
+     * The public key `kid` names among the instance's keys, current or retired, for as long as
+     * Foyer keeps it (longer than the JWKS publishes it): what tells the instance's own tokens
+     * from forgeries even once they have expired. Null for another instance's or an unknown kid.
+     */
+    async publicKey(instance: Owner, kid: string): Promise<KeyObject | null> {
+      // A kid comes from a token anyone can write: one not shaped like Foyer's costs no query.
+      if (!/^jwk_[A-Za-z0-9]{1,64}$/.test(kid)) return null
+      const row = await store.findById(db, instance.id, kid)
+      return row ? createPublicKey(row.public_key_pem) : null
+    },
+
+    /**
      * The public keys tokens of this instance may be verified with: the current one first, then
      * those retired less than RETIRED_KEY_PUBLISHED_MS ago (server clock), newest first. Never
      * empty: Clerk's SDKs refuse an empty set, so the current key is made if there is none.

@@ -20,6 +20,12 @@ export function createSigningKeyStore() {
       return rows[0] ?? null
     },
 
+    /** One of the instance's keys, current or retired, as long as it is kept. */
+    async findById(q: Queryable, instanceId: string, id: string): Promise<SigningKeyRow | null> {
+      const rows = await q.query<SigningKeyRow>('select * from signing_keys where id = $1 and instance_id = $2', [id, instanceId])
+      return rows[0] ?? null
+    },
+
     /** Inserts `key` as the instance's current key, unless it has one already: then nothing (null). */
     async insertCurrent(q: Queryable, key: NewSigningKey): Promise<SigningKeyRow | null> {
       const rows = await q.query<SigningKeyRow>(`

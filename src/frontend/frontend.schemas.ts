@@ -179,7 +179,10 @@ export function toFapiClient(signedIn: SignedIn, code: CodeVerification | null, 
     cookie_expires_at: session.expiresAt,
     captcha_bypass: false,
     created_at: session.createdAt,
-    updated_at: session.lastActiveAt,
+    // The sign-in, not the session's activity: clerk-js keeps this as `__client_uat`, and
+    // @clerk/backend sends a browser whose session token is older than that through a
+    // handshake. Tokens move `last_active_at`, so using it would cost such round trips.
+    updated_at: session.createdAt,
   }
 }
 

@@ -19,6 +19,8 @@ interface Deps {
 /** Clerk's session tokens live 60 s; `nbf` is 10 s back, for the clocks of the applications verifying them. */
 export const SESSION_TOKEN_TTL_S = 60
 const NOT_BEFORE_LEEWAY_S = 10
+/** A session's `last_active_at` (and so its user's) moves at most this often: minting stays a read while the stamp is fresh. */
+export const ACTIVITY_STAMP_INTERVAL_MS = 60_000
 
 export interface MintOptions {
   expiresInSeconds?: number | null
@@ -44,12 +46,17 @@ export function createSessionTokenService({ db, clock, store, signingKeys, publi
    * A token for the instance's session `sessionId`. Only a live session gets one: an unknown,
    * other instance's, ended, revoked or expired session, or one whose user is gone, is a 404
    * (Clerk's reference answers 404 and nothing else but 401 here). Times are the server's
-   * clock: sessions live on wall time, not on an instance's test clock.
+   * clock: sessions live on wall time, not on an instance's test clock. Minting is activity:
+   * it moves the session's `last_active_at`, at most once every ACTIVITY_STAMP_INTERVAL_MS.
    */
   async function mint(instance: Instance, sessionId: string, options: MintOptions = {}): Promise<string> {
     const now = clock.now()
     const session = await store.findTokenSubject(db, instance.id, sessionId, now)
     if (!session) throw notActive()
+    // One guarded write a minute per session, however many tokens are minted in between.
+    if (session.last_active_at < now - ACTIVITY_STAMP_INTERVAL_MS) {
+      await store.stampActivity(db, instance.id, session.id, now, now - ACTIVITY_STAMP_INTERVAL_MS)
+    }
     return sign(instance, claims(session, now, options))
   }
 

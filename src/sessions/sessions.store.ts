@@ -58,6 +58,8 @@ export interface TokenSubject {
   id: string
   user_id: string
   created_at: number
+  /** Its latest activity: the sign-in, then the mints of its tokens (see stampActivity). */
+  last_active_at: number
   org_id: string | null
   org_slug: string | null
   org_role: string | null
@@ -100,7 +102,7 @@ export function createSessionStore() {
      */
     async findTokenSubject(q: Queryable, instanceId: string, id: string, now: number): Promise<TokenSubject | null> {
       const rows = await q.query<TokenSubject>(`
-        select s.id, s.user_id, s.created_at, o.id as org_id, o.slug as org_slug, m.role as org_role
+        select s.id, s.user_id, s.created_at, s.last_active_at, o.id as org_id, o.slug as org_slug, m.role as org_role
         from sessions s
         join users u on u.id = s.user_id and u.instance_id = s.instance_id
         left join organization_memberships m on m.organization_id = s.active_organization_id and m.user_id = s.user_id and m.instance_id = s.instance_id
@@ -132,6 +134,14 @@ export function createSessionStore() {
         from sessions s join users u on u.id = s.user_id and u.instance_id = s.instance_id
         where s.id = $1 and s.instance_id = $2 and s.status = 'active' and s.expires_at > $3`, [id, instanceId, now])
       return rows[0] ?? null
+    },
+
+    /**
+     * Moves the session's `last_active_at` to `now` if it is older than `staleBefore`: of the
+     * mints racing past a stale stamp, one writes, and the stamp never moves back.
+     */
+    async stampActivity(q: Queryable, instanceId: string, id: string, now: number, staleBefore: number): Promise<void> {
+      await q.query('update sessions set last_active_at = $3 where id = $1 and instance_id = $2 and last_active_at < $4', [id, instanceId, now, staleBefore])
     },
   }
 }

@@ -325,13 +325,18 @@ export function createAcceptService(deps: Deps) {
     return { instance, user, session: { id: row.id, token, expiresAt: row.expires_at, createdAt: row.created_at, lastActiveAt: row.last_active_at } }
   }
 
-  async function signOut(token: string | null | undefined): Promise<void> {
+  /**
+   * Ends the session a token belongs to: signed out ('ended', session.ended) or, when its user
+   * removes it from the client, 'removed' (session.removed). The event is queued once, by the
+   * request that ended it.
+   */
+  async function signOut(token: string | null | undefined, how: 'ended' | 'removed' = 'ended'): Promise<void> {
     if (!token || token.length > 100) return
     await db.transaction(async (tx) => {
       const now = clock.now()
-      const ended = await store.endSession(tx, sha256(token), now)
+      const ended = await store.endSession(tx, sha256(token), now, how)
       const user = ended && await users.findById(tx, ended.instance_id, ended.user_id)
-      if (ended && user) await deps.outbox.enqueue(tx, [queuedSessionEvent('session.ended', ended, user, now)], now)
+      if (ended && user) await deps.outbox.enqueue(tx, [queuedSessionEvent(`session.${how}`, ended, user, now)], now)
     })
   }
 

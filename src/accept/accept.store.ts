@@ -65,11 +65,14 @@ export function createAcceptStore() {
       return rows[0] ?? null
     },
 
-    /** Ends the active session a token belongs to; null when there is none, so only one sign-out ends it. */
-    async endSession(q: Queryable, tokenHash: string, now: number): Promise<SessionRecord | null> {
+    /**
+     * Ends the active session a token belongs to, as 'ended' (signed out) or 'removed' (removed
+     * from its client); null when there is none, so only one request ends it.
+     */
+    async endSession(q: Queryable, tokenHash: string, now: number, status: 'ended' | 'removed' = 'ended'): Promise<SessionRecord | null> {
       const rows = await q.query<SessionRecord>(`
-        update sessions set status = 'ended', updated_at = $2 where token_hash = $1 and status = 'active'
-        returning id, instance_id, user_id, status, expires_at, last_active_at, created_at, updated_at`, [tokenHash, now])
+        update sessions set status = $3, updated_at = $2 where token_hash = $1 and status = 'active'
+        returning id, instance_id, user_id, status, expires_at, last_active_at, created_at, updated_at`, [tokenHash, now, status])
       return rows[0] ?? null
     },
 

@@ -112,14 +112,19 @@ export const frontendRoutes = (deps: Deps): FastifyPluginAsyncTypebox => async (
   app.delete('/', { schema: { hide, querystring: InstanceQuery } }, signOut)
   app.delete('/sessions', { schema: { hide, querystring: InstanceQuery } }, signOut)
 
-  app.post('/sessions/:session_id/end', { schema: { hide, querystring: InstanceQuery, params: SessionParams } }, async (request, reply) => {
-    const signedIn = await current(request, request.query.instance)
-    if (!signedIn || signedIn.session.id !== request.params.session_id) throw notFound('session')
-    await accept.signOut(signedIn.session.token)
+  // `end` signs the cookie's session out; `remove` is its user taking it off the client (Clerk's
+  // session.removed). A Foyer client holds one session, so either leaves it empty. Only the
+  // cookie's own session can be named: any other id is unknown here.
+  const endCurrent = (how: 'ended' | 'removed') => async (request: FastifyRequest, reply: FastifyReply) => {
+    const signedIn = await current(request, (request.query as InstanceQuery).instance)
+    if (!signedIn || signedIn.session.id !== (request.params as { session_id: string }).session_id) throw notFound('session')
+    await accept.signOut(signedIn.session.token, how)
     cookie.clear(reply)
     const code = await codeOf(signedIn)
-    return { response: toFapiSession(signedIn, code, now(), 'ended'), client: toFapiClient(signedIn, code, now(), { ended: true }) }
-  })
+    return { response: toFapiSession(signedIn, code, now(), how), client: toFapiClient(signedIn, code, now(), { ended: true }) }
+  }
+  app.post('/sessions/:session_id/end', { schema: { hide, querystring: InstanceQuery, params: SessionParams } }, endCurrent('ended'))
+  app.post('/sessions/:session_id/remove', { schema: { hide, querystring: InstanceQuery, params: SessionParams } }, endCurrent('removed'))
 
   app.post('/sign_ups', { schema: { hide, querystring: InstanceQuery, body: CreateSignUpBody } }, async (request, reply) => {
     await refuseSignedIn(request)

@@ -130,7 +130,7 @@ export function toFapiUser(user: UserRow, code: CodeVerification | null, lastAct
 export type Strategy = 'password' | 'ticket' | 'email_code'
 
 /** Clerk's Session: Foyer sessions last a fixed time, so they are abandoned when they expire. */
-export function toFapiSession(signedIn: SignedIn, code: CodeVerification | null, now: number, status: 'active' | 'ended' = 'active') {
+export function toFapiSession(signedIn: SignedIn, code: CodeVerification | null, now: number, status: 'active' | 'ended' | 'removed' = 'active') {
   const { user, session } = signedIn
   const primary = user.email_addresses.find((e) => e.id === user.primary_email_address_id) ?? user.email_addresses[0]
   return {

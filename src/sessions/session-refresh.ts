@@ -72,8 +72,8 @@ export function createSessionRefreshService({ db, clock, store, signingKeys, tok
     /**
      * A new session token for the instance's live session `sessionId`, for a caller that shows
      * both the session's refresh token and a token the instance signed for that session (its
-     * expiry does not matter: that is the point). An unknown, other instance's, ended, revoked
-     * or expired session is a 404, as for POST …/tokens; a wrong refresh token or
+     * expiry does not matter: that is the point). An unknown, other instance's, ended, revoked,
+     * removed or expired session is a 404, as for POST …/tokens; a wrong refresh token or
      * expired token a 401 naming it. `request_origin` becomes the token's `azp`; with
      * `format: 'cookie'` the answer is the `__session` Set-Cookie lines for the application
      * (`suffixed`: under the publishable key's suffixed name too), Secure for an https origin.

@@ -31,7 +31,7 @@ export interface MintOptions {
 const b64url = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url')
 
 export const notActive = () =>
-  new ApiError(404, 'resource_not_found', 'not found', 'No active session with this id was found: it is unknown, ended, revoked or expired.')
+  new ApiError(404, 'resource_not_found', 'not found', 'No active session with this id was found: it is unknown, ended, revoked, removed or expired.')
 
 /**
  * Session tokens: RS256 JWTs that `verifyToken` from @clerk/backend accepts, with the JWKS

@@ -5,7 +5,7 @@ import { toClerkUser } from '../users/users.schemas.js'
 import type { SessionRecord } from './sessions.store.js'
 import { toClerkSession } from './sessions.schemas.js'
 
-export type SessionEventType = 'session.created' | 'session.ended' | 'session.revoked'
+export type SessionEventType = 'session.created' | 'session.ended' | 'session.removed' | 'session.revoked'
 
 /**
  * A `session.*` webhook event, queued in the transaction that changes the session. `data` is

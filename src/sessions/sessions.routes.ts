@@ -105,7 +105,7 @@ export const sessionRoutes = (deps: { sessions: SessionService; refresh: Session
     schema: {
       operationId: 'RefreshSession', tags, params: SessionIdParams, querystring: RefreshSessionQuery, body: RefreshSessionBody,
       response: { 200: Type.Union([SessionToken, SessionCookies]), ...sessionErrors },
-      description: 'A new session token for an active session, for the application whose `__session` cookie expired: it shows the expired token and the `__refresh` cookie of that session (401 naming either when wrong). An ended, revoked or expired session answers 404.',
+      description: 'A new session token for an active session, for the application whose `__session` cookie expired: it shows the expired token and the `__refresh` cookie of that session (401 naming either when wrong). An ended, revoked, removed or expired session answers 404.',
     },
   }, async (req) => deps.refresh.refresh(req.instance, req.params.session_id, req.body, { suffixed: req.query.suffixed_cookies === true }))
 }

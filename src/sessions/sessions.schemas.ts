@@ -25,7 +25,7 @@ export const ListSessionsQuery = Type.Object({
   client_id: Type.Optional(Type.String({ maxLength: 200, description: 'Sessions of this client (Foyer has one session per client).' })),
   status: Type.Optional(Type.Union(
     ['abandoned', 'active', 'ended', 'expired', 'removed', 'replaced', 'revoked'].map((s) => Type.Literal(s as SessionStatusFilter)),
-    { description: 'Foyer\'s sessions are active, ended (signed out), revoked or expired; the other statuses match none.' })),
+    { description: 'Foyer\'s sessions are active, ended (signed out), revoked, removed (from their client by their user) or expired; the other statuses match none.' })),
   paginated: Type.Optional(Type.Boolean({ description: '`true` answers `{data, total_count}`; otherwise a plain array.' })),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 10 })),
   offset: Type.Optional(Type.Integer({ minimum: 0, maximum: 2_147_483_647, default: 0 })),
@@ -69,7 +69,7 @@ export const ClerkSession = Type.Object({
   user_id: Type.String(),
   client_id: Type.String({ description: 'The Frontend API\'s Client of this session: Foyer derives it from the session id (`client_…`).' }),
   actor: Type.Null(),
-  status: Type.Union([Type.Literal('active'), Type.Literal('ended'), Type.Literal('revoked'), Type.Literal('expired')]),
+  status: Type.Union([Type.Literal('active'), Type.Literal('ended'), Type.Literal('revoked'), Type.Literal('removed'), Type.Literal('expired')]),
   last_active_organization_id: Type.Null(),
   last_active_at: Type.Integer(),
   expire_at: Type.Integer(),

@@ -2,21 +2,22 @@ import type { Queryable } from '../platform/db/db.js'
 
 /**
  * A row of `sessions` (migration 006). `status` is 'active', 'ended' (signed out on the hosted
- * pages or the Frontend API) or 'revoked' (through the Backend API); the column has no check,
- * so 'revoked' needed no migration. An active row past `expires_at` is an expired session.
+ * pages or the Frontend API), 'revoked' (through the Backend API or the dashboard) or 'removed'
+ * (removed from its client by its user, on the Frontend API); the column has no check, so these
+ * needed no migration. An active row past `expires_at` is an expired session.
  */
 export interface SessionRecord {
   id: string
   instance_id: string
   user_id: string
-  status: 'active' | 'ended' | 'revoked'
+  status: 'active' | 'ended' | 'revoked' | 'removed'
   expires_at: number
   last_active_at: number
   created_at: number
   updated_at: number
 }
 
-/** A status as Clerk names it; the ones Foyer never has match no row. */
+/** A status as Clerk names it; the ones Foyer never has (abandoned, replaced) match no row. */
 export type SessionStatusFilter = 'abandoned' | 'active' | 'ended' | 'expired' | 'removed' | 'replaced' | 'revoked'
 
 export interface SessionFilter {
@@ -44,7 +45,7 @@ function where(f: SessionFilter): { sql: string; params: unknown[] } {
   if (f.status === 'active' || f.status === 'expired') {
     params.push(f.now)
     clauses.push(`status = 'active' and expires_at ${f.status === 'active' ? '>' : '<='} $${params.length}`)
-  } else if (f.status === 'ended' || f.status === 'revoked') {
+  } else if (f.status === 'ended' || f.status === 'revoked' || f.status === 'removed') {
     params.push(f.status)
     clauses.push(`status = $${params.length}`)
   } else if (f.status !== undefined) {

@@ -204,6 +204,27 @@ forEachDatabase('Frontend API sign-ins and the Client', (engine) => {
       assertClerkError(await f.post(`/v1/client/sessions/${s.sessionId}/end`, undefined, { session: s.session }), 404, 'resource_not_found')
     })
 
+    // @see issue 13
+    it('POST /v1/client/sessions/{id}/remove removes the cookie\'s own session from the client: status removed, cookie cleared', async () => {
+      const s = await signedIn()
+      const other = await signedIn()
+      for (const id of ['sess_someoneelse', other.sessionId]) {
+        assertClerkError(await f.post(`/v1/client/sessions/${id}/remove`, undefined, { session: s.session }), 404, 'resource_not_found')
+      }
+      assertClerkError(await f.post(`/v1/client/sessions/${s.sessionId}/remove`), 404, 'resource_not_found')
+      const res = await f.post(`/v1/client/sessions/${s.sessionId}/remove`, undefined, { session: s.session })
+      assert.equal(res.status, 200, JSON.stringify(res.body))
+      assertMatchesFapi('Client.ClientWrappedSession', res.body)
+      assert.equal(res.body.response.id, s.sessionId)
+      assert.equal(res.body.response.status, 'removed')
+      assert.deepEqual(res.body.client.sessions, [])
+      assert.equal(res.session, '', 'the cookie is cleared')
+      assert.deepEqual((await f.get('/v1/client', { session: s.session })).body, { response: null, client: null })
+      assertClerkError(await f.post(`/v1/client/sessions/${s.sessionId}/remove`, undefined, { session: s.session }), 404, 'resource_not_found')
+      // The other person's session was not touched.
+      assert.equal((await f.get('/v1/client', { session: other.session })).body.response.sessions[0].id, other.sessionId)
+    })
+
     it('DELETE /v1/client signs out: the old token no longer signs anyone in', async () => {
       const s = await signedIn()
       const res = await f.delete('/v1/client', { session: s.session })

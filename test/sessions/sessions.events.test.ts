@@ -22,7 +22,7 @@ forEachDatabase('session.* webhooks and last_sign_in_at', (engine) => {
     const rows = await t.db.query<{ topic: string; payload: any }>(
       `select topic, payload from outbox where instance_id = $1 and kind = 'webhook' and topic like 'session.%' order by created_at, id`, [instanceId])
     // The test clock stands still, so queue times tie: a session's events sort by its lifecycle.
-    const order = ['session.created', 'session.ended', 'session.revoked']
+    const order = ['session.created', 'session.ended', 'session.removed', 'session.revoked']
     return rows.map((r) => (typeof r.payload === 'string' ? JSON.parse(r.payload) : r.payload))
       .sort((a, b) => order.indexOf(a.type) - order.indexOf(b.type))
   }
@@ -102,6 +102,26 @@ forEachDatabase('session.* webhooks and last_sign_in_at', (engine) => {
     assertEventMatches('session.ended', events[1])
     assert.equal(events[1].data.id, sessionId)
     assert.equal(events[1].data.status, 'ended')
+  })
+
+  // @see issue 13
+  it('removing the session from its client (POST /v1/client/sessions/{id}/remove) queues session.removed once', async () => {
+    const { instance, api, cookie, sessionId } = await signedUp()
+    const res = await f.post(`/v1/client/sessions/${sessionId}/remove`, undefined, { session: cookie })
+    assert.equal(res.status, 200, JSON.stringify(res.body))
+    // The session is gone from the client: the old cookie removes nothing more.
+    assert.equal((await f.post(`/v1/client/sessions/${sessionId}/remove`, undefined, { session: cookie })).status, 404)
+    const events = await sessionEvents(instance.id)
+    assert.deepEqual(events.map((e) => e.type), ['session.created', 'session.removed'])
+    assertEventMatches('session.removed', events[1])
+    assert.equal(events[1].data.id, sessionId)
+    assert.equal(events[1].data.status, 'removed')
+    const { user: _user, ...data } = events[1].data
+    const { tasks: _tasks, ...clerkSession } = (await api.get(`/v1/sessions/${sessionId}`)).body
+    assert.deepEqual(data, clerkSession)
+    const removed = await api.get(`/v1/sessions?user_id=${data.user_id}&status=removed&paginated=true`)
+    assert.deepEqual(removed.body.data.map((s: { id: string }) => s.id), [sessionId])
+    assert.equal((await api.get(`/v1/sessions?user_id=${data.user_id}&status=active&paginated=true`)).body.total_count, 0)
   })
 
   // @see issue 13

@@ -71,8 +71,8 @@ summary{cursor:pointer}
 .muted{color:#57606a}
 .status{display:inline-block;padding:0 .5rem;border-radius:2rem;font-size:.8125rem;font-weight:600;border:1px solid}
 .status-pending{color:#9a6700;background:#fff8c5;border-color:#d4a72c66}
-.status-accepted{color:#1a7f37;background:#dafbe1;border-color:#4ac26b66}
-.status-revoked{color:#57606a;background:#eaeef2;border-color:#afb8c166}
+.status-accepted,.status-active{color:#1a7f37;background:#dafbe1;border-color:#4ac26b66}
+.status-revoked,.status-ended,.status-removed{color:#57606a;background:#eaeef2;border-color:#afb8c166}
 .status-expired,.status-failed{color:#82071e;background:#ffebe9;border-color:#ff818266}
 .status-sent{color:#1a7f37;background:#dafbe1;border-color:#4ac26b66}
 .status-queued,.status-skipped{color:#57606a;background:#eaeef2;border-color:#afb8c166}

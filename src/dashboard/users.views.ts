@@ -2,6 +2,8 @@ import { html, type SafeHtml } from '../platform/html.js'
 import type { Instance } from '../instance/instance.schemas.js'
 import type { UserWithActivity } from '../users/users.store.js'
 import type { MembershipDetails } from '../organizations/memberships.schemas.js'
+import type { SessionView } from '../sessions/sessions.service.js'
+import { toClerkSession } from '../sessions/sessions.schemas.js'
 import { csrfInput, instancePath, noticeBox, when } from './dashboard.views.js'
 
 export const usersPath = (instance: Instance, rest = '') => instancePath(instance.id, `users${rest}`)
@@ -75,7 +77,32 @@ ${hasNext && html`<a href="${userListUrl(instance, state, { offset: state.offset
 
 const json = (value: unknown) => JSON.stringify(value ?? {}, null, 2)
 
-export function userDetailBody(p: { instance: Instance; user: User; memberships: MembershipDetails[]; membershipsTotal: number }): SafeHtml {
+/** The user's sessions, newest first, each active one with a Revoke button. */
+function sessionsTable(instance: Instance, user: User, csrf: string, sessions: SessionView[], total: number): SafeHtml {
+  if (sessions.length === 0) return html`<p class="muted">No sessions: this user has never signed in.</p>`
+  const revoke = (id: string) => html`<form method="post" action="${usersPath(instance, `/${encodeURIComponent(user.id)}/sessions/${encodeURIComponent(id)}/revoke`)}">
+${csrfInput(csrf)}<button type="submit" class="secondary small">Revoke</button></form>`
+  return html`<div class="table-wrap"><table>
+<thead><tr><th scope="col">Session</th><th scope="col">Status</th><th scope="col">Created</th><th scope="col">Last active</th><th scope="col">Expires</th><th scope="col"><span class="sr-only">Actions</span></th></tr></thead>
+<tbody>
+${sessions.map(({ row, now }) => {
+    const status = toClerkSession(row, now).status
+    return html`<tr data-session="${row.id}">
+<td class="mono">${row.id}</td>
+<td><span class="status status-${status}">${status}</span></td>
+<td>${when(row.created_at)}</td>
+<td>${when(row.last_active_at)}</td>
+<td>${when(row.expires_at)}</td>
+<td class="actions">${status === 'active' && revoke(row.id)}</td>
+</tr>
+`
+  })}</tbody></table></div>${total > sessions.length && html`<p class="muted">Showing the newest ${sessions.length} of ${total} sessions.</p>`}`
+}
+
+export function userDetailBody(p: {
+  instance: Instance; csrf: string; user: User; memberships: MembershipDetails[]; membershipsTotal: number
+  sessions: SessionView[]; sessionsTotal: number; notice: string | null
+}): SafeHtml {
   const { instance, user } = p
   const emails = user.email_addresses.length === 0
     ? html`<p class="muted">This user has no email address.</p>`
@@ -99,7 +126,7 @@ ${p.memberships.map((m) => html`<tr>
 <td>${when(m.created_at)}</td>
 </tr>
 `)}</tbody></table></div>${p.membershipsTotal > p.memberships.length && html`<p class="muted">Showing ${p.memberships.length} of ${p.membershipsTotal} memberships.</p>`}`
-  return html`<div class="card">
+  return html`${noticeBox(p.notice)}<div class="card">
 <dl class="facts">
 <dt>Name</dt><dd>${fullName(user) || '—'}</dd>
 <dt>Id</dt><dd class="mono">${user.id}</dd>
@@ -118,6 +145,10 @@ ${emails}
 <div class="card">
 <h2>Organization memberships</h2>
 ${memberships}
+</div>
+<div class="card">
+<h2>Sessions</h2>
+${sessionsTable(instance, user, p.csrf, p.sessions, p.sessionsTotal)}
 </div>
 <div class="card">
 <h2>Metadata</h2>

@@ -8,6 +8,7 @@ import { assertMatchesSpec, loadBapiSpec } from '../helpers/spec.js'
 import { fapi, ticketOf, type Fapi } from '../frontend/fapi-client.js'
 import { createClerkClient, exchanges, recorded, sdkError } from '../contract/sdk-recorder.js'
 import { cookieSuffix } from '../../src/sessions/clerk-cookies.js'
+import { SESSION_COOKIE } from '../../src/accept/session-cookie.js'
 import { refreshTokenFor } from '../../src/sessions/refresh-tokens.js'
 import type { Instance } from '../../src/instance/instance.schemas.js'
 
@@ -112,6 +113,36 @@ forEachDatabase('POST /v1/sessions/{id}/refresh', (engine) => {
       })
       assert.deepEqual(state.headers.getSetCookie(), raw.body.cookies)
       assert.equal(state.headers.get('location'), null)
+    })
+
+    // @see issue 13
+    it('the cookies Foyer\'s handshake left are refreshed once their token has expired', async () => {
+      // Signed up and handshaken two minutes ago (Foyer's clock), so that the token the
+      // handshake minted has expired by the wall clock @clerk/backend verifies with.
+      t.clock.advance(-120_000)
+      let s: Awaited<ReturnType<typeof signedUp>>
+      let directives: string[]
+      try {
+        s = await signedUp()
+        const res = await t.app.inject({
+          method: 'GET',
+          url: `/fapi/${s.instance.id}/v1/client/handshake?${new URLSearchParams({ redirect_url: `${APP_ORIGIN}/`, format: 'token', suffixed_cookies: 'true' })}`,
+          headers: { cookie: `${SESSION_COOKIE}=${encodeURIComponent(s.cookie)}` },
+        })
+        assert.equal(res.statusCode, 307, res.body)
+        const carried = new URL(String(res.headers.location)).searchParams.get('__clerk_handshake')!
+        directives = claimsOf(carried).handshake
+      } finally {
+        t.clock.advance(120_000)
+      }
+      // The browser keeps what the directives set (a cookie line's name=value), nothing else.
+      const browserCookies = directives.map((line) => line.split(';')[0]!).filter((pair) => !pair.endsWith('='))
+      const state = await s.clerk.authenticateRequest(new Request(`${APP_ORIGIN}/page`, {
+        headers: { cookie: browserCookies.join('; '), accept: 'text/html', 'sec-fetch-dest': 'document' },
+      }))
+      assert.equal(state.status, 'signed-in', `${state.reason} ${state.message}`)
+      assert.equal(state.toAuth()?.sessionId, s.sessionId)
+      assert.equal(recorded('POST', refreshPath(s.sessionId)).status, 200)
     })
 
     // @see issue 13

@@ -26,6 +26,15 @@ interface Deps {
  */
 export const RETIRED_KEY_PUBLISHED_MS = 10 * 60 * 1000
 
+/**
+ * How long (server clock) a process signs with the current key it last read before reading it
+ * again: a query saved on each token. Safe across processes: a key another process has just
+ * retired stays in the JWKS for RETIRED_KEY_PUBLISHED_MS, so a token signed with it during
+ * these seconds verifies as long as one signed just before the rotation. This process's own
+ * rotations take effect at once.
+ */
+export const CURRENT_KEY_CACHE_MS = 5_000
+
 /** The current signing key as Settings and GET /v1/instance show it: never the private key. */
 export interface SigningKeyInfo {
   kid: string
@@ -49,6 +58,10 @@ type Owner = Pick<Instance, 'id'>
 export function createSigningKeyService({ db, clock, store, instances, serverSecret }: Deps) {
   // Parsed private keys by kid: unsealing and parsing a PEM costs more than the query that finds the kid.
   const parsed = new Map<string, KeyObject>()
+  // Each instance's current key, read at most CURRENT_KEY_CACHE_MS ago.
+  const current = new Map<string, { kid: string; privateKey: KeyObject; until: number }>()
+  // Bumped by each rotation here: a key read before it is not cached after it.
+  let generation = 0
 
   /**
    * A new key pair for the instance. RSA-2048 with e = 65537 exactly: `loadClerkJwkFromPem` in
@@ -105,18 +118,24 @@ export function createSigningKeyService({ db, clock, store, instances, serverSec
      * For signing only: never to be sent, shown or logged.
      */
     async signingKey(instance: Owner): Promise<{ kid: string; privateKey: KeyObject }> {
+      const hit = current.get(instance.id)
+      if (hit && hit.until > clock.now()) return { kid: hit.kid, privateKey: hit.privateKey }
+      const before = generation
       for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
         const row = await currentRow(instance)
-        const cached = parsed.get(row.id)
-        if (cached) return { kid: row.id, privateKey: cached }
-        const pem = unseal(serverSecret, row.sealed_private_key, sealContext(instance.id, row.id))
-        if (pem === null) {
-          await replaceUnusable(instance, row)
-          continue
+        let privateKey = parsed.get(row.id)
+        if (!privateKey) {
+          const pem = unseal(serverSecret, row.sealed_private_key, sealContext(instance.id, row.id))
+          if (pem === null) {
+            await replaceUnusable(instance, row)
+            continue
+          }
+          privateKey = createPrivateKey(pem)
+          if (parsed.size > 10_000) parsed.clear()
+          parsed.set(row.id, privateKey)
         }
-        const privateKey = createPrivateKey(pem)
-        if (parsed.size > 10_000) parsed.clear()
-        parsed.set(row.id, privateKey)
+        if (current.size > 10_000) current.clear()
+        if (generation === before) current.set(instance.id, { kid: row.id, privateKey, until: clock.now() + CURRENT_KEY_CACHE_MS })
         return { kid: row.id, privateKey }
       }
       throw new Error(`no usable signing key for instance ${instance.id}`)
@@ -166,6 +185,8 @@ export function createSigningKeyService({ db, clock, store, instances, serverSec
         }
         throw new Error(`the signing key of instance ${instance.id} could not be rotated`)
       })
+      generation++
+      current.delete(instance.id)
       return infoOf(row)
     },
   }

@@ -7,6 +7,7 @@ import { forEachDatabase, redisUrl } from '../helpers/databases.js'
 import { makeInvitation } from '../helpers/factories.js'
 import { fapi, ticketOf } from '../frontend/fapi-client.js'
 import { SESSION_COOKIE } from '../../src/accept/session-cookie.js'
+import { CURRENT_KEY_CACHE_MS } from '../../src/sessions/signing-keys.service.js'
 
 const APP = 'http://localhost:5173'
 const kidOf = (jwt: string) => JSON.parse(Buffer.from(jwt.split('.')[0]!, 'base64url').toString()).kid as string
@@ -50,12 +51,14 @@ forEachDatabase('sessions across two Foyer processes', (engine) => {
     assert.equal(first.status, 'signed-in', first.message ?? '')
     assert.equal((first.toAuth() as { userId: string }).userId, userId)
 
-    // A rotation on A: B signs with the new key, and both keys verify through B's JWKS.
+    // A rotation on A: B signs with the key it read until that is CURRENT_KEY_CACHE_MS old, which
+    // still verifies, then with the new one; both keys verify through B's JWKS.
     const mintOnB = async () => (await client(second, secretKey).post(`/v1/sessions/${sessionId}/tokens`)).body.jwt as string
     const oldKid = kidOf(await mintOnB())
     assert.equal((await client(t.app, secretKey).post('/v1/jwks/rotate')).status, 200)
     const afterRotation = await land(String((await handshakeOn(second, instance.id, cookie)).headers.location))
     assert.equal(afterRotation.status, 'signed-in', afterRotation.message ?? '')
+    t.clock.advance(CURRENT_KEY_CACHE_MS)
     assert.notEqual(kidOf(await mintOnB()), oldKid)
     const jwks = (await client(second, secretKey).get('/v1/jwks')).body
     assert.equal(jwks.keys.length, 2)

@@ -8,7 +8,7 @@ import { assertMatchesFapi, assertMatchesSpec, loadBapiSpec } from '../helpers/s
 import { openDb } from '../../src/platform/db/db.js'
 import { createSigningKeyStore } from '../../src/sessions/signing-keys.store.js'
 import { createInstanceStore } from '../../src/instance/instance.store.js'
-import { createSigningKeyService, RETIRED_KEY_PUBLISHED_MS } from '../../src/sessions/signing-keys.service.js'
+import { createSigningKeyService, CURRENT_KEY_CACHE_MS, RETIRED_KEY_PUBLISHED_MS } from '../../src/sessions/signing-keys.service.js'
 
 const spec = loadBapiSpec()
 const b64 = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url')
@@ -189,6 +189,27 @@ forEachDatabase('signing keys and the JWKS', (engine) => {
       assert.equal(new Set(kids).size, 1, kids.join(' '))
       const rows = await t.db.query<{ id: string }>('select id from signing_keys where instance_id = $1', [instance.id])
       assert.deepEqual(rows.map((r) => r.id), [kids[0]])
+    } finally {
+      if (otherDb !== t.db) await otherDb.close()
+    }
+  })
+
+  // @see issue 13
+  it('a rotation by another process signs here within CURRENT_KEY_CACHE_MS (server clock), and what the old key signed meanwhile verifies', async () => {
+    const { instance, secretKey } = await newApi()
+    const old = await t.services.signingKeys.signingKey(instance)
+    const otherDb = t.databaseUrl ? await openDb({ databaseUrl: t.databaseUrl, dataDir: null }) : t.db
+    try {
+      const other = createSigningKeyService({ db: otherDb, clock: t.clock, store: createSigningKeyStore(), instances: createInstanceStore(), serverSecret: t.serverSecret })
+      const rotated = await other.rotate(instance)
+      assert.notEqual(rotated.kid, old.kid)
+      // Read a moment ago here: still the key this process signs with, and still published.
+      t.clock.advance(CURRENT_KEY_CACHE_MS - 1)
+      const stale = await t.services.signingKeys.signingKey(instance)
+      assert.equal(stale.kid, old.kid)
+      assert.equal((await verifyToken(sessionToken(stale.privateKey, stale.kid), { secretKey, apiUrl, skipJwksCache: true })).sub, 'user_signed_in')
+      t.clock.advance(1)
+      assert.equal((await t.services.signingKeys.signingKey(instance)).kid, rotated.kid)
     } finally {
       if (otherDb !== t.db) await otherDb.close()
     }

@@ -1,4 +1,4 @@
-import { sign as rsaSign } from 'node:crypto'
+import { sign as rsaSign, type KeyObject } from 'node:crypto'
 import type { Db } from '../platform/db/db.js'
 import type { Clock } from '../platform/clock.js'
 import { ApiError } from '../platform/errors.js'
@@ -29,6 +29,14 @@ export interface MintOptions {
 }
 
 const b64url = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url')
+
+// On libuv's thread pool, not the event loop: an RSA-2048 signature takes about 0.5–1 ms of CPU,
+// most of what a token costs; the loop serves other requests meanwhile, and signatures run on
+// every core. The pool (four threads unless UV_THREADPOOL_SIZE says otherwise) is shared with
+// password hashing, so a burst of sign-ins can delay a token by a hash's time.
+const rs256 = (input: string, privateKey: KeyObject) => new Promise<string>((resolve, reject) => {
+  rsaSign('sha256', Buffer.from(input), privateKey, (err, signature) => (err ? reject(err) : resolve(signature.toString('base64url'))))
+})
 
 export const notActive = () =>
   new ApiError(404, 'resource_not_found', 'not found', 'No active session with this id was found: it is unknown, ended, revoked, removed or expired.')
@@ -85,7 +93,7 @@ export function createSessionTokenService({ db, clock, store, signingKeys, publi
   async function sign(instance: Instance, payload: object): Promise<string> {
     const { kid, privateKey } = await signingKeys.signingKey(instance)
     const input = `${b64url({ alg: 'RS256', kid, typ: 'JWT' })}.${b64url(payload)}`
-    return `${input}.${rsaSign('sha256', Buffer.from(input), privateKey).toString('base64url')}`
+    return `${input}.${await rs256(input, privateKey)}`
   }
 
   return { mint, sign }

@@ -286,9 +286,10 @@ export async function buildApp(deps: AppDeps): Promise<{ app: FastifyInstance; s
   const foyerSession = sessionCookie(publicUrl)
   await app.register(handshakeRoutes({
     handshake: services.handshake, resolveInstance: services.accept.resolveInstance, allowedRedirectOrigins, limit: limits.handshake,
+    // The session alone: the token the handshake mints reads its person, and refuses a session gone meanwhile.
     currentSession: async (request) => {
-      const signedIn = await services.accept.session(foyerSession.read(request))
-      return signedIn && { id: signedIn.session.id, createdAt: signedIn.session.createdAt, instanceId: signedIn.instance.id }
+      const session = await services.accept.liveSession(foyerSession.read(request))
+      return session && { id: session.id, createdAt: session.created_at, instanceId: session.instance_id }
     },
   }))
   await app.register(jwksFrontendRoutes({ signingKeys: services.signingKeys, resolveInstance: services.accept.resolveInstance }))

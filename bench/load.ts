@@ -1,3 +1,5 @@
+import type { IncomingHttpHeaders } from 'node:http'
+import net from 'node:net'
 import autocannon from 'autocannon'
 
 export interface LoadSpec {
@@ -9,8 +11,42 @@ export interface LoadSpec {
   body?: () => string
   /** A path for every request, when requests spread over several (the probe uses `path`). */
   nextPath?: () => string
+  /** Headers for every request, when they change too (one browser's cookie, then another's); the probe uses `headers`. */
+  nextHeaders?: () => Record<string, string>
+  /** The class of status every answer must have; anything else voids the figures. 2xx unless said. */
+  expect?: '2xx' | '3xx'
+  /** Sees every answer's headers (what a redirect carries, kept for a later load). */
+  onHeaders?: (headers: IncomingHttpHeaders) => void
   seconds: number
+  /** Exactly this many requests instead of `seconds`: each input can be used once. */
+  amount?: number
   connections: number
+  /**
+   * A local address for each new connection (loopback ones, 127.x.y.z), as browsers come from
+   * many: a limit per client IP would otherwise count the whole load as one browser's. Each
+   * connection also reconnects, from the next address, every RECONNECT_EVERY requests.
+   */
+  sourceAddress?: () => string
+}
+
+// Well below any per-IP limit the loads meet (the handshake's: 1,200 per 15 minutes).
+const RECONNECT_EVERY = 500
+
+/**
+ * Runs `load` with autocannon's connections bound to `next()`'s addresses. autocannon has no
+ * option for it; it calls `net.connect(port, host)`, which is wrapped here while the load runs
+ * (the bench runs one load at a time). Connections opened with options, as fetch's, are left alone.
+ */
+async function fromAddresses<T>(next: () => string, load: () => Promise<T>): Promise<T> {
+  const connect = net.connect
+  net.connect = ((...args: unknown[]) => ((typeof args[0] === 'number' || typeof args[0] === 'string') && typeof args[1] === 'string'
+    ? connect({ port: Number(args[0]), host: args[1], localAddress: next() })
+    : (connect as (...a: unknown[]) => net.Socket)(...args))) as typeof net.connect
+  try {
+    return await load()
+  } finally {
+    net.connect = connect
+  }
 }
 
 export interface LoadResult {
@@ -18,34 +54,48 @@ export interface LoadResult {
   rps: number
   p50: number
   p99: number
-  /** Connection errors (timeouts included) and non-2xx answers: any of them voids the figures. */
+  /** Connection errors (timeouts included) and answers of another class than expected: any of them voids the figures. */
   failures: number
   statusCodes: Record<string, number>
 }
 
 /** One closed-loop load from this process (no autocannon workers). */
 export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
-  const { body, nextPath } = spec
-  const result = await autocannon({
+  const { body, nextPath, nextHeaders, onHeaders, sourceAddress } = spec
+  const headers = { ...spec.headers, ...(body ? { 'content-type': 'application/json' } : {}) }
+  const run = () => autocannon({
     url: spec.url,
     connections: spec.connections,
-    duration: spec.seconds,
+    ...(sourceAddress ? { reconnectRate: RECONNECT_EVERY } : {}),
+    ...(spec.amount === undefined ? { duration: spec.seconds } : { amount: spec.amount }),
     requests: [{
       method: spec.method,
       path: spec.path,
-      headers: { ...spec.headers, ...(body ? { 'content-type': 'application/json' } : {}) },
-      ...(body || nextPath ? {
-        setupRequest: (request) => ({ ...request, ...(body ? { body: body() } : {}), ...(nextPath ? { path: nextPath() } : {}) }),
+      headers,
+      ...(body || nextPath || nextHeaders ? {
+        setupRequest: (request) => ({
+          ...request,
+          ...(body ? { body: body() } : {}),
+          ...(nextPath ? { path: nextPath() } : {}),
+          ...(nextHeaders ? { headers: { ...headers, ...nextHeaders() } } : {}),
+        }),
       } : {}),
+      ...(onHeaders ? { onResponse: (_status, _body, _context, answered) => onHeaders(answered ?? {}) } : {}),
     }],
   })
+  const result = sourceAddress ? await fromAddresses(sourceAddress, run) : await run()
   const statusCodes = Object.fromEntries(Object.entries(result.statusCodeStats ?? {}).map(([code, s]) => [code, s.count ?? 0]))
+  // autocannon counts anything but 2xx as non2xx; a redirect load expects 3xx instead.
+  const unexpected = spec.expect === '3xx'
+    ? result['1xx'] + result['2xx'] + result['4xx'] + result['5xx']
+    : result.non2xx
   return {
     requests: result.requests.total,
-    rps: result.requests.mean,
+    // An `amount` load ends part-way through its last second, which the per-second mean would count as a whole one.
+    rps: spec.amount === undefined ? result.requests.mean : result.requests.total / result.duration,
     p50: result.latency.p50,
     p99: result.latency.p99,
-    failures: result.errors + result.non2xx,
+    failures: result.errors + unexpected,
     statusCodes,
   }
 }

@@ -70,3 +70,12 @@ export function deliveryTable(rows: DeliveryResult[]): string[] {
       + `| ${fixed(d.queueSeconds, 1)} | ${fixed(d.seconds, 2)} | ${fixed(d.perSecond)} | ${int(d.duplicates)} | ${fixed(d.peakRssMb)} |`),
   ]
 }
+
+/** Rates measured in the bench process itself, without HTTP: the most an endpoint built on them could reach per core. */
+export function ceilingsTable(rows: { name: string; perSecond: number }[]): string[] {
+  return [
+    '| in-process ceiling | per second |',
+    '|---|---:|',
+    ...rows.map((r) => `| ${r.name} | ${fixed(r.perSecond)} |`),
+  ]
+}

@@ -1,7 +1,7 @@
 /**
- * `npm run bench`: loads Foyer's create and list on PGlite and on PostgreSQL, and two
- * baselines on the same PostgreSQL, each server in its own process; prints the figures and
- * writes them to bench/RESULTS.md.
+ * `npm run bench`: loads Foyer's create and list on PGlite and on PostgreSQL, two baselines on
+ * the same PostgreSQL, and session tokens (mint, handshake) on PostgreSQL, each server in its
+ * own process; prints the figures and writes them to bench/RESULTS.md.
  *
  * Environment: BENCH_DATABASE_URL (PostgreSQL server; default postgres://root@127.0.0.1:5432),
  * BENCH_SECONDS (per load, default 10), BENCH_PGLITE_ROWS (default 1,000,000),
@@ -21,8 +21,9 @@ import { randomToken } from '../src/platform/ids.js'
 import { packageRoot } from '../src/platform/paths.js'
 import { benchDelivery, startHttpCounter, startSmtpCounter, type DeliveryResult } from './delivery.js'
 import { runLoad, type LoadResult, type LoadSpec } from './load.js'
-import { deliveryTable, int, machine, measurementsTable, ratiosTable, targetsTable, type Measured, type Target } from './report.js'
-import { seed, type Seeded } from './seed.js'
+import { ceilingsTable, deliveryTable, int, machine, measurementsTable, ratiosTable, targetsTable, type Measured, type Target } from './report.js'
+import { seed, seedSessions, type Seeded } from './seed.js'
+import { rs256SignsPerSecond } from './signing.js'
 import { startServer, type Server } from './servers.js'
 
 const CONNECTIONS = 50
@@ -153,10 +154,14 @@ async function probe(server: Server, spec: LoadSpec): Promise<void> {
   if (!res.ok) throw new Error(`${server.name}: ${spec.method} ${spec.path} answered ${res.status}: ${await res.text()}`)
 }
 
-async function measure(server: Server, load: string, spec: LoadSpec): Promise<LoadResult> {
-  await probe(server, spec)
-  await runLoad({ ...spec, seconds: WARMUP_SECONDS })
-  log(`${server.name}: ${load}, ${CONNECTIONS} connections for ${spec.seconds} s …`)
+/**
+ * Probes, warms up, then loads. `options.probe` replaces the probe (a redirect is no `ok`), and
+ * `options.warmup` the warm-up (a load of single-use inputs warms up on its own share of them).
+ */
+async function measure(server: Server, load: string, spec: LoadSpec, options: { probe?: () => Promise<void>; warmup?: LoadSpec } = {}): Promise<LoadResult> {
+  await (options.probe ?? (() => probe(server, spec)))()
+  await runLoad(options.warmup ?? { ...spec, seconds: WARMUP_SECONDS })
+  log(`${server.name}: ${load}, ${spec.connections} connections ${spec.amount === undefined ? `for ${spec.seconds} s` : `for ${int(spec.amount)} requests`} …`)
   const result = await runLoad(spec)
   const codes = Object.entries(result.statusCodes).map(([code, n]) => `${code}×${int(n)}`).join(' ')
   log(`${server.name}: ${load}: ${result.rps.toFixed(0)} req/s, p50 ${result.p50} ms, p99 ${result.p99} ms, `
@@ -324,6 +329,146 @@ async function benchDeliveryPostgres(databaseUrl: string): Promise<DeliveryResul
   }
 }
 
+// Sessions signed up before the token loads, which take turns over them: a session's rows are
+// read by every mint of its tokens, and one hot session is not how an application's users come.
+const SESSIONS = 300
+// The application's page, allowed by default (http://localhost:*); the handshake returns there.
+const APP_ORIGIN = 'http://localhost:5173'
+const HANDSHAKE_PATH = `/v1/client/handshake?redirect_url=${encodeURIComponent(`${APP_ORIGIN}/`)}&format=nonce&suffixed_cookies=true`
+// A nonce is good for 2 minutes after its handshake; older ones are left out of the payload load.
+const NONCE_USABLE_MS = 90_000
+const TOKENS_TARGET = 1_000
+const TOKENS_P99_TARGET_MS = 50
+const SIGN_SECONDS = 3
+
+interface SessionsBench {
+  name: string
+  measured: Measured[]
+  /** RS256 signatures per second in the bench process, one core, measured while Foyer was idle. */
+  signsPerSecond: number
+  seedSeconds: number
+  /** Whether its peak RSS counts from after the sign-ups. */
+  rssReset: boolean
+}
+
+// Browsers come from many addresses, and the handshake is limited per client IP (1,200 per 15
+// minutes): each connection of the handshake loads comes from its own loopback address.
+let browserSeq = 0
+const nextBrowserAddress = () => {
+  const n = browserSeq++
+  return `127.1.${Math.floor(n / 254) % 256}.${(n % 254) + 1}`
+}
+
+/** A handshake's redirect, and when it came. */
+interface Issued {
+  location: string
+  at: number
+}
+
+/** The nonce a handshake's redirect carries to the application, if it carries one. */
+const nonceOf = (location: string | null | undefined) => {
+  if (!location) return null
+  return new URL(location).searchParams.get('__clerk_handshake_nonce')
+}
+
+/**
+ * Trades a nonce as the application would, and checks that its directives sign the browser in
+ * with a session token: a signed-out handshake mints nothing and would be measured as one.
+ */
+async function checkSignedInNonce(server: Server, nonce: string): Promise<void> {
+  const res = await fetch(`${server.url}/v1/clients/handshake_payload?nonce=${encodeURIComponent(nonce)}`, { headers: auth })
+  const body = await res.json() as { directives?: string[] }
+  const token = body.directives?.map((d) => /^__session=([^;]+)/.exec(d)?.[1]).find(Boolean)
+  if (res.status !== 200 || !token || token.split('.').length !== 3) {
+    throw new Error(`${server.name}: the handshake's nonce answered ${res.status} without a session token: ${JSON.stringify(body)}`)
+  }
+}
+
+/**
+ * Session tokens on PostgreSQL, in a fresh Foyer process: SESSIONS people sign up with an
+ * invitation's ticket; then tokens are minted through the Backend API, browsers go through
+ * the handshake with their Foyer cookie (each redirect mints a token and stores a nonce), and
+ * the application trades those nonces, each once.
+ */
+async function benchSessions(databaseUrl: string): Promise<SessionsBench> {
+  const name = `Foyer, PostgreSQL (${int(SESSIONS)} sessions)`
+  const server = await startFoyer(name, foyerEnv({ DATABASE_URL: databaseUrl }))
+  log(`${name}: pid ${server.pid} on ${server.url}`)
+  try {
+    await liftCreateLimit(server)
+    const seedStarted = performance.now()
+    const sessions = await seedSessions({ url: server.url, secretKey, n: SESSIONS, origin: APP_ORIGIN, tag: runId })
+    const seedSeconds = (performance.now() - seedStarted) / 1000
+    log(`${name}: ${int(sessions.length)} people signed up with a ticket in ${seedSeconds.toFixed(1)} s`)
+    // Their user.created and session.created events go out first, so that no load pays for them.
+    log(`${name}: outbox drained before the loads (${await waitForOutbox(databaseUrl, 120_000)} items left)`)
+    // The sign-ups' password hashes (scrypt, 32 MiB each) are not the tokens' memory.
+    const signUpPeak = server.peakRssMb()
+    const rssReset = server.resetPeakRss()
+    log(`${name}: peak RSS ${signUpPeak.toFixed(0)} MB through the sign-ups; `
+      + (rssReset ? `counted again from here (${server.peakRssMb().toFixed(0)} MB)` : 'it could not be reset, so the figure includes them'))
+    const signsPerSecond = rs256SignsPerSecond(SIGN_SECONDS)
+    log(`RS256 (node:crypto, RSA-2048) in the bench process, one core: ${signsPerSecond.toFixed(0)} signatures/s`)
+
+    let turn = 0
+    const next = () => sessions[turn++ % sessions.length]!
+    const mint: LoadSpec = {
+      url: server.url, method: 'POST', headers: auth, seconds: SECONDS, connections: CONNECTIONS,
+      path: `/v1/sessions/${sessions[0]!.sessionId}/tokens`,
+      nextPath: () => `/v1/sessions/${next().sessionId}/tokens`,
+    }
+    // The redirects' locations as they come, the warm-up's apart (parsed once the loads are
+    // over, not in autocannon's loop): each nonce in them is traded once by the payload load.
+    const issued: { warmup: Issued[]; measured: Issued[] } = { warmup: [], measured: [] }
+    const handshake = (into: Issued[], seconds: number): LoadSpec => ({
+      url: server.url, method: 'GET', path: HANDSHAKE_PATH, seconds, connections: CONNECTIONS, expect: '3xx', sourceAddress: nextBrowserAddress,
+      headers: { cookie: sessions[0]!.cookie },
+      nextHeaders: () => ({ cookie: next().cookie }),
+      onHeaders: (headers) => {
+        if (headers.location) into.push({ location: headers.location, at: Date.now() })
+      },
+    })
+    const probeHandshake = async () => {
+      const res = await fetch(server.url + HANDSHAKE_PATH, { redirect: 'manual', headers: { cookie: sessions[0]!.cookie } })
+      const nonce = nonceOf(res.headers.get('location'))
+      if (res.status !== 307 || !nonce) throw new Error(`${server.name}: GET ${HANDSHAKE_PATH} answered ${res.status}, location ${res.headers.get('location')}`)
+      await checkSignedInNonce(server, nonce)
+    }
+
+    const results: [string, LoadResult][] = []
+    results.push(['session token mint', await measure(server, 'session token mint', mint)])
+    results.push(['handshake (nonce)', await measure(server, 'handshake (nonce)', handshake(issued.measured, SECONDS), {
+      probe: probeHandshake, warmup: handshake(issued.warmup, WARMUP_SECONDS),
+    })])
+
+    const usable = (list: Issued[]) => list.filter((i) => i.at > Date.now() - NONCE_USABLE_MS).map((i) => nonceOf(i.location)).filter((n) => n !== null)
+    const warm = usable(issued.warmup)
+    const payloadSpec = (nonces: string[]): LoadSpec => {
+      let i = 0
+      const path = (nonce: string) => `/v1/clients/handshake_payload?nonce=${encodeURIComponent(nonce)}`
+      return {
+        url: server.url, method: 'GET', headers: auth, seconds: SECONDS, connections: CONNECTIONS, amount: nonces.length,
+        // autocannon builds a request or so per connection it never sends: those get no nonce.
+        path: path(nonces[0]!), nextPath: () => path(nonces[i++] ?? 'none-left'),
+      }
+    }
+    const [probeNonce, ...measuredNonces] = usable(issued.measured)
+    log(`${name}: handshake nonces: ${int(warm.length)} from the warm-up to warm up, 1 to probe, ${int(measuredNonces.length)} to trade`)
+    if (probeNonce && measuredNonces.length > 0 && warm.length > 0) {
+      results.push(['handshake payload (nonce traded once)', await measure(server, 'handshake payload', payloadSpec(measuredNonces), {
+        probe: () => checkSignedInNonce(server, probeNonce),
+        warmup: payloadSpec(warm),
+      })])
+    }
+
+    const peakRssMb = server.peakRssMb()
+    log(`${name}: peak RSS ${peakRssMb.toFixed(0)} MB`)
+    return { name, measured: results.map(([load, result]) => ({ load, server: name, result, peakRssMb })), signsPerSecond, seedSeconds, rssReset }
+  } finally {
+    await server.stop()
+  }
+}
+
 async function main() {
   const urls = postgresUrls()
   log(`PostgreSQL: recreating database ${BENCH_DB}`)
@@ -347,6 +492,9 @@ async function main() {
   measured.push(...await onServer(insert, [['create', createLoad(insert)]]))
   await dropInstance(urls.bench, baselineInstance.instance.id)
 
+  const sessions = await benchSessions(urls.bench)
+  measured.push(...sessions.measured)
+
   const delivered = await benchDeliveryPostgres(urls.bench)
 
   const pgliteDir = join(tmp, 'pglite')
@@ -358,7 +506,7 @@ async function main() {
   const foyerPglite = `Foyer, PGlite (${int(pgliteSeed.seeded.rows)} inv.)`
   measured.push(...await benchFoyer(foyerPglite, foyerEnv({ FOYER_DATA_DIR: pgliteDir })))
 
-  const report = summarise(measured, delivered, { foyerPg, foyerPglite, bare: bare.name, insert: insert.name }, pgSeed.seeded, pgliteSeed.seeded)
+  const report = summarise(measured, delivered, { foyerPg, foyerPglite, bare: bare.name, insert: insert.name }, pgSeed.seeded, pgliteSeed.seeded, sessions)
   const lines = [
     '# Foyer benchmark results',
     '',
@@ -384,6 +532,21 @@ async function main() {
       + 'with `notify: false`, one endpoint. Both sinks start closed: one item is queued and held at the sink, so the worker '
       + 'waits in its batch while the rest is queued; the time runs from opening the sink to the last distinct item received.',
     '',
+    `Session tokens: a fresh Foyer process on the same PostgreSQL database, where ${int(SESSIONS)} people first sign up as the product signs them up `
+      + '(an invitation created through the Backend API, redeemed by `POST /v1/client/sign_ups` with `strategy: ticket` and a password on the Frontend API; '
+      + `${sessions.seedSeconds.toFixed(0)} s for all, four at a time, mostly scrypt; its peak RSS is counted ${sessions.rssReset ? 'from after them' : 'with them (it could not be reset)'}); `
+      + 'each load takes turns over their sessions. Token mint is `POST /v1/sessions/{id}/tokens` with the secret key: the session is read, '
+      + 'and one RS256 JWT (RSA-2048, 60 s) is signed. Handshake is what an application\'s middleware sends a browser to, '
+      + `\`GET /v1/client/handshake?redirect_url=${APP_ORIGIN}/&format=nonce&suffixed_cookies=true\` with the browser's \`__foyer_session\` cookie: `
+      + 'the session is read, a token minted, the Set-Cookie directives stored under a new nonce, and the answer is a 307 to the application '
+      + '(anything but 3xx counts as an error). Browsers come from many addresses and the handshake is limited to 1,200 per client IP '
+      + 'in 15 minutes, so each connection comes from its own loopback address (127.1.x.y) and reconnects from the next one every 500 requests. '
+      + 'The handshake payload is the application\'s half, `GET /v1/clients/handshake_payload?nonce=` with '
+      + 'the secret key: nonces are single-use, so it trades each nonce the measured handshake load issued exactly once (those of the handshake\'s '
+      + 'warm-up warm it up), as many requests as nonces rather than a fixed time. The RS256 ceiling is node:crypto signing a session token\'s '
+      + `\`header.payload\` in a loop on one thread of the bench process for ${SIGN_SECONDS} s, right before these loads: no endpoint can mint more `
+      + 'tokens per core than that. Foyer signs on libuv\'s thread pool, so its signatures can use both cores, which the bench and PostgreSQL share.',
+    '',
     'On this 2-core virtual machine, the load generator, the server under test and PostgreSQL share the cores, and the same build '
       + 'measured up to ±20 % apart between runs; compare the ratios of one run rather than figures across runs.',
     '',
@@ -406,7 +569,7 @@ async function dropInstance(databaseUrl: string, instanceId: string) {
   }
 }
 
-function summarise(measured: Measured[], delivered: DeliveryResult[], names: { foyerPg: string; foyerPglite: string; bare: string; insert: string }, pgSeed: Seeded, pgliteSeed: Seeded): string[] {
+function summarise(measured: Measured[], delivered: DeliveryResult[], names: { foyerPg: string; foyerPglite: string; bare: string; insert: string }, pgSeed: Seeded, pgliteSeed: Seeded, sessions: SessionsBench): string[] {
   const find = (server: string, load: string) => measured.find((m) => m.server === server && m.load.startsWith(load))
   const valid = (m: Measured | undefined) => (m && m.result.failures === 0 ? m : undefined)
   const ratio = (a: Measured | undefined, b: Measured | undefined) => (valid(a) && valid(b) ? a!.result.rps / b!.result.rps : null)
@@ -425,6 +588,22 @@ function summarise(measured: Measured[], delivered: DeliveryResult[], names: { f
       { name: `${names.foyerPg} org invitation create ÷ one-row insert`, value: ratio(orgCreate, insert) },
     )
   }
+
+  const mint = find(sessions.name, 'session token mint')
+  const handshake = find(sessions.name, 'handshake (nonce)')
+  const perSign = (m: Measured | undefined) => (valid(m) ? m!.result.rps / sessions.signsPerSecond : null)
+  ratios.push(
+    { name: `${sessions.name} session token mint ÷ bare`, value: ratio(mint, bare) },
+    { name: `${sessions.name} session token mint ÷ RS256 signatures in one core (in-process)`, value: perSign(mint) },
+    { name: `${sessions.name} handshake ÷ RS256 signatures in one core (in-process)`, value: perSign(handshake) },
+    { name: `${sessions.name} handshake ÷ session token mint`, value: ratio(handshake, mint) },
+  )
+  const tokensTarget = (load: string, m: Measured | undefined): Target => ({
+    name: `${load} on PostgreSQL, ${CONNECTIONS} connections`,
+    threshold: `≥ ${int(TOKENS_TARGET)} tokens/s, p99 ≤ ${TOKENS_P99_TARGET_MS} ms`,
+    measured: valid(m) ? `${m!.result.rps.toFixed(0)}/s, p99 ${m!.result.p99} ms` : null,
+    met: !!valid(m) && m!.result.rps >= TOKENS_TARGET && m!.result.p99 <= TOKENS_P99_TARGET_MS,
+  })
 
   const createPg = ratio(find(names.foyerPg, 'create'), insert)
   const dashboardPg = valid(find(names.foyerPg, 'dashboard invitations page'))
@@ -463,6 +642,8 @@ function summarise(measured: Measured[], delivered: DeliveryResult[], names: { f
       measured: `${rss(names.foyerPglite).toFixed(0)} MB`,
       met: rss(names.foyerPglite) <= 500,
     },
+    tokensTarget('session token mint', mint),
+    tokensTarget('handshake (redirect with a nonce)', handshake),
     ...([['emails', EMAILS_TARGET], ['webhook deliveries', WEBHOOKS_TARGET]] as const).map(([what, target]): Target => {
       const d = delivered.find((r) => r.what === what)
       const complete = !!d && d.received >= d.queued
@@ -474,7 +655,11 @@ function summarise(measured: Measured[], delivered: DeliveryResult[], names: { f
       }
     }),
   ]
-  return [...measurementsTable(measured), '', ...deliveryTable(delivered), '', ...ratiosTable(ratios), '', ...targetsTable(targets)]
+  return [
+    ...measurementsTable(measured), '',
+    ...ceilingsTable([{ name: `RS256 signature (node:crypto, RSA-2048), bench process, one core, ${SIGN_SECONDS} s while Foyer was idle`, perSecond: sessions.signsPerSecond }]), '',
+    ...deliveryTable(delivered), '', ...ratiosTable(ratios), '', ...targetsTable(targets),
+  ]
 }
 
 // Exit explicitly: the 'exit' handlers then kill any server still running and remove the temp folder.

@@ -119,3 +119,45 @@ export async function seed(db: Db, opts: {
   await db.exec('vacuum analyze')
   return { instanceId: instance.id, rows: done, seconds: elapsed() }
 }
+
+/** A person signed in: their session, and the browser's Foyer cookie (`name=value`) that carries it. */
+export interface SeededSession {
+  sessionId: string
+  cookie: string
+}
+
+/**
+ * `n` people signed up the way the product signs them up, on a running Foyer: invitations
+ * created through the Backend API (bulk, `notify: false`), each redeemed by a ticket sign-up
+ * on the Frontend API, as a browser page on `origin` would, with a password. Four at a time:
+ * each sign-up hashes its password (scrypt) on Foyer's thread pool, which has four threads.
+ */
+export async function seedSessions(opts: { url: string; secretKey: string; n: number; origin: string; tag: string }): Promise<SeededSession[]> {
+  const auth = { authorization: `Bearer ${opts.secretKey}`, 'content-type': 'application/json' }
+  const tickets: string[] = []
+  for (let i = 0; i < opts.n; i += 10) {
+    const body = Array.from({ length: Math.min(10, opts.n - i) }, (_, j) => ({ email_address: `session.${opts.tag}.${i + j}@example.com`, notify: false }))
+    const res = await fetch(`${opts.url}/v1/invitations/bulk`, { method: 'POST', headers: auth, body: JSON.stringify(body) })
+    if (!res.ok) throw new Error(`POST /v1/invitations/bulk answered ${res.status}: ${await res.text()}`)
+    for (const invitation of await res.json() as { url: string }[]) tickets.push(new URL(invitation.url).searchParams.get('ticket')!)
+  }
+
+  const sessions: SeededSession[] = []
+  const signUp = async (ticket: string) => {
+    const res = await fetch(`${opts.url}/v1/client/sign_ups`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', origin: opts.origin },
+      body: JSON.stringify({ strategy: 'ticket', ticket, password: 'bench password 1234' }),
+    })
+    const answer = await res.json() as { response?: { created_session_id?: string } }
+    const cookie = (res.headers.getSetCookie?.() ?? []).map((c) => c.split(';')[0]!).find((c) => /^__(Host-)?foyer_session=./.test(c))
+    const sessionId = answer.response?.created_session_id
+    if (res.status !== 200 || !cookie || !sessionId) throw new Error(`POST /v1/client/sign_ups answered ${res.status} without a session: ${JSON.stringify(answer)}`)
+    sessions.push({ sessionId, cookie })
+  }
+  let next = 0
+  await Promise.all(Array.from({ length: 4 }, async () => {
+    while (next < tickets.length) await signUp(tickets[next++]!)
+  }))
+  return sessions
+}

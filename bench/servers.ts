@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 
 export interface Server {
   name: string
@@ -7,6 +7,8 @@ export interface Server {
   pid: number
   /** Peak resident set size so far (VmHWM), in MB. */
   peakRssMb(): number
+  /** Starts the peak over from the current size, so that it tells of what follows; false where Linux refuses. */
+  resetPeakRss(): boolean
   /** The last lines the process wrote, to explain a failure. */
   recentOutput(): string
   stop(): Promise<void>
@@ -54,6 +56,15 @@ export function startServer(name: string, opts: {
     peakRssMb: () => {
       const match = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))
       return match ? Number(match[1]) / 1024 : NaN
+    },
+    resetPeakRss: () => {
+      try {
+        // "5" resets the process's peak RSS (Documentation/filesystems/proc.rst, clear_refs).
+        writeFileSync(`/proc/${child.pid}/clear_refs`, '5')
+        return true
+      } catch {
+        return false
+      }
     },
     recentOutput: () => lines.join('\n'),
     stop: async () => {

@@ -22,6 +22,11 @@ export interface LoadSpec {
   amount?: number
   connections: number
   /**
+   * Requests per second offered, across all connections (autocannon's `overallRate`): an
+   * application's steady traffic, rather than as many as the server can take.
+   */
+  rate?: number
+  /**
    * A local address for each new connection (loopback ones, 127.x.y.z), as browsers come from
    * many: a limit per client IP would otherwise count the whole load as one browser's. Each
    * connection also reconnects, from the next address, every RECONNECT_EVERY requests.
@@ -66,6 +71,7 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
   const run = () => autocannon({
     url: spec.url,
     connections: spec.connections,
+    ...(spec.rate === undefined ? {} : { overallRate: spec.rate }),
     ...(sourceAddress ? { reconnectRate: RECONNECT_EVERY } : {}),
     ...(spec.amount === undefined ? { duration: spec.seconds } : { amount: spec.amount }),
     requests: [{
@@ -92,7 +98,8 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
   return {
     requests: result.requests.total,
     // An `amount` load ends part-way through its last second, which the per-second mean would count as a whole one.
-    rps: spec.amount === undefined ? result.requests.mean : result.requests.total / result.duration,
+    // So does a load at a fixed rate, whose seconds autocannon may split unevenly.
+    rps: spec.amount === undefined && spec.rate === undefined ? result.requests.mean : result.requests.total / result.duration,
     p50: result.latency.p50,
     p99: result.latency.p99,
     failures: result.errors + unexpected,

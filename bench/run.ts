@@ -339,6 +339,7 @@ const HANDSHAKE_PATH = `/v1/client/handshake?redirect_url=${encodeURIComponent(`
 const NONCE_USABLE_MS = 90_000
 const TOKENS_TARGET = 1_000
 const TOKENS_P99_TARGET_MS = 50
+const TOKENS_OFFERED = 1_050
 const SIGN_SECONDS = 3
 
 interface SessionsBench {
@@ -439,6 +440,13 @@ async function benchSessions(databaseUrl: string): Promise<SessionsBench> {
     results.push(['session token mint', await measure(server, 'session token mint', mint)])
     results.push(['handshake (nonce)', await measure(server, 'handshake (nonce)', handshake(issued.measured, SECONDS), {
       probe: probeHandshake, warmup: handshake(issued.warmup, WARMUP_SECONDS),
+    })])
+    // The targets' loads: an application's traffic at the target rate (a little above it,
+    // so that answering the target is what is measured), not as many as the server can take,
+    // where 50 connections queue behind each other by construction (Little's law: 50 ms at 1,000/s).
+    results.push([`session token mint at ${int(TOKENS_OFFERED)}/s`, await measure(server, `session token mint at ${int(TOKENS_OFFERED)}/s`, { ...mint, rate: TOKENS_OFFERED })])
+    results.push([`handshake (nonce) at ${int(TOKENS_OFFERED)}/s`, await measure(server, `handshake (nonce) at ${int(TOKENS_OFFERED)}/s`, { ...handshake([], SECONDS), rate: TOKENS_OFFERED }, {
+      probe: probeHandshake, warmup: { ...handshake([], WARMUP_SECONDS), rate: TOKENS_OFFERED },
     })])
 
     const usable = (list: Issued[]) => list.filter((i) => i.at > Date.now() - NONCE_USABLE_MS).map((i) => nonceOf(i.location)).filter((n) => n !== null)
@@ -545,7 +553,10 @@ async function main() {
       + 'the secret key: nonces are single-use, so it trades each nonce the measured handshake load issued exactly once (those of the handshake\'s '
       + 'warm-up warm it up), as many requests as nonces rather than a fixed time. The RS256 ceiling is node:crypto signing a session token\'s '
       + `\`header.payload\` in a loop on one thread of the bench process for ${SIGN_SECONDS} s, right before these loads: no endpoint can mint more `
-      + 'tokens per core than that. Foyer signs on libuv\'s thread pool, so its signatures can use both cores, which the bench and PostgreSQL share.',
+      + 'tokens per core than that. Foyer signs on libuv\'s thread pool, so its signatures can use both cores, which the bench and PostgreSQL share. '
+      + `The mint and handshake loads run twice: as fast as ${CONNECTIONS} connections go (capacity), and at ${int(TOKENS_OFFERED)} requests/s offered over as many connections `
+      + `(autocannon's overallRate), an application's steady traffic just above the target, which the targets below are judged on: at full speed ${CONNECTIONS} connections `
+      + 'queue behind each other by construction, so their latency says how long the queue is rather than how long a token takes.',
     '',
     'On this 2-core virtual machine, the load generator, the server under test and PostgreSQL share the cores, and the same build '
       + 'measured up to ±20 % apart between runs; compare the ratios of one run rather than figures across runs.',
@@ -599,8 +610,8 @@ function summarise(measured: Measured[], delivered: DeliveryResult[], names: { f
     { name: `${sessions.name} handshake ÷ session token mint`, value: ratio(handshake, mint) },
   )
   const tokensTarget = (load: string, m: Measured | undefined): Target => ({
-    name: `${load} on PostgreSQL, ${CONNECTIONS} connections`,
-    threshold: `≥ ${int(TOKENS_TARGET)} tokens/s, p99 ≤ ${TOKENS_P99_TARGET_MS} ms`,
+    name: `${load} on PostgreSQL, ${int(TOKENS_OFFERED)}/s offered over ${CONNECTIONS} connections`,
+    threshold: `≥ ${int(TOKENS_TARGET)} tokens/s answered, p99 ≤ ${TOKENS_P99_TARGET_MS} ms`,
     measured: valid(m) ? `${m!.result.rps.toFixed(0)}/s, p99 ${m!.result.p99} ms` : null,
     met: !!valid(m) && m!.result.rps >= TOKENS_TARGET && m!.result.p99 <= TOKENS_P99_TARGET_MS,
   })
@@ -642,8 +653,8 @@ function summarise(measured: Measured[], delivered: DeliveryResult[], names: { f
       measured: `${rss(names.foyerPglite).toFixed(0)} MB`,
       met: rss(names.foyerPglite) <= 500,
     },
-    tokensTarget('session token mint', mint),
-    tokensTarget('handshake (redirect with a nonce)', handshake),
+    tokensTarget('session token mint', find(sessions.name, `session token mint at ${int(TOKENS_OFFERED)}/s`)),
+    tokensTarget('handshake (redirect with a nonce)', find(sessions.name, `handshake (nonce) at ${int(TOKENS_OFFERED)}/s`)),
     ...([['emails', EMAILS_TARGET], ['webhook deliveries', WEBHOOKS_TARGET]] as const).map(([what, target]): Target => {
       const d = delivered.find((r) => r.what === what)
       const complete = !!d && d.received >= d.queued

@@ -1,6 +1,7 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { createClerkClient } from '@clerk/backend'
+import { PASSWORD, signedUp as signUpWithTicket } from './signed-up.js'
 import { buildTestApp, client, type TestApp } from '../helpers/build-app.js'
 import { forEachDatabase } from '../helpers/databases.js'
 import { addMember, makeInvitation, makeOrganization } from '../helpers/factories.js'
@@ -9,7 +10,6 @@ import { SESSION_COOKIE } from '../../src/accept/session-cookie.js'
 import { cookieSuffix } from '../../src/sessions/clerk-cookies.js'
 import { createHandshakeStore } from '../../src/sessions/handshake.store.js'
 
-const PASSWORD = 'correct horse battery'
 const APP = 'http://localhost:5173'
 
 const claimsOf = (jwt: string) => JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString())
@@ -37,13 +37,7 @@ forEachDatabase('the handshake', (engine) => {
   })
   after(() => t.close())
 
-  async function signedUp() {
-    const { instance, secretKey } = await t.newInstance()
-    const invitation = await makeInvitation(client(t.app, secretKey))
-    const res = await f.post('/v1/client/sign_ups', { strategy: 'ticket', ticket: ticketOf(invitation), password: PASSWORD })
-    assert.equal(res.status, 200, JSON.stringify(res.body))
-    return { instance, secretKey, cookie: res.session!, userId: res.body.response.created_user_id as string, sessionId: res.body.response.created_session_id as string }
-  }
+  const signedUp = () => signUpWithTicket(t)
 
   /** The handshake as Clerk's middleware sends the browser to it, with the browser's Foyer cookie if any. */
   async function handshake(query: Record<string, string>, cookie: string | null, prefix = '') {

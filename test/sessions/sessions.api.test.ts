@@ -1,18 +1,17 @@
 import { after, before, beforeEach, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import type { ClerkClient } from '@clerk/backend'
-import { buildTestApp, client, type TestApp } from '../helpers/build-app.js'
+import { signedUp as signUpWithTicket } from './signed-up.js'
+import { buildTestApp, type TestApp } from '../helpers/build-app.js'
 import { forEachDatabase } from '../helpers/databases.js'
-import { makeInvitation } from '../helpers/factories.js'
 import { assertMatchesSpec, loadBapiSpec } from '../helpers/spec.js'
-import { fapi, ticketOf, type Fapi } from '../frontend/fapi-client.js'
+import { fapi, type Fapi } from '../frontend/fapi-client.js'
 import { createClerkClient, exchanges, recorded, sdkError } from '../contract/sdk-recorder.js'
 
 // Imported after the recorder, which must patch fetch before @clerk/backend loads.
 const { verifyToken } = await import('@clerk/backend')
 
 const spec = loadBapiSpec()
-const PASSWORD = 'correct horse battery'
 
 const claimsOf = (jwt: string) => JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString())
 
@@ -40,17 +39,11 @@ forEachDatabase('Sessions API through @clerk/backend', (engine) => {
     exchanges.length = 0
   })
 
-  /** A new instance, and a person signed up there with an invitation's ticket on the Frontend API. */
+  /** A person signed up with a ticket, and their application's client of @clerk/backend. */
   async function signedUp() {
-    const { instance, secretKey } = await t.newInstance()
-    const invitation = await makeInvitation(client(t.app, secretKey))
-    const res = await f.post('/v1/client/sign_ups', { strategy: 'ticket', ticket: ticketOf(invitation), password: PASSWORD })
-    assert.equal(res.status, 200, JSON.stringify(res.body))
-    const clerk: ClerkClient = createClerkClient({ secretKey, apiUrl, telemetry: { disabled: true } })
-    return {
-      instance, secretKey, clerk, cookie: res.session!, clientId: res.body.client.id as string,
-      userId: res.body.response.created_user_id as string, sessionId: res.body.response.created_session_id as string,
-    }
+    const person = await signUpWithTicket(t)
+    const clerk: ClerkClient = createClerkClient({ secretKey: person.secretKey, apiUrl, telemetry: { disabled: true } })
+    return { ...person, clerk }
   }
 
   describe('GET /v1/sessions, GET /v1/sessions/{id}', () => {

@@ -1,7 +1,8 @@
 import { after, before, beforeEach, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import type { ClerkClient } from '@clerk/backend'
-import { APP_ORIGIN, buildTestApp, client, type TestApp } from '../helpers/build-app.js'
+import { APP_ORIGIN, buildTestApp, type TestApp } from '../helpers/build-app.js'
+import { signedUp as signUpWithTicket } from './signed-up.js'
 import { forEachDatabase } from '../helpers/databases.js'
 import { makeInvitation } from '../helpers/factories.js'
 import { assertMatchesSpec, loadBapiSpec } from '../helpers/spec.js'
@@ -35,19 +36,11 @@ forEachDatabase('POST /v1/sessions/{id}/refresh', (engine) => {
     exchanges.length = 0
   })
 
-  /** A new instance, and a person signed up there with an invitation's ticket on the Frontend API. */
+  /** A person signed up with a ticket, their application's client of @clerk/backend, and their refresh token. */
   async function signedUp() {
-    const { instance, secretKey } = await t.newInstance()
-    const api = client(t.app, secretKey)
-    const invitation = await makeInvitation(api)
-    const res = await f.post('/v1/client/sign_ups', { strategy: 'ticket', ticket: ticketOf(invitation), password: PASSWORD })
-    assert.equal(res.status, 200, JSON.stringify(res.body))
-    const clerk: ClerkClient = createClerkClient({ secretKey, apiUrl, publishableKey: instance.publishableKey, telemetry: { disabled: true } })
-    return {
-      instance, secretKey, api, clerk, cookie: res.session!,
-      userId: res.body.response.created_user_id as string, sessionId: res.body.response.created_session_id as string,
-      refreshToken: refreshTokenFor(t.serverSecret, instance.id, res.body.response.created_session_id),
-    }
+    const person = await signUpWithTicket(t)
+    const clerk: ClerkClient = createClerkClient({ secretKey: person.secretKey, apiUrl, publishableKey: person.instance.publishableKey, telemetry: { disabled: true } })
+    return { ...person, clerk, refreshToken: refreshTokenFor(t.serverSecret, person.instance.id, person.sessionId) }
   }
 
   /**

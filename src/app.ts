@@ -287,10 +287,7 @@ export async function buildApp(deps: AppDeps): Promise<{ app: FastifyInstance; s
   await app.register(handshakeRoutes({
     handshake: services.handshake, resolveInstance: services.accept.resolveInstance, allowedRedirectOrigins, limit: limits.handshake,
     // The session alone: the token the handshake mints reads its person, and refuses a session gone meanwhile.
-    currentSession: async (request) => {
-      const session = await services.accept.liveSession(foyerSession.read(request))
-      return session && { id: session.id, createdAt: session.created_at, instanceId: session.instance_id }
-    },
+    sessionCookie: (request) => foyerSession.read(request),
   }))
   await app.register(jwksFrontendRoutes({ signingKeys: services.signingKeys, resolveInstance: services.accept.resolveInstance }))
   await app.register(orgFrontendRoutes({ accept: services.accept, clock: deps.clock, publicUrl, allowedRedirectOrigins }))

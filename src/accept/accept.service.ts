@@ -16,7 +16,7 @@ import type { SessionRecord } from '../sessions/sessions.store.js'
 import type { InvitationStore } from '../invitations/invitations.store.js'
 import type { OutboxItem, OutboxStore } from '../platform/outbox/outbox.store.js'
 import { checkPassword, DUMMY_HASH, hashPassword, verifyPassword } from '../users/passwords.js'
-import type { AcceptStore, SessionRow, SignUpAttemptRow } from './accept.store.js'
+import type { AcceptStore, SignUpAttemptRow } from './accept.store.js'
 import { createSignInThrottle, memoryCounter, type SignInThrottle } from './sign-in-throttle.js'
 import { effectiveOrgInvitationStatus } from '../organizations/org-invitations.schemas.js'
 import { createDomainStore } from '../organizations/domains.store.js'
@@ -325,16 +325,6 @@ export function createAcceptService(deps: Deps) {
   }
 
   /**
-   * The live session a Foyer cookie carries, without reading its person and instance: for a
-   * caller whose next step checks those itself, as a token mint does. A session's row goes
-   * with its person's (on delete cascade).
-   */
-  async function liveSession(token: string | null | undefined): Promise<SessionRow | null> {
-    if (!token || token.length > 100) return null
-    return store.findSession(db, sha256(token), clock.now())
-  }
-
-  /**
    * Ends the session a token belongs to: signed out ('ended', session.ended) or, when its user
    * removes it from the client, 'removed' (session.removed). The event is queued once, by the
    * request that ended it.
@@ -464,7 +454,6 @@ export function createAcceptService(deps: Deps) {
     signIn,
     signInWithTicket,
     session,
-    liveSession,
     signOut,
     startSignUp,
     verifySignUp,

@@ -146,7 +146,7 @@ export const pageRoutes = (deps: PagesDeps): FastifyPluginAsyncTypebox => async 
     const url = new URL(target, origin)
     if (url.origin === origin || !deps.handshake.allows(signedIn.instance, url)) return target
     return deps.handshake.back({
-      instance: signedIn.instance, redirectUrl: url, session: { id: signedIn.session.id, createdAt: signedIn.session.createdAt },
+      instance: signedIn.instance, redirectUrl: url, session: { id: signedIn.session.id },
       // Both names: Foyer cannot know which the application's SDK reads.
       suffixed: true, devBrowser: null, format: 'nonce',
     })

@@ -7,7 +7,8 @@ import { ClerkErrorsRef } from '../platform/openapi.js'
 import type { RequestLimit } from '../platform/rate-limit.js'
 import type { Instance } from '../instance/instance.schemas.js'
 import { usePageConventions } from '../pages/conventions.js'
-import type { HandshakeService, HandshakeSession } from './handshake.js'
+import { sha256 } from '../platform/secrets.js'
+import type { HandshakeService } from './handshake.js'
 
 /**
  * GET /v1/client/handshake, as Clerk's middleware sends the browser to it: every parameter is
@@ -33,8 +34,8 @@ const COOKIE_VALUE = /^[A-Za-z0-9._~-]{1,200}$/
 export interface HandshakeRouteDeps {
   handshake: HandshakeService
   resolveInstance: (instanceId: string | null) => Promise<Instance | null>
-  /** The browser's Foyer session, from its cookie: any instance's. */
-  currentSession: (request: FastifyRequest) => Promise<(HandshakeSession & { instanceId: string }) | null>
+  /** The browser's Foyer session cookie, if it sent one. */
+  sessionCookie: (request: FastifyRequest) => string | null
   allowedRedirectOrigins: readonly string[]
   limit: RequestLimit
 }
@@ -61,12 +62,12 @@ export const handshakeRoutes = (deps: HandshakeRouteDeps): FastifyPluginAsyncTyp
     if (q.format !== undefined && q.format !== 'nonce' && q.format !== 'token') {
       throw paramError(400, 'form_param_value_invalid', 'format', 'is invalid', 'format must be nonce or token.')
     }
-    const signedIn = await deps.currentSession(req)
+    const cookie = deps.sessionCookie(req)
     const location = await deps.handshake.back({
       instance,
       redirectUrl,
-      // Another instance's session signs no one in here.
-      session: signedIn && signedIn.instanceId === instance.id ? signedIn : null,
+      // Looked up within this instance: another instance's session signs no one in here.
+      session: cookie && cookie.length <= 100 ? { tokenHash: sha256(cookie) } : null,
       suffixed: q.suffixed_cookies === 'true',
       devBrowser: q.__clerk_db_jwt && COOKIE_VALUE.test(q.__clerk_db_jwt) ? q.__clerk_db_jwt : null,
       // Clerk's default is the token; its SDKs ask for the nonce.

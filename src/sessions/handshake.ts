@@ -6,7 +6,7 @@ import { isAllowedOrigin } from '../platform/validation.js'
 import { redirectOriginsOf, type Instance } from '../instance/instance.schemas.js'
 import type { SessionTokenService } from './session-tokens.js'
 import type { HandshakeStore } from './handshake.store.js'
-import type { SessionStore } from './sessions.store.js'
+import type { SessionKey, SessionStore } from './sessions.store.js'
 import { devBrowserCookies, signedInCookies, signedOutCookies, type CookieContext } from './clerk-cookies.js'
 import { refreshTokenFor } from './refresh-tokens.js'
 
@@ -14,7 +14,7 @@ interface Deps {
   db: Db
   clock: Clock
   store: HandshakeStore
-  tokens: Pick<SessionTokenService, 'mint' | 'sign'>
+  tokens: Pick<SessionTokenService, 'mintFor' | 'sign'>
   sessions: Pick<SessionStore, 'activateOrganization'>
   serverSecret: Buffer
   /** FOYER_ALLOWED_REDIRECT_ORIGINS: every instance allows these, and its own besides. */
@@ -40,17 +40,16 @@ const SWEEP_CHANCE = 1 / 20
 /** The token carrier's own lifetime; the session token inside lives 60 s anyway. */
 const HANDSHAKE_TOKEN_TTL_S = 60
 
-/** The browser's Foyer session, when it belongs to the instance the handshake is for. */
-export interface HandshakeSession {
-  id: string
-  createdAt: number
-}
-
 export interface HandshakeRequest {
   instance: Instance
   /** Where the application wants the browser back: checked against the instance's allowed origins. */
   redirectUrl: URL
-  session: HandshakeSession | null
+  /**
+   * The browser's session: by id once Foyer has just signed the person in, else by the Foyer
+   * cookie's hash. Only a live session of this very instance signs the application in; any
+   * other (another instance's, ended, revoked) signs it out.
+   */
+  session: SessionKey | null
   /** `suffixed_cookies=true`: the application reads suffixed cookie names. */
   suffixed: boolean
   /** The application's own development-browser value, kept when it sent one. */
@@ -100,21 +99,15 @@ export function createHandshakeService({ db, clock, store, tokens, sessions, ser
     const devBrowser = r.instance.environmentType === 'development'
       ? devBrowserCookies(context, r.devBrowser ?? `dvb_${randomBytes(18).toString('base64url')}`)
       : []
-    if (!r.session) return [...signedOutCookies(context), ...devBrowser]
-    let token: string
-    try {
-      token = await tokens.mint(r.instance, r.session.id, { azp: r.redirectUrl.origin })
-    } catch {
-      // Ended or revoked between reading the cookie and minting: that browser is signed out.
-      return [...signedOutCookies(context), ...devBrowser]
-    }
+    const minted = r.session && await tokens.mintFor(r.instance, r.session, { azp: r.redirectUrl.origin })
+    if (!minted) return [...signedOutCookies(context), ...devBrowser]
     return [
       ...signedInCookies(context, {
-        token,
+        token: minted.jwt,
         // The sign-in's time: never after the token's iat, which the SDK would take as a token
         // older than the client's last change, and handshake again.
-        clientUat: Math.floor(r.session.createdAt / 1000),
-        refreshToken: refreshTokenFor(serverSecret, r.instance.id, r.session.id),
+        clientUat: Math.floor(minted.session.created_at / 1000),
+        refreshToken: refreshTokenFor(serverSecret, r.instance.id, minted.session.id),
       }),
       ...devBrowser,
     ]
@@ -122,7 +115,7 @@ export function createHandshakeService({ db, clock, store, tokens, sessions, ser
 
   /** The URL the browser goes back to: `redirectUrl` with the carrier in its query. */
   async function back(r: HandshakeRequest): Promise<string> {
-    if (r.session && r.organization !== undefined) await sessions.activateOrganization(db, r.instance.id, r.session.id, r.organization)
+    if (r.session && r.organization !== undefined) await sessions.activateOrganization(db, r.instance.id, r.session, r.organization)
     const lines = await directives(r)
     const url = new URL(r.redirectUrl)
     if (r.format === 'nonce') {

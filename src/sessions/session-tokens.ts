@@ -5,7 +5,7 @@ import { ApiError } from '../platform/errors.js'
 import type { Instance } from '../instance/instance.schemas.js'
 import { frontendApiHost } from '../instance/instance.service.js'
 import type { SigningKeyService } from './signing-keys.service.js'
-import type { SessionStore, TokenSubject } from './sessions.store.js'
+import type { SessionKey, SessionStore, TokenSubject } from './sessions.store.js'
 
 interface Deps {
   db: Db
@@ -58,14 +58,21 @@ export function createSessionTokenService({ db, clock, store, signingKeys, publi
    * it moves the session's `last_active_at`, at most once every ACTIVITY_STAMP_INTERVAL_MS.
    */
   async function mint(instance: Instance, sessionId: string, options: MintOptions = {}): Promise<string> {
+    const minted = await mintFor(instance, { id: sessionId }, options)
+    if (!minted) throw notActive()
+    return minted.jwt
+  }
+
+  /** `mint` for a session named by id or by its Foyer cookie: null where `mint` answers 404. */
+  async function mintFor(instance: Instance, key: SessionKey, options: MintOptions = {}): Promise<{ jwt: string; session: TokenSubject } | null> {
     const now = clock.now()
-    const session = await store.findTokenSubject(db, instance.id, sessionId, now)
-    if (!session) throw notActive()
+    const session = await store.findTokenSubject(db, instance.id, key, now)
+    if (!session) return null
     // One guarded write a minute per session, however many tokens are minted in between.
     if (session.last_active_at < now - ACTIVITY_STAMP_INTERVAL_MS) {
       await store.stampActivity(db, instance.id, session.id, now, now - ACTIVITY_STAMP_INTERVAL_MS)
     }
-    return sign(instance, claims(session, now, options))
+    return { jwt: await sign(instance, claims(session, now, options)), session }
   }
 
   function claims(session: TokenSubject, now: number, options: MintOptions) {
@@ -96,7 +103,7 @@ export function createSessionTokenService({ db, clock, store, signingKeys, publi
     return `${input}.${await rs256(input, privateKey)}`
   }
 
-  return { mint, sign }
+  return { mint, mintFor, sign }
 }
 
 export type SessionTokenService = ReturnType<typeof createSessionTokenService>

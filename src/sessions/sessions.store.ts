@@ -66,6 +66,10 @@ export interface TokenSubject {
   org_role: string | null
 }
 
+/** A session named by its id, or by the hash of the Foyer cookie that carries it (a browser's handshake). */
+export type SessionKey = { id: string } | { tokenHash: string }
+const keyColumn = (key: SessionKey) => ('id' in key ? { column: 's.id', value: key.id } : { column: 's.token_hash', value: key.tokenHash })
+
 export function createSessionStore() {
   return {
     async findById(q: Queryable, instanceId: string, id: string): Promise<SessionRecord | null> {
@@ -101,14 +105,15 @@ export function createSessionStore() {
      * role in it; a membership since removed leaves the organization out (the token must not
      * claim a role the person no longer has).
      */
-    async findTokenSubject(q: Queryable, instanceId: string, id: string, now: number): Promise<TokenSubject | null> {
+    async findTokenSubject(q: Queryable, instanceId: string, key: SessionKey, now: number): Promise<TokenSubject | null> {
+      const { column, value } = keyColumn(key)
       const rows = await q.query<TokenSubject>(`
         select s.id, s.user_id, s.created_at, s.last_active_at, o.id as org_id, o.slug as org_slug, m.role as org_role
         from sessions s
         join users u on u.id = s.user_id and u.instance_id = s.instance_id
         left join organization_memberships m on m.organization_id = s.active_organization_id and m.user_id = s.user_id and m.instance_id = s.instance_id
         left join organizations o on o.id = m.organization_id
-        where s.id = $1 and s.instance_id = $2 and s.status = 'active' and s.expires_at > $3`, [id, instanceId, now])
+        where ${column} = $1 and s.instance_id = $2 and s.status = 'active' and s.expires_at > $3`, [value, instanceId, now])
       return rows[0] ?? null
     },
 
@@ -116,16 +121,17 @@ export function createSessionStore() {
      * Makes the organization named by id or slug the session's active one, if its person is a
      * member of it; '' makes none active. Anything else changes nothing (Clerk's rule).
      */
-    async activateOrganization(q: Queryable, instanceId: string, sessionId: string, idOrSlug: string): Promise<void> {
+    async activateOrganization(q: Queryable, instanceId: string, key: SessionKey, idOrSlug: string): Promise<void> {
+      const { column, value } = keyColumn(key)
       if (idOrSlug === '') {
-        await q.query('update sessions set active_organization_id = null where id = $1 and instance_id = $2', [sessionId, instanceId])
+        await q.query(`update sessions s set active_organization_id = null where ${column} = $1 and s.instance_id = $2`, [value, instanceId])
         return
       }
       await q.query(`
         update sessions s set active_organization_id = m.organization_id
         from organization_memberships m join organizations o on o.id = m.organization_id
-        where s.id = $1 and s.instance_id = $2 and m.user_id = s.user_id and o.instance_id = s.instance_id and (o.id = $3 or o.slug = $3)`,
-      [sessionId, instanceId, idOrSlug])
+        where ${column} = $1 and s.instance_id = $2 and m.user_id = s.user_id and o.instance_id = s.instance_id and (o.id = $3 or o.slug = $3)`,
+      [value, instanceId, idOrSlug])
     },
 
     /** The session with its user still there: the row a token may be minted for, if it is live. */

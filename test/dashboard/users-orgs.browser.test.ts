@@ -39,8 +39,18 @@ describe('dashboard users and organizations in Chromium', { skip }, () => {
     const people: [string, string, string][] = [['grace@example.com', 'Grace', 'Hopper'], ['linus@example.com', 'Linus', 'Torvalds'], ['margaret@example.com', 'Margaret', 'Hamilton']]
     const users: User[] = []
     for (const [email, first, last] of people) {
-      users.push(await call<User>('POST', '/v1/users', { email_address: email, first_name: first, last_name: last, public_metadata: { plan: 'pro', seats: 3 } }))
+      users.push(await call<User>('POST', '/v1/users', { email_address: email, first_name: first, last_name: last, password: PASSWORD, public_metadata: { plan: 'pro', seats: 3 } }))
     }
+    // Margaret signs in on two devices; one of them is revoked.
+    const signIn = async () => {
+      const res = await fetch(`${foyer.baseUrl}/v1/client/sign_ins`, {
+        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ identifier: 'margaret@example.com', password: PASSWORD }),
+      })
+      assert.equal(res.status, 200)
+      return ((await res.json()) as { response: { created_session_id: string } }).response.created_session_id
+    }
+    await signIn()
+    await call('POST', `/v1/sessions/${await signIn()}/revoke`)
     await call('POST', '/v1/organizations', { name: 'Apollo Guidance', created_by: users[2]!.id })
     await call('POST', '/v1/organizations', { name: 'Compilers Inc', created_by: users[0]!.id })
 
@@ -57,6 +67,7 @@ describe('dashboard users and organizations in Chromium', { skip }, () => {
     assert.match(main, /verified/)
     assert.match(main, /"plan": "pro"/)
     assert.match(main, /Apollo Guidance/)
+    assert.equal(await page.locator('form', { has: page.getByRole('button', { name: 'Revoke' }) }).count(), 1, 'one active session, one revoked')
     await page.screenshot({ path: join(SCREENSHOTS, 'dashboard-users.png'), fullPage: true })
 
     // The membership leads to the organization's page.

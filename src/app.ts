@@ -285,7 +285,7 @@ export async function buildApp(deps: AppDeps): Promise<{ app: FastifyInstance; s
   await app.register(frontendRoutes({ accept: services.accept, clock: deps.clock, publicUrl, allowedRedirectOrigins, limits }), { prefix: '/v1/client' })
   const foyerSession = sessionCookie(publicUrl)
   await app.register(handshakeRoutes({
-    handshake: services.handshake, resolveInstance: services.accept.resolveInstance, allowedRedirectOrigins, limit: limits.handshake,
+    handshake: services.handshake, resolveInstance: services.instances.find, allowedRedirectOrigins, limit: limits.handshake,
     // The session alone: the token the handshake mints reads its person, and refuses a session gone meanwhile.
     sessionCookie: (request) => foyerSession.read(request),
   }))

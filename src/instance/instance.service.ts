@@ -73,9 +73,13 @@ export function createInstanceService({ db, clock, store, publicUrl, allowedRedi
   let generation = 0
   const pinnedHash = pinnedSecretKey ? sha256(pinnedSecretKey) : null
 
+  // Instances by id ('' for the default one), for the public paths that name one (the handshake).
+  const byId = new Map<string, { instance: Instance; until: number }>()
+
   const forget = (instanceId: string) => {
     generation++
     for (const [hash, entry] of cache) if (entry.instance.id === instanceId) cache.delete(hash)
+    for (const [id, entry] of byId) if (entry.instance.id === instanceId) byId.delete(id)
   }
 
   const newKey = (instanceId: string, secretKey: string, keyId = newId('key', clock.now())): NewSecretKey => ({
@@ -158,6 +162,24 @@ export function createInstanceService({ db, clock, store, publicUrl, allowedRedi
       }
       const row = await store.findById(db, existing.id)
       return { instance: toInstance(row!), secretKey: null, created: false }
+    },
+
+    /**
+     * The instance `id` names, or the default one for null; null when there is none. Cached
+     * like secret keys: changes made through this process are seen at once, another process's
+     * within CACHE_MS.
+     */
+    async find(id: string | null): Promise<Instance | null> {
+      const wall = Date.now()
+      const hit = byId.get(id ?? '')
+      if (hit && hit.until > wall) return hit.instance
+      const before = generation
+      const row = id ? await store.findById(db, id) : await store.findDefault(db)
+      if (!row) return null
+      const instance = toInstance(row)
+      if (byId.size > 10_000) byId.clear()
+      if (generation === before) byId.set(id ?? '', { instance, until: wall + CACHE_MS })
+      return instance
     },
 
     /** The instance a secret key selects, or null for a key no instance holds. */

@@ -253,6 +253,19 @@ forEachDatabase('the handshake', (engine) => {
     })
   })
 
+  describe('allowed origins', () => {
+    // @see issue 13
+    it('follows a change of the instance\'s allowed origins at once, both ways', async () => {
+      const s = await signedUp()
+      const to = async () => (await handshake({ redirect_url: 'https://app.example.org/', format: 'token' }, s.cookie, `/fapi/${s.instance.id}`)).statusCode
+      assert.equal(await to(), 400)
+      assert.equal((await s.api.patch('/v1/instance', { allowed_redirect_origins: ['https://app.example.org'] })).status, 200)
+      assert.equal(await to(), 307)
+      assert.equal((await s.api.patch('/v1/instance', { allowed_redirect_origins: [] })).status, 200)
+      assert.equal(await to(), 400)
+    })
+  })
+
   describe('GET /v1/clients/handshake_payload', () => {
     // @see issue 13
     it('answers only the instance the nonce was made for', async () => {

@@ -1,6 +1,8 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import net from 'node:net'
+import { setTimeout as sleep } from 'node:timers/promises'
 import autocannon from 'autocannon'
+import { Pool } from 'undici'
 
 export interface LoadSpec {
   url: string
@@ -22,8 +24,8 @@ export interface LoadSpec {
   amount?: number
   connections: number
   /**
-   * Requests per second offered, across all connections (autocannon's `overallRate`): an
-   * application's steady traffic, rather than as many as the server can take.
+   * Requests per second offered, evenly paced across up to `connections` connections (see
+   * runPacedLoad): an application's steady traffic, rather than as many as the server can take.
    */
   rate?: number
   /**
@@ -64,14 +66,14 @@ export interface LoadResult {
   statusCodes: Record<string, number>
 }
 
-/** One closed-loop load from this process (no autocannon workers). */
+/** One closed-loop load from this process (no autocannon workers); with `rate`, an open-loop one at that rate. */
 export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
+  if (spec.rate !== undefined) return runPacedLoad({ ...spec, rate: spec.rate })
   const { body, nextPath, nextHeaders, onHeaders, sourceAddress } = spec
   const headers = { ...spec.headers, ...(body ? { 'content-type': 'application/json' } : {}) }
   const run = () => autocannon({
     url: spec.url,
     connections: spec.connections,
-    ...(spec.rate === undefined ? {} : { overallRate: spec.rate }),
     ...(sourceAddress ? { reconnectRate: RECONNECT_EVERY } : {}),
     ...(spec.amount === undefined ? { duration: spec.seconds } : { amount: spec.amount }),
     requests: [{
@@ -98,11 +100,67 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
   return {
     requests: result.requests.total,
     // An `amount` load ends part-way through its last second, which the per-second mean would count as a whole one.
-    // So does a load at a fixed rate, whose seconds autocannon may split unevenly.
-    rps: spec.amount === undefined && spec.rate === undefined ? result.requests.mean : result.requests.total / result.duration,
+    rps: spec.amount === undefined ? result.requests.mean : result.requests.total / result.duration,
     p50: result.latency.p50,
     p99: result.latency.p99,
     failures: result.errors + unexpected,
     statusCodes,
   }
+}
+
+/**
+ * An open-loop load at `spec.rate` requests per second, evenly paced: request i is due at
+ * start + i / rate, whether or not earlier ones have been answered, over up to
+ * `spec.connections` connections. Each latency runs from when the request was due, so a server
+ * that falls behind is charged for the wait (no coordinated omission). autocannon's own rate
+ * limit sends each connection's quota for a second back to back and then waits for the next
+ * second, which measures bursts of the full concurrency rather than steady traffic.
+ */
+export async function runPacedLoad(spec: LoadSpec & { rate: number }): Promise<LoadResult> {
+  const total = Math.round(spec.rate * spec.seconds)
+  const latencies: number[] = []
+  const statusCodes: Record<string, number> = {}
+  let failures = 0
+  // A new pool (and source address) every RECONNECT_EVERY requests, as autocannon reconnects.
+  let pool: Pool | null = null
+  const pools: Pool[] = []
+  const poolFor = (i: number) => {
+    if (!pool || i % RECONNECT_EVERY === 0) {
+      pool = new Pool(spec.url, { connections: spec.connections, ...(spec.sourceAddress ? { localAddress: spec.sourceAddress() } : {}) })
+      pools.push(pool)
+    }
+    return pool
+  }
+  const expected = spec.expect === '3xx' ? 3 : 2
+  const send = async (i: number, due: number) => {
+    try {
+      const res = await poolFor(i).request({
+        method: spec.method,
+        path: spec.nextPath?.() ?? spec.path,
+        headers: { ...spec.headers, ...spec.nextHeaders?.(), ...(spec.body ? { 'content-type': 'application/json' } : {}) },
+        ...(spec.body ? { body: spec.body() } : {}),
+      })
+      spec.onHeaders?.(res.headers)
+      await res.body.dump()
+      latencies.push(performance.now() - due)
+      statusCodes[res.statusCode] = (statusCodes[res.statusCode] ?? 0) + 1
+      if (Math.floor(res.statusCode / 100) !== expected) failures++
+    } catch {
+      failures++
+    }
+  }
+  const start = performance.now()
+  const inFlight: Promise<void>[] = []
+  for (let i = 0; i < total; i++) {
+    const due = start + (i * 1000) / spec.rate
+    const wait = due - performance.now()
+    if (wait > 1) await sleep(wait)
+    inFlight.push(send(i, due))
+  }
+  await Promise.all(inFlight)
+  const seconds = (performance.now() - start) / 1000
+  await Promise.all(pools.map((p) => p.close()))
+  latencies.sort((a, b) => a - b)
+  const at = (q: number) => Math.round(latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN)
+  return { requests: latencies.length, rps: latencies.length / seconds, p50: at(0.5), p99: at(0.99), failures, statusCodes }
 }

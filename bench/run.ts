@@ -554,9 +554,11 @@ async function main() {
       + 'warm-up warm it up), as many requests as nonces rather than a fixed time. The RS256 ceiling is node:crypto signing a session token\'s '
       + `\`header.payload\` in a loop on one thread of the bench process for ${SIGN_SECONDS} s, right before these loads: no endpoint can mint more `
       + 'tokens per core than that. Foyer signs on libuv\'s thread pool, so its signatures can use both cores, which the bench and PostgreSQL share. '
-      + `The mint and handshake loads run twice: as fast as ${CONNECTIONS} connections go (capacity), and at ${int(TOKENS_OFFERED)} requests/s offered over as many connections `
-      + `(autocannon's overallRate), an application's steady traffic just above the target, which the targets below are judged on: at full speed ${CONNECTIONS} connections `
-      + 'queue behind each other by construction, so their latency says how long the queue is rather than how long a token takes.',
+      + `The mint and handshake loads run twice: as fast as ${CONNECTIONS} connections go (capacity), and at ${int(TOKENS_OFFERED)} requests/s, an application's steady traffic `
+      + `just above the target, which the targets below are judged on: requests evenly paced (one every ${(1000 / TOKENS_OFFERED).toFixed(2)} ms, over up to ${CONNECTIONS} connections, through undici), `
+      + 'sent when due whether or not earlier ones were answered, each latency counted from when its request was due. At full speed the connections queue behind each other by '
+      + 'construction, so that latency says how long the queue is rather than how long a token takes; autocannon\'s own rate limit sends each connection\'s quota for a second '
+      + 'back to back, which measures the same queue in bursts.',
     '',
     'On this 2-core virtual machine, the load generator, the server under test and PostgreSQL share the cores, and the same build '
       + 'measured up to ±20 % apart between runs; compare the ratios of one run rather than figures across runs.',

@@ -1,8 +1,7 @@
-import { timingSafeEqual } from 'node:crypto'
 import { isUniqueViolation, type Db, type Queryable } from '../platform/db/db.js'
 import type { Clock } from '../platform/clock.js'
 import { newId, randomToken } from '../platform/ids.js'
-import { deriveCode, newNonce, sha256 } from '../platform/secrets.js'
+import { deriveCode, newNonce, sameSecret, sha256 } from '../platform/secrets.js'
 import { ApiError, paramError } from '../platform/errors.js'
 import { addressLockKey, isAllowedOrigin, mailboxOf, normalizeEmail } from '../platform/validation.js'
 import { redirectOriginsOf, toInstance, type Instance } from '../instance/instance.schemas.js'
@@ -414,9 +413,7 @@ export function createAcceptService(deps: Deps) {
     const tries = await store.spendSignUpTry(db, found.id, CODE_MAX_FAILURES, now)
     if (tries === null) throw dead()
     const attempt = { ...found, failed_attempts: tries }
-    const expected = Buffer.from(codeFor(attempt))
-    const given = Buffer.from(input.code.trim())
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+    if (!sameSecret(input.code.trim(), codeFor(attempt))) {
       const left = CODE_MAX_FAILURES - tries
       throw paramError(422, 'form_code_incorrect', 'code', 'Incorrect code.',
         left > 0 ? `The code is incorrect: ${left} ${left === 1 ? 'try' : 'tries'} left.` : 'The code is incorrect, and that was the last try: start the sign-up again to get a new code.')

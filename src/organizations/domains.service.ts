@@ -1,8 +1,7 @@
-import { timingSafeEqual } from 'node:crypto'
 import { isUniqueViolation, type Db, type Queryable } from '../platform/db/db.js'
 import type { Clock } from '../platform/clock.js'
 import { newId } from '../platform/ids.js'
-import { deriveCode, newNonce } from '../platform/secrets.js'
+import { deriveCode, newNonce, sameSecret } from '../platform/secrets.js'
 import { ApiError, notFound, paramError } from '../platform/errors.js'
 import { normalizeEmail } from '../platform/validation.js'
 import type { NewOutboxItem, OutboxStore } from '../platform/outbox/outbox.store.js'
@@ -278,9 +277,7 @@ export function createDomainService(deps: Deps) {
       if (tries === null) {
         throw paramError(400, 'verification_failed', 'code', 'Too many incorrect codes.', 'Too many incorrect codes: send a new one (prepare_affiliation_verification).')
       }
-      const expected = Buffer.from(codeFor(row))
-      const given = Buffer.from(code.trim())
-      if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      if (!sameSecret(code.trim(), codeFor(row))) {
         const left = CODE_MAX_TRIES - tries
         throw paramError(422, 'form_code_incorrect', 'code', 'Incorrect code.',
           left > 0 ? `The code is incorrect: ${left} ${left === 1 ? 'try' : 'tries'} left.` : 'The code is incorrect, and that was the last try: send a new one.')

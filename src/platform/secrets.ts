@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync, randomBytes } from 'node:crypto'
+import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseServerSecret } from '../config.js'
@@ -14,6 +14,13 @@ export function deriveTicket(serverSecret: Buffer, subjectId: string, nonce: str
 }
 
 export const newNonce = () => randomBytes(16).toString('base64url')
+
+/** Whether a secret someone sent is the expected one, in time that does not tell how much of it matched. */
+export function sameSecret(given: string, expected: string): boolean {
+  const a = Buffer.from(given)
+  const b = Buffer.from(expected)
+  return a.length === b.length && timingSafeEqual(a, b)
+}
 
 /**
  * The server secret when FOYER_SECRET is unset: generated once into the data folder, never

@@ -1,7 +1,7 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
+import { createHmac, randomBytes } from 'node:crypto'
 import type { Db } from '../platform/db/db.js'
 import type { Clock } from '../platform/clock.js'
-import { sha256 } from '../platform/secrets.js'
+import { sameSecret, sha256 } from '../platform/secrets.js'
 import { isAllowedOrigin } from '../platform/validation.js'
 import { redirectOriginsOf, type Instance } from '../instance/instance.schemas.js'
 import type { SessionTokenService } from './session-tokens.js'
@@ -82,10 +82,7 @@ export function createHandshakeService({ db, clock, store, tokens, sessions, ser
   }
   function isOwnNonce(instanceId: string, nonce: string): boolean {
     const [random, mac, ...rest] = nonce.split('.')
-    if (!random || !mac || rest.length > 0) return false
-    const expected = Buffer.from(macOf(instanceId, random))
-    const given = Buffer.from(mac)
-    return given.length === expected.length && timingSafeEqual(given, expected)
+    return !!random && !!mac && rest.length === 0 && sameSecret(mac, macOf(instanceId, random))
   }
 
   /** Whether `url` may receive a handshake of the instance: a credential must never go to an unlisted origin. */

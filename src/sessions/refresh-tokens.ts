@@ -1,4 +1,5 @@
-import { createHmac, timingSafeEqual } from 'node:crypto'
+import { createHmac } from 'node:crypto'
+import { sameSecret } from '../platform/secrets.js'
 
 /**
  * The `__refresh` cookie's value for a session: HMAC(server secret, instance and session),
@@ -10,8 +11,5 @@ export function refreshTokenFor(serverSecret: Buffer, instanceId: string, sessio
   return createHmac('sha256', serverSecret).update(`session refresh:${instanceId}:${sessionId}`).digest('base64url')
 }
 
-export function isRefreshToken(serverSecret: Buffer, instanceId: string, sessionId: string, candidate: string): boolean {
-  const expected = Buffer.from(refreshTokenFor(serverSecret, instanceId, sessionId))
-  const given = Buffer.from(candidate)
-  return given.length === expected.length && timingSafeEqual(given, expected)
-}
+export const isRefreshToken = (serverSecret: Buffer, instanceId: string, sessionId: string, candidate: string): boolean =>
+  sameSecret(candidate, refreshTokenFor(serverSecret, instanceId, sessionId))

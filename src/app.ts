@@ -151,11 +151,12 @@ export function createServices({ config, db, clock, serverSecret, redis, resolve
     db, clock, store: webhookStore, tickets, testing: config.testing, allowPrivate: config.webhookAllowPrivate, configuredUrl: config.webhookUrl, resolveHost,
     emailBodies: email.bodiesFor,
   }))
+  const sessionStore = createSessionStore()
   const accept = createAcceptService({
     db, clock, serverSecret, publicUrl: config.publicUrl, allowedRedirectOrigins: config.allowedRedirectOrigins, store: acceptStore, instances: instanceStore, users: createUserStore(),
     invitations: invitationStore, outbox, tickets, organizations: {
       invitations: orgInvitationStore, invitationService: orgInvitations, memberships, organizations: organizationStore,
-      activateOrganization: acceptStore.setActiveOrganization,
+      activateOrganization: (tx, instanceId, sessionId, organizationId) => sessionStore.activateOrganization(tx, instanceId, { id: sessionId }, organizationId),
     },
     onUserCreated: domains.enroll,
     // Shared through Redis when there is one, so that several processes count together.
@@ -165,7 +166,6 @@ export function createServices({ config, db, clock, serverSecret, redis, resolve
   const users = createUserService({ db, clock, store: userStore, outbox, onUserCreated: domains.enroll })
   const waitlist = createWaitlistService({ db, clock, store: createWaitlistStore(), invitations, users: userStore })
   const signingKeys = createSigningKeyService({ db, clock, store: createSigningKeyStore(), instances: instanceStore, serverSecret })
-  const sessionStore = createSessionStore()
   const sessionTokens = createSessionTokenService({ db, clock, store: sessionStore, signingKeys, publicUrl: config.publicUrl })
   const sessions = createSessionService({ db, clock, store: sessionStore, tokens: sessionTokens, users: userStore, outbox })
   const handshake = createHandshakeService({

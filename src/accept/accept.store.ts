@@ -52,10 +52,6 @@ export function createAcceptStore() {
       [s.id, s.instanceId, s.userId, s.tokenHash, s.expiresAt, s.now, s.activeOrganizationId])
     },
 
-    async setActiveOrganization(q: Queryable, instanceId: string, sessionId: string, organizationId: string): Promise<void> {
-      await q.query('update sessions set active_organization_id = $3 where id = $2 and instance_id = $1', [instanceId, sessionId, organizationId])
-    },
-
     /** The active session a token belongs to; an ended or expired one is no session. */
     async findSession(q: Queryable, tokenHash: string, now: number): Promise<SessionRow | null> {
       const rows = await q.query<SessionRow>(`

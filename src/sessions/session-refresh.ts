@@ -13,7 +13,7 @@ import type { RefreshSessionBody } from './sessions.schemas.js'
 interface Deps {
   db: Db
   clock: Clock
-  store: Pick<SessionStore, 'findLive'>
+  store: Pick<SessionStore, 'findTokenSubject'>
   signingKeys: Pick<SigningKeyService, 'publicKey'>
   tokens: Pick<SessionTokenService, 'mint'>
   /** What refresh tokens are derived with (refresh-tokens.ts). */
@@ -80,7 +80,7 @@ export function createSessionRefreshService({ db, clock, store, signingKeys, tok
      */
     async refresh(instance: Instance, sessionId: string, body: RefreshSessionBody, options: { suffixed: boolean }): Promise<RefreshAnswer> {
       const origin = body.request_origin == null ? null : originOf(body.request_origin)
-      if (!await store.findLive(db, instance.id, sessionId, clock.now())) throw notActive()
+      if (!await store.findTokenSubject(db, instance.id, { id: sessionId }, clock.now())) throw notActive()
       if (!isRefreshToken(serverSecret, instance.id, sessionId, body.refresh_token)) {
         throw refused('refresh_token', 'refresh_token is not this session\'s refresh token (the __refresh cookie the handshake set).')
       }

@@ -134,15 +134,6 @@ export function createSessionStore() {
       [value, instanceId, idOrSlug])
     },
 
-    /** The session with its user still there: the row a token may be minted for, if it is live. */
-    async findLive(q: Queryable, instanceId: string, id: string, now: number): Promise<SessionRecord | null> {
-      const rows = await q.query<SessionRecord>(`
-        select s.id, s.instance_id, s.user_id, s.status, s.expires_at, s.last_active_at, s.created_at, s.updated_at
-        from sessions s join users u on u.id = s.user_id and u.instance_id = s.instance_id
-        where s.id = $1 and s.instance_id = $2 and s.status = 'active' and s.expires_at > $3`, [id, instanceId, now])
-      return rows[0] ?? null
-    },
-
     /**
      * Moves the session's `last_active_at` to `now` if it is older than `staleBefore`: of the
      * mints racing past a stale stamp, one writes, and the stamp never moves back.

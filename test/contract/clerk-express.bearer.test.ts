@@ -9,6 +9,7 @@ import assert from 'node:assert/strict'
 import { createHmac, generateKeyPairSync, sign, type KeyObject } from 'node:crypto'
 import { buildTestApp, client, type TestApp } from '../helpers/build-app.js'
 import { forEachDatabase } from '../helpers/databases.js'
+import { refusal } from '../helpers/jwt.js'
 import { makeInvitation } from '../helpers/factories.js'
 import { SIGNED_OUT, startClerkApp, whoAmI, type ClerkApp } from '../helpers/clerk-app.js'
 import { fapi, ticketOf, type Fapi } from '../frontend/fapi-client.js'
@@ -30,15 +31,6 @@ const signRs256 = (header: object, payload: object, key: KeyObject) => {
   return `${input}.${sign('sha256', Buffer.from(input), key).toString('base64url')}`
 }
 const bearer = (jwt: string) => ({ authorization: `Bearer ${jwt}` })
-
-async function refusal(call: Promise<unknown>): Promise<{ reason?: string }> {
-  try {
-    await call
-  } catch (err) {
-    return err as { reason?: string }
-  }
-  assert.fail('the token was accepted')
-}
 
 forEachDatabase('session tokens as Bearer tokens through @clerk/express', (engine) => {
   let t: TestApp

@@ -4,6 +4,7 @@ import { createClerkClient } from '@clerk/backend'
 import { PASSWORD, signedUp as signUpWithTicket } from './signed-up.js'
 import { buildTestApp, client, type TestApp } from '../helpers/build-app.js'
 import { forEachDatabase } from '../helpers/databases.js'
+import { claimsOf } from '../helpers/jwt.js'
 import { addMember, makeInvitation, makeOrganization } from '../helpers/factories.js'
 import { fapi, ticketOf, type Fapi } from '../frontend/fapi-client.js'
 import { SESSION_COOKIE } from '../../src/accept/session-cookie.js'
@@ -11,8 +12,6 @@ import { cookieSuffix } from '../../src/sessions/clerk-cookies.js'
 import { createHandshakeStore } from '../../src/sessions/handshake.store.js'
 
 const APP = 'http://localhost:5173'
-
-const claimsOf = (jwt: string) => JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString())
 
 /** The cookies a list of Set-Cookie lines leaves, by name ('' for a deleted one). */
 function jar(lines: string[]): Map<string, string> {

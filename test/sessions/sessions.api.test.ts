@@ -4,6 +4,7 @@ import type { ClerkClient } from '@clerk/backend'
 import { signedUp as signUpWithTicket } from './signed-up.js'
 import { buildTestApp, type TestApp } from '../helpers/build-app.js'
 import { forEachDatabase } from '../helpers/databases.js'
+import { claimsOf, refusal } from '../helpers/jwt.js'
 import { assertMatchesSpec, loadBapiSpec } from '../helpers/spec.js'
 import { fapi, type Fapi } from '../frontend/fapi-client.js'
 import { createClerkClient, exchanges, recorded, sdkError } from '../contract/sdk-recorder.js'
@@ -12,17 +13,6 @@ import { createClerkClient, exchanges, recorded, sdkError } from '../contract/sd
 const { verifyToken } = await import('@clerk/backend')
 
 const spec = loadBapiSpec()
-
-const claimsOf = (jwt: string) => JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString())
-
-async function refusal(call: Promise<unknown>): Promise<{ reason?: string }> {
-  try {
-    await call
-  } catch (err) {
-    return err as { reason?: string }
-  }
-  assert.fail('the token was accepted')
-}
 
 forEachDatabase('Sessions API through @clerk/backend', (engine) => {
   let t: TestApp

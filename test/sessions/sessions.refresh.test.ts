@@ -4,6 +4,7 @@ import type { ClerkClient } from '@clerk/backend'
 import { APP_ORIGIN, buildTestApp, type TestApp } from '../helpers/build-app.js'
 import { signedUp as signUpWithTicket } from './signed-up.js'
 import { forEachDatabase } from '../helpers/databases.js'
+import { claimsOf } from '../helpers/jwt.js'
 import { makeInvitation } from '../helpers/factories.js'
 import { assertMatchesSpec, loadBapiSpec } from '../helpers/spec.js'
 import { fapi, ticketOf, type Fapi } from '../frontend/fapi-client.js'
@@ -18,8 +19,6 @@ const { verifyToken } = await import('@clerk/backend')
 
 const spec = loadBapiSpec()
 const PASSWORD = 'correct horse battery'
-
-const claimsOf = (jwt: string) => JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString())
 
 forEachDatabase('POST /v1/sessions/{id}/refresh', (engine) => {
   let t: TestApp

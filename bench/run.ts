@@ -6,7 +6,8 @@
  * Environment: BENCH_DATABASE_URL (PostgreSQL server; default postgres://root@127.0.0.1:5432),
  * BENCH_SECONDS (per load, default 10), BENCH_PGLITE_ROWS (default 1,000,000),
  * BENCH_CPU_PROF=<dir> (Foyer children write V8 CPU profiles there), BENCH_DELIVERY_ITEMS
- * (emails, and webhook events, queued for the delivery section; default 2,000).
+ * (emails, and webhook events, queued for the delivery section; default 2,000),
+ * BENCH_ONLY=sessions (only the session-token loads, printed and not written to RESULTS.md).
  */
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
@@ -482,6 +483,11 @@ async function main() {
   log(`PostgreSQL: recreating database ${BENCH_DB}`)
   const postgresVersion = await recreateBenchDatabase(urls.admin)
   const measured: Measured[] = []
+  if (process.env.BENCH_ONLY === 'sessions') {
+    await benchSessions(urls.bench)
+    log('BENCH_ONLY=sessions: figures above; bench/RESULTS.md is left as it was')
+    return
+  }
 
   const pgSeed = await seedInto('PostgreSQL', { databaseUrl: urls.bench, dataDir: null }, POSTGRES_ROWS)
   const config = loadConfig({ FOYER_SECRET_KEY: secretKey })

@@ -1,12 +1,18 @@
 import type { Queryable } from '../platform/db/db.js'
 
+export interface NewNonce { nonceHash: string; instanceId: string; directives: string[]; now: number; expiresAt: number }
+
 /** Nonces of the handshake's nonce carrier (migration 015); only their hashes are kept. */
 export function createHandshakeStore() {
   return {
-    async insert(q: Queryable, n: { nonceHash: string; instanceId: string; directives: string[]; now: number; expiresAt: number }): Promise<void> {
+    /** Several nonces in one statement: handshakes under load share one insert and one commit. */
+    async insert(q: Queryable, nonces: readonly NewNonce[]): Promise<void> {
       await q.query(`
         insert into handshake_nonces (nonce_hash, instance_id, directives, created_at, expires_at)
-        values ($1, $2, $3::jsonb, $4, $5)`, [n.nonceHash, n.instanceId, JSON.stringify(n.directives), n.now, n.expiresAt])
+        select * from unnest($1::text[], $2::text[], $3::jsonb[], $4::bigint[], $5::bigint[])`, [
+        nonces.map((n) => n.nonceHash), nonces.map((n) => n.instanceId), nonces.map((n) => JSON.stringify(n.directives)),
+        nonces.map((n) => n.now), nonces.map((n) => n.expiresAt),
+      ])
     },
 
     /**

@@ -5,7 +5,8 @@ import { sameSecret, sha256 } from '../platform/secrets.js'
 import { isAllowedOrigin } from '../platform/validation.js'
 import { redirectOriginsOf, type Instance } from '../instance/instance.schemas.js'
 import type { SessionTokenService } from './session-tokens.js'
-import type { HandshakeStore } from './handshake.store.js'
+import { coalesced } from '../platform/db/coalesce.js'
+import type { HandshakeStore, NewNonce } from './handshake.store.js'
 import type { SessionKey, SessionStore } from './sessions.store.js'
 import { devBrowserCookies, signedInCookies, signedOutCookies, type CookieContext } from './clerk-cookies.js'
 import { refreshTokenFor } from './refresh-tokens.js'
@@ -35,6 +36,8 @@ const NONCE_RELOAD_MS = 10 * 1000
  */
 const SPENT_DIRECTIVES = ['__session=spent-handshake-nonce; Path=/; Max-Age=0']
 
+/** Nonces written in one statement at most; more wait for the next. */
+const NONCES_PER_INSERT = 100
 /** One nonce in 20 sweeps: at most 500 rows each, more than 20 new ones. */
 const SWEEP_CHANCE = 1 / 20
 /** The token carrier's own lifetime; the session token inside lives 60 s anyway. */
@@ -80,6 +83,9 @@ export function createHandshakeService({ db, clock, store, tokens, sessions, ser
     const random = randomBytes(18).toString('base64url')
     return `${random}.${macOf(instanceId, random)}`
   }
+  // A handshake's redirect waits for its nonce's commit, as for a write of its own; under load
+  // the nonces of concurrent handshakes share it.
+  const insertNonce = coalesced<NewNonce>((nonces) => store.insert(db, nonces), NONCES_PER_INSERT)
   function isOwnNonce(instanceId: string, nonce: string): boolean {
     const [random, mac, ...rest] = nonce.split('.')
     return !!random && !!mac && rest.length === 0 && sameSecret(mac, macOf(instanceId, random))
@@ -118,7 +124,7 @@ export function createHandshakeService({ db, clock, store, tokens, sessions, ser
     if (r.format === 'nonce') {
       const now = clock.now()
       const nonce = newNonce(r.instance.id)
-      await store.insert(db, { nonceHash: sha256(nonce), instanceId: r.instance.id, directives: lines, now, expiresAt: now + NONCE_TTL_MS })
+      await insertNonce({ nonceHash: sha256(nonce), instanceId: r.instance.id, directives: lines, now, expiresAt: now + NONCE_TTL_MS })
       // Whoever makes nonces drops the expired ones, a bounded batch now and then: no timer, the
       // processes share the work, and nonces never traded (a flood) go as well.
       if (Math.random() < SWEEP_CHANCE) await store.sweep(db, now)

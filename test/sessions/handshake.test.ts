@@ -202,8 +202,10 @@ forEachDatabase('the handshake', (engine) => {
       const { instance } = await t.newInstance()
       const store = createHandshakeStore()
       const now = Date.now()
-      await store.insert(t.db, { nonceHash: `expired-${now}`, instanceId: instance.id, directives: ['a=1'], now: now - 300_000, expiresAt: now - 1 })
-      await store.insert(t.db, { nonceHash: `live-${now}`, instanceId: instance.id, directives: ['a=1'], now, expiresAt: now + 60_000 })
+      await store.insert(t.db, [
+        { nonceHash: `expired-${now}`, instanceId: instance.id, directives: ['a=1'], now: now - 300_000, expiresAt: now - 1 },
+        { nonceHash: `live-${now}`, instanceId: instance.id, directives: ['a=1'], now, expiresAt: now + 60_000 },
+      ])
       await store.sweep(t.db, now)
       const left = await t.db.query<{ nonce_hash: string }>('select nonce_hash from handshake_nonces where instance_id = $1', [instance.id])
       assert.deepEqual(left.map((r) => r.nonce_hash), [`live-${now}`])
@@ -281,6 +283,25 @@ forEachDatabase('the handshake', (engine) => {
       const body = await answered.json()
       assert.deepEqual(Object.keys(body), ['directives'])
       assert.equal((await fetch(`${apiUrl}/v1/clients/handshake_payload`, { headers: { authorization: `Bearer ${s.secretKey}` } })).status, 422)
+    })
+
+    // @see issue 13
+    it('gives each of many concurrent handshakes its own nonce, with its own person\'s token', async () => {
+      const people = [await signedUp(), await signedUp(), await signedUp()]
+      // Concurrent handshakes share nonce inserts: each must still get back only its own.
+      const rounds = await Promise.all(Array.from({ length: 30 }, async (_, i) => {
+        const s = people[i % people.length]!
+        const res = await handshake({ redirect_url: `${APP}/${i}`, format: 'nonce' }, s.cookie, `/fapi/${s.instance.id}`)
+        assert.equal(res.statusCode, 307)
+        return { s, nonce: new URL(res.headers.location as string).searchParams.get('__clerk_handshake_nonce')! }
+      }))
+      assert.equal(new Set(rounds.map((r) => r.nonce)).size, rounds.length)
+      for (const { s, nonce } of rounds) {
+        const res = await fetch(`${apiUrl}/v1/clients/handshake_payload?nonce=${nonce}`, { headers: { authorization: `Bearer ${s.secretKey}` } })
+        assert.equal(res.status, 200)
+        const token = jar((await res.json()).directives).get('__session')!
+        assert.equal(claimsOf(token).sub, s.userId)
+      }
     })
   })
 })

@@ -8,8 +8,8 @@ const notFound = (what: string) => new ApiError(404, 'resource_not_found', 'not 
 interface Params { instance_id?: string; version: string; file: string }
 
 /**
- * The clerk-js browser bundles, where Clerk's loaders (`loadClerkJsScript` in @clerk/shared,
- * behind @clerk/express, Next and React) look for them when the Frontend API is Foyer: an
+ * The clerk-js browser bundles, where Clerk's loader (`loadClerkJsScript` in @clerk/shared,
+ * behind the React and Next.js SDKs) looks for them when the Frontend API is Foyer: an
  * absolute proxy URL `https://<host>/fapi/<instance id>` makes them load
  * `https://<host>/fapi/<instance id>/npm/@clerk/clerk-js@6/dist/clerk.browser.js`, and a
  * publishable key's host alone `https://<host>/npm/…`. The bundle then loads its chunks from

@@ -39,6 +39,8 @@ import { createSignInThrottle, memoryCounter, redisCounter } from './accept/sign
 import { frontendRoutes } from './frontend/frontend.routes.js'
 import { orgFrontendRoutes } from './frontend/org-frontend.routes.js'
 import { unprefixedFrontendPath } from './frontend/instance-path.js'
+import { loadClerkJsBundles } from './frontend/clerk-js-bundles.js'
+import { clerkJsBundleRoutes } from './frontend/clerk-js-bundles.routes.js'
 import { sessionCookie } from './accept/session-cookie.js'
 import { createHandshakeStore } from './sessions/handshake.store.js'
 import { createHandshakeService } from './sessions/handshake.js'
@@ -291,6 +293,8 @@ export async function buildApp(deps: AppDeps): Promise<{ app: FastifyInstance; s
   }))
   await app.register(jwksFrontendRoutes({ signingKeys: services.signingKeys, resolveInstance: services.accept.resolveInstance }))
   await app.register(orgFrontendRoutes({ accept: services.accept, clock: deps.clock, publicUrl, allowedRedirectOrigins }))
+  // clerk-js itself, from Foyer's own dependencies, where Clerk's script loaders look for it.
+  await app.register(clerkJsBundleRoutes({ bundles: loadClerkJsBundles() }))
   await app.register(dashboardRoutes({ db: deps.db, clock: deps.clock, config: deps.config, redis: deps.redis ?? null, services }))
   // The development mailbox exists only while no SMTP_URL is set (README, "Email"), for operators only.
   if (services.email.usesDevMailbox) {

@@ -10,9 +10,9 @@ import { toClerkMembership } from '../organizations/memberships.schemas.js'
 import { CREDENTIAL, useCredentialConstraint } from './credential-constraint.js'
 import { useFrontendConventions } from './frontend.conventions.js'
 import {
-  ClientInviteBody, InstanceQuery, InvitationIdParams, MyMembershipsQuery, MyOrgInvitationsQuery, MySuggestionsQuery, SuggestionIdParams,
-  toFapiClient, toFapiMembership, toFapiOrgInvitation, toFapiOrgSuggestion,
+  ClientInviteBody, InvitationIdParams, SuggestionIdParams, toFapiClient, toFapiMembership, toFapiOrgInvitation, toFapiOrgSuggestion,
 } from './frontend.schemas.js'
+import { MeQuery, MyMembershipsQuery, MyOrgInvitationsQuery, MySuggestionsQuery, statusList } from './org-frontend.schemas.js'
 
 interface Deps {
   accept: AcceptService
@@ -25,16 +25,20 @@ const HOUR_MS = 60 * 60 * 1000
 
 const signedOut = () => new ApiError(401, 'signed_out', 'Signed out', 'You are signed out: sign in to continue.')
 
-function statusesOf(value: string | undefined): OrgInvitationStatus[] | null {
-  if (value === undefined || value.trim() === '') return null
-  const statuses = value.split(',').map((s) => s.trim())
-  for (const status of statuses) {
-    if (!(ORG_INVITATION_STATUSES as readonly string[]).includes(status)) {
-      throw paramError(422, 'form_param_value_invalid', 'status', 'is invalid', `status must be one of: ${ORG_INVITATION_STATUSES.join(', ')}.`)
+/** The statuses `value` names, each one of `allowed` (422 otherwise); null for every status. */
+function statusesOf<S extends string>(value: string | string[] | undefined, allowed: readonly S[]): S[] | null {
+  const statuses = statusList(value)
+  for (const status of statuses ?? []) {
+    if (!(allowed as readonly string[]).includes(status)) {
+      throw paramError(422, 'form_param_value_invalid', 'status', 'is invalid', `status must be one of: ${allowed.join(', ')}.`)
     }
   }
-  return statuses as OrgInvitationStatus[]
+  return statuses as S[] | null
 }
+
+// Clerk's statuses of a suggestion. Foyer keeps only the pending ones listable: a person's
+// accepted suggestions are not listed (see README, "Frontend API for custom flows").
+const SUGGESTION_STATUSES = ['pending', 'accepted'] as const
 
 /**
  * Clerk's Frontend API for organization invitations, answered for the browser's session: the
@@ -52,10 +56,17 @@ export const orgFrontendRoutes = (deps: Deps): FastifyPluginAsyncTypebox => asyn
   const now = () => deps.clock.now()
   useCredentialConstraint(app)
 
-  /** The cookie's session (for the instance the request names, when it names one), or 401 signed_out. */
-  async function signedIn(request: FastifyRequest, named: string | undefined): Promise<SignedIn> {
+  /**
+   * The cookie's session, or 401 signed_out. It must be of the instance the request names, and
+   * the session clerk-js says it acts for (`_clerk_session_id`): a browser whose cookie now
+   * holds another session (signed in again elsewhere, as someone else) must not read or
+   * accept that person's invitations under the first one's name. clerk-js answers a 401 by
+   * reloading its client, which then holds the cookie's session.
+   */
+  async function signedIn(request: FastifyRequest, query: MeQuery): Promise<SignedIn> {
     const found = await accept.session(cookie.read(request))
-    if (!found || (named && named !== found.instance.id)) throw signedOut()
+    if (!found || (query.instance && query.instance !== found.instance.id)) throw signedOut()
+    if (query._clerk_session_id && query._clerk_session_id !== found.session.id) throw signedOut()
     return found
   }
   const client = async (who: SignedIn) => toFapiClient(who, await accept.codeVerification(who.user), now())
@@ -64,37 +75,39 @@ export const orgFrontendRoutes = (deps: Deps): FastifyPluginAsyncTypebox => asyn
     await useFrontendConventions(me, deps)
 
     me.get('/organization_invitations', { schema: { hide, querystring: MyOrgInvitationsQuery } }, async (request) => {
-      const who = await signedIn(request, request.query.instance)
+      const who = await signedIn(request, request.query)
       const { rows, total } = await accept.organizations.list(who, {
-        statuses: statusesOf(request.query.status), limit: request.query.limit ?? 10, offset: request.query.offset ?? 0,
+        statuses: statusesOf<OrgInvitationStatus>(request.query.status, ORG_INVITATION_STATUSES), limit: request.query.limit ?? 10, offset: request.query.offset ?? 0,
       })
       const at = deps.clock.now(who.instance)
       return { response: { data: rows.map((row) => toFapiOrgInvitation(row, at)), total_count: total }, client: await client(who) }
     })
 
-    me.post('/organization_invitations/:invitation_id/accept', { schema: { hide, querystring: InstanceQuery, params: InvitationIdParams } }, async (request) => {
-      const who = await signedIn(request, request.query.instance)
+    me.post('/organization_invitations/:invitation_id/accept', { schema: { hide, querystring: MeQuery, params: InvitationIdParams } }, async (request) => {
+      const who = await signedIn(request, request.query)
       const joined = await accept.organizations.accept(who, { invitationId: request.params.invitation_id })
       return { response: toFapiOrgInvitation(joined.invitation, deps.clock.now(who.instance)), client: await client(who) }
     })
 
     me.get('/organization_memberships', { schema: { hide, querystring: MyMembershipsQuery } }, async (request) => {
-      const who = await signedIn(request, request.query.instance)
+      const who = await signedIn(request, request.query)
       const { data, totalCount } = await accept.organizations.memberships(who, { limit: request.query.limit ?? 10, offset: request.query.offset ?? 0 })
       const memberships = data.map((m) => toFapiMembership(toClerkMembership(m)))
       return { response: request.query.paginated === false ? memberships : { data: memberships, total_count: totalCount }, client: await client(who) }
     })
 
     me.get('/organization_suggestions', { schema: { hide, querystring: MySuggestionsQuery } }, async (request) => {
-      const who = await signedIn(request, request.query.instance)
-      const { suggestions } = await accept.organizations.pending(who)
+      const who = await signedIn(request, request.query)
+      const statuses = statusesOf(request.query.status, SUGGESTION_STATUSES)
+      const { suggestions: pending } = await accept.organizations.pending(who)
+      const suggestions = !statuses || statuses.includes('pending') ? pending : []
       const offset = request.query.offset ?? 0
       const page = suggestions.slice(offset, offset + (request.query.limit ?? 10))
       return { response: { data: page.map(toFapiOrgSuggestion), total_count: suggestions.length }, client: await client(who) }
     })
 
-    me.post('/organization_suggestions/:suggestion_id/accept', { schema: { hide, querystring: InstanceQuery, params: SuggestionIdParams } }, async (request) => {
-      const who = await signedIn(request, request.query.instance)
+    me.post('/organization_suggestions/:suggestion_id/accept', { schema: { hide, querystring: MeQuery, params: SuggestionIdParams } }, async (request) => {
+      const who = await signedIn(request, request.query)
       const suggestion = await accept.organizations.answerSuggestion(who, request.params.suggestion_id, 'accepted')
       return { response: toFapiOrgSuggestion(suggestion), client: await client(who) }
     })
@@ -117,9 +130,9 @@ export const orgFrontendRoutes = (deps: Deps): FastifyPluginAsyncTypebox => asyn
     // the Backend API's route of the same path answers all others.
     org.post('/', {
       constraints: { [CREDENTIAL]: 'session' },
-      schema: { hide, querystring: InstanceQuery, body: ClientInviteBody },
+      schema: { hide, querystring: MeQuery, body: ClientInviteBody },
     }, async (request) => {
-      const who = await signedIn(request, request.query.instance)
+      const who = await signedIn(request, request.query)
       if (who.instance.rateLimits.create_organization_invitation > 0) {
         inviters.set(request, who)
         const result = await limit(request)

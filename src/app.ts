@@ -39,6 +39,7 @@ import { createSignInThrottle, memoryCounter, redisCounter } from './accept/sign
 import { frontendRoutes } from './frontend/frontend.routes.js'
 import { orgFrontendRoutes } from './frontend/org-frontend.routes.js'
 import { unprefixedFrontendPath } from './frontend/instance-path.js'
+import { applyMethodOverride, refuseMethodOverride } from './frontend/method-override.js'
 import { sessionCookie } from './accept/session-cookie.js'
 import { createHandshakeStore } from './sessions/handshake.store.js'
 import { createHandshakeService } from './sessions/handshake.js'
@@ -218,7 +219,11 @@ export async function buildApp(deps: AppDeps): Promise<{ app: FastifyInstance; s
   const app = Fastify({
     logger: deps.logger ?? false,
     genReqId: () => randomUUID().replaceAll('-', ''),
-    rewriteUrl: (req) => unprefixedFrontendPath(req.url ?? '/'),
+    rewriteUrl: (req) => {
+      const url = unprefixedFrontendPath(req.url ?? '/')
+      applyMethodOverride(req, url)
+      return url
+    },
     logController: new RequestLog(),
     bodyLimit: 1024 * 1024,
     routerOptions: {
@@ -233,7 +238,8 @@ export async function buildApp(deps: AppDeps): Promise<{ app: FastifyInstance; s
 
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : textAjv).compile(schema))
   app.addSchema(ClerkErrors)
-  registerHttpConventions(app)
+  // A refused `_method` names itself even where no route matches what the request was sent as.
+  registerHttpConventions(app, { unroutable: refuseMethodOverride })
   await app.register(formbody)
   await app.register(cookie)
 

@@ -38,6 +38,7 @@ import { createAcceptService } from './accept/accept.service.js'
 import { createSignInThrottle, memoryCounter, redisCounter } from './accept/sign-in-throttle.js'
 import { frontendRoutes } from './frontend/frontend.routes.js'
 import { orgFrontendRoutes } from './frontend/org-frontend.routes.js'
+import { environmentRoutes } from './frontend/environment.routes.js'
 import { unprefixedFrontendPath } from './frontend/instance-path.js'
 import { applyMethodOverride, refuseMethodOverride } from './frontend/method-override.js'
 import { sessionCookie } from './accept/session-cookie.js'
@@ -289,6 +290,7 @@ export async function buildApp(deps: AppDeps): Promise<{ app: FastifyInstance; s
   await app.register(pageRoutes({ accept: services.accept, waitlist: services.waitlist, handshake: services.handshake, publicUrl, allowedRedirectOrigins, limits }))
   // The Frontend API for custom flows: public too, with CORS for the allowed origins only.
   await app.register(frontendRoutes({ accept: services.accept, clock: deps.clock, publicUrl, allowedRedirectOrigins, limits }), { prefix: '/v1/client' })
+  await app.register(environmentRoutes({ accept: services.accept, publicUrl, allowedRedirectOrigins }), { prefix: '/v1/environment' })
   const foyerSession = sessionCookie(publicUrl)
   await app.register(handshakeRoutes({
     handshake: services.handshake, resolveInstance: services.instances.find, allowedRedirectOrigins, limit: limits.handshake,

@@ -158,7 +158,7 @@ export function createServices({ config, db, clock, serverSecret, redis, resolve
     db, clock, serverSecret, publicUrl: config.publicUrl, allowedRedirectOrigins: config.allowedRedirectOrigins, store: acceptStore, instances: instanceStore, users: createUserStore(),
     invitations: invitationStore, outbox, tickets, organizations: {
       invitations: orgInvitationStore, invitationService: orgInvitations, memberships, organizations: organizationStore,
-      activateOrganization: (tx, instanceId, sessionId, organizationId) => sessionStore.activateOrganization(tx, instanceId, { id: sessionId }, organizationId),
+      activateOrganization: async (tx, instanceId, sessionId, organizationId) => { await sessionStore.activateOrganization(tx, instanceId, { id: sessionId }, organizationId) },
     },
     onUserCreated: domains.enroll,
     // Shared through Redis when there is one, so that several processes count together.
@@ -289,7 +289,9 @@ export async function buildApp(deps: AppDeps): Promise<{ app: FastifyInstance; s
   const limits = await createRequestLimits(app, deps.redis ?? null)
   await app.register(pageRoutes({ accept: services.accept, waitlist: services.waitlist, handshake: services.handshake, publicUrl, allowedRedirectOrigins, limits }))
   // The Frontend API for custom flows: public too, with CORS for the allowed origins only.
-  await app.register(frontendRoutes({ accept: services.accept, clock: deps.clock, publicUrl, allowedRedirectOrigins, limits }), { prefix: '/v1/client' })
+  await app.register(frontendRoutes({
+    accept: services.accept, clock: deps.clock, publicUrl, allowedRedirectOrigins, limits, sessions: services.sessions, tokens: services.sessionTokens,
+  }), { prefix: '/v1/client' })
   await app.register(environmentRoutes({ accept: services.accept, publicUrl, allowedRedirectOrigins }), { prefix: '/v1/environment' })
   const foyerSession = sessionCookie(publicUrl)
   await app.register(handshakeRoutes({

@@ -176,10 +176,10 @@ export function createAcceptService(deps: Deps) {
     const token = randomToken(43)
     const id = newId('sess', now)
     const expiresAt = now + SESSION_TTL_MS
-    await store.insertSession(q, { id, instanceId: instance.id, userId: user.id, tokenHash: sha256(token), expiresAt, now, activeOrganizationId })
+    const active = await store.insertSession(q, { id, instanceId: instance.id, userId: user.id, tokenHash: sha256(token), expiresAt, now, activeOrganizationId })
     const row: SessionRecord = { id, instance_id: instance.id, user_id: user.id, status: 'active', expires_at: expiresAt, last_active_at: now, created_at: now, updated_at: now }
     await deps.outbox.enqueue(q, [queuedSessionEvent('session.created', row, user, now)], now)
-    return { id, token, expiresAt, createdAt: now, lastActiveAt: now }
+    return { id, token, expiresAt, createdAt: now, lastActiveAt: now, activeOrganizationId: active }
   }
 
   function acceptedEvent(instance: Instance, invitation: InvitationRow, now: number): OutboxItem {
@@ -320,7 +320,10 @@ export function createAcceptService(deps: Deps) {
     const instance = await instanceById(db, row.instance_id)
     const user = instance && await users.findById(db, instance.id, row.user_id)
     if (!instance || !user) return null
-    return { instance, user, session: { id: row.id, token, expiresAt: row.expires_at, createdAt: row.created_at, lastActiveAt: row.last_active_at } }
+    return {
+      instance, user,
+      session: { id: row.id, token, expiresAt: row.expires_at, createdAt: row.created_at, lastActiveAt: row.last_active_at, activeOrganizationId: row.active_organization_id },
+    }
   }
 
   /**

@@ -10,7 +10,13 @@ export interface SessionRow {
   expires_at: number
   last_active_at: number
   created_at: number
+  /** The organization the session acts in, while its person is still a member of it. */
+  active_organization_id: string | null
 }
+
+// The session's active organization, only while its person is still a member of it.
+const ACTIVE_ORGANIZATION = `(select m.organization_id from organization_memberships m
+  where m.organization_id = s.active_organization_id and m.user_id = s.user_id and m.instance_id = s.instance_id) as active_organization_id`
 
 export interface SignUpAttemptRow {
   id: string
@@ -41,8 +47,9 @@ export function createAcceptStore() {
     /**
      * A new session acts in `activeOrganizationId` when given (the organization an invitation
      * just made the person a member of), else in the one their latest session acted in.
+     * Answers the organization it acts in, if the person is (still) a member of it.
      */
-    async insertSession(q: Queryable, s: { id: string; instanceId: string; userId: string; tokenHash: string; expiresAt: number; now: number; activeOrganizationId: string | null }): Promise<void> {
+    async insertSession(q: Queryable, s: { id: string; instanceId: string; userId: string; tokenHash: string; expiresAt: number; now: number; activeOrganizationId: string | null }): Promise<string | null> {
       await q.query(`
         insert into sessions (id, instance_id, user_id, token_hash, expires_at, last_active_at, created_at, updated_at, active_organization_id)
         values ($1, $2, $3, $4, $5, $6, $6, $6, coalesce($7, (
@@ -50,13 +57,15 @@ export function createAcceptStore() {
           where instance_id = $2 and user_id = $3 and active_organization_id is not null
           order by created_at desc limit 1)))`,
       [s.id, s.instanceId, s.userId, s.tokenHash, s.expiresAt, s.now, s.activeOrganizationId])
+      const rows = await q.query<{ active_organization_id: string | null }>(`select ${ACTIVE_ORGANIZATION} from sessions s where s.id = $1`, [s.id])
+      return rows[0]?.active_organization_id ?? null
     },
 
     /** The active session a token belongs to; an ended or expired one is no session. */
     async findSession(q: Queryable, tokenHash: string, now: number): Promise<SessionRow | null> {
       const rows = await q.query<SessionRow>(`
-        select id, instance_id, user_id, status, expires_at, last_active_at, created_at from sessions
-        where token_hash = $1 and status = 'active' and expires_at > $2`,
+        select s.id, s.instance_id, s.user_id, s.status, s.expires_at, s.last_active_at, s.created_at, ${ACTIVE_ORGANIZATION} from sessions s
+        where s.token_hash = $1 and s.status = 'active' and s.expires_at > $2`,
       [tokenHash, now])
       return rows[0] ?? null
     },

@@ -3,14 +3,16 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { AcceptService, SignedIn } from '../accept/accept.service.js'
 import { sessionCookie } from '../accept/session-cookie.js'
 import type { Clock } from '../platform/clock.js'
-import { ApiError, notFound, paramError } from '../platform/errors.js'
+import { ApiError, notFound, paramError, signedOut } from '../platform/errors.js'
+import type { SessionService } from '../sessions/sessions.service.js'
+import type { SessionTokenService } from '../sessions/session-tokens.js'
 import { newId } from '../platform/ids.js'
 import { checkMetadataSize } from '../platform/validation.js'
 import { checkInput, refuseForbiddenKeys } from '../platform/http.js'
 import type { RequestLimits } from '../platform/rate-limit.js'
 import { useFrontendConventions } from './frontend.conventions.js'
 import {
-  AttemptVerificationBody, CreateSignInBody, CreateSignUpBody, InstanceQuery, SessionParams, SignUpParams,
+  AttemptVerificationBody, CreateSignInBody, CreateSignUpBody, InstanceQuery, SessionParams, SessionTokenBody, SignUpParams, TouchSessionBody,
   codeSignUp, completeSignIn, ticketSignUp, toFapiClient, toFapiSession, type Strategy,
 } from './frontend.schemas.js'
 
@@ -21,8 +23,12 @@ interface Deps {
   allowedRedirectOrigins: readonly string[]
   /** Shared with the hosted pages: a code sign-up counts against the same per-IP budget. */
   limits: Pick<RequestLimits, 'signUp'>
+  sessions: Pick<SessionService, 'activateOrganization'>
+  tokens: Pick<SessionTokenService, 'mintFor'>
 }
 
+const organizationNotFound = (param: string) => paramError(404, 'organization_not_found_or_unauthorized', param,
+  'Organization not found or unauthorized', 'No organization of this instance has this id (or slug) with the signed-in person as a member.')
 const missing = (param: string) => paramError(422, 'form_param_missing', param, 'is missing', `${param} must be included.`)
 const unsupported = (param: string, allowed: string) =>
   paramError(422, 'form_param_value_invalid', param, 'is invalid', `${param} must be one of: ${allowed}. Foyer supports no other strategy.`)
@@ -125,6 +131,51 @@ export const frontendRoutes = (deps: Deps): FastifyPluginAsyncTypebox => async (
   }
   app.post('/sessions/:session_id/end', { schema: { hide, querystring: InstanceQuery, params: SessionParams } }, endCurrent('ended'))
   app.post('/sessions/:session_id/remove', { schema: { hide, querystring: InstanceQuery, params: SessionParams } }, endCurrent('removed'))
+
+  /**
+   * The cookie's live session, which must be the one the path names. Without one, 401
+   * signed_out: clerk-js then reloads its Client and, finding no session, signs the page out
+   * (a session revoked or ended elsewhere). A live cookie naming another session: 404.
+   */
+  async function ownSession(request: FastifyRequest, named: string | undefined, sessionId: string): Promise<SignedIn> {
+    const signedIn = await current(request, named)
+    if (!signedIn) throw signedOut()
+    if (signedIn.session.id !== sessionId) throw notFound('session')
+    return signedIn
+  }
+
+  // clerk-js's setActive and its focus handler: the session's active organization, by id or
+  // slug ('' for none), if the person is a member of it.
+  app.post('/sessions/:session_id/touch', {
+    schema: { hide, querystring: InstanceQuery, params: SessionParams, body: TouchSessionBody },
+  }, async (request) => {
+    let signedIn = await ownSession(request, request.query.instance, request.params.session_id)
+    const organization = request.body.active_organization_id
+    if (organization != null && organization !== (signedIn.session.activeOrganizationId ?? '')) {
+      if (!await deps.sessions.activateOrganization(signedIn.instance, signedIn.session.id, organization)) throw organizationNotFound('active_organization_id')
+      signedIn = await accept.session(signedIn.session.token) ?? signedIn
+    }
+    const code = await codeOf(signedIn)
+    return { response: toFapiSession(signedIn, code, now()), client: toFapiClient(signedIn, code, now()) }
+  })
+
+  // A session token for clerk-js (it writes it as the application's __session cookie), for
+  // the organization it names ('' for none) or else the session's active one.
+  app.post('/sessions/:session_id/tokens', {
+    schema: { hide, querystring: InstanceQuery, params: SessionParams, body: SessionTokenBody },
+  }, async (request) => {
+    const signedIn = await ownSession(request, request.query.instance, request.params.session_id)
+    const organization = request.body.organization_id
+    const minted = await deps.tokens.mintFor(signedIn.instance, { id: signedIn.session.id }, {
+      // The page's origin; the Origin check let only an allowed one this far.
+      azp: request.headers.origin ?? null,
+      ...(organization == null ? {} : { organization: { id: organization === '' ? null : organization } }),
+    })
+    if (!minted) throw signedOut()
+    if (organization && minted.session.org_id !== organization) throw organizationNotFound('organization_id')
+    // Top-level, not wrapped in {response, client}: Token.create reads `jwt` from the body itself.
+    return { object: 'token', jwt: minted.jwt }
+  })
 
   app.post('/sign_ups', { schema: { hide, querystring: InstanceQuery, body: CreateSignUpBody } }, async (request, reply) => {
     await refuseSignedIn(request)

@@ -44,6 +44,17 @@ export const CreateSignInBody = Type.Object({
 export type CreateSignInBody = Static<typeof CreateSignInBody>
 
 export const SessionParams = Type.Object({ session_id: Type.String({ maxLength: 100 }) })
+export const TouchSessionBody = Type.Object({
+  // An organization's id or slug; '' for none (the personal account); left out, unchanged.
+  active_organization_id: text(200),
+  intent: text(50),
+})
+export type TouchSessionBody = Static<typeof TouchSessionBody>
+export const SessionTokenBody = Type.Object({
+  // An organization's id; '' for none; left out, the session's active one.
+  organization_id: text(200),
+})
+export type SessionTokenBody = Static<typeof SessionTokenBody>
 
 const DAY_MS = 24 * 60 * 60 * 1000
 /** How long Clerk keeps an unfinished sign-in or sign-up before abandoning it. */
@@ -142,7 +153,8 @@ export function toFapiSession(signedIn: SignedIn, code: CodeVerification | null,
     last_active_at: session.lastActiveAt,
     last_active_token: null,
     actor: null,
-    last_active_organization_id: null,
+    // clerk-js sends it back on every touch and token request: it must be the active one.
+    last_active_organization_id: session.activeOrganizationId,
     user: toFapiUser(user, code, session.lastActiveAt),
     public_user_data: {
       first_name: user.first_name,
@@ -176,7 +188,10 @@ export function toFapiClient(signedIn: SignedIn, code: CodeVerification | null, 
     sign_up: extra.signUp ?? null,
     last_active_session_id: extra.ended ? null : session.id,
     last_authentication_strategy: extra.strategy ?? null,
-    cookie_expires_at: session.expiresAt,
+    // Null, not the session's end: clerk-js 6 routes setActive({redirectUrl}) through
+    // GET /v1/client/touch once this is within 8 days, which a development key cannot take.
+    // Foyer's cookie lives as long as its session and is not extended by touching.
+    cookie_expires_at: null,
     captcha_bypass: false,
     created_at: session.createdAt,
     // The sign-in, not the session's activity: clerk-js keeps this as `__client_uat`, and

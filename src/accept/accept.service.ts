@@ -15,7 +15,7 @@ import type { SessionRecord } from '../sessions/sessions.store.js'
 import type { InvitationStore } from '../invitations/invitations.store.js'
 import type { OutboxItem, OutboxStore } from '../platform/outbox/outbox.store.js'
 import { checkPassword, DUMMY_HASH, hashPassword, verifyPassword } from '../users/passwords.js'
-import type { AcceptStore, SignUpAttemptRow } from './accept.store.js'
+import type { AcceptStore, SignUpAttemptRow, TicketSignUpRow } from './accept.store.js'
 import { createSignInThrottle, memoryCounter, type SignInThrottle } from './sign-in-throttle.js'
 import { effectiveOrgInvitationStatus } from '../organizations/org-invitations.schemas.js'
 import { createDomainStore } from '../organizations/domains.store.js'
@@ -47,6 +47,8 @@ interface Deps {
 
 export const SESSION_TTL_MS = 7 * 24 * 60 * 60 * 1000
 const CODE_TTL_MS = 10 * 60 * 1000
+/** How long a ticket sign-up waits for its password (Clerk abandons an unfinished sign-up after a day). */
+const TICKET_SIGN_UP_TTL_MS = 24 * 60 * 60 * 1000
 const CODE_GUESS_WINDOW_MS = 60 * 60 * 1000
 const CODE_GUESSES_PER_WINDOW = 10
 const CODE_MAX_FAILURES = 5
@@ -101,7 +103,11 @@ export function createAcceptService(deps: Deps) {
   async function resolveTicket(ticket: string | null | undefined, q: Queryable = db): Promise<TicketState> {
     // Tickets are base64url HMACs; anything else cannot be one, and need not cost a query.
     if (!ticket || ticket.length > 100 || !/^[A-Za-z0-9_-]+$/.test(ticket)) return { kind: 'unknown' }
-    const hash = tickets.hash(ticket)
+    return resolveTicketHash(tickets.hash(ticket), q)
+  }
+
+  /** resolveTicket for a ticket known by its hash only (a ticket sign-up keeps nothing else). */
+  async function resolveTicketHash(hash: string, q: Queryable = db): Promise<TicketState> {
     // Both kinds of invitation share the link; a ticket's hash is unique across both.
     const app = await store.findInvitationByTicketHash(q, hash)
     const found: TicketInvitation | null = app
@@ -203,12 +209,27 @@ export function createAcceptService(deps: Deps) {
     emailAddress?: string | null; instanceId?: string | null
   }): Promise<SignedIn & Accepted> {
     const state = usableOrThrow(await resolveTicket(input.ticket))
+    checkTicketSignUp(state, input)
+    return createTicketUser(state, tickets.hash(input.ticket), input)
+  }
+
+  /** What a ticket sign-up must meet before anything is kept: the instance named, the invited address, no account yet. */
+  function checkTicketSignUp(state: Usable, input: { emailAddress?: string | null; instanceId?: string | null }) {
     if (input.instanceId && input.instanceId !== state.instance.id) throw ticketInvalid()
     if (input.emailAddress != null && input.emailAddress.trim().toLowerCase() !== state.invitation.email_address) {
       throw paramError(422, 'form_param_value_invalid', 'email_address', 'must be the invited address',
         'Signing up with an invitation uses the address it was sent to; leave email_address out, or send that address.')
     }
     if (state.existingUser) throw identifierExists('ticket')
+  }
+
+  /**
+   * The user, acceptance and session of a ticket sign-up (see signUpWithTicket). `completing`
+   * runs in the same transaction once they exist, and may refuse (undoing them all).
+   */
+  async function createTicketUser(state: Usable, ticketHash: string, input: {
+    password: string; firstName?: string | null; lastName?: string | null; unsafeMetadata?: Record<string, unknown>
+  }, completing?: (tx: Queryable, created: { userId: string; sessionId: string }) => Promise<void>): Promise<SignedIn & Accepted> {
     checkPassword(input.password)
     const passwordHash = await hashPassword(input.password)
     const { instance } = state
@@ -217,7 +238,7 @@ export function createAcceptService(deps: Deps) {
       return await db.transaction(async (tx) => {
         const userId = newId('user', now)
         const refused = async () => {
-          const again = await resolveTicket(input.ticket, tx)
+          const again = await resolveTicketHash(ticketHash, tx)
           return again.kind === 'expired' ? ticketExpired() : ticketInvalid()
         }
         // The invitation turns accepted first: that guarded update is what makes one of two
@@ -237,13 +258,83 @@ export function createAcceptService(deps: Deps) {
         const membership = accepted.target === 'organization' ? await addMember(deps.organizations, tx, instance, accepted.row!, user.id, now) : null
         await deps.onUserCreated?.(tx, instance, { id: user.id, emailAddress: state.invitation.email_address })
         const organizationId = state.target === 'organization' ? state.invitation.organization_id : null
-        return { instance, user, invitation: accepted.row!, membership, session: await startSession(tx, instance, user, organizationId) }
+        const session = await startSession(tx, instance, user, organizationId)
+        await completing?.(tx, { userId: user.id, sessionId: session.id })
+        return { instance, user, invitation: accepted.row!, membership, session }
       })
     } catch (err) {
       // Someone signed up with this address between the check and the insert.
       if (isUniqueViolation(err)) throw identifierExists('ticket')
       throw err
     }
+  }
+
+  /**
+   * Starts a sign-up with an invitation ticket whose password comes later (clerk-js sends the
+   * ticket alone first, then the password with PATCH). It checks now what completing would:
+   * the ticket is usable, for the instance named and the address sent, and the address has no
+   * account yet; then it keeps the attempt with the ticket's hash. Nothing is accepted and no
+   * one is created: the ticket stays usable until the sign-up completes
+   * (completeTicketSignUp). `browserSecret` is the secret of the browser's sign-up cookie,
+   * kept hashed, which completing it must show again.
+   */
+  async function startTicketSignUp(input: {
+    ticket: string; browserSecret: string; emailAddress?: string | null; instanceId?: string | null
+    firstName?: string | null; lastName?: string | null; unsafeMetadata?: Record<string, unknown>
+  }): Promise<{ attempt: TicketSignUpRow; invitation: TicketInvitation }> {
+    const state = usableOrThrow(await resolveTicket(input.ticket))
+    checkTicketSignUp(state, input)
+    const now = clock.now(state.instance)
+    const attempt = {
+      id: newId('sua', now), instance_id: state.instance.id, ticket_hash: tickets.hash(input.ticket), browser_hash: sha256(input.browserSecret),
+      email_address: state.invitation.email_address, first_name: input.firstName ?? null, last_name: input.lastName ?? null,
+      unsafe_metadata: input.unsafeMetadata ?? {}, abandon_at: now + TICKET_SIGN_UP_TTL_MS, created_at: now,
+    }
+    await store.insertTicketSignUp(db, attempt)
+    return { attempt: { ...attempt, status: 'pending', created_user_id: null, created_session_id: null, updated_at: now }, invitation: state }
+  }
+
+  /**
+   * Updates a ticket sign-up started by startTicketSignUp and, given a password, completes it
+   * exactly as signUpWithTicket would have: user, acceptance and session in one transaction,
+   * the sign-up marked complete in it. Names and unsafe metadata left out keep what the start
+   * gave. Refused: a sign-up that is unknown, of another instance than the one named,
+   * started in another browser, or abandoned (404); one already complete (400 ticket_invalid);
+   * a ticket revoked, used or expired meanwhile (ticket_invalid / ticket_expired).
+   */
+  async function completeTicketSignUp(input: {
+    attemptId: string; browserSecret: string | null; instanceId?: string | null; password?: string | null; emailAddress?: string | null
+    firstName?: string | null; lastName?: string | null; unsafeMetadata?: Record<string, unknown>
+  }): Promise<{ attempt: TicketSignUpRow; invitation: TicketInvitation; signedIn: (SignedIn & Accepted) | null }> {
+    const found = await store.findTicketSignUp(db, input.attemptId)
+    if (!found || (input.instanceId && input.instanceId !== found.instance_id)
+      || !input.browserSecret || !sameSecret(sha256(input.browserSecret), found.browser_hash)) {
+      throw new ApiError(404, 'resource_not_found', 'not found', 'No sign-up with this id was started in this browser.')
+    }
+    if (found.status === 'complete') {
+      throw paramError(400, 'ticket_invalid', 'ticket', 'is invalid', 'This sign-up is complete already: its invitation has been used. Sign in instead.')
+    }
+    const state = usableOrThrow(await resolveTicketHash(found.ticket_hash))
+    if (state.instance.id !== found.instance_id) throw ticketInvalid()
+    if (found.abandon_at <= clock.now(state.instance)) {
+      throw new ApiError(404, 'resource_not_found', 'not found', 'This sign-up was abandoned: start again from the invitation link.')
+    }
+    checkTicketSignUp(state, input)
+    const change = {
+      firstName: input.firstName ?? found.first_name, lastName: input.lastName ?? found.last_name, unsafeMetadata: input.unsafeMetadata ?? found.unsafe_metadata,
+    }
+    const alreadyDone = () => paramError(400, 'ticket_invalid', 'ticket', 'is invalid', 'This sign-up was completed meanwhile: its invitation has been used.')
+    if (input.password == null) {
+      const updated = await store.updateTicketSignUp(db, found.id, change, clock.now(state.instance))
+      if (!updated) throw alreadyDone()
+      return { attempt: updated, invitation: state, signedIn: null }
+    }
+    let completed: TicketSignUpRow | null = null
+    const signedIn = await createTicketUser(state, found.ticket_hash, { ...change, password: input.password }, async (tx, created) => {
+      completed = await store.completeTicketSignUp(tx, found.id, { ...created, ...change }, clock.now(state.instance))
+      if (!completed) throw alreadyDone()
+    })
+    return { attempt: completed!, invitation: state, signedIn }
   }
 
   /**
@@ -451,6 +542,8 @@ export function createAcceptService(deps: Deps) {
     allowedRedirect,
     pageUrl,
     signUpWithTicket,
+    startTicketSignUp,
+    completeTicketSignUp,
     signIn,
     signInWithTicket,
     session,
@@ -463,6 +556,9 @@ export function createAcceptService(deps: Deps) {
       db, clock, outbox: deps.outbox, resolveTicket: (ticket) => resolveTicket(ticket), ...deps.organizations, domains: deps.organizations.domains ?? createDomainStore(),
     }),
     findSignUpAttempt: (id: string) => store.findSignUpAttempt(db, id),
+    /** The instance of a sign-up of either kind (emailed code or ticket), for the Frontend API's origin rules. */
+    signUpInstanceId: async (id: string): Promise<string | null> =>
+      (await store.findSignUpAttempt(db, id))?.instance_id ?? (await store.findTicketSignUp(db, id))?.instance_id ?? null,
     /** For a user whose address an emailed code verified: that code's expiry and the wrong codes before it. */
     codeVerification: async (user: UserRow) => {
       const address = user.email_addresses.find((e) => e.verification_strategy === 'email_code')

@@ -37,6 +37,24 @@ export interface SignUpAttemptRow {
   updated_at: number
 }
 
+/** A ticket sign-up waiting for its password (migration 016). */
+export interface TicketSignUpRow {
+  id: string
+  instance_id: string
+  ticket_hash: string
+  browser_hash: string
+  email_address: string
+  first_name: string | null
+  last_name: string | null
+  unsafe_metadata: Record<string, unknown>
+  status: 'pending' | 'complete'
+  created_user_id: string | null
+  created_session_id: string | null
+  abandon_at: number
+  created_at: number
+  updated_at: number
+}
+
 export function createAcceptStore() {
   return {
     async findInvitationByTicketHash(q: Queryable, ticketHash: string): Promise<InvitationRow | null> {
@@ -141,6 +159,37 @@ export function createAcceptStore() {
         where id = $1 and status = 'pending' returning id`,
       [id, userId, now])
       return rows.length > 0
+    },
+
+    async insertTicketSignUp(q: Queryable, row: Omit<TicketSignUpRow, 'status' | 'created_user_id' | 'created_session_id' | 'updated_at'>): Promise<void> {
+      await q.query(`
+        insert into ticket_sign_ups (id, instance_id, ticket_hash, browser_hash, email_address, first_name, last_name, unsafe_metadata, abandon_at, created_at, updated_at)
+        values ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $10)`,
+      [row.id, row.instance_id, row.ticket_hash, row.browser_hash, row.email_address, row.first_name, row.last_name, JSON.stringify(row.unsafe_metadata),
+        row.abandon_at, row.created_at])
+    },
+
+    async findTicketSignUp(q: Queryable, id: string): Promise<TicketSignUpRow | null> {
+      const rows = await q.query<TicketSignUpRow>('select * from ticket_sign_ups where id = $1', [id])
+      return rows[0] ?? null
+    },
+
+    /** Changes what a pending ticket sign-up will give its user; null once it is no longer pending. */
+    async updateTicketSignUp(q: Queryable, id: string, change: { firstName: string | null; lastName: string | null; unsafeMetadata: Record<string, unknown> }, now: number): Promise<TicketSignUpRow | null> {
+      const rows = await q.query<TicketSignUpRow>(`
+        update ticket_sign_ups set first_name = $2, last_name = $3, unsafe_metadata = $4::jsonb, updated_at = $5
+        where id = $1 and status = 'pending' returning *`,
+      [id, change.firstName, change.lastName, JSON.stringify(change.unsafeMetadata), now])
+      return rows[0] ?? null
+    },
+
+    /** Guarded: a pending ticket sign-up completes once; null for every other try. */
+    async completeTicketSignUp(q: Queryable, id: string, done: { userId: string; sessionId: string; firstName: string | null; lastName: string | null; unsafeMetadata: Record<string, unknown> }, now: number): Promise<TicketSignUpRow | null> {
+      const rows = await q.query<TicketSignUpRow>(`
+        update ticket_sign_ups set status = 'complete', created_user_id = $2, created_session_id = $3, first_name = $4, last_name = $5, unsafe_metadata = $6::jsonb, updated_at = $7
+        where id = $1 and status = 'pending' returning *`,
+      [id, done.userId, done.sessionId, done.firstName, done.lastName, JSON.stringify(done.unsafeMetadata), now])
+      return rows[0] ?? null
     },
 
     /** When the code that verified a user's address by `email_code` was due to expire, and how many wrong ones preceded it. */

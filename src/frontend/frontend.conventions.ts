@@ -38,8 +38,8 @@ export async function useFrontendConventions(app: FastifyInstance, deps: { accep
     }
     const signUpId = (request.params as { sign_up_id?: unknown } | undefined)?.sign_up_id
     if (typeof signUpId === 'string' && SIGN_UP_ID.test(signUpId)) {
-      const attempt = await accept.findSignUpAttempt(signUpId)
-      if (attempt) touched.push(await accept.resolveInstance(attempt.instance_id))
+      const instanceId = await accept.signUpInstanceId(signUpId)
+      if (instanceId) touched.push(await accept.resolveInstance(instanceId))
     }
     const signedIn = await accept.session(cookie.read(request))
     if (signedIn) touched.push(signedIn.instance)

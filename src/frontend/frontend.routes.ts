@@ -1,19 +1,19 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { AcceptService, SignedIn } from '../accept/accept.service.js'
-import { sessionCookie } from '../accept/session-cookie.js'
+import { sessionCookie, signUpCookie } from '../accept/session-cookie.js'
 import type { Clock } from '../platform/clock.js'
 import { ApiError, notFound, paramError, signedOut } from '../platform/errors.js'
 import type { SessionService } from '../sessions/sessions.service.js'
 import type { SessionTokenService } from '../sessions/session-tokens.js'
-import { newId } from '../platform/ids.js'
+import { newId, randomToken } from '../platform/ids.js'
 import { checkMetadataSize } from '../platform/validation.js'
 import { checkInput, refuseForbiddenKeys } from '../platform/http.js'
 import type { RequestLimits } from '../platform/rate-limit.js'
 import { useFrontendConventions } from './frontend.conventions.js'
 import {
   AttemptVerificationBody, CreateSignInBody, CreateSignUpBody, InstanceQuery, SessionParams, SessionTokenBody, SignUpParams, TouchSessionBody,
-  codeSignUp, completeSignIn, ticketSignUp, toFapiClient, toFapiSession, type Strategy,
+  UpdateSignUpBody, codeSignUp, completeSignIn, keptTicketSignUp, ticketSignUp, toFapiClient, toFapiSession, type Strategy,
 } from './frontend.schemas.js'
 
 interface Deps {
@@ -65,7 +65,14 @@ function metadata(raw: unknown): Record<string, unknown> | undefined {
 export const frontendRoutes = (deps: Deps): FastifyPluginAsyncTypebox => async (app) => {
   const { accept } = deps
   const cookie = sessionCookie(deps.publicUrl)
+  const signUps = signUpCookie(deps.publicUrl)
   await useFrontendConventions(app, deps)
+
+  /** The browser's sign-up secret: the one its cookie already holds, or a new one. */
+  const signUpSecret = (request: FastifyRequest) => {
+    const held = signUps.read(request)
+    return held && /^[A-Za-z0-9]{43}$/.test(held) ? held : randomToken(43)
+  }
 
   const hide = true
   // Sessions live on wall time; sign-up codes expire on their instance's (test) clock.
@@ -183,7 +190,18 @@ export const frontendRoutes = (deps: Deps): FastifyPluginAsyncTypebox => async (
     const unsafeMetadata = metadata(body.unsafe_metadata)
     if (body.strategy === 'ticket' || (body.strategy == null && body.ticket != null)) {
       if (!body.ticket) throw missing('ticket')
-      if (body.password == null) throw missing('password')
+      if (body.password == null) {
+        // clerk-js sends the ticket alone first, and the password later with PATCH: the
+        // sign-up waits, with the address verified by the ticket, which stays unused until then.
+        const secret = signUpSecret(request)
+        const started = await accept.startTicketSignUp({
+          ticket: body.ticket, browserSecret: secret, emailAddress: body.email_address, instanceId: request.query.instance,
+          firstName: body.first_name, lastName: body.last_name, unsafeMetadata,
+        })
+        signUps.set(reply, secret)
+        // No session yet, so no Client (clerk-js keeps the attempt it holds).
+        return { response: keptTicketSignUp(started.attempt, started.invitation), client: null }
+      }
       const done = await accept.signUpWithTicket({
         ticket: body.ticket, password: body.password, firstName: body.first_name, lastName: body.last_name, unsafeMetadata,
         emailAddress: body.email_address, instanceId: request.query.instance,
@@ -205,6 +223,32 @@ export const frontendRoutes = (deps: Deps): FastifyPluginAsyncTypebox => async (
     const attempt = (await accept.findSignUpAttempt(attemptId))!
     // No session yet, so no Client: the sign-up is finished by its id and the emailed code.
     return { response: codeSignUp(attempt, deps.clock.now(instance)), client: null }
+  })
+
+  // clerk-js's signUp.update (sent as POST ?_method=PATCH): names, unsafe metadata and the
+  // password of a ticket sign-up; with the password it completes, as one request with all of
+  // them would have.
+  app.patch('/sign_ups/:sign_up_id', { schema: { hide, querystring: InstanceQuery, params: SignUpParams, body: UpdateSignUpBody } }, async (request, reply) => {
+    await refuseSignedIn(request)
+    const body = request.body
+    for (const param of ['username', 'phone_number', 'web3_wallet'] as const) {
+      if (body[param] != null) throw paramError(422, 'form_param_unknown', param, 'is unknown', `Foyer accounts have an email address only: ${param} is not supported.`)
+    }
+    if (body.strategy != null && body.strategy !== 'ticket') throw unsupported('strategy', 'ticket')
+    const attemptId = request.params.sign_up_id
+    const codeAttempt = await accept.findSignUpAttempt(attemptId)
+    if (codeAttempt && (!request.query.instance || request.query.instance === codeAttempt.instance_id)) {
+      throw paramError(422, 'form_param_value_invalid', 'sign_up_id', 'is invalid',
+        'A sign-up waiting for its emailed code takes no changes: complete it with attempt_verification.')
+    }
+    const done = await accept.completeTicketSignUp({
+      attemptId, browserSecret: signUps.read(request), instanceId: request.query.instance, password: body.password, emailAddress: body.email_address,
+      firstName: body.first_name, lastName: body.last_name, unsafeMetadata: metadata(body.unsafe_metadata),
+    })
+    if (!done.signedIn) return { response: keptTicketSignUp(done.attempt, done.invitation), client: null }
+    cookie.set(reply, done.signedIn.session.token)
+    const signUp = keptTicketSignUp(done.attempt, done.invitation, done.signedIn.user)
+    return { response: signUp, client: await clientAfter(done.signedIn, { signUp, strategy: 'ticket' }) }
   })
 
   app.post('/sign_ups/:sign_up_id/attempt_verification', {

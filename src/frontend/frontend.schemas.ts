@@ -1,7 +1,7 @@
 import { Type, type Static } from 'typebox'
 import type { EmailAddressRow, UserRow } from '../users/users.store.js'
-import type { SignUpAttemptRow } from '../accept/accept.store.js'
-import type { SignedIn } from '../accept/accept.service.js'
+import type { SignUpAttemptRow, TicketSignUpRow } from '../accept/accept.store.js'
+import type { SignedIn, TicketInvitation } from '../accept/accept.service.js'
 import { effectiveOrgInvitationStatus, type OrgInvitationView } from '../organizations/org-invitations.schemas.js'
 import type { SuggestionView } from '../organizations/domains.store.js'
 import type { ClerkMembership } from '../organizations/memberships.schemas.js'
@@ -29,6 +29,19 @@ export const CreateSignUpBody = Type.Object({
 export type CreateSignUpBody = Static<typeof CreateSignUpBody>
 
 export const SignUpParams = Type.Object({ sign_up_id: Type.String({ maxLength: 100 }) })
+export const UpdateSignUpBody = Type.Object({
+  password: text(1024),
+  first_name: text(256),
+  last_name: text(256),
+  unsafe_metadata: CreateSignUpBody.properties.unsafe_metadata,
+  email_address: text(320),
+  strategy: text(50),
+  // Identifiers Foyer accounts do not have: named so that they are refused, not ignored.
+  username: text(256),
+  phone_number: text(64),
+  web3_wallet: text(256),
+})
+export type UpdateSignUpBody = Static<typeof UpdateSignUpBody>
 export const AttemptVerificationBody = Type.Object({
   strategy: Type.String({ maxLength: 50 }),
   code: text(50),
@@ -204,6 +217,8 @@ export function toFapiClient(signedIn: SignedIn, code: CodeVerification | null, 
 interface SignUpFacts {
   id: string
   status: 'missing_requirements' | 'complete'
+  /** Required fields still to send; the address is verified or waits for its code either way. */
+  missingFields?: string[]
   emailAddress: string
   emailVerification: Verification
   firstName: string | null
@@ -223,8 +238,8 @@ function toFapiSignUp(f: SignUpFacts) {
     // Foyer's one registration policy: an address and a password; names are optional.
     required_fields: ['email_address', 'password'],
     optional_fields: ['first_name', 'last_name'],
-    missing_fields: [],
-    unverified_fields: f.status === 'complete' ? [] : ['email_address'],
+    missing_fields: f.missingFields ?? [],
+    unverified_fields: f.status === 'complete' || f.emailVerification.status === 'verified' ? [] : ['email_address'],
     verifications: { email_address: f.emailVerification, phone_number: null, web3_wallet: null, external_account: null },
     username: null,
     email_address: f.emailAddress,
@@ -252,6 +267,22 @@ export function ticketSignUp(id: string, signedIn: SignedIn & { invitation: { em
     emailVerification: { ...ticketVerification(), next_action: '', supported_strategies: [] },
     firstName: user.first_name, lastName: user.last_name, publicMetadata: user.public_metadata, unsafeMetadata: user.unsafe_metadata,
     userId: user.id, sessionId: session.id, abandonAt: now + ATTEMPT_LIFETIME_MS,
+  })
+}
+
+/**
+ * A ticket sign-up kept between its requests: missing its password, with the invited address
+ * verified by the ticket; or completed, with its user and session.
+ */
+export function keptTicketSignUp(attempt: TicketSignUpRow, invitation: TicketInvitation, user: UserRow | null = null) {
+  const complete = attempt.status === 'complete'
+  return toFapiSignUp({
+    id: attempt.id, status: complete ? 'complete' : 'missing_requirements', missingFields: complete ? [] : ['password'], emailAddress: attempt.email_address,
+    emailVerification: { ...ticketVerification(), next_action: '', supported_strategies: [] },
+    firstName: attempt.first_name, lastName: attempt.last_name,
+    // An application invitation's public metadata becomes the user's; an organization invitation's, the membership's.
+    publicMetadata: user?.public_metadata ?? (invitation.target === 'application' ? invitation.invitation.public_metadata : {}),
+    unsafeMetadata: attempt.unsafe_metadata, userId: attempt.created_user_id, sessionId: attempt.created_session_id, abandonAt: attempt.abandon_at,
   })
 }
 

@@ -2,7 +2,7 @@ import { isUniqueViolation, type Db, type Queryable } from '../platform/db/db.js
 import type { Clock } from '../platform/clock.js'
 import { newId, randomToken } from '../platform/ids.js'
 import { deriveCode, newNonce, sameSecret, sha256 } from '../platform/secrets.js'
-import { ApiError, paramError } from '../platform/errors.js'
+import { ApiError, notFound, paramError } from '../platform/errors.js'
 import { addressLockKey, isAllowedOrigin, mailboxOf, normalizeEmail } from '../platform/validation.js'
 import { redirectOriginsOf, toInstance, type Instance } from '../instance/instance.schemas.js'
 import type { InstanceStore } from '../instance/instance.store.js'
@@ -15,7 +15,7 @@ import type { SessionRecord } from '../sessions/sessions.store.js'
 import type { InvitationStore } from '../invitations/invitations.store.js'
 import type { OutboxItem, OutboxStore } from '../platform/outbox/outbox.store.js'
 import { checkPassword, DUMMY_HASH, hashPassword, verifyPassword } from '../users/passwords.js'
-import type { AcceptStore, SignUpAttemptRow, TicketSignUpRow } from './accept.store.js'
+import type { AcceptStore, SignInAttemptRow, SignUpAttemptRow, TicketSignUpRow } from './accept.store.js'
 import { createSignInThrottle, memoryCounter, type SignInThrottle } from './sign-in-throttle.js'
 import { effectiveOrgInvitationStatus } from '../organizations/org-invitations.schemas.js'
 import { createDomainStore } from '../organizations/domains.store.js'
@@ -49,6 +49,8 @@ export const SESSION_TTL_MS = 7 * 24 * 60 * 60 * 1000
 const CODE_TTL_MS = 10 * 60 * 1000
 /** How long a ticket sign-up waits for its password (Clerk abandons an unfinished sign-up after a day). */
 const TICKET_SIGN_UP_TTL_MS = 24 * 60 * 60 * 1000
+/** How long a sign-in waits for its password (Clerk abandons it after a day as well). */
+const SIGN_IN_ATTEMPT_TTL_MS = 24 * 60 * 60 * 1000
 const CODE_GUESS_WINDOW_MS = 60 * 60 * 1000
 const CODE_GUESSES_PER_WINDOW = 10
 const CODE_MAX_FAILURES = 5
@@ -345,7 +347,10 @@ export function createAcceptService(deps: Deps) {
    * Throttled per account and, given `ip`, per client IP: past the limit, 429
    * `too_many_requests` with a Retry-After header, before any password is checked.
    */
-  async function signIn(input: { instance: Instance; identifier: string; password: string; ticket?: string | null; ip?: string | null }): Promise<SignedIn & Partial<Accepted>> {
+  async function signIn(input: {
+    instance: Instance; identifier: string; password: string; ticket?: string | null; ip?: string | null
+    completing?: (tx: Queryable, sessionId: string) => Promise<void>
+  }): Promise<SignedIn & Partial<Accepted>> {
     const { instance } = input
     const email = input.identifier.trim().toLowerCase()
     const attempt = await throttle.begin({ instanceId: instance.id, identifier: email, ip: input.ip })
@@ -354,7 +359,48 @@ export function createAcceptService(deps: Deps) {
     if (!user) throw paramError(422, 'form_identifier_not_found', 'identifier', 'Couldn\'t find your account.', 'No account has this email address.')
     if (!ok) throw paramError(422, 'form_password_incorrect', 'password', 'Password is incorrect. Try again, or use another method.', 'The password is incorrect.')
     await attempt.succeeded()
-    return completeSignIn(instance, user, input.ticket ?? null)
+    return completeSignIn(instance, user, input.ticket ?? null, input.completing)
+  }
+
+  /**
+   * Starts a sign-in that names its identifier only (clerk-js's `signIn.create({identifier})`):
+   * it waits for its password (attemptSignInPassword). Nothing is looked up yet, so starting
+   * one tells no one whether the address has an account.
+   */
+  async function startSignIn(input: { instance: Instance; identifier: string }): Promise<SignInAttemptRow> {
+    const now = clock.now()
+    const row = {
+      id: newId('sia', now), instance_id: input.instance.id, identifier: input.identifier.trim().toLowerCase(),
+      abandon_at: now + SIGN_IN_ATTEMPT_TTL_MS, created_at: now,
+    }
+    await store.insertSignInAttempt(db, row)
+    return { ...row, status: 'needs_first_factor', created_session_id: null, updated_at: now }
+  }
+
+  /**
+   * The password of a sign-in started by startSignIn: signs in as signIn does (throttled, the
+   * same refusals), and completes the attempt in the session's transaction. Refused: an
+   * attempt unknown, of another instance than the one named, or abandoned (404); one complete
+   * already (400 verification_already_verified).
+   */
+  async function attemptSignInPassword(input: { attemptId: string; instanceId?: string | null; password: string; ip?: string | null }): Promise<{ attempt: SignInAttemptRow; signedIn: SignedIn }> {
+    const found = await store.findSignInAttempt(db, input.attemptId)
+    if (!found || (input.instanceId && input.instanceId !== found.instance_id) || found.abandon_at <= clock.now()) {
+      throw new ApiError(404, 'resource_not_found', 'not found', 'No sign-in with this id is waiting: it is unknown, or was abandoned.')
+    }
+    const done = () => paramError(400, 'verification_already_verified', 'sign_in', 'This sign-in is complete already.', 'This sign-in is complete already: start a new one to sign in again.')
+    if (found.status === 'complete') throw done()
+    const instance = await instanceById(db, found.instance_id)
+    if (!instance) throw notFound('sign-in')
+    let completed: SignInAttemptRow | null = null
+    const signedIn = await signIn({
+      instance, identifier: found.identifier, password: input.password, ip: input.ip ?? null,
+      completing: async (tx, sessionId) => {
+        completed = await store.completeSignInAttempt(tx, found.id, sessionId, clock.now())
+        if (!completed) throw done()
+      },
+    })
+    return { attempt: completed!, signedIn }
   }
 
   /**
@@ -373,7 +419,8 @@ export function createAcceptService(deps: Deps) {
    * Starts the session; with a ticket, also accepts its invitation in the same transaction (an
    * organization invitation makes the person a member with the invited role).
    */
-  async function completeSignIn(instance: Instance, user: UserRow, ticket: string | null): Promise<SignedIn & Partial<Accepted>> {
+  async function completeSignIn(instance: Instance, user: UserRow, ticket: string | null,
+    completing?: (tx: Queryable, sessionId: string) => Promise<void>): Promise<SignedIn & Partial<Accepted>> {
     const now = clock.now(instance)
     let usable: TicketInvitation | null = null
     if (ticket) {
@@ -398,7 +445,9 @@ export function createAcceptService(deps: Deps) {
       }
       await users.touchSignIn(tx, instance.id, user.id, now)
       const organizationId = usable?.target === 'organization' ? usable.invitation.organization_id : null
-      return { instance, user, ...accepted, session: await startSession(tx, instance, { ...user, last_sign_in_at: now, updated_at: now }, organizationId) }
+      const session = await startSession(tx, instance, { ...user, last_sign_in_at: now, updated_at: now }, organizationId)
+      await completing?.(tx, session.id)
+      return { instance, user, ...accepted, session }
     })
   }
 
@@ -545,6 +594,8 @@ export function createAcceptService(deps: Deps) {
     startTicketSignUp,
     completeTicketSignUp,
     signIn,
+    startSignIn,
+    attemptSignInPassword,
     signInWithTicket,
     session,
     signOut,

@@ -55,6 +55,18 @@ export interface TicketSignUpRow {
   updated_at: number
 }
 
+/** A sign-in waiting for its first factor (migration 017). */
+export interface SignInAttemptRow {
+  id: string
+  instance_id: string
+  identifier: string
+  status: 'needs_first_factor' | 'complete'
+  created_session_id: string | null
+  abandon_at: number
+  created_at: number
+  updated_at: number
+}
+
 export function createAcceptStore() {
   return {
     async findInvitationByTicketHash(q: Queryable, ticketHash: string): Promise<InvitationRow | null> {
@@ -189,6 +201,25 @@ export function createAcceptStore() {
         update ticket_sign_ups set status = 'complete', created_user_id = $2, created_session_id = $3, first_name = $4, last_name = $5, unsafe_metadata = $6::jsonb, updated_at = $7
         where id = $1 and status = 'pending' returning *`,
       [id, done.userId, done.sessionId, done.firstName, done.lastName, JSON.stringify(done.unsafeMetadata), now])
+      return rows[0] ?? null
+    },
+
+    async insertSignInAttempt(q: Queryable, row: Pick<SignInAttemptRow, 'id' | 'instance_id' | 'identifier' | 'abandon_at' | 'created_at'>): Promise<void> {
+      await q.query(`
+        insert into sign_in_attempts (id, instance_id, identifier, abandon_at, created_at, updated_at) values ($1, $2, $3, $4, $5, $5)`,
+      [row.id, row.instance_id, row.identifier, row.abandon_at, row.created_at])
+    },
+
+    async findSignInAttempt(q: Queryable, id: string): Promise<SignInAttemptRow | null> {
+      const rows = await q.query<SignInAttemptRow>('select * from sign_in_attempts where id = $1', [id])
+      return rows[0] ?? null
+    },
+
+    /** Guarded: a waiting sign-in completes once; null for every other try. */
+    async completeSignInAttempt(q: Queryable, id: string, sessionId: string, now: number): Promise<SignInAttemptRow | null> {
+      const rows = await q.query<SignInAttemptRow>(`
+        update sign_in_attempts set status = 'complete', created_session_id = $2, updated_at = $3
+        where id = $1 and status = 'needs_first_factor' returning *`, [id, sessionId, now])
       return rows[0] ?? null
     },
 

@@ -12,8 +12,8 @@ import { checkInput, refuseForbiddenKeys } from '../platform/http.js'
 import type { RequestLimits } from '../platform/rate-limit.js'
 import { useFrontendConventions } from './frontend.conventions.js'
 import {
-  AttemptVerificationBody, CreateSignInBody, CreateSignUpBody, InstanceQuery, SessionParams, SessionTokenBody, SignUpParams, TouchSessionBody,
-  UpdateSignUpBody, codeSignUp, completeSignIn, keptTicketSignUp, ticketSignUp, toFapiClient, toFapiSession, type Strategy,
+  AttemptVerificationBody, CreateSignInBody, CreateSignUpBody, InstanceQuery, SessionParams, SessionTokenBody, SignInFactorBody, SignInParams, SignUpParams,
+  TouchSessionBody, UpdateSignUpBody, codeSignUp, completeSignIn, keptTicketSignUp, ticketSignUp, toFapiClient, toFapiSession, waitingSignIn, type Strategy,
 } from './frontend.schemas.js'
 
 interface Deps {
@@ -29,6 +29,8 @@ interface Deps {
 
 const organizationNotFound = (param: string) => paramError(404, 'organization_not_found_or_unauthorized', param,
   'Organization not found or unauthorized', 'No organization of this instance has this id (or slug) with the signed-in person as a member.')
+const unsupportedFactor = (strategy: string) => paramError(422, 'form_param_value_invalid', 'strategy', 'is invalid',
+  `Foyer does not support the ${strategy.slice(0, 100)} strategy: a sign-in's one first factor is its password (attempt_first_factor with strategy=password).`)
 const missing = (param: string) => paramError(422, 'form_param_missing', param, 'is missing', `${param} must be included.`)
 const unsupported = (param: string, allowed: string) =>
   paramError(422, 'form_param_value_invalid', param, 'is invalid', `${param} must be one of: ${allowed}. Foyer supports no other strategy.`)
@@ -281,7 +283,12 @@ export const frontendRoutes = (deps: Deps): FastifyPluginAsyncTypebox => async (
     } else {
       if (body.strategy != null && body.strategy !== 'password') throw unsupported('strategy', 'password, ticket')
       if (body.identifier == null) throw missing('identifier')
-      if (body.password == null) throw missing('password')
+      if (body.password == null) {
+        if (body.ticket != null) throw missing('password')
+        // signIn.create({identifier}): the sign-in waits for its password (attempt_first_factor).
+        const attempt = await accept.startSignIn({ instance: await instanceFor(request.query.instance), identifier: body.identifier })
+        return { response: waitingSignIn(attempt), client: null }
+      }
       done = await accept.signIn({
         instance: await instanceFor(request.query.instance), identifier: body.identifier, password: body.password, ticket: body.ticket, ip: request.ip,
       })
@@ -291,4 +298,35 @@ export const frontendRoutes = (deps: Deps): FastifyPluginAsyncTypebox => async (
     const signIn = completeSignIn(newId('sia', now()), done, strategy, now())
     return { response: signIn, client: await clientAfter(done, { signIn, strategy }) }
   })
+
+  // attemptFirstFactor({strategy: 'password', password}) of a sign-in that named its identifier.
+  app.post('/sign_ins/:sign_in_id/attempt_first_factor', {
+    schema: { hide, querystring: InstanceQuery, params: SignInParams, body: SignInFactorBody },
+  }, async (request, reply) => {
+    await refuseSignedIn(request)
+    if (request.body.strategy !== 'password') throw unsupportedFactor(request.body.strategy)
+    if (request.body.password == null) throw missing('password')
+    const { attempt, signedIn } = await accept.attemptSignInPassword({
+      attemptId: request.params.sign_in_id, instanceId: request.query.instance, password: request.body.password, ip: request.ip,
+    })
+    cookie.set(reply, signedIn.session.token)
+    const signIn = completeSignIn(attempt.id, signedIn, 'password', now(), attempt.abandon_at)
+    return { response: signIn, client: await clientAfter(signedIn, { signIn, strategy: 'password' }) }
+  })
+
+  // A password needs no preparing, and Foyer has no other first factor nor any second factor:
+  // each of these names the strategy it cannot do.
+  app.post('/sign_ins/:sign_in_id/prepare_first_factor', {
+    schema: { hide, querystring: InstanceQuery, params: SignInParams, body: SignInFactorBody },
+  }, async (request) => {
+    throw request.body.strategy === 'password'
+      ? paramError(422, 'form_param_value_invalid', 'strategy', 'is invalid', 'A password needs no preparing: send it with attempt_first_factor.')
+      : unsupportedFactor(request.body.strategy)
+  })
+  for (const action of ['prepare_second_factor', 'attempt_second_factor']) {
+    app.post(`/sign_ins/:sign_in_id/${action}`, { schema: { hide, querystring: InstanceQuery, params: SignInParams } }, async () => {
+      throw paramError(422, 'form_param_value_invalid', 'strategy', 'is invalid',
+        'Foyer has no second factors (no TOTP, backup codes, phone or email codes): a sign-in is complete after its password.')
+    })
+  }
 }

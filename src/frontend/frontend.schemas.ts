@@ -1,6 +1,6 @@
 import { Type, type Static } from 'typebox'
 import type { EmailAddressRow, UserRow } from '../users/users.store.js'
-import type { SignUpAttemptRow, TicketSignUpRow } from '../accept/accept.store.js'
+import type { SignInAttemptRow, SignUpAttemptRow, TicketSignUpRow } from '../accept/accept.store.js'
 import type { SignedIn, TicketInvitation } from '../accept/accept.service.js'
 import { effectiveOrgInvitationStatus, type OrgInvitationView } from '../organizations/org-invitations.schemas.js'
 import type { SuggestionView } from '../organizations/domains.store.js'
@@ -55,6 +55,13 @@ export const CreateSignInBody = Type.Object({
   ticket: text(200),
 })
 export type CreateSignInBody = Static<typeof CreateSignInBody>
+
+export const SignInParams = Type.Object({ sign_in_id: Type.String({ maxLength: 100 }) })
+export const SignInFactorBody = Type.Object({
+  strategy: Type.String({ maxLength: 100 }),
+  password: text(1024),
+})
+export type SignInFactorBody = Static<typeof SignInFactorBody>
 
 export const SessionParams = Type.Object({ session_id: Type.String({ maxLength: 100 }) })
 export const TouchSessionBody = Type.Object({
@@ -303,8 +310,27 @@ export function codeSignUp(attempt: SignUpAttemptRow, now: number, sessionId: st
   })
 }
 
-/** A sign-in, which Foyer completes in the request that creates it. */
-export function completeSignIn(id: string, signedIn: SignedIn, strategy: 'password' | 'ticket', now: number) {
+/** A sign-in that named its identifier and waits for its password: Foyer's one first factor. */
+export function waitingSignIn(attempt: SignInAttemptRow) {
+  return {
+    object: 'sign_in_attempt',
+    id: attempt.id,
+    status: 'needs_first_factor',
+    supported_identifiers: ['email_address'],
+    supported_first_factors: [{ strategy: 'password' }],
+    supported_second_factors: null,
+    first_factor_verification: null,
+    second_factor_verification: null,
+    identifier: attempt.identifier,
+    // Nothing is said of the account before its password is checked.
+    user_data: null,
+    created_session_id: null,
+    abandon_at: attempt.abandon_at,
+  }
+}
+
+/** A complete sign-in: in the request that creates it, or by its first factor (`abandonAt` then the attempt's). */
+export function completeSignIn(id: string, signedIn: SignedIn, strategy: 'password' | 'ticket', now: number, abandonAt = now + ATTEMPT_LIFETIME_MS) {
   const { user, session } = signedIn
   const primary = user.email_addresses.find((e) => e.id === user.primary_email_address_id) ?? user.email_addresses[0]
   return {
@@ -321,7 +347,7 @@ export function completeSignIn(id: string, signedIn: SignedIn, strategy: 'passwo
     identifier: primary?.email_address ?? null,
     user_data: { first_name: user.first_name, last_name: user.last_name, has_image: false },
     created_session_id: session.id,
-    abandon_at: now + ATTEMPT_LIFETIME_MS,
+    abandon_at: abandonAt,
   }
 }
 

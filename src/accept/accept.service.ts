@@ -54,6 +54,8 @@ const SIGN_IN_ATTEMPT_TTL_MS = 24 * 60 * 60 * 1000
 const CODE_GUESS_WINDOW_MS = 60 * 60 * 1000
 const CODE_GUESSES_PER_WINDOW = 10
 const CODE_MAX_FAILURES = 5
+/** A code is emailed again only this long after the last one. */
+const CODE_RESEND_INTERVAL_MS = 30 * 1000
 // Code emails per address per hour, in each instance, whoever asks and through whichever face
 // (hosted page or Frontend API): enough for a person who mistyped or lost one, too few to
 // bomb an inbox with.
@@ -517,27 +519,69 @@ export function createAcceptService(deps: Deps) {
       code_nonce: newNonce(), code_expires_at: now + CODE_TTL_MS, created_at: now,
     }
     await db.transaction(async (tx) => {
-      // Counted in the database per inbox, under the inbox's lock and then the address's:
-      // requests racing on several processes, or spelling one inbox several ways (victim+1@,
-      // v.ictim@gmail), cannot send more code emails than the limit between them. No other
-      // path holds an address's lock while taking a second, so this order cannot deadlock.
-      await users.lockAddress(tx, addressLockKey(instance.id, attempt.mailbox, sha256))
-      if (attempt.mailbox !== email) await users.lockAddress(tx, addressLockKey(instance.id, email, sha256))
-      const sent = await store.codeEmailsSince(tx, instance.id, attempt.mailbox, now - CODE_EMAIL_WINDOW_MS)
-      if (sent.count >= CODE_EMAILS_PER_WINDOW) {
-        const retryAfter = Math.max(1, Math.ceil(((sent.oldest ?? now) + CODE_EMAIL_WINDOW_MS - now) / 1000))
-        const minutes = Math.ceil(retryAfter / 60)
-        throw new ApiError(429, 'too_many_requests', 'Too many requests',
-          `Too many codes were sent to this address. Wait ${minutes} minute${minutes === 1 ? '' : 's'}, then try again.`, {}, { 'retry-after': String(retryAfter) })
-      }
+      await spendCodeEmail(tx, attempt, now)
       await store.abandonSignUpAttempts(tx, instance.id, email, now)
       await store.insertSignUpAttempt(tx, attempt)
-      await deps.outbox.enqueue(tx, [{
-        id: newId('msg', now), instanceId: instance.id, kind: 'email', topic: 'verification_code', subjectId: attempt.id,
-        payload: { sign_up_attempt_id: attempt.id, to: email, template_slug: 'verification_code' }, nextAttemptAt: clock.now(),
-      }], clock.now())
+      await sendCode(tx, attempt, now)
     })
     return { attemptId: attempt.id, emailAddress: email }
+  }
+
+  /**
+   * Takes one code email from the inbox's hourly budget, or throws 429 `too_many_requests`
+   * with Retry-After. Counted in the database per inbox, under the inbox's lock and then the
+   * address's: requests racing on several processes, or spelling one inbox several ways
+   * (victim+1@, v.ictim@gmail), cannot send more code emails than the limit between them. No
+   * other path holds an address's lock while taking a second, so this order cannot deadlock.
+   */
+  async function spendCodeEmail(tx: Queryable, attempt: Pick<SignUpAttemptRow, 'instance_id' | 'mailbox' | 'email_address'>, now: number): Promise<void> {
+    await users.lockAddress(tx, addressLockKey(attempt.instance_id, attempt.mailbox, sha256))
+    if (attempt.mailbox !== attempt.email_address) await users.lockAddress(tx, addressLockKey(attempt.instance_id, attempt.email_address, sha256))
+    const sent = await store.codeEmailsSince(tx, attempt.instance_id, attempt.mailbox, now - CODE_EMAIL_WINDOW_MS)
+    if (sent.count >= CODE_EMAILS_PER_WINDOW) {
+      const retryAfter = Math.max(1, Math.ceil(((sent.oldest ?? now) + CODE_EMAIL_WINDOW_MS - now) / 1000))
+      const minutes = Math.ceil(retryAfter / 60)
+      throw new ApiError(429, 'too_many_requests', 'Too many requests',
+        `Too many codes were sent to this address. Wait ${minutes} minute${minutes === 1 ? '' : 's'}, then try again.`, {}, { 'retry-after': String(retryAfter) })
+    }
+  }
+
+  /** Queues the attempt's code email (its code is derived when it is delivered) and counts it. */
+  async function sendCode(tx: Queryable, attempt: Pick<SignUpAttemptRow, 'id' | 'instance_id' | 'mailbox' | 'email_address'>, now: number): Promise<void> {
+    await store.recordCodeEmail(tx, attempt, now)
+    await deps.outbox.enqueue(tx, [{
+      id: newId('msg', now), instanceId: attempt.instance_id, kind: 'email', topic: 'verification_code', subjectId: attempt.id,
+      payload: { sign_up_attempt_id: attempt.id, to: attempt.email_address, template_slug: 'verification_code' }, nextAttemptAt: clock.now(),
+    }], clock.now())
+  }
+
+  /**
+   * clerk-js's prepareEmailAddressVerification: emails a new code for a sign-up waiting for
+   * one. The sign-up's start emailed a code already, and clerk-js asks right after it: a code
+   * sent less than CODE_RESEND_INTERVAL_MS ago is not sent again (Clerk's own form offers
+   * "resend" only after as long). A new code replaces the old one, with a new expiry; its
+   * email counts against the inbox's hourly budget (429 past it). Refused: an attempt not
+   * waiting for its code (400 verification_already_verified once complete,
+   * verification_failed once abandoned or out of tries).
+   */
+  async function renewSignUpCode(input: { instance: Instance; attemptId: string }): Promise<SignUpAttemptRow> {
+    const { instance } = input
+    const found = await store.findSignUpAttempt(db, input.attemptId)
+    if (!found || found.instance_id !== instance.id) throw notFound('sign-up')
+    if (found.status === 'complete') throw paramError(400, 'verification_already_verified', 'strategy', 'This email address is verified already.', 'This sign-up is complete already.')
+    if (found.status !== 'pending' || found.failed_attempts >= CODE_MAX_FAILURES) {
+      throw paramError(400, 'verification_failed', 'strategy', 'This sign-up can no longer be completed.', 'Too many incorrect codes, or a newer sign-up for this address replaced it: start the sign-up again.')
+    }
+    const now = clock.now(instance)
+    if (found.code_expires_at - CODE_TTL_MS >= now - CODE_RESEND_INTERVAL_MS) return found
+    return db.transaction(async (tx) => {
+      await spendCodeEmail(tx, found, now)
+      const renewed = await store.renewSignUpCode(tx, found.id, newNonce(), now + CODE_TTL_MS, now - CODE_RESEND_INTERVAL_MS, CODE_TTL_MS, now)
+      // Another request sent one meanwhile, or the attempt ended: nothing more to send.
+      if (!renewed) return (await store.findSignUpAttempt(tx, found.id)) ?? found
+      await sendCode(tx, renewed, now)
+      return renewed
+    })
   }
 
   /**
@@ -600,6 +644,7 @@ export function createAcceptService(deps: Deps) {
     session,
     signOut,
     startSignUp,
+    renewSignUpCode,
     verifySignUp,
     codeFor,
     /** A signed-in person's organization invitations and suggestions (hosted `/accept`, Frontend API `/v1/me`). */

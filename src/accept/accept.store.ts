@@ -147,13 +147,32 @@ export function createAcceptStore() {
       return Number(rows[0]?.n ?? 0)
     },
 
-    /** Sign-up attempts (one code email each) for an inbox (mailboxOf) since `since`, and when the oldest of them began. */
+    /** Code emails to an inbox (mailboxOf) since `since`, and when the oldest of them was sent. */
     async codeEmailsSince(q: Queryable, instanceId: string, mailbox: string, since: number): Promise<{ count: number; oldest: number | null }> {
       const rows = await q.query<{ n: number; oldest: number | null }>(`
-        select count(*)::int as n, min(created_at) as oldest from sign_up_attempts
-        where instance_id = $1 and mailbox = $2 and created_at > $3`,
+        select count(*)::int as n, min(sent_at) as oldest from sign_up_code_emails
+        where instance_id = $1 and mailbox = $2 and sent_at > $3`,
       [instanceId, mailbox, since])
       return { count: Number(rows[0]?.n ?? 0), oldest: rows[0]?.oldest == null ? null : Number(rows[0].oldest) }
+    },
+
+    /** Counts one code email of an attempt (see codeEmailsSince). */
+    async recordCodeEmail(q: Queryable, attempt: Pick<SignUpAttemptRow, 'id' | 'instance_id' | 'mailbox'>, sentAt: number): Promise<void> {
+      await q.query('insert into sign_up_code_emails (attempt_id, instance_id, mailbox, sent_at) values ($1, $2, $3, $4)',
+        [attempt.id, attempt.instance_id, attempt.mailbox, sentAt])
+    },
+
+    /**
+     * A new code for a pending attempt: a new nonce (the old code stops working) and a new
+     * expiry, if its last code was sent before `sentBefore`. Null otherwise (not pending, or
+     * a code went out since), so of two racing requests one sends.
+     */
+    async renewSignUpCode(q: Queryable, id: string, nonce: string, expiresAt: number, sentBefore: number, ttlMs: number, now: number): Promise<SignUpAttemptRow | null> {
+      const rows = await q.query<SignUpAttemptRow>(`
+        update sign_up_attempts set code_nonce = $2, code_expires_at = $3, updated_at = $6
+        where id = $1 and status = 'pending' and code_expires_at - $5 < $4 returning *`,
+      [id, nonce, expiresAt, sentBefore, ttlMs, now])
+      return rows[0] ?? null
     },
 
     /** Ends an address's pending attempts: only the newest code can complete a sign-up. */

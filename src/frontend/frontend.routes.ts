@@ -12,7 +12,7 @@ import { checkInput, refuseForbiddenKeys } from '../platform/http.js'
 import type { RequestLimits } from '../platform/rate-limit.js'
 import { useFrontendConventions } from './frontend.conventions.js'
 import {
-  AttemptVerificationBody, CreateSignInBody, CreateSignUpBody, InstanceQuery, SessionParams, SessionTokenBody, SignInFactorBody, SignInParams, SignUpParams,
+  AttemptVerificationBody, CreateSignInBody, PrepareVerificationBody, CreateSignUpBody, InstanceQuery, SessionParams, SessionTokenBody, SignInFactorBody, SignInParams, SignUpParams,
   TouchSessionBody, UpdateSignUpBody, codeSignUp, completeSignIn, keptTicketSignUp, ticketSignUp, toFapiClient, toFapiSession, waitingSignIn, type Strategy,
 } from './frontend.schemas.js'
 
@@ -31,9 +31,19 @@ const organizationNotFound = (param: string) => paramError(404, 'organization_no
   'Organization not found or unauthorized', 'No organization of this instance has this id (or slug) with the signed-in person as a member.')
 const unsupportedFactor = (strategy: string) => paramError(422, 'form_param_value_invalid', 'strategy', 'is invalid',
   `Foyer does not support the ${strategy.slice(0, 100)} strategy: a sign-in's one first factor is its password (attempt_first_factor with strategy=password).`)
+const unsupportedVerification = (strategy: string) => paramError(422, 'form_param_value_invalid', 'strategy', 'is invalid',
+  `Foyer does not support the ${strategy.slice(0, 100)} strategy: a sign-up's address is verified by its invitation ticket, or else by a code emailed to it (email_code).`)
 const missing = (param: string) => paramError(422, 'form_param_missing', param, 'is missing', `${param} must be included.`)
-const unsupported = (param: string, allowed: string) =>
-  paramError(422, 'form_param_value_invalid', param, 'is invalid', `${param} must be one of: ${allowed}. Foyer supports no other strategy.`)
+/** A strategy Foyer does not have (social, phone, Web3, passkeys, enterprise SSO…), named in the answer. */
+const unsupported = (strategy: string, allowed: string) =>
+  paramError(422, 'form_param_value_invalid', 'strategy', 'is invalid', `Foyer does not support the ${strategy.slice(0, 100)} strategy: strategy must be one of: ${allowed}.`)
+/** Identifiers Foyer accounts do not have: an account has one email address. */
+const OTHER_IDENTIFIERS = ['username', 'phone_number', 'web3_wallet'] as const
+function refuseOtherIdentifiers(body: Partial<Record<(typeof OTHER_IDENTIFIERS)[number], string | null>>) {
+  for (const param of OTHER_IDENTIFIERS) {
+    if (body[param] != null) throw paramError(422, 'form_param_unknown', param, 'is unknown', `Foyer accounts have an email address only: ${param} is not supported.`)
+  }
+}
 
 function metadata(raw: unknown): Record<string, unknown> | undefined {
   if (raw == null) return undefined
@@ -189,6 +199,7 @@ export const frontendRoutes = (deps: Deps): FastifyPluginAsyncTypebox => async (
   app.post('/sign_ups', { schema: { hide, querystring: InstanceQuery, body: CreateSignUpBody } }, async (request, reply) => {
     await refuseSignedIn(request)
     const body = request.body
+    refuseOtherIdentifiers(body)
     const unsafeMetadata = metadata(body.unsafe_metadata)
     if (body.strategy === 'ticket' || (body.strategy == null && body.ticket != null)) {
       if (!body.ticket) throw missing('ticket')
@@ -212,7 +223,7 @@ export const frontendRoutes = (deps: Deps): FastifyPluginAsyncTypebox => async (
       const signUp = ticketSignUp(newId('sua', now()), done, now())
       return { response: signUp, client: await clientAfter(done, { signUp, strategy: 'ticket' }) }
     }
-    if (body.strategy != null && body.strategy !== 'email_code') throw unsupported('strategy', 'ticket, email_code')
+    if (body.strategy != null && body.strategy !== 'email_code') throw unsupported(body.strategy, 'ticket, email_code')
     if (body.ticket != null) throw paramError(422, 'form_param_value_invalid', 'ticket', 'is invalid', 'A ticket goes with strategy=ticket.')
     if (body.email_address == null) throw missing('email_address')
     if (body.password == null) throw missing('password')
@@ -233,10 +244,8 @@ export const frontendRoutes = (deps: Deps): FastifyPluginAsyncTypebox => async (
   app.patch('/sign_ups/:sign_up_id', { schema: { hide, querystring: InstanceQuery, params: SignUpParams, body: UpdateSignUpBody } }, async (request, reply) => {
     await refuseSignedIn(request)
     const body = request.body
-    for (const param of ['username', 'phone_number', 'web3_wallet'] as const) {
-      if (body[param] != null) throw paramError(422, 'form_param_unknown', param, 'is unknown', `Foyer accounts have an email address only: ${param} is not supported.`)
-    }
-    if (body.strategy != null && body.strategy !== 'ticket') throw unsupported('strategy', 'ticket')
+    refuseOtherIdentifiers(body)
+    if (body.strategy != null && body.strategy !== 'ticket') throw unsupported(body.strategy, 'ticket')
     const attemptId = request.params.sign_up_id
     const codeAttempt = await accept.findSignUpAttempt(attemptId)
     if (codeAttempt && (!request.query.instance || request.query.instance === codeAttempt.instance_id)) {
@@ -253,11 +262,34 @@ export const frontendRoutes = (deps: Deps): FastifyPluginAsyncTypebox => async (
     return { response: signUp, client: await clientAfter(done.signedIn, { signUp, strategy: 'ticket' }) }
   })
 
+  // prepareEmailAddressVerification({strategy: 'email_code'}): the code emailed at the start
+  // stands if it is fresh; otherwise a new one is emailed (see renewSignUpCode).
+  app.post('/sign_ups/:sign_up_id/prepare_verification', {
+    schema: { hide, querystring: InstanceQuery, params: SignUpParams, body: PrepareVerificationBody },
+  }, async (request) => {
+    await refuseSignedIn(request)
+    if (request.body.strategy !== 'email_code') throw unsupportedVerification(request.body.strategy)
+    const attempt = await accept.findSignUpAttempt(request.params.sign_up_id)
+    if (!attempt) {
+      const ticketSignUp = await accept.signUpInstanceId(request.params.sign_up_id)
+      if (ticketSignUp && (!request.query.instance || request.query.instance === ticketSignUp)) {
+        throw paramError(400, 'verification_already_verified', 'strategy', 'This email address is verified already.',
+          'A sign-up with an invitation ticket has its address verified by the ticket: it needs no code.')
+      }
+      throw notFound('sign-up')
+    }
+    if (request.query.instance && request.query.instance !== attempt.instance_id) throw notFound('sign-up')
+    const instance = await accept.resolveInstance(attempt.instance_id)
+    if (!instance) throw notFound('sign-up')
+    const renewed = await accept.renewSignUpCode({ instance, attemptId: attempt.id })
+    return { response: codeSignUp(renewed, deps.clock.now(instance)), client: null }
+  })
+
   app.post('/sign_ups/:sign_up_id/attempt_verification', {
     schema: { hide, querystring: InstanceQuery, params: SignUpParams, body: AttemptVerificationBody },
   }, async (request, reply) => {
     await refuseSignedIn(request)
-    if (request.body.strategy !== 'email_code') throw unsupported('strategy', 'email_code')
+    if (request.body.strategy !== 'email_code') throw unsupportedVerification(request.body.strategy)
     if (!request.body.code) throw missing('code')
     // The sign-up's own instance; one named by the request must be that one.
     const attempt = await accept.findSignUpAttempt(request.params.sign_up_id)
@@ -281,7 +313,7 @@ export const frontendRoutes = (deps: Deps): FastifyPluginAsyncTypebox => async (
       done = await accept.signInWithTicket(body.ticket, { instanceId: request.query.instance })
       strategy = 'ticket'
     } else {
-      if (body.strategy != null && body.strategy !== 'password') throw unsupported('strategy', 'password, ticket')
+      if (body.strategy != null && body.strategy !== 'password') throw unsupported(body.strategy, 'password, ticket')
       if (body.identifier == null) throw missing('identifier')
       if (body.password == null) {
         if (body.ticket != null) throw missing('password')

@@ -25,6 +25,10 @@ export const CreateSignUpBody = Type.Object({
   last_name: text(256),
   // A JSON object; form bodies carry it as JSON text.
   unsafe_metadata: nullable(Type.Union([Type.Object({}, { additionalProperties: true }), Type.String({ maxLength: 16 * 1024 })])),
+  // Identifiers Foyer accounts do not have: named so that they are refused, not ignored.
+  username: text(256),
+  phone_number: text(64),
+  web3_wallet: text(256),
 })
 export type CreateSignUpBody = Static<typeof CreateSignUpBody>
 
@@ -47,6 +51,7 @@ export const AttemptVerificationBody = Type.Object({
   code: text(50),
 })
 export type AttemptVerificationBody = Static<typeof AttemptVerificationBody>
+export const PrepareVerificationBody = Type.Object({ strategy: Type.String({ maxLength: 100 }) })
 
 export const CreateSignInBody = Type.Object({
   strategy: text(50),

@@ -252,8 +252,15 @@ forEachDatabase('Frontend API sign-ups', (engine) => {
       assert.equal(await statusOf(api, inv.id), 'pending')
     })
 
-    it('refuses strategies Foyer does not have with 422', async () => {
-      assertClerkError(await f.post('/v1/client/sign_ups', { strategy: 'oauth_google', email_address: uniqueEmail(), password: PASSWORD }), 422, 'form_param_value_invalid', 'strategy')
+    it('refuses strategies and identifiers Foyer does not have with 422 naming them, never 500', async () => {
+      for (const strategy of ['oauth_google', 'oauth_github', 'phone_code', 'web3_metamask_signature', 'passkey', 'enterprise_sso', 'saml', 'google_one_tap', 'email_link']) {
+        const res = await f.post('/v1/client/sign_ups', { strategy, email_address: uniqueEmail(), password: PASSWORD }, { form: true })
+        assertClerkError(res, 422, 'form_param_value_invalid', 'strategy')
+        assert.match(res.body.errors[0].long_message, new RegExp(`Foyer does not support the ${strategy} strategy`))
+      }
+      for (const param of ['phone_number', 'username', 'web3_wallet']) {
+        assertClerkError(await f.post('/v1/client/sign_ups', { [param]: 'x', password: PASSWORD }, { form: true }), 422, 'form_param_unknown', param)
+      }
       assertClerkError(await f.post('/v1/client/sign_ups', { strategy: 'email_code', ticket: 'abc', email_address: uniqueEmail(), password: PASSWORD }), 422, 'form_param_value_invalid', 'ticket')
     })
   })
@@ -515,6 +522,96 @@ forEachDatabase('Frontend API sign-ups', (engine) => {
 
       // The code is spent.
       assertClerkError(await f.post(`/v1/client/sign_ups/${s.id}/attempt_verification`, { strategy: 'email_code', code }), 400, 'verification_failed', 'code')
+    })
+
+    const codeEmailsOf = async (attemptId: string) => (await t.db.query(
+      `select id from outbox where kind = 'email' and topic = 'verification_code' and subject_id = $1`, [attemptId])).length
+    const codeOf = async (attemptId: string) => t.services.accept.codeFor((await t.services.accept.findSignUpAttempt(attemptId))!)
+    const prepare = (id: string, body: Record<string, unknown> = { strategy: 'email_code' }) =>
+      f.post(`/v1/client/sign_ups/${id}/prepare_verification?${CLERK_JS}`, body, { form: true })
+
+    it('clerk-js\'s flow: create with address and password, prepare_verification (no second email while the first is fresh), then attempt_verification', async () => {
+      const { instance } = await newInstance()
+      const email = uniqueEmail('clerkjs')
+      // signUp.create({emailAddress, password}): no strategy, form-encoded, with the locale clerk-js adds.
+      const created = await f.post(`/fapi/${instance.id}/v1/client/sign_ups?${CLERK_JS}`, { email_address: email, password: PASSWORD, locale: 'en-US' }, { form: true })
+      assert.equal(created.status, 200, JSON.stringify(created.body))
+      const id = created.body.response.id
+      const prepared = await f.post(`/fapi/${instance.id}/v1/client/sign_ups/${id}/prepare_verification?${CLERK_JS}`, { strategy: 'email_code' }, { form: true, origin: APP_ORIGIN })
+      assert.equal(prepared.status, 200, JSON.stringify(prepared.body))
+      assertMatchesFapi('Client.ClientWrappedSignUp', prepared.body)
+      assert.equal(prepared.headers['access-control-allow-origin'], APP_ORIGIN)
+      assert.equal(prepared.body.response.status, 'missing_requirements')
+      assert.equal(prepared.body.response.verifications.email_address.status, 'unverified')
+      assert.equal(prepared.body.response.verifications.email_address.next_action, 'needs_attempt')
+      assert.equal(prepared.body.client, null)
+      assert.equal(await codeEmailsOf(id), 1, 'one email: the one the start sent')
+      const done = await f.post(`/fapi/${instance.id}/v1/client/sign_ups/${id}/attempt_verification?${CLERK_JS}`, { strategy: 'email_code', code: await codeFromMailbox(id) }, { form: true })
+      assert.equal(done.status, 200, JSON.stringify(done.body))
+      assert.equal(done.body.response.status, 'complete')
+      assert.ok(done.session)
+      assertClerkError(await prepare(id), 400, 'verification_already_verified', 'strategy')
+    })
+
+    it('prepare_verification 30 s after the last code emails a new one: the old code stops working; every email counts against the inbox\'s hourly budget', async () => {
+      const { instance, api } = await newInstance()
+      const started = await start(instance.id, uniqueEmail('resend'))
+      const id = started.body.response.id
+      const first = await codeOf(id)
+      assert.equal(await codeEmailsOf(id), 1)
+      await api.post('/v1/testing/clock', { advance_ms: 29_000 })
+      assert.equal((await prepare(id)).status, 200)
+      assert.equal(await codeEmailsOf(id), 1, 'too soon: no new code')
+      await api.post('/v1/testing/clock', { advance_ms: 2_000 })
+      const renewed = await prepare(id)
+      assert.equal(renewed.status, 200, JSON.stringify(renewed.body))
+      assert.equal(await codeEmailsOf(id), 2)
+      const second = await codeOf(id)
+      assert.ok(renewed.body.response.verifications.email_address.expire_at > started.body.response.verifications.email_address.expire_at, 'a new expiry')
+      if (second !== first) {
+        assertClerkError(await f.post(`/v1/client/sign_ups/${id}/attempt_verification`, { strategy: 'email_code', code: first }), 422, 'form_code_incorrect', 'code')
+      }
+      // Three more (five code emails in the hour), then 429 and no email.
+      for (let i = 0; i < 3; i++) {
+        await api.post('/v1/testing/clock', { advance_ms: 31_000 })
+        assert.equal((await prepare(id)).status, 200)
+      }
+      assert.equal(await codeEmailsOf(id), 5)
+      await api.post('/v1/testing/clock', { advance_ms: 31_000 })
+      const refused = await prepare(id)
+      assertClerkError(refused, 429, 'too_many_requests')
+      assert.ok(Number(refused.headers['retry-after']) > 0)
+      assert.equal(await codeEmailsOf(id), 5)
+      // The last code sent still completes it.
+      const done = await f.post(`/v1/client/sign_ups/${id}/attempt_verification`, { strategy: 'email_code', code: await codeOf(id) })
+      assert.equal(done.status, 200, JSON.stringify(done.body))
+    })
+
+    it('an expired code comes back to life with prepare_verification, as a new code', async () => {
+      const { instance, api } = await newInstance()
+      const id = (await start(instance.id, uniqueEmail('expired'))).body.response.id
+      await api.post('/v1/testing/clock', { advance_ms: 10 * 60 * 1000 + 1 })
+      assertClerkError(await f.post(`/v1/client/sign_ups/${id}/attempt_verification`, { strategy: 'email_code', code: await codeOf(id) }), 400, 'verification_expired', 'code')
+      const renewed = await prepare(id)
+      assert.equal(renewed.body.response.verifications.email_address.status, 'unverified')
+      assert.equal((await f.post(`/v1/client/sign_ups/${id}/attempt_verification`, { strategy: 'email_code', code: await codeOf(id) })).status, 200)
+    })
+
+    it('prepare_verification refuses other strategies (422 naming strategy), a ticket sign-up (verified already), another instance\'s or an unknown sign-up (404)', async () => {
+      const a = await newInstance()
+      const b = await newInstance()
+      const id = (await start(a.instance.id, uniqueEmail('prep'))).body.response.id
+      for (const strategy of ['phone_code', 'email_link', 'web3_metamask_signature', 'oauth_google', 'saml']) {
+        const res = await prepare(id, { strategy })
+        assertClerkError(res, 422, 'form_param_value_invalid', 'strategy')
+        assert.match(res.body.errors[0].long_message, /Foyer does not support/)
+        assertClerkError(await f.post(`/v1/client/sign_ups/${id}/attempt_verification`, { strategy, code: '123456' }), 422, 'form_param_value_invalid', 'strategy')
+      }
+      assertClerkError(await f.post(`/v1/client/sign_ups/${id}/prepare_verification`, { strategy: 'email_code' }, { instance: b.instance.id }), 404, 'resource_not_found')
+      assertClerkError(await prepare('sua_nope'), 404, 'resource_not_found')
+      const ticketStarted = await f.post('/v1/client/sign_ups', { strategy: 'ticket', ticket: ticketOf(await makeInvitation(a.api)) }, { form: true })
+      assertClerkError(await prepare(ticketStarted.body.response.id), 400, 'verification_already_verified', 'strategy')
+      assert.equal(await codeEmailsOf(id), 1)
     })
 
     it('the code can also be derived with accept.codeFor (same code as emailed)', async () => {

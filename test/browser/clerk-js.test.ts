@@ -17,6 +17,7 @@ import { api } from '../helpers/child-server.js'
 import { browserSkip as skip, useBrowserSuite } from '../helpers/browser-suite.js'
 import { createPostgresDatabase, postgresUrl, type Engine } from '../helpers/databases.js'
 import { SIGNED_OUT, startClerkApp, type AppAuth, type ClerkApp } from '../helpers/clerk-app.js'
+import { startSmtpSink, type SmtpSink } from '../email/smtp-sink.js'
 
 const PASSWORD = 'correct horse battery'
 
@@ -61,11 +62,59 @@ async function ticketSignUpInPage({ ticket, password }: { ticket: string; passwo
   }
 }
 
+interface SignedInResult {
+  /** The sign-in or sign-up before its last step. */
+  waiting: { status: string | null; factors?: string[]; unverifiedFields?: string[] } | null
+  status: string | null
+  userId: string | null
+  sessionId: string | null
+}
+
+/** Runs in the page: a password sign-in in one call, or the identifier first and then the password as the first factor. */
+async function passwordSignInInPage({ identifier, password, twoSteps }: { identifier: string; password: string; twoSteps: boolean }): Promise<SignedInResult> {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const clerk = (window as any).Clerk
+  await clerk.load()
+  let waiting: SignedInResult['waiting'] = null
+  let signIn
+  if (twoSteps) {
+    const started = await clerk.client.signIn.create({ identifier })
+    waiting = { status: started.status, factors: started.supportedFirstFactors.map((f: { strategy: string }) => f.strategy) }
+    signIn = await started.attemptFirstFactor({ strategy: 'password', password })
+  } else {
+    signIn = await clerk.client.signIn.create({ identifier, password })
+  }
+  await clerk.setActive({ session: signIn.createdSessionId })
+  return { waiting, status: signIn.status, userId: clerk.user?.id ?? null, sessionId: clerk.session?.id ?? null }
+}
+
+/** Runs in the page: a sign-up with an address and a password, whose address a code emailed to it verifies (first half). */
+async function codeSignUpStartInPage({ emailAddress, password }: { emailAddress: string; password: string }): Promise<SignedInResult['waiting']> {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const clerk = (window as any).Clerk
+  await clerk.load()
+  const signUp = await clerk.client.signUp.create({ emailAddress, password })
+  await signUp.prepareEmailAddressVerification({ strategy: 'email_code' })
+  return { status: signUp.status, unverifiedFields: [...signUp.unverifiedFields] }
+}
+
+/** Runs in the page: the code typed back, and the session made active (second half). */
+async function codeSignUpFinishInPage({ code }: { code: string }): Promise<SignedInResult> {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const clerk = (window as any).Clerk
+  const signUp = await clerk.client.signUp.attemptEmailAddressVerification({ code })
+  await clerk.setActive({ session: signUp.createdSessionId })
+  return { waiting: null, status: signUp.status, userId: clerk.user?.id ?? null, sessionId: clerk.session?.id ?? null }
+}
+
 function engineSuite(engine: Engine) {
   describe(`@clerk/clerk-js custom sign-up flow against Foyer's Frontend API, in Chromium [${engine}]`, { skip }, () => {
     let databaseUrl: string | null = null
+    let sink: SmtpSink
     const cleanups: Array<() => Promise<void> | void> = []
     before(async () => {
+      sink = await startSmtpSink()
+      cleanups.push(() => sink.stop())
       if (engine === 'postgres') {
         const created = await createPostgresDatabase()
         cleanups.push(created.drop)
@@ -73,7 +122,9 @@ function engineSuite(engine: Engine) {
       }
     })
 
-    const suite = useBrowserSuite(`clerk-js-${engine}`, (): Record<string, string> => (databaseUrl ? { DATABASE_URL: databaseUrl } : {}))
+    const suite = useBrowserSuite(`clerk-js-${engine}`, (): Record<string, string> => ({
+      SMTP_URL: `smtp://127.0.0.1:${sink.port}`, ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
+    }))
     let app: ClerkApp
     let fapiUrl: string
     let seq = 0
@@ -179,6 +230,72 @@ function engineSuite(engine: Engine) {
           await page.context().close()
         }
       })
+    }
+
+    /** The app's custom-flow page for clerk-js `major`, reached as a browser first does (through the app's handshake). */
+    async function openFlowPage(major: string) {
+      const opened = await newPage()
+      await opened.page.goto(`${app.url}/custom-flow?clerk=${major}`)
+      assert.equal(new URL(opened.page.url()).pathname, '/custom-flow')
+      return opened
+    }
+
+    /** Both the server's answer and clerk-js's own view name the person. */
+    async function assertSignedInAs(page: Page, result: SignedInResult, userId: string) {
+      assert.equal(result.status, 'complete')
+      assert.equal(result.userId, userId)
+      assert.match(result.sessionId ?? '', /^sess_/)
+      assert.deepEqual(await appSees(page), { ...SIGNED_OUT, userId, sessionId: result.sessionId })
+    }
+
+    for (const major of ['6', '5'] as const) {
+      it(`clerk-js ${major}: password sign-in, in one call and as identifier then first factor; the app's server sees the person`, { timeout: 90_000 }, async () => {
+        const email = address(`sign-in-${major}`)
+        const user = await api<{ id: string }>(suite.foyer, suite.secretKey, 'POST', '/v1/users', { email_address: [email], password: PASSWORD })
+        for (const twoSteps of [false, true]) {
+          const { page, log } = await openFlowPage(major)
+          try {
+            const result = await within(page.evaluate(passwordSignInInPage, { identifier: email, password: PASSWORD, twoSteps }), 'the sign-in')
+            if (twoSteps) assert.deepEqual(result.waiting, { status: 'needs_first_factor', factors: ['password'] })
+            await assertSignedInAs(page, result, user.id)
+            if (twoSteps) assert.ok(log.some((line) => /^POST .*\/v1\/client\/sign_ins\/sia_\w+\/attempt_first_factor\?/.test(line)), log.join('\n'))
+          } catch (err) {
+            assert.fail(`${(err as Error).stack}${failure(page, log)}`)
+          } finally {
+            await page.context().close()
+          }
+        }
+      })
+
+      it(`clerk-js ${major}: sign-up with an address and a password, verified by the emailed code; the app's server sees the new user`, { timeout: 90_000 }, async () => {
+        const email = address(`code-${major}`)
+        const { page, log } = await openFlowPage(major)
+        try {
+          const waiting = await within(page.evaluate(codeSignUpStartInPage, { emailAddress: email, password: PASSWORD }), 'the sign-up\'s start')
+          assert.deepEqual(waiting, { status: 'missing_requirements', unverifiedFields: ['email_address'] })
+          const code = await codeSentTo(email)
+          const result = await within(page.evaluate(codeSignUpFinishInPage, { code }), 'the code\'s attempt')
+          const users = await api<Array<{ id: string }>>(suite.foyer, suite.secretKey, 'GET', `/v1/users?email_address=${encodeURIComponent(email)}`)
+          assert.equal(users.length, 1)
+          await assertSignedInAs(page, result, users[0]!.id)
+          assert.equal(sink.messages.filter((m) => m.envelopeTo.includes(email)).length, 1, 'one code email: preparing right after the start sends no second one')
+        } catch (err) {
+          assert.fail(`${(err as Error).stack}${failure(page, log)}`)
+        } finally {
+          await page.context().close()
+        }
+      })
+    }
+
+    /** The code in the first code email to `email`, as its subject starts with it. */
+    async function codeSentTo(email: string): Promise<string> {
+      const deadline = Date.now() + 15_000
+      for (;;) {
+        const mail = sink.messages.find((m) => m.envelopeTo.includes(email) && /^\d{6} /.test(m.mail.subject ?? ''))
+        if (mail) return mail.mail.subject!.slice(0, 6)
+        if (Date.now() > deadline) assert.fail(`no code email to ${email} within 15 s`)
+        await new Promise((resolve) => setTimeout(resolve, 50))
+      }
     }
   })
 }

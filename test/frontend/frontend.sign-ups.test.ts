@@ -393,6 +393,15 @@ forEachDatabase('Frontend API sign-ups', (engine) => {
       assert.equal(await userCount(instance.id), 0)
     })
 
+    it('deleting the invitation deletes the sign-up waiting with its ticket', async () => {
+      const { api } = await newInstance()
+      const inv = await makeInvitation(api)
+      const started = await start(ticketOf(inv), { first_name: 'Kept' })
+      assert.equal((await api.delete(`/v1/invitations/${inv.id}`)).status, 200)
+      assert.deepEqual(await t.db.query('select id from ticket_sign_ups where id = $1', [started.body.response.id]), [])
+      assertClerkError(await update(started, { password: PASSWORD }), 404, 'resource_not_found')
+    })
+
     it('the invited address getting an account meanwhile answers 422 form_identifier_exists', async () => {
       const { instance, api } = await newInstance()
       const inv = await makeInvitation(api)

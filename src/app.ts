@@ -38,9 +38,11 @@ import { createAcceptService } from './accept/accept.service.js'
 import { createSignInThrottle, memoryCounter, redisCounter } from './accept/sign-in-throttle.js'
 import { frontendRoutes } from './frontend/frontend.routes.js'
 import { orgFrontendRoutes } from './frontend/org-frontend.routes.js'
+import { environmentRoutes } from './frontend/environment.routes.js'
 import { unprefixedFrontendPath } from './frontend/instance-path.js'
 import { loadClerkJsBundles } from './frontend/clerk-js-bundles.js'
 import { clerkJsBundleRoutes } from './frontend/clerk-js-bundles.routes.js'
+import { applyMethodOverride, refuseMethodOverride } from './frontend/method-override.js'
 import { sessionCookie } from './accept/session-cookie.js'
 import { createHandshakeStore } from './sessions/handshake.store.js'
 import { createHandshakeService } from './sessions/handshake.js'
@@ -158,7 +160,7 @@ export function createServices({ config, db, clock, serverSecret, redis, resolve
     db, clock, serverSecret, publicUrl: config.publicUrl, allowedRedirectOrigins: config.allowedRedirectOrigins, store: acceptStore, instances: instanceStore, users: createUserStore(),
     invitations: invitationStore, outbox, tickets, organizations: {
       invitations: orgInvitationStore, invitationService: orgInvitations, memberships, organizations: organizationStore,
-      activateOrganization: (tx, instanceId, sessionId, organizationId) => sessionStore.activateOrganization(tx, instanceId, { id: sessionId }, organizationId),
+      activateOrganization: async (tx, instanceId, sessionId, organizationId) => { await sessionStore.activateOrganization(tx, instanceId, { id: sessionId }, organizationId) },
     },
     onUserCreated: domains.enroll,
     // Shared through Redis when there is one, so that several processes count together.
@@ -220,7 +222,11 @@ export async function buildApp(deps: AppDeps): Promise<{ app: FastifyInstance; s
   const app = Fastify({
     logger: deps.logger ?? false,
     genReqId: () => randomUUID().replaceAll('-', ''),
-    rewriteUrl: (req) => unprefixedFrontendPath(req.url ?? '/'),
+    rewriteUrl: (req) => {
+      const url = unprefixedFrontendPath(req.url ?? '/')
+      applyMethodOverride(req, url)
+      return url
+    },
     logController: new RequestLog(),
     bodyLimit: 1024 * 1024,
     routerOptions: {
@@ -235,7 +241,8 @@ export async function buildApp(deps: AppDeps): Promise<{ app: FastifyInstance; s
 
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : textAjv).compile(schema))
   app.addSchema(ClerkErrors)
-  registerHttpConventions(app)
+  // A refused `_method` names itself even where no route matches what the request was sent as.
+  registerHttpConventions(app, { unroutable: refuseMethodOverride })
   await app.register(formbody)
   await app.register(cookie)
 
@@ -284,7 +291,10 @@ export async function buildApp(deps: AppDeps): Promise<{ app: FastifyInstance; s
   const limits = await createRequestLimits(app, deps.redis ?? null)
   await app.register(pageRoutes({ accept: services.accept, waitlist: services.waitlist, handshake: services.handshake, publicUrl, allowedRedirectOrigins, limits }))
   // The Frontend API for custom flows: public too, with CORS for the allowed origins only.
-  await app.register(frontendRoutes({ accept: services.accept, clock: deps.clock, publicUrl, allowedRedirectOrigins, limits }), { prefix: '/v1/client' })
+  await app.register(frontendRoutes({
+    accept: services.accept, clock: deps.clock, publicUrl, allowedRedirectOrigins, limits, sessions: services.sessions, tokens: services.sessionTokens,
+  }), { prefix: '/v1/client' })
+  await app.register(environmentRoutes({ accept: services.accept, publicUrl, allowedRedirectOrigins }), { prefix: '/v1/environment' })
   const foyerSession = sessionCookie(publicUrl)
   await app.register(handshakeRoutes({
     handshake: services.handshake, resolveInstance: services.instances.find, allowedRedirectOrigins, limit: limits.handshake,

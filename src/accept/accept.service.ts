@@ -2,7 +2,7 @@ import { isUniqueViolation, type Db, type Queryable } from '../platform/db/db.js
 import type { Clock } from '../platform/clock.js'
 import { newId, randomToken } from '../platform/ids.js'
 import { deriveCode, newNonce, sameSecret, sha256 } from '../platform/secrets.js'
-import { ApiError, paramError } from '../platform/errors.js'
+import { ApiError, notFound, paramError } from '../platform/errors.js'
 import { addressLockKey, isAllowedOrigin, mailboxOf, normalizeEmail } from '../platform/validation.js'
 import { redirectOriginsOf, toInstance, type Instance } from '../instance/instance.schemas.js'
 import type { InstanceStore } from '../instance/instance.store.js'
@@ -15,7 +15,7 @@ import type { SessionRecord } from '../sessions/sessions.store.js'
 import type { InvitationStore } from '../invitations/invitations.store.js'
 import type { OutboxItem, OutboxStore } from '../platform/outbox/outbox.store.js'
 import { checkPassword, DUMMY_HASH, hashPassword, verifyPassword } from '../users/passwords.js'
-import type { AcceptStore, SignUpAttemptRow } from './accept.store.js'
+import type { AcceptStore, SignInAttemptRow, SignUpAttemptRow, TicketSignUpRow } from './accept.store.js'
 import { createSignInThrottle, memoryCounter, type SignInThrottle } from './sign-in-throttle.js'
 import { effectiveOrgInvitationStatus } from '../organizations/org-invitations.schemas.js'
 import { createDomainStore } from '../organizations/domains.store.js'
@@ -47,9 +47,15 @@ interface Deps {
 
 export const SESSION_TTL_MS = 7 * 24 * 60 * 60 * 1000
 const CODE_TTL_MS = 10 * 60 * 1000
+/** How long a ticket sign-up waits for its password (Clerk abandons an unfinished sign-up after a day). */
+const TICKET_SIGN_UP_TTL_MS = 24 * 60 * 60 * 1000
+/** How long a sign-in waits for its password (Clerk abandons it after a day as well). */
+const SIGN_IN_ATTEMPT_TTL_MS = 24 * 60 * 60 * 1000
 const CODE_GUESS_WINDOW_MS = 60 * 60 * 1000
 const CODE_GUESSES_PER_WINDOW = 10
 const CODE_MAX_FAILURES = 5
+/** A code is emailed again only this long after the last one. */
+const CODE_RESEND_INTERVAL_MS = 30 * 1000
 // Code emails per address per hour, in each instance, whoever asks and through whichever face
 // (hosted page or Frontend API): enough for a person who mistyped or lost one, too few to
 // bomb an inbox with.
@@ -101,7 +107,11 @@ export function createAcceptService(deps: Deps) {
   async function resolveTicket(ticket: string | null | undefined, q: Queryable = db): Promise<TicketState> {
     // Tickets are base64url HMACs; anything else cannot be one, and need not cost a query.
     if (!ticket || ticket.length > 100 || !/^[A-Za-z0-9_-]+$/.test(ticket)) return { kind: 'unknown' }
-    const hash = tickets.hash(ticket)
+    return resolveTicketHash(tickets.hash(ticket), q)
+  }
+
+  /** resolveTicket for a ticket known by its hash only (a ticket sign-up keeps nothing else). */
+  async function resolveTicketHash(hash: string, q: Queryable = db): Promise<TicketState> {
     // Both kinds of invitation share the link; a ticket's hash is unique across both.
     const app = await store.findInvitationByTicketHash(q, hash)
     const found: TicketInvitation | null = app
@@ -176,10 +186,10 @@ export function createAcceptService(deps: Deps) {
     const token = randomToken(43)
     const id = newId('sess', now)
     const expiresAt = now + SESSION_TTL_MS
-    await store.insertSession(q, { id, instanceId: instance.id, userId: user.id, tokenHash: sha256(token), expiresAt, now, activeOrganizationId })
+    const active = await store.insertSession(q, { id, instanceId: instance.id, userId: user.id, tokenHash: sha256(token), expiresAt, now, activeOrganizationId })
     const row: SessionRecord = { id, instance_id: instance.id, user_id: user.id, status: 'active', expires_at: expiresAt, last_active_at: now, created_at: now, updated_at: now }
     await deps.outbox.enqueue(q, [queuedSessionEvent('session.created', row, user, now)], now)
-    return { id, token, expiresAt, createdAt: now, lastActiveAt: now }
+    return { id, token, expiresAt, createdAt: now, lastActiveAt: now, activeOrganizationId: active }
   }
 
   function acceptedEvent(instance: Instance, invitation: InvitationRow, now: number): OutboxItem {
@@ -203,12 +213,27 @@ export function createAcceptService(deps: Deps) {
     emailAddress?: string | null; instanceId?: string | null
   }): Promise<SignedIn & Accepted> {
     const state = usableOrThrow(await resolveTicket(input.ticket))
+    checkTicketSignUp(state, input)
+    return createTicketUser(state, tickets.hash(input.ticket), input)
+  }
+
+  /** What a ticket sign-up must meet before anything is kept: the instance named, the invited address, no account yet. */
+  function checkTicketSignUp(state: Usable, input: { emailAddress?: string | null; instanceId?: string | null }) {
     if (input.instanceId && input.instanceId !== state.instance.id) throw ticketInvalid()
     if (input.emailAddress != null && input.emailAddress.trim().toLowerCase() !== state.invitation.email_address) {
       throw paramError(422, 'form_param_value_invalid', 'email_address', 'must be the invited address',
         'Signing up with an invitation uses the address it was sent to; leave email_address out, or send that address.')
     }
     if (state.existingUser) throw identifierExists('ticket')
+  }
+
+  /**
+   * The user, acceptance and session of a ticket sign-up (see signUpWithTicket). `completing`
+   * runs in the same transaction once they exist, and may refuse (undoing them all).
+   */
+  async function createTicketUser(state: Usable, ticketHash: string, input: {
+    password: string; firstName?: string | null; lastName?: string | null; unsafeMetadata?: Record<string, unknown>
+  }, completing?: (tx: Queryable, created: { userId: string; sessionId: string }) => Promise<void>): Promise<SignedIn & Accepted> {
     checkPassword(input.password)
     const passwordHash = await hashPassword(input.password)
     const { instance } = state
@@ -217,7 +242,7 @@ export function createAcceptService(deps: Deps) {
       return await db.transaction(async (tx) => {
         const userId = newId('user', now)
         const refused = async () => {
-          const again = await resolveTicket(input.ticket, tx)
+          const again = await resolveTicketHash(ticketHash, tx)
           return again.kind === 'expired' ? ticketExpired() : ticketInvalid()
         }
         // The invitation turns accepted first: that guarded update is what makes one of two
@@ -237,13 +262,83 @@ export function createAcceptService(deps: Deps) {
         const membership = accepted.target === 'organization' ? await addMember(deps.organizations, tx, instance, accepted.row!, user.id, now) : null
         await deps.onUserCreated?.(tx, instance, { id: user.id, emailAddress: state.invitation.email_address })
         const organizationId = state.target === 'organization' ? state.invitation.organization_id : null
-        return { instance, user, invitation: accepted.row!, membership, session: await startSession(tx, instance, user, organizationId) }
+        const session = await startSession(tx, instance, user, organizationId)
+        await completing?.(tx, { userId: user.id, sessionId: session.id })
+        return { instance, user, invitation: accepted.row!, membership, session }
       })
     } catch (err) {
       // Someone signed up with this address between the check and the insert.
       if (isUniqueViolation(err)) throw identifierExists('ticket')
       throw err
     }
+  }
+
+  /**
+   * Starts a sign-up with an invitation ticket whose password comes later (clerk-js sends the
+   * ticket alone first, then the password with PATCH). It checks now what completing would:
+   * the ticket is usable, for the instance named and the address sent, and the address has no
+   * account yet; then it keeps the attempt with the ticket's hash. Nothing is accepted and no
+   * one is created: the ticket stays usable until the sign-up completes
+   * (completeTicketSignUp). `browserSecret` is the secret of the browser's sign-up cookie,
+   * kept hashed, which completing it must show again.
+   */
+  async function startTicketSignUp(input: {
+    ticket: string; browserSecret: string; emailAddress?: string | null; instanceId?: string | null
+    firstName?: string | null; lastName?: string | null; unsafeMetadata?: Record<string, unknown>
+  }): Promise<{ attempt: TicketSignUpRow; invitation: TicketInvitation }> {
+    const state = usableOrThrow(await resolveTicket(input.ticket))
+    checkTicketSignUp(state, input)
+    const now = clock.now(state.instance)
+    const attempt = {
+      id: newId('sua', now), instance_id: state.instance.id, ticket_hash: tickets.hash(input.ticket), browser_hash: sha256(input.browserSecret),
+      email_address: state.invitation.email_address, first_name: input.firstName ?? null, last_name: input.lastName ?? null,
+      unsafe_metadata: input.unsafeMetadata ?? {}, abandon_at: now + TICKET_SIGN_UP_TTL_MS, created_at: now,
+    }
+    await store.insertTicketSignUp(db, attempt)
+    return { attempt: { ...attempt, status: 'pending', created_user_id: null, created_session_id: null, updated_at: now }, invitation: state }
+  }
+
+  /**
+   * Updates a ticket sign-up started by startTicketSignUp and, given a password, completes it
+   * exactly as signUpWithTicket would have: user, acceptance and session in one transaction,
+   * the sign-up marked complete in it. Names and unsafe metadata left out keep what the start
+   * gave. Refused: a sign-up that is unknown, of another instance than the one named,
+   * started in another browser, or abandoned (404); one already complete (400 ticket_invalid);
+   * a ticket revoked, used or expired meanwhile (ticket_invalid / ticket_expired).
+   */
+  async function completeTicketSignUp(input: {
+    attemptId: string; browserSecret: string | null; instanceId?: string | null; password?: string | null; emailAddress?: string | null
+    firstName?: string | null; lastName?: string | null; unsafeMetadata?: Record<string, unknown>
+  }): Promise<{ attempt: TicketSignUpRow; invitation: TicketInvitation; signedIn: (SignedIn & Accepted) | null }> {
+    const found = await store.findTicketSignUp(db, input.attemptId)
+    if (!found || (input.instanceId && input.instanceId !== found.instance_id)
+      || !input.browserSecret || !sameSecret(sha256(input.browserSecret), found.browser_hash)) {
+      throw new ApiError(404, 'resource_not_found', 'not found', 'No sign-up with this id was started in this browser.')
+    }
+    if (found.status === 'complete') {
+      throw paramError(400, 'ticket_invalid', 'ticket', 'is invalid', 'This sign-up is complete already: its invitation has been used. Sign in instead.')
+    }
+    const state = usableOrThrow(await resolveTicketHash(found.ticket_hash))
+    if (state.instance.id !== found.instance_id) throw ticketInvalid()
+    if (found.abandon_at <= clock.now(state.instance)) {
+      throw new ApiError(404, 'resource_not_found', 'not found', 'This sign-up was abandoned: start again from the invitation link.')
+    }
+    checkTicketSignUp(state, input)
+    const change = {
+      firstName: input.firstName ?? found.first_name, lastName: input.lastName ?? found.last_name, unsafeMetadata: input.unsafeMetadata ?? found.unsafe_metadata,
+    }
+    const alreadyDone = () => paramError(400, 'ticket_invalid', 'ticket', 'is invalid', 'This sign-up was completed meanwhile: its invitation has been used.')
+    if (input.password == null) {
+      const updated = await store.updateTicketSignUp(db, found.id, change, clock.now(state.instance))
+      if (!updated) throw alreadyDone()
+      return { attempt: updated, invitation: state, signedIn: null }
+    }
+    let completed: TicketSignUpRow | null = null
+    const signedIn = await createTicketUser(state, found.ticket_hash, { ...change, password: input.password }, async (tx, created) => {
+      completed = await store.completeTicketSignUp(tx, found.id, { ...created, ...change }, clock.now(state.instance))
+      if (!completed) throw alreadyDone()
+    })
+    return { attempt: completed!, invitation: state, signedIn }
   }
 
   /**
@@ -254,7 +349,10 @@ export function createAcceptService(deps: Deps) {
    * Throttled per account and, given `ip`, per client IP: past the limit, 429
    * `too_many_requests` with a Retry-After header, before any password is checked.
    */
-  async function signIn(input: { instance: Instance; identifier: string; password: string; ticket?: string | null; ip?: string | null }): Promise<SignedIn & Partial<Accepted>> {
+  async function signIn(input: {
+    instance: Instance; identifier: string; password: string; ticket?: string | null; ip?: string | null
+    completing?: (tx: Queryable, sessionId: string) => Promise<void>
+  }): Promise<SignedIn & Partial<Accepted>> {
     const { instance } = input
     const email = input.identifier.trim().toLowerCase()
     const attempt = await throttle.begin({ instanceId: instance.id, identifier: email, ip: input.ip })
@@ -263,7 +361,48 @@ export function createAcceptService(deps: Deps) {
     if (!user) throw paramError(422, 'form_identifier_not_found', 'identifier', 'Couldn\'t find your account.', 'No account has this email address.')
     if (!ok) throw paramError(422, 'form_password_incorrect', 'password', 'Password is incorrect. Try again, or use another method.', 'The password is incorrect.')
     await attempt.succeeded()
-    return completeSignIn(instance, user, input.ticket ?? null)
+    return completeSignIn(instance, user, input.ticket ?? null, input.completing)
+  }
+
+  /**
+   * Starts a sign-in that names its identifier only (clerk-js's `signIn.create({identifier})`):
+   * it waits for its password (attemptSignInPassword). Nothing is looked up yet, so starting
+   * one tells no one whether the address has an account.
+   */
+  async function startSignIn(input: { instance: Instance; identifier: string }): Promise<SignInAttemptRow> {
+    const now = clock.now()
+    const row = {
+      id: newId('sia', now), instance_id: input.instance.id, identifier: input.identifier.trim().toLowerCase(),
+      abandon_at: now + SIGN_IN_ATTEMPT_TTL_MS, created_at: now,
+    }
+    await store.insertSignInAttempt(db, row)
+    return { ...row, status: 'needs_first_factor', created_session_id: null, updated_at: now }
+  }
+
+  /**
+   * The password of a sign-in started by startSignIn: signs in as signIn does (throttled, the
+   * same refusals), and completes the attempt in the session's transaction. Refused: an
+   * attempt unknown, of another instance than the one named, or abandoned (404); one complete
+   * already (400 verification_already_verified).
+   */
+  async function attemptSignInPassword(input: { attemptId: string; instanceId?: string | null; password: string; ip?: string | null }): Promise<{ attempt: SignInAttemptRow; signedIn: SignedIn }> {
+    const found = await store.findSignInAttempt(db, input.attemptId)
+    if (!found || (input.instanceId && input.instanceId !== found.instance_id) || found.abandon_at <= clock.now()) {
+      throw new ApiError(404, 'resource_not_found', 'not found', 'No sign-in with this id is waiting: it is unknown, or was abandoned.')
+    }
+    const done = () => paramError(400, 'verification_already_verified', 'sign_in', 'This sign-in is complete already.', 'This sign-in is complete already: start a new one to sign in again.')
+    if (found.status === 'complete') throw done()
+    const instance = await instanceById(db, found.instance_id)
+    if (!instance) throw notFound('sign-in')
+    let completed: SignInAttemptRow | null = null
+    const signedIn = await signIn({
+      instance, identifier: found.identifier, password: input.password, ip: input.ip ?? null,
+      completing: async (tx, sessionId) => {
+        completed = await store.completeSignInAttempt(tx, found.id, sessionId, clock.now())
+        if (!completed) throw done()
+      },
+    })
+    return { attempt: completed!, signedIn }
   }
 
   /**
@@ -282,7 +421,8 @@ export function createAcceptService(deps: Deps) {
    * Starts the session; with a ticket, also accepts its invitation in the same transaction (an
    * organization invitation makes the person a member with the invited role).
    */
-  async function completeSignIn(instance: Instance, user: UserRow, ticket: string | null): Promise<SignedIn & Partial<Accepted>> {
+  async function completeSignIn(instance: Instance, user: UserRow, ticket: string | null,
+    completing?: (tx: Queryable, sessionId: string) => Promise<void>): Promise<SignedIn & Partial<Accepted>> {
     const now = clock.now(instance)
     let usable: TicketInvitation | null = null
     if (ticket) {
@@ -307,7 +447,9 @@ export function createAcceptService(deps: Deps) {
       }
       await users.touchSignIn(tx, instance.id, user.id, now)
       const organizationId = usable?.target === 'organization' ? usable.invitation.organization_id : null
-      return { instance, user, ...accepted, session: await startSession(tx, instance, { ...user, last_sign_in_at: now, updated_at: now }, organizationId) }
+      const session = await startSession(tx, instance, { ...user, last_sign_in_at: now, updated_at: now }, organizationId)
+      await completing?.(tx, session.id)
+      return { instance, user, ...accepted, session }
     })
   }
 
@@ -320,7 +462,10 @@ export function createAcceptService(deps: Deps) {
     const instance = await instanceById(db, row.instance_id)
     const user = instance && await users.findById(db, instance.id, row.user_id)
     if (!instance || !user) return null
-    return { instance, user, session: { id: row.id, token, expiresAt: row.expires_at, createdAt: row.created_at, lastActiveAt: row.last_active_at } }
+    return {
+      instance, user,
+      session: { id: row.id, token, expiresAt: row.expires_at, createdAt: row.created_at, lastActiveAt: row.last_active_at, activeOrganizationId: row.active_organization_id },
+    }
   }
 
   /**
@@ -374,27 +519,69 @@ export function createAcceptService(deps: Deps) {
       code_nonce: newNonce(), code_expires_at: now + CODE_TTL_MS, created_at: now,
     }
     await db.transaction(async (tx) => {
-      // Counted in the database per inbox, under the inbox's lock and then the address's:
-      // requests racing on several processes, or spelling one inbox several ways (victim+1@,
-      // v.ictim@gmail), cannot send more code emails than the limit between them. No other
-      // path holds an address's lock while taking a second, so this order cannot deadlock.
-      await users.lockAddress(tx, addressLockKey(instance.id, attempt.mailbox, sha256))
-      if (attempt.mailbox !== email) await users.lockAddress(tx, addressLockKey(instance.id, email, sha256))
-      const sent = await store.codeEmailsSince(tx, instance.id, attempt.mailbox, now - CODE_EMAIL_WINDOW_MS)
-      if (sent.count >= CODE_EMAILS_PER_WINDOW) {
-        const retryAfter = Math.max(1, Math.ceil(((sent.oldest ?? now) + CODE_EMAIL_WINDOW_MS - now) / 1000))
-        const minutes = Math.ceil(retryAfter / 60)
-        throw new ApiError(429, 'too_many_requests', 'Too many requests',
-          `Too many codes were sent to this address. Wait ${minutes} minute${minutes === 1 ? '' : 's'}, then try again.`, {}, { 'retry-after': String(retryAfter) })
-      }
+      await spendCodeEmail(tx, attempt, now)
       await store.abandonSignUpAttempts(tx, instance.id, email, now)
       await store.insertSignUpAttempt(tx, attempt)
-      await deps.outbox.enqueue(tx, [{
-        id: newId('msg', now), instanceId: instance.id, kind: 'email', topic: 'verification_code', subjectId: attempt.id,
-        payload: { sign_up_attempt_id: attempt.id, to: email, template_slug: 'verification_code' }, nextAttemptAt: clock.now(),
-      }], clock.now())
+      await sendCode(tx, attempt, now)
     })
     return { attemptId: attempt.id, emailAddress: email }
+  }
+
+  /**
+   * Takes one code email from the inbox's hourly budget, or throws 429 `too_many_requests`
+   * with Retry-After. Counted in the database per inbox, under the inbox's lock and then the
+   * address's: requests racing on several processes, or spelling one inbox several ways
+   * (victim+1@, v.ictim@gmail), cannot send more code emails than the limit between them. No
+   * other path holds an address's lock while taking a second, so this order cannot deadlock.
+   */
+  async function spendCodeEmail(tx: Queryable, attempt: Pick<SignUpAttemptRow, 'instance_id' | 'mailbox' | 'email_address'>, now: number): Promise<void> {
+    await users.lockAddress(tx, addressLockKey(attempt.instance_id, attempt.mailbox, sha256))
+    if (attempt.mailbox !== attempt.email_address) await users.lockAddress(tx, addressLockKey(attempt.instance_id, attempt.email_address, sha256))
+    const sent = await store.codeEmailsSince(tx, attempt.instance_id, attempt.mailbox, now - CODE_EMAIL_WINDOW_MS)
+    if (sent.count >= CODE_EMAILS_PER_WINDOW) {
+      const retryAfter = Math.max(1, Math.ceil(((sent.oldest ?? now) + CODE_EMAIL_WINDOW_MS - now) / 1000))
+      const minutes = Math.ceil(retryAfter / 60)
+      throw new ApiError(429, 'too_many_requests', 'Too many requests',
+        `Too many codes were sent to this address. Wait ${minutes} minute${minutes === 1 ? '' : 's'}, then try again.`, {}, { 'retry-after': String(retryAfter) })
+    }
+  }
+
+  /** Queues the attempt's code email (its code is derived when it is delivered) and counts it. */
+  async function sendCode(tx: Queryable, attempt: Pick<SignUpAttemptRow, 'id' | 'instance_id' | 'mailbox' | 'email_address'>, now: number): Promise<void> {
+    await store.recordCodeEmail(tx, attempt, now)
+    await deps.outbox.enqueue(tx, [{
+      id: newId('msg', now), instanceId: attempt.instance_id, kind: 'email', topic: 'verification_code', subjectId: attempt.id,
+      payload: { sign_up_attempt_id: attempt.id, to: attempt.email_address, template_slug: 'verification_code' }, nextAttemptAt: clock.now(),
+    }], clock.now())
+  }
+
+  /**
+   * clerk-js's prepareEmailAddressVerification: emails a new code for a sign-up waiting for
+   * one. The sign-up's start emailed a code already, and clerk-js asks right after it: a code
+   * sent less than CODE_RESEND_INTERVAL_MS ago is not sent again (Clerk's own form offers
+   * "resend" only after as long). A new code replaces the old one, with a new expiry; its
+   * email counts against the inbox's hourly budget (429 past it). Refused: an attempt not
+   * waiting for its code (400 verification_already_verified once complete,
+   * verification_failed once abandoned or out of tries).
+   */
+  async function renewSignUpCode(input: { instance: Instance; attemptId: string }): Promise<SignUpAttemptRow> {
+    const { instance } = input
+    const found = await store.findSignUpAttempt(db, input.attemptId)
+    if (!found || found.instance_id !== instance.id) throw notFound('sign-up')
+    if (found.status === 'complete') throw paramError(400, 'verification_already_verified', 'strategy', 'This email address is verified already.', 'This sign-up is complete already.')
+    if (found.status !== 'pending' || found.failed_attempts >= CODE_MAX_FAILURES) {
+      throw paramError(400, 'verification_failed', 'strategy', 'This sign-up can no longer be completed.', 'Too many incorrect codes, or a newer sign-up for this address replaced it: start the sign-up again.')
+    }
+    const now = clock.now(instance)
+    if (found.code_expires_at - CODE_TTL_MS >= now - CODE_RESEND_INTERVAL_MS) return found
+    return db.transaction(async (tx) => {
+      await spendCodeEmail(tx, found, now)
+      const renewed = await store.renewSignUpCode(tx, found.id, newNonce(), now + CODE_TTL_MS, now - CODE_RESEND_INTERVAL_MS, CODE_TTL_MS, now)
+      // Another request sent one meanwhile, or the attempt ended: nothing more to send.
+      if (!renewed) return (await store.findSignUpAttempt(tx, found.id)) ?? found
+      await sendCode(tx, renewed, now)
+      return renewed
+    })
   }
 
   /**
@@ -448,11 +635,16 @@ export function createAcceptService(deps: Deps) {
     allowedRedirect,
     pageUrl,
     signUpWithTicket,
+    startTicketSignUp,
+    completeTicketSignUp,
     signIn,
+    startSignIn,
+    attemptSignInPassword,
     signInWithTicket,
     session,
     signOut,
     startSignUp,
+    renewSignUpCode,
     verifySignUp,
     codeFor,
     /** A signed-in person's organization invitations and suggestions (hosted `/accept`, Frontend API `/v1/me`). */
@@ -460,6 +652,9 @@ export function createAcceptService(deps: Deps) {
       db, clock, outbox: deps.outbox, resolveTicket: (ticket) => resolveTicket(ticket), ...deps.organizations, domains: deps.organizations.domains ?? createDomainStore(),
     }),
     findSignUpAttempt: (id: string) => store.findSignUpAttempt(db, id),
+    /** The instance of a sign-up of either kind (emailed code or ticket), for the Frontend API's origin rules. */
+    signUpInstanceId: async (id: string): Promise<string | null> =>
+      (await store.findSignUpAttempt(db, id))?.instance_id ?? (await store.findTicketSignUp(db, id))?.instance_id ?? null,
     /** For a user whose address an emailed code verified: that code's expiry and the wrong codes before it. */
     codeVerification: async (user: UserRow) => {
       const address = user.email_addresses.find((e) => e.verification_strategy === 'email_code')

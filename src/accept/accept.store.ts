@@ -10,7 +10,13 @@ export interface SessionRow {
   expires_at: number
   last_active_at: number
   created_at: number
+  /** The organization the session acts in, while its person is still a member of it. */
+  active_organization_id: string | null
 }
+
+// The session's active organization, only while its person is still a member of it.
+const ACTIVE_ORGANIZATION = `(select m.organization_id from organization_memberships m
+  where m.organization_id = s.active_organization_id and m.user_id = s.user_id and m.instance_id = s.instance_id) as active_organization_id`
 
 export interface SignUpAttemptRow {
   id: string
@@ -31,6 +37,36 @@ export interface SignUpAttemptRow {
   updated_at: number
 }
 
+/** A ticket sign-up waiting for its password (migration 016). */
+export interface TicketSignUpRow {
+  id: string
+  instance_id: string
+  ticket_hash: string
+  browser_hash: string
+  email_address: string
+  first_name: string | null
+  last_name: string | null
+  unsafe_metadata: Record<string, unknown>
+  status: 'pending' | 'complete'
+  created_user_id: string | null
+  created_session_id: string | null
+  abandon_at: number
+  created_at: number
+  updated_at: number
+}
+
+/** A sign-in waiting for its first factor (migration 017). */
+export interface SignInAttemptRow {
+  id: string
+  instance_id: string
+  identifier: string
+  status: 'needs_first_factor' | 'complete'
+  created_session_id: string | null
+  abandon_at: number
+  created_at: number
+  updated_at: number
+}
+
 export function createAcceptStore() {
   return {
     async findInvitationByTicketHash(q: Queryable, ticketHash: string): Promise<InvitationRow | null> {
@@ -41,8 +77,9 @@ export function createAcceptStore() {
     /**
      * A new session acts in `activeOrganizationId` when given (the organization an invitation
      * just made the person a member of), else in the one their latest session acted in.
+     * Answers the organization it acts in, if the person is (still) a member of it.
      */
-    async insertSession(q: Queryable, s: { id: string; instanceId: string; userId: string; tokenHash: string; expiresAt: number; now: number; activeOrganizationId: string | null }): Promise<void> {
+    async insertSession(q: Queryable, s: { id: string; instanceId: string; userId: string; tokenHash: string; expiresAt: number; now: number; activeOrganizationId: string | null }): Promise<string | null> {
       await q.query(`
         insert into sessions (id, instance_id, user_id, token_hash, expires_at, last_active_at, created_at, updated_at, active_organization_id)
         values ($1, $2, $3, $4, $5, $6, $6, $6, coalesce($7, (
@@ -50,13 +87,15 @@ export function createAcceptStore() {
           where instance_id = $2 and user_id = $3 and active_organization_id is not null
           order by created_at desc limit 1)))`,
       [s.id, s.instanceId, s.userId, s.tokenHash, s.expiresAt, s.now, s.activeOrganizationId])
+      const rows = await q.query<{ active_organization_id: string | null }>(`select ${ACTIVE_ORGANIZATION} from sessions s where s.id = $1`, [s.id])
+      return rows[0]?.active_organization_id ?? null
     },
 
     /** The active session a token belongs to; an ended or expired one is no session. */
     async findSession(q: Queryable, tokenHash: string, now: number): Promise<SessionRow | null> {
       const rows = await q.query<SessionRow>(`
-        select id, instance_id, user_id, status, expires_at, last_active_at, created_at from sessions
-        where token_hash = $1 and status = 'active' and expires_at > $2`,
+        select s.id, s.instance_id, s.user_id, s.status, s.expires_at, s.last_active_at, s.created_at, ${ACTIVE_ORGANIZATION} from sessions s
+        where s.token_hash = $1 and s.status = 'active' and s.expires_at > $2`,
       [tokenHash, now])
       return rows[0] ?? null
     },
@@ -108,13 +147,32 @@ export function createAcceptStore() {
       return Number(rows[0]?.n ?? 0)
     },
 
-    /** Sign-up attempts (one code email each) for an inbox (mailboxOf) since `since`, and when the oldest of them began. */
+    /** Code emails to an inbox (mailboxOf) since `since`, and when the oldest of them was sent. */
     async codeEmailsSince(q: Queryable, instanceId: string, mailbox: string, since: number): Promise<{ count: number; oldest: number | null }> {
       const rows = await q.query<{ n: number; oldest: number | null }>(`
-        select count(*)::int as n, min(created_at) as oldest from sign_up_attempts
-        where instance_id = $1 and mailbox = $2 and created_at > $3`,
+        select count(*)::int as n, min(sent_at) as oldest from sign_up_code_emails
+        where instance_id = $1 and mailbox = $2 and sent_at > $3`,
       [instanceId, mailbox, since])
       return { count: Number(rows[0]?.n ?? 0), oldest: rows[0]?.oldest == null ? null : Number(rows[0].oldest) }
+    },
+
+    /** Counts one code email of an attempt (see codeEmailsSince). */
+    async recordCodeEmail(q: Queryable, attempt: Pick<SignUpAttemptRow, 'id' | 'instance_id' | 'mailbox'>, sentAt: number): Promise<void> {
+      await q.query('insert into sign_up_code_emails (attempt_id, instance_id, mailbox, sent_at) values ($1, $2, $3, $4)',
+        [attempt.id, attempt.instance_id, attempt.mailbox, sentAt])
+    },
+
+    /**
+     * A new code for a pending attempt: a new nonce (the old code stops working) and a new
+     * expiry, if its last code was sent before `sentBefore`. Null otherwise (not pending, or
+     * a code went out since), so of two racing requests one sends.
+     */
+    async renewSignUpCode(q: Queryable, id: string, nonce: string, expiresAt: number, sentBefore: number, ttlMs: number, now: number): Promise<SignUpAttemptRow | null> {
+      const rows = await q.query<SignUpAttemptRow>(`
+        update sign_up_attempts set code_nonce = $2, code_expires_at = $3, updated_at = $6
+        where id = $1 and status = 'pending' and code_expires_at - $5 < $4 returning *`,
+      [id, nonce, expiresAt, sentBefore, ttlMs, now])
+      return rows[0] ?? null
     },
 
     /** Ends an address's pending attempts: only the newest code can complete a sign-up. */
@@ -132,6 +190,56 @@ export function createAcceptStore() {
         where id = $1 and status = 'pending' returning id`,
       [id, userId, now])
       return rows.length > 0
+    },
+
+    async insertTicketSignUp(q: Queryable, row: Omit<TicketSignUpRow, 'status' | 'created_user_id' | 'created_session_id' | 'updated_at'>): Promise<void> {
+      await q.query(`
+        insert into ticket_sign_ups (id, instance_id, ticket_hash, browser_hash, email_address, first_name, last_name, unsafe_metadata, abandon_at, created_at, updated_at)
+        values ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $10)`,
+      [row.id, row.instance_id, row.ticket_hash, row.browser_hash, row.email_address, row.first_name, row.last_name, JSON.stringify(row.unsafe_metadata),
+        row.abandon_at, row.created_at])
+    },
+
+    async findTicketSignUp(q: Queryable, id: string): Promise<TicketSignUpRow | null> {
+      const rows = await q.query<TicketSignUpRow>('select * from ticket_sign_ups where id = $1', [id])
+      return rows[0] ?? null
+    },
+
+    /** Changes what a pending ticket sign-up will give its user; null once it is no longer pending. */
+    async updateTicketSignUp(q: Queryable, id: string, change: { firstName: string | null; lastName: string | null; unsafeMetadata: Record<string, unknown> }, now: number): Promise<TicketSignUpRow | null> {
+      const rows = await q.query<TicketSignUpRow>(`
+        update ticket_sign_ups set first_name = $2, last_name = $3, unsafe_metadata = $4::jsonb, updated_at = $5
+        where id = $1 and status = 'pending' returning *`,
+      [id, change.firstName, change.lastName, JSON.stringify(change.unsafeMetadata), now])
+      return rows[0] ?? null
+    },
+
+    /** Guarded: a pending ticket sign-up completes once; null for every other try. */
+    async completeTicketSignUp(q: Queryable, id: string, done: { userId: string; sessionId: string; firstName: string | null; lastName: string | null; unsafeMetadata: Record<string, unknown> }, now: number): Promise<TicketSignUpRow | null> {
+      const rows = await q.query<TicketSignUpRow>(`
+        update ticket_sign_ups set status = 'complete', created_user_id = $2, created_session_id = $3, first_name = $4, last_name = $5, unsafe_metadata = $6::jsonb, updated_at = $7
+        where id = $1 and status = 'pending' returning *`,
+      [id, done.userId, done.sessionId, done.firstName, done.lastName, JSON.stringify(done.unsafeMetadata), now])
+      return rows[0] ?? null
+    },
+
+    async insertSignInAttempt(q: Queryable, row: Pick<SignInAttemptRow, 'id' | 'instance_id' | 'identifier' | 'abandon_at' | 'created_at'>): Promise<void> {
+      await q.query(`
+        insert into sign_in_attempts (id, instance_id, identifier, abandon_at, created_at, updated_at) values ($1, $2, $3, $4, $5, $5)`,
+      [row.id, row.instance_id, row.identifier, row.abandon_at, row.created_at])
+    },
+
+    async findSignInAttempt(q: Queryable, id: string): Promise<SignInAttemptRow | null> {
+      const rows = await q.query<SignInAttemptRow>('select * from sign_in_attempts where id = $1', [id])
+      return rows[0] ?? null
+    },
+
+    /** Guarded: a waiting sign-in completes once; null for every other try. */
+    async completeSignInAttempt(q: Queryable, id: string, sessionId: string, now: number): Promise<SignInAttemptRow | null> {
+      const rows = await q.query<SignInAttemptRow>(`
+        update sign_in_attempts set status = 'complete', created_session_id = $2, updated_at = $3
+        where id = $1 and status = 'needs_first_factor' returning *`, [id, sessionId, now])
+      return rows[0] ?? null
     },
 
     /** When the code that verified a user's address by `email_code` was due to expire, and how many wrong ones preceded it. */

@@ -25,5 +25,9 @@ export interface Accepted {
 export interface SignedIn {
   instance: Instance
   user: UserRow
-  session: { id: string; token: string; expiresAt: number; createdAt: number; lastActiveAt: number }
+  session: {
+    id: string; token: string; expiresAt: number; createdAt: number; lastActiveAt: number
+    /** The organization it acts in (its tokens' `o`), while the person is a member of it. */
+    activeOrganizationId: string | null
+  }
 }

@@ -6,6 +6,7 @@ import { isInstanceId } from '../platform/ids.js'
 import type { AcceptService } from '../accept/accept.service.js'
 import { sessionCookie } from '../accept/session-cookie.js'
 import { redirectOriginsOf, type Instance } from '../instance/instance.schemas.js'
+import { refuseMethodOverride } from './method-override.js'
 
 const SIGN_UP_ID = /^sua_[A-Za-z0-9]{1,64}$/
 
@@ -37,8 +38,8 @@ export async function useFrontendConventions(app: FastifyInstance, deps: { accep
     }
     const signUpId = (request.params as { sign_up_id?: unknown } | undefined)?.sign_up_id
     if (typeof signUpId === 'string' && SIGN_UP_ID.test(signUpId)) {
-      const attempt = await accept.findSignUpAttempt(signUpId)
-      if (attempt) touched.push(await accept.resolveInstance(attempt.instance_id))
+      const instanceId = await accept.signUpInstanceId(signUpId)
+      if (instanceId) touched.push(await accept.resolveInstance(instanceId))
     }
     const signedIn = await accept.session(cookie.read(request))
     if (signedIn) touched.push(signedIn.instance)
@@ -73,7 +74,7 @@ export async function useFrontendConventions(app: FastifyInstance, deps: { accep
     delegator: async (request: FastifyRequest) => ({
       origin: request.headers.origin !== undefined && await isAllowed(request, request.headers.origin),
       credentials: true,
-      methods: ['GET', 'POST', 'DELETE'],
+      methods: ['GET', 'POST', 'PATCH', 'DELETE'],
       maxAge: 600,
     }),
   })
@@ -87,11 +88,13 @@ export async function useFrontendConventions(app: FastifyInstance, deps: { accep
   // POST and DELETE, so one named and not allowed is refused before anything happens. Without
   // an Origin header the caller is not a browser page acting for someone, and goes on.
   app.addHook('preValidation', async (request) => {
-    if (request.method === 'GET' || request.method === 'HEAD' || request.method === 'OPTIONS') return
     const origin = request.headers.origin
-    if (origin !== undefined && origin !== ownOrigin && !await isAllowed(request, origin)) {
+    const reads = request.method === 'GET' || request.method === 'HEAD' || request.method === 'OPTIONS'
+    if (!reads && origin !== undefined && origin !== ownOrigin && !await isAllowed(request, origin)) {
       throw new ApiError(403, 'origin_invalid', 'Invalid origin',
         `Requests from ${origin.slice(0, 100)} are not allowed: the origin must be allowed (FOYER_ALLOWED_REDIRECT_ORIGINS, or the instance's own origins) by every instance the request touches: the one it names, its ticket's or sign-up's, and the signed-in session's.`)
     }
+    // After the CORS headers, so that the page can read the refusal.
+    refuseMethodOverride(request)
   })
 }

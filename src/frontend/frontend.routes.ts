@@ -1,17 +1,19 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { AcceptService, SignedIn } from '../accept/accept.service.js'
-import { sessionCookie } from '../accept/session-cookie.js'
+import { sessionCookie, signUpCookie } from '../accept/session-cookie.js'
 import type { Clock } from '../platform/clock.js'
-import { ApiError, notFound, paramError } from '../platform/errors.js'
-import { newId } from '../platform/ids.js'
+import { ApiError, notFound, paramError, signedOut } from '../platform/errors.js'
+import type { SessionService } from '../sessions/sessions.service.js'
+import type { SessionTokenService } from '../sessions/session-tokens.js'
+import { newId, randomToken } from '../platform/ids.js'
 import { checkMetadataSize } from '../platform/validation.js'
 import { checkInput, refuseForbiddenKeys } from '../platform/http.js'
 import type { RequestLimits } from '../platform/rate-limit.js'
 import { useFrontendConventions } from './frontend.conventions.js'
 import {
-  AttemptVerificationBody, CreateSignInBody, CreateSignUpBody, InstanceQuery, SessionParams, SignUpParams,
-  codeSignUp, completeSignIn, ticketSignUp, toFapiClient, toFapiSession, type Strategy,
+  AttemptVerificationBody, CreateSignInBody, PrepareVerificationBody, CreateSignUpBody, InstanceQuery, SessionParams, SessionTokenBody, SignInFactorBody, SignInParams, SignUpParams,
+  TouchSessionBody, UpdateSignUpBody, codeSignUp, completeSignIn, keptTicketSignUp, ticketSignUp, toFapiClient, toFapiSession, waitingSignIn, type Strategy,
 } from './frontend.schemas.js'
 
 interface Deps {
@@ -21,11 +23,27 @@ interface Deps {
   allowedRedirectOrigins: readonly string[]
   /** Shared with the hosted pages: a code sign-up counts against the same per-IP budget. */
   limits: Pick<RequestLimits, 'signUp'>
+  sessions: Pick<SessionService, 'activateOrganization'>
+  tokens: Pick<SessionTokenService, 'mintFor'>
 }
 
+const organizationNotFound = (param: string) => paramError(404, 'organization_not_found_or_unauthorized', param,
+  'Organization not found or unauthorized', 'No organization of this instance has this id (or slug) with the signed-in person as a member.')
+const unsupportedFactor = (strategy: string) => paramError(422, 'form_param_value_invalid', 'strategy', 'is invalid',
+  `Foyer does not support the ${strategy.slice(0, 100)} strategy: a sign-in's one first factor is its password (attempt_first_factor with strategy=password).`)
+const unsupportedVerification = (strategy: string) => paramError(422, 'form_param_value_invalid', 'strategy', 'is invalid',
+  `Foyer does not support the ${strategy.slice(0, 100)} strategy: a sign-up's address is verified by its invitation ticket, or else by a code emailed to it (email_code).`)
 const missing = (param: string) => paramError(422, 'form_param_missing', param, 'is missing', `${param} must be included.`)
-const unsupported = (param: string, allowed: string) =>
-  paramError(422, 'form_param_value_invalid', param, 'is invalid', `${param} must be one of: ${allowed}. Foyer supports no other strategy.`)
+/** A strategy Foyer does not have (social, phone, Web3, passkeys, enterprise SSO…), named in the answer. */
+const unsupported = (strategy: string, allowed: string) =>
+  paramError(422, 'form_param_value_invalid', 'strategy', 'is invalid', `Foyer does not support the ${strategy.slice(0, 100)} strategy: strategy must be one of: ${allowed}.`)
+/** Identifiers Foyer accounts do not have: an account has one email address. */
+const OTHER_IDENTIFIERS = ['username', 'phone_number', 'web3_wallet'] as const
+function refuseOtherIdentifiers(body: Partial<Record<(typeof OTHER_IDENTIFIERS)[number], string | null>>) {
+  for (const param of OTHER_IDENTIFIERS) {
+    if (body[param] != null) throw paramError(422, 'form_param_unknown', param, 'is unknown', `Foyer accounts have an email address only: ${param} is not supported.`)
+  }
+}
 
 function metadata(raw: unknown): Record<string, unknown> | undefined {
   if (raw == null) return undefined
@@ -59,7 +77,14 @@ function metadata(raw: unknown): Record<string, unknown> | undefined {
 export const frontendRoutes = (deps: Deps): FastifyPluginAsyncTypebox => async (app) => {
   const { accept } = deps
   const cookie = sessionCookie(deps.publicUrl)
+  const signUps = signUpCookie(deps.publicUrl)
   await useFrontendConventions(app, deps)
+
+  /** The browser's sign-up secret: the one its cookie already holds, or a new one. */
+  const signUpSecret = (request: FastifyRequest) => {
+    const held = signUps.read(request)
+    return held && /^[A-Za-z0-9]{43}$/.test(held) ? held : randomToken(43)
+  }
 
   const hide = true
   // Sessions live on wall time; sign-up codes expire on their instance's (test) clock.
@@ -126,13 +151,70 @@ export const frontendRoutes = (deps: Deps): FastifyPluginAsyncTypebox => async (
   app.post('/sessions/:session_id/end', { schema: { hide, querystring: InstanceQuery, params: SessionParams } }, endCurrent('ended'))
   app.post('/sessions/:session_id/remove', { schema: { hide, querystring: InstanceQuery, params: SessionParams } }, endCurrent('removed'))
 
+  /**
+   * The cookie's live session, which must be the one the path names. Without one, 401
+   * signed_out: clerk-js then reloads its Client and, finding no session, signs the page out
+   * (a session revoked or ended elsewhere). A live cookie naming another session: 404.
+   */
+  async function ownSession(request: FastifyRequest, named: string | undefined, sessionId: string): Promise<SignedIn> {
+    const signedIn = await current(request, named)
+    if (!signedIn) throw signedOut()
+    if (signedIn.session.id !== sessionId) throw notFound('session')
+    return signedIn
+  }
+
+  // clerk-js's setActive and its focus handler: the session's active organization, by id or
+  // slug ('' for none), if the person is a member of it.
+  app.post('/sessions/:session_id/touch', {
+    schema: { hide, querystring: InstanceQuery, params: SessionParams, body: TouchSessionBody },
+  }, async (request) => {
+    let signedIn = await ownSession(request, request.query.instance, request.params.session_id)
+    const organization = request.body.active_organization_id
+    if (organization != null && organization !== (signedIn.session.activeOrganizationId ?? '')) {
+      if (!await deps.sessions.activateOrganization(signedIn.instance, signedIn.session.id, organization)) throw organizationNotFound('active_organization_id')
+      signedIn = await accept.session(signedIn.session.token) ?? signedIn
+    }
+    const code = await codeOf(signedIn)
+    return { response: toFapiSession(signedIn, code, now()), client: toFapiClient(signedIn, code, now()) }
+  })
+
+  // A session token for clerk-js (it writes it as the application's __session cookie), for
+  // the organization it names ('' for none) or else the session's active one.
+  app.post('/sessions/:session_id/tokens', {
+    schema: { hide, querystring: InstanceQuery, params: SessionParams, body: SessionTokenBody },
+  }, async (request) => {
+    const signedIn = await ownSession(request, request.query.instance, request.params.session_id)
+    const organization = request.body.organization_id
+    const minted = await deps.tokens.mintFor(signedIn.instance, { id: signedIn.session.id }, {
+      // The page's origin; the Origin check let only an allowed one this far.
+      azp: request.headers.origin ?? null,
+      ...(organization == null ? {} : { organization: { id: organization === '' ? null : organization } }),
+    })
+    if (!minted) throw signedOut()
+    if (organization && minted.session.org_id !== organization) throw organizationNotFound('organization_id')
+    // Top-level, not wrapped in {response, client}: Token.create reads `jwt` from the body itself.
+    return { object: 'token', jwt: minted.jwt }
+  })
+
   app.post('/sign_ups', { schema: { hide, querystring: InstanceQuery, body: CreateSignUpBody } }, async (request, reply) => {
     await refuseSignedIn(request)
     const body = request.body
+    refuseOtherIdentifiers(body)
     const unsafeMetadata = metadata(body.unsafe_metadata)
     if (body.strategy === 'ticket' || (body.strategy == null && body.ticket != null)) {
       if (!body.ticket) throw missing('ticket')
-      if (body.password == null) throw missing('password')
+      if (body.password == null) {
+        // clerk-js sends the ticket alone first, and the password later with PATCH: the
+        // sign-up waits, with the address verified by the ticket, which stays unused until then.
+        const secret = signUpSecret(request)
+        const started = await accept.startTicketSignUp({
+          ticket: body.ticket, browserSecret: secret, emailAddress: body.email_address, instanceId: request.query.instance,
+          firstName: body.first_name, lastName: body.last_name, unsafeMetadata,
+        })
+        signUps.set(reply, secret)
+        // No session yet, so no Client (clerk-js keeps the attempt it holds).
+        return { response: keptTicketSignUp(started.attempt, started.invitation), client: null }
+      }
       const done = await accept.signUpWithTicket({
         ticket: body.ticket, password: body.password, firstName: body.first_name, lastName: body.last_name, unsafeMetadata,
         emailAddress: body.email_address, instanceId: request.query.instance,
@@ -141,7 +223,7 @@ export const frontendRoutes = (deps: Deps): FastifyPluginAsyncTypebox => async (
       const signUp = ticketSignUp(newId('sua', now()), done, now())
       return { response: signUp, client: await clientAfter(done, { signUp, strategy: 'ticket' }) }
     }
-    if (body.strategy != null && body.strategy !== 'email_code') throw unsupported('strategy', 'ticket, email_code')
+    if (body.strategy != null && body.strategy !== 'email_code') throw unsupported(body.strategy, 'ticket, email_code')
     if (body.ticket != null) throw paramError(422, 'form_param_value_invalid', 'ticket', 'is invalid', 'A ticket goes with strategy=ticket.')
     if (body.email_address == null) throw missing('email_address')
     if (body.password == null) throw missing('password')
@@ -156,11 +238,58 @@ export const frontendRoutes = (deps: Deps): FastifyPluginAsyncTypebox => async (
     return { response: codeSignUp(attempt, deps.clock.now(instance)), client: null }
   })
 
+  // clerk-js's signUp.update (sent as POST ?_method=PATCH): names, unsafe metadata and the
+  // password of a ticket sign-up; with the password it completes, as one request with all of
+  // them would have.
+  app.patch('/sign_ups/:sign_up_id', { schema: { hide, querystring: InstanceQuery, params: SignUpParams, body: UpdateSignUpBody } }, async (request, reply) => {
+    await refuseSignedIn(request)
+    const body = request.body
+    refuseOtherIdentifiers(body)
+    if (body.strategy != null && body.strategy !== 'ticket') throw unsupported(body.strategy, 'ticket')
+    const attemptId = request.params.sign_up_id
+    const codeAttempt = await accept.findSignUpAttempt(attemptId)
+    if (codeAttempt && (!request.query.instance || request.query.instance === codeAttempt.instance_id)) {
+      throw paramError(422, 'form_param_value_invalid', 'sign_up_id', 'is invalid',
+        'A sign-up waiting for its emailed code takes no changes: complete it with attempt_verification.')
+    }
+    const done = await accept.completeTicketSignUp({
+      attemptId, browserSecret: signUps.read(request), instanceId: request.query.instance, password: body.password, emailAddress: body.email_address,
+      firstName: body.first_name, lastName: body.last_name, unsafeMetadata: metadata(body.unsafe_metadata),
+    })
+    if (!done.signedIn) return { response: keptTicketSignUp(done.attempt, done.invitation), client: null }
+    cookie.set(reply, done.signedIn.session.token)
+    const signUp = keptTicketSignUp(done.attempt, done.invitation, done.signedIn.user)
+    return { response: signUp, client: await clientAfter(done.signedIn, { signUp, strategy: 'ticket' }) }
+  })
+
+  // prepareEmailAddressVerification({strategy: 'email_code'}): the code emailed at the start
+  // stands if it is fresh; otherwise a new one is emailed (see renewSignUpCode).
+  app.post('/sign_ups/:sign_up_id/prepare_verification', {
+    schema: { hide, querystring: InstanceQuery, params: SignUpParams, body: PrepareVerificationBody },
+  }, async (request) => {
+    await refuseSignedIn(request)
+    if (request.body.strategy !== 'email_code') throw unsupportedVerification(request.body.strategy)
+    const attempt = await accept.findSignUpAttempt(request.params.sign_up_id)
+    if (!attempt) {
+      const ticketSignUp = await accept.signUpInstanceId(request.params.sign_up_id)
+      if (ticketSignUp && (!request.query.instance || request.query.instance === ticketSignUp)) {
+        throw paramError(400, 'verification_already_verified', 'strategy', 'This email address is verified already.',
+          'A sign-up with an invitation ticket has its address verified by the ticket: it needs no code.')
+      }
+      throw notFound('sign-up')
+    }
+    if (request.query.instance && request.query.instance !== attempt.instance_id) throw notFound('sign-up')
+    const instance = await accept.resolveInstance(attempt.instance_id)
+    if (!instance) throw notFound('sign-up')
+    const renewed = await accept.renewSignUpCode({ instance, attemptId: attempt.id })
+    return { response: codeSignUp(renewed, deps.clock.now(instance)), client: null }
+  })
+
   app.post('/sign_ups/:sign_up_id/attempt_verification', {
     schema: { hide, querystring: InstanceQuery, params: SignUpParams, body: AttemptVerificationBody },
   }, async (request, reply) => {
     await refuseSignedIn(request)
-    if (request.body.strategy !== 'email_code') throw unsupported('strategy', 'email_code')
+    if (request.body.strategy !== 'email_code') throw unsupportedVerification(request.body.strategy)
     if (!request.body.code) throw missing('code')
     // The sign-up's own instance; one named by the request must be that one.
     const attempt = await accept.findSignUpAttempt(request.params.sign_up_id)
@@ -184,9 +313,14 @@ export const frontendRoutes = (deps: Deps): FastifyPluginAsyncTypebox => async (
       done = await accept.signInWithTicket(body.ticket, { instanceId: request.query.instance })
       strategy = 'ticket'
     } else {
-      if (body.strategy != null && body.strategy !== 'password') throw unsupported('strategy', 'password, ticket')
+      if (body.strategy != null && body.strategy !== 'password') throw unsupported(body.strategy, 'password, ticket')
       if (body.identifier == null) throw missing('identifier')
-      if (body.password == null) throw missing('password')
+      if (body.password == null) {
+        if (body.ticket != null) throw missing('password')
+        // signIn.create({identifier}): the sign-in waits for its password (attempt_first_factor).
+        const attempt = await accept.startSignIn({ instance: await instanceFor(request.query.instance), identifier: body.identifier })
+        return { response: waitingSignIn(attempt), client: null }
+      }
       done = await accept.signIn({
         instance: await instanceFor(request.query.instance), identifier: body.identifier, password: body.password, ticket: body.ticket, ip: request.ip,
       })
@@ -196,4 +330,35 @@ export const frontendRoutes = (deps: Deps): FastifyPluginAsyncTypebox => async (
     const signIn = completeSignIn(newId('sia', now()), done, strategy, now())
     return { response: signIn, client: await clientAfter(done, { signIn, strategy }) }
   })
+
+  // attemptFirstFactor({strategy: 'password', password}) of a sign-in that named its identifier.
+  app.post('/sign_ins/:sign_in_id/attempt_first_factor', {
+    schema: { hide, querystring: InstanceQuery, params: SignInParams, body: SignInFactorBody },
+  }, async (request, reply) => {
+    await refuseSignedIn(request)
+    if (request.body.strategy !== 'password') throw unsupportedFactor(request.body.strategy)
+    if (request.body.password == null) throw missing('password')
+    const { attempt, signedIn } = await accept.attemptSignInPassword({
+      attemptId: request.params.sign_in_id, instanceId: request.query.instance, password: request.body.password, ip: request.ip,
+    })
+    cookie.set(reply, signedIn.session.token)
+    const signIn = completeSignIn(attempt.id, signedIn, 'password', now(), attempt.abandon_at)
+    return { response: signIn, client: await clientAfter(signedIn, { signIn, strategy: 'password' }) }
+  })
+
+  // A password needs no preparing, and Foyer has no other first factor nor any second factor:
+  // each of these names the strategy it cannot do.
+  app.post('/sign_ins/:sign_in_id/prepare_first_factor', {
+    schema: { hide, querystring: InstanceQuery, params: SignInParams, body: SignInFactorBody },
+  }, async (request) => {
+    throw request.body.strategy === 'password'
+      ? paramError(422, 'form_param_value_invalid', 'strategy', 'is invalid', 'A password needs no preparing: send it with attempt_first_factor.')
+      : unsupportedFactor(request.body.strategy)
+  })
+  for (const action of ['prepare_second_factor', 'attempt_second_factor']) {
+    app.post(`/sign_ins/:sign_in_id/${action}`, { schema: { hide, querystring: InstanceQuery, params: SignInParams } }, async () => {
+      throw paramError(422, 'form_param_value_invalid', 'strategy', 'is invalid',
+        'Foyer has no second factors (no TOTP, backup codes, phone or email codes): a sign-in is complete after its password.')
+    })
+  }
 }

@@ -1,7 +1,7 @@
 import { Type, type Static } from 'typebox'
 import type { EmailAddressRow, UserRow } from '../users/users.store.js'
-import type { SignUpAttemptRow } from '../accept/accept.store.js'
-import type { SignedIn } from '../accept/accept.service.js'
+import type { SignInAttemptRow, SignUpAttemptRow, TicketSignUpRow } from '../accept/accept.store.js'
+import type { SignedIn, TicketInvitation } from '../accept/accept.service.js'
 import { effectiveOrgInvitationStatus, type OrgInvitationView } from '../organizations/org-invitations.schemas.js'
 import type { SuggestionView } from '../organizations/domains.store.js'
 import type { ClerkMembership } from '../organizations/memberships.schemas.js'
@@ -25,15 +25,33 @@ export const CreateSignUpBody = Type.Object({
   last_name: text(256),
   // A JSON object; form bodies carry it as JSON text.
   unsafe_metadata: nullable(Type.Union([Type.Object({}, { additionalProperties: true }), Type.String({ maxLength: 16 * 1024 })])),
+  // Identifiers Foyer accounts do not have: named so that they are refused, not ignored.
+  username: text(256),
+  phone_number: text(64),
+  web3_wallet: text(256),
 })
 export type CreateSignUpBody = Static<typeof CreateSignUpBody>
 
 export const SignUpParams = Type.Object({ sign_up_id: Type.String({ maxLength: 100 }) })
+export const UpdateSignUpBody = Type.Object({
+  password: text(1024),
+  first_name: text(256),
+  last_name: text(256),
+  unsafe_metadata: CreateSignUpBody.properties.unsafe_metadata,
+  email_address: text(320),
+  strategy: text(50),
+  // Identifiers Foyer accounts do not have: named so that they are refused, not ignored.
+  username: text(256),
+  phone_number: text(64),
+  web3_wallet: text(256),
+})
+export type UpdateSignUpBody = Static<typeof UpdateSignUpBody>
 export const AttemptVerificationBody = Type.Object({
   strategy: Type.String({ maxLength: 50 }),
   code: text(50),
 })
 export type AttemptVerificationBody = Static<typeof AttemptVerificationBody>
+export const PrepareVerificationBody = Type.Object({ strategy: Type.String({ maxLength: 100 }) })
 
 export const CreateSignInBody = Type.Object({
   strategy: text(50),
@@ -43,7 +61,25 @@ export const CreateSignInBody = Type.Object({
 })
 export type CreateSignInBody = Static<typeof CreateSignInBody>
 
+export const SignInParams = Type.Object({ sign_in_id: Type.String({ maxLength: 100 }) })
+export const SignInFactorBody = Type.Object({
+  strategy: Type.String({ maxLength: 100 }),
+  password: text(1024),
+})
+export type SignInFactorBody = Static<typeof SignInFactorBody>
+
 export const SessionParams = Type.Object({ session_id: Type.String({ maxLength: 100 }) })
+export const TouchSessionBody = Type.Object({
+  // An organization's id or slug; '' for none (the personal account); left out, unchanged.
+  active_organization_id: text(200),
+  intent: text(50),
+})
+export type TouchSessionBody = Static<typeof TouchSessionBody>
+export const SessionTokenBody = Type.Object({
+  // An organization's id; '' for none; left out, the session's active one.
+  organization_id: text(200),
+})
+export type SessionTokenBody = Static<typeof SessionTokenBody>
 
 const DAY_MS = 24 * 60 * 60 * 1000
 /** How long Clerk keeps an unfinished sign-in or sign-up before abandoning it. */
@@ -142,7 +178,8 @@ export function toFapiSession(signedIn: SignedIn, code: CodeVerification | null,
     last_active_at: session.lastActiveAt,
     last_active_token: null,
     actor: null,
-    last_active_organization_id: null,
+    // clerk-js sends it back on every touch and token request: it must be the active one.
+    last_active_organization_id: session.activeOrganizationId,
     user: toFapiUser(user, code, session.lastActiveAt),
     public_user_data: {
       first_name: user.first_name,
@@ -176,7 +213,10 @@ export function toFapiClient(signedIn: SignedIn, code: CodeVerification | null, 
     sign_up: extra.signUp ?? null,
     last_active_session_id: extra.ended ? null : session.id,
     last_authentication_strategy: extra.strategy ?? null,
-    cookie_expires_at: session.expiresAt,
+    // Null, not the session's end: clerk-js 6 routes setActive({redirectUrl}) through
+    // GET /v1/client/touch once this is within 8 days, which a development key cannot take.
+    // Foyer's cookie lives as long as its session and is not extended by touching.
+    cookie_expires_at: null,
     captcha_bypass: false,
     created_at: session.createdAt,
     // The sign-in, not the session's activity: clerk-js keeps this as `__client_uat`, and
@@ -189,6 +229,8 @@ export function toFapiClient(signedIn: SignedIn, code: CodeVerification | null, 
 interface SignUpFacts {
   id: string
   status: 'missing_requirements' | 'complete'
+  /** Required fields still to send; the address is verified or waits for its code either way. */
+  missingFields?: string[]
   emailAddress: string
   emailVerification: Verification
   firstName: string | null
@@ -208,8 +250,8 @@ function toFapiSignUp(f: SignUpFacts) {
     // Foyer's one registration policy: an address and a password; names are optional.
     required_fields: ['email_address', 'password'],
     optional_fields: ['first_name', 'last_name'],
-    missing_fields: [],
-    unverified_fields: f.status === 'complete' ? [] : ['email_address'],
+    missing_fields: f.missingFields ?? [],
+    unverified_fields: f.status === 'complete' || f.emailVerification.status === 'verified' ? [] : ['email_address'],
     verifications: { email_address: f.emailVerification, phone_number: null, web3_wallet: null, external_account: null },
     username: null,
     email_address: f.emailAddress,
@@ -240,6 +282,22 @@ export function ticketSignUp(id: string, signedIn: SignedIn & { invitation: { em
   })
 }
 
+/**
+ * A ticket sign-up kept between its requests: missing its password, with the invited address
+ * verified by the ticket; or completed, with its user and session.
+ */
+export function keptTicketSignUp(attempt: TicketSignUpRow, invitation: TicketInvitation, user: UserRow | null = null) {
+  const complete = attempt.status === 'complete'
+  return toFapiSignUp({
+    id: attempt.id, status: complete ? 'complete' : 'missing_requirements', missingFields: complete ? [] : ['password'], emailAddress: attempt.email_address,
+    emailVerification: { ...ticketVerification(), next_action: '', supported_strategies: [] },
+    firstName: attempt.first_name, lastName: attempt.last_name,
+    // An application invitation's public metadata becomes the user's; an organization invitation's, the membership's.
+    publicMetadata: user?.public_metadata ?? (invitation.target === 'application' ? invitation.invitation.public_metadata : {}),
+    unsafeMetadata: attempt.unsafe_metadata, userId: attempt.created_user_id, sessionId: attempt.created_session_id, abandonAt: attempt.abandon_at,
+  })
+}
+
 /** A sign-up waiting for its emailed code, or completed by it. It cannot be finished once the code has expired. */
 export function codeSignUp(attempt: SignUpAttemptRow, now: number, sessionId: string | null = null) {
   const complete = attempt.status === 'complete'
@@ -257,8 +315,27 @@ export function codeSignUp(attempt: SignUpAttemptRow, now: number, sessionId: st
   })
 }
 
-/** A sign-in, which Foyer completes in the request that creates it. */
-export function completeSignIn(id: string, signedIn: SignedIn, strategy: 'password' | 'ticket', now: number) {
+/** A sign-in that named its identifier and waits for its password: Foyer's one first factor. */
+export function waitingSignIn(attempt: SignInAttemptRow) {
+  return {
+    object: 'sign_in_attempt',
+    id: attempt.id,
+    status: 'needs_first_factor',
+    supported_identifiers: ['email_address'],
+    supported_first_factors: [{ strategy: 'password' }],
+    supported_second_factors: null,
+    first_factor_verification: null,
+    second_factor_verification: null,
+    identifier: attempt.identifier,
+    // Nothing is said of the account before its password is checked.
+    user_data: null,
+    created_session_id: null,
+    abandon_at: attempt.abandon_at,
+  }
+}
+
+/** A complete sign-in: in the request that creates it, or by its first factor (`abandonAt` then the attempt's). */
+export function completeSignIn(id: string, signedIn: SignedIn, strategy: 'password' | 'ticket', now: number, abandonAt = now + ATTEMPT_LIFETIME_MS) {
   const { user, session } = signedIn
   const primary = user.email_addresses.find((e) => e.id === user.primary_email_address_id) ?? user.email_addresses[0]
   return {
@@ -275,7 +352,7 @@ export function completeSignIn(id: string, signedIn: SignedIn, strategy: 'passwo
     identifier: primary?.email_address ?? null,
     user_data: { first_name: user.first_name, last_name: user.last_name, has_image: false },
     created_session_id: session.id,
-    abandon_at: now + ATTEMPT_LIFETIME_MS,
+    abandon_at: abandonAt,
   }
 }
 

@@ -4,7 +4,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { AcceptService, SignedIn } from '../accept/accept.service.js'
 import { sessionCookie } from '../accept/session-cookie.js'
 import type { Clock } from '../platform/clock.js'
-import { ApiError, paramError } from '../platform/errors.js'
+import { ApiError, paramError, signedOut } from '../platform/errors.js'
 import { ORG_INVITATION_STATUSES, type OrgInvitationStatus } from '../organizations/org-invitations.schemas.js'
 import { toClerkMembership } from '../organizations/memberships.schemas.js'
 import { CREDENTIAL, useCredentialConstraint } from './credential-constraint.js'
@@ -22,8 +22,6 @@ interface Deps {
 }
 
 const HOUR_MS = 60 * 60 * 1000
-
-const signedOut = () => new ApiError(401, 'signed_out', 'Signed out', 'You are signed out: sign in to continue.')
 
 /** The statuses `value` names, each one of `allowed` (422 otherwise); null for every status. */
 function statusesOf<S extends string>(value: string | string[] | undefined, allowed: readonly S[]): S[] | null {
@@ -86,7 +84,9 @@ export const orgFrontendRoutes = (deps: Deps): FastifyPluginAsyncTypebox => asyn
     me.post('/organization_invitations/:invitation_id/accept', { schema: { hide, querystring: MeQuery, params: InvitationIdParams } }, async (request) => {
       const who = await signedIn(request, request.query)
       const joined = await accept.organizations.accept(who, { invitationId: request.params.invitation_id })
-      return { response: toFapiOrgInvitation(joined.invitation, deps.clock.now(who.instance)), client: await client(who) }
+      // Joining made the organization the session's active one: the Client says so.
+      const member = await accept.session(who.session.token) ?? who
+      return { response: toFapiOrgInvitation(joined.invitation, deps.clock.now(who.instance)), client: await client(member) }
     })
 
     me.get('/organization_memberships', { schema: { hide, querystring: MyMembershipsQuery } }, async (request) => {

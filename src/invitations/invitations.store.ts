@@ -177,10 +177,14 @@ export function createInvitationStore() {
       return rows[0] ?? null
     },
 
-    /** Deletes the invitation and every outbox row about it (they hold the recipient's address). */
+    /**
+     * Deletes the invitation, every outbox row about it, and the sign-ups waiting for a
+     * password with its ticket (they all hold the recipient's address).
+     */
     async remove(q: Queryable, instanceId: string, id: string): Promise<boolean> {
       const rows = await q.query(`
-        with inv as (delete from invitations where id = $1 and instance_id = $2 returning instance_id, id, status),
+        with inv as (delete from invitations where id = $1 and instance_id = $2 returning instance_id, id, status, ticket_hash),
+        waiting as (delete from ticket_sign_ups where instance_id = $2 and status = 'pending' and ticket_hash in (select ticket_hash from inv)),
         counted as (
           insert into invitation_counts (instance_id, status, shard, n)
           select inv.instance_id, inv.status, ${SHARD}, -1 from inv

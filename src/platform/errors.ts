@@ -43,6 +43,8 @@ export type ErrorCode =
   // Clerk's Frontend API answer (401) to a request that needs a session and has none.
   | 'signed_out'
   | 'not_allowed_access'
+  // Clerk's (from @clerk/shared's error localizations): an organization the person is no member of.
+  | 'organization_not_found_or_unauthorized'
   | 'sign_up_restricted'
   | 'origin_invalid'
   | 'too_many_requests'
@@ -81,6 +83,9 @@ export function toClerkErrors(err: ApiError, traceId: string): ClerkErrorBody {
 
 export const notFound = (what: string) =>
   new ApiError(404, 'resource_not_found', 'not found', `No ${what} was found.`)
+
+/** Clerk's Frontend API answer to a request that needs a session and has none: clerk-js then reloads its client, and signs out. */
+export const signedOut = () => new ApiError(401, 'signed_out', 'Signed out', 'You are signed out: sign in to continue.')
 
 export const paramError = (status: number, code: ErrorCode, param: string, message: string, longMessage = message) =>
   new ApiError(status, code, message, longMessage, { param_name: param })

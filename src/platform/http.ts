@@ -170,7 +170,11 @@ export function forbiddenKey(value: unknown, path: string, depth = 0): string | 
 }
 
 /** Clerk's error shape for every error, 404s included, and JSON typed exactly as the SDK expects. */
-export function registerHttpConventions(app: FastifyInstance) {
+/**
+ * `unroutable`, when given, may throw its own error for a request no route matched (one whose
+ * method was not what its client meant, say) before the 404.
+ */
+export function registerHttpConventions(app: FastifyInstance, options: { unroutable?: (request: FastifyRequest) => void } = {}) {
   // The official SDK sends `Content-Type: application/json` with an empty body on bodiless
   // POSTs (revoke); Clerk accepts that, so an empty JSON body reads as no body.
   // Bodies are JSON or form-encoded; anything else, text/plain included, is a 415.
@@ -185,8 +189,14 @@ export function registerHttpConventions(app: FastifyInstance) {
   })
 
   app.setErrorHandler((err, request, reply) => sendError(request, reply, err))
-  app.setNotFoundHandler((request, reply) =>
-    sendError(request, reply, new ApiError(404, 'resource_not_found', 'not found', `No route ${request.method} ${request.url.split('?')[0]} exists.`)))
+  app.setNotFoundHandler((request, reply) => {
+    try {
+      options.unroutable?.(request)
+    } catch (err) {
+      return sendError(request, reply, err)
+    }
+    return sendError(request, reply, new ApiError(404, 'resource_not_found', 'not found', `No route ${request.method} ${request.url.split('?')[0]} exists.`))
+  })
 
   // The official SDK parses a body as JSON only when Content-Type is exactly application/json.
   app.addHook('onSend', async (_request, reply, payload) => {

@@ -26,6 +26,11 @@ export interface MintOptions {
   expiresInSeconds?: number | null
   /** The origin the token is for (`azp`): the application's page. */
   azp?: string | null
+  /**
+   * The organization the token speaks for instead of the session's active one: an id, or null
+   * for none (the personal account). One the person is not a member of is left out.
+   */
+  organization?: { id: string | null }
 }
 
 const b64url = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url')
@@ -66,7 +71,7 @@ export function createSessionTokenService({ db, clock, store, signingKeys, publi
   /** `mint` for a session named by id or by its Foyer cookie: null where `mint` answers 404. */
   async function mintFor(instance: Instance, key: SessionKey, options: MintOptions = {}): Promise<{ jwt: string; session: TokenSubject } | null> {
     const now = clock.now()
-    const session = await store.findTokenSubject(db, instance.id, key, now)
+    const session = await store.findTokenSubject(db, instance.id, key, now, options.organization)
     if (!session) return null
     // One guarded write a minute per session, however many tokens are minted in between.
     if (session.last_active_at < now - ACTIVITY_STAMP_INTERVAL_MS) {

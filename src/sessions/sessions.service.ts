@@ -63,6 +63,13 @@ export function createSessionService({ db, clock, store, tokens, users, outbox }
     },
 
     createToken: tokens.mint,
+
+    /**
+     * Makes the organization named by id or slug the session's active one, if its person is a
+     * member of it ('' makes none active); false, changing nothing, otherwise.
+     */
+    activateOrganization: (instance: Instance, sessionId: string, idOrSlug: string): Promise<boolean> =>
+      store.activateOrganization(db, instance.id, { id: sessionId }, idOrSlug),
   }
 }
 

@@ -105,33 +105,39 @@ export function createSessionStore() {
      * role in it; a membership since removed leaves the organization out (the token must not
      * claim a role the person no longer has).
      */
-    async findTokenSubject(q: Queryable, instanceId: string, key: SessionKey, now: number): Promise<TokenSubject | null> {
+    async findTokenSubject(q: Queryable, instanceId: string, key: SessionKey, now: number, organization?: { id: string | null }): Promise<TokenSubject | null> {
       const { column, value } = keyColumn(key)
+      // `organization`, when given, stands in for the session's own active organization.
       const rows = await q.query<TokenSubject>(`
         select s.id, s.user_id, s.created_at, s.last_active_at, o.id as org_id, o.slug as org_slug, m.role as org_role
         from sessions s
         join users u on u.id = s.user_id and u.instance_id = s.instance_id
-        left join organization_memberships m on m.organization_id = s.active_organization_id and m.user_id = s.user_id and m.instance_id = s.instance_id
+        left join organization_memberships m
+          on m.organization_id = (case when $4::boolean then $5::text else s.active_organization_id end) and m.user_id = s.user_id and m.instance_id = s.instance_id
         left join organizations o on o.id = m.organization_id
-        where ${column} = $1 and s.instance_id = $2 and s.status = 'active' and s.expires_at > $3`, [value, instanceId, now])
+        where ${column} = $1 and s.instance_id = $2 and s.status = 'active' and s.expires_at > $3`,
+      [value, instanceId, now, organization !== undefined, organization?.id ?? null])
       return rows[0] ?? null
     },
 
     /**
      * Makes the organization named by id or slug the session's active one, if its person is a
-     * member of it; '' makes none active. Anything else changes nothing (Clerk's rule).
+     * member of it; '' makes none active. Anything else changes nothing (Clerk's rule), and
+     * answers false.
      */
-    async activateOrganization(q: Queryable, instanceId: string, key: SessionKey, idOrSlug: string): Promise<void> {
+    async activateOrganization(q: Queryable, instanceId: string, key: SessionKey, idOrSlug: string): Promise<boolean> {
       const { column, value } = keyColumn(key)
       if (idOrSlug === '') {
-        await q.query(`update sessions s set active_organization_id = null where ${column} = $1 and s.instance_id = $2`, [value, instanceId])
-        return
+        const rows = await q.query(`update sessions s set active_organization_id = null where ${column} = $1 and s.instance_id = $2 returning s.id`, [value, instanceId])
+        return rows.length > 0
       }
-      await q.query(`
+      const rows = await q.query(`
         update sessions s set active_organization_id = m.organization_id
         from organization_memberships m join organizations o on o.id = m.organization_id
-        where ${column} = $1 and s.instance_id = $2 and m.user_id = s.user_id and o.instance_id = s.instance_id and (o.id = $3 or o.slug = $3)`,
+        where ${column} = $1 and s.instance_id = $2 and m.user_id = s.user_id and o.instance_id = s.instance_id and (o.id = $3 or o.slug = $3)
+        returning s.id`,
       [value, instanceId, idOrSlug])
+      return rows.length > 0
     },
 
     /**

@@ -8,11 +8,15 @@ export interface FapiReply<T = any> {
   headers: Record<string, string | string[] | number | undefined>
   /** The session token the answer set, '' when it cleared the cookie, null when it did not touch it. */
   session: string | null
+  /** Every cookie the answer set, by name ('' for one it cleared). */
+  cookies: Record<string, string>
 }
 
 export interface FapiOptions {
   /** A session token to send as the cookie. */
   session?: string | null
+  /** More cookies to send, by name. */
+  cookies?: Record<string, string>
   /** Sent as the Origin header. */
   origin?: string
   /** Form-encoded (as Clerk's own clients send) instead of JSON. */
@@ -33,10 +37,11 @@ function sessionSet(setCookie: string | string[] | number | undefined): string |
 
 /** The Frontend API as a browser page would call it: no secret key; a cookie, an origin. */
 export function fapi(app: FastifyInstance) {
-  const send = async <T = any>(method: 'GET' | 'POST' | 'DELETE' | 'OPTIONS', path: string, body?: Record<string, unknown>, o: FapiOptions = {}): Promise<FapiReply<T>> => {
+  const send = async <T = any>(method: 'GET' | 'POST' | 'PATCH' | 'DELETE' | 'OPTIONS', path: string, body?: Record<string, unknown>, o: FapiOptions = {}): Promise<FapiReply<T>> => {
     const url = o.instance ? `${path}${path.includes('?') ? '&' : '?'}instance=${o.instance}` : path
     const headers: Record<string, string> = { ...o.headers }
-    if (o.session) headers.cookie = `${SESSION_COOKIE}=${encodeURIComponent(o.session)}`
+    const cookies = { ...(o.session ? { [SESSION_COOKIE]: o.session } : {}), ...o.cookies }
+    if (Object.keys(cookies).length > 0) headers.cookie = Object.entries(cookies).map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join('; ')
     if (o.origin) headers.origin = o.origin
     let payload: string | undefined
     if (body !== undefined) {
@@ -49,11 +54,16 @@ export function fapi(app: FastifyInstance) {
       }
     }
     const res = await app.inject({ method, url, headers, ...(payload === undefined ? {} : { payload }), ...(o.remoteAddress ? { remoteAddress: o.remoteAddress } : {}) })
-    return { status: res.statusCode, body: res.body ? JSON.parse(res.body) : undefined, headers: res.headers, session: sessionSet(res.headers['set-cookie']) }
+    return {
+      status: res.statusCode, body: res.body ? JSON.parse(res.body) : undefined, headers: res.headers, session: sessionSet(res.headers['set-cookie']),
+      cookies: Object.fromEntries([res.headers['set-cookie'] ?? []].flat().map((line) => /^([^=]+)=([^;]*)/.exec(String(line))).filter((m) => m !== null)
+        .map((m) => [m[1]!, decodeURIComponent(m[2]!)])),
+    }
   }
   return {
     get: <T = any>(path: string, o?: FapiOptions) => send<T>('GET', path, undefined, o),
     post: <T = any>(path: string, body?: Record<string, unknown>, o?: FapiOptions) => send<T>('POST', path, body, o),
+    patch: <T = any>(path: string, body?: Record<string, unknown>, o?: FapiOptions) => send<T>('PATCH', path, body, o),
     delete: <T = any>(path: string, o?: FapiOptions) => send<T>('DELETE', path, undefined, o),
     options: (path: string, o?: FapiOptions) => send('OPTIONS', path, undefined, o),
   }

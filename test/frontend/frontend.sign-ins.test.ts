@@ -1,13 +1,13 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { buildTestApp, client, uniqueEmail, type Client, type TestApp } from '../helpers/build-app.js'
+import { APP_ORIGIN, buildTestApp, client, uniqueEmail, type Client, type TestApp } from '../helpers/build-app.js'
 import { forEachDatabase } from '../helpers/databases.js'
 import { makeInvitation } from '../helpers/factories.js'
 import { assertMatchesFapi } from '../helpers/spec.js'
 import { newId } from '../../src/platform/ids.js'
 import { hashPassword } from '../../src/users/passwords.js'
 import { createUserStore } from '../../src/users/users.store.js'
-import { fapi, outboxTopics, ticketOf, type Fapi, type FapiReply } from './fapi-client.js'
+import { fapi, outboxTopics, ticketOf, type Fapi, type FapiOptions, type FapiReply } from './fapi-client.js'
 
 const PASSWORD = 'correct horse battery'
 
@@ -72,7 +72,6 @@ forEachDatabase('Frontend API sign-ins and the Client', (engine) => {
       const member = await makeMember(instance.id)
       assertClerkError(await signIn({ identifier: member.email, password: 'wrong password' }, { instance: instance.id }), 422, 'form_password_incorrect', 'password')
       assertClerkError(await signIn({ identifier: uniqueEmail('ghost'), password: PASSWORD }, { instance: instance.id }), 422, 'form_identifier_not_found', 'identifier')
-      assertClerkError(await signIn({ identifier: member.email }, { instance: instance.id }), 422, 'form_param_missing', 'password')
       assertClerkError(await signIn({ strategy: 'email_link', identifier: member.email }, { instance: instance.id }), 422, 'form_param_value_invalid', 'strategy')
     })
 
@@ -88,6 +87,114 @@ forEachDatabase('Frontend API sign-ins and the Client', (engine) => {
       const member = await makeMember(instance.id)
       const first = await signIn({ identifier: member.email, password: PASSWORD }, { instance: instance.id })
       assertClerkError(await signIn({ identifier: member.email, password: PASSWORD }, { instance: instance.id, session: first.session }), 400, 'session_exists')
+    })
+  })
+
+  describe('POST /v1/client/sign_ins with the identifier alone, then attempt_first_factor with the password, as clerk-js sends them', () => {
+    const CLERK_JS = '__clerk_api_version=2026-08-20&_clerk_js_version=6.40.0'
+    const start = (instanceId: string, identifier: string, o: FapiOptions = {}) =>
+      f.post(`/fapi/${instanceId}/v1/client/sign_ins?${CLERK_JS}`, { identifier, locale: 'en-US' }, { form: true, ...o })
+    const attempt = (instanceId: string, id: string, body: Record<string, unknown>, o: FapiOptions = {}) =>
+      f.post(`/fapi/${instanceId}/v1/client/sign_ins/${id}/attempt_first_factor?${CLERK_JS}`, body, { form: true, ...o })
+
+    it('answers needs_first_factor with password as the factor, telling nothing of the account; the password then completes it', async () => {
+      const { instance } = await newInstance()
+      const member = await makeMember(instance.id)
+      const started = await start(instance.id, ` ${member.email.toUpperCase()} `, { origin: APP_ORIGIN })
+      assert.equal(started.status, 200, JSON.stringify(started.body))
+      assertMatchesFapi('Client.ClientWrappedSignIn', started.body)
+      assert.equal(started.headers['access-control-allow-origin'], APP_ORIGIN)
+      const s = started.body.response
+      assert.equal(s.status, 'needs_first_factor')
+      assert.deepEqual(s.supported_first_factors, [{ strategy: 'password' }])
+      assert.equal(s.identifier, member.email)
+      assert.equal(s.user_data, null)
+      assert.equal(s.created_session_id, null)
+      assert.equal(started.body.client, null)
+      assert.equal(started.session, null)
+      // An unknown address answers the same.
+      const ghost = await start(instance.id, uniqueEmail('ghost'))
+      assert.equal(ghost.status, 200)
+      assert.deepEqual(Object.keys(ghost.body.response).sort(), Object.keys(s).sort())
+      assert.equal(ghost.body.response.status, 'needs_first_factor')
+
+      const done = await attempt(instance.id, s.id, { strategy: 'password', password: PASSWORD }, { origin: APP_ORIGIN })
+      assert.equal(done.status, 200, JSON.stringify(done.body))
+      assertMatchesFapi('Client.ClientWrappedSignIn', done.body)
+      assert.equal(done.body.response.id, s.id)
+      assert.equal(done.body.response.status, 'complete')
+      assert.equal(done.body.response.first_factor_verification.strategy, 'password')
+      assert.match(done.body.response.created_session_id, /^sess_/)
+      assert.ok(done.session)
+      assert.deepEqual(done.body.client.sessions.map((x: { id: string }) => x.id), [done.body.response.created_session_id])
+      assert.equal(done.body.client.sessions[0].user.id, member.id)
+      assert.equal(done.body.client.sign_in.id, s.id)
+
+      // Once complete it takes no more passwords.
+      assertClerkError(await attempt(instance.id, s.id, { strategy: 'password', password: PASSWORD }), 400, 'verification_already_verified')
+    })
+
+    it('a wrong password and an unknown address are refused as a one-request sign-in refuses them, and counted by the throttle', async () => {
+      const { instance } = await newInstance()
+      const member = await makeMember(instance.id)
+      const s = (await start(instance.id, member.email)).body.response
+      assertClerkError(await attempt(instance.id, s.id, { strategy: 'password', password: 'wrong password' }), 422, 'form_password_incorrect', 'password')
+      assertClerkError(await attempt(instance.id, s.id, { strategy: 'password' }), 422, 'form_param_missing', 'password')
+      const ghost = (await start(instance.id, uniqueEmail('ghost'))).body.response
+      assertClerkError(await attempt(instance.id, ghost.id, { strategy: 'password', password: PASSWORD }), 422, 'form_identifier_not_found', 'identifier')
+      // The right password still completes it.
+      assert.equal((await attempt(instance.id, s.id, { strategy: 'password', password: PASSWORD })).status, 200)
+      // Ten failures for one account, whichever way they come, and the eleventh is turned away.
+      const locked = await makeMember(instance.id)
+      for (let i = 0; i < 10; i++) {
+        const id = (await start(instance.id, locked.email)).body.response.id
+        assertClerkError(await attempt(instance.id, id, { strategy: 'password', password: 'wrong password' }), 422, 'form_password_incorrect')
+      }
+      const id = (await start(instance.id, locked.email)).body.response.id
+      assertClerkError(await attempt(instance.id, id, { strategy: 'password', password: PASSWORD }), 429, 'too_many_requests')
+    })
+
+    it('a sign-in of another instance, or unknown, is not found; signed in already, session_exists', async () => {
+      const a = await newInstance()
+      const b = await newInstance()
+      const member = await makeMember(a.instance.id)
+      const s = (await start(a.instance.id, member.email)).body.response
+      assertClerkError(await attempt(b.instance.id, s.id, { strategy: 'password', password: PASSWORD }), 404, 'resource_not_found')
+      assertClerkError(await attempt(a.instance.id, 'sia_nope', { strategy: 'password', password: PASSWORD }), 404, 'resource_not_found')
+      const first = await attempt(a.instance.id, s.id, { strategy: 'password', password: PASSWORD })
+      const again = (await start(a.instance.id, member.email)).body.response
+      assertClerkError(await attempt(a.instance.id, again.id, { strategy: 'password', password: PASSWORD }, { session: first.session }), 400, 'session_exists')
+    })
+
+    it('a sign-in is abandoned after a day', async () => {
+      const { instance } = await newInstance()
+      const member = await makeMember(instance.id)
+      const s = (await start(instance.id, member.email)).body.response
+      t.clock.advance(24 * 60 * 60 * 1000 + 1)
+      assertClerkError(await attempt(instance.id, s.id, { strategy: 'password', password: PASSWORD }), 404, 'resource_not_found')
+    })
+
+    it('every other factor answers 422 naming strategy, never 500: Foyer\'s one factor is the password', async () => {
+      const { instance } = await newInstance()
+      const member = await makeMember(instance.id)
+      const s = (await start(instance.id, member.email)).body.response
+      for (const strategy of ['email_code', 'phone_code', 'email_link', 'passkey', 'web3_metamask_signature', 'oauth_google', 'reset_password_email_code', 'totp', 'ticket']) {
+        const res = await attempt(instance.id, s.id, { strategy, code: '123456' })
+        assertClerkError(res, 422, 'form_param_value_invalid', 'strategy')
+        assert.match(res.body.errors[0].long_message, /Foyer does not support/)
+        assertClerkError(await f.post(`/v1/client/sign_ins/${s.id}/prepare_first_factor`, { strategy }, { form: true }), 422, 'form_param_value_invalid', 'strategy')
+      }
+      assertClerkError(await f.post(`/v1/client/sign_ins/${s.id}/prepare_first_factor`, { strategy: 'password' }, { form: true }), 422, 'form_param_value_invalid', 'strategy')
+      for (const action of ['prepare_second_factor', 'attempt_second_factor']) {
+        const res = await f.post(`/v1/client/sign_ins/${s.id}/${action}`, { strategy: 'totp', code: '123456' }, { form: true })
+        assertClerkError(res, 422, 'form_param_value_invalid', 'strategy')
+        assert.match(res.body.errors[0].long_message, /no second factors/)
+      }
+      for (const strategy of ['oauth_google', 'passkey', 'web3_metamask_signature', 'phone_code', 'email_link', 'enterprise_sso']) {
+        assertClerkError(await signIn({ strategy, identifier: member.email }, { instance: instance.id, form: true }), 422, 'form_param_value_invalid', 'strategy')
+      }
+      // Still waiting: the password completes it.
+      assert.equal((await attempt(instance.id, s.id, { strategy: 'password', password: PASSWORD })).status, 200)
     })
   })
 

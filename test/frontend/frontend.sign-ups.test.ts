@@ -1,13 +1,16 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { buildTestApp, client, uniqueEmail, type Client, type TestApp } from '../helpers/build-app.js'
+import { APP_ORIGIN, buildTestApp, client, uniqueEmail, type Client, type TestApp } from '../helpers/build-app.js'
 import { forEachDatabase } from '../helpers/databases.js'
-import { makeInvitation, makeUser } from '../helpers/factories.js'
+import { makeInvitation, makeOrganization, makeUser } from '../helpers/factories.js'
 import { assertMatchesFapi } from '../helpers/spec.js'
-import { fapi, outboxTopics, ticketOf, type Fapi, type FapiReply } from './fapi-client.js'
+import { SIGN_UP_COOKIE } from '../../src/accept/session-cookie.js'
+import { fapi, outboxTopics, ticketOf, type Fapi, type FapiOptions, type FapiReply } from './fapi-client.js'
 
 const DAY_MS = 24 * 60 * 60 * 1000
 const PASSWORD = 'correct horse battery'
+// What clerk-js adds to every request.
+const CLERK_JS = '__clerk_api_version=2026-08-20&_clerk_js_version=6.40.0'
 
 function assertClerkError(res: FapiReply, status: number, code: string, param?: string) {
   assert.equal(res.status, status, JSON.stringify(res.body))
@@ -229,7 +232,6 @@ forEachDatabase('Frontend API sign-ups', (engine) => {
       const { instance, api } = await newInstance()
       const inv = await makeInvitation(api)
       assertClerkError(await signUp(ticketOf(inv), { password: 'short' }), 422, 'form_password_length_too_short', 'password')
-      assertClerkError(await f.post('/v1/client/sign_ups', { strategy: 'ticket', ticket: ticketOf(inv) }), 422, 'form_param_missing', 'password')
       assert.equal(await userCount(instance.id), 0)
       assert.equal(await statusOf(api, inv.id), 'pending')
     })
@@ -250,9 +252,212 @@ forEachDatabase('Frontend API sign-ups', (engine) => {
       assert.equal(await statusOf(api, inv.id), 'pending')
     })
 
-    it('refuses strategies Foyer does not have with 422', async () => {
-      assertClerkError(await f.post('/v1/client/sign_ups', { strategy: 'oauth_google', email_address: uniqueEmail(), password: PASSWORD }), 422, 'form_param_value_invalid', 'strategy')
+    it('refuses strategies and identifiers Foyer does not have with 422 naming them, never 500', async () => {
+      for (const strategy of ['oauth_google', 'oauth_github', 'phone_code', 'web3_metamask_signature', 'passkey', 'enterprise_sso', 'saml', 'google_one_tap', 'email_link']) {
+        const res = await f.post('/v1/client/sign_ups', { strategy, email_address: uniqueEmail(), password: PASSWORD }, { form: true })
+        assertClerkError(res, 422, 'form_param_value_invalid', 'strategy')
+        assert.match(res.body.errors[0].long_message, new RegExp(`Foyer does not support the ${strategy} strategy`))
+      }
+      for (const param of ['phone_number', 'username', 'web3_wallet']) {
+        assertClerkError(await f.post('/v1/client/sign_ups', { [param]: 'x', password: PASSWORD }, { form: true }), 422, 'form_param_unknown', param)
+      }
       assertClerkError(await f.post('/v1/client/sign_ups', { strategy: 'email_code', ticket: 'abc', email_address: uniqueEmail(), password: PASSWORD }), 422, 'form_param_value_invalid', 'ticket')
+    })
+  })
+
+  describe('POST /v1/client/sign_ups with a ticket and no password, then PATCH /v1/client/sign_ups/{id}, as clerk-js sends them', () => {
+    /** clerk-js's signUp.create({strategy: 'ticket', ticket}): form-encoded, with the locale it adds. */
+    const start = (ticket: string, extra: Record<string, unknown> = {}, o: FapiOptions = {}) =>
+      f.post(`/v1/client/sign_ups?${CLERK_JS}`, { strategy: 'ticket', ticket, locale: 'en-US', timezone: 'UTC', ...extra }, { form: true, ...o })
+    /** clerk-js's signUp.update(…): POST ?_method=PATCH, from the browser holding the sign-up cookie. */
+    const update = (started: FapiReply, body: Record<string, unknown>, o: FapiOptions = {}) =>
+      f.post(`/v1/client/sign_ups/${started.body.response.id}?${CLERK_JS}&_method=PATCH`, body, { form: true, cookies: signUpCookieOf(started), ...o })
+    const signUpCookieOf = (res: FapiReply) => ({ [SIGN_UP_COOKIE]: res.cookies[SIGN_UP_COOKIE]! })
+
+    it('answers missing_requirements, password missing and the invited address verified by the ticket; keeps the ticket\'s hash only, and accepts nothing yet', async () => {
+      const { instance, api } = await newInstance()
+      const inv = await makeInvitation(api, { public_metadata: { plan: 'pro' } })
+      const ticket = ticketOf(inv)
+      const started = await start(ticket, { unsafe_metadata: '{"ref":"email"}' })
+      assert.equal(started.status, 200, JSON.stringify(started.body))
+      assertMatchesFapi('Client.ClientWrappedSignUp', started.body)
+      const s = started.body.response
+      assert.equal(s.status, 'missing_requirements')
+      assert.deepEqual(s.missing_fields, ['password'])
+      assert.deepEqual(s.unverified_fields, [])
+      assert.ok(s.required_fields.includes('password') && s.required_fields.includes('email_address'), JSON.stringify(s.required_fields))
+      assert.equal(s.email_address, inv.email_address)
+      assert.equal(s.verifications.email_address.status, 'verified')
+      assert.equal(s.verifications.email_address.strategy, 'ticket')
+      assert.deepEqual(s.public_metadata, { plan: 'pro' })
+      assert.deepEqual(s.unsafe_metadata, { ref: 'email' })
+      assert.equal(s.created_user_id, null)
+      assert.equal(s.created_session_id, null)
+      assert.equal(started.body.client, null, 'no session, so no Client')
+      assert.equal(started.session, null)
+      assert.match(started.cookies[SIGN_UP_COOKIE] ?? '', /^[A-Za-z0-9]{43}$/)
+
+      const rows = await t.db.query<Record<string, unknown>>('select * from ticket_sign_ups where id = $1', [s.id])
+      assert.equal(rows.length, 1)
+      assert.equal(rows[0]!.ticket_hash, t.services.tickets.hash(ticket))
+      assert.ok(!JSON.stringify(rows).includes(ticket), 'the raw ticket is stored nowhere')
+      assert.ok(!JSON.stringify(rows).includes(started.cookies[SIGN_UP_COOKIE]!), 'nor the browser\'s secret')
+      assert.equal(await statusOf(api, inv.id), 'pending')
+      assert.equal(await userCount(instance.id), 0)
+      assert.deepEqual((await outboxTopics(t, instance.id)).filter((x) => x !== 'invitation.created'), [])
+
+      const done = await update(started, { password: PASSWORD, first_name: 'Ada' }, { origin: APP_ORIGIN })
+      assert.equal(done.status, 200, JSON.stringify(done.body))
+      assertMatchesFapi('Client.ClientWrappedSignUp', done.body)
+      assert.equal(done.headers['access-control-allow-origin'], APP_ORIGIN)
+      const c = done.body.response
+      assert.equal(c.id, s.id)
+      assert.equal(c.status, 'complete')
+      assert.deepEqual(c.missing_fields, [])
+      assert.equal(c.first_name, 'Ada')
+      assert.deepEqual(c.unsafe_metadata, { ref: 'email' })
+      assert.deepEqual(c.public_metadata, { plan: 'pro' })
+      assert.match(c.created_user_id, /^user_/)
+      assert.match(c.created_session_id, /^sess_/)
+      assert.ok(done.session, 'the session cookie is set')
+      assert.deepEqual(done.body.client.sessions.map((x: { id: string }) => x.id), [c.created_session_id])
+      assert.equal(done.body.client.sign_up.id, s.id)
+      assert.deepEqual(await usersWith(instance.id, inv.email_address), [{ user_id: c.created_user_id, verification_strategy: 'ticket' }])
+      assert.equal(await statusOf(api, inv.id), 'accepted')
+      const user = done.body.client.sessions[0].user
+      assert.equal(user.first_name, 'Ada')
+      assert.deepEqual(user.public_metadata, { plan: 'pro' })
+      assert.deepEqual(user.unsafe_metadata, { ref: 'email' })
+      const events = await outboxTopics(t, instance.id)
+      assert.equal(events.filter((e) => e === 'invitation.accepted').length, 1)
+      assert.equal(events.filter((e) => e === 'user.created').length, 1)
+      assert.equal((await f.get('/v1/client', { session: done.session })).body.response.sessions[0].user.id, c.created_user_id)
+
+      // Complete: the same request again is refused, and so is the ticket.
+      assertClerkError(await update(started, { password: PASSWORD }), 400, 'ticket_invalid', 'ticket')
+      assertClerkError(await start(ticket), 400, 'ticket_invalid', 'ticket')
+    })
+
+    it('a PATCH without a password keeps names and metadata for the completion, and still waits', async () => {
+      const { instance, api } = await newInstance()
+      const inv = await makeInvitation(api)
+      const started = await start(ticketOf(inv), { first_name: 'Grace' })
+      const named = await update(started, { last_name: 'Hopper', unsafe_metadata: '{"team":"navy"}' })
+      assert.equal(named.status, 200, JSON.stringify(named.body))
+      assertMatchesFapi('Client.ClientWrappedSignUp', named.body)
+      assert.equal(named.body.response.status, 'missing_requirements')
+      assert.equal(named.body.response.first_name, 'Grace')
+      assert.equal(named.body.response.last_name, 'Hopper')
+      assert.equal(named.session, null)
+      assert.equal(await userCount(instance.id), 0)
+      const done = await update(started, { password: PASSWORD })
+      assert.equal(done.body.response.status, 'complete', JSON.stringify(done.body))
+      const user = done.body.client.sessions[0].user
+      assert.deepEqual([user.first_name, user.last_name, user.unsafe_metadata], ['Grace', 'Hopper', { team: 'navy' }])
+    })
+
+    it('is refused from another browser, for another instance, and for an unknown id (404); a short password leaves it waiting', async () => {
+      const a = await newInstance()
+      const b = await newInstance()
+      const inv = await makeInvitation(a.api)
+      const started = await start(ticketOf(inv))
+      assertClerkError(await update(started, { password: PASSWORD }, { cookies: {} }), 404, 'resource_not_found')
+      assertClerkError(await update(started, { password: PASSWORD }, { cookies: { [SIGN_UP_COOKIE]: 'A'.repeat(43) } }), 404, 'resource_not_found')
+      // Another browser's own sign-up cookie does not open this one.
+      const elsewhere = await start(ticketOf(await makeInvitation(a.api)))
+      assertClerkError(await update(started, { password: PASSWORD }, { cookies: signUpCookieOf(elsewhere) }), 404, 'resource_not_found')
+      assertClerkError(await update(started, { password: PASSWORD }, { instance: b.instance.id }), 404, 'resource_not_found')
+      assertClerkError(await f.post(`/v1/client/sign_ups/sua_nope?_method=PATCH`, { password: PASSWORD }, { form: true, cookies: signUpCookieOf(started) }), 404, 'resource_not_found')
+      assertClerkError(await update(started, { password: 'short' }), 422, 'form_password_length_too_short', 'password')
+      assertClerkError(await update(started, { password: PASSWORD, email_address: uniqueEmail('other') }), 422, 'form_param_value_invalid', 'email_address')
+      assert.equal(await userCount(a.instance.id), 0)
+      assert.equal(await statusOf(a.api, inv.id), 'pending')
+      // Under the instance's own prefix it completes.
+      const done = await f.post(`/fapi/${a.instance.id}/v1/client/sign_ups/${started.body.response.id}?_method=PATCH`, { password: PASSWORD },
+        { form: true, cookies: signUpCookieOf(started) })
+      assert.equal(done.status, 200, JSON.stringify(done.body))
+      assert.equal(await userCount(a.instance.id), 1)
+    })
+
+    it('a ticket revoked or expired meanwhile answers ticket_invalid or ticket_expired, creating no one', async () => {
+      const { instance, api } = await newInstance()
+      const revoked = await makeInvitation(api)
+      const expiring = await makeInvitation(api, { expires_in_days: 1 })
+      const startedRevoked = await start(ticketOf(revoked))
+      const startedExpiring = await start(ticketOf(expiring))
+      assert.equal((await api.post(`/v1/invitations/${revoked.id}/revoke`)).status, 200)
+      assertClerkError(await update(startedRevoked, { password: PASSWORD }), 400, 'ticket_invalid', 'ticket')
+      assertClerkError(await update(startedRevoked, { first_name: 'Late' }), 400, 'ticket_invalid', 'ticket')
+      assert.equal((await api.post('/v1/testing/clock', { advance_ms: DAY_MS + 1 })).status, 200)
+      assertClerkError(await update(startedExpiring, { password: PASSWORD }), 400, 'ticket_expired', 'ticket')
+      assert.equal(await userCount(instance.id), 0)
+    })
+
+    it('deleting the invitation deletes the sign-up waiting with its ticket', async () => {
+      const { api } = await newInstance()
+      const inv = await makeInvitation(api)
+      const started = await start(ticketOf(inv), { first_name: 'Kept' })
+      assert.equal((await api.delete(`/v1/invitations/${inv.id}`)).status, 200)
+      assert.deepEqual(await t.db.query('select id from ticket_sign_ups where id = $1', [started.body.response.id]), [])
+      assertClerkError(await update(started, { password: PASSWORD }), 404, 'resource_not_found')
+    })
+
+    it('the invited address getting an account meanwhile answers 422 form_identifier_exists', async () => {
+      const { instance, api } = await newInstance()
+      const inv = await makeInvitation(api)
+      const started = await start(ticketOf(inv))
+      await makeUser(t.db, instance.id, inv.email_address)
+      assertClerkError(await update(started, { password: PASSWORD }), 422, 'form_identifier_exists')
+      assertClerkError(await start(ticketOf(inv)), 422, 'form_identifier_exists')
+    })
+
+    it('a one-request sign-up with the same ticket wins over a waiting one, which then answers ticket_invalid', async () => {
+      const { instance, api } = await newInstance()
+      const inv = await makeInvitation(api)
+      const started = await start(ticketOf(inv))
+      assert.equal((await signUp(ticketOf(inv))).status, 200)
+      assertClerkError(await update(started, { password: PASSWORD }), 400, 'ticket_invalid', 'ticket')
+      assert.equal(await userCount(instance.id), 1)
+    })
+
+    it('two completions racing: exactly one user, the other ticket_invalid', async () => {
+      const { instance, api } = await newInstance()
+      const inv = await makeInvitation(api)
+      const started = await start(ticketOf(inv))
+      const results = await Promise.all([0, 1, 2].map((i) => update(started, { password: PASSWORD, first_name: `Racer ${i}` })))
+      assert.equal(results.filter((r) => r.status === 200).length, 1, results.map((r) => `${r.status} ${JSON.stringify(r.body).slice(0, 160)}`).join('\n'))
+      for (const r of results.filter((x) => x.status !== 200)) assertClerkError(r, 400, 'ticket_invalid', 'ticket')
+      assert.equal(await userCount(instance.id), 1)
+      assert.equal((await outboxTopics(t, instance.id)).filter((e) => e === 'user.created').length, 1)
+    })
+
+    it('an organization invitation\'s ticket: completing makes the membership, and the session acts in the organization', async () => {
+      const { api } = await newInstance()
+      const org = await makeOrganization(api)
+      const invited = await api.post(`/v1/organizations/${org.id}/invitations`, { email_address: uniqueEmail('org'), role: 'org:member', notify: false })
+      assert.equal(invited.status, 200, JSON.stringify(invited.body))
+      const started = await start(ticketOf(invited.body))
+      assert.equal(started.status, 200, JSON.stringify(started.body))
+      assert.deepEqual(started.body.response.public_metadata, {})
+      const done = await update(started, { password: PASSWORD })
+      assert.equal(done.status, 200, JSON.stringify(done.body))
+      assert.equal(done.body.client.sessions[0].last_active_organization_id, org.id)
+      const members = await api.get(`/v1/organizations/${org.id}/memberships`)
+      assert.ok(members.body.data.some((m: { public_user_data: { user_id: string } }) => m.public_user_data.user_id === done.body.response.created_user_id))
+    })
+
+    it('refuses identifiers Foyer accounts lack, another strategy, and changes to a sign-up waiting for its emailed code', async () => {
+      const { instance, api } = await newInstance()
+      assert.equal((await api.patch('/v1/instance', { sign_up_mode: 'public' })).status, 200)
+      const started = await start(ticketOf(await makeInvitation(api)))
+      for (const param of ['username', 'phone_number', 'web3_wallet']) {
+        assertClerkError(await update(started, { [param]: 'x', password: PASSWORD }), 422, 'form_param_unknown', param)
+      }
+      assertClerkError(await update(started, { strategy: 'oauth_google' }), 422, 'form_param_value_invalid', 'strategy')
+      const code = await f.post('/v1/client/sign_ups', { email_address: uniqueEmail('code'), password: PASSWORD }, { instance: instance.id })
+      assert.equal(code.status, 200, JSON.stringify(code.body))
+      assertClerkError(await f.post(`/v1/client/sign_ups/${code.body.response.id}?_method=PATCH`, { first_name: 'X' }, { form: true }), 422, 'form_param_value_invalid', 'sign_up_id')
+      assert.equal(await userCount(instance.id), 0)
     })
   })
 
@@ -326,6 +531,96 @@ forEachDatabase('Frontend API sign-ups', (engine) => {
 
       // The code is spent.
       assertClerkError(await f.post(`/v1/client/sign_ups/${s.id}/attempt_verification`, { strategy: 'email_code', code }), 400, 'verification_failed', 'code')
+    })
+
+    const codeEmailsOf = async (attemptId: string) => (await t.db.query(
+      `select id from outbox where kind = 'email' and topic = 'verification_code' and subject_id = $1`, [attemptId])).length
+    const codeOf = async (attemptId: string) => t.services.accept.codeFor((await t.services.accept.findSignUpAttempt(attemptId))!)
+    const prepare = (id: string, body: Record<string, unknown> = { strategy: 'email_code' }) =>
+      f.post(`/v1/client/sign_ups/${id}/prepare_verification?${CLERK_JS}`, body, { form: true })
+
+    it('clerk-js\'s flow: create with address and password, prepare_verification (no second email while the first is fresh), then attempt_verification', async () => {
+      const { instance } = await newInstance()
+      const email = uniqueEmail('clerkjs')
+      // signUp.create({emailAddress, password}): no strategy, form-encoded, with the locale clerk-js adds.
+      const created = await f.post(`/fapi/${instance.id}/v1/client/sign_ups?${CLERK_JS}`, { email_address: email, password: PASSWORD, locale: 'en-US' }, { form: true })
+      assert.equal(created.status, 200, JSON.stringify(created.body))
+      const id = created.body.response.id
+      const prepared = await f.post(`/fapi/${instance.id}/v1/client/sign_ups/${id}/prepare_verification?${CLERK_JS}`, { strategy: 'email_code' }, { form: true, origin: APP_ORIGIN })
+      assert.equal(prepared.status, 200, JSON.stringify(prepared.body))
+      assertMatchesFapi('Client.ClientWrappedSignUp', prepared.body)
+      assert.equal(prepared.headers['access-control-allow-origin'], APP_ORIGIN)
+      assert.equal(prepared.body.response.status, 'missing_requirements')
+      assert.equal(prepared.body.response.verifications.email_address.status, 'unverified')
+      assert.equal(prepared.body.response.verifications.email_address.next_action, 'needs_attempt')
+      assert.equal(prepared.body.client, null)
+      assert.equal(await codeEmailsOf(id), 1, 'one email: the one the start sent')
+      const done = await f.post(`/fapi/${instance.id}/v1/client/sign_ups/${id}/attempt_verification?${CLERK_JS}`, { strategy: 'email_code', code: await codeFromMailbox(id) }, { form: true })
+      assert.equal(done.status, 200, JSON.stringify(done.body))
+      assert.equal(done.body.response.status, 'complete')
+      assert.ok(done.session)
+      assertClerkError(await prepare(id), 400, 'verification_already_verified', 'strategy')
+    })
+
+    it('prepare_verification 30 s after the last code emails a new one: the old code stops working; every email counts against the inbox\'s hourly budget', async () => {
+      const { instance, api } = await newInstance()
+      const started = await start(instance.id, uniqueEmail('resend'))
+      const id = started.body.response.id
+      const first = await codeOf(id)
+      assert.equal(await codeEmailsOf(id), 1)
+      await api.post('/v1/testing/clock', { advance_ms: 29_000 })
+      assert.equal((await prepare(id)).status, 200)
+      assert.equal(await codeEmailsOf(id), 1, 'too soon: no new code')
+      await api.post('/v1/testing/clock', { advance_ms: 2_000 })
+      const renewed = await prepare(id)
+      assert.equal(renewed.status, 200, JSON.stringify(renewed.body))
+      assert.equal(await codeEmailsOf(id), 2)
+      const second = await codeOf(id)
+      assert.ok(renewed.body.response.verifications.email_address.expire_at > started.body.response.verifications.email_address.expire_at, 'a new expiry')
+      if (second !== first) {
+        assertClerkError(await f.post(`/v1/client/sign_ups/${id}/attempt_verification`, { strategy: 'email_code', code: first }), 422, 'form_code_incorrect', 'code')
+      }
+      // Three more (five code emails in the hour), then 429 and no email.
+      for (let i = 0; i < 3; i++) {
+        await api.post('/v1/testing/clock', { advance_ms: 31_000 })
+        assert.equal((await prepare(id)).status, 200)
+      }
+      assert.equal(await codeEmailsOf(id), 5)
+      await api.post('/v1/testing/clock', { advance_ms: 31_000 })
+      const refused = await prepare(id)
+      assertClerkError(refused, 429, 'too_many_requests')
+      assert.ok(Number(refused.headers['retry-after']) > 0)
+      assert.equal(await codeEmailsOf(id), 5)
+      // The last code sent still completes it.
+      const done = await f.post(`/v1/client/sign_ups/${id}/attempt_verification`, { strategy: 'email_code', code: await codeOf(id) })
+      assert.equal(done.status, 200, JSON.stringify(done.body))
+    })
+
+    it('an expired code comes back to life with prepare_verification, as a new code', async () => {
+      const { instance, api } = await newInstance()
+      const id = (await start(instance.id, uniqueEmail('expired'))).body.response.id
+      await api.post('/v1/testing/clock', { advance_ms: 10 * 60 * 1000 + 1 })
+      assertClerkError(await f.post(`/v1/client/sign_ups/${id}/attempt_verification`, { strategy: 'email_code', code: await codeOf(id) }), 400, 'verification_expired', 'code')
+      const renewed = await prepare(id)
+      assert.equal(renewed.body.response.verifications.email_address.status, 'unverified')
+      assert.equal((await f.post(`/v1/client/sign_ups/${id}/attempt_verification`, { strategy: 'email_code', code: await codeOf(id) })).status, 200)
+    })
+
+    it('prepare_verification refuses other strategies (422 naming strategy), a ticket sign-up (verified already), another instance\'s or an unknown sign-up (404)', async () => {
+      const a = await newInstance()
+      const b = await newInstance()
+      const id = (await start(a.instance.id, uniqueEmail('prep'))).body.response.id
+      for (const strategy of ['phone_code', 'email_link', 'web3_metamask_signature', 'oauth_google', 'saml']) {
+        const res = await prepare(id, { strategy })
+        assertClerkError(res, 422, 'form_param_value_invalid', 'strategy')
+        assert.match(res.body.errors[0].long_message, /Foyer does not support/)
+        assertClerkError(await f.post(`/v1/client/sign_ups/${id}/attempt_verification`, { strategy, code: '123456' }), 422, 'form_param_value_invalid', 'strategy')
+      }
+      assertClerkError(await f.post(`/v1/client/sign_ups/${id}/prepare_verification`, { strategy: 'email_code' }, { instance: b.instance.id }), 404, 'resource_not_found')
+      assertClerkError(await prepare('sua_nope'), 404, 'resource_not_found')
+      const ticketStarted = await f.post('/v1/client/sign_ups', { strategy: 'ticket', ticket: ticketOf(await makeInvitation(a.api)) }, { form: true })
+      assertClerkError(await prepare(ticketStarted.body.response.id), 400, 'verification_already_verified', 'strategy')
+      assert.equal(await codeEmailsOf(id), 1)
     })
 
     it('the code can also be derived with accept.codeFor (same code as emailed)', async () => {

@@ -673,6 +673,8 @@ export function createAcceptService(deps: Deps) {
       db, clock, outbox: deps.outbox, resolveTicket: (ticket) => resolveTicket(ticket), ...deps.organizations, domains: deps.organizations.domains ?? createDomainStore(),
     }),
     findSignUpAttempt: (id: string) => store.findSignUpAttempt(db, id),
+    /** The instance of a sign-in waiting for its password, for the Frontend API's origin rules. */
+    signInInstanceId: async (id: string): Promise<string | null> => (await store.findSignInAttempt(db, id))?.instance_id ?? null,
     /** The instance of a sign-up of either kind (emailed code or ticket), for the Frontend API's origin rules. */
     signUpInstanceId: async (id: string): Promise<string | null> =>
       (await store.findSignUpAttempt(db, id))?.instance_id ?? (await store.findTicketSignUp(db, id))?.instance_id ?? null,

@@ -97,7 +97,7 @@ export async function useFrontendConventions(app: FastifyInstance, deps: { accep
     const reads = request.method === 'GET' || request.method === 'HEAD' || request.method === 'OPTIONS'
     if (!reads && origin !== undefined && origin !== ownOrigin && !await isAllowed(request, origin)) {
       throw new ApiError(403, 'origin_invalid', 'Invalid origin',
-        `Requests from ${origin.slice(0, 100)} are not allowed: the origin must be allowed (FOYER_ALLOWED_REDIRECT_ORIGINS, or the instance's own origins) by every instance the request touches: the one it names, its ticket's or sign-up's, and the signed-in session's.`)
+        `Requests from ${origin.slice(0, 100)} are not allowed: the origin must be allowed (FOYER_ALLOWED_REDIRECT_ORIGINS, or the instance's own origins) by every instance the request touches: the one it names, its ticket's, sign-up's or sign-in's, and the signed-in session's.`)
     }
     // After the CORS headers, so that the page can read the refusal.
     refuseMethodOverride(request)

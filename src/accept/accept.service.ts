@@ -304,12 +304,18 @@ export function createAcceptService(deps: Deps) {
    * the sign-up marked complete in it. Names and unsafe metadata left out keep what the start
    * gave. Refused: a sign-up that is unknown, of another instance than the one named,
    * started in another browser, or abandoned (404); one already complete (400 ticket_invalid);
-   * a ticket revoked, used or expired meanwhile (ticket_invalid / ticket_expired).
+   * a sign-up waiting for its emailed code instead (422 naming sign_up_id); a ticket revoked,
+   * used or expired meanwhile (ticket_invalid / ticket_expired).
    */
   async function completeTicketSignUp(input: {
     attemptId: string; browserSecret: string | null; instanceId?: string | null; password?: string | null; emailAddress?: string | null
     firstName?: string | null; lastName?: string | null; unsafeMetadata?: Record<string, unknown>
   }): Promise<{ attempt: TicketSignUpRow; invitation: TicketInvitation; signedIn: (SignedIn & Accepted) | null }> {
+    const codeSignUp = await store.findSignUpAttempt(db, input.attemptId)
+    if (codeSignUp && (!input.instanceId || input.instanceId === codeSignUp.instance_id)) {
+      throw paramError(422, 'form_param_value_invalid', 'sign_up_id', 'is invalid',
+        'A sign-up waiting for its emailed code takes no changes: complete it with attempt_verification.')
+    }
     const found = await store.findTicketSignUp(db, input.attemptId)
     if (!found || (input.instanceId && input.instanceId !== found.instance_id)
       || !input.browserSecret || !sameSecret(sha256(input.browserSecret), found.browser_hash)) {
@@ -561,13 +567,28 @@ export function createAcceptService(deps: Deps) {
    * sent less than CODE_RESEND_INTERVAL_MS ago is not sent again (Clerk's own form offers
    * "resend" only after as long). A new code replaces the old one, with a new expiry; its
    * email counts against the inbox's hourly budget (429 past it). Refused: an attempt not
-   * waiting for its code (400 verification_already_verified once complete,
-   * verification_failed once abandoned or out of tries).
+   * waiting for its code (400 verification_already_verified once complete or for a ticket
+   * sign-up, verification_failed once abandoned or out of tries); one unknown, or of another
+   * instance than the one named (404).
    */
-  async function renewSignUpCode(input: { instance: Instance; attemptId: string }): Promise<SignUpAttemptRow> {
-    const { instance } = input
+  async function renewSignUpCode(input: { attemptId: string; instanceId?: string | null }): Promise<{ attempt: SignUpAttemptRow; instance: Instance }> {
     const found = await store.findSignUpAttempt(db, input.attemptId)
-    if (!found || found.instance_id !== instance.id) throw notFound('sign-up')
+    const named = (instanceId: string) => !input.instanceId || input.instanceId === instanceId
+    if (!found) {
+      const ticketSignUp = await store.findTicketSignUp(db, input.attemptId)
+      if (ticketSignUp && named(ticketSignUp.instance_id)) {
+        throw paramError(400, 'verification_already_verified', 'strategy', 'This email address is verified already.',
+          'A sign-up with an invitation ticket has its address verified by the ticket: it needs no code.')
+      }
+      throw notFound('sign-up')
+    }
+    const instance = named(found.instance_id) ? await instanceById(db, found.instance_id) : null
+    if (!instance) throw notFound('sign-up')
+    const attempt = await renewCode(instance, found)
+    return { attempt, instance }
+  }
+
+  async function renewCode(instance: Instance, found: SignUpAttemptRow): Promise<SignUpAttemptRow> {
     if (found.status === 'complete') throw paramError(400, 'verification_already_verified', 'strategy', 'This email address is verified already.', 'This sign-up is complete already.')
     if (found.status !== 'pending' || found.failed_attempts >= CODE_MAX_FAILURES) {
       throw paramError(400, 'verification_failed', 'strategy', 'This sign-up can no longer be completed.', 'Too many incorrect codes, or a newer sign-up for this address replaced it: start the sign-up again.')
@@ -652,6 +673,8 @@ export function createAcceptService(deps: Deps) {
       db, clock, outbox: deps.outbox, resolveTicket: (ticket) => resolveTicket(ticket), ...deps.organizations, domains: deps.organizations.domains ?? createDomainStore(),
     }),
     findSignUpAttempt: (id: string) => store.findSignUpAttempt(db, id),
+    /** The instance of a sign-in waiting for its password, for the Frontend API's origin rules. */
+    signInInstanceId: async (id: string): Promise<string | null> => (await store.findSignInAttempt(db, id))?.instance_id ?? null,
     /** The instance of a sign-up of either kind (emailed code or ticket), for the Frontend API's origin rules. */
     signUpInstanceId: async (id: string): Promise<string | null> =>
       (await store.findSignUpAttempt(db, id))?.instance_id ?? (await store.findTicketSignUp(db, id))?.instance_id ?? null,

@@ -9,6 +9,7 @@ import { redirectOriginsOf, type Instance } from '../instance/instance.schemas.j
 import { refuseMethodOverride } from './method-override.js'
 
 const SIGN_UP_ID = /^sua_[A-Za-z0-9]{1,64}$/
+const SIGN_IN_ID = /^sia_[A-Za-z0-9]{1,64}$/
 
 /**
  * What every Frontend API plugin shares: CORS for the allowed origins only, with the session
@@ -16,9 +17,9 @@ const SIGN_UP_ID = /^sua_[A-Za-z0-9]{1,64}$/
  * (its hooks and its preflight route stay under that plugin's prefix).
  *
  * An origin must be allowed by every instance the request touches: the one it names
- * (`?instance=`), the one of the ticket or sign-up it carries, the one of the signed-in
- * session, or else the default instance. So an origin one instance allows can neither read nor
- * act on another's session, ticket or sign-up. Both checks run once the body is parsed (the
+ * (`?instance=`), the one of the ticket, sign-up or sign-in it carries, the one of the
+ * signed-in session, or else the default instance. So an origin one instance allows can neither
+ * read nor act on another's session, ticket, sign-up or sign-in. Both checks run once the body is parsed (the
  * ticket is in it), before validation, so refusals of the input still carry CORS headers.
  */
 export async function useFrontendConventions(app: FastifyInstance, deps: { accept: AcceptService; publicUrl: string; allowedRedirectOrigins: readonly string[] }) {
@@ -36,9 +37,13 @@ export async function useFrontendConventions(app: FastifyInstance, deps: { accep
       const state = await accept.resolveTicket(ticket)
       if (state.kind !== 'unknown') touched.push(state.instance)
     }
-    const signUpId = (request.params as { sign_up_id?: unknown } | undefined)?.sign_up_id
+    const { sign_up_id: signUpId, sign_in_id: signInId } = (request.params ?? {}) as { sign_up_id?: unknown; sign_in_id?: unknown }
     if (typeof signUpId === 'string' && SIGN_UP_ID.test(signUpId)) {
       const instanceId = await accept.signUpInstanceId(signUpId)
+      if (instanceId) touched.push(await accept.resolveInstance(instanceId))
+    }
+    if (typeof signInId === 'string' && SIGN_IN_ID.test(signInId)) {
+      const instanceId = await accept.signInInstanceId(signInId)
       if (instanceId) touched.push(await accept.resolveInstance(instanceId))
     }
     const signedIn = await accept.session(cookie.read(request))
@@ -92,7 +97,7 @@ export async function useFrontendConventions(app: FastifyInstance, deps: { accep
     const reads = request.method === 'GET' || request.method === 'HEAD' || request.method === 'OPTIONS'
     if (!reads && origin !== undefined && origin !== ownOrigin && !await isAllowed(request, origin)) {
       throw new ApiError(403, 'origin_invalid', 'Invalid origin',
-        `Requests from ${origin.slice(0, 100)} are not allowed: the origin must be allowed (FOYER_ALLOWED_REDIRECT_ORIGINS, or the instance's own origins) by every instance the request touches: the one it names, its ticket's or sign-up's, and the signed-in session's.`)
+        `Requests from ${origin.slice(0, 100)} are not allowed: the origin must be allowed (FOYER_ALLOWED_REDIRECT_ORIGINS, or the instance's own origins) by every instance the request touches: the one it names, its ticket's, sign-up's or sign-in's, and the signed-in session's.`)
     }
     // After the CORS headers, so that the page can read the refusal.
     refuseMethodOverride(request)

@@ -246,14 +246,8 @@ export const frontendRoutes = (deps: Deps): FastifyPluginAsyncTypebox => async (
     const body = request.body
     refuseOtherIdentifiers(body)
     if (body.strategy != null && body.strategy !== 'ticket') throw unsupported(body.strategy, 'ticket')
-    const attemptId = request.params.sign_up_id
-    const codeAttempt = await accept.findSignUpAttempt(attemptId)
-    if (codeAttempt && (!request.query.instance || request.query.instance === codeAttempt.instance_id)) {
-      throw paramError(422, 'form_param_value_invalid', 'sign_up_id', 'is invalid',
-        'A sign-up waiting for its emailed code takes no changes: complete it with attempt_verification.')
-    }
     const done = await accept.completeTicketSignUp({
-      attemptId, browserSecret: signUps.read(request), instanceId: request.query.instance, password: body.password, emailAddress: body.email_address,
+      attemptId: request.params.sign_up_id, browserSecret: signUps.read(request), instanceId: request.query.instance, password: body.password, emailAddress: body.email_address,
       firstName: body.first_name, lastName: body.last_name, unsafeMetadata: metadata(body.unsafe_metadata),
     })
     if (!done.signedIn) return { response: keptTicketSignUp(done.attempt, done.invitation), client: null }
@@ -269,20 +263,8 @@ export const frontendRoutes = (deps: Deps): FastifyPluginAsyncTypebox => async (
   }, async (request) => {
     await refuseSignedIn(request)
     if (request.body.strategy !== 'email_code') throw unsupportedVerification(request.body.strategy)
-    const attempt = await accept.findSignUpAttempt(request.params.sign_up_id)
-    if (!attempt) {
-      const ticketSignUp = await accept.signUpInstanceId(request.params.sign_up_id)
-      if (ticketSignUp && (!request.query.instance || request.query.instance === ticketSignUp)) {
-        throw paramError(400, 'verification_already_verified', 'strategy', 'This email address is verified already.',
-          'A sign-up with an invitation ticket has its address verified by the ticket: it needs no code.')
-      }
-      throw notFound('sign-up')
-    }
-    if (request.query.instance && request.query.instance !== attempt.instance_id) throw notFound('sign-up')
-    const instance = await accept.resolveInstance(attempt.instance_id)
-    if (!instance) throw notFound('sign-up')
-    const renewed = await accept.renewSignUpCode({ instance, attemptId: attempt.id })
-    return { response: codeSignUp(renewed, deps.clock.now(instance)), client: null }
+    const { attempt, instance } = await accept.renewSignUpCode({ attemptId: request.params.sign_up_id, instanceId: request.query.instance })
+    return { response: codeSignUp(attempt, deps.clock.now(instance)), client: null }
   })
 
   app.post('/sign_ups/:sign_up_id/attempt_verification', {

@@ -88,6 +88,19 @@ forEachDatabase('Frontend API: CORS and cross-site requests', (engine) => {
     }
   })
 
+  it('a sign-in waiting for its password counts as touching its instance: an origin only the default instance allows cannot finish it', async () => {
+    const defaultOnly = 'https://default-only.example.org'
+    const { secretKey } = await t.services.instances.create({ name: 'Default', isDefault: true })
+    assert.equal((await client(t.app, secretKey).patch('/v1/instance', { allowed_redirect_origins: [defaultOnly] })).status, 200)
+    const { instance } = await t.newInstance()
+    const email = `waiting.${Date.now()}@example.com`
+    const started = await f.post('/v1/client/sign_ins', { identifier: email }, { instance: instance.id, form: true })
+    assert.equal(started.status, 200, JSON.stringify(started.body))
+    const res = await f.post(`/v1/client/sign_ins/${started.body.response.id}/attempt_first_factor`, { strategy: 'password', password: PASSWORD }, { form: true, origin: defaultOnly })
+    assert.equal(res.status, 403, JSON.stringify(res.body))
+    assert.equal(res.body.errors[0].code, 'origin_invalid')
+  })
+
   it('the Backend API answers no CORS headers, even to an allowed origin', async () => {
     const { secretKey } = await t.newInstance()
     const res = await t.app.inject({ method: 'GET', url: '/v1/invitations', headers: { authorization: `Bearer ${secretKey}`, origin: APP_ORIGIN } })

@@ -1,8 +1,17 @@
 import { describe, it } from 'node:test'
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
+import { readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { readFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { gunzipSync, gzipSync } from 'node:zlib'
+import { PGlite } from '@electric-sql/pglite'
 import pg from 'pg'
 import { openDb, type Db } from '../../src/platform/db/db.js'
 import { migrate } from '../../src/platform/db/migrate.js'
+import { pgliteDb } from '../../src/platform/db/pglite.js'
+import { packageRoot } from '../../src/platform/paths.js'
 
 export type Engine = 'pglite' | 'postgres'
 
@@ -23,16 +32,65 @@ export function forEachDatabase(name: string, suite: (engine: Engine) => void) {
   else it(`${name} [postgres]`, { skip: 'TEST_DATABASE_URL is not set' }, () => {})
 }
 
+/**
+ * A hash of everything that shapes a freshly migrated database: the migrations, the code that
+ * runs them, PGlite's version. The migrated images below are named by it, so any change to
+ * those makes new ones.
+ */
+function schemaKey(): string {
+  const migrations = join(packageRoot, 'src', 'platform', 'migrations')
+  const hash = createHash('sha256')
+  hash.update(readFileSync(join(dirname(fileURLToPath(import.meta.resolve('@electric-sql/pglite'))), '..', 'package.json')))
+  for (const file of readdirSync(migrations).sort()) hash.update(file).update(readFileSync(join(migrations, file)))
+  for (const module of ['../../src/platform/db/migrate.js', '../../src/platform/db/pglite.js']) hash.update(readFileSync(fileURLToPath(import.meta.resolve(module))))
+  return hash.digest('hex').slice(0, 16)
+}
+
+/**
+ * The data folder of a freshly migrated, empty PGlite database, dumped once and shared: a new
+ * in-memory PGlite spends about 4 s in initdb (WebAssembly), loading this image under 1 s.
+ * The image is kept gzipped in the temporary folder under the schema key, so the test files
+ * of one run, and later runs, make it only once. Each process holds it unzipped, which PGlite
+ * loads faster.
+ */
+let image: Promise<Blob> | null = null
+function migratedImage(): Promise<Blob> {
+  image ??= (async () => {
+    const path = join(tmpdir(), `foyer-test-pglite-${schemaKey()}.tar.gz`)
+    let tar: Buffer
+    try {
+      tar = gunzipSync(await readFile(path))
+    } catch {
+      tar = await dumpMigrated()
+      // Written aside, then renamed: test files starting together never read half an image.
+      const partial = `${path}.${process.pid}.${randomBytes(4).toString('hex')}`
+      writeFileSync(partial, gzipSync(tar))
+      renameSync(partial, path)
+    }
+    return new Blob([tar as Uint8Array<ArrayBuffer>], { type: 'application/x-tar' })
+  })()
+  return image
+}
+
+/** A new in-memory PGlite, migrated by `migrate()`, dumped as a tar of its data folder. */
+async function dumpMigrated(): Promise<Buffer> {
+  const pglite = await PGlite.create()
+  try {
+    await migrate(pgliteDb(pglite))
+    return Buffer.from(await (await pglite.dumpDataDir('none')).arrayBuffer())
+  } finally {
+    await pglite.close()
+  }
+}
+
 /** A migrated, empty database of its own: in-memory PGlite, or a new PostgreSQL database dropped on close. */
 export async function openTestDb(engine: Engine): Promise<{ db: Db; url: string | null; drop: () => Promise<void> }> {
   if (engine === 'pglite') {
-    const db = await openDb({ databaseUrl: null, dataDir: null })
-    await migrate(db)
+    const db = pgliteDb(await PGlite.create({ loadDataDir: await migratedImage() }))
     return { db, url: null, drop: () => db.close() }
   }
-  const { url, drop } = await createPostgresDatabase()
+  const { url, drop } = await createPostgresDatabase(await migratedTemplate())
   const db = await openDb({ databaseUrl: url, dataDir: null })
-  await migrate(db)
   return {
     db,
     url,
@@ -43,18 +101,59 @@ export async function openTestDb(engine: Engine): Promise<{ db: Db; url: string 
   }
 }
 
-/** A fresh, empty PostgreSQL database on the TEST_DATABASE_URL server. */
-export async function createPostgresDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
+const databaseUrl = (name: string) => {
+  const url = new URL(postgresUrl!)
+  url.pathname = `/${name}`
+  return url.toString()
+}
+
+// Any constant works; it only has to be the same in every test process.
+const TEMPLATE_LOCK = 7_210_514_002
+
+/**
+ * A freshly migrated PostgreSQL database that openTestDb copies (CREATE DATABASE … TEMPLATE)
+ * instead of migrating each new database, which takes two to three times as long. Named by
+ * the schema key and kept on the server for later runs; the first test process to need it
+ * makes it under an advisory lock, under another name until it is complete.
+ */
+let template: Promise<string> | null = null
+function migratedTemplate(): Promise<string> {
+  template ??= (async () => {
+    const name = `foyer_tpl_${schemaKey()}`
+    const admin = new pg.Client({ connectionString: postgresUrl! })
+    await admin.connect()
+    try {
+      await admin.query('select pg_advisory_lock($1)', [TEMPLATE_LOCK])
+      if ((await admin.query('select 1 from pg_database where datname = $1', [name])).rowCount === 0) {
+        const making = `${name}_${randomBytes(4).toString('hex')}`
+        await admin.query(`create database ${making}`)
+        const db = await openDb({ databaseUrl: databaseUrl(making), dataDir: null })
+        try {
+          await migrate(db)
+        } finally {
+          await db.close()
+        }
+        await admin.query(`alter database ${making} rename to ${name}`)
+      }
+    } finally {
+      // Ending the session releases the lock.
+      await admin.end()
+    }
+    return name
+  })()
+  return template
+}
+
+/** A fresh PostgreSQL database on the TEST_DATABASE_URL server: empty, or a copy of `template`. */
+export async function createPostgresDatabase(template?: string): Promise<{ url: string; drop: () => Promise<void> }> {
   if (!postgresUrl) throw new Error('TEST_DATABASE_URL is not set')
   const name = `foyer_t_${randomBytes(6).toString('hex')}`
   const admin = new pg.Client({ connectionString: postgresUrl })
   await admin.connect()
-  await admin.query(`create database ${name}`)
+  await admin.query(`create database ${name}${template ? ` template ${template}` : ''}`)
   await admin.end()
-  const url = new URL(postgresUrl)
-  url.pathname = `/${name}`
   return {
-    url: url.toString(),
+    url: databaseUrl(name),
     drop: async () => {
       const c = new pg.Client({ connectionString: postgresUrl })
       await c.connect()

@@ -4,8 +4,11 @@ import type { Db, Queryable } from './db.js'
 
 export async function openPglite(dataDir: string | null): Promise<Db> {
   if (dataDir) mkdirSync(dataDir, { recursive: true })
-  const pg = await PGlite.create(dataDir ?? undefined)
+  return pgliteDb(await PGlite.create(dataDir ?? undefined))
+}
 
+/** The Db over a PGlite already open (tests open theirs from a dumped data folder). */
+export function pgliteDb(pg: PGlite): Db {
   const wrap = (q: PGlite | Transaction): Queryable => ({
     query: async <T>(sql: string, params?: readonly unknown[]) => (await q.query<T>(sql, params as unknown[] | undefined)).rows,
     exec: async (sql) => {

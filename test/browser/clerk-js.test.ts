@@ -62,6 +62,41 @@ async function ticketSignUpInPage({ ticket, password }: { ticket: string; passwo
   }
 }
 
+interface OrgFlowResult {
+  listed: Array<{ organizationId: string; role: string; status: string }>
+  accepted: string
+  /** What clerk-js knows after setActive: the active organization and the user's memberships. */
+  organizationId: string | null
+  memberships: Array<{ organizationId: string; role: string }>
+  lastActiveOrganizationId: string | null
+  invited: { emailAddress: string; role: string; status: string } | null
+}
+
+/**
+ * Runs in the page, signed in: the person's organization invitations listed, the one into
+ * `organizationId` accepted, that organization made active, and from it an invitation sent to `invitee`.
+ */
+async function organizationInPage({ organizationId, invitee }: { organizationId: string; invitee: string }): Promise<OrgFlowResult> {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const clerk = (window as any).Clerk
+  const invitations = await clerk.user.getOrganizationInvitations()
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const listed = invitations.data.map((i: any) => ({ organizationId: i.publicOrganizationData.id, role: i.role, status: i.status }))
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const accepted = await invitations.data.find((i: any) => i.publicOrganizationData.id === organizationId).accept()
+  await clerk.setActive({ organization: organizationId })
+  const sent = clerk.organization ? await clerk.organization.inviteMember({ emailAddress: invitee, role: 'org:member' }) : null
+  return {
+    listed,
+    accepted: accepted.status,
+    organizationId: clerk.organization?.id ?? null,
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    memberships: clerk.user.organizationMemberships.map((m: any) => ({ organizationId: m.organization.id, role: m.role })),
+    lastActiveOrganizationId: clerk.session.lastActiveOrganizationId ?? null,
+    invited: sent && { emailAddress: sent.emailAddress, role: sent.role, status: sent.status },
+  }
+}
+
 interface SignedInResult {
   /** The sign-in or sign-up before its last step. */
   waiting: { status: string | null; factors?: string[]; unverifiedFields?: string[] } | null
@@ -203,7 +238,7 @@ function engineSuite(engine: Engine) {
           const fapiCalls = () => log.filter((line) => line.startsWith(`POST ${fapiUrl}/`) || line.startsWith(`GET ${fapiUrl}/`))
           assert.ok(fapiCalls().some((line) => /\/v1\/client\/sign_ups\/sua_\w+\?.*_method=PATCH/.test(line)), fapiCalls().join('\n'))
           assert.ok(fapiCalls().some((line) => /\/v1\/client\/sessions\/sess_\w+\/touch\?/.test(line)), fapiCalls().join('\n'))
-          assert.ok(fapiCalls().some((line) => /\/v1\/client\/sessions\/sess_\w+\/tokens\?/.test(line)), fapiCalls().join('\n'))
+          // No call to …/tokens is needed: the touched Session carries its token (last_active_token).
 
           // A later page load finds the person signed in, and signs out.
           await page.goto(`${app.url}/custom-flow?clerk=${major}`)
@@ -231,6 +266,42 @@ function engineSuite(engine: Engine) {
         }
       })
     }
+
+    it('clerk-js 6: after the ticket sign-up, an organization invitation is listed, accepted and its organization made active; the app\'s server sees orgId and orgRole, and the page invites a member', { timeout: 90_000 }, async () => {
+      const email = address('org-6')
+      const organization = await api<{ id: string; slug: string }>(suite.foyer, suite.secretKey, 'POST', '/v1/organizations', { name: `Orbit ${seq++}` })
+      const invitation = await api<{ url: string }>(suite.foyer, suite.secretKey, 'POST', '/v1/invitations', {
+        email_address: email, redirect_url: `${app.url}/custom-flow?clerk=6`, notify: false,
+      })
+      await api(suite.foyer, suite.secretKey, 'POST', `/v1/organizations/${organization.id}/invitations`, { email_address: email, role: 'org:admin', notify: false })
+      const { page, log } = await newPage()
+      try {
+        await page.goto(invitation.url)
+        await page.waitForURL((url) => url.origin === app.url && url.pathname === '/custom-flow', { timeout: 15_000 })
+        const ticket = new URL(page.url()).searchParams.get('__clerk_ticket')!
+        const signedUp = await within(page.evaluate(ticketSignUpInPage, { ticket, password: PASSWORD }), 'the sign-up flow')
+        assert.equal(signedUp.done.status, 'complete')
+        assert.deepEqual(await appSees(page), { ...SIGNED_OUT, userId: signedUp.userId, sessionId: signedUp.sessionId })
+
+        const invitee = address('org-6-invitee')
+        const result = await within(page.evaluate(organizationInPage, { organizationId: organization.id, invitee }), 'the organization flow')
+        assert.deepEqual(result.listed, [{ organizationId: organization.id, role: 'org:admin', status: 'pending' }])
+        assert.equal(result.accepted, 'accepted')
+        assert.equal(result.organizationId, organization.id)
+        assert.equal(result.lastActiveOrganizationId, organization.id)
+        assert.deepEqual(result.memberships, [{ organizationId: organization.id, role: 'org:admin' }])
+        assert.deepEqual(result.invited, { emailAddress: invitee, role: 'org:member', status: 'pending' })
+        assert.deepEqual(await appSees(page), {
+          userId: signedUp.userId, sessionId: signedUp.sessionId, orgId: organization.id, orgRole: 'org:admin', orgSlug: organization.slug,
+        })
+        const pending = await api<{ data: Array<{ email_address: string }> }>(suite.foyer, suite.secretKey, 'GET', `/v1/organizations/${organization.id}/invitations?status=pending`)
+        assert.deepEqual(pending.data.map((i) => i.email_address), [invitee])
+      } catch (err) {
+        assert.fail(`${(err as Error).stack}${failure(page, log)}`)
+      } finally {
+        await page.context().close()
+      }
+    })
 
     /** The app's custom-flow page for clerk-js `major`, reached as a browser first does (through the app's handshake). */
     async function openFlowPage(major: string) {

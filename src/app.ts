@@ -302,7 +302,7 @@ export async function buildApp(deps: AppDeps): Promise<{ app: FastifyInstance; s
     sessionCookie: (request) => foyerSession.read(request),
   }))
   await app.register(jwksFrontendRoutes({ signingKeys: services.signingKeys, resolveInstance: services.accept.resolveInstance }))
-  await app.register(orgFrontendRoutes({ accept: services.accept, clock: deps.clock, publicUrl, allowedRedirectOrigins }))
+  await app.register(orgFrontendRoutes({ accept: services.accept, clock: deps.clock, publicUrl, allowedRedirectOrigins, tokens: services.sessionTokens }))
   // clerk-js itself, from Foyer's own dependencies, where Clerk's script loaders look for it.
   await app.register(clerkJsBundleRoutes({ bundles: loadClerkJsBundles() }))
   await app.register(dashboardRoutes({ db: deps.db, clock: deps.clock, config: deps.config, redis: deps.redis ?? null, services }))

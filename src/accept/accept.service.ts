@@ -20,9 +20,9 @@ import { createSignInThrottle, memoryCounter, type SignInThrottle } from './sign
 import { effectiveOrgInvitationStatus } from '../organizations/org-invitations.schemas.js'
 import { createDomainStore } from '../organizations/domains.store.js'
 import { addMember, createOrgAcceptService, isInvitee, markAccepted, type OrganizationDeps } from './org-accept.service.js'
-import type { Accepted, SignedIn, TicketInvitation, TicketState } from './accept.types.js'
+import type { Accepted, SignedIn, TicketInvitation, TicketState, UserFacts } from './accept.types.js'
 
-export type { Accepted, SignedIn, TicketInvitation, TicketState } from './accept.types.js'
+export type { Accepted, SignedIn, TicketInvitation, TicketState, UserFacts } from './accept.types.js'
 
 interface Deps {
   db: Db
@@ -44,6 +44,9 @@ interface Deps {
   /** Counts failed sign-ins; in this process when not given. */
   throttle?: SignInThrottle
 }
+
+/** Memberships a Frontend API User carries (the Backend API's page limit); `/v1/me/organization_memberships` pages through more. */
+const MEMBERSHIPS_ON_USER = 500
 
 export const SESSION_TTL_MS = 7 * 24 * 60 * 60 * 1000
 const CODE_TTL_MS = 10 * 60 * 1000
@@ -678,10 +681,16 @@ export function createAcceptService(deps: Deps) {
     /** The instance of a sign-up of either kind (emailed code or ticket), for the Frontend API's origin rules. */
     signUpInstanceId: async (id: string): Promise<string | null> =>
       (await store.findSignUpAttempt(db, id))?.instance_id ?? (await store.findTicketSignUp(db, id))?.instance_id ?? null,
-    /** For a user whose address an emailed code verified: that code's expiry and the wrong codes before it. */
-    codeVerification: async (user: UserRow) => {
+    /**
+     * What the Frontend API's User shows beyond the user row: for an address an emailed code
+     * verified, that code's expiry and the wrong codes before it; and the person's memberships
+     * (clerk-js reads `user.organizationMemberships` and `clerk.organization` from them), newest first.
+     */
+    userFacts: async ({ instance, user }: Pick<SignedIn, 'instance' | 'user'>): Promise<UserFacts> => {
       const address = user.email_addresses.find((e) => e.verification_strategy === 'email_code')
-      return address ? store.findCodeVerification(db, user.instance_id, address.email_address, user.id) : null
+      const code = address ? await store.findCodeVerification(db, user.instance_id, address.email_address, user.id) : null
+      const { data } = await deps.organizations.memberships.listForUser(instance, user.id, { limit: MEMBERSHIPS_ON_USER, offset: 0 })
+      return { code, memberships: data }
     },
   }
 }

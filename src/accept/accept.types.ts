@@ -31,3 +31,10 @@ export interface SignedIn {
     activeOrganizationId: string | null
   }
 }
+
+/** What the Frontend API's User shows beyond the user row (see AcceptService.userFacts). */
+export interface UserFacts {
+  /** The emailed code that verified the address, if one did: its expiry and the wrong codes before it. */
+  code: { expire_at: number; failed_attempts: number } | null
+  memberships: MembershipDetails[]
+}

@@ -11,6 +11,7 @@ import { checkMetadataSize } from '../platform/validation.js'
 import { checkInput, refuseForbiddenKeys } from '../platform/http.js'
 import type { RequestLimits } from '../platform/rate-limit.js'
 import { useFrontendConventions } from './frontend.conventions.js'
+import { clientFactsOf } from './client-facts.js'
 import {
   AttemptVerificationBody, CreateSignInBody, PrepareVerificationBody, CreateSignUpBody, InstanceQuery, SessionParams, SessionTokenBody, SignInFactorBody, SignInParams, SignUpParams,
   TouchSessionBody, UpdateSignUpBody, codeSignUp, completeSignIn, keptTicketSignUp, ticketSignUp, toFapiClient, toFapiSession, waitingSignIn, type Strategy,
@@ -110,16 +111,16 @@ export const frontendRoutes = (deps: Deps): FastifyPluginAsyncTypebox => async (
     return instance
   }
 
-  const codeOf = (signedIn: SignedIn) => accept.codeVerification(signedIn.user)
+  const factsOf = clientFactsOf(deps)
 
-  async function clientAfter(signedIn: SignedIn, extra: { signIn?: unknown; signUp?: unknown; strategy?: Strategy; ended?: boolean }) {
-    return toFapiClient(signedIn, await codeOf(signedIn), now(), extra)
+  async function clientAfter(request: FastifyRequest, signedIn: SignedIn, extra: { signIn?: unknown; signUp?: unknown; strategy?: Strategy; ended?: boolean }) {
+    return toFapiClient(signedIn, await factsOf(request, signedIn, !extra.ended), now(), extra)
   }
 
   app.get('/', { schema: { hide, querystring: InstanceQuery } }, async (request) => {
     const signedIn = await current(request, request.query.instance)
     if (!signedIn) return { response: null, client: null }
-    const client = await clientAfter(signedIn, {})
+    const client = await clientAfter(request, signedIn, {})
     return { response: client, client }
   })
 
@@ -132,7 +133,7 @@ export const frontendRoutes = (deps: Deps): FastifyPluginAsyncTypebox => async (
     await accept.signOut(cookie.read(request))
     cookie.clear(reply)
     if (!signedIn) return { response: null, client: null }
-    return { response: await clientAfter(signedIn, { ended: true }), client: null }
+    return { response: await clientAfter(request, signedIn, { ended: true }), client: null }
   }
   app.delete('/', { schema: { hide, querystring: InstanceQuery } }, signOut)
   app.delete('/sessions', { schema: { hide, querystring: InstanceQuery } }, signOut)
@@ -145,8 +146,8 @@ export const frontendRoutes = (deps: Deps): FastifyPluginAsyncTypebox => async (
     if (!signedIn || signedIn.session.id !== (request.params as { session_id: string }).session_id) throw notFound('session')
     await accept.signOut(signedIn.session.token, how)
     cookie.clear(reply)
-    const code = await codeOf(signedIn)
-    return { response: toFapiSession(signedIn, code, now(), how), client: toFapiClient(signedIn, code, now(), { ended: true }) }
+    const facts = await factsOf(request, signedIn, false)
+    return { response: toFapiSession(signedIn, facts, now(), how), client: toFapiClient(signedIn, facts, now(), { ended: true }) }
   }
   app.post('/sessions/:session_id/end', { schema: { hide, querystring: InstanceQuery, params: SessionParams } }, endCurrent('ended'))
   app.post('/sessions/:session_id/remove', { schema: { hide, querystring: InstanceQuery, params: SessionParams } }, endCurrent('removed'))
@@ -174,8 +175,8 @@ export const frontendRoutes = (deps: Deps): FastifyPluginAsyncTypebox => async (
       if (!await deps.sessions.activateOrganization(signedIn.instance, signedIn.session.id, organization)) throw organizationNotFound('active_organization_id')
       signedIn = await accept.session(signedIn.session.token) ?? signedIn
     }
-    const code = await codeOf(signedIn)
-    return { response: toFapiSession(signedIn, code, now()), client: toFapiClient(signedIn, code, now()) }
+    const facts = await factsOf(request, signedIn)
+    return { response: toFapiSession(signedIn, facts, now()), client: toFapiClient(signedIn, facts, now()) }
   })
 
   // A session token for clerk-js (it writes it as the application's __session cookie), for
@@ -221,7 +222,7 @@ export const frontendRoutes = (deps: Deps): FastifyPluginAsyncTypebox => async (
       })
       cookie.set(reply, done.session.token)
       const signUp = ticketSignUp(newId('sua', now()), done, now())
-      return { response: signUp, client: await clientAfter(done, { signUp, strategy: 'ticket' }) }
+      return { response: signUp, client: await clientAfter(request, done, { signUp, strategy: 'ticket' }) }
     }
     if (body.strategy != null && body.strategy !== 'email_code') throw unsupported(body.strategy, 'ticket, email_code')
     if (body.ticket != null) throw paramError(422, 'form_param_value_invalid', 'ticket', 'is invalid', 'A ticket goes with strategy=ticket.')
@@ -253,7 +254,7 @@ export const frontendRoutes = (deps: Deps): FastifyPluginAsyncTypebox => async (
     if (!done.signedIn) return { response: keptTicketSignUp(done.attempt, done.invitation), client: null }
     cookie.set(reply, done.signedIn.session.token)
     const signUp = keptTicketSignUp(done.attempt, done.invitation, done.signedIn.user)
-    return { response: signUp, client: await clientAfter(done.signedIn, { signUp, strategy: 'ticket' }) }
+    return { response: signUp, client: await clientAfter(request, done.signedIn, { signUp, strategy: 'ticket' }) }
   })
 
   // prepareEmailAddressVerification({strategy: 'email_code'}): the code emailed at the start
@@ -281,7 +282,7 @@ export const frontendRoutes = (deps: Deps): FastifyPluginAsyncTypebox => async (
     const done = await accept.verifySignUp({ instance, attemptId: attempt.id, code: request.body.code })
     cookie.set(reply, done.session.token)
     const signUp = codeSignUp(done.attempt, deps.clock.now(instance), done.session.id)
-    return { response: signUp, client: await clientAfter(done, { signUp, strategy: 'email_code' }) }
+    return { response: signUp, client: await clientAfter(request, done, { signUp, strategy: 'email_code' }) }
   })
 
   app.post('/sign_ins', { schema: { hide, querystring: InstanceQuery, body: CreateSignInBody } }, async (request, reply) => {
@@ -310,7 +311,7 @@ export const frontendRoutes = (deps: Deps): FastifyPluginAsyncTypebox => async (
     }
     cookie.set(reply, done.session.token)
     const signIn = completeSignIn(newId('sia', now()), done, strategy, now())
-    return { response: signIn, client: await clientAfter(done, { signIn, strategy }) }
+    return { response: signIn, client: await clientAfter(request, done, { signIn, strategy }) }
   })
 
   // attemptFirstFactor({strategy: 'password', password}) of a sign-in that named its identifier.
@@ -325,7 +326,7 @@ export const frontendRoutes = (deps: Deps): FastifyPluginAsyncTypebox => async (
     })
     cookie.set(reply, signedIn.session.token)
     const signIn = completeSignIn(attempt.id, signedIn, 'password', now(), attempt.abandon_at)
-    return { response: signIn, client: await clientAfter(signedIn, { signIn, strategy: 'password' }) }
+    return { response: signIn, client: await clientAfter(request, signedIn, { signIn, strategy: 'password' }) }
   })
 
   // A password needs no preparing, and Foyer has no other first factor nor any second factor:

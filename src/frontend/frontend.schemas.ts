@@ -1,10 +1,11 @@
 import { Type, type Static } from 'typebox'
 import type { EmailAddressRow, UserRow } from '../users/users.store.js'
 import type { SignInAttemptRow, SignUpAttemptRow, TicketSignUpRow } from '../accept/accept.store.js'
-import type { SignedIn, TicketInvitation } from '../accept/accept.service.js'
+import type { SignedIn, TicketInvitation, UserFacts } from '../accept/accept.service.js'
+import type { ClientFacts } from './client-facts.js'
 import { effectiveOrgInvitationStatus, type OrgInvitationView } from '../organizations/org-invitations.schemas.js'
 import type { SuggestionView } from '../organizations/domains.store.js'
-import type { ClerkMembership } from '../organizations/memberships.schemas.js'
+import { toClerkMembership, type ClerkMembership } from '../organizations/memberships.schemas.js'
 
 const nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Optional(Type.Union([schema, Type.Null()]))
 const text = (maxLength: number) => nullable(Type.String({ maxLength }))
@@ -99,17 +100,15 @@ function addressVerification(e: EmailAddressRow, code: CodeVerification | null):
   }
 }
 
-export interface CodeVerification {
-  expire_at: number
-  failed_attempts: number
-}
+export type CodeVerification = NonNullable<UserFacts['code']>
 
 /**
  * Clerk's Frontend API User. Unlike the Backend API's, it never carries private_metadata.
  * Foyer users have one address and a password; what Clerk's User must carry beyond that is
  * answered as empty, false or null.
  */
-export function toFapiUser(user: UserRow, code: CodeVerification | null, lastActiveAt: number) {
+export function toFapiUser(user: UserRow, facts: UserFacts, lastActiveAt: number) {
+  const { code } = facts
   return {
     id: user.id,
     object: 'user',
@@ -138,7 +137,7 @@ export function toFapiUser(user: UserRow, code: CodeVerification | null, lastAct
     phone_numbers: [],
     web3_wallets: [],
     passkeys: [],
-    organization_memberships: [],
+    organization_memberships: facts.memberships.map((m) => toFapiMembership(toClerkMembership(m))),
     external_accounts: [],
     saml_accounts: [],
     enterprise_accounts: [],
@@ -166,7 +165,7 @@ export function toFapiUser(user: UserRow, code: CodeVerification | null, lastAct
 export type Strategy = 'password' | 'ticket' | 'email_code'
 
 /** Clerk's Session: Foyer sessions last a fixed time, so they are abandoned when they expire. */
-export function toFapiSession(signedIn: SignedIn, code: CodeVerification | null, now: number, status: 'active' | 'ended' | 'removed' = 'active') {
+export function toFapiSession(signedIn: SignedIn, facts: ClientFacts, now: number, status: 'active' | 'ended' | 'removed' = 'active') {
   const { user, session } = signedIn
   const primary = user.email_addresses.find((e) => e.id === user.primary_email_address_id) ?? user.email_addresses[0]
   return {
@@ -176,11 +175,11 @@ export function toFapiSession(signedIn: SignedIn, code: CodeVerification | null,
     expire_at: session.expiresAt,
     abandon_at: session.expiresAt,
     last_active_at: session.lastActiveAt,
-    last_active_token: null,
+    last_active_token: facts.lastActiveToken === null || status !== 'active' ? null : { object: 'token', jwt: facts.lastActiveToken },
     actor: null,
     // clerk-js sends it back on every touch and token request: it must be the active one.
     last_active_organization_id: session.activeOrganizationId,
-    user: toFapiUser(user, code, session.lastActiveAt),
+    user: toFapiUser(user, facts, session.lastActiveAt),
     public_user_data: {
       first_name: user.first_name,
       last_name: user.last_name,
@@ -201,14 +200,14 @@ export function toFapiSession(signedIn: SignedIn, code: CodeVerification | null,
  * Clerk's Client is a browser; Foyer knows a browser only by its session cookie, so the
  * Client's id is derived from the session's, and there is no Client without a session.
  */
-export function toFapiClient(signedIn: SignedIn, code: CodeVerification | null, now: number, extra: {
+export function toFapiClient(signedIn: SignedIn, facts: ClientFacts, now: number, extra: {
   signIn?: unknown; signUp?: unknown; strategy?: Strategy | null; ended?: boolean
 } = {}) {
   const { session } = signedIn
   return {
     object: 'client',
     id: `client_${session.id.slice(session.id.indexOf('_') + 1)}`,
-    sessions: extra.ended ? [] : [toFapiSession(signedIn, code, now)],
+    sessions: extra.ended ? [] : [toFapiSession(signedIn, facts, now)],
     sign_in: extra.signIn ?? null,
     sign_up: extra.signUp ?? null,
     last_active_session_id: extra.ended ? null : session.id,

@@ -4,11 +4,13 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { AcceptService, SignedIn } from '../accept/accept.service.js'
 import { sessionCookie } from '../accept/session-cookie.js'
 import type { Clock } from '../platform/clock.js'
+import type { SessionTokenService } from '../sessions/session-tokens.js'
 import { ApiError, paramError, signedOut } from '../platform/errors.js'
 import { ORG_INVITATION_STATUSES, type OrgInvitationStatus } from '../organizations/org-invitations.schemas.js'
 import { toClerkMembership } from '../organizations/memberships.schemas.js'
 import { CREDENTIAL, useCredentialConstraint } from './credential-constraint.js'
 import { useFrontendConventions } from './frontend.conventions.js'
+import { clientFactsOf } from './client-facts.js'
 import {
   ClientInviteBody, InvitationIdParams, SuggestionIdParams, toFapiClient, toFapiMembership, toFapiOrgInvitation, toFapiOrgSuggestion,
 } from './frontend.schemas.js'
@@ -19,6 +21,7 @@ interface Deps {
   clock: Clock
   publicUrl: string
   allowedRedirectOrigins: readonly string[]
+  tokens: Pick<SessionTokenService, 'mintFor'>
 }
 
 const HOUR_MS = 60 * 60 * 1000
@@ -67,7 +70,8 @@ export const orgFrontendRoutes = (deps: Deps): FastifyPluginAsyncTypebox => asyn
     if (query._clerk_session_id && query._clerk_session_id !== found.session.id) throw signedOut()
     return found
   }
-  const client = async (who: SignedIn) => toFapiClient(who, await accept.codeVerification(who.user), now())
+  const factsOf = clientFactsOf(deps)
+  const client = async (request: FastifyRequest, who: SignedIn) => toFapiClient(who, await factsOf(request, who), now())
 
   const mine: FastifyPluginAsyncTypebox = async (me) => {
     await useFrontendConventions(me, deps)
@@ -78,7 +82,7 @@ export const orgFrontendRoutes = (deps: Deps): FastifyPluginAsyncTypebox => asyn
         statuses: statusesOf<OrgInvitationStatus>(request.query.status, ORG_INVITATION_STATUSES), limit: request.query.limit ?? 10, offset: request.query.offset ?? 0,
       })
       const at = deps.clock.now(who.instance)
-      return { response: { data: rows.map((row) => toFapiOrgInvitation(row, at)), total_count: total }, client: await client(who) }
+      return { response: { data: rows.map((row) => toFapiOrgInvitation(row, at)), total_count: total }, client: await client(request, who) }
     })
 
     me.post('/organization_invitations/:invitation_id/accept', { schema: { hide, querystring: MeQuery, params: InvitationIdParams } }, async (request) => {
@@ -86,14 +90,14 @@ export const orgFrontendRoutes = (deps: Deps): FastifyPluginAsyncTypebox => asyn
       const joined = await accept.organizations.accept(who, { invitationId: request.params.invitation_id })
       // Joining made the organization the session's active one: the Client says so.
       const member = await accept.session(who.session.token) ?? who
-      return { response: toFapiOrgInvitation(joined.invitation, deps.clock.now(who.instance)), client: await client(member) }
+      return { response: toFapiOrgInvitation(joined.invitation, deps.clock.now(who.instance)), client: await client(request, member) }
     })
 
     me.get('/organization_memberships', { schema: { hide, querystring: MyMembershipsQuery } }, async (request) => {
       const who = await signedIn(request, request.query)
       const { data, totalCount } = await accept.organizations.memberships(who, { limit: request.query.limit ?? 10, offset: request.query.offset ?? 0 })
       const memberships = data.map((m) => toFapiMembership(toClerkMembership(m)))
-      return { response: request.query.paginated === false ? memberships : { data: memberships, total_count: totalCount }, client: await client(who) }
+      return { response: request.query.paginated === false ? memberships : { data: memberships, total_count: totalCount }, client: await client(request, who) }
     })
 
     me.get('/organization_suggestions', { schema: { hide, querystring: MySuggestionsQuery } }, async (request) => {
@@ -103,13 +107,13 @@ export const orgFrontendRoutes = (deps: Deps): FastifyPluginAsyncTypebox => asyn
       const suggestions = !statuses || statuses.includes('pending') ? pending : []
       const offset = request.query.offset ?? 0
       const page = suggestions.slice(offset, offset + (request.query.limit ?? 10))
-      return { response: { data: page.map(toFapiOrgSuggestion), total_count: suggestions.length }, client: await client(who) }
+      return { response: { data: page.map(toFapiOrgSuggestion), total_count: suggestions.length }, client: await client(request, who) }
     })
 
     me.post('/organization_suggestions/:suggestion_id/accept', { schema: { hide, querystring: MeQuery, params: SuggestionIdParams } }, async (request) => {
       const who = await signedIn(request, request.query)
       const suggestion = await accept.organizations.answerSuggestion(who, request.params.suggestion_id, 'accepted')
-      return { response: toFapiOrgSuggestion(suggestion), client: await client(who) }
+      return { response: toFapiOrgSuggestion(suggestion), client: await client(request, who) }
     })
   }
 
@@ -143,7 +147,7 @@ export const orgFrontendRoutes = (deps: Deps): FastifyPluginAsyncTypebox => asyn
       }
       const params = request.params as { organization_id: string }
       const invitation = await accept.organizations.invite(who, params.organization_id, request.body)
-      return { response: toFapiOrgInvitation(invitation, deps.clock.now(who.instance)), client: await client(who) }
+      return { response: toFapiOrgInvitation(invitation, deps.clock.now(who.instance)), client: await client(request, who) }
     })
   }
 

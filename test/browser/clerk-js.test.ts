@@ -6,15 +6,18 @@
  * behind its middleware, and loads the SDK's npm bundle from the application's own origin with
  * `data-clerk-proxy-url` set to the instance's Frontend API (`/fapi/<instance id>`). After
  * `setActive` the application's server must know the new user on its next request, and after
- * `signOut` no one.
+ * `signOut` no one. Then organizations through clerk-js 6 (an invitation listed, accepted, made
+ * active; the server's orgId and orgRole), and clerk-js 5's prebuilt <SignUp/> (on the page an
+ * invitation's link lands on) and <SignIn/>, driven through their own fields and buttons.
  *
  * One Foyer (development key, so pk_test_) and one application per engine.
  */
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import type { BrowserContext, Page } from 'playwright-core'
+import { join } from 'node:path'
+import type { BrowserContext, Locator, Page } from 'playwright-core'
 import { api } from '../helpers/child-server.js'
-import { browserSkip as skip, useBrowserSuite } from '../helpers/browser-suite.js'
+import { browserSkip as skip, SCREENSHOTS, useBrowserSuite } from '../helpers/browser-suite.js'
 import { createPostgresDatabase, postgresUrl, type Engine } from '../helpers/databases.js'
 import { SIGNED_OUT, startClerkApp, type AppAuth, type ClerkApp } from '../helpers/clerk-app.js'
 import { startSmtpSink, type SmtpSink } from '../email/smtp-sink.js'
@@ -59,6 +62,41 @@ async function ticketSignUpInPage({ ticket, password }: { ticket: string; passwo
     done: { status: done.status, createdUserId: done.createdUserId, createdSessionId: done.createdSessionId },
     userId: clerk.user?.id ?? null,
     sessionId: clerk.session?.id ?? null,
+  }
+}
+
+interface OrgFlowResult {
+  listed: Array<{ organizationId: string; role: string; status: string }>
+  accepted: string
+  /** What clerk-js knows after setActive: the active organization and the user's memberships. */
+  organizationId: string | null
+  memberships: Array<{ organizationId: string; role: string }>
+  lastActiveOrganizationId: string | null
+  invited: { emailAddress: string; role: string; status: string } | null
+}
+
+/**
+ * Runs in the page, signed in: the person's organization invitations listed, the one into
+ * `organizationId` accepted, that organization made active, and from it an invitation sent to `invitee`.
+ */
+async function organizationInPage({ organizationId, invitee }: { organizationId: string; invitee: string }): Promise<OrgFlowResult> {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const clerk = (window as any).Clerk
+  const invitations = await clerk.user.getOrganizationInvitations()
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const listed = invitations.data.map((i: any) => ({ organizationId: i.publicOrganizationData.id, role: i.role, status: i.status }))
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const accepted = await invitations.data.find((i: any) => i.publicOrganizationData.id === organizationId).accept()
+  await clerk.setActive({ organization: organizationId })
+  const sent = clerk.organization ? await clerk.organization.inviteMember({ emailAddress: invitee, role: 'org:member' }) : null
+  return {
+    listed,
+    accepted: accepted.status,
+    organizationId: clerk.organization?.id ?? null,
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    memberships: clerk.user.organizationMemberships.map((m: any) => ({ organizationId: m.organization.id, role: m.role })),
+    lastActiveOrganizationId: clerk.session.lastActiveOrganizationId ?? null,
+    invited: sent && { emailAddress: sent.emailAddress, role: sent.role, status: sent.status },
   }
 }
 
@@ -203,7 +241,7 @@ function engineSuite(engine: Engine) {
           const fapiCalls = () => log.filter((line) => line.startsWith(`POST ${fapiUrl}/`) || line.startsWith(`GET ${fapiUrl}/`))
           assert.ok(fapiCalls().some((line) => /\/v1\/client\/sign_ups\/sua_\w+\?.*_method=PATCH/.test(line)), fapiCalls().join('\n'))
           assert.ok(fapiCalls().some((line) => /\/v1\/client\/sessions\/sess_\w+\/touch\?/.test(line)), fapiCalls().join('\n'))
-          assert.ok(fapiCalls().some((line) => /\/v1\/client\/sessions\/sess_\w+\/tokens\?/.test(line)), fapiCalls().join('\n'))
+          // No call to …/tokens is needed: the touched Session carries its token (last_active_token).
 
           // A later page load finds the person signed in, and signs out.
           await page.goto(`${app.url}/custom-flow?clerk=${major}`)
@@ -231,6 +269,131 @@ function engineSuite(engine: Engine) {
         }
       })
     }
+
+    it('clerk-js 6: after the ticket sign-up, an organization invitation is listed, accepted and its organization made active; the app\'s server sees orgId and orgRole, and the page invites a member', { timeout: 90_000 }, async () => {
+      const email = address('org-6')
+      const organization = await api<{ id: string; slug: string }>(suite.foyer, suite.secretKey, 'POST', '/v1/organizations', { name: `Orbit ${seq++}` })
+      const invitation = await api<{ url: string }>(suite.foyer, suite.secretKey, 'POST', '/v1/invitations', {
+        email_address: email, redirect_url: `${app.url}/custom-flow?clerk=6`, notify: false,
+      })
+      await api(suite.foyer, suite.secretKey, 'POST', `/v1/organizations/${organization.id}/invitations`, { email_address: email, role: 'org:admin', notify: false })
+      const { page, log } = await newPage()
+      try {
+        await page.goto(invitation.url)
+        await page.waitForURL((url) => url.origin === app.url && url.pathname === '/custom-flow', { timeout: 15_000 })
+        const ticket = new URL(page.url()).searchParams.get('__clerk_ticket')!
+        const signedUp = await within(page.evaluate(ticketSignUpInPage, { ticket, password: PASSWORD }), 'the sign-up flow')
+        assert.equal(signedUp.done.status, 'complete')
+        assert.deepEqual(await appSees(page), { ...SIGNED_OUT, userId: signedUp.userId, sessionId: signedUp.sessionId })
+
+        const invitee = address('org-6-invitee')
+        const result = await within(page.evaluate(organizationInPage, { organizationId: organization.id, invitee }), 'the organization flow')
+        assert.deepEqual(result.listed, [{ organizationId: organization.id, role: 'org:admin', status: 'pending' }])
+        assert.equal(result.accepted, 'accepted')
+        assert.equal(result.organizationId, organization.id)
+        assert.equal(result.lastActiveOrganizationId, organization.id)
+        assert.deepEqual(result.memberships, [{ organizationId: organization.id, role: 'org:admin' }])
+        assert.deepEqual(result.invited, { emailAddress: invitee, role: 'org:member', status: 'pending' })
+        assert.deepEqual(await appSees(page), {
+          userId: signedUp.userId, sessionId: signedUp.sessionId, orgId: organization.id, orgRole: 'org:admin', orgSlug: organization.slug,
+        })
+        const pending = await api<{ data: Array<{ email_address: string }> }>(suite.foyer, suite.secretKey, 'GET', `/v1/organizations/${organization.id}/invitations?status=pending`)
+        assert.deepEqual(pending.data.map((i) => i.email_address), [invitee])
+      } catch (err) {
+        assert.fail(`${(err as Error).stack}${failure(page, log)}`)
+      } finally {
+        await page.context().close()
+      }
+    })
+
+    /** A screenshot of a mounted component for the README, with a margin of the page around it. */
+    async function screenshotOf(component: Locator, file: string) {
+      const box = await component.boundingBox()
+      assert.ok(box, 'the component is on screen')
+      const margin = 32
+      await component.page().screenshot({
+        path: join(SCREENSHOTS, file),
+        clip: { x: Math.max(0, box.x - margin), y: Math.max(0, box.y - margin), width: box.width + 2 * margin, height: box.height + 2 * margin },
+      })
+    }
+
+    // clerk-js 5's bundle carries Clerk's prebuilt components (clerk-js 6 moved them into @clerk/ui).
+    it('clerk-js 5 <SignUp/>: the invitation link lands on the app\'s sign-up page, which starts the sign-up from the ticket and asks only for a password; the person types it, is signed in and sent on, and the app\'s server sees the new user', { timeout: 90_000 }, async () => {
+      const email = address('sign-up-component')
+      const invitation = await api<{ url: string }>(suite.foyer, suite.secretKey, 'POST', '/v1/invitations', {
+        email_address: email, redirect_url: `${app.url}/sign-up`, notify: false,
+      })
+      const { page, log } = await newPage()
+      try {
+        await page.goto(invitation.url)
+        await page.waitForURL((url) => url.origin === app.url && url.pathname === '/sign-up', { timeout: 15_000 })
+        const component = page.locator('#clerk-component')
+        // The ticket proved the address, so <SignUp/> moves to its step for what is missing: the password.
+        await component.getByRole('heading', { name: 'Fill in missing fields' }).waitFor({ timeout: 15_000 })
+        const password = component.locator('input[name=password]')
+        assert.equal(await password.count(), 1)
+        assert.equal(await component.locator('input[name=emailAddress]').count(), 0, 'the invited address is not asked again')
+        // eslint-disable-next-line @typescript-eslint/no-explicit-any
+        const held = await page.evaluate(() => { const s = (window as any).Clerk.client.signUp; return { status: s.status, emailAddress: s.emailAddress, missingFields: [...s.missingFields] } })
+        assert.deepEqual(held, { status: 'missing_requirements', emailAddress: email, missingFields: ['password'] })
+        await screenshotOf(component, 'clerk-js-sign-up.png')
+        assert.deepEqual(await appSees(page), SIGNED_OUT)
+
+        await password.fill(PASSWORD)
+        await within(Promise.all([
+          page.waitForURL((url) => url.origin === app.url && url.pathname === '/welcome'),
+          component.getByRole('button', { name: 'Continue', exact: true }).click(),
+        ]), '<SignUp/>\'s Continue')
+        const users = await api<Array<{ id: string }>>(suite.foyer, suite.secretKey, 'GET', `/v1/users?email_address=${encodeURIComponent(email)}`)
+        assert.equal(users.length, 1)
+        assert.equal(await page.locator('#userId').textContent(), users[0]!.id)
+        assert.equal((await appSees(page)).userId, users[0]!.id)
+      } catch (err) {
+        assert.fail(`${(err as Error).stack}${failure(page, log)}`)
+      } finally {
+        await page.context().close()
+      }
+    })
+
+    it('clerk-js 5 <SignIn/>: the address, then the password; the app\'s server sees the person, and after signOut no one', { timeout: 90_000 }, async () => {
+      const email = address('sign-in-component')
+      const user = await api<{ id: string }>(suite.foyer, suite.secretKey, 'POST', '/v1/users', { email_address: [email], password: PASSWORD })
+      const { page, log } = await newPage()
+      try {
+        await page.goto(`${app.url}/sign-in`)
+        const component = page.locator('#clerk-component')
+        const identifier = component.locator('input[name=identifier]')
+        await identifier.waitFor({ timeout: 15_000 })
+        await identifier.fill(email)
+        await screenshotOf(component, 'clerk-js-sign-in.png')
+        await component.getByRole('button', { name: 'Continue', exact: true }).click()
+        const password = component.locator('input[name=password]')
+        await password.waitFor({ timeout: 15_000 })
+        await password.fill(PASSWORD)
+        await within(Promise.all([
+          page.waitForURL((url) => url.origin === app.url && url.pathname === '/welcome'),
+          component.getByRole('button', { name: 'Continue', exact: true }).click(),
+        ]), '<SignIn/>\'s Continue')
+        assert.equal(await page.locator('#userId').textContent(), user.id)
+        const seen = await appSees(page)
+        assert.equal(seen.userId, user.id)
+        assert.ok(log.some((line) => /^POST .*\/v1\/client\/sign_ins\/sia_\w+\/attempt_first_factor\?/.test(line)), log.join('\n'))
+
+        await page.goto(`${app.url}/custom-flow?clerk=5`)
+        await within(Promise.all([
+          page.waitForURL((url) => url.origin === app.url && url.pathname === '/welcome'),
+          // eslint-disable-next-line @typescript-eslint/no-explicit-any
+          page.evaluate(async () => { const clerk = (window as any).Clerk; await clerk.load(); void clerk.signOut({ redirectUrl: '/welcome' }) }),
+        ]), 'clerk.signOut()')
+        assert.equal(await page.locator('h1').textContent(), 'Signed out')
+        assert.deepEqual(await appSees(page), SIGNED_OUT)
+        assert.deepEqual(await api<unknown[]>(suite.foyer, suite.secretKey, 'GET', `/v1/sessions?user_id=${user.id}&status=active`), [])
+      } catch (err) {
+        assert.fail(`${(err as Error).stack}${failure(page, log)}`)
+      } finally {
+        await page.context().close()
+      }
+    })
 
     /** The app's custom-flow page for clerk-js `major`, reached as a browser first does (through the app's handshake). */
     async function openFlowPage(major: string) {

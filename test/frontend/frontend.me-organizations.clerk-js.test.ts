@@ -104,6 +104,17 @@ forEachDatabase('Frontend API /v1/me organizations, as clerk-js 6 calls it', (en
       assertMatchesFapi('Client.ClientWrappedOrganizationInvitationUserContext', accepted.body)
       assert.equal(accepted.body.response.status, 'accepted')
       assert.equal(accepted.body.client.sessions[0].id, s.id)
+      // clerk-js reads user.organizationMemberships and clerk.organization from the Client, and
+      // writes the Session's last_active_token as the application's cookie (a null one removes it).
+      const session = accepted.body.client.sessions[0]
+      assertMatchesFapi('Client.Client-2', accepted.body.client)
+      assert.equal(session.last_active_organization_id, w.orgId)
+      assert.deepEqual(session.user.organization_memberships.map((m: any) => [m.object, m.organization.id, m.role, m.public_user_data.user_id]),
+        [['organization_membership', w.orgId, 'org:admin', w.p.id]])
+      assert.equal('private_metadata' in session.user.organization_memberships[0], false)
+      assert.equal(session.last_active_token.object, 'token')
+      const claims = JSON.parse(Buffer.from(session.last_active_token.jwt.split('.')[1], 'base64url').toString())
+      assert.deepEqual([claims.sid, claims.o?.id, claims.o?.rol, claims.azp], [s.id, w.orgId, 'admin', APP_ORIGIN])
       const [membership] = await membershipsOf(w.api, w.p.id)
       assert.equal(membership.organization.id, w.orgId)
       assert.equal(membership.role, 'org:admin')

@@ -1,6 +1,8 @@
 import type { FastifyInstance } from 'fastify'
 import { SESSION_COOKIE } from '../../src/accept/session-cookie.js'
+import assert from 'node:assert/strict'
 import type { TestApp } from '../helpers/build-app.js'
+import { assertMatchesFapi } from '../helpers/spec.js'
 
 export interface FapiReply<T = any> {
   status: number
@@ -78,4 +80,12 @@ export const ticketOf = (invitation: { url: string }) => new URL(invitation.url)
 export async function outboxTopics(t: TestApp, instanceId: string): Promise<string[]> {
   const rows = await t.db.query<{ topic: string }>('select topic from outbox where instance_id = $1 order by created_at, topic', [instanceId])
   return rows.map((r) => r.topic)
+}
+
+/** A refusal in Clerk's error shape: its status, its code, the parameter it names, valid against the reference FAPI spec. */
+export function assertClerkError(res: FapiReply, status: number, code: string, param?: string) {
+  assert.equal(res.status, status, JSON.stringify(res.body))
+  assert.equal(res.body.errors[0].code, code, JSON.stringify(res.body))
+  if (param !== undefined) assert.equal(res.body.errors[0].meta?.param_name, param)
+  assertMatchesFapi('ClerkErrors', res.body)
 }

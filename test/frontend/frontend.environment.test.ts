@@ -3,13 +3,7 @@ import assert from 'node:assert/strict'
 import { APP_ORIGIN, PUBLIC_URL, buildTestApp, client, type TestApp } from '../helpers/build-app.js'
 import { forEachDatabase } from '../helpers/databases.js'
 import { assertMatchesFapi } from '../helpers/spec.js'
-import { fapi, type Fapi, type FapiReply } from './fapi-client.js'
-
-function assertClerkError(res: FapiReply, status: number, code: string) {
-  assert.equal(res.status, status, JSON.stringify(res.body))
-  assert.equal(res.body.errors[0].code, code, JSON.stringify(res.body))
-  assertMatchesFapi('ClerkErrors', res.body)
-}
+import { assertClerkError, fapi, type Fapi, type FapiReply } from './fapi-client.js'
 
 forEachDatabase('Frontend API: GET /v1/environment', (engine) => {
   let t: TestApp

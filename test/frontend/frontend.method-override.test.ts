@@ -4,16 +4,9 @@ import { APP_ORIGIN, buildTestApp, client, type TestApp } from '../helpers/build
 import { forEachDatabase } from '../helpers/databases.js'
 import { makeInvitation } from '../helpers/factories.js'
 import { assertMatchesFapi } from '../helpers/spec.js'
-import { fapi, ticketOf, type Fapi, type FapiReply } from './fapi-client.js'
+import { assertClerkError, fapi, ticketOf, type Fapi, type FapiReply } from './fapi-client.js'
 
 const PASSWORD = 'correct horse battery'
-
-function assertClerkError(res: FapiReply, status: number, code: string, param?: string) {
-  assert.equal(res.status, status, JSON.stringify(res.body))
-  assert.equal(res.body.errors[0].code, code, JSON.stringify(res.body))
-  if (param !== undefined) assert.equal(res.body.errors[0].meta?.param_name, param)
-  assertMatchesFapi('ClerkErrors', res.body)
-}
 
 forEachDatabase('Frontend API: the _method override clerk-js sends', (engine) => {
   let t: TestApp

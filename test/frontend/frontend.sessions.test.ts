@@ -6,19 +6,12 @@ import { addMember, makeOrganization } from '../helpers/factories.js'
 import { claimsOf } from '../helpers/jwt.js'
 import { assertMatchesFapi } from '../helpers/spec.js'
 import { signedUp } from '../sessions/signed-up.js'
-import { fapi, type Fapi, type FapiReply } from './fapi-client.js'
+import { assertClerkError, fapi, type Fapi, type FapiReply } from './fapi-client.js'
 
 const { verifyToken } = await import('@clerk/backend')
 const PASSWORD = 'correct horse battery'
 // What clerk-js adds to every request.
 const CLERK_JS = '__clerk_api_version=2026-08-20&_clerk_js_version=6.40.0'
-
-function assertClerkError(res: FapiReply, status: number, code: string, param?: string) {
-  assert.equal(res.status, status, JSON.stringify(res.body))
-  assert.equal(res.body.errors[0].code, code, JSON.stringify(res.body))
-  if (param !== undefined) assert.equal(res.body.errors[0].meta?.param_name, param)
-  assertMatchesFapi('ClerkErrors', res.body)
-}
 
 forEachDatabase('Frontend API: touching a session and minting its tokens, as clerk-js does', (engine) => {
   let t: TestApp

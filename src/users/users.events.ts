@@ -1,6 +1,8 @@
 import { newId } from '../platform/ids.js'
-import type { NewOutboxItem } from '../platform/outbox/outbox.store.js'
-import type { UserRow } from './users.store.js'
+import type { Queryable } from '../platform/db/db.js'
+import type { Clock } from '../platform/clock.js'
+import type { NewOutboxItem, OutboxStore } from '../platform/outbox/outbox.store.js'
+import type { UserRow, UserStore } from './users.store.js'
 import { toClerkUser } from './users.schemas.js'
 
 /**
@@ -10,7 +12,7 @@ import { toClerkUser } from './users.schemas.js'
 export interface UserEvent {
   id: string
   kind: 'webhook'
-  topic: 'user.created' | 'user.deleted'
+  topic: 'user.created' | 'user.updated' | 'user.deleted'
   subjectId: string
   payload: { data: unknown; object: 'event'; type: string; timestamp: number; instance_id: string }
 }
@@ -30,6 +32,13 @@ const event = (type: UserEvent['topic'], instanceId: string, userId: string, dat
 export const userCreatedEvent = (user: UserRow, instance: { id: string }, now: number): UserEvent =>
   event('user.created', instance.id, user.id, toClerkUser(user), now)
 
+/**
+ * `user.updated`, with Clerk's User object after the change as `data`. Queue it in the
+ * transaction that changes the user, with `queueUserUpdated` from any feature that does.
+ */
+export const userUpdatedEvent = (user: UserRow, instance: { id: string }, now: number): UserEvent =>
+  event('user.updated', instance.id, user.id, toClerkUser(user), now)
+
 /** The event as the outbox store queues it, due at `queuedAt` (wall time). */
 export const queuedUserEvent = (event: UserEvent, queuedAt: number): NewOutboxItem => ({
   id: event.id, instanceId: event.payload.instance_id, kind: event.kind, topic: event.topic, subjectId: event.subjectId,
@@ -39,3 +48,17 @@ export const queuedUserEvent = (event: UserEvent, queuedAt: number): NewOutboxIt
 /** `user.deleted`, with Clerk's DeletedObject as `data`. */
 export const userDeletedEvent = (userId: string, instance: { id: string }, now: number): UserEvent =>
   event('user.deleted', instance.id, userId, { object: 'user', id: userId, deleted: true }, now)
+
+/**
+ * Queues `user.updated` for the user as it now is in `tx`: call it in the transaction that
+ * changed the user, after the change, so the event is sent if and only if the change commits.
+ */
+export async function queueUserUpdated(
+  tx: Queryable, deps: { store: UserStore; outbox: OutboxStore; clock: Clock }, instance: { id: string; clockOffsetMs: number }, userId: string,
+): Promise<UserRow> {
+  const user = await deps.store.findById(tx, instance.id, userId)
+  if (!user) throw new Error(`user ${userId} vanished inside its own transaction`)
+  const now = deps.clock.now(instance)
+  await deps.outbox.enqueue(tx, [queuedUserEvent(userUpdatedEvent(user, instance, now), deps.clock.now())], deps.clock.now())
+  return user
+}

@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { ClerkErrorsRef, paginated } from '../platform/openapi.js'
 import { DeletedObject } from '../invitations/invitations.schemas.js'
 import type { UserService } from './users.service.js'
-import { ClerkUser, CountUsersQuery, CreateUserBody, ListUsersQuery, UserIdParams, UsersCount, toClerkUser } from './users.schemas.js'
+import { ClerkUser, CountUsersQuery, CreateUserBody, ListUsersQuery, UpdateUserBody, UpdateUserMetadataBody, UserIdParams, UsersCount, toClerkUser } from './users.schemas.js'
 
 interface Deps {
   users: UserService
@@ -43,6 +43,24 @@ export const userRoutes = (deps: Deps): FastifyPluginAsyncTypebox => async (app)
       response: { 200: ClerkUser, ...errors },
     },
   }, async (req) => toClerkUser(await deps.users.create(req.instance, req.body)))
+
+  app.patch('/v1/users/:user_id', {
+    schema: {
+      operationId: 'UpdateUser', tags, params: UserIdParams, body: UpdateUserBody,
+      description: 'Changes only what the body names; metadata given here replaces the stored object. Queues `user.updated`. '
+        + 'Parameters of Clerk\'s that Foyer does not support: 422 `form_param_unknown` naming them. A taken `external_id`: 422 `form_identifier_exists`.',
+      response: { 200: ClerkUser, ...errors },
+    },
+  }, async (req) => toClerkUser(await deps.users.update(req.instance, req.params.user_id, req.body)))
+
+  app.patch('/v1/users/:user_id/metadata', {
+    schema: {
+      operationId: 'UpdateUserMetadata', tags, params: UserIdParams, body: UpdateUserMetadataBody,
+      description: 'Deep-merges each object into the stored one: nested objects merge, a null value removes its key, arrays and scalars replace. '
+        + 'The merged object must be at most 8 KB serialized (422 naming it). Queues `user.updated`.',
+      response: { 200: ClerkUser, ...errors },
+    },
+  }, async (req) => toClerkUser(await deps.users.updateMetadata(req.instance, req.params.user_id, req.body)))
 
   app.delete('/v1/users/:user_id', {
     schema: {

@@ -20,6 +20,51 @@ export const CreateUserBody = Type.Object({
 }, { additionalProperties: false })
 export type CreateUserBody = Static<typeof CreateUserBody>
 
+// A null inside the object removes that key; objects merge, anything else replaces.
+const MetadataPatch = (description: string) => Type.Optional(Type.Object({}, { additionalProperties: true, description }))
+export const UpdateUserMetadataBody = Type.Object({
+  public_metadata: MetadataPatch('Deep-merged into the stored object: nested objects merge, a null value removes its key, arrays and scalars replace. The result is at most 8 KB serialized.'),
+  private_metadata: MetadataPatch('Merged like public_metadata; only the Backend API sees it.'),
+  unsafe_metadata: MetadataPatch('Merged like public_metadata.'),
+}, { additionalProperties: false })
+export type UpdateUserMetadataBody = Static<typeof UpdateUserMetadataBody>
+
+const unsupported = (what: string) => Type.Optional(Type.Unknown({ description: `Not supported by Foyer (${what}): 422 when given a value.` }))
+
+export const UpdateUserBody = Type.Object({
+  external_id: Type.Optional(nullable(Type.String({ maxLength: 256, description: 'Unique in the instance; null or empty removes it.' }))),
+  first_name: Type.Optional(nullable(Type.String({ maxLength: 256 }))),
+  last_name: Type.Optional(nullable(Type.String({ maxLength: 256 }))),
+  primary_email_address_id: Type.Optional(nullable(Type.String({ description: 'One of the user\'s verified addresses.' }))),
+  notify_primary_email_address_changed: Type.Optional(nullable(Type.Boolean({ description: 'Accepted; Foyer sends no such email.' }))),
+  password: Type.Optional(nullable(Type.String({ description: 'At least 8 characters. Other sessions stay signed in.' }))),
+  skip_password_checks: Type.Optional(nullable(Type.Boolean({ description: 'Lifts the minimum length (not the maximum).' }))),
+  public_metadata: Type.Optional(Metadata('Replaces the stored object; at most 8 KB serialized.')),
+  private_metadata: Type.Optional(Metadata('Replaces the stored object; at most 8 KB serialized.')),
+  unsafe_metadata: Type.Optional(Metadata('Replaces the stored object; at most 8 KB serialized.')),
+  locale: unsupported('no locales'),
+  primary_phone_number_id: unsupported('no phone numbers'),
+  primary_web3_wallet_id: unsupported('no web3 wallets'),
+  username: unsupported('no usernames'),
+  profile_image_id: unsupported('no profile images'),
+  password_digest: unsupported('no password digests on update'),
+  password_hasher: unsupported('no password digests on update'),
+  sign_out_of_other_sessions: unsupported('sessions are revoked through the sessions API'),
+  totp_secret: unsupported('no second factors'),
+  backup_codes: unsupported('no second factors'),
+  delete_self_enabled: unsupported('users never delete themselves'),
+  create_organization_enabled: unsupported('users never create organizations'),
+  create_organizations_limit: unsupported('users never create organizations'),
+  legal_accepted_at: unsupported('no legal acceptance'),
+  skip_legal_checks: unsupported('no legal acceptance'),
+  created_at: unsupported('creation times are Foyer\'s own'),
+  bypass_client_trust: unsupported('no device trust'),
+}, { additionalProperties: false })
+export type UpdateUserBody = Static<typeof UpdateUserBody>
+/** The spec's parameters Foyer does not support: refused when given a value. */
+export const UNSUPPORTED_UPDATE_PARAMS = Object.entries(UpdateUserBody.properties)
+  .filter(([, schema]) => (schema as { description?: string }).description?.startsWith('Not supported')).map(([name]) => name)
+
 // Query strings repeat a key for each value; one value arrives as a plain string. The number
 // of values is checked by the service: a schema's error for it would name the wrong branch.
 const repeatable = (description: string) =>
@@ -82,7 +127,7 @@ const absent = Type.Null({ description: 'Always null in Foyer.' })
 export const ClerkUser = Type.Object({
   id: Type.String(),
   object: Type.Literal('user'),
-  external_id: absent,
+  external_id: nullable(Type.String()),
   primary_email_address_id: nullable(Type.String()),
   primary_phone_number_id: absent,
   primary_web3_wallet_id: absent,
@@ -167,7 +212,7 @@ export function toClerkUser(row: UserRow & { last_active_at?: number | null }): 
   return {
     id: row.id,
     object: 'user',
-    external_id: null,
+    external_id: row.external_id ?? null,
     primary_email_address_id: row.primary_email_address_id,
     primary_phone_number_id: null,
     primary_web3_wallet_id: null,

@@ -7,9 +7,11 @@ import { addressLockKey, checkMetadataSize, normalizeEmail } from '../platform/v
 import type { OutboxStore } from '../platform/outbox/outbox.store.js'
 import type { Instance } from '../instance/instance.schemas.js'
 import { checkPassword, hashPassword, PASSWORD_MAX_LENGTH } from './passwords.js'
-import { queuedUserEvent, userCreatedEvent, userDeletedEvent, type UserEvent } from './users.events.js'
-import { USER_ORDER_COLUMNS, type UserFilter, type UserOrderColumn, type UserStore, type UserWithActivity } from './users.store.js'
-import type { CountUsersQuery, CreateUserBody, ListUsersQuery } from './users.schemas.js'
+import { checkInput } from '../platform/http.js'
+import { queuedUserEvent, queueUserUpdated, userCreatedEvent, userDeletedEvent, type UserEvent } from './users.events.js'
+import { mergeMetadata } from './users.metadata.js'
+import { USER_ORDER_COLUMNS, type UserFilter, type UserOrderColumn, type UserStore, type UserUpdate, type UserWithActivity } from './users.store.js'
+import { UNSUPPORTED_UPDATE_PARAMS, type CountUsersQuery, type CreateUserBody, type ListUsersQuery, type UpdateUserBody, type UpdateUserMetadataBody } from './users.schemas.js'
 
 interface Deps {
   db: Db
@@ -26,6 +28,17 @@ const MAX_VALUES = 100
 const identifierExists = (email: string) =>
   paramError(422, 'form_identifier_exists', 'email_address', 'That email address is taken. Please try another.',
     `A user with the email address ${email} already exists.`)
+
+const externalIdExists = (externalId: string) =>
+  paramError(422, 'form_identifier_exists', 'external_id', 'That external_id is taken. Please try another.',
+    `A user with the external_id ${externalId} already exists.`)
+
+const METADATA_PARAMS = ['public_metadata', 'private_metadata', 'unsafe_metadata'] as const
+type MetadataParam = (typeof METADATA_PARAMS)[number]
+const METADATA_FIELDS = { public_metadata: 'publicMetadata', private_metadata: 'privateMetadata', unsafe_metadata: 'unsafeMetadata' } as const
+
+/** An external_id as stored: trimmed, and null when empty (Clerk treats "" as none). */
+const externalIdOf = (value: string | null | undefined) => (value == null || value.trim() === '' ? null : value.trim())
 
 const list = (value: string | string[] | undefined) => (value === undefined ? [] : [value].flat())
 const text = (value: string | undefined) => (value?.trim() ? value.trim() : null)
@@ -71,13 +84,19 @@ function theEmailAddress(body: CreateUserBody): string {
   return normalizeEmail(addresses[0]!, 'email_address')
 }
 
-async function passwordHashFor(body: CreateUserBody): Promise<string | null> {
+async function passwordHashFor(body: Pick<CreateUserBody, 'password' | 'skip_password_checks'>): Promise<string | null> {
   if (body.password == null) return null
   // skip_password_checks lifts the minimum length only: the maximum keeps hashing cheap, and an
   // empty password would be no password at all.
   const skipsMinimum = body.skip_password_checks === true && body.password.length > 0
   if (!skipsMinimum || body.password.length > PASSWORD_MAX_LENGTH) checkPassword(body.password)
   return hashPassword(body.password)
+}
+
+/** Size, then depth and text (checkInput counts depth from the body, where metadata is one level down). */
+function checkMetadata(value: Record<string, unknown>, param: MetadataParam): void {
+  checkMetadataSize(value, param)
+  checkInput(value, param, 1)
 }
 
 export function createUserService({ db, clock, store, outbox, onUserCreated }: Deps) {
@@ -115,6 +134,75 @@ export function createUserService({ db, clock, store, outbox, onUserCreated }: D
       } catch (err) {
         // A sign-up that does not take the address lock can still win the race: the unique index decides.
         if (isUniqueViolation(err)) throw identifierExists(emailAddress)
+        throw err
+      }
+    },
+
+    /**
+     * Clerk's metadata merge (see mergeMetadata), under the user's row lock so that two
+     * concurrent merges both land. The merged objects must pass the checks new metadata passes.
+     */
+    async updateMetadata(instance: Instance, id: string, body: UpdateUserMetadataBody): Promise<UserWithActivity> {
+      return db.transaction(async (tx) => {
+        const user = await store.lockById(tx, instance.id, id)
+        if (!user) throw notFound('user')
+        const update: UserUpdate = {}
+        for (const param of METADATA_PARAMS) {
+          const patch = body[param] as Record<string, unknown> | undefined
+          if (patch === undefined) continue
+          const merged = mergeMetadata(user[param], patch)
+          checkMetadata(merged, param)
+          update[METADATA_FIELDS[param]] = merged
+        }
+        await store.update(tx, instance.id, id, update, clock.now(instance))
+        await queueUserUpdated(tx, { store, outbox, clock }, instance, id)
+        return (await store.findWithActivity(tx, instance.id, id))!
+      })
+    },
+
+    /**
+     * Changes what the body names and queues `user.updated`. Metadata given here replaces the
+     * stored object (the metadata route merges).
+     */
+    async update(instance: Instance, id: string, body: UpdateUserBody): Promise<UserWithActivity> {
+      const unsupported = UNSUPPORTED_UPDATE_PARAMS.find((param) => body[param as keyof UpdateUserBody] != null)
+      if (unsupported) {
+        throw paramError(422, 'form_param_unknown', unsupported, 'is not supported',
+          `${unsupported} is not supported by Foyer.`)
+      }
+      const update: UserUpdate = {}
+      if (body.first_name !== undefined) update.firstName = body.first_name
+      if (body.last_name !== undefined) update.lastName = body.last_name
+      if (body.external_id !== undefined) update.externalId = externalIdOf(body.external_id)
+      for (const param of METADATA_PARAMS) {
+        const value = body[param] as Record<string, unknown> | undefined
+        if (value === undefined) continue
+        checkMetadata(value, param)
+        update[METADATA_FIELDS[param]] = value
+      }
+      if (body.password !== undefined) update.passwordHash = await passwordHashFor(body)
+      try {
+        return await db.transaction(async (tx) => {
+          const user = await store.lockById(tx, instance.id, id)
+          if (!user) throw notFound('user')
+          if (body.primary_email_address_id != null) {
+            const address = user.email_addresses.find((e) => e.id === body.primary_email_address_id)
+            if (!address) {
+              throw paramError(422, 'form_param_value_invalid', 'primary_email_address_id', 'is invalid',
+                'primary_email_address_id must be the id of one of this user\'s email addresses.')
+            }
+            if (address.verified_at === null) {
+              throw paramError(422, 'form_param_value_invalid', 'primary_email_address_id', 'is not verified',
+                'primary_email_address_id must be the id of a verified email address.')
+            }
+            update.primaryEmailAddressId = address.id
+          }
+          await store.update(tx, instance.id, id, update, clock.now(instance))
+          await queueUserUpdated(tx, { store, outbox, clock }, instance, id)
+          return (await store.findWithActivity(tx, instance.id, id))!
+        })
+      } catch (err) {
+        if (isUniqueViolation(err) && update.externalId) throw externalIdExists(update.externalId)
         throw err
       }
     },

@@ -11,6 +11,7 @@ export interface UserRow {
   private_metadata: Record<string, unknown>
   unsafe_metadata: Record<string, unknown>
   primary_email_address_id: string | null
+  external_id: string | null
   last_sign_in_at: number | null
   created_at: number
   updated_at: number
@@ -35,6 +36,7 @@ export interface NewUser {
   /** How the address was proved; null leaves it unverified. */
   verification: 'ticket' | 'email_code' | 'admin' | null
   passwordHash?: string | null
+  externalId?: string | null
   firstName?: string | null
   lastName?: string | null
   publicMetadata?: Record<string, unknown>
@@ -65,14 +67,14 @@ export function createUserStore() {
       await q.query(`
         with u as (
           insert into users (id, instance_id, first_name, last_name, password_hash, public_metadata, private_metadata,
-                             unsafe_metadata, primary_email_address_id, last_sign_in_at, created_at, updated_at)
-          values ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8::jsonb, $9, $10, $11, $11) returning id
+                             unsafe_metadata, primary_email_address_id, last_sign_in_at, created_at, updated_at, external_id)
+          values ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8::jsonb, $9, $10, $11, $11, $14) returning id
         )
         insert into email_addresses (id, instance_id, user_id, email_address, verification_strategy, verified_at, created_at)
         select $9, $2, u.id, $12, $13::text, case when $13::text is null then null else $11::bigint end, $11 from u`,
       [user.id, user.instanceId, user.firstName ?? null, user.lastName ?? null, user.passwordHash ?? null,
         JSON.stringify(user.publicMetadata ?? {}), JSON.stringify(user.privateMetadata ?? {}), JSON.stringify(user.unsafeMetadata ?? {}),
-        user.emailId, user.lastSignInAt ?? null, user.now, user.emailAddress.toLowerCase(), user.verification])
+        user.emailId, user.lastSignInAt ?? null, user.now, user.emailAddress.toLowerCase(), user.verification, user.externalId ?? null])
       return (await this.findById(q, user.instanceId, user.id))!
     },
 
@@ -88,6 +90,31 @@ export function createUserStore() {
         where u.id = (select user_id from email_addresses where instance_id = $1 and email_address = $2)`,
       [instanceId, emailAddress.toLowerCase()])
       return rows[0] ?? null
+    },
+
+    /** The user, locked until the transaction ends, so that concurrent updates apply one after the other. */
+    async lockById(q: Queryable, instanceId: string, id: string): Promise<UserRow | null> {
+      const locked = await q.query('select id from users where id = $1 and instance_id = $2 for update', [id, instanceId])
+      return locked.length === 0 ? null : this.findById(q, instanceId, id)
+    },
+
+    /** Writes the given fields (and updated_at); a unique violation (23505) means the external_id is taken. */
+    async update(q: Queryable, instanceId: string, id: string, fields: UserUpdate, now: number): Promise<void> {
+      const sets: string[] = []
+      const params: unknown[] = [id, instanceId, now]
+      const set = (column: string, value: unknown, cast = '') => {
+        params.push(value)
+        sets.push(`${column} = $${params.length}${cast}`)
+      }
+      if (fields.firstName !== undefined) set('first_name', fields.firstName)
+      if (fields.lastName !== undefined) set('last_name', fields.lastName)
+      if (fields.passwordHash !== undefined) set('password_hash', fields.passwordHash)
+      if (fields.externalId !== undefined) set('external_id', fields.externalId)
+      if (fields.primaryEmailAddressId !== undefined) set('primary_email_address_id', fields.primaryEmailAddressId)
+      if (fields.publicMetadata !== undefined) set('public_metadata', JSON.stringify(fields.publicMetadata), '::jsonb')
+      if (fields.privateMetadata !== undefined) set('private_metadata', JSON.stringify(fields.privateMetadata), '::jsonb')
+      if (fields.unsafeMetadata !== undefined) set('unsafe_metadata', JSON.stringify(fields.unsafeMetadata), '::jsonb')
+      await q.query(`update users set ${[...sets, 'updated_at = $3'].join(', ')} where id = $1 and instance_id = $2`, params)
     },
 
     async touchSignIn(q: Queryable, instanceId: string, id: string, now: number): Promise<void> {
@@ -137,6 +164,17 @@ export function createUserStore() {
       return rows.length > 0
     },
   }
+}
+
+export interface UserUpdate {
+  firstName?: string | null
+  lastName?: string | null
+  passwordHash?: string | null
+  externalId?: string | null
+  primaryEmailAddressId?: string
+  publicMetadata?: Record<string, unknown>
+  privateMetadata?: Record<string, unknown>
+  unsafeMetadata?: Record<string, unknown>
 }
 
 /** What GET /v1/users and /v1/users/count filter on; null (or empty) means no such filter. */

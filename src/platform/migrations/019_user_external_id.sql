@@ -1,0 +1,4 @@
+-- The id a user has in the operator's own systems (Clerk's external_id): unique per instance,
+-- so an operator can look their user up by it without ambiguity.
+alter table users add column external_id text;
+create unique index users_instance_external_id on users (instance_id, external_id) where external_id is not null;

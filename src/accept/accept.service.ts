@@ -14,7 +14,7 @@ import { queuedSessionEvent } from '../sessions/sessions.events.js'
 import type { SessionRecord } from '../sessions/sessions.store.js'
 import type { InvitationStore } from '../invitations/invitations.store.js'
 import type { OutboxItem, OutboxStore } from '../platform/outbox/outbox.store.js'
-import { checkPassword, DUMMY_HASH, hashPassword, verifyPassword } from '../users/passwords.js'
+import { checkPassword, DUMMY_HASH, hashPassword, needsRehash, verifyPassword } from '../users/passwords.js'
 import type { AcceptStore, SignInAttemptRow, SignUpAttemptRow, TicketSignUpRow } from './accept.store.js'
 import { createSignInThrottle, memoryCounter, type SignInThrottle } from './sign-in-throttle.js'
 import { effectiveOrgInvitationStatus } from '../organizations/org-invitations.schemas.js'
@@ -370,6 +370,10 @@ export function createAcceptService(deps: Deps) {
     if (!user) throw paramError(422, 'form_identifier_not_found', 'identifier', 'Couldn\'t find your account.', 'No account has this email address.')
     if (!ok) throw paramError(422, 'form_password_incorrect', 'password', 'Password is incorrect. Try again, or use another method.', 'The password is incorrect.')
     await attempt.succeeded()
+    // An imported digest (bcrypt, argon2id) is replaced by Foyer's own once the password is known.
+    if (needsRehash(user.password_hash)) {
+      await users.rehashPassword(db, instance.id, user.id, user.password_hash!, await hashPassword(input.password))
+    }
     return completeSignIn(instance, user, input.ticket ?? null, input.completing)
   }
 

@@ -1,4 +1,5 @@
 import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto'
+import { argon2Verify, bcryptVerify } from 'hash-wasm'
 import { paramError } from '../platform/errors.js'
 
 // scrypt from node:crypto: memory-hard, and no native addon to build. N = 2^15, r = 8 uses
@@ -37,8 +38,47 @@ export async function hashPassword(password: string): Promise<string> {
   return ['scrypt', PARAMS.N, PARAMS.r, PARAMS.p, salt.toString('base64url'), key.toString('base64url')].join('$')
 }
 
+/**
+ * Digests imported with a user (POST /v1/users `password_digest`), kept as given until the
+ * user's first sign-in replaces them with scrypt. The cost limits keep a sign-in against an
+ * imported digest from costing more than a few of Foyer's own.
+ */
+const IMPORTED = {
+  bcrypt: { pattern: /^\$2[aby]\$(\d{2})\$[./A-Za-z0-9]{53}$/, costs: ([cost]: number[]) => cost! >= 4 && cost! <= 14 },
+  argon2id: {
+    pattern: /^\$argon2id\$v=19\$m=(\d{1,8}),t=(\d{1,3}),p=(\d{1,2})\$[A-Za-z0-9+/]{11,}\$[A-Za-z0-9+/]{16,}$/,
+    costs: ([m, t, p]: number[]) => m! >= 8 * p! && m! <= 64 * 1024 && t! >= 1 && t! <= 10 && p! >= 1 && p! <= 16,
+  },
+} as const
+export type PasswordHasher = keyof typeof IMPORTED
+export const PASSWORD_HASHERS = Object.keys(IMPORTED) as PasswordHasher[]
+
+/** The digest as stored, or a 422 naming password_hasher (unsupported) or password_digest (malformed). */
+export function importedDigest(hasher: string, digest: string): string {
+  if (!Object.hasOwn(IMPORTED, hasher)) {
+    throw paramError(422, 'form_param_value_invalid', 'password_hasher', 'is not supported',
+      `password_hasher must be one of ${PASSWORD_HASHERS.join(', ')}.`)
+  }
+  const { pattern, costs } = IMPORTED[hasher as PasswordHasher]
+  const match = pattern.exec(digest)
+  if (!match || !costs(match.slice(1).map(Number))) {
+    throw paramError(422, 'form_param_format_invalid', 'password_digest', 'is invalid',
+      hasher === 'bcrypt'
+        ? 'password_digest must be a bcrypt digest ($2a$, $2b$ or $2y$, cost 4 to 14).'
+        : 'password_digest must be an argon2id digest in PHC form ($argon2id$v=19$m=…,t=…,p=…$salt$hash; m at most 65536, t at most 10, p at most 16).')
+  }
+  return digest
+}
+
+/** True for a stored digest that is not Foyer's own scrypt: it is replaced at the next successful sign-in. */
+export const needsRehash = (stored: string | null): boolean => stored !== null && !stored.startsWith('scrypt$')
+
 /** Constant-time comparison; false for a malformed or missing hash. */
 export async function verifyPassword(password: string, stored: string | null): Promise<boolean> {
+  if (password.length > PASSWORD_MAX_LENGTH) return false
+  // Imported digests were made from the password as typed, without Foyer's normalization.
+  if (stored?.startsWith('$2')) return bcryptVerify({ password, hash: stored }).catch(() => false)
+  if (stored?.startsWith('$argon2id$')) return argon2Verify({ password, hash: stored }).catch(() => false)
   const parts = stored?.split('$') ?? []
   if (parts.length !== 6 || parts[0] !== 'scrypt' || password.length > PASSWORD_MAX_LENGTH) return false
   const [N, r, p] = parts.slice(1, 4).map(Number) as [number, number, number]

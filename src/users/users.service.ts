@@ -6,7 +6,7 @@ import { notFound, paramError } from '../platform/errors.js'
 import { addressLockKey, checkMetadataSize, normalizeEmail } from '../platform/validation.js'
 import type { OutboxStore } from '../platform/outbox/outbox.store.js'
 import type { Instance } from '../instance/instance.schemas.js'
-import { checkPassword, hashPassword, PASSWORD_MAX_LENGTH } from './passwords.js'
+import { checkPassword, hashPassword, importedDigest, PASSWORD_MAX_LENGTH } from './passwords.js'
 import { checkInput } from '../platform/http.js'
 import { queuedUserEvent, queueUserUpdated, userCreatedEvent, userDeletedEvent, type UserEvent } from './users.events.js'
 import { mergeMetadata } from './users.metadata.js'
@@ -99,6 +99,23 @@ function checkMetadata(value: Record<string, unknown>, param: MetadataParam): vo
   checkInput(value, param, 1)
 }
 
+/** A password, or a digest made elsewhere with its hasher; never both. */
+async function createPasswordHash(body: CreateUserBody): Promise<string | null> {
+  if (body.password_digest == null) {
+    if (body.password_hasher != null) {
+      throw paramError(422, 'form_param_missing', 'password_digest', 'is missing', 'password_hasher is only for a password_digest.')
+    }
+    return passwordHashFor(body)
+  }
+  if (body.password != null) {
+    throw paramError(422, 'form_param_value_invalid', 'password_digest', 'is not allowed with password', 'Give either password or password_digest, not both.')
+  }
+  if (body.password_hasher == null) {
+    throw paramError(422, 'form_param_missing', 'password_hasher', 'is missing', 'password_hasher must name the algorithm of password_digest.')
+  }
+  return importedDigest(body.password_hasher, body.password_digest)
+}
+
 export function createUserService({ db, clock, store, outbox, onUserCreated }: Deps) {
   const enqueue = (tx: Queryable, event: UserEvent) => outbox.enqueue(tx, [queuedUserEvent(event, clock.now())], clock.now())
 
@@ -116,15 +133,17 @@ export function createUserService({ db, clock, store, outbox, onUserCreated }: D
         unsafe_metadata: (body.unsafe_metadata ?? {}) as Record<string, unknown>,
       }
       for (const [param, value] of Object.entries(metadata)) checkMetadataSize(value, param)
-      const passwordHash = await passwordHashFor(body)
+      const passwordHash = await createPasswordHash(body)
+      const externalId = externalIdOf(body.external_id)
       const now = clock.now(instance)
       try {
         return await db.transaction(async (tx) => {
           await store.lockAddress(tx, addressLockKey(instance.id, emailAddress, sha256))
           if (await store.findByEmail(tx, instance.id, emailAddress)) throw identifierExists(emailAddress)
+          if (externalId !== null && await store.externalIdTaken(tx, instance.id, externalId)) throw externalIdExists(externalId)
           const user = await store.insert(tx, {
             id: newId('user', now), instanceId: instance.id, emailId: newId('idn', now), emailAddress, verification: 'admin',
-            passwordHash, firstName: body.first_name ?? null, lastName: body.last_name ?? null,
+            passwordHash, externalId, firstName: body.first_name ?? null, lastName: body.last_name ?? null,
             publicMetadata: metadata.public_metadata, privateMetadata: metadata.private_metadata, unsafeMetadata: metadata.unsafe_metadata, now,
           })
           await enqueue(tx, userCreatedEvent(user, instance, now))
@@ -133,7 +152,7 @@ export function createUserService({ db, clock, store, outbox, onUserCreated }: D
         })
       } catch (err) {
         // A sign-up that does not take the address lock can still win the race: the unique index decides.
-        if (isUniqueViolation(err)) throw identifierExists(emailAddress)
+        if (isUniqueViolation(err)) throw externalId !== null && /external_id/.test(String((err as { constraint?: string }).constraint ?? (err as Error).message)) ? externalIdExists(externalId) : identifierExists(emailAddress)
         throw err
       }
     },

@@ -117,6 +117,15 @@ export function createUserStore() {
       await q.query(`update users set ${[...sets, 'updated_at = $3'].join(', ')} where id = $1 and instance_id = $2`, params)
     },
 
+    /** Replaces an imported digest, unless the password changed meanwhile (then the newer one stays). */
+    async externalIdTaken(q: Queryable, instanceId: string, externalId: string): Promise<boolean> {
+      return (await q.query('select 1 from users where instance_id = $1 and external_id = $2', [instanceId, externalId])).length > 0
+    },
+
+    async rehashPassword(q: Queryable, instanceId: string, id: string, from: string, to: string): Promise<void> {
+      await q.query('update users set password_hash = $4 where id = $1 and instance_id = $2 and password_hash = $3', [id, instanceId, from, to])
+    },
+
     async touchSignIn(q: Queryable, instanceId: string, id: string, now: number): Promise<void> {
       await q.query('update users set last_sign_in_at = $3, updated_at = $3 where id = $1 and instance_id = $2', [id, instanceId, now])
     },

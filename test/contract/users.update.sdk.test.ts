@@ -7,6 +7,8 @@ import { buildTestApp, client, uniqueEmail, type TestApp } from '../helpers/buil
 import { forEachDatabase } from '../helpers/databases.js'
 import { assertMatchesSpec, loadBapiSpec, webhookEventValidator } from '../helpers/spec.js'
 import { startReceiver } from '../webhooks/receiver.js'
+import { randomBytes } from 'node:crypto'
+import { bcrypt } from 'hash-wasm'
 import { verifyPassword } from '../../src/users/passwords.js'
 import { createClerkClient, exchanges, recorded, sdkError, type Exchange } from './sdk-recorder.js'
 
@@ -247,6 +249,35 @@ forEachDatabase('@clerk/backend updateUser and updateUserMetadata', (engine) => 
     })
   })
 
+  describe('createUser with external_id and a password digest', () => {
+    it('stores external_id (unique per instance) and an imported bcrypt digest', async () => {
+      const { clerk } = await newClerk()
+      const digest = await bcrypt({ password: 'the old password', salt: randomBytes(16), costFactor: 4, outputType: 'encoded' })
+      const user = await clerk.users.createUser({ emailAddress: [uniqueEmail('imp')], externalId: 'legacy-7', passwordDigest: digest, passwordHasher: 'bcrypt' })
+      const raw = recorded('POST', '/v1/users')
+      assertMatchesSpec(spec.response('CreateUser', 200), raw.body, 'POST /v1/users 200 body')
+      assert.equal(user.externalId, 'legacy-7')
+      assert.equal(user.passwordEnabled, true)
+      const [row] = await t.db.query<{ password_hash: string }>('select password_hash from users where id = $1', [user.id])
+      assert.equal(await verifyPassword('the old password', row!.password_hash), true)
+      assert.equal(await verifyPassword('another password', row!.password_hash), false)
+
+      const taken = await sdkError(clerk.users.createUser({ emailAddress: [uniqueEmail('imp2')], externalId: 'legacy-7' }))
+      assertClerkError(taken, recorded('POST', '/v1/users'), {
+        status: 422, code: 'form_identifier_exists', paramName: 'external_id', schema: spec.response('CreateUser', 422),
+      })
+      const hasher = await sdkError(clerk.users.createUser({ emailAddress: [uniqueEmail('imp3')], passwordDigest: digest, passwordHasher: 'md5' }))
+      assertClerkError(hasher, recorded('POST', '/v1/users'), {
+        status: 422, code: 'form_param_value_invalid', paramName: 'password_hasher', schema: spec.response('CreateUser', 422),
+      })
+      const malformed = await sdkError(clerk.users.createUser({ emailAddress: [uniqueEmail('imp4')], passwordDigest: 'nope', passwordHasher: 'argon2id' }))
+      assertClerkError(malformed, recorded('POST', '/v1/users'), {
+        status: 422, code: 'form_param_format_invalid', paramName: 'password_digest', schema: spec.response('CreateUser', 422),
+      })
+      assert.equal(await clerk.users.getCount(), 1)
+    })
+  })
+
   describe('user.updated webhooks', () => {
     it('are sent, svix-signed and in the spec\'s shape, for both routes, with the User after the change', async (ctx) => {
       const { clerk, secretKey, instanceId } = await newClerk()
@@ -263,6 +294,7 @@ forEachDatabase('@clerk/backend updateUser and updateUserMetadata', (engine) => 
       const renamed = await clerk.users.updateUser(user.id, { firstName: 'Renamed' })
       t.clock.advance(1000)
       const merged = await clerk.users.updateUserMetadata(user.id, { publicMetadata: { plan: 'pro' } })
+      assert.ok(merged.updatedAt > renamed.updatedAt)
       // A refused update sends nothing.
       await sdkError(clerk.users.updateUser(user.id, { password: 'short' }))
       await t.outboxWorker.drain()
@@ -272,7 +304,7 @@ forEachDatabase('@clerk/backend updateUser and updateUserMetadata', (engine) => 
       const events = receiver.received.map((r) => {
         assert.ok(r.verified.ok, `svix verification failed: ${JSON.stringify(r.verified)}`)
         return r.verified.event
-      })
+      }).sort((a, b) => a.timestamp - b.timestamp)
       for (const e of events) assertMatchesSpec(webhookEventValidator('user.updated'), e, 'user.updated payload')
       assert.deepEqual(events[0], { data: renamed.raw, object: 'event', type: 'user.updated', timestamp: renamed.updatedAt, instance_id: instanceId })
       assert.deepEqual(events[1], { data: merged.raw, object: 'event', type: 'user.updated', timestamp: merged.updatedAt, instance_id: instanceId })

@@ -141,11 +141,10 @@ export function toFapiUser(user: UserRow, facts: UserFacts, lastActiveAt: number
     external_accounts: [],
     saml_accounts: [],
     enterprise_accounts: [],
-    // A Foyer password is set when the user is created and never changed.
-    password_last_updated_at: user.password_hash === null ? null : user.created_at,
+    password_last_updated_at: user.password_hash === null ? null : user.password_updated_at ?? user.created_at,
     public_metadata: user.public_metadata,
     unsafe_metadata: user.unsafe_metadata,
-    external_id: null,
+    external_id: user.external_id ?? null,
     last_sign_in_at: user.last_sign_in_at,
     banned: false,
     locked: false,

@@ -199,7 +199,8 @@ export function createUserService({ db, clock, store, outbox, onUserCreated }: D
         checkMetadata(value, param)
         update[METADATA_FIELDS[param]] = value
       }
-      if (body.password !== undefined) update.passwordHash = await passwordHashFor(body)
+      // Removing a password is not an update (Clerk has its own route for it): null changes nothing.
+      if (body.password != null) update.passwordHash = await passwordHashFor(body)
       try {
         return await db.transaction(async (tx) => {
           const user = await store.lockById(tx, instance.id, id)

@@ -12,6 +12,8 @@ export interface UserRow {
   unsafe_metadata: Record<string, unknown>
   primary_email_address_id: string | null
   external_id: string | null
+  /** When the password was last set; null without one. */
+  password_updated_at: number | null
   last_sign_in_at: number | null
   created_at: number
   updated_at: number
@@ -67,8 +69,9 @@ export function createUserStore() {
       await q.query(`
         with u as (
           insert into users (id, instance_id, first_name, last_name, password_hash, public_metadata, private_metadata,
-                             unsafe_metadata, primary_email_address_id, last_sign_in_at, created_at, updated_at, external_id)
-          values ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8::jsonb, $9, $10, $11, $11, $14) returning id
+                             unsafe_metadata, primary_email_address_id, last_sign_in_at, created_at, updated_at, external_id, password_updated_at)
+          values ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8::jsonb, $9, $10, $11, $11, $14,
+                  case when $5::text is null then null else $11::bigint end) returning id
         )
         insert into email_addresses (id, instance_id, user_id, email_address, verification_strategy, verified_at, created_at)
         select $9, $2, u.id, $12, $13::text, case when $13::text is null then null else $11::bigint end, $11 from u`,
@@ -108,7 +111,10 @@ export function createUserStore() {
       }
       if (fields.firstName !== undefined) set('first_name', fields.firstName)
       if (fields.lastName !== undefined) set('last_name', fields.lastName)
-      if (fields.passwordHash !== undefined) set('password_hash', fields.passwordHash)
+      if (fields.passwordHash !== undefined) {
+        set('password_hash', fields.passwordHash)
+        sets.push(`password_updated_at = ${fields.passwordHash === null ? 'null' : '$3'}`)
+      }
       if (fields.externalId !== undefined) set('external_id', fields.externalId)
       if (fields.primaryEmailAddressId !== undefined) set('primary_email_address_id', fields.primaryEmailAddressId)
       if (fields.publicMetadata !== undefined) set('public_metadata', JSON.stringify(fields.publicMetadata), '::jsonb')

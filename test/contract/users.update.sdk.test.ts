@@ -163,6 +163,11 @@ forEachDatabase('@clerk/backend updateUser and updateUserMetadata', (engine) => 
       const [row] = await t.db.query<{ password_hash: string }>('select password_hash from users where id = $1', [user.id])
       assert.equal(await verifyPassword('a brand new password', row!.password_hash), true)
 
+      const [times] = await t.db.query<{ password_updated_at: string | number }>('select password_updated_at from users where id = $1', [user.id])
+      assert.equal(Number(times!.password_updated_at), updated.updatedAt)
+      // A null password is no change (Clerk removes passwords through its own route).
+      assert.equal((await clerk.users.updateUser(user.id, { password: null as any })).passwordEnabled, true)
+
       const cleared = await clerk.users.updateUser(user.id, { lastName: null as any, externalId: '' })
       assert.equal(cleared.lastName, null)
       assert.equal(cleared.externalId, null)

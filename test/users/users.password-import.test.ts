@@ -34,7 +34,7 @@ forEachDatabase('users imported with a password digest', (engine) => {
   const importUser = async (hasher: keyof typeof digests) => {
     const email = uniqueEmail(`import.${hasher}`)
     const digest = await digests[hasher]()
-    const res = await api.post('/v1/users', { email_address: [email], password_digest: digest, password_hasher: hasher })
+    const res = await api.post('/v1/users', { email_address: [email], password_digest: digest, password_hasher: hasher, external_id: `legacy-${email}` })
     assert.equal(res.status, 200, JSON.stringify(res.body))
     assert.equal(res.body.password_enabled, true)
     assert.equal(await storedHash(res.body.id), digest)
@@ -64,6 +64,9 @@ forEachDatabase('users imported with a password digest', (engine) => {
         const res = await fapiSignIn(user.email, OLD_PASSWORD)
         assert.equal(res.status, 200, JSON.stringify(res.body))
         assert.equal(res.body.response.status, 'complete')
+        const fapiUser = res.body.client.sessions[0].user
+        assert.equal(fapiUser.external_id, `legacy-${user.email}`)
+        assert.equal(typeof fapiUser.password_last_updated_at, 'number')
         assert.match(await storedHash(user.id), /^scrypt\$/)
         assert.equal((await fapiSignIn(user.email, OLD_PASSWORD)).status, 200, 'the re-hashed password signs in again')
       })

@@ -78,6 +78,16 @@ forEachDatabase('@clerk/backend updateUser and updateUserMetadata', (engine) => 
       })
     }
 
+    it('applies concurrent merges one after the other: both land', async () => {
+      const { clerk } = await newClerk()
+      const user = await clerk.users.createUser({ emailAddress: [uniqueEmail('race')], publicMetadata: { base: 0 } })
+      const keys = Array.from({ length: 6 }, (_, i) => `k${i}`)
+      await Promise.all(keys.map((k) => clerk.users.updateUserMetadata(user.id, { publicMetadata: { [k]: true, nested: { [k]: 1 } } })))
+      const after = (await clerk.users.getUser(user.id)).publicMetadata as Json
+      assert.deepEqual(Object.keys(after).sort(), ['base', 'nested', ...keys].sort())
+      assert.deepEqual(Object.keys(after.nested as Json).sort(), keys)
+    })
+
     it('merges private and unsafe metadata the same way, each independently', async () => {
       const { clerk } = await newClerk()
       const user = await clerk.users.createUser({ emailAddress: [uniqueEmail('merge3')], publicMetadata: { p: 1 }, privateMetadata: { q: { r: 1 } }, unsafeMetadata: { u: 1 } })

@@ -213,7 +213,7 @@ export async function buildApp(deps: AppDeps): Promise<{ app: FastifyInstance; s
     // A claim must outlast the slowest delivery (webhooks time out at 15 s, SMTP sends at
     // about as much), or a slow item could be delivered twice. With FOYER_TESTING a dead
     // process's items come back sooner, so crash tests need not wait a minute.
-    leaseMs: deps.config.testing ? 20_000 : 60_000,
+    leaseMs: deps.config.outboxLeaseMs ?? (deps.config.testing ? 20_000 : 60_000),
     // Measured: 25 lanes delivered no faster than 10 (397 vs 386 emails/s, 703 vs 711 webhooks/s)
     // and hold more of the 16 pooled connections that requests need.
     concurrency: 10,

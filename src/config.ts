@@ -27,6 +27,8 @@ export interface Config {
   allowedRedirectOrigins: readonly string[]
   logLevel: string
   testing: boolean
+  /** Only with FOYER_TESTING: how long an outbox claim lasts, so crash tests need not wait for the default. */
+  outboxLeaseMs?: number
 }
 
 export class ConfigError extends Error {
@@ -101,6 +103,16 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   if (testingRaw !== null && testingRaw !== '1' && testingRaw !== '0') {
     throw new ConfigError('FOYER_TESTING', 'must be 1 or unset')
   }
+  const leaseRaw = get('FOYER_TESTING_OUTBOX_LEASE_MS')
+  let outboxLeaseMs: number | undefined
+  if (leaseRaw !== null) {
+    // A lease shorter than the slowest delivery lets a slow item be sent twice: never in production.
+    if (testingRaw !== '1') throw new ConfigError('FOYER_TESTING_OUTBOX_LEASE_MS', 'is only allowed with FOYER_TESTING=1')
+    outboxLeaseMs = Number(leaseRaw)
+    if (!/^\d+$/.test(leaseRaw) || outboxLeaseMs < 1000 || outboxLeaseMs > 600_000) {
+      throw new ConfigError('FOYER_TESTING_OUTBOX_LEASE_MS', 'must be a whole number of milliseconds from 1000 to 600000')
+    }
+  }
 
   return Object.freeze({
     port,
@@ -119,6 +131,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     allowedRedirectOrigins: Object.freeze(allowedRedirectOrigins),
     logLevel,
     testing: testingRaw === '1',
+    ...(outboxLeaseMs === undefined ? {} : { outboxLeaseMs }),
   })
 }
 

@@ -9,8 +9,8 @@
  * 2. Two processes on one PostgreSQL draining 1,000 queued emails: each sent exactly once.
  *
  * Nothing here touches the database to fake recovery: after the restart, test 1 waits
- * (bounded) for the claim lease of the dead process to run out (20 s under FOYER_TESTING,
- * src/app.ts). The suites run side by side so that this wait is paid once for the file.
+ * (bounded) for the claim lease of the dead process to run out (KILL_LEASE_MS, set through
+ * FOYER_TESTING_OUTBOX_LEASE_MS). The suites run side by side so that the waits overlap.
  */
 import { after, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
@@ -117,6 +117,10 @@ const SINK_DELAY_MS = 200
 const KILL_AT = 15
 // Runs of the kill that may land where nothing is claimed before the test gives up.
 const KILL_ATTEMPTS = 3
+// The claim lease of these processes: well above the time a claimed batch takes at the slow
+// sink (50 items, 10 lanes, 200 ms each), so a live process never loses its own claims, and
+// short enough that the restart need not wait the 20 s FOYER_TESTING would otherwise give.
+const KILL_LEASE_MS = 5000
 
 function killSuite(engine: Engine) {
   const r = resources()
@@ -132,6 +136,7 @@ function killSuite(engine: Engine) {
         FOYER_SECRET: randomServerSecret(),
         LOG_LEVEL: 'warn',
         FOYER_TESTING: '1',
+        FOYER_TESTING_OUTBOX_LEASE_MS: String(KILL_LEASE_MS),
         SMTP_URL: `smtp://127.0.0.1:${sink.port}`,
       }
       let databaseUrl: string | null = null
@@ -308,8 +313,8 @@ function drainSuite() {
   })
 }
 
-// The suites run side by side: the first one's wait for the claim lease (60 s) is the longest
-// part of the file, and the others fit into it.
+// The suites run side by side: the waits for the claim leases and for the drain's retry delays
+// are most of the file's time, and they overlap.
 describe('email delivery faults', { concurrency: true }, () => {
   after(() => killAllFoyers())
   describe('SIGKILL with emails claimed [pglite]', () => killSuite('pglite'))

@@ -23,6 +23,12 @@ function assertRefused(env: Record<string, string>, variable: string) {
 }
 
 describe('loadConfig(env)', () => {
+  it('takes FOYER_TESTING_OUTBOX_LEASE_MS only with FOYER_TESTING=1, and leaves it unset otherwise', () => {
+    assert.equal(loadConfig({ FOYER_TESTING: '1', FOYER_TESTING_OUTBOX_LEASE_MS: '5000' }).outboxLeaseMs, 5000)
+    assert.equal(loadConfig({ FOYER_TESTING: '1' }).outboxLeaseMs, undefined)
+    assert.equal(loadConfig({}).outboxLeaseMs, undefined)
+  })
+
   it('answers the contract\'s defaults for an empty environment', () => {
     const config = loadConfig({})
     assert.equal(config.port, 3000)
@@ -152,6 +158,10 @@ describe('loadConfig(env)', () => {
     ['LOG_LEVEL', { LOG_LEVEL: 'verbose' }],
     ['LOG_LEVEL', { LOG_LEVEL: 'loud' }],
     ['FOYER_TESTING', { FOYER_TESTING: 'yes' }],
+    ['FOYER_TESTING_OUTBOX_LEASE_MS', { FOYER_TESTING_OUTBOX_LEASE_MS: '5000' }],
+    ['FOYER_TESTING_OUTBOX_LEASE_MS', { FOYER_TESTING: '1', FOYER_TESTING_OUTBOX_LEASE_MS: '999' }],
+    ['FOYER_TESTING_OUTBOX_LEASE_MS', { FOYER_TESTING: '1', FOYER_TESTING_OUTBOX_LEASE_MS: '5s' }],
+    ['FOYER_TESTING_OUTBOX_LEASE_MS', { FOYER_TESTING: '1', FOYER_TESTING_OUTBOX_LEASE_MS: '600001' }],
   ]
   for (const [variable, env] of refused) {
     it(`throws a ConfigError naming ${variable} for ${JSON.stringify(env)}`, () => assertRefused(env, variable))
@@ -194,7 +204,7 @@ describe('readEnvironment(cwd, env)', () => {
 
 // Every variable of the contract's table, so that the child process sees none of the parent's.
 const CONFIG_VARIABLES = ['PORT', 'HOST', 'FOYER_DATA_DIR', 'DATABASE_URL', 'REDIS_URL', 'FOYER_PUBLIC_URL', 'FOYER_SECRET_KEY',
-  'FOYER_SECRET', 'SMTP_URL', 'EMAIL_FROM', 'FOYER_WEBHOOK_URL', 'FOYER_WEBHOOK_SECRET', 'FOYER_ALLOWED_REDIRECT_ORIGINS', 'LOG_LEVEL', 'FOYER_TESTING']
+  'FOYER_SECRET', 'SMTP_URL', 'EMAIL_FROM', 'FOYER_WEBHOOK_URL', 'FOYER_WEBHOOK_SECRET', 'FOYER_ALLOWED_REDIRECT_ORIGINS', 'LOG_LEVEL', 'FOYER_TESTING', 'FOYER_TESTING_OUTBOX_LEASE_MS']
 
 describe('node main (the real process)', () => {
   it('exits non-zero with a message naming PORT when PORT=abc', () => {

@@ -2,6 +2,7 @@ import { newId } from '../platform/ids.js'
 import type { NewOutboxItem } from '../platform/outbox/outbox.store.js'
 import type { UserRow } from './users.store.js'
 import { toClerkUser } from './users.schemas.js'
+import type { UserLockout } from '../instance/instance.schemas.js'
 
 /**
  * A webhook event as the outbox takes it (see invitations.store.ts), about one user: the
@@ -10,7 +11,7 @@ import { toClerkUser } from './users.schemas.js'
 export interface UserEvent {
   id: string
   kind: 'webhook'
-  topic: 'user.created' | 'user.deleted'
+  topic: 'user.created' | 'user.updated' | 'user.deleted'
   subjectId: string
   payload: { data: unknown; object: 'event'; type: string; timestamp: number; instance_id: string }
 }
@@ -39,3 +40,7 @@ export const queuedUserEvent = (event: UserEvent, queuedAt: number): NewOutboxIt
 /** `user.deleted`, with Clerk's DeletedObject as `data`. */
 export const userDeletedEvent = (userId: string, instance: { id: string }, now: number): UserEvent =>
   event('user.deleted', instance.id, userId, { object: 'user', id: userId, deleted: true }, now)
+
+/** `user.updated`, with Clerk's User object as `data`, its lock read at the instance's `now`. */
+export const userUpdatedEvent = (user: UserRow, instance: { id: string; userLockout: UserLockout }, now: number): UserEvent =>
+  event('user.updated', instance.id, user.id, toClerkUser(user, { now, lockout: instance.userLockout }), now)

@@ -28,8 +28,8 @@ const event = (type: UserEvent['topic'], instanceId: string, userId: string, dat
  * `user.created`, with Clerk's User object as `data`. Queue it in the transaction that
  * inserts the user, whoever creates it (the Backend API, a sign-up).
  */
-export const userCreatedEvent = (user: UserRow, instance: { id: string }, now: number): UserEvent =>
-  event('user.created', instance.id, user.id, toClerkUser(user), now)
+export const userCreatedEvent = (user: UserRow, instance: { id: string; userLockout: UserLockout }, now: number): UserEvent =>
+  event('user.created', instance.id, user.id, toClerkUser(user, { now, lockout: instance.userLockout }), now)
 
 /** The event as the outbox store queues it, due at `queuedAt` (wall time). */
 export const queuedUserEvent = (event: UserEvent, queuedAt: number): NewOutboxItem => ({

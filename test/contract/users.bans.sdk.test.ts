@@ -199,6 +199,12 @@ forEachDatabase('@clerk/backend bans, locks and verifyPassword', (engine) => {
       const patched = await p.api.patch('/v1/instance', { user_lockout: { max_attempts: 3, duration_in_minutes: 5 } })
       assert.equal(patched.status, 200, JSON.stringify(patched.body))
       assert.deepEqual(patched.body.user_lockout, { enabled: true, max_attempts: 3, duration_in_minutes: 5 })
+      for (const [body, param] of [[{ max_attempts: 0 }, 'max_attempts'], [{ duration_in_minutes: 'soon' }, 'duration_in_minutes'], [{ limit: 3 }, 'limit']] as const) {
+        const bad = await p.api.patch('/v1/instance', { user_lockout: body })
+        assert.equal(bad.status, 422, JSON.stringify(bad.body))
+        assert.match(bad.body.errors[0].meta.param_name, new RegExp(param))
+      }
+      assert.deepEqual((await p.api.get('/v1/instance')).body.user_lockout, { enabled: true, max_attempts: 3, duration_in_minutes: 5 }, 'refused changes change nothing')
 
       for (let i = 0; i < 2; i++) assert.equal((await fapiSignIn(p, 'wrong password')).body.errors[0].code, 'form_password_incorrect')
       assert.equal((await p.clerk.users.getUser(p.userId)).raw?.verification_attempts_remaining, 1)

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict'
 import type { ClerkClient } from '@clerk/backend'
 import { buildTestApp, client, uniqueEmail, type Client, type TestApp } from '../helpers/build-app.js'
 import { forEachDatabase } from '../helpers/databases.js'
-import { makeInvitation } from '../helpers/factories.js'
-import { assertMatchesFapi, assertMatchesSpec, loadBapiSpec } from '../helpers/spec.js'
+import { makeInvitation, makeOrganization } from '../helpers/factories.js'
+import { assertMatchesFapi, assertMatchesSpec, loadBapiSpec, webhookEventValidator } from '../helpers/spec.js'
 import { fapi, outboxTopics, ticketOf, type Fapi, type FapiReply } from '../frontend/fapi-client.js'
 import { browser, textOf } from '../pages/page-client.js'
 import { SESSION_COOKIE } from '../../src/accept/session-cookie.js'
@@ -102,6 +102,16 @@ forEachDatabase('@clerk/backend bans, locks and verifyPassword', (engine) => {
         return { status: res.status, code: res.body.errors?.[0]?.code ?? null, signedIn: Boolean(res.session) }
       },
     },
+    {
+      route: 'Frontend API sign_ins with an organization invitation\'s ticket (joining signs in)',
+      attempt: async (p) => {
+        const org = await makeOrganization(p.api)
+        const inv = await p.api.post(`/v1/organizations/${org.id}/invitations`, { email_address: p.email, role: 'org:member' })
+        assert.equal(inv.status, 200, JSON.stringify(inv.body))
+        const res = await f.post('/v1/client/sign_ins', { strategy: 'ticket', ticket: ticketOf(inv.body) }, { form: true })
+        return { status: res.status, code: res.body.errors?.[0]?.code ?? null, signedIn: Boolean(res.session) }
+      },
+    },
   ]
 
   describe('banUser and unbanUser', () => {
@@ -129,6 +139,9 @@ forEachDatabase('@clerk/backend bans, locks and verifyPassword', (engine) => {
       const topics = await outboxTopics(t, p.instance.id)
       assert.ok(topics.includes('user.updated'), topics.join())
       assert.ok(topics.includes('session.revoked'), topics.join())
+      const [updated] = await t.db.query<{ payload: any }>(`select payload from outbox where instance_id = $1 and topic = 'user.updated'`, [p.instance.id])
+      assertMatchesSpec(webhookEventValidator('user.updated'), updated!.payload, 'user.updated payload')
+      assert.equal(updated!.payload.data.banned, true)
 
       const unbanned = await p.clerk.users.unbanUser(p.userId)
       assertMatchesSpec(spec.response('UnbanUser', 200), recorded('POST', `/v1/users/${p.userId}/unban`).body, 'POST /v1/users/{id}/unban 200 body')

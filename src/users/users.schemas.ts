@@ -167,20 +167,22 @@ export function toClerkEmailAddress(e: EmailAddressRow): ClerkEmailAddress {
   }
 }
 
-/** What a User's `locked` and lockout fields are read against: the instance's time and settings. */
+/**
+ * What a User's `locked` and lockout fields are read against: the instance's time and its
+ * lockout settings (without them, `verification_attempts_remaining` is null).
+ */
 export interface UserStanding {
   now: number
-  lockout: UserLockout
+  lockout?: UserLockout
 }
 
 /**
  * Clerk's User object. Foyer users have an email address, a name, an optional password and
  * metadata; everything else Clerk's User must carry is answered truthfully as empty, false or null.
  */
-export function toClerkUser(row: UserRow & { last_active_at?: number | null }, standing?: UserStanding): ClerkUser {
+export function toClerkUser(row: UserRow & { last_active_at?: number | null }, standing: UserStanding): ClerkUser {
   const lastActiveAt = row.last_active_at ?? null
-  // Without the instance's time, a lock is shown as long as it is set.
-  const lockoutSeconds = standing ? lockoutExpiresInSeconds(row, standing.now) : row.locked_until === null ? null : 0
+  const lockoutSeconds = lockoutExpiresInSeconds(row, standing.now)
   return {
     id: row.id,
     object: 'user',
@@ -213,7 +215,7 @@ export function toClerkUser(row: UserRow & { last_active_at?: number | null }, s
     banned: row.banned,
     locked: lockoutSeconds !== null,
     lockout_expires_in_seconds: lockoutSeconds,
-    verification_attempts_remaining: standing ? attemptsRemaining(row, standing.lockout) : null,
+    verification_attempts_remaining: standing.lockout ? attemptsRemaining(row, standing.lockout) : null,
     updated_at: row.updated_at,
     created_at: row.created_at,
     // Foyer's Frontend API lets no one delete themselves or create organizations.

@@ -77,6 +77,7 @@ import { createSigningKeyStore } from './sessions/signing-keys.store.js'
 import { createSigningKeyService } from './sessions/signing-keys.service.js'
 import { jwksFrontendRoutes, sessionRoutes, signingKeyRoutes } from './sessions/sessions.routes.js'
 import { createSessionStore } from './sessions/sessions.store.js'
+import { queuedSessionEvent } from './sessions/sessions.events.js'
 import { createSessionTokenService } from './sessions/session-tokens.js'
 import { createSessionService } from './sessions/sessions.service.js'
 import { createSessionRefreshService } from './sessions/session-refresh.js'
@@ -167,7 +168,14 @@ export function createServices({ config, db, clock, serverSecret, redis, resolve
     throttle: createSignInThrottle({ counter: redis ? redisCounter(redis, memoryCounter(() => clock.now())) : memoryCounter(() => clock.now()) }),
   })
   const userStore = createUserStore()
-  const users = createUserService({ db, clock, store: userStore, outbox, onUserCreated: domains.enroll })
+  const users = createUserService({
+    db, clock, store: userStore, outbox, onUserCreated: domains.enroll,
+    revokeSessions: async (tx, instanceId, user) => {
+      const now = clock.now()
+      const revoked = await sessionStore.revokeAllOfUser(tx, instanceId, user.id, now)
+      if (revoked.length > 0) await outbox.enqueue(tx, revoked.map((row) => queuedSessionEvent('session.revoked', row, user, now)), now)
+    },
+  })
   const waitlist = createWaitlistService({ db, clock, store: createWaitlistStore(), invitations, users: userStore })
   const signingKeys = createSigningKeyService({ db, clock, store: createSigningKeyStore(), instances: instanceStore, serverSecret })
   const sessionTokens = createSessionTokenService({ db, clock, store: sessionStore, signingKeys, publicUrl: config.publicUrl })

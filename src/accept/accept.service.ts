@@ -15,6 +15,7 @@ import type { SessionRecord } from '../sessions/sessions.store.js'
 import type { InvitationStore } from '../invitations/invitations.store.js'
 import type { OutboxItem, OutboxStore } from '../platform/outbox/outbox.store.js'
 import { checkPassword, DUMMY_HASH, hashPassword, needsRehash, verifyPassword } from '../users/passwords.js'
+import { assertMaySignIn } from '../users/sign-in-gate.js'
 import type { AcceptStore, SignInAttemptRow, SignUpAttemptRow, TicketSignUpRow } from './accept.store.js'
 import { createSignInThrottle, memoryCounter, type SignInThrottle } from './sign-in-throttle.js'
 import { effectiveOrgInvitationStatus } from '../organizations/org-invitations.schemas.js'
@@ -183,6 +184,10 @@ export function createAcceptService(deps: Deps) {
   }
 
   async function startSession(q: Queryable, instance: Instance, user: UserRow, activeOrganizationId: string | null = null): Promise<SignedIn['session']> {
+    // Every sign-in and sign-up ends here: the one place a banned or locked user is refused,
+    // with the row as committed (a ban racing this sign-in waits, then revokes this session).
+    const standing = await users.standing(q, instance.id, user.id)
+    if (standing) assertMaySignIn(standing, clock.now(instance))
     // Sessions live on wall time: an instance's test clock moves invitations' expiry, not
     // how long someone stays signed in.
     const now = clock.now()
@@ -366,9 +371,16 @@ export function createAcceptService(deps: Deps) {
     const email = input.identifier.trim().toLowerCase()
     const attempt = await throttle.begin({ instanceId: instance.id, identifier: email, ip: input.ip })
     const user = await users.findByEmail(db, instance.id, email)
+    // Refused before the password is compared: guesses at a locked account learn nothing.
+    if (user) assertMaySignIn(user, clock.now(instance))
     const ok = await verifyPassword(input.password, user?.password_hash ?? DUMMY_HASH)
     if (!user) throw paramError(422, 'form_identifier_not_found', 'identifier', 'Couldn\'t find your account.', 'No account has this email address.')
-    if (!ok) throw paramError(422, 'form_password_incorrect', 'password', 'Password is incorrect. Try again, or use another method.', 'The password is incorrect.')
+    if (!ok) {
+      const now = clock.now(instance)
+      const { enabled, max_attempts, duration_in_minutes } = instance.userLockout
+      await users.countFailedSignIn(db, instance.id, user.id, enabled ? max_attempts : null, now + duration_in_minutes * 60_000, now)
+      throw paramError(422, 'form_password_incorrect', 'password', 'Password is incorrect. Try again, or use another method.', 'The password is incorrect.')
+    }
     await attempt.succeeded()
     // An imported digest (bcrypt, argon2id) is replaced by Foyer's own once the password is known.
     if (needsRehash(user.password_hash)) {

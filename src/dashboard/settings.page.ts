@@ -20,6 +20,9 @@ const FIELD_LABELS: Record<string, string> = {
   after_sign_up_url: 'After sign-up URL',
   allowed_redirect_origins: 'Allowed redirect origins',
   ...Object.fromEntries(RATE_LIMIT_NAMES.map((name) => [`rate_limits.${name}`, `The rate limit "${RATE_LIMIT_LABELS[name]}"`])),
+  'user_lockout.enabled': 'Lockout',
+  'user_lockout.max_attempts': 'Wrong passwords before locking',
+  'user_lockout.duration_in_minutes': 'Lock duration',
 }
 
 type FormBody = Record<string, unknown> | undefined
@@ -33,6 +36,11 @@ export function settingsValues(body: FormBody, current: SettingsValues): Setting
     homeUrl: field(body, 'home_url') ?? current.homeUrl,
     afterSignUpUrl: field(body, 'after_sign_up_url') ?? current.afterSignUpUrl,
     rateLimits: Object.fromEntries(RATE_LIMIT_NAMES.map((name) => [name, field(body, `rate_limits.${name}`) ?? current.rateLimits[name]])) as SettingsValues['rateLimits'],
+    lockout: {
+      enabled: field(body, 'user_lockout.enabled') ?? current.lockout.enabled,
+      maxAttempts: field(body, 'user_lockout.max_attempts') ?? current.lockout.maxAttempts,
+      durationInMinutes: field(body, 'user_lockout.duration_in_minutes') ?? current.lockout.durationInMinutes,
+    },
     allowedRedirectOrigins: field(body, 'allowed_redirect_origins') ?? current.allowedRedirectOrigins,
   }
 }
@@ -62,6 +70,14 @@ export function updateBody(body: FormBody): Record<string, unknown> {
     return text === undefined ? [] : [[limit, number(text)] as const]
   })
   if (limits.length > 0) out.rate_limits = Object.fromEntries(limits)
+  const lockout: Record<string, unknown> = {}
+  const enabled = field(body, 'user_lockout.enabled')
+  if (enabled !== undefined) lockout.enabled = enabled === 'on' ? true : enabled === 'off' ? false : enabled
+  for (const key of ['max_attempts', 'duration_in_minutes'] as const) {
+    const text = field(body, `user_lockout.${key}`)
+    if (text !== undefined) lockout[key] = number(text)
+  }
+  if (Object.keys(lockout).length > 0) out.user_lockout = lockout
   const origins = field(body, 'allowed_redirect_origins')
   if (origins !== undefined) out.allowed_redirect_origins = originLines(origins)
   return out

@@ -1,5 +1,5 @@
 import { html, raw, type SafeHtml } from '../platform/html.js'
-import { DEFAULT_RATE_LIMITS, MAX_INSTANCE_ORIGINS, SIGN_UP_MODES, type Instance, type RateLimitName } from '../instance/instance.schemas.js'
+import { DEFAULT_RATE_LIMITS, DEFAULT_USER_LOCKOUT, MAX_INSTANCE_ORIGINS, SIGN_UP_MODES, type Instance, type RateLimitName } from '../instance/instance.schemas.js'
 import { ROLL_GRACE_PERIODS_MS, type SecretKeyInfo } from '../instance/instance.service.js'
 import type { SigningKeyInfo } from '../sessions/signing-keys.service.js'
 import { csrfInput, errorBox, instancePath, invalidIf, noticeBox, when, type FormError } from './dashboard.views.js'
@@ -11,6 +11,8 @@ export interface SettingsValues {
   homeUrl: string
   afterSignUpUrl: string
   rateLimits: Record<RateLimitName, string>
+  /** `user_lockout`: 'on' or 'off', and the two numbers as typed. */
+  lockout: { enabled: string; maxAttempts: string; durationInMinutes: string }
   /** One origin per line. */
   allowedRedirectOrigins: string
 }
@@ -39,6 +41,11 @@ export function valuesOf(instance: Instance): SettingsValues {
     homeUrl: instance.homeUrl ?? '',
     afterSignUpUrl: instance.afterSignUpUrl ?? '',
     rateLimits: Object.fromEntries(RATE_LIMIT_NAMES.map((name) => [name, String(instance.rateLimits[name])])) as Record<RateLimitName, string>,
+    lockout: {
+      enabled: instance.userLockout.enabled ? 'on' : 'off',
+      maxAttempts: String(instance.userLockout.max_attempts),
+      durationInMinutes: String(instance.userLockout.duration_in_minutes),
+    },
     allowedRedirectOrigins: instance.allowedRedirectOrigins.join('\n'),
   }
 }
@@ -104,6 +111,25 @@ ${RATE_LIMIT_NAMES.map((name) => html`<div class="field">
 <input id="rate_limits.${name}" name="rate_limits.${name}" type="number" min="0" max="1000000" step="1" required value="${values.rateLimits[name]}"${invalidIf(error, `rate_limits.${name}`)}>
 </div>
 `)}</div>
+<h2>Account lockout</h2>
+<p class="muted">Wrong passwords in a row lock an account for a while; locking a user from the API lasts as long.</p>
+<div class="row">
+<div class="field">
+<label for="user_lockout.enabled">Lockout</label>
+<select id="user_lockout.enabled" name="user_lockout.enabled"${invalidIf(error, 'user_lockout.enabled')}>
+<option value="on"${values.lockout.enabled === 'on' && raw(' selected')}>On</option>
+<option value="off"${values.lockout.enabled === 'off' && raw(' selected')}>Off</option>
+</select>
+</div>
+<div class="field">
+<label for="user_lockout.max_attempts">Wrong passwords before locking <span class="hint">Default ${DEFAULT_USER_LOCKOUT.max_attempts}.</span></label>
+<input id="user_lockout.max_attempts" name="user_lockout.max_attempts" type="number" min="1" max="1000" step="1" required value="${values.lockout.maxAttempts}"${invalidIf(error, 'user_lockout.max_attempts')}>
+</div>
+<div class="field">
+<label for="user_lockout.duration_in_minutes">Lock duration in minutes <span class="hint">Default ${DEFAULT_USER_LOCKOUT.duration_in_minutes}.</span></label>
+<input id="user_lockout.duration_in_minutes" name="user_lockout.duration_in_minutes" type="number" min="1" max="525600" step="1" required value="${values.lockout.durationInMinutes}"${invalidIf(error, 'user_lockout.duration_in_minutes')}>
+</div>
+</div>
 <button type="submit">Save settings</button>
 </form>
 </div>

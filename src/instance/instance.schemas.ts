@@ -10,6 +10,10 @@ export const DEFAULT_RATE_LIMITS = {
 export type RateLimitName = keyof typeof DEFAULT_RATE_LIMITS
 export type RateLimits = Record<RateLimitName, number>
 
+/** Locking an account after wrong passwords in a row; Clerk's defaults. */
+export const DEFAULT_USER_LOCKOUT = { enabled: true, max_attempts: 100, duration_in_minutes: 60 }
+export type UserLockout = typeof DEFAULT_USER_LOCKOUT
+
 export const SIGN_UP_MODES = ['public', 'restricted', 'waitlist'] as const
 const SignUpMode = Type.Union([Type.Literal('public'), Type.Literal('restricted'), Type.Literal('waitlist')])
 
@@ -23,6 +27,7 @@ export interface InstanceRow {
   home_url: string | null
   after_sign_up_url: string | null
   rate_limits: Partial<RateLimits>
+  user_lockout: Partial<UserLockout>
   allowed_redirect_origins: string[]
   clock_offset_ms: number
   created_at: number
@@ -41,6 +46,7 @@ export interface Instance {
   homeUrl: string | null
   afterSignUpUrl: string | null
   rateLimits: RateLimits
+  userLockout: UserLockout
   /** Origins this instance allows on top of the server's (see redirectOriginsOf). */
   allowedRedirectOrigins: readonly string[]
   clockOffsetMs: number
@@ -59,6 +65,7 @@ export function toInstance(row: InstanceRow): Instance {
     homeUrl: row.home_url,
     afterSignUpUrl: row.after_sign_up_url,
     rateLimits: { ...DEFAULT_RATE_LIMITS, ...row.rate_limits },
+    userLockout: { ...DEFAULT_USER_LOCKOUT, ...row.user_lockout },
     allowedRedirectOrigins: row.allowed_redirect_origins ?? [],
     clockOffsetMs: row.clock_offset_ms,
     createdAt: row.created_at,
@@ -86,6 +93,12 @@ export const RateLimitsSchema = Type.Object({
   create_organization_invitation_bulk: rateLimit,
 }, { additionalProperties: false })
 
+const UserLockoutSchema = Type.Object({
+  enabled: Type.Boolean({ description: 'Whether wrong passwords lock an account.' }),
+  max_attempts: Type.Integer({ minimum: 1, maximum: 1000, description: 'Wrong passwords in a row that lock the account.' }),
+  duration_in_minutes: Type.Integer({ minimum: 1, maximum: 365 * 24 * 60, description: 'How long a lock lasts, automatic or through `POST /v1/users/{user_id}/lock`.' }),
+}, { additionalProperties: false })
+
 export const InstanceSettings = Type.Object({
   object: Type.Literal('instance'),
   id: Type.String(),
@@ -96,6 +109,7 @@ export const InstanceSettings = Type.Object({
   home_url: Type.Union([Type.String(), Type.Null()]),
   after_sign_up_url: Type.Union([Type.String(), Type.Null()]),
   rate_limits: RateLimitsSchema,
+  user_lockout: UserLockoutSchema,
   allowed_redirect_origins: Type.Array(Type.String(), { description: 'Origins this instance allows for redirect URLs and Frontend API callers, besides the server\'s.' }),
   server_redirect_origins: Type.Array(Type.String(), { description: 'Origins every instance allows (FOYER_ALLOWED_REDIRECT_ORIGINS); read-only.' }),
   jwt_public_key: Type.String({ description: 'The current session-token signing key as an SPKI PEM (RSA-2048), for `jwtKey` / CLERK_JWT_KEY; it changes when the key is rotated.' }),
@@ -110,6 +124,7 @@ export const UpdateInstanceBody = Type.Object({
   home_url: Type.Optional(Type.Union([Type.String(), Type.Null()])),
   after_sign_up_url: Type.Optional(Type.Union([Type.String(), Type.Null()])),
   rate_limits: Type.Optional(Type.Partial(RateLimitsSchema, { additionalProperties: false })),
+  user_lockout: Type.Optional(Type.Partial(UserLockoutSchema, { additionalProperties: false })),
   allowed_redirect_origins: Type.Optional(Type.Array(Type.String({ maxLength: 2048 }), {
     maxItems: MAX_INSTANCE_ORIGINS,
     description: 'Replaces the instance\'s own origins: exact (https://app.example.com) or any port (http://localhost:*).',
@@ -132,6 +147,7 @@ export function toInstanceSettings(i: Instance, serverOrigins: readonly string[]
     home_url: i.homeUrl,
     after_sign_up_url: i.afterSignUpUrl,
     rate_limits: i.rateLimits,
+    user_lockout: i.userLockout,
     allowed_redirect_origins: [...i.allowedRedirectOrigins],
     server_redirect_origins: [...serverOrigins],
     jwt_public_key: jwtPublicKey,

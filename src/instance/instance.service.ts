@@ -235,6 +235,7 @@ export function createInstanceService({ db, clock, store, publicUrl, allowedRedi
           ...('home_url' in body ? { home_url: body.home_url ?? null } : {}),
           ...('after_sign_up_url' in body ? { after_sign_up_url: body.after_sign_up_url ?? null } : {}),
           rate_limits: body.rate_limits,
+          user_lockout: body.user_lockout,
           ...(body.allowed_redirect_origins ? { allowed_redirect_origins: ownOrigins } : {}),
         }, clock.now())
       })

@@ -32,6 +32,11 @@ export type ErrorCode =
   | 'ticket_invalid'
   | 'ticket_expired'
   | 'form_password_incorrect'
+  // Clerk's (clerk-js's localizations): a banned or locked account signing in, a wrong password to verify_password.
+  | 'user_banned'
+  | 'user_locked'
+  | 'incorrect_password'
+  | 'password_not_set'
   | 'form_password_length_too_short'
   | 'form_password_length_too_long'
   | 'form_identifier_not_found'

@@ -16,7 +16,8 @@ export function queuedSessionEvent(type: SessionEventType, session: SessionRecor
   const now = session.updated_at
   // The webhooks reference's Session has no `tasks` (and forbids other fields): only the Backend API's has.
   const { tasks: _tasks, ...clerkSession } = toClerkSession(session, now)
-  const data = { ...clerkSession, user: toClerkUser(user) }
+  // The session's change is on wall time; a lock is on the instance's, which only the test clock moves ahead.
+  const data = { ...clerkSession, user: toClerkUser(user, { now }) }
   return {
     id: newId('msg', now), instanceId: session.instance_id, kind: 'webhook', topic: type, subjectId: user.id,
     payload: { data, object: 'event', type, timestamp: now, instance_id: session.instance_id }, nextAttemptAt: queuedAt,

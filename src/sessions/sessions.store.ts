@@ -100,6 +100,14 @@ export function createSessionStore() {
       return rows[0] ?? null
     },
 
+    /** Revokes every active session of a user (banned or locked), answering those it revoked. */
+    async revokeAllOfUser(q: Queryable, instanceId: string, userId: string, now: number): Promise<SessionRecord[]> {
+      return q.query<SessionRecord>(`
+        update sessions set status = 'revoked', updated_at = $3
+        where user_id = $1 and instance_id = $2 and status = 'active'
+        returning ${COLUMNS}`, [userId, instanceId, now])
+    },
+
     /**
      * A live session with its user still there, and its active organization with the user's
      * role in it; a membership since removed leaves the organization out (the token must not
@@ -111,7 +119,7 @@ export function createSessionStore() {
       const rows = await q.query<TokenSubject>(`
         select s.id, s.user_id, s.created_at, s.last_active_at, o.id as org_id, o.slug as org_slug, m.role as org_role
         from sessions s
-        join users u on u.id = s.user_id and u.instance_id = s.instance_id
+        join users u on u.id = s.user_id and u.instance_id = s.instance_id and not u.banned
         left join organization_memberships m
           on m.organization_id = (case when $4::boolean then $5::text else s.active_organization_id end) and m.user_id = s.user_id and m.instance_id = s.instance_id
         left join organizations o on o.id = m.organization_id

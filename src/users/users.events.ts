@@ -4,6 +4,7 @@ import type { Clock } from '../platform/clock.js'
 import type { NewOutboxItem, OutboxStore } from '../platform/outbox/outbox.store.js'
 import type { UserRow, UserStore } from './users.store.js'
 import { toClerkUser } from './users.schemas.js'
+import type { UserLockout } from '../instance/instance.schemas.js'
 
 /**
  * A webhook event as the outbox takes it (see invitations.store.ts), about one user: the
@@ -29,15 +30,8 @@ const event = (type: UserEvent['topic'], instanceId: string, userId: string, dat
  * `user.created`, with Clerk's User object as `data`. Queue it in the transaction that
  * inserts the user, whoever creates it (the Backend API, a sign-up).
  */
-export const userCreatedEvent = (user: UserRow, instance: { id: string }, now: number): UserEvent =>
-  event('user.created', instance.id, user.id, toClerkUser(user), now)
-
-/**
- * `user.updated`, with Clerk's User object after the change as `data`. Queue it in the
- * transaction that changes the user, with `queueUserUpdated` from any feature that does.
- */
-export const userUpdatedEvent = (user: UserRow, instance: { id: string }, now: number): UserEvent =>
-  event('user.updated', instance.id, user.id, toClerkUser(user), now)
+export const userCreatedEvent = (user: UserRow, instance: { id: string; userLockout: UserLockout }, now: number): UserEvent =>
+  event('user.created', instance.id, user.id, toClerkUser(user, { now, lockout: instance.userLockout }), now)
 
 /** The event as the outbox store queues it, due at `queuedAt` (wall time). */
 export const queuedUserEvent = (event: UserEvent, queuedAt: number): NewOutboxItem => ({
@@ -54,7 +48,7 @@ export const userDeletedEvent = (userId: string, instance: { id: string }, now: 
  * changed the user, after the change, so the event is sent if and only if the change commits.
  */
 export async function queueUserUpdated(
-  tx: Queryable, deps: { store: UserStore; outbox: OutboxStore; clock: Clock }, instance: { id: string; clockOffsetMs: number }, userId: string,
+  tx: Queryable, deps: { store: UserStore; outbox: OutboxStore; clock: Clock }, instance: { id: string; clockOffsetMs: number; userLockout: UserLockout }, userId: string,
 ): Promise<UserRow> {
   const user = await deps.store.findById(tx, instance.id, userId)
   if (!user) throw new Error(`user ${userId} vanished inside its own transaction`)
@@ -62,3 +56,6 @@ export async function queueUserUpdated(
   await deps.outbox.enqueue(tx, [queuedUserEvent(userUpdatedEvent(user, instance, now), deps.clock.now())], deps.clock.now())
   return user
 }
+/** `user.updated`, with Clerk's User object as `data`, its lock read at the instance's `now`. */
+export const userUpdatedEvent = (user: UserRow, instance: { id: string; userLockout: UserLockout }, now: number): UserEvent =>
+  event('user.updated', instance.id, user.id, toClerkUser(user, { now, lockout: instance.userLockout }), now)

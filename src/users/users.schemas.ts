@@ -1,3 +1,5 @@
+import { attemptsRemaining, lockoutExpiresInSeconds } from './sign-in-gate.js'
+import type { UserLockout } from '../instance/instance.schemas.js'
 import { Type, type Static } from 'typebox'
 import type { EmailAddressRow, UserRow } from './users.store.js'
 
@@ -101,6 +103,13 @@ export const ListUsersQuery = Type.Object({
 }, { additionalProperties: false })
 export type ListUsersQuery = Static<typeof ListUsersQuery>
 
+export const VerifyPasswordBody = Type.Object({
+  password: Type.String({ maxLength: 1000 }),
+}, { additionalProperties: false })
+export type VerifyPasswordBody = Static<typeof VerifyPasswordBody>
+
+export const PasswordVerified = Type.Object({ verified: Type.Boolean() }, { additionalProperties: false })
+
 export const UserIdParams = Type.Object({ user_id: Type.String() })
 
 const Verification = Type.Object({
@@ -158,8 +167,8 @@ export const ClerkUser = Type.Object({
   last_sign_in_at: nullable(Type.Integer()),
   banned: Type.Boolean(),
   locked: Type.Boolean(),
-  lockout_expires_in_seconds: absent,
-  verification_attempts_remaining: absent,
+  lockout_expires_in_seconds: nullable(Type.Integer({ description: 'Seconds until a locked user\'s lock ends.' })),
+  verification_attempts_remaining: nullable(Type.Integer({ description: 'Wrong passwords left before the account locks; null when lockout is off.' })),
   updated_at: Type.Integer(),
   created_at: Type.Integer(),
   delete_self_enabled: Type.Boolean(),
@@ -207,11 +216,21 @@ export function toClerkEmailAddress(e: EmailAddressRow): ClerkEmailAddress {
 }
 
 /**
+ * What a User's `locked` and lockout fields are read against: the instance's time and its
+ * lockout settings (without them, `verification_attempts_remaining` is null).
+ */
+export interface UserStanding {
+  now: number
+  lockout?: UserLockout
+}
+
+/**
  * Clerk's User object. Foyer users have an email address, a name, an optional password and
  * metadata; everything else Clerk's User must carry is answered truthfully as empty, false or null.
  */
-export function toClerkUser(row: UserRow & { last_active_at?: number | null }): ClerkUser {
+export function toClerkUser(row: UserRow & { last_active_at?: number | null }, standing: UserStanding): ClerkUser {
   const lastActiveAt = row.last_active_at ?? null
+  const lockoutSeconds = lockoutExpiresInSeconds(row, standing.now)
   return {
     id: row.id,
     object: 'user',
@@ -241,10 +260,10 @@ export function toClerkUser(row: UserRow & { last_active_at?: number | null }): 
     saml_accounts: [],
     enterprise_accounts: [],
     last_sign_in_at: row.last_sign_in_at,
-    banned: false,
-    locked: false,
-    lockout_expires_in_seconds: null,
-    verification_attempts_remaining: null,
+    banned: row.banned,
+    locked: lockoutSeconds !== null,
+    lockout_expires_in_seconds: lockoutSeconds,
+    verification_attempts_remaining: standing.lockout ? attemptsRemaining(row, standing.lockout) : null,
     updated_at: row.updated_at,
     created_at: row.created_at,
     // Foyer's Frontend API lets no one delete themselves or create organizations.

@@ -6,18 +6,20 @@ import { notFound, paramError } from '../platform/errors.js'
 import { addressLockKey, checkMetadataSize, normalizeEmail } from '../platform/validation.js'
 import type { OutboxStore } from '../platform/outbox/outbox.store.js'
 import type { Instance } from '../instance/instance.schemas.js'
-import { checkPassword, hashPassword, importedDigest, PASSWORD_MAX_LENGTH } from './passwords.js'
+import { checkPassword, hashPassword, importedDigest, PASSWORD_MAX_LENGTH, verifyPassword } from './passwords.js'
 import { checkInput } from '../platform/http.js'
-import { queuedUserEvent, queueUserUpdated, userCreatedEvent, userDeletedEvent, type UserEvent } from './users.events.js'
+import { queuedUserEvent, queueUserUpdated, userCreatedEvent, userDeletedEvent, userUpdatedEvent, type UserEvent } from './users.events.js'
 import { mergeMetadata } from './users.metadata.js'
-import { USER_ORDER_COLUMNS, type UserFilter, type UserOrderColumn, type UserStore, type UserUpdate, type UserWithActivity } from './users.store.js'
-import { UNSUPPORTED_UPDATE_PARAMS, type CountUsersQuery, type CreateUserBody, type ListUsersQuery, type UpdateUserBody, type UpdateUserMetadataBody } from './users.schemas.js'
+import { USER_ORDER_COLUMNS, type UserRow, type UserFilter, type UserOrderColumn, type UserStore, type UserUpdate, type UserWithActivity } from './users.store.js'
+import { UNSUPPORTED_UPDATE_PARAMS, type CountUsersQuery, type CreateUserBody, type ListUsersQuery, type UpdateUserBody, type UpdateUserMetadataBody, type UserStanding } from './users.schemas.js'
 
 interface Deps {
   db: Db
   clock: Clock
   store: UserStore
   outbox: OutboxStore
+  /** Ends the user's active sessions, in the transaction that bans or locks them (session.revoked each). */
+  revokeSessions?: (tx: Queryable, instanceId: string, user: UserRow) => Promise<void>
   /** Runs in the transaction that creates a user (verified domains enrol them there). */
   onUserCreated?: (tx: Queryable, instance: Instance, user: { id: string; emailAddress: string }) => Promise<void>
 }
@@ -116,8 +118,25 @@ async function createPasswordHash(body: CreateUserBody): Promise<string | null> 
   return importedDigest(body.password_hasher, body.password_digest)
 }
 
-export function createUserService({ db, clock, store, outbox, onUserCreated }: Deps) {
+export function createUserService({ db, clock, store, outbox, onUserCreated, revokeSessions }: Deps) {
   const enqueue = (tx: Queryable, event: UserEvent) => outbox.enqueue(tx, [queuedUserEvent(event, clock.now())], clock.now())
+
+  /**
+   * Bans or locks (`endSessions`), or lifts either: the user's active sessions end in the same
+   * transaction, so no session token is minted for them again, and `user.updated` is queued.
+   */
+  async function changeStanding(instance: Instance, id: string, change: { banned?: boolean; lockedUntil?: number | null }, endSessions: boolean): Promise<UserWithActivity> {
+    const now = clock.now(instance)
+    await db.transaction(async (tx) => {
+      const user: UserRow | null = await store.setStanding(tx, instance.id, id, change, now)
+      if (!user) throw notFound('user')
+      if (endSessions) await revokeSessions?.(tx, instance.id, user)
+      await enqueue(tx, userUpdatedEvent(user, instance, now))
+    })
+    const user = await store.findWithActivity(db, instance.id, id)
+    if (!user) throw notFound('user')
+    return user
+  }
 
   return {
     /**
@@ -245,6 +264,32 @@ export function createUserService({ db, clock, store, outbox, onUserCreated }: D
       const user = await store.findWithActivity(db, instance.id, id)
       if (!user) throw notFound('user')
       return user
+    },
+
+    /** The instance's time and lockout settings a User's lock is shown against. */
+    standing: (instance: Instance): UserStanding => ({ now: clock.now(instance), lockout: instance.userLockout }),
+
+    ban: (instance: Instance, id: string) => changeStanding(instance, id, { banned: true }, true),
+    unban: (instance: Instance, id: string) => changeStanding(instance, id, { banned: false }, false),
+    /** Locks for the instance's lockout duration, like an automatic lockout (Clerk's rule). */
+    lock: (instance: Instance, id: string) =>
+      changeStanding(instance, id, { lockedUntil: clock.now(instance) + instance.userLockout.duration_in_minutes * 60_000 }, true),
+    unlock: (instance: Instance, id: string) => changeStanding(instance, id, { lockedUntil: null }, false),
+
+    /**
+     * Checks a password for the application's own re-verification. It does not count toward
+     * lockout: only the secret key's holder can ask, and it decides itself how often.
+     */
+    async verifyPassword(instance: Instance, id: string, password: string): Promise<{ verified: true }> {
+      const user = await store.findById(db, instance.id, id)
+      if (!user) throw notFound('user')
+      if (user.password_hash === null) {
+        throw paramError(400, 'password_not_set', 'password', 'This user has no password.', 'The user has no password set, so there is nothing to verify.')
+      }
+      if (!await verifyPassword(password, user.password_hash)) {
+        throw paramError(422, 'incorrect_password', 'password', 'Password is incorrect.', 'The password does not match the user\'s password.')
+      }
+      return { verified: true }
     },
 
     /** Deletes the user with its addresses and sessions, and queues `user.deleted`; invitations stay. */

@@ -15,6 +15,10 @@ export interface UserRow {
   /** When the password was last set; null without one. */
   password_updated_at: number | null
   last_sign_in_at: number | null
+  banned: boolean
+  /** Instance time the lock ends at; null or past: not locked. */
+  locked_until: number | null
+  failed_sign_ins: number
   created_at: number
   updated_at: number
   email_addresses: EmailAddressRow[]
@@ -133,7 +137,43 @@ export function createUserStore() {
     },
 
     async touchSignIn(q: Queryable, instanceId: string, id: string, now: number): Promise<void> {
-      await q.query('update users set last_sign_in_at = $3, updated_at = $3 where id = $1 and instance_id = $2', [id, instanceId, now])
+      await q.query('update users set last_sign_in_at = $3, failed_sign_ins = 0, updated_at = $3 where id = $1 and instance_id = $2', [id, instanceId, now])
+    },
+
+    /**
+     * The user's ban and lock as committed, read under a share lock: a ban or lock committing
+     * meanwhile waits for the sign-in's transaction, then revokes the session it started.
+     */
+    async standing(q: Queryable, instanceId: string, id: string): Promise<Pick<UserRow, 'banned' | 'locked_until'> | null> {
+      const rows = await q.query<Pick<UserRow, 'banned' | 'locked_until'>>(
+        'select banned, locked_until from users where id = $1 and instance_id = $2 for share', [id, instanceId])
+      return rows[0] ?? null
+    },
+
+    /** Sets the ban and lock columns given; the user with its addresses, or null if unknown. */
+    async setStanding(q: Queryable, instanceId: string, id: string, change: { banned?: boolean; lockedUntil?: number | null }, now: number): Promise<UserRow | null> {
+      const rows = await q.query<{ id: string }>(`
+        update users set
+          banned = coalesce($3, banned),
+          locked_until = case when $4::boolean then $5::bigint else locked_until end,
+          failed_sign_ins = case when $4::boolean then 0 else failed_sign_ins end,
+          updated_at = $6
+        where id = $1 and instance_id = $2 returning id`,
+      [id, instanceId, change.banned ?? null, 'lockedUntil' in change, change.lockedUntil ?? null, now])
+      return rows[0] ? this.findById(q, instanceId, id) : null
+    },
+
+    /**
+     * Counts a wrong password in one statement; the one reaching `maxAttempts` locks the account
+     * until `lockUntil` and starts the count again, so concurrent failures lock it exactly once.
+     */
+    async countFailedSignIn(q: Queryable, instanceId: string, id: string, maxAttempts: number | null, lockUntil: number, now: number): Promise<void> {
+      await q.query(`
+        update users set
+          locked_until = case when $3::integer is not null and failed_sign_ins + 1 >= $3::integer then $4::bigint else locked_until end,
+          failed_sign_ins = case when $3::integer is not null and failed_sign_ins + 1 >= $3::integer then 0 else failed_sign_ins + 1 end,
+          updated_at = $5
+        where id = $1 and instance_id = $2`, [id, instanceId, maxAttempts, lockUntil, now])
     },
 
     /**

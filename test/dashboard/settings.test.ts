@@ -26,12 +26,16 @@ forEachDatabase('dashboard settings', (engine) => {
     const fields = formFields(page.body, settingsOf(d))
     assert.equal(fields.application_name, 'Acme')
     assert.equal(fields['rate_limits.create_invitation'], '100')
+    assert.equal(fields['user_lockout.max_attempts'], '100')
+    assert.equal(fields['user_lockout.duration_in_minutes'], '60')
+    assert.match(page.body, /<option value="on" selected>On<\/option>/)
     assert.equal(fields.home_url, '')
     assert.match(page.body, /<option value="public" selected>/)
 
     const res = await save(d, {
       application_name: 'Acme Rockets', sign_up_mode: 'waitlist', home_url: `${APP_ORIGIN}/home`, after_sign_up_url: `${APP_ORIGIN}/welcome`,
       'rate_limits.create_invitation': '7', 'rate_limits.create_organization_invitation_bulk': '0',
+      'user_lockout.enabled': 'off', 'user_lockout.max_attempts': '5', 'user_lockout.duration_in_minutes': '30',
     })
     assert.equal(res.statusCode, 303, res.body)
     assert.equal(res.headers.location, `${settingsOf(d)}?notice=saved`)
@@ -44,6 +48,8 @@ forEachDatabase('dashboard settings', (engine) => {
     assert.equal(api.home_url, `${APP_ORIGIN}/home`)
     assert.equal(api.after_sign_up_url, `${APP_ORIGIN}/welcome`)
     assert.deepEqual(api.rate_limits, { create_invitation: 7, create_invitation_bulk: 25, create_organization_invitation: 250, create_organization_invitation_bulk: 0 })
+    assert.deepEqual(api.user_lockout, { enabled: false, max_attempts: 5, duration_in_minutes: 30 })
+    assert.match(after.body, /<option value="off" selected>Off<\/option>/)
 
     // Blank URLs clear them.
     assert.equal((await save(d, { home_url: '', after_sign_up_url: ' ' })).statusCode, 303)
@@ -80,6 +86,9 @@ forEachDatabase('dashboard settings', (engine) => {
       [{ 'rate_limits.create_invitation_bulk': '1.5' }, 'rate_limits.create_invitation_bulk', /"Bulk invitation requests" must be integer/],
       [{ 'rate_limits.create_organization_invitation': 'ten' }, 'rate_limits.create_organization_invitation', /must be integer/],
       [{ 'rate_limits.create_organization_invitation_bulk': '2000000' }, 'rate_limits.create_organization_invitation_bulk', /must be <= 1000000/],
+      [{ 'user_lockout.max_attempts': '0' }, 'user_lockout.max_attempts', /Wrong passwords before locking must be >= 1/],
+      [{ 'user_lockout.duration_in_minutes': 'soon' }, 'user_lockout.duration_in_minutes', /Lock duration must be integer/],
+      [{ 'user_lockout.enabled': 'maybe' }, 'user_lockout.enabled', /Lockout must be boolean/],
     ]
     for (const [changes, param, message] of cases) {
       const res = await save(d, { application_name: 'Typed name', ...changes })

@@ -382,7 +382,7 @@ export function createAcceptService(deps: Deps) {
       throw paramError(422, 'form_password_incorrect', 'password', 'Password is incorrect. Try again, or use another method.', 'The password is incorrect.')
     }
     await attempt.succeeded()
-    // An imported digest (bcrypt, argon2id) is replaced by Foyer's own once the password is known.
+    // An imported digest (bcrypt, argon2id, argon2i) is replaced by Foyer's own once the password is known.
     if (needsRehash(user.password_hash)) {
       await users.rehashPassword(db, instance.id, user.id, user.password_hash!, await hashPassword(input.password))
     }

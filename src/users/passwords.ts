@@ -38,6 +38,10 @@ export async function hashPassword(password: string): Promise<string> {
   return ['scrypt', PARAMS.N, PARAMS.r, PARAMS.p, salt.toString('base64url'), key.toString('base64url')].join('$')
 }
 
+const argon2Pattern = (variant: string) =>
+  new RegExp(`^\\$${variant}\\$v=19\\$m=(\\d{1,8}),t=(\\d{1,3}),p=(\\d{1,2})\\$[A-Za-z0-9+/]{11,}\\$[A-Za-z0-9+/]{16,}$`)
+const argon2Costs = ([m, t, p]: number[]) => m! >= 8 * p! && m! <= 64 * 1024 && t! >= 1 && t! <= 10 && p! >= 1 && p! <= 16
+
 /**
  * Digests imported with a user (POST /v1/users `password_digest`), kept as given until the
  * user's first sign-in replaces them with scrypt. The cost limits keep a sign-in against an
@@ -45,10 +49,8 @@ export async function hashPassword(password: string): Promise<string> {
  */
 const IMPORTED = {
   bcrypt: { pattern: /^\$2[aby]\$(\d{2})\$[./A-Za-z0-9]{53}$/, costs: ([cost]: number[]) => cost! >= 4 && cost! <= 14 },
-  argon2id: {
-    pattern: /^\$argon2id\$v=19\$m=(\d{1,8}),t=(\d{1,3}),p=(\d{1,2})\$[A-Za-z0-9+/]{11,}\$[A-Za-z0-9+/]{16,}$/,
-    costs: ([m, t, p]: number[]) => m! >= 8 * p! && m! <= 64 * 1024 && t! >= 1 && t! <= 10 && p! >= 1 && p! <= 16,
-  },
+  argon2id: { pattern: argon2Pattern('argon2id'), costs: argon2Costs },
+  argon2i: { pattern: argon2Pattern('argon2i'), costs: argon2Costs },
 } as const
 export type PasswordHasher = keyof typeof IMPORTED
 export const PASSWORD_HASHERS = Object.keys(IMPORTED) as PasswordHasher[]
@@ -65,7 +67,7 @@ export function importedDigest(hasher: string, digest: string): string {
     throw paramError(422, 'form_param_format_invalid', 'password_digest', 'is invalid',
       hasher === 'bcrypt'
         ? 'password_digest must be a bcrypt digest ($2a$, $2b$ or $2y$, cost 4 to 14).'
-        : 'password_digest must be an argon2id digest in PHC form ($argon2id$v=19$m=…,t=…,p=…$salt$hash; m at most 65536, t at most 10, p at most 16).')
+        : `password_digest must be an ${hasher} digest in PHC form ($${hasher}$v=19$m=…,t=…,p=…$salt$hash; m at most 65536, t at most 10, p at most 16).`)
   }
   return digest
 }
@@ -78,7 +80,7 @@ export async function verifyPassword(password: string, stored: string | null): P
   if (password.length > PASSWORD_MAX_LENGTH) return false
   // Imported digests were made from the password as typed, without Foyer's normalization.
   if (stored?.startsWith('$2')) return bcryptVerify({ password, hash: stored }).catch(() => false)
-  if (stored?.startsWith('$argon2id$')) return argon2Verify({ password, hash: stored }).catch(() => false)
+  if (stored?.startsWith('$argon2id$') || stored?.startsWith('$argon2i$')) return argon2Verify({ password, hash: stored }).catch(() => false)
   const parts = stored?.split('$') ?? []
   if (parts.length !== 6 || parts[0] !== 'scrypt' || password.length > PASSWORD_MAX_LENGTH) return false
   const [N, r, p] = parts.slice(1, 4).map(Number) as [number, number, number]

@@ -15,7 +15,7 @@ export const CreateUserBody = Type.Object({
   skip_password_checks: Type.Optional(nullable(Type.Boolean({ description: 'Lifts the minimum length (not the maximum).' }))),
   skip_password_requirement: Type.Optional(nullable(Type.Boolean({ description: 'Accepted; a password is never required by Foyer.' }))),
   password_digest: Type.Optional(nullable(Type.String({ maxLength: 1024, description: 'A digest from another system, instead of `password`; the user signs in with that password, and Foyer re-hashes it (scrypt) at the first sign-in.' }))),
-  password_hasher: Type.Optional(nullable(Type.String({ maxLength: 64, description: '`bcrypt` (cost 4–14) or `argon2id` (PHC string; m ≤ 65536, t ≤ 10); required with `password_digest`.' }))),
+  password_hasher: Type.Optional(nullable(Type.String({ maxLength: 64, description: '`bcrypt` (cost 4–14), `argon2id` or `argon2i` (PHC string; m ≤ 65536, t ≤ 10); required with `password_digest`.' }))),
   external_id: Type.Optional(nullable(Type.String({ maxLength: 256, description: 'The user\'s id in your systems; unique in the instance.' }))),
   first_name: Type.Optional(nullable(Type.String({ maxLength: 256 }))),
   last_name: Type.Optional(nullable(Type.String({ maxLength: 256 }))),

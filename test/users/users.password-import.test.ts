@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { argon2id, bcrypt } from 'hash-wasm'
+import { argon2i, argon2id, bcrypt } from 'hash-wasm'
 import { buildTestApp, client, uniqueEmail, type Client, type TestApp } from '../helpers/build-app.js'
 import { forEachDatabase } from '../helpers/databases.js'
 import { fapi, type Fapi } from '../frontend/fapi-client.js'
@@ -14,6 +14,7 @@ const CLERK_JS = '__clerk_api_version=2026-08-20&_clerk_js_version=6.40.0'
 const digests = {
   bcrypt: () => bcrypt({ password: OLD_PASSWORD, salt: randomBytes(16), costFactor: 4, outputType: 'encoded' }),
   argon2id: () => argon2id({ password: OLD_PASSWORD, salt: randomBytes(16), parallelism: 1, iterations: 2, memorySize: 512, hashLength: 32, outputType: 'encoded' }),
+  argon2i: () => argon2i({ password: OLD_PASSWORD, salt: randomBytes(16), parallelism: 1, iterations: 2, memorySize: 512, hashLength: 32, outputType: 'encoded' }),
 }
 
 forEachDatabase('users imported with a password digest', (engine) => {
@@ -53,7 +54,7 @@ forEachDatabase('users imported with a password digest', (engine) => {
     return b.submit(await b.get(`/sign-in?instance=${instance.id}`), { identifier, password })
   }
 
-  for (const hasher of ['bcrypt', 'argon2id'] as const) {
+  for (const hasher of ['bcrypt', 'argon2id', 'argon2i'] as const) {
     describe(hasher, () => {
       it('signs in with the old password through POST /v1/client/sign_ins, then holds a scrypt hash that still takes it', async () => {
         const user = await importUser(hasher)
@@ -97,6 +98,8 @@ forEachDatabase('users imported with a password digest', (engine) => {
       [{ password_digest: 'not a digest', password_hasher: 'bcrypt' }, 'form_param_format_invalid', 'password_digest'],
       [{ password_digest: await digests.argon2id(), password_hasher: 'bcrypt' }, 'form_param_format_invalid', 'password_digest'],
       [{ password_digest: await digests.bcrypt(), password_hasher: 'argon2id' }, 'form_param_format_invalid', 'password_digest'],
+      [{ password_digest: await digests.argon2id(), password_hasher: 'argon2i' }, 'form_param_format_invalid', 'password_digest'],
+      [{ password_digest: await digests.argon2i(), password_hasher: 'argon2id' }, 'form_param_format_invalid', 'password_digest'],
       [{ password_digest: (await digests.bcrypt()).replace(/^\$2([aby])\$04\$/, '$$2$1$$20$$'), password_hasher: 'bcrypt' }, 'form_param_format_invalid', 'password_digest'],
       [{ password_digest: (await digests.argon2id()).replace('m=512', 'm=1048576'), password_hasher: 'argon2id' }, 'form_param_format_invalid', 'password_digest'],
       [{ password_digest: await digests.bcrypt() }, 'form_param_missing', 'password_hasher'],

@@ -10,7 +10,7 @@ import { toClerkUser } from './users.schemas.js'
 export interface UserEvent {
   id: string
   kind: 'webhook'
-  topic: 'user.created' | 'user.deleted'
+  topic: 'user.created' | 'user.updated' | 'user.deleted'
   subjectId: string
   payload: { data: unknown; object: 'event'; type: string; timestamp: number; instance_id: string }
 }
@@ -29,6 +29,10 @@ const event = (type: UserEvent['topic'], instanceId: string, userId: string, dat
  */
 export const userCreatedEvent = (user: UserRow, instance: { id: string }, now: number): UserEvent =>
   event('user.created', instance.id, user.id, toClerkUser(user), now)
+
+/** `user.updated`, with Clerk's User object (as it is after the change) as `data`. */
+export const userUpdated = (user: UserRow, instance: { id: string }, now: number): UserEvent =>
+  event('user.updated', instance.id, user.id, toClerkUser(user), now)
 
 /** The event as the outbox store queues it, due at `queuedAt` (wall time). */
 export const queuedUserEvent = (event: UserEvent, queuedAt: number): NewOutboxItem => ({

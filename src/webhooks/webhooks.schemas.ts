@@ -4,7 +4,7 @@ import { Type, type Static } from 'typebox'
 export const EVENT_TYPES = [
   'invitation.created', 'invitation.accepted', 'invitation.revoked',
   'organizationInvitation.created', 'organizationInvitation.accepted', 'organizationInvitation.revoked', 'organizationInvitation.declined',
-  'user.created', 'user.deleted',
+  'user.created', 'user.updated', 'user.deleted',
   'session.created', 'session.ended', 'session.revoked',
   'organization.created', 'organization.updated', 'organization.deleted',
   'organizationMembership.created', 'organizationMembership.updated', 'organizationMembership.deleted',

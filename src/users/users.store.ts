@@ -1,6 +1,6 @@
 import { escapeLike, type Queryable } from '../platform/db/db.js'
 
-/** A user row with its email addresses (Foyer users have exactly one today, the primary one). */
+/** A user row with all its email addresses, oldest first. */
 export interface UserRow {
   id: string
   instance_id: string

@@ -365,7 +365,8 @@ export function createAcceptService(deps: Deps) {
     const { instance } = input
     const email = input.identifier.trim().toLowerCase()
     const attempt = await throttle.begin({ instanceId: instance.id, identifier: email, ip: input.ip })
-    const user = await users.findByEmail(db, instance.id, email)
+    // Clerk signs a person in by any of their verified addresses; an unverified one proves nothing.
+    const user = await users.findByVerifiedEmail(db, instance.id, email)
     const ok = await verifyPassword(input.password, user?.password_hash ?? DUMMY_HASH)
     if (!user) throw paramError(422, 'form_identifier_not_found', 'identifier', 'Couldn\'t find your account.', 'No account has this email address.')
     if (!ok) throw paramError(422, 'form_password_incorrect', 'password', 'Password is incorrect. Try again, or use another method.', 'The password is incorrect.')

@@ -90,6 +90,15 @@ export function createUserStore() {
       return rows[0] ?? null
     },
 
+    /** The user who may sign in with the (lower-cased) address: any of its verified addresses is an identifier. */
+    async findByVerifiedEmail(q: Queryable, instanceId: string, emailAddress: string): Promise<UserRow | null> {
+      const rows = await q.query<UserRow>(`
+        select ${USER_COLUMNS} from users u
+        where u.id = (select user_id from email_addresses where instance_id = $1 and email_address = $2 and verified_at is not null)`,
+      [instanceId, emailAddress.toLowerCase()])
+      return rows[0] ?? null
+    },
+
     async touchSignIn(q: Queryable, instanceId: string, id: string, now: number): Promise<void> {
       await q.query('update users set last_sign_in_at = $3, updated_at = $3 where id = $1 and instance_id = $2', [id, instanceId, now])
     },

@@ -50,6 +50,9 @@ import { handshakePayloadRoutes, handshakeRoutes } from './sessions/handshake.ro
 import { createUserStore } from './users/users.store.js'
 import { createUserService } from './users/users.service.js'
 import { userRoutes } from './users/users.routes.js'
+import { createEmailAddressService } from './users/email-addresses.service.js'
+import { createEmailAddressStore } from './users/email-addresses.store.js'
+import { emailAddressRoutes } from './users/email-addresses.routes.js'
 import { createWaitlistStore } from './waitlist/waitlist.store.js'
 import { createWaitlistService } from './waitlist/waitlist.service.js'
 import { waitlistRoutes } from './waitlist/waitlist.routes.js'
@@ -176,6 +179,7 @@ export function createServices({ config, db, clock, serverSecret, redis, resolve
       if (revoked.length > 0) await outbox.enqueue(tx, revoked.map((row) => queuedSessionEvent('session.revoked', row, user, now)), now)
     },
   })
+  const emailAddresses = createEmailAddressService({ db, clock, store: createEmailAddressStore(), users: userStore, outbox })
   const waitlist = createWaitlistService({ db, clock, store: createWaitlistStore(), invitations, users: userStore })
   const signingKeys = createSigningKeyService({ db, clock, store: createSigningKeyStore(), instances: instanceStore, serverSecret })
   const sessionTokens = createSessionTokenService({ db, clock, store: sessionStore, signingKeys, publicUrl: config.publicUrl })
@@ -184,7 +188,7 @@ export function createServices({ config, db, clock, serverSecret, redis, resolve
     db, clock, store: createHandshakeStore(), tokens: sessionTokens, sessions: sessionStore, serverSecret, allowedRedirectOrigins: config.allowedRedirectOrigins,
   })
   const sessionRefresh = createSessionRefreshService({ db, clock, store: sessionStore, signingKeys, tokens: sessionTokens, serverSecret })
-  return { signingKeys, sessionTokens, sessions, sessionRefresh, handshake, tickets, instances, invitations, orgInvitations, organizations, memberships, roles, domains, outbox, deliveries, webhooks, email, accept, users, waitlist }
+  return { signingKeys, sessionTokens, sessions, sessionRefresh, handshake, tickets, instances, invitations, orgInvitations, organizations, memberships, roles, domains, outbox, deliveries, webhooks, email, accept, users, emailAddresses, waitlist }
 }
 
 // Bodies must match their schema exactly (no coercion, nothing dropped); query strings are
@@ -285,6 +289,7 @@ export async function buildApp(deps: AppDeps): Promise<{ app: FastifyInstance; s
     await bapi.register(webhookRoutes({ webhooks: services.webhooks }))
     await bapi.register(emailRoutes({ email: services.email }))
     await bapi.register(userRoutes({ users: services.users }))
+    await bapi.register(emailAddressRoutes({ emailAddresses: services.emailAddresses }))
     await bapi.register(organizationRoutes({ organizations: services.organizations }))
     await bapi.register(membershipRoutes({ memberships: services.memberships }))
     await bapi.register(roleRoutes({ roles: services.roles }))

@@ -370,7 +370,8 @@ export function createAcceptService(deps: Deps) {
     const { instance } = input
     const email = input.identifier.trim().toLowerCase()
     const attempt = await throttle.begin({ instanceId: instance.id, identifier: email, ip: input.ip })
-    const user = await users.findByEmail(db, instance.id, email)
+    // Clerk signs a person in by any of their verified addresses; an unverified one proves nothing.
+    const user = await users.findByVerifiedEmail(db, instance.id, email)
     // Refused before the password is compared: guesses at a locked account learn nothing.
     if (user) assertMaySignIn(user, clock.now(instance))
     const ok = await verifyPassword(input.password, user?.password_hash ?? DUMMY_HASH)

@@ -60,6 +60,8 @@ export type ErrorCode =
   | 'secret_key_not_revealable'
   | 'secret_key_pinned'
   | 'secret_key_last_active'
+  // Foyer's own (the reference spec lists no code): a user's primary address while it has others.
+  | 'primary_email_address_deletion_forbidden'
   | 'internal_clerk_error'
 
 export class ApiError extends Error {

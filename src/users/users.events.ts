@@ -56,6 +56,7 @@ export async function queueUserUpdated(
   await deps.outbox.enqueue(tx, [queuedUserEvent(userUpdatedEvent(user, instance, now), deps.clock.now())], deps.clock.now())
   return user
 }
+
 /** `user.updated`, with Clerk's User object as `data`, its lock read at the instance's `now`. */
 export const userUpdatedEvent = (user: UserRow, instance: { id: string; userLockout: UserLockout }, now: number): UserEvent =>
   event('user.updated', instance.id, user.id, toClerkUser(user, { now, lockout: instance.userLockout }), now)

@@ -40,7 +40,7 @@ export const userRoutes = (deps: Deps): FastifyPluginAsyncTypebox => async (app)
   app.post('/v1/users', {
     schema: {
       operationId: 'CreateUser', tags, body: CreateUserBody,
-      description: 'Foyer users have exactly one email address, created verified (strategy `admin`). An address a user already holds: 422 `form_identifier_exists`.',
+      description: 'The new user has one email address, created verified (strategy `admin`), its primary one; `/v1/email_addresses` adds more. An address a user already holds: 422 `form_identifier_exists`.',
       response: { 200: ClerkUser, ...errors },
     },
   }, async (req) => toClerkUser(await deps.users.create(req.instance, req.body), deps.users.standing(req.instance)))

@@ -1,6 +1,6 @@
 import { escapeLike, type Queryable } from '../platform/db/db.js'
 
-/** A user row with its email addresses (Foyer users have exactly one today, the primary one). */
+/** A user row with all its email addresses, oldest first. */
 export interface UserRow {
   id: string
   instance_id: string
@@ -127,13 +127,22 @@ export function createUserStore() {
       await q.query(`update users set ${[...sets, 'updated_at = $3'].join(', ')} where id = $1 and instance_id = $2`, params)
     },
 
-    /** Replaces an imported digest, unless the password changed meanwhile (then the newer one stays). */
     async externalIdTaken(q: Queryable, instanceId: string, externalId: string): Promise<boolean> {
       return (await q.query('select 1 from users where instance_id = $1 and external_id = $2', [instanceId, externalId])).length > 0
     },
 
+    /** Replaces an imported digest, unless the password changed meanwhile (then the newer one stays). */
     async rehashPassword(q: Queryable, instanceId: string, id: string, from: string, to: string): Promise<void> {
       await q.query('update users set password_hash = $4 where id = $1 and instance_id = $2 and password_hash = $3', [id, instanceId, from, to])
+    },
+
+    /** The user who may sign in with the (lower-cased) address: any of its verified addresses is an identifier. */
+    async findByVerifiedEmail(q: Queryable, instanceId: string, emailAddress: string): Promise<UserRow | null> {
+      const rows = await q.query<UserRow>(`
+        select ${USER_COLUMNS} from users u
+        where u.id = (select user_id from email_addresses where instance_id = $1 and email_address = $2 and verified_at is not null)`,
+      [instanceId, emailAddress.toLowerCase()])
+      return rows[0] ?? null
     },
 
     async touchSignIn(q: Queryable, instanceId: string, id: string, now: number): Promise<void> {

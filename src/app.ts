@@ -57,6 +57,8 @@ import { createWaitlistStore } from './waitlist/waitlist.store.js'
 import { createWaitlistService } from './waitlist/waitlist.service.js'
 import { waitlistRoutes } from './waitlist/waitlist.routes.js'
 import { ticketRoutes } from './tickets/tickets.routes.js'
+import { createSignInTokenService } from './sign-in-tokens/sign-in-tokens.service.js'
+import { signInTokenRoutes } from './sign-in-tokens/sign-in-tokens.routes.js'
 import { pageRoutes } from './pages/pages.routes.js'
 import { createOrgInvitationStore } from './organizations/org-invitations.store.js'
 import { createOrgInvitationService } from './organizations/org-invitations.service.js'
@@ -181,6 +183,7 @@ export function createServices({ config, db, clock, serverSecret, redis, resolve
   })
   const emailAddresses = createEmailAddressService({ db, clock, store: createEmailAddressStore(), users: userStore, outbox })
   const waitlist = createWaitlistService({ db, clock, store: createWaitlistStore(), invitations, users: userStore })
+  const signInTokens = createSignInTokenService({ db, clock, users: userStore })
   const signingKeys = createSigningKeyService({ db, clock, store: createSigningKeyStore(), instances: instanceStore, serverSecret })
   const sessionTokens = createSessionTokenService({ db, clock, store: sessionStore, signingKeys, publicUrl: config.publicUrl })
   const sessions = createSessionService({ db, clock, store: sessionStore, tokens: sessionTokens, users: userStore, outbox })
@@ -188,7 +191,7 @@ export function createServices({ config, db, clock, serverSecret, redis, resolve
     db, clock, store: createHandshakeStore(), tokens: sessionTokens, sessions: sessionStore, serverSecret, allowedRedirectOrigins: config.allowedRedirectOrigins,
   })
   const sessionRefresh = createSessionRefreshService({ db, clock, store: sessionStore, signingKeys, tokens: sessionTokens, serverSecret })
-  return { signingKeys, sessionTokens, sessions, sessionRefresh, handshake, tickets, instances, invitations, orgInvitations, organizations, memberships, roles, domains, outbox, deliveries, webhooks, email, accept, users, emailAddresses, waitlist }
+  return { signingKeys, sessionTokens, sessions, sessionRefresh, handshake, tickets, instances, invitations, orgInvitations, organizations, memberships, roles, domains, outbox, deliveries, webhooks, email, accept, users, emailAddresses, waitlist, signInTokens }
 }
 
 // Bodies must match their schema exactly (no coercion, nothing dropped); query strings are
@@ -295,6 +298,7 @@ export async function buildApp(deps: AppDeps): Promise<{ app: FastifyInstance; s
     await bapi.register(roleRoutes({ roles: services.roles }))
     await bapi.register(orgInvitationRoutes({ orgInvitations: services.orgInvitations, clock: deps.clock }))
     await bapi.register(domainRoutes({ domains: services.domains }))
+    await bapi.register(signInTokenRoutes({ signInTokens: services.signInTokens, accept: services.accept }))
     await bapi.register(waitlistRoutes({ waitlist: services.waitlist, tickets: services.tickets, clock: deps.clock }))
   })
   // The invitation link and the hosted pages: public, HTML, outside the secret-key plugin.

@@ -17,6 +17,8 @@ import type { OutboxItem, OutboxStore } from '../platform/outbox/outbox.store.js
 import { checkPassword, DUMMY_HASH, hashPassword, needsRehash, verifyPassword } from '../users/passwords.js'
 import { assertMaySignIn } from '../users/sign-in-gate.js'
 import type { AcceptStore, SignInAttemptRow, SignUpAttemptRow, TicketSignUpRow } from './accept.store.js'
+import { isSignInToken, signInTokenHash } from '../sign-in-tokens/sign-in-tokens.service.js'
+import { signInTokenStore } from '../sign-in-tokens/sign-in-tokens.store.js'
 import { createSignInThrottle, memoryCounter, type SignInThrottle } from './sign-in-throttle.js'
 import { effectiveOrgInvitationStatus } from '../organizations/org-invitations.schemas.js'
 import { createDomainStore } from '../organizations/domains.store.js'
@@ -436,7 +438,38 @@ export function createAcceptService(deps: Deps) {
    * as clicking a link in an email does. Only for an address that already has an account;
    * `instanceId`, when given, must be the ticket's instance (`ticket_invalid` otherwise).
    */
+  /**
+   * A sign-in token's user, if the token can still be used. The token is found by its hash only
+   * (the database holds nothing else); a token of a deleted user is gone with the user.
+   */
+  async function resolveSignInToken(token: string | null | undefined): Promise<
+    { kind: 'usable'; instance: Instance; user: UserRow; id: string } | { kind: 'expired' } | { kind: 'unknown' }> {
+    if (!token || token.length > 100 || !isSignInToken(token) || !/^[A-Za-z0-9_.-]+$/.test(token)) return { kind: 'unknown' }
+    const row = await signInTokenStore.findByHash(db, signInTokenHash(token))
+    const instance = row && await instanceById(db, row.instance_id)
+    if (!row || !instance || row.status !== 'pending') return { kind: 'unknown' }
+    if (row.expires_at <= clock.now(instance)) return { kind: 'expired' }
+    const user = await users.findById(db, instance.id, row.user_id)
+    if (!user) return { kind: 'unknown' }
+    return { kind: 'usable', instance, user, id: row.id }
+  }
+
+  /**
+   * Signs in with a sign-in token, once. The token is marked used in the transaction that starts
+   * the session: of two concurrent uses exactly one gets a session, and a failed start keeps
+   * the token usable.
+   */
+  async function signInWithToken(token: string, options: { instanceId?: string | null } = {}): Promise<SignedIn> {
+    const state = await resolveSignInToken(token)
+    if (state.kind === 'expired') throw ticketExpired()
+    if (state.kind !== 'usable' || (options.instanceId && options.instanceId !== state.instance.id)) throw ticketInvalid()
+    return completeSignIn(state.instance, state.user, null, async (tx) => {
+      if (!await signInTokenStore.accept(tx, state.id, clock.now(state.instance))) throw ticketInvalid()
+    })
+  }
+
   async function signInWithTicket(ticket: string, options: { instanceId?: string | null } = {}): Promise<SignedIn & Partial<Accepted>> {
+    if (isSignInToken(ticket)) return signInWithToken(ticket, options)
     const state = usableOrThrow(await resolveTicket(ticket))
     if (options.instanceId && options.instanceId !== state.instance.id) throw ticketInvalid()
     if (!state.existingUser) throw paramError(422, 'form_identifier_not_found', 'ticket', 'Couldn\'t find your account.', 'No account has this invitation\'s email address yet: sign up with the ticket instead.')
@@ -682,6 +715,8 @@ export function createAcceptService(deps: Deps) {
     startSignIn,
     attemptSignInPassword,
     signInWithTicket,
+    resolveSignInToken,
+    signInWithToken,
     session,
     signOut,
     startSignUp,

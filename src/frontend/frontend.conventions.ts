@@ -1,4 +1,5 @@
 import cors from '@fastify/cors'
+import { isSignInToken } from '../sign-in-tokens/sign-in-tokens.service.js'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { ApiError } from '../platform/errors.js'
 import { isAllowedOrigin } from '../platform/validation.js'
@@ -34,8 +35,8 @@ export async function useFrontendConventions(app: FastifyInstance, deps: { accep
     if (typeof named === 'string' && named !== '') touched.push(isInstanceId(named) ? await accept.resolveInstance(named) : null)
     const ticket = (request.body as { ticket?: unknown } | undefined)?.ticket
     if (typeof ticket === 'string' && ticket !== '') {
-      const state = await accept.resolveTicket(ticket)
-      if (state.kind !== 'unknown') touched.push(state.instance)
+      const state = isSignInToken(ticket) ? await accept.resolveSignInToken(ticket) : await accept.resolveTicket(ticket)
+      if ('instance' in state) touched.push(state.instance)
     }
     const { sign_up_id: signUpId, sign_in_id: signInId } = (request.params ?? {}) as { sign_up_id?: unknown; sign_in_id?: unknown }
     if (typeof signUpId === 'string' && SIGN_UP_ID.test(signUpId)) {

@@ -5,6 +5,7 @@ import csrf from '@fastify/csrf-protection'
 import type { RequestLimits } from '../platform/rate-limit.js'
 import { ApiError } from '../platform/errors.js'
 import { isInstanceId } from '../platform/ids.js'
+import { isSignInToken } from '../sign-in-tokens/sign-in-tokens.service.js'
 import { html } from '../platform/html.js'
 import type { AcceptService, SignedIn, TicketState } from '../accept/accept.service.js'
 import { sessionCookie } from '../accept/session-cookie.js'
@@ -337,8 +338,30 @@ export const pageRoutes = (deps: PagesDeps): FastifyPluginAsyncTypebox => async 
     }
   })
 
+  async function signInTokenProblem(reply: FastifyReply, kind: 'expired' | 'unknown'): Promise<void> {
+    sendPage(reply, kind === 'expired' ? 410 : 404, messagePage({
+      app: null, title: kind === 'expired' ? 'This sign-in link has expired' : 'This sign-in link is not valid',
+      text: ['Sign-in links work once, for a limited time. Ask for a new one, or sign in with your email address and password.'],
+    }))
+  }
+
+  /**
+   * A sign-in token's link asks the person to continue: mail scanners and link previews open
+   * links too, and a GET alone must not use the token up.
+   */
+  async function signInTokenPage(reply: FastifyReply, token: string): Promise<void> {
+    const state = await accept.resolveSignInToken(token)
+    if (state.kind !== 'usable') return signInTokenProblem(reply, state.kind)
+    sendPage(formsFor(reply, state.instance), 200, messagePage({
+      app: state.instance.name, title: `Sign in to ${state.instance.name}`,
+      text: [html`Continue as <strong>${primaryEmail(state.user)}</strong>.`],
+      action: { form: { action: '/sign-in', csrf: csrfFor(reply), hidden: { __clerk_ticket: token } }, label: 'Continue' },
+    }))
+  }
+
   app.get('/sign-in', { schema: pageSchema }, async (req, reply) => {
     const { __clerk_ticket: ticket } = req.query
+    if (ticket && isSignInToken(ticket)) return signInTokenPage(reply, ticket)
     const signedIn = await currentSession(req)
     if (ticket) {
       const state = await accept.resolveTicket(ticket)
@@ -361,6 +384,16 @@ export const pageRoutes = (deps: PagesDeps): FastifyPluginAsyncTypebox => async 
   app.post('/sign-in', { schema: formSchema, preHandler: [app.csrfProtection, limitSignIn] }, async (req, reply) => {
     const form = req.body
     const ticket = form.__clerk_ticket || null
+    if (ticket && isSignInToken(ticket)) {
+      let done: SignedIn
+      try {
+        done = await accept.signInWithToken(ticket)
+      } catch (err) {
+        if (err instanceof ApiError && (err.code === 'ticket_expired' || err.code === 'ticket_invalid')) return signInTokenProblem(reply, err.code === 'ticket_expired' ? 'expired' : 'unknown')
+        throw err
+      }
+      return signInAndGo(req, reply, done, await afterSignIn(done.instance))
+    }
     let instance: Instance
     if (ticket) {
       const state = await accept.resolveTicket(ticket)

@@ -143,6 +143,27 @@ forEachDatabase('@clerk/backend signInTokens', (engine) => {
     assert.equal(row!.status, 'pending')
   })
 
+  it('is refused while its user is banned or locked, and stays usable once lifted', async () => {
+    const { clerk, token, user } = await newToken()
+    const pending = async () => (await t.db.query<{ status: string }>('select status from sign_in_tokens where id = $1', [token.id]))[0]!.status
+    for (const [restrict, lift, code] of [
+      [() => clerk.users.banUser(user.id), () => clerk.users.unbanUser(user.id), 'user_banned'],
+      [() => clerk.users.lockUser(user.id), () => clerk.users.unlockUser(user.id), 'user_locked'],
+    ] as const) {
+      await restrict()
+      const refused = await signIn(token.token)
+      assert.equal(refused.status, 403, JSON.stringify(refused.body))
+      assert.equal(refused.body.errors[0].code, code)
+      assertMatchesFapi('ClerkErrors', refused.body)
+      assert.ok(!refused.session, 'no session cookie')
+      assert.equal(await pending(), 'pending', 'a refused use does not spend the token')
+      await lift()
+    }
+    const res = await signIn(token.token)
+    assert.equal(res.status, 200, JSON.stringify(res.body))
+    assert.equal(await pending(), 'accepted')
+  })
+
   it('is refused once its user is deleted', async () => {
     const { clerk, token, user } = await newToken()
     await clerk.users.deleteUser(user.id)

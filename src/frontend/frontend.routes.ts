@@ -38,11 +38,11 @@ const missing = (param: string) => paramError(422, 'form_param_missing', param, 
 /** A strategy Foyer does not have (social, phone, Web3, passkeys, enterprise SSO…), named in the answer. */
 const unsupported = (strategy: string, allowed: string) =>
   paramError(422, 'form_param_value_invalid', 'strategy', 'is invalid', `Foyer does not support the ${strategy.slice(0, 100)} strategy: strategy must be one of: ${allowed}.`)
-/** Identifiers Foyer accounts do not have: an account has one email address. */
+/** Identifiers Foyer accounts do not have: an account has email addresses only. */
 const OTHER_IDENTIFIERS = ['username', 'phone_number', 'web3_wallet'] as const
 function refuseOtherIdentifiers(body: Partial<Record<(typeof OTHER_IDENTIFIERS)[number], string | null>>) {
   for (const param of OTHER_IDENTIFIERS) {
-    if (body[param] != null) throw paramError(422, 'form_param_unknown', param, 'is unknown', `Foyer accounts have an email address only: ${param} is not supported.`)
+    if (body[param] != null) throw paramError(422, 'form_param_unknown', param, 'is unknown', `Foyer accounts have email addresses only: ${param} is not supported.`)
   }
 }
 

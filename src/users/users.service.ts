@@ -73,7 +73,7 @@ function toFilter(instance: Instance, query: CountUsersQuery): UserFilter {
   }
 }
 
-/** The one address a new user gets: Foyer users have exactly one. */
+/** The one address a new user is created with, its primary one; `/v1/email_addresses` adds others. */
 function theEmailAddress(body: CreateUserBody): string {
   const addresses = list(body.email_address)
   if (addresses.length === 0) {
@@ -81,7 +81,7 @@ function theEmailAddress(body: CreateUserBody): string {
   }
   if (addresses.length > 1) {
     throw paramError(422, 'form_param_value_invalid', 'email_address', 'too many email addresses',
-      `Foyer users have exactly one email address; email_address holds ${addresses.length}.`)
+      `A user is created with exactly one email address, its primary one (add others with POST /v1/email_addresses); email_address holds ${addresses.length}.`)
   }
   return normalizeEmail(addresses[0]!, 'email_address')
 }

@@ -1,4 +1,4 @@
-import { after, afterEach, before, beforeEach, describe, it } from 'node:test'
+import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import type { ClerkClient, Invitation } from '@clerk/backend'
@@ -7,7 +7,7 @@ import type { ValidateFunction } from 'ajv'
 import { APP_ORIGIN, PUBLIC_URL, buildTestApp, uniqueEmail, type TestApp } from '../helpers/build-app.js'
 import { forEachDatabase } from '../helpers/databases.js'
 import { assertMatchesSpec, loadBapiSpec } from '../helpers/spec.js'
-import { createClerkClient, exchanges, isClerkAPIResponseError, recorded, sdkError, type Exchange } from './sdk-recorder.js'
+import { createClerkClient, exchanges, isClerkAPIResponseError, recordEachTest, recorded, sdkError, type Exchange } from './sdk-recorder.js'
 
 const spec = loadBapiSpec()
 const DAY_MS = 24 * 60 * 60 * 1000
@@ -47,14 +47,7 @@ forEachDatabase('@clerk/backend invitations', (engine) => {
     apiUrl = await t.app.listen({ port: 0, host: '127.0.0.1' })
   })
   after(() => t.close())
-  beforeEach(() => {
-    exchanges.length = 0
-  })
-  afterEach(() => {
-    for (const x of exchanges) {
-      if (x.json !== undefined) assert.equal(x.headers.get('content-type'), 'application/json', `Content-Type of ${x.method} ${x.url.pathname} (${x.status})`)
-    }
-  })
+  recordEachTest()
 
   /** An SDK client for an instance of its own, so that each test sees only its own data. */
   async function newClerk(): Promise<{ clerk: ClerkClient; secretKey: string }> {

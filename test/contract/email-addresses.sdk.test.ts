@@ -1,23 +1,12 @@
-import { after, afterEach, before, beforeEach, describe, it } from 'node:test'
+import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import type { ClerkClient } from '@clerk/backend'
-import type { ClerkAPIResponseError } from '@clerk/backend/errors'
-import type { ValidateFunction } from 'ajv'
 import { buildTestApp, client, uniqueEmail, type TestApp } from '../helpers/build-app.js'
 import { forEachDatabase } from '../helpers/databases.js'
 import { assertMatchesSpec, loadBapiSpec, webhookEventValidator } from '../helpers/spec.js'
-import { createClerkClient, exchanges, recorded, sdkError, type Exchange } from './sdk-recorder.js'
+import { assertClerkError, createClerkClient, exchanges, recordEachTest, recorded, sdkError } from './sdk-recorder.js'
 
 const spec = loadBapiSpec()
-
-function assertClerkError(err: ClerkAPIResponseError, raw: Exchange & { body: any }, expected: { status: number; code: string; paramName?: string; schema: ValidateFunction }) {
-  assert.equal(raw.status, expected.status)
-  assertMatchesSpec(expected.schema, raw.body, `${raw.method} ${raw.url.pathname} ${raw.status} body`)
-  assert.equal(err.status, expected.status)
-  assert.equal(err.errors[0]?.code, expected.code)
-  assert.ok(err.errors[0]?.longMessage)
-  if (expected.paramName !== undefined) assert.equal(err.errors[0]?.meta?.paramName, expected.paramName)
-}
 
 forEachDatabase('@clerk/backend email addresses', (engine) => {
   let t: TestApp
@@ -28,14 +17,7 @@ forEachDatabase('@clerk/backend email addresses', (engine) => {
     apiUrl = await t.app.listen({ port: 0, host: '127.0.0.1' })
   })
   after(() => t.close())
-  beforeEach(() => {
-    exchanges.length = 0
-  })
-  afterEach(() => {
-    for (const x of exchanges) {
-      if (x.json !== undefined) assert.equal(x.headers.get('content-type'), 'application/json', `Content-Type of ${x.method} ${x.url.pathname} (${x.status})`)
-    }
-  })
+  recordEachTest()
 
   const newClerk = async (): Promise<{ clerk: ClerkClient; secretKey: string; instanceId: string }> => {
     const { secretKey, instance } = await t.newInstance()

@@ -1,10 +1,10 @@
-import { after, afterEach, before, beforeEach, describe, it } from 'node:test'
+import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import type { ClerkClient } from '@clerk/backend'
 import { APP_ORIGIN, PUBLIC_URL, buildTestApp, uniqueEmail, type TestApp } from '../helpers/build-app.js'
 import { forEachDatabase } from '../helpers/databases.js'
 import { assertMatchesSpec, loadBapiSpec } from '../helpers/spec.js'
-import { createClerkClient, exchanges, recorded, sdkError } from './sdk-recorder.js'
+import { createClerkClient, exchanges, recordEachTest, recorded, sdkError } from './sdk-recorder.js'
 
 const spec = loadBapiSpec()
 const DAY_MS = 24 * 60 * 60 * 1000
@@ -18,14 +18,7 @@ forEachDatabase('@clerk/backend organizations', (engine) => {
     apiUrl = await t.app.listen({ port: 0, host: '127.0.0.1' })
   })
   after(() => t.close())
-  beforeEach(() => {
-    exchanges.length = 0
-  })
-  afterEach(() => {
-    for (const x of exchanges) {
-      if (x.json !== undefined) assert.equal(x.headers.get('content-type'), 'application/json', `Content-Type of ${x.method} ${x.url.pathname} (${x.status})`)
-    }
-  })
+  recordEachTest()
 
   const newClerk = async (): Promise<ClerkClient> => {
     const { secretKey } = await t.newInstance()

@@ -1,6 +1,8 @@
-import { after } from 'node:test'
+import { after, afterEach, beforeEach } from 'node:test'
 import assert from 'node:assert/strict'
 import type { ClerkAPIResponseError } from '@clerk/backend/errors'
+import type { ValidateFunction } from 'ajv'
+import { assertMatchesSpec } from '../helpers/spec.js'
 
 /** One HTTP exchange as the SDK saw it, before it parsed anything. */
 export interface Exchange {
@@ -60,4 +62,29 @@ export async function sdkError(call: Promise<unknown>): Promise<ClerkAPIResponse
     return err
   }
   return assert.fail('expected the SDK call to throw a ClerkAPIResponseError')
+}
+
+/**
+ * Each test of the suite starts with an empty record, and every JSON answer it got must say
+ * so exactly: the SDK parses a body only when Content-Type is exactly application/json.
+ */
+export function recordEachTest(): void {
+  beforeEach(() => {
+    exchanges.length = 0
+  })
+  afterEach(() => {
+    for (const x of exchanges) {
+      if (x.json !== undefined) assert.equal(x.headers.get('content-type'), 'application/json', `Content-Type of ${x.method} ${x.url.pathname} (${x.status})`)
+    }
+  })
+}
+
+/** The SDK's error and its raw answer: the status, the code, the parameter named, and a body the spec allows. */
+export function assertClerkError(err: ClerkAPIResponseError, raw: Exchange & { body: any }, expected: { status: number; code: string; paramName?: string; schema: ValidateFunction }) {
+  assert.equal(raw.status, expected.status)
+  assertMatchesSpec(expected.schema, raw.body, `${raw.method} ${raw.url.pathname} ${raw.status} body`)
+  assert.equal(err.status, expected.status)
+  assert.equal(err.errors[0]?.code, expected.code)
+  assert.ok(err.errors[0]?.longMessage)
+  if (expected.paramName !== undefined) assert.equal(err.errors[0]?.meta?.paramName, expected.paramName)
 }

@@ -1,4 +1,4 @@
-import { after, afterEach, before, beforeEach, describe, it } from 'node:test'
+import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import type { ClerkClient } from '@clerk/backend'
 import type { ClerkAPIResponseError } from '@clerk/backend/errors'
@@ -6,7 +6,7 @@ import type { ValidateFunction } from 'ajv'
 import { PUBLIC_URL, buildTestApp, uniqueEmail, type TestApp } from '../helpers/build-app.js'
 import { forEachDatabase } from '../helpers/databases.js'
 import { assertMatchesSpec, loadBapiSpec } from '../helpers/spec.js'
-import { createClerkClient, exchanges, recorded, sdkError, type Exchange } from './sdk-recorder.js'
+import { createClerkClient, exchanges, recordEachTest, recorded, sdkError, type Exchange } from './sdk-recorder.js'
 
 const spec = loadBapiSpec()
 
@@ -29,14 +29,7 @@ forEachDatabase('@clerk/backend users and waitlist', (engine) => {
     apiUrl = await t.app.listen({ port: 0, host: '127.0.0.1' })
   })
   after(() => t.close())
-  beforeEach(() => {
-    exchanges.length = 0
-  })
-  afterEach(() => {
-    for (const x of exchanges) {
-      if (x.json !== undefined) assert.equal(x.headers.get('content-type'), 'application/json', `Content-Type of ${x.method} ${x.url.pathname} (${x.status})`)
-    }
-  })
+  recordEachTest()
 
   const newClerk = async (): Promise<ClerkClient> => {
     const { secretKey } = await t.newInstance()

@@ -6,7 +6,7 @@ import { ApiError, notFound, paramError } from '../platform/errors.js'
 import { addressLockKey, normalizeEmail } from '../platform/validation.js'
 import type { OutboxStore } from '../platform/outbox/outbox.store.js'
 import type { Instance } from '../instance/instance.schemas.js'
-import { queuedUserEvent, userUpdatedEvent } from './users.events.js'
+import { queueUserUpdated } from './users.events.js'
 import type { UserStore } from './users.store.js'
 import type { EmailAddressStore, EmailAddressWithUser } from './email-addresses.store.js'
 
@@ -26,12 +26,6 @@ export interface CreateEmailAddress { user_id: string; email_address: string; ve
 export interface UpdateEmailAddress { verified?: boolean | null; primary?: boolean | null }
 
 export function createEmailAddressService({ db, clock, store, users, outbox }: Deps) {
-  /** Queues `user.updated` with the user as it now is, in the transaction that changed it. */
-  async function announce(tx: Queryable, instance: Instance, userId: string, now: number) {
-    const user = await users.findById(tx, instance.id, userId)
-    if (user) await outbox.enqueue(tx, [queuedUserEvent(userUpdatedEvent(user, instance, now), clock.now())], clock.now())
-  }
-
   async function found(q: Queryable, instance: Instance, id: string): Promise<EmailAddressWithUser> {
     const row = await store.findById(q, instance.id, id)
     if (!row) throw notFound('email address')
@@ -57,7 +51,7 @@ export function createEmailAddressService({ db, clock, store, users, outbox }: D
           await store.insert(tx, { id, instanceId: instance.id, userId: body.user_id, emailAddress, verification: body.verified === true ? 'admin' : null, now })
           if (body.primary === true || user.primary_email_address_id === null) await store.setPrimary(tx, instance.id, body.user_id, id, now)
           else await store.touchUser(tx, instance.id, body.user_id, now)
-          await announce(tx, instance, body.user_id, now)
+          await queueUserUpdated(tx, { store: users, outbox, clock }, instance, body.user_id)
           return found(tx, instance, id)
         })
       } catch (err) {
@@ -85,7 +79,7 @@ export function createEmailAddressService({ db, clock, store, users, outbox }: D
         }
         if (changed) {
           await store.touchUser(tx, instance.id, before.user_id, now)
-          await announce(tx, instance, before.user_id, now)
+          await queueUserUpdated(tx, { store: users, outbox, clock }, instance, before.user_id)
         }
         return found(tx, instance, id)
       })
@@ -110,7 +104,7 @@ export function createEmailAddressService({ db, clock, store, users, outbox }: D
         if (!await store.remove(tx, instance.id, id)) throw notFound('email address')
         if (isPrimary) await store.setPrimary(tx, instance.id, row.user_id, null, now)
         else await store.touchUser(tx, instance.id, row.user_id, now)
-        await announce(tx, instance, row.user_id, now)
+        await queueUserUpdated(tx, { store: users, outbox, clock }, instance, row.user_id)
       })
       return { object: 'email_address', id, deleted: true }
     },

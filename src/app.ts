@@ -86,6 +86,7 @@ import { queuedSessionEvent } from './sessions/sessions.events.js'
 import { createSessionTokenService } from './sessions/session-tokens.js'
 import { createSessionService } from './sessions/sessions.service.js'
 import { createSessionRefreshService } from './sessions/session-refresh.js'
+import { useScryptCostForTesting } from './users/passwords.js'
 
 export interface AppDeps {
   config: Config
@@ -222,6 +223,7 @@ class RequestLog extends LogController {
 }
 
 export async function buildApp(deps: AppDeps): Promise<{ app: FastifyInstance; services: Services; outboxWorker: ReturnType<typeof createOutboxWorker> }> {
+  if (deps.config.scryptLogN !== undefined) useScryptCostForTesting(deps.config.scryptLogN)
   const services = createServices(deps)
   const outboxWorker = createOutboxWorker({
     db: deps.db, store: services.outbox, clock: deps.clock, kinds: services.deliveries,

@@ -14,7 +14,7 @@ import { queuedSessionEvent } from '../sessions/sessions.events.js'
 import type { SessionRecord } from '../sessions/sessions.store.js'
 import type { InvitationStore } from '../invitations/invitations.store.js'
 import type { OutboxItem, OutboxStore } from '../platform/outbox/outbox.store.js'
-import { checkPassword, DUMMY_HASH, hashPassword, needsRehash, verifyPassword } from '../users/passwords.js'
+import { checkPassword, dummyHash, hashPassword, needsRehash, verifyPassword } from '../users/passwords.js'
 import { assertMaySignIn } from '../users/sign-in-gate.js'
 import type { AcceptStore, SignInAttemptRow, SignUpAttemptRow, TicketSignUpRow } from './accept.store.js'
 import { isSignInToken, signInTokenHash } from '../sign-in-tokens/sign-in-tokens.service.js'
@@ -376,7 +376,7 @@ export function createAcceptService(deps: Deps) {
     const user = await users.findByVerifiedEmail(db, instance.id, email)
     // Refused before the password is compared: guesses at a locked account learn nothing.
     if (user) assertMaySignIn(user, clock.now(instance))
-    const ok = await verifyPassword(input.password, user?.password_hash ?? DUMMY_HASH)
+    const ok = await verifyPassword(input.password, user?.password_hash ?? dummyHash())
     if (!user) throw paramError(422, 'form_identifier_not_found', 'identifier', 'Couldn\'t find your account.', 'No account has this email address.')
     if (!ok) {
       const now = clock.now(instance)

@@ -6,7 +6,7 @@ import { sha256 } from '../platform/secrets.js'
 import { clientKey } from '../platform/rate-limit.js'
 import { ApiError, paramError } from '../platform/errors.js'
 import { normalizeEmail } from '../platform/validation.js'
-import { checkPassword, DUMMY_HASH, hashPassword, verifyPassword } from '../users/passwords.js'
+import { checkPassword, dummyHash, hashPassword, verifyPassword } from '../users/passwords.js'
 import { createSignInThrottle, memoryCounter, type SignInThrottle } from '../accept/sign-in-throttle.js'
 import { toInstance, type Instance } from '../instance/instance.schemas.js'
 import type { InstanceService } from '../instance/instance.service.js'
@@ -103,7 +103,7 @@ export function createDashboardService({ db, clock, instances, store = createDas
       // Prefixed so that these counters never add up with the hosted pages' ones in Redis.
       const attempt = await signInThrottle.begin({ instanceId: THROTTLE_SCOPE, identifier, ip: input.ip ? `dashboard:${clientKey(input.ip)}` : null })
       const operator = identifier ? await store.findOperatorByEmail(db, identifier) : null
-      const matches = await verifyPassword(input.password, operator?.password_hash ?? DUMMY_HASH)
+      const matches = await verifyPassword(input.password, operator?.password_hash ?? dummyHash())
       if (!operator || !matches) {
         throw paramError(422, 'form_password_incorrect', 'password', 'is incorrect', 'That email address and password do not match an operator account.')
       }

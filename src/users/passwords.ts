@@ -7,6 +7,7 @@ import { paramError } from '../platform/errors.js'
 // sign-in. The parameters travel with each hash, so they can be raised later without
 // invalidating stored ones.
 const PARAMS = { N: 2 ** 15, r: 8, p: 1 }
+let params = PARAMS
 const KEY_LENGTH = 32
 const MAX_MEMORY = 64 * 1024 * 1024
 
@@ -31,11 +32,20 @@ export function checkPassword(password: string, param = 'password'): void {
   }
 }
 
+/**
+ * Lowers N for the hashes made from now on in this process (FOYER_TESTING_SCRYPT_LOG_N, which
+ * the configuration allows only in testing). Verification reads N from each hash, so the code
+ * path is the same; only the cost differs.
+ */
+export function useScryptCostForTesting(logN: number): void {
+  params = { ...PARAMS, N: 2 ** logN }
+}
+
 /** `scrypt$N$r$p$salt$key`, salt and key in base64url. */
 export async function hashPassword(password: string): Promise<string> {
   const salt = randomBytes(16)
-  const key = await derive(password, salt, PARAMS)
-  return ['scrypt', PARAMS.N, PARAMS.r, PARAMS.p, salt.toString('base64url'), key.toString('base64url')].join('$')
+  const key = await derive(password, salt, params)
+  return ['scrypt', params.N, params.r, params.p, salt.toString('base64url'), key.toString('base64url')].join('$')
 }
 
 const argon2Pattern = (variant: string) =>
@@ -93,4 +103,4 @@ export async function verifyPassword(password: string, stored: string | null): P
  * A hash to check against when no user has the identifier, so that "no such account" takes
  * as long as "wrong password" and timing does not reveal which addresses have accounts.
  */
-export const DUMMY_HASH = `scrypt$${PARAMS.N}$${PARAMS.r}$${PARAMS.p}$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA`
+export const dummyHash = () => `scrypt$${params.N}$${params.r}$${params.p}$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA`

@@ -43,6 +43,9 @@ export async function buildTestApp(options: { engine?: Engine; env?: Record<stri
     FOYER_TESTING: '1',
     // Test receivers listen on 127.0.0.1; tests of the address check pass '0'.
     FOYER_WEBHOOK_ALLOW_PRIVATE: '1',
+    // Cheap scrypt (N = 2^10): the suites sign up and sign in thousands of times. The cost
+    // Foyer ships with is checked in test/users/passwords.test.ts and used by the child processes.
+    FOYER_TESTING_SCRYPT_LOG_N: '10',
     ...options.env,
   })
   const clock = manualClock(Date.now())

@@ -29,6 +29,12 @@ describe('loadConfig(env)', () => {
     assert.equal(loadConfig({}).outboxLeaseMs, undefined)
   })
 
+  it('takes FOYER_TESTING_SCRYPT_LOG_N only with FOYER_TESTING=1, and leaves it unset otherwise', () => {
+    assert.equal(loadConfig({ FOYER_TESTING: '1', FOYER_TESTING_SCRYPT_LOG_N: '10' }).scryptLogN, 10)
+    assert.equal(loadConfig({ FOYER_TESTING: '1' }).scryptLogN, undefined)
+    assert.equal(loadConfig({}).scryptLogN, undefined)
+  })
+
   it('answers the contract\'s defaults for an empty environment', () => {
     const config = loadConfig({})
     assert.equal(config.port, 3000)
@@ -162,6 +168,10 @@ describe('loadConfig(env)', () => {
     ['FOYER_TESTING_OUTBOX_LEASE_MS', { FOYER_TESTING: '1', FOYER_TESTING_OUTBOX_LEASE_MS: '999' }],
     ['FOYER_TESTING_OUTBOX_LEASE_MS', { FOYER_TESTING: '1', FOYER_TESTING_OUTBOX_LEASE_MS: '5s' }],
     ['FOYER_TESTING_OUTBOX_LEASE_MS', { FOYER_TESTING: '1', FOYER_TESTING_OUTBOX_LEASE_MS: '600001' }],
+    ['FOYER_TESTING_SCRYPT_LOG_N', { FOYER_TESTING_SCRYPT_LOG_N: '10' }],
+    ['FOYER_TESTING_SCRYPT_LOG_N', { FOYER_TESTING: '1', FOYER_TESTING_SCRYPT_LOG_N: '3' }],
+    ['FOYER_TESTING_SCRYPT_LOG_N', { FOYER_TESTING: '1', FOYER_TESTING_SCRYPT_LOG_N: '21' }],
+    ['FOYER_TESTING_SCRYPT_LOG_N', { FOYER_TESTING: '1', FOYER_TESTING_SCRYPT_LOG_N: 'ten' }],
   ]
   for (const [variable, env] of refused) {
     it(`throws a ConfigError naming ${variable} for ${JSON.stringify(env)}`, () => assertRefused(env, variable))
@@ -204,7 +214,7 @@ describe('readEnvironment(cwd, env)', () => {
 
 // Every variable of the contract's table, so that the child process sees none of the parent's.
 const CONFIG_VARIABLES = ['PORT', 'HOST', 'FOYER_DATA_DIR', 'DATABASE_URL', 'REDIS_URL', 'FOYER_PUBLIC_URL', 'FOYER_SECRET_KEY',
-  'FOYER_SECRET', 'SMTP_URL', 'EMAIL_FROM', 'FOYER_WEBHOOK_URL', 'FOYER_WEBHOOK_SECRET', 'FOYER_ALLOWED_REDIRECT_ORIGINS', 'LOG_LEVEL', 'FOYER_TESTING', 'FOYER_TESTING_OUTBOX_LEASE_MS']
+  'FOYER_SECRET', 'SMTP_URL', 'EMAIL_FROM', 'FOYER_WEBHOOK_URL', 'FOYER_WEBHOOK_SECRET', 'FOYER_ALLOWED_REDIRECT_ORIGINS', 'LOG_LEVEL', 'FOYER_TESTING', 'FOYER_TESTING_OUTBOX_LEASE_MS', 'FOYER_TESTING_SCRYPT_LOG_N']
 
 describe('node main (the real process)', () => {
   it('exits non-zero with a message naming PORT when PORT=abc', () => {

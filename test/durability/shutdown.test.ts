@@ -14,8 +14,8 @@ describe('SIGINT and SIGTERM', () => {
   const env = { PORT: '0', FOYER_DATA_DIR: join(dir, 'data'), FOYER_SECRET_KEY: randomSecretKey(), FOYER_SECRET: randomServerSecret(), LOG_LEVEL: 'info' }
   const auth = { authorization: `Bearer ${env.FOYER_SECRET_KEY}`, 'content-type': 'application/json' }
 
-  it('closes the embedded database and exits 0 on either signal, and the data opens again', async () => {
-    const first = await startFoyer(env, { cwd: dir })
+  it('creates and migrates the embedded database on a first start, closes it and exits 0 on either signal, and the data opens again', async () => {
+    const first = await startFoyer(env, { cwd: dir, emptyDataDir: true })
     const created = await fetch(`${first.baseUrl}/v1/invitations`, { method: 'POST', headers: auth, body: JSON.stringify({ email_address: 'kept@example.com', notify: false }) })
     assert.equal(created.status, 200)
     const { id } = await created.json() as { id: string }

@@ -5,9 +5,11 @@
 import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { join } from 'node:path'
+import { existsSync } from 'node:fs'
+import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { packageRoot as repoRoot } from '../../src/platform/paths.js'
+import { seedPgliteDataDir } from './databases.js'
 
 const here = fileURLToPath(import.meta.url)
 export { repoRoot }
@@ -68,6 +70,8 @@ export interface StartOptions {
   /** Working folder of the child; a folder without a `.env`, so that only `env` configures it. */
   cwd: string
   timeoutMs?: number
+  /** Start PGlite from an empty data folder (initdb and every migration), as a first `npm start` does. */
+  emptyDataDir?: boolean
 }
 
 /**
@@ -76,7 +80,9 @@ export interface StartOptions {
  */
 // A first start on PGlite runs every migration in WebAssembly: on a 2-core machine busy with
 // other tests it has taken over 30 s, so only a start that hangs outright should fail here.
-export async function startFoyer(env: Record<string, string>, { cwd, timeoutMs = 90_000 }: StartOptions): Promise<FoyerProcess> {
+export async function startFoyer(env: Record<string, string>, { cwd, timeoutMs = 90_000, emptyDataDir = false }: StartOptions): Promise<FoyerProcess> {
+  const pgdata = join(resolve(cwd, env.FOYER_DATA_DIR ?? '.foyer'), 'pgdata')
+  if (!env.DATABASE_URL && !emptyDataDir && !existsSync(pgdata)) await seedPgliteDataDir(pgdata)
   const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !STRIPPED.test(k)))
   const { command, args } = foyerCommand()
   const child = spawn(command, args, { cwd, env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })

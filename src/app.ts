@@ -201,6 +201,10 @@ const bodyAjv = new Ajv({ coerceTypes: false, useDefaults: false, removeAddition
 const textAjv = new Ajv({ coerceTypes: true, useDefaults: false, removeAdditional: false, allErrors: false, strict: false })
 
 
+// A hop count as the function Fastify makes of one (its types leave numbers out).
+const trustProxyOption = (trust: Config['trustProxy']): FastifyServerOptions['trustProxy'] =>
+  typeof trust === 'number' ? (_address: string, hop: number) => hop < trust : typeof trust === 'object' ? [...trust] : trust
+
 // pino answers this; Fastify's logger type does not declare it.
 const enabled = (log: unknown, level: string) => (log as { isLevelEnabled?: (l: string) => boolean }).isLevelEnabled?.(level) ?? true
 
@@ -216,7 +220,7 @@ class RequestLog extends LogController {
 
   override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
     if (!error && !enabled(reply.log, 'info')) return
-    const line = { method: request.method, url: redactSecrets(request.url), status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 }
+    const line = { method: request.method, url: redactSecrets(request.url), status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10, ip: request.ip }
     if (error) reply.log.error({ ...line, err: error }, 'request failed')
     else reply.log.info(line, 'request completed')
   }
@@ -245,6 +249,9 @@ export async function buildApp(deps: AppDeps): Promise<{ app: FastifyInstance; s
       return url
     },
     logController: new RequestLog(),
+    // Off unless configured, so that a forged X-Forwarded-For cannot pick the address that
+    // per-IP limits count; behind a proxy, the proxy's own address would lump every client together.
+    trustProxy: trustProxyOption(deps.config.trustProxy),
     bodyLimit: 1024 * 1024,
     routerOptions: {
       ignoreTrailingSlash: true,

@@ -4,6 +4,7 @@
  * message that names the variable.
  */
 import { readFileSync } from 'node:fs'
+import { isIP } from 'node:net'
 import { resolve } from 'node:path'
 import { parse as parseDotenv } from 'dotenv'
 import { originPattern } from './platform/validation.js'
@@ -25,6 +26,11 @@ export interface Config {
   /** Endpoints created through the API or dashboard may target loopback and private networks. */
   webhookAllowPrivate: boolean
   allowedRedirectOrigins: readonly string[]
+  /**
+   * Fastify's `trustProxy`: false (the socket's address is the client's), a number of proxy
+   * hops, or the proxies' addresses and networks. Only then is X-Forwarded-For believed.
+   */
+  trustProxy: false | number | readonly string[]
   logLevel: string
   testing: boolean
   /** Only with FOYER_TESTING: how long an outbox claim lasts, so crash tests need not wait for the default. */
@@ -91,6 +97,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
 
   const webhookAllowPrivate = parseFlag('FOYER_WEBHOOK_ALLOW_PRIVATE', get('FOYER_WEBHOOK_ALLOW_PRIVATE'))
 
+  const trustProxy = parseTrustProxy(get('FOYER_TRUST_PROXY'))
+
   const originsRaw = get('FOYER_ALLOWED_REDIRECT_ORIGINS')
   const allowedRedirectOrigins = originsRaw === null
     ? [publicUrl, 'http://localhost:*']
@@ -142,11 +150,40 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     webhookSecret,
     webhookAllowPrivate,
     allowedRedirectOrigins: Object.freeze(allowedRedirectOrigins),
+    trustProxy,
     logLevel,
     testing: testingRaw === '1',
     ...(outboxLeaseMs === undefined ? {} : { outboxLeaseMs }),
     ...(scryptLogN === undefined ? {} : { scryptLogN }),
   })
+}
+
+// proxy-addr's names for the reserved ranges, which Fastify accepts beside addresses.
+const PROXY_RANGES = ['loopback', 'linklocal', 'uniquelocal']
+
+/**
+ * FOYER_TRUST_PROXY: a hop count (1–10), or a comma-separated list of proxy addresses, CIDR
+ * networks and the names loopback, linklocal and uniquelocal. `true` (trust any sender of
+ * X-Forwarded-For) is refused: it would let every client choose the address its limits count.
+ */
+function parseTrustProxy(raw: string | null): Config['trustProxy'] {
+  if (raw === null || raw === '' || raw === '0' || raw === 'false') return false
+  const reason = 'must be a number of proxy hops (1 to 10) or a comma-separated list of proxy addresses, CIDR networks, loopback, linklocal or uniquelocal'
+  if (/^\d+$/.test(raw)) {
+    const hops = Number(raw)
+    if (hops > 10) throw new ConfigError('FOYER_TRUST_PROXY', reason)
+    return hops
+  }
+  const entries = raw.split(',').map((entry) => entry.trim()).filter(Boolean)
+  const valid = (entry: string) => {
+    if (PROXY_RANGES.includes(entry)) return true
+    const [address, bits, ...rest] = entry.split('/')
+    const family = isIP(address!)
+    if (family === 0 || rest.length > 0) return false
+    return bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128))
+  }
+  if (entries.length === 0 || !entries.every(valid)) throw new ConfigError('FOYER_TRUST_PROXY', reason)
+  return Object.freeze(entries)
 }
 
 /** Off unless set to 1 or true; anything else is a mistake worth stopping for. */

@@ -35,6 +35,12 @@ describe('loadConfig(env)', () => {
     assert.equal(loadConfig({}).scryptLogN, undefined)
   })
 
+  it('reads FOYER_TRUST_PROXY as off, a hop count, or a list of proxy addresses and networks', () => {
+    for (const off of [{}, { FOYER_TRUST_PROXY: '' }, { FOYER_TRUST_PROXY: '0' }, { FOYER_TRUST_PROXY: 'false' }]) assert.equal(loadConfig(off).trustProxy, false)
+    assert.equal(loadConfig({ FOYER_TRUST_PROXY: '2' }).trustProxy, 2)
+    assert.deepEqual(loadConfig({ FOYER_TRUST_PROXY: '10.0.0.1, 10.1.0.0/16,fd00::/8, loopback' }).trustProxy, ['10.0.0.1', '10.1.0.0/16', 'fd00::/8', 'loopback'])
+  })
+
   it('answers the contract\'s defaults for an empty environment', () => {
     const config = loadConfig({})
     assert.equal(config.port, 3000)
@@ -168,6 +174,11 @@ describe('loadConfig(env)', () => {
     ['FOYER_TESTING_OUTBOX_LEASE_MS', { FOYER_TESTING: '1', FOYER_TESTING_OUTBOX_LEASE_MS: '999' }],
     ['FOYER_TESTING_OUTBOX_LEASE_MS', { FOYER_TESTING: '1', FOYER_TESTING_OUTBOX_LEASE_MS: '5s' }],
     ['FOYER_TESTING_OUTBOX_LEASE_MS', { FOYER_TESTING: '1', FOYER_TESTING_OUTBOX_LEASE_MS: '600001' }],
+    ['FOYER_TRUST_PROXY', { FOYER_TRUST_PROXY: 'true' }],
+    ['FOYER_TRUST_PROXY', { FOYER_TRUST_PROXY: '11' }],
+    ['FOYER_TRUST_PROXY', { FOYER_TRUST_PROXY: 'proxy.internal' }],
+    ['FOYER_TRUST_PROXY', { FOYER_TRUST_PROXY: '10.0.0.0/33' }],
+    ['FOYER_TRUST_PROXY', { FOYER_TRUST_PROXY: '10.0.0.1, bogus' }],
     ['FOYER_TESTING_SCRYPT_LOG_N', { FOYER_TESTING_SCRYPT_LOG_N: '10' }],
     ['FOYER_TESTING_SCRYPT_LOG_N', { FOYER_TESTING: '1', FOYER_TESTING_SCRYPT_LOG_N: '3' }],
     ['FOYER_TESTING_SCRYPT_LOG_N', { FOYER_TESTING: '1', FOYER_TESTING_SCRYPT_LOG_N: '21' }],
@@ -214,7 +225,7 @@ describe('readEnvironment(cwd, env)', () => {
 
 // Every variable of the contract's table, so that the child process sees none of the parent's.
 const CONFIG_VARIABLES = ['PORT', 'HOST', 'FOYER_DATA_DIR', 'DATABASE_URL', 'REDIS_URL', 'FOYER_PUBLIC_URL', 'FOYER_SECRET_KEY',
-  'FOYER_SECRET', 'SMTP_URL', 'EMAIL_FROM', 'FOYER_WEBHOOK_URL', 'FOYER_WEBHOOK_SECRET', 'FOYER_ALLOWED_REDIRECT_ORIGINS', 'LOG_LEVEL', 'FOYER_TESTING', 'FOYER_TESTING_OUTBOX_LEASE_MS', 'FOYER_TESTING_SCRYPT_LOG_N']
+  'FOYER_SECRET', 'SMTP_URL', 'EMAIL_FROM', 'FOYER_WEBHOOK_URL', 'FOYER_WEBHOOK_SECRET', 'FOYER_ALLOWED_REDIRECT_ORIGINS', 'FOYER_TRUST_PROXY', 'LOG_LEVEL', 'FOYER_TESTING', 'FOYER_TESTING_OUTBOX_LEASE_MS', 'FOYER_TESTING_SCRYPT_LOG_N']
 
 describe('node main (the real process)', () => {
   it('exits non-zero with a message naming PORT when PORT=abc', () => {

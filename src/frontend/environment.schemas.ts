@@ -20,9 +20,9 @@ const on = (required: boolean) => ({ ...off, enabled: true, required })
  * every feature Foyer lacks is said to be off: social and enterprise sign-in, phone numbers,
  * usernames, Web3 wallets, passkeys, second factors, captcha, billing, API keys. What Foyer
  * has: an email address and a password, names, sign-up with a ticket (or an emailed code in
- * public mode), one session per browser, and organizations with verified domains.
+ * public mode), one session per browser, and organizations with verified domains. `lists`
+ * says whether the allowlist and the blocklist are in force (Clerk's `restrictions`).
  */
-/** `lists`: whether the allowlist and the blocklist are in force (Clerk's `restrictions`). */
 export function toFapiEnvironment(instance: Instance, urls: EnvironmentUrls, lists = { allowlist: false, blocklist: false }) {
   const suffix = instance.id.slice(instance.id.indexOf('_') + 1)
   const home = instance.homeUrl ?? urls.welcome

@@ -56,6 +56,9 @@ import { emailAddressRoutes } from './users/email-addresses.routes.js'
 import { createWaitlistStore } from './waitlist/waitlist.store.js'
 import { createWaitlistService } from './waitlist/waitlist.service.js'
 import { waitlistRoutes } from './waitlist/waitlist.routes.js'
+import { createRestrictionStore } from './restrictions/restrictions.store.js'
+import { createRestrictionService } from './restrictions/restrictions.service.js'
+import { restrictionRoutes } from './restrictions/restrictions.routes.js'
 import { ticketRoutes } from './tickets/tickets.routes.js'
 import { createSignInTokenService } from './sign-in-tokens/sign-in-tokens.service.js'
 import { signInTokenRoutes } from './sign-in-tokens/sign-in-tokens.routes.js'
@@ -105,6 +108,8 @@ export function createServices({ config, db, clock, serverSecret, redis, resolve
   const tickets = createTicketService({ serverSecret, publicUrl: config.publicUrl })
   const instanceStore = createInstanceStore()
   const invitationStore = createInvitationStore()
+  // The allowlist and blocklist: read by invitations, sign-up and sign-in, hence first.
+  const restrictionStore = createRestrictionStore()
   // Organizations come first: invitations into them and acceptance build on memberships. Stores
   // hold no state, so these services take their own outbox and user stores.
   const organizationStore = createOrganizationStore()
@@ -116,7 +121,7 @@ export function createServices({ config, db, clock, serverSecret, redis, resolve
   const roles = createRoleService({ db, clock, store: roleStore })
   const orgInvitationStore = createOrgInvitationStore()
   const orgInvitations = createOrgInvitationService({
-    db, clock, store: orgInvitationStore, tickets, allowedRedirectOrigins: config.allowedRedirectOrigins,
+    db, clock, store: orgInvitationStore, tickets, allowedRedirectOrigins: config.allowedRedirectOrigins, restrictions: restrictionStore,
   })
   const domains = createDomainService({
     db, clock, serverSecret, store: createDomainStore(), outbox: createOutboxStore(),
@@ -140,8 +145,9 @@ export function createServices({ config, db, clock, serverSecret, redis, resolve
     allowedRedirectOrigins: config.allowedRedirectOrigins, testing: config.testing,
   })
   const invitations = createInvitationService({
-    db, clock, store: invitationStore, tickets, allowedRedirectOrigins: config.allowedRedirectOrigins,
+    db, clock, store: invitationStore, tickets, allowedRedirectOrigins: config.allowedRedirectOrigins, restrictions: restrictionStore,
   })
+  const restrictions = createRestrictionService({ db, clock, store: restrictionStore, invitations })
   const outbox = createOutboxStore()
   // How each kind of outbox item is delivered; every capability that sends something adds its own.
   const deliveries: Record<string, OutboxKind> = {}
@@ -165,7 +171,7 @@ export function createServices({ config, db, clock, serverSecret, redis, resolve
   const sessionStore = createSessionStore()
   const accept = createAcceptService({
     db, clock, serverSecret, publicUrl: config.publicUrl, allowedRedirectOrigins: config.allowedRedirectOrigins, store: acceptStore, instances: instanceStore, users: createUserStore(),
-    invitations: invitationStore, outbox, tickets, organizations: {
+    invitations: invitationStore, outbox, tickets, restrictions: restrictionStore, organizations: {
       invitations: orgInvitationStore, invitationService: orgInvitations, memberships, organizations: organizationStore,
       activateOrganization: async (tx, instanceId, sessionId, organizationId) => { await sessionStore.activateOrganization(tx, instanceId, { id: sessionId }, organizationId) },
     },
@@ -192,7 +198,7 @@ export function createServices({ config, db, clock, serverSecret, redis, resolve
     db, clock, store: createHandshakeStore(), tokens: sessionTokens, sessions: sessionStore, serverSecret, allowedRedirectOrigins: config.allowedRedirectOrigins,
   })
   const sessionRefresh = createSessionRefreshService({ db, clock, store: sessionStore, signingKeys, tokens: sessionTokens, serverSecret })
-  return { signingKeys, sessionTokens, sessions, sessionRefresh, handshake, tickets, instances, invitations, orgInvitations, organizations, memberships, roles, domains, outbox, deliveries, webhooks, email, accept, users, emailAddresses, waitlist, signInTokens }
+  return { signingKeys, sessionTokens, sessions, sessionRefresh, handshake, tickets, instances, invitations, orgInvitations, organizations, memberships, roles, domains, outbox, deliveries, webhooks, email, accept, users, emailAddresses, waitlist, signInTokens, restrictions }
 }
 
 // Bodies must match their schema exactly (no coercion, nothing dropped); query strings are
@@ -308,6 +314,7 @@ export async function buildApp(deps: AppDeps): Promise<{ app: FastifyInstance; s
     await bapi.register(orgInvitationRoutes({ orgInvitations: services.orgInvitations, clock: deps.clock }))
     await bapi.register(domainRoutes({ domains: services.domains }))
     await bapi.register(signInTokenRoutes({ signInTokens: services.signInTokens, accept: services.accept }))
+    await bapi.register(restrictionRoutes({ restrictions: services.restrictions }))
     await bapi.register(waitlistRoutes({ waitlist: services.waitlist, tickets: services.tickets, clock: deps.clock }))
   })
   // The invitation link and the hosted pages: public, HTML, outside the secret-key plugin.
@@ -320,7 +327,7 @@ export async function buildApp(deps: AppDeps): Promise<{ app: FastifyInstance; s
   await app.register(frontendRoutes({
     accept: services.accept, clock: deps.clock, publicUrl, allowedRedirectOrigins, limits, sessions: services.sessions, tokens: services.sessionTokens,
   }), { prefix: '/v1/client' })
-  await app.register(environmentRoutes({ accept: services.accept, publicUrl, allowedRedirectOrigins }), { prefix: '/v1/environment' })
+  await app.register(environmentRoutes({ accept: services.accept, restrictions: services.restrictions, publicUrl, allowedRedirectOrigins }), { prefix: '/v1/environment' })
   const foyerSession = sessionCookie(publicUrl)
   await app.register(handshakeRoutes({
     handshake: services.handshake, resolveInstance: services.instances.find, allowedRedirectOrigins, limit: limits.handshake,

@@ -16,6 +16,8 @@ import type { InvitationStore } from '../invitations/invitations.store.js'
 import type { OutboxItem, OutboxStore } from '../platform/outbox/outbox.store.js'
 import { checkPassword, dummyHash, hashPassword, needsRehash, verifyPassword } from '../users/passwords.js'
 import { assertMaySignIn } from '../users/sign-in-gate.js'
+import type { RestrictionStore } from '../restrictions/restrictions.store.js'
+import { refuseBlocked } from '../restrictions/restrictions.service.js'
 import type { AcceptStore, SignInAttemptRow, SignUpAttemptRow, TicketSignUpRow } from './accept.store.js'
 import { isSignInToken, signInTokenHash } from '../sign-in-tokens/sign-in-tokens.service.js'
 import { signInTokenStore } from '../sign-in-tokens/sign-in-tokens.store.js'
@@ -40,6 +42,8 @@ interface Deps {
   invitations: InvitationStore
   outbox: OutboxStore
   tickets: TicketService
+  /** The allowlist (sign-up without an invitation in restricted mode) and the blocklist (no sign-up, no sign-in). */
+  restrictions: RestrictionStore
   /** Invitations into organizations, redeemed through the same link and flows. */
   organizations: OrganizationDeps
   /** Runs in the transaction that creates a user (verified domains enrol them there). */
@@ -185,11 +189,19 @@ export function createAcceptService(deps: Deps) {
     }
   }
 
+  /** Whether the blocklist holds any of the user's addresses (or their domains). */
+  async function isBlocked(q: Queryable, instance: Instance, user: UserRow): Promise<boolean> {
+    for (const { email_address } of user.email_addresses) {
+      if (await deps.restrictions.isListed(q, instance.id, 'blocklist', email_address)) return true
+    }
+    return false
+  }
+
   async function startSession(q: Queryable, instance: Instance, user: UserRow, activeOrganizationId: string | null = null): Promise<SignedIn['session']> {
-    // Every sign-in and sign-up ends here: the one place a banned or locked user is refused,
-    // with the row as committed (a ban racing this sign-in waits, then revokes this session).
+    // Every sign-in and sign-up ends here: the one place a banned, locked or blocklisted user
+    // is refused, with the row as committed (a ban racing this sign-in waits, then revokes this session).
     const standing = await users.standing(q, instance.id, user.id)
-    if (standing) assertMaySignIn(standing, clock.now(instance))
+    if (standing) assertMaySignIn({ ...standing, blocked: await isBlocked(q, instance, user) }, clock.now(instance))
     // Sessions live on wall time: an instance's test clock moves invitations' expiry, not
     // how long someone stays signed in.
     const now = clock.now()
@@ -542,6 +554,11 @@ export function createAcceptService(deps: Deps) {
     })
   }
 
+  /** Whether the sign-up form is for everyone: public mode, or restricted mode with an allowlist to pass. */
+  async function signUpFormOpen(instance: Instance): Promise<boolean> {
+    return instance.signUpMode === 'public' || (instance.signUpMode === 'restricted' && await deps.restrictions.hasEntries(db, instance.id, 'allowlist'))
+  }
+
   /** The 6-digit code of a sign-up attempt: derived like a ticket, never stored. */
   function codeFor(attempt: Pick<SignUpAttemptRow, 'id' | 'code_nonce'>): string {
     return deriveCode(deps.serverSecret, 'code', attempt.id, attempt.code_nonce)
@@ -555,13 +572,17 @@ export function createAcceptService(deps: Deps) {
    */
   async function startSignUp(input: { instance: Instance; emailAddress: string; password: string; firstName?: string | null; lastName?: string | null; unsafeMetadata?: Record<string, unknown> }): Promise<{ attemptId: string; emailAddress: string }> {
     const { instance } = input
-    if (instance.signUpMode !== 'public') {
+    // In restricted mode, an address on the allowlist needs no invitation.
+    const allowed = instance.signUpMode === 'public'
+      || (instance.signUpMode === 'restricted' && await deps.restrictions.isListed(db, instance.id, 'allowlist', input.emailAddress))
+    if (!allowed) {
       throw new ApiError(403, 'sign_up_restricted', 'Sign-up is by invitation only.',
         instance.signUpMode === 'waitlist'
           ? 'This application is not open for sign-up yet: join the waitlist, or use an invitation.'
           : 'This application accepts new accounts only through an invitation.', { sign_up_mode: instance.signUpMode })
     }
     const email = normalizeEmail(input.emailAddress)
+    await refuseBlocked(db, deps.restrictions, instance.id, email, 403)
     checkPassword(input.password)
     if (await users.findByEmail(db, instance.id, email)) throw identifierExists()
     const now = clock.now(instance)
@@ -719,6 +740,7 @@ export function createAcceptService(deps: Deps) {
     signInWithToken,
     session,
     signOut,
+    signUpFormOpen,
     startSignUp,
     renewSignUpCode,
     verifySignUp,

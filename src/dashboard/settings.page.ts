@@ -5,6 +5,7 @@ import { fromValidation } from '../platform/http.js'
 import { UpdateInstanceBody } from '../instance/instance.schemas.js'
 import type { DashboardContext, DashboardSection } from './dashboard.context.js'
 import type { FormError } from './dashboard.views.js'
+import type { ListName } from '../restrictions/restrictions.store.js'
 import {
   RATE_LIMIT_LABELS, RATE_LIMIT_NAMES, settingsBody, settingsPath, valuesOf, type SettingsCard, type SettingsPageProps, type SettingsValues,
 } from './settings.views.js'
@@ -105,6 +106,10 @@ const NOTICES: Record<string, string> = {
   'key-deleted': 'The key was deleted: requests with it are refused from now on.',
   'key-rolled': 'A new secret key was made, marked new below: reveal it to copy it into your application.',
   'signing-key-rotated': 'A new signing key signs session tokens from now on; the old one stays in the JWKS for 10 minutes.',
+  'allowlist-added': 'The identifier was added to the allowlist.',
+  'blocklist-added': 'The identifier was added to the blocklist.',
+  'allowlist-removed': 'The identifier was removed from the allowlist.',
+  'blocklist-removed': 'The identifier was removed from the blocklist.',
 }
 
 /**
@@ -112,15 +117,17 @@ const NOTICES: Record<string, string> = {
  * limits and the instance's own allowed redirect origins, changed through the instance service
  * with PATCH /v1/instance's rules; and its secret keys: reveal, roll with a grace period,
  * delete. A key is shown only in the answer to a POST, never in a URL or a redirect. And the
- * session signing key: its kid and public PEM, and rotation.
+ * session signing key: its kid and public PEM, and rotation. And the allowlist and blocklist:
+ * entries added and removed through the same service as `/v1/allowlist_identifiers`.
  */
 export const settingsSection: DashboardSection = {
   key: 'settings',
   label: 'Settings',
   path: 'settings',
   routes: (ctx: DashboardContext) => async (app: FastifyInstance) => {
-    const { instances, signingKeys } = ctx.deps.services
-    type PageState = Pick<SettingsPageProps, 'values' | 'error' | 'notice' | 'revealed'> & { fresh?: string | null; status?: number }
+    const { instances, signingKeys, restrictions } = ctx.deps.services
+    type PageState = Pick<SettingsPageProps, 'values' | 'error' | 'notice' | 'revealed' | 'typed'> & { fresh?: string | null; status?: number }
+    const entries = async (req: FastifyRequest, list: ListName) => (await restrictions.list(req.instance, list, { limit: 500 })).data
 
     const page = async (req: FastifyRequest, reply: FastifyReply, p: PageState) =>
       ctx.render(req, reply, {
@@ -128,6 +135,7 @@ export const settingsSection: DashboardSection = {
         body: settingsBody({
           instance: req.instance, csrf: ctx.csrf(reply), values: p.values, error: p.error, notice: p.notice, revealed: p.revealed, fresh: p.fresh ?? null,
           serverOrigins: instances.serverOrigins, keys: await instances.listKeys(req.instance), signingKey: await signingKeys.current(req.instance),
+          lists: { allowlist: await entries(req, 'allowlist'), blocklist: await entries(req, 'blocklist') }, typed: p.typed ?? null,
         }),
       })
     const plain = (req: FastifyRequest): PageState => ({ values: valuesOf(req.instance), error: null, notice: null, revealed: null })
@@ -187,6 +195,24 @@ export const settingsSection: DashboardSection = {
       // Redirected, so that reloading the page cannot rotate again.
       return reply.redirect(`${settingsPath(req.instance)}?notice=signing-key-rotated#signing-key`, 303)
     }))
+
+    for (const list of ['allowlist', 'blocklist'] as const) {
+      app.post(`/settings/${list}`, { schema: { hide: true } }, async (req, reply) => {
+        const identifier = field(req.body as FormBody, 'identifier') ?? ''
+        try {
+          await restrictions.create(req.instance, list, { identifier, notify: field(req.body as FormBody, 'notify') === 'on' })
+          return reply.redirect(`${settingsPath(req.instance)}?notice=${list}-added#${list}`, 303)
+        } catch (err) {
+          const error = settingsError(err, list)
+          return page(req, reply, { ...plain(req), error, typed: { list, identifier }, status: error.status })
+        }
+      })
+
+      app.post(`/settings/${list}/:identifier_id/delete`, { schema: { hide: true } }, async (req, reply) => {
+        await restrictions.remove(req.instance, list, (req.params as { identifier_id: string }).identifier_id)
+        return reply.redirect(`${settingsPath(req.instance)}?notice=${list}-removed#${list}`, 303)
+      })
+    }
 
     app.post('/settings/keys/:key_id/delete', { schema: { hide: true } }, async (req, reply) => onKeys(req, reply, async () => {
       await instances.deleteKey(req.instance, keyId(req))

@@ -2,6 +2,7 @@ import { html, raw, type SafeHtml } from '../platform/html.js'
 import { DEFAULT_RATE_LIMITS, DEFAULT_USER_LOCKOUT, MAX_INSTANCE_ORIGINS, SIGN_UP_MODES, type Instance, type RateLimitName } from '../instance/instance.schemas.js'
 import { ROLL_GRACE_PERIODS_MS, type SecretKeyInfo } from '../instance/instance.service.js'
 import type { SigningKeyInfo } from '../sessions/signing-keys.service.js'
+import type { ListedIdentifierRow, ListName } from '../restrictions/restrictions.store.js'
 import { csrfInput, errorBox, instancePath, invalidIf, noticeBox, when, type FormError } from './dashboard.views.js'
 
 /** The settings form as typed, kept to fill the form again when something is refused. */
@@ -51,7 +52,7 @@ export function valuesOf(instance: Instance): SettingsValues {
 }
 
 /** Which card of the page a refusal belongs to. */
-export type SettingsCard = 'application' | 'origins' | 'keys'
+export type SettingsCard = 'application' | 'origins' | 'keys' | ListName
 
 const GRACE_LABELS: Record<number, string> = {
   0: 'Stop the old key now',
@@ -76,6 +77,10 @@ export interface SettingsPageProps {
   fresh: string | null
   /** The current session-token signing key (public parts only). */
   signingKey: SigningKeyInfo
+  /** The entries of each list, newest first. */
+  lists: Record<ListName, readonly ListedIdentifierRow[]>
+  /** What was typed into a list's form that was refused. */
+  typed?: { list: ListName; identifier: string } | null
 }
 
 export function settingsBody(p: SettingsPageProps): SafeHtml {
@@ -134,6 +139,8 @@ ${RATE_LIMIT_NAMES.map((name) => html`<div class="field">
 </form>
 </div>
 ${originsCard(p)}
+${listCard(p, 'allowlist')}
+${listCard(p, 'blocklist')}
 ${keysCard(p)}
 ${signingKeyCard(p)}`
 }
@@ -157,6 +164,44 @@ function signingKeyCard(p: SettingsPageProps): SafeHtml {
 ${csrfInput(p.csrf)}
 <p class="muted">A new key signs from now on. The old one stays published in the JWKS for 10 minutes, so tokens it signed keep verifying until they expire; an application configured with the PEM above needs the new one.</p>
 <button type="submit" class="danger">Rotate signing key</button>
+</form>
+</div>`
+}
+
+const LIST_TEXT: Record<ListName, { title: string; text: string }> = {
+  allowlist: { title: 'Allowlist', text: 'In the restricted sign-up mode, these addresses (or everyone at these domains) may sign up without an invitation.' },
+  blocklist: { title: 'Blocklist', text: 'These addresses (or everyone at these domains) cannot be invited, sign up or sign in.' },
+}
+
+function listCard(p: SettingsPageProps, list: ListName): SafeHtml {
+  const error = p.error?.card === list ? p.error : null
+  const action = `${settingsPath(p.instance)}/${list}`
+  const rows = p.lists[list].map((row) => html`<tr>
+<td class="mono">${row.identifier}</td>
+<td>${when(row.created_at)}</td>
+<td class="actions"><form method="post" action="${action}/${encodeURIComponent(row.id)}/delete">${csrfInput(p.csrf)}
+<button type="submit" class="secondary small">Remove ${row.identifier}</button></form></td>
+</tr>
+`)
+  return html`<div class="card" id="${list}">
+<h2>${LIST_TEXT[list].title}</h2>
+<p class="muted">${LIST_TEXT[list].text}</p>
+${rows.length === 0
+    ? html`<p>The ${list} is empty.</p>`
+    : html`<div class="table-wrap"><table>
+<thead><tr><th scope="col">Identifier</th><th scope="col">Added</th><th scope="col">Actions</th></tr></thead>
+<tbody>
+${rows}</tbody>
+</table></div>`}
+<form method="post" action="${action}">
+${csrfInput(p.csrf)}
+${errorBox(error)}
+<div class="field">
+<label for="${list}-identifier">Add to the ${list} <span class="hint">An email address, or <code>*@example.com</code> for a whole domain.</span></label>
+<input id="${list}-identifier" name="identifier" required maxlength="320" value="${p.typed?.list === list ? p.typed.identifier : ''}"${invalidIf(error, 'identifier')}>
+</div>
+${list === 'allowlist' && html`<div class="field"><label><input type="checkbox" name="notify" value="on"> Send an invitation to this address</label></div>`}
+<button type="submit">Add</button>
 </form>
 </div>`
 }

@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { AcceptService } from '../accept/accept.service.js'
+import type { RestrictionService } from '../restrictions/restrictions.service.js'
 import { notFound } from '../platform/errors.js'
 import { isInstanceId } from '../platform/ids.js'
 import { useFrontendConventions } from './frontend.conventions.js'
@@ -9,6 +10,7 @@ import { toFapiEnvironment } from './environment.schemas.js'
 
 interface Deps {
   accept: AcceptService
+  restrictions: RestrictionService
   publicUrl: string
   allowedRedirectOrigins: readonly string[]
 }
@@ -29,7 +31,12 @@ export const environmentRoutes = (deps: Deps): FastifyPluginAsyncTypebox => asyn
     if (!instance) throw notFound('instance')
     const [signIn, signUp, waitlist, welcome] = await Promise.all(
       ['/sign-in', '/sign-up', '/waitlist', '/welcome'].map((path) => accept.pageUrl(instance, path)))
-    return toFapiEnvironment(instance, { signIn: signIn!, signUp: signUp!, waitlist: waitlist!, welcome: welcome! })
+    const [allowlist, blocklist] = await Promise.all([
+      // The allowlist lets people in only where sign-up is otherwise by invitation.
+      instance.signUpMode === 'restricted' && deps.restrictions.hasEntries(instance.id, 'allowlist'),
+      deps.restrictions.hasEntries(instance.id, 'blocklist'),
+    ])
+    return toFapiEnvironment(instance, { signIn: signIn!, signUp: signUp!, waitlist: waitlist!, welcome: welcome! }, { allowlist, blocklist })
   }
 
   app.get('/', { schema: { hide: true, querystring: InstanceQuery } }, environment)

@@ -20,9 +20,10 @@ const on = (required: boolean) => ({ ...off, enabled: true, required })
  * every feature Foyer lacks is said to be off: social and enterprise sign-in, phone numbers,
  * usernames, Web3 wallets, passkeys, second factors, captcha, billing, API keys. What Foyer
  * has: an email address and a password, names, sign-up with a ticket (or an emailed code in
- * public mode), one session per browser, and organizations with verified domains.
+ * public mode), one session per browser, and organizations with verified domains. `lists`
+ * says whether the allowlist and the blocklist are in force (Clerk's `restrictions`).
  */
-export function toFapiEnvironment(instance: Instance, urls: EnvironmentUrls) {
+export function toFapiEnvironment(instance: Instance, urls: EnvironmentUrls, lists = { allowlist: false, blocklist: false }) {
   const suffix = instance.id.slice(instance.id.indexOf('_') + 1)
   const home = instance.homeUrl ?? urls.welcome
   return {
@@ -130,8 +131,8 @@ export function toFapiEnvironment(instance: Instance, urls: EnvironmentUrls) {
         legal_consent_enabled: false,
       },
       restrictions: {
-        allowlist: { enabled: false },
-        blocklist: { enabled: false },
+        allowlist: { enabled: lists.allowlist },
+        blocklist: { enabled: lists.blocklist },
         allowlist_blocklist_disabled_on_sign_in: { enabled: false },
         block_email_subaddresses: { enabled: false },
         block_disposable_email_domains: { enabled: false },

@@ -8,6 +8,8 @@ import { redirectOriginsOf, type Instance } from '../instance/instance.schemas.j
 import type { TicketService } from '../tickets/tickets.service.js'
 import type { InvitationListRow, InvitationStore, ListFilter } from './invitations.store.js'
 import type { OutboxItem } from '../platform/outbox/outbox.store.js'
+import type { RestrictionStore } from '../restrictions/restrictions.store.js'
+import { refuseBlocked } from '../restrictions/restrictions.service.js'
 import {
   toClerkInvitation, type CreateInvitationBody, type InvitationRow, type InvitationStatus, type ListInvitationsQuery,
 } from './invitations.schemas.js'
@@ -18,6 +20,7 @@ interface Deps {
   store: InvitationStore
   tickets: TicketService
   allowedRedirectOrigins: readonly string[]
+  restrictions: RestrictionStore
 }
 
 interface ValidInvitation {
@@ -32,7 +35,7 @@ interface ValidInvitation {
 
 const ORDER_BY = /^([+-]?)(created_at|email_address|expires_at)$/
 
-export function createInvitationService({ db, clock, store, tickets, allowedRedirectOrigins }: Deps) {
+export function createInvitationService({ db, clock, store, tickets, allowedRedirectOrigins, restrictions }: Deps) {
   /** Checks one create body; `param` prefixes parameter names for bulk items (`[3].email_address`). */
   function validate(instance: Instance, body: CreateInvitationBody, index?: number): ValidInvitation {
     const name = (param: string) => (index === undefined ? param : `[${index}].${param}`)
@@ -72,6 +75,7 @@ export function createInvitationService({ db, clock, store, tickets, allowedRedi
   }
 
   async function insertOne(q: Queryable, instance: Instance, input: ValidInvitation, now: number, rules: { requireNoPending: boolean; requireNoUser: boolean }, param: string): Promise<InvitationRow> {
+    await refuseBlocked(q, restrictions, instance.id, input.emailAddress, 422, param)
     const id = newId('inv', now)
     const ticket = tickets.issue(id)
     const invitation = {

@@ -7,6 +7,8 @@ import { redirectOriginsOf, type Instance } from '../instance/instance.schemas.j
 import type { TicketService } from '../tickets/tickets.service.js'
 import type { InviteRefusal, OrgInvitationFilter, OrgInvitationStore } from './org-invitations.store.js'
 import type { OutboxItem } from '../platform/outbox/outbox.store.js'
+import type { RestrictionStore } from '../restrictions/restrictions.store.js'
+import { refuseBlocked } from '../restrictions/restrictions.service.js'
 import {
   toClerkOrganizationInvitation, type CreateOrgInvitationBody, type ListInstanceOrgInvitationsQuery, type ListOrgInvitationsQuery,
   type ListPendingOrgInvitationsQuery, type ListUserOrgInvitationsQuery, type OrgInvitationRow, type OrgInvitationStatus,
@@ -19,6 +21,7 @@ interface Deps {
   store: OrgInvitationStore
   tickets: TicketService
   allowedRedirectOrigins: readonly string[]
+  restrictions: RestrictionStore
 }
 
 export interface CreateOrgInvitationOptions {
@@ -95,7 +98,7 @@ function orderOf(value: string | undefined): OrgInvitationFilter['orderBy'] {
   return { column: order[2] as 'created_at' | 'email_address', descending: order[1] === '-' }
 }
 
-export function createOrgInvitationService({ db, clock, store, tickets, allowedRedirectOrigins }: Deps) {
+export function createOrgInvitationService({ db, clock, store, tickets, allowedRedirectOrigins, restrictions }: Deps) {
   /** Checks one create body; `index` prefixes parameter names for bulk items (`[3].email_address`). */
   function validate(instance: Instance, body: CreateOrgInvitationBody, options: CreateOrgInvitationOptions, index?: number): ValidOrgInvitation {
     const name = (param: string) => (index === undefined ? param : `[${index}].${param}`)
@@ -158,6 +161,7 @@ export function createOrgInvitationService({ db, clock, store, tickets, allowedR
       }
     }
     if (!described.organization) refuse('organization_not_found')
+    await refuseBlocked(q, restrictions, instance.id, input.emailAddress, 422, name('email_address'))
     if (input.inviterUserId !== null) requireManager(described.inviter, input.inviterUserId, name('inviter_user_id'))
     if (described.role_name === null) refuse('role_not_found')
 

@@ -214,7 +214,7 @@ export const pageRoutes = (deps: PagesDeps): FastifyPluginAsyncTypebox => async 
   /** Sign-up without an invitation, as the instance's mode allows it. */
   async function modeSignUp(reply: FastifyReply, instance: Instance, values: SignUpValues = {}, error: FormError | null = null, status = 200): Promise<void> {
     const signInUrl = await local(instance, '/sign-in')
-    if (instance.signUpMode === 'restricted') {
+    if (instance.signUpMode === 'restricted' && !await accept.signUpFormOpen(instance)) {
       sendPage(reply, 403, messagePage({
         app: instance.name, title: 'Sign-up is by invitation only',
         text: [`${instance.name} accepts new accounts only through an invitation. If you were invited, open the link in your invitation email.`],
@@ -283,7 +283,7 @@ export const pageRoutes = (deps: PagesDeps): FastifyPluginAsyncTypebox => async 
       }
     }
     const instance = await instanceOrNotFound(form.instance)
-    if (instance.signUpMode !== 'public') return modeSignUp(reply, instance, values)
+    if (!await accept.signUpFormOpen(instance)) return modeSignUp(reply, instance, values)
     try {
       await limitSignUp(req)
       const firstName = optionalName(form.first_name, 'first_name')

@@ -14,12 +14,17 @@ export function attemptsRemaining(user: Pick<UserRow, 'failed_sign_ins'>, lockou
 
 /**
  * The one check every sign-in passes, whatever the route (hosted pages, Frontend API, tickets,
- * emailed codes): 403 `user_banned` for a banned user, 403 `user_locked` (with the seconds left
- * in `meta`) for a locked one. Session creation calls it with the user's row as committed.
+ * emailed codes): 403 `user_banned` for a banned user, 403 `not_allowed_access` for one whose
+ * address is on the blocklist (`blocked`), 403 `user_locked` (with the seconds left in `meta`)
+ * for a locked one. Session creation calls it with the user's row as committed.
  */
-export function assertMaySignIn(user: Pick<UserRow, 'banned' | 'locked_until'>, now: number): void {
+export function assertMaySignIn(user: Pick<UserRow, 'banned' | 'locked_until'> & { blocked?: boolean }, now: number): void {
   if (user.banned) {
     throw new ApiError(403, 'user_banned', 'Your account is banned.', 'This account is banned and cannot sign in. Contact the application\'s administrators.')
+  }
+  if (user.blocked) {
+    throw new ApiError(403, 'not_allowed_access', 'You are not allowed to access this application.',
+      'This account\'s email address is on the application\'s blocklist, so it cannot sign in. Contact the application\'s administrators.')
   }
   const seconds = lockoutExpiresInSeconds(user, now)
   if (seconds !== null) {

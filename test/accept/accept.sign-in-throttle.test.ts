@@ -16,6 +16,7 @@ import { createInvitationStore } from '../../src/invitations/invitations.store.j
 import { createOutboxStore } from '../../src/platform/outbox/outbox.store.js'
 import { createSignInThrottle, memoryCounter, redisCounter, SIGN_IN_LIMITS, type Counter } from '../../src/accept/sign-in-throttle.js'
 import { createInstanceStore } from '../../src/instance/instance.store.js'
+import { createRestrictionStore } from '../../src/restrictions/restrictions.store.js'
 import { createOrganizationStore } from '../../src/organizations/organizations.store.js'
 import { createOrgInvitationStore } from '../../src/organizations/org-invitations.store.js'
 
@@ -127,7 +128,7 @@ describe('Sign-in throttle per client IP (accept service with small limits)', ()
     const accept = createAcceptService({
       db: t.db, clock: t.clock, serverSecret: t.serverSecret, publicUrl: t.config.publicUrl, allowedRedirectOrigins: t.config.allowedRedirectOrigins, store: createAcceptStore(),
       instances: createInstanceStore(), users: createUserStore(), invitations: createInvitationStore(), outbox: createOutboxStore(),
-      tickets: t.services.tickets, throttle,
+      tickets: t.services.tickets, throttle, restrictions: createRestrictionStore(),
       organizations: { invitations: createOrgInvitationStore(), invitationService: t.services.orgInvitations, memberships: t.services.memberships, organizations: createOrganizationStore() },
     })
     const { instance } = await t.newInstance()

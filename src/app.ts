@@ -63,6 +63,7 @@ import { ticketRoutes } from './tickets/tickets.routes.js'
 import { createSignInTokenService } from './sign-in-tokens/sign-in-tokens.service.js'
 import { signInTokenRoutes } from './sign-in-tokens/sign-in-tokens.routes.js'
 import { pageRoutes } from './pages/pages.routes.js'
+import { createCodeEmails } from './accept/code-emails.js'
 import { createOrgInvitationStore } from './organizations/org-invitations.store.js'
 import { createOrgInvitationService } from './organizations/org-invitations.service.js'
 import { orgInvitationRoutes } from './organizations/org-invitations.routes.js'
@@ -161,6 +162,7 @@ export function createServices({ config, db, clock, serverSecret, redis, resolve
       return attempt && { instanceId: attempt.instance_id, to: attempt.email_address, code: accept.codeFor(attempt), expiresAt: attempt.code_expires_at, status: attempt.status }
     },
     domainCode: (domainId) => domains.codeEmail(domainId),
+    addressCode: (instanceId, id) => emailAddresses.codeEmail(instanceId, id),
     smtpUrl: config.smtpUrl, emailFrom: config.emailFrom, publicUrl: config.publicUrl, testing: config.testing,
   })
   deliveries.email = email.delivery
@@ -188,7 +190,10 @@ export function createServices({ config, db, clock, serverSecret, redis, resolve
       if (revoked.length > 0) await outbox.enqueue(tx, revoked.map((row) => queuedSessionEvent('session.revoked', row, user, now)), now)
     },
   })
-  const emailAddresses = createEmailAddressService({ db, clock, store: createEmailAddressStore(), users: userStore, outbox })
+  const emailAddresses = createEmailAddressService({
+    db, clock, store: createEmailAddressStore(), users: userStore, outbox, serverSecret,
+    codeEmails: createCodeEmails({ clock, users: userStore, store: acceptStore, outbox }), onVerified: domains.enroll,
+  })
   const waitlist = createWaitlistService({ db, clock, store: createWaitlistStore(), invitations, users: userStore })
   const signInTokens = createSignInTokenService({ db, clock, users: userStore })
   const signingKeys = createSigningKeyService({ db, clock, store: createSigningKeyStore(), instances: instanceStore, serverSecret })
@@ -322,7 +327,7 @@ export async function buildApp(deps: AppDeps): Promise<{ app: FastifyInstance; s
   await app.register(ticketRoutes({ accept: services.accept, allowedRedirectOrigins }))
   // One set of public limits for both faces of sign-up, so that they share one budget per IP.
   const limits = await createRequestLimits(app, deps.redis ?? null)
-  await app.register(pageRoutes({ accept: services.accept, waitlist: services.waitlist, handshake: services.handshake, publicUrl, allowedRedirectOrigins, limits }))
+  await app.register(pageRoutes({ accept: services.accept, emailAddresses: services.emailAddresses, waitlist: services.waitlist, handshake: services.handshake, publicUrl, allowedRedirectOrigins, limits }))
   // The Frontend API for custom flows: public too, with CORS for the allowed origins only.
   await app.register(frontendRoutes({
     accept: services.accept, clock: deps.clock, publicUrl, allowedRedirectOrigins, limits, sessions: services.sessions, tokens: services.sessionTokens,
@@ -335,7 +340,7 @@ export async function buildApp(deps: AppDeps): Promise<{ app: FastifyInstance; s
     sessionCookie: (request) => foyerSession.read(request),
   }))
   await app.register(jwksFrontendRoutes({ signingKeys: services.signingKeys, resolveInstance: services.accept.resolveInstance }))
-  await app.register(orgFrontendRoutes({ accept: services.accept, clock: deps.clock, publicUrl, allowedRedirectOrigins, tokens: services.sessionTokens }))
+  await app.register(orgFrontendRoutes({ accept: services.accept, emailAddresses: services.emailAddresses, clock: deps.clock, publicUrl, allowedRedirectOrigins, tokens: services.sessionTokens }))
   // clerk-js itself, from Foyer's own dependencies, where Clerk's script loaders look for it.
   await app.register(clerkJsBundleRoutes({ bundles: loadClerkJsBundles() }))
   await app.register(dashboardRoutes({ db: deps.db, clock: deps.clock, config: deps.config, redis: deps.redis ?? null, services }))

@@ -3,7 +3,7 @@ import type { Clock } from '../platform/clock.js'
 import { newId, randomToken } from '../platform/ids.js'
 import { deriveCode, newNonce, sameSecret, sha256 } from '../platform/secrets.js'
 import { ApiError, notFound, paramError } from '../platform/errors.js'
-import { addressLockKey, isAllowedOrigin, mailboxOf, normalizeEmail } from '../platform/validation.js'
+import { isAllowedOrigin, mailboxOf, normalizeEmail } from '../platform/validation.js'
 import { redirectOriginsOf, toInstance, type Instance } from '../instance/instance.schemas.js'
 import type { InstanceStore } from '../instance/instance.store.js'
 import { effectiveStatus, toClerkInvitation, type InvitationRow } from '../invitations/invitations.schemas.js'
@@ -21,6 +21,7 @@ import { refuseBlocked } from '../restrictions/restrictions.service.js'
 import type { AcceptStore, SignInAttemptRow, SignUpAttemptRow, TicketSignUpRow } from './accept.store.js'
 import { isSignInToken, signInTokenHash } from '../sign-in-tokens/sign-in-tokens.service.js'
 import { signInTokenStore } from '../sign-in-tokens/sign-in-tokens.store.js'
+import { CODE_MAX_FAILURES, CODE_RESEND_INTERVAL_MS, CODE_TTL_MS, createCodeEmails, type CodeRecipient } from './code-emails.js'
 import { createSignInThrottle, memoryCounter, type SignInThrottle } from './sign-in-throttle.js'
 import { effectiveOrgInvitationStatus } from '../organizations/org-invitations.schemas.js'
 import { createDomainStore } from '../organizations/domains.store.js'
@@ -56,22 +57,13 @@ interface Deps {
 const MEMBERSHIPS_ON_USER = 500
 
 export const SESSION_TTL_MS = 7 * 24 * 60 * 60 * 1000
-const CODE_TTL_MS = 10 * 60 * 1000
 /** How long a ticket sign-up waits for its password (Clerk abandons an unfinished sign-up after a day). */
 const TICKET_SIGN_UP_TTL_MS = 24 * 60 * 60 * 1000
 /** How long a sign-in waits for its password (Clerk abandons it after a day as well). */
 const SIGN_IN_ATTEMPT_TTL_MS = 24 * 60 * 60 * 1000
 const CODE_GUESS_WINDOW_MS = 60 * 60 * 1000
 const CODE_GUESSES_PER_WINDOW = 10
-const CODE_MAX_FAILURES = 5
-/** A code is emailed again only this long after the last one. */
-const CODE_RESEND_INTERVAL_MS = 30 * 1000
-// Code emails per address per hour, in each instance, whoever asks and through whichever face
-// (hosted page or Frontend API): enough for a person who mistyped or lost one, too few to
-// bomb an inbox with.
-export const CODE_EMAILS_PER_WINDOW = 5
-const CODE_EMAIL_WINDOW_MS = 60 * 60 * 1000
-
+export { CODE_EMAILS_PER_WINDOW } from './code-emails.js'
 
 const identifierExists = (param = 'email_address') =>
   paramError(422, 'form_identifier_exists', param, 'That email address is taken. Please try another.',
@@ -133,7 +125,7 @@ export function createAcceptService(deps: Deps) {
     const now = clock.now(instance)
     const status = found.target === 'application' ? effectiveStatus(found.invitation, now) : effectiveOrgInvitationStatus(found.invitation, now)
     if (status !== 'pending') return { kind: status, instance, ...found }
-    return { kind: 'usable', instance, ...found, existingUser: await users.findByEmail(q, instance.id, found.invitation.email_address) }
+    return { kind: 'usable', instance, ...found, existingUser: await users.findByVerifiedEmail(q, instance.id, found.invitation.email_address) }
   }
 
   /** Where a hosted page lives for an instance: the default instance's pages need no parameter. */
@@ -498,8 +490,9 @@ export function createAcceptService(deps: Deps) {
     let usable: TicketInvitation | null = null
     if (ticket) {
       const state = usableOrThrow(await resolveTicket(ticket))
-      // A ticket is for one address in one instance: it never attaches to another account.
-      if (state.instance.id !== instance.id || !user.email_addresses.some((e) => e.email_address === state.invitation.email_address)) {
+      // A ticket is for one address in one instance: it never attaches to another account, nor
+      // to one that merely lists the address unverified (anyone signed in can add any address).
+      if (state.instance.id !== instance.id || !user.email_addresses.some((e) => e.email_address === state.invitation.email_address && e.verified_at !== null)) {
         throw paramError(403, 'not_allowed_access', 'ticket', 'This invitation is for another account.',
           `This invitation was sent to another email address; sign in as that address to accept it.`)
       }
@@ -607,33 +600,9 @@ export function createAcceptService(deps: Deps) {
     return { attemptId: attempt.id, emailAddress: email }
   }
 
-  /**
-   * Takes one code email from the inbox's hourly budget, or throws 429 `too_many_requests`
-   * with Retry-After. Counted in the database per inbox, under the inbox's lock and then the
-   * address's: requests racing on several processes, or spelling one inbox several ways
-   * (victim+1@, v.ictim@gmail), cannot send more code emails than the limit between them. No
-   * other path holds an address's lock while taking a second, so this order cannot deadlock.
-   */
-  async function spendCodeEmail(tx: Queryable, attempt: Pick<SignUpAttemptRow, 'instance_id' | 'mailbox' | 'email_address'>, now: number): Promise<void> {
-    await users.lockAddress(tx, addressLockKey(attempt.instance_id, attempt.mailbox, sha256))
-    if (attempt.mailbox !== attempt.email_address) await users.lockAddress(tx, addressLockKey(attempt.instance_id, attempt.email_address, sha256))
-    const sent = await store.codeEmailsSince(tx, attempt.instance_id, attempt.mailbox, now - CODE_EMAIL_WINDOW_MS)
-    if (sent.count >= CODE_EMAILS_PER_WINDOW) {
-      const retryAfter = Math.max(1, Math.ceil(((sent.oldest ?? now) + CODE_EMAIL_WINDOW_MS - now) / 1000))
-      const minutes = Math.ceil(retryAfter / 60)
-      throw new ApiError(429, 'too_many_requests', 'Too many requests',
-        `Too many codes were sent to this address. Wait ${minutes} minute${minutes === 1 ? '' : 's'}, then try again.`, {}, { 'retry-after': String(retryAfter) })
-    }
-  }
-
-  /** Queues the attempt's code email (its code is derived when it is delivered) and counts it. */
-  async function sendCode(tx: Queryable, attempt: Pick<SignUpAttemptRow, 'id' | 'instance_id' | 'mailbox' | 'email_address'>, now: number): Promise<void> {
-    await store.recordCodeEmail(tx, attempt, now)
-    await deps.outbox.enqueue(tx, [{
-      id: newId('msg', now), instanceId: attempt.instance_id, kind: 'email', topic: 'verification_code', subjectId: attempt.id,
-      payload: { sign_up_attempt_id: attempt.id, to: attempt.email_address, template_slug: 'verification_code' }, nextAttemptAt: clock.now(),
-    }], clock.now())
-  }
+  const codeEmails = createCodeEmails({ clock, users, store, outbox: deps.outbox })
+  const spendCodeEmail = codeEmails.spend
+  const sendCode = (tx: Queryable, attempt: CodeRecipient, now: number) => codeEmails.send(tx, attempt, { sign_up_attempt_id: attempt.id }, now)
 
   /**
    * clerk-js's prepareEmailAddressVerification: emails a new code for a sign-up waiting for

@@ -104,9 +104,9 @@ interface Deps extends Omit<OrganizationDeps, 'domains'> {
 /** The addresses a signed-in person has proved: only those collect invitations by id. */
 const verifiedEmails = (user: UserRow) => user.email_addresses.filter((e) => e.verified_at !== null).map((e) => e.email_address)
 
-/** Whether a signed-in person holds the address an invitation of their instance was sent to. */
+/** Whether the address an invitation of their instance was sent to is any of the signed-in person's verified ones, as Clerk matches. */
 export const isInvitee = (signedIn: SignedIn, instanceId: string, emailAddress: string) =>
-  signedIn.instance.id === instanceId && signedIn.user.email_addresses.some((e) => e.email_address === emailAddress)
+  signedIn.instance.id === instanceId && verifiedEmails(signedIn.user).includes(emailAddress)
 
 /**
  * What a signed-in person does with organization invitations (hosted `/accept` and the

@@ -36,6 +36,8 @@ interface Deps {
   outbox: OutboxStore
   /** A sign-up attempt's address, expiry and current code, for its `verification_code` email; null once gone. */
   signUpCode: (attemptId: string) => Promise<{ instanceId: string; to: string; code: string; expiresAt: number; status: string } | null>
+  /** An address a signed-in person is adding: its current code, for its `verification_code` email; null once none is to be sent. */
+  addressCode?: (instanceId: string, emailAddressId: string) => Promise<{ to: string; code: string; expiresAt: number } | null>
   /** An organization domain's current code, address and names, for its `affiliation_code` email; null once none is to be sent. */
   domainCode?: (domainId: string) => Promise<{ instanceId: string; to: string; code: string; expiresAt: number; domain: string; organizationName: string } | null>
   testing: boolean
@@ -170,7 +172,9 @@ export function createEmailService(deps: Deps) {
 
   /** A sign-up's code, derived again at send time: it is never stored, in the outbox or anywhere. */
   async function deliverCode(item: OutboxRow): Promise<SentEmail | SkippedEmail> {
-    const { sign_up_attempt_id: attemptId } = item.payload as { sign_up_attempt_id: string }
+    const payload = item.payload as { sign_up_attempt_id: string } | { email_address_id: string }
+    if ('email_address_id' in payload) return deliverAddressCode(item, payload.email_address_id)
+    const attemptId = payload.sign_up_attempt_id
     const instanceRow = await deps.instances.findById(db, item.instance_id)
     if (!instanceRow) return { skipped: 'instance_deleted' }
     const instance = toInstance(instanceRow)
@@ -184,6 +188,23 @@ export function createEmailService(deps: Deps) {
       expires_at: formatExpiry(attempt.expiresAt), expires_at_iso: new Date(attempt.expiresAt).toISOString(),
     })
     return mailer.send({ ...rendered, outboxId: item.id, instanceId: instance.id, subjectId: attemptId, templateSlug: 'verification_code', to: attempt.to, url, now })
+  }
+
+  /** The code of an address a signed-in person is adding, derived again at send time like a sign-up's. */
+  async function deliverAddressCode(item: OutboxRow, addressId: string): Promise<SentEmail | SkippedEmail> {
+    const instanceRow = await deps.instances.findById(db, item.instance_id)
+    if (!instanceRow) return { skipped: 'instance_deleted' }
+    const instance = toInstance(instanceRow)
+    const pending = await deps.addressCode?.(instance.id, addressId)
+    const now = clock.now(instance)
+    if (!pending) return { skipped: 'verification_closed' }
+    if (pending.expiresAt <= now) return { skipped: 'code_expired' }
+    const url = `${deps.publicUrl}/account${instance.isDefault ? '' : `?instance=${encodeURIComponent(instance.id)}`}`
+    const rendered = await render(instance, await sourceFor(instance.id, 'verification_code'), {
+      app_name: instance.name, email_address: pending.to, url, code: pending.code,
+      expires_at: formatExpiry(pending.expiresAt), expires_at_iso: new Date(pending.expiresAt).toISOString(),
+    })
+    return mailer.send({ ...rendered, outboxId: item.id, instanceId: instance.id, subjectId: addressId, templateSlug: 'verification_code', to: pending.to, url, now })
   }
 
   /** An organization domain's code, derived again at send time like a sign-up's. */

@@ -89,9 +89,17 @@ const ATTEMPT_LIFETIME_MS = DAY_MS
 type Verification = Record<string, unknown>
 const ticketVerification = (): Verification => ({ object: 'verification_ticket', status: 'verified', strategy: 'ticket', attempts: null, expire_at: null })
 
-/** How an address was proved, as Clerk's verification objects say it. */
-function addressVerification(e: EmailAddressRow, code: CodeVerification | null): Verification | null {
-  if (e.verified_at === null) return null
+/**
+ * How an address was proved, as Clerk's verification objects say it; for one still unverified,
+ * the code emailed to it, if any. `signUpCode` is the sign-up's code, for the address it verified.
+ */
+function addressVerification(e: EmailAddressRow, signUpCode: CodeVerification | null, now: number): Verification | null {
+  const code = e.code_expires_at != null ? { expire_at: e.code_expires_at, failed_attempts: e.code_failed_attempts ?? 0 } : signUpCode
+  if (e.verified_at === null) {
+    if (e.code_expires_at == null) return null
+    const status = e.code_expires_at <= now ? 'expired' : 'unverified'
+    return { object: 'verification_otp', status, strategy: 'email_code', attempts: e.code_failed_attempts ?? 0, expire_at: e.code_expires_at }
+  }
   switch (e.verification_strategy) {
     case 'ticket': return ticketVerification()
     case 'admin': return { object: 'verification_admin', status: 'verified', strategy: 'admin', attempts: null, expire_at: null }
@@ -100,14 +108,29 @@ function addressVerification(e: EmailAddressRow, code: CodeVerification | null):
   }
 }
 
+/** Clerk's Frontend API EmailAddress. */
+export function toFapiEmailAddress(e: EmailAddressRow, signUpCode: CodeVerification | null, now: number) {
+  return {
+    id: e.id,
+    object: 'email_address',
+    email_address: e.email_address,
+    reserved: false,
+    verification: addressVerification(e, signUpCode, now),
+    linked_to: [],
+    matches_sso_connection: false,
+    created_at: e.created_at,
+    updated_at: e.verified_at ?? e.created_at,
+  }
+}
+
 export type CodeVerification = NonNullable<UserFacts['code']>
 
 /**
  * Clerk's Frontend API User. Unlike the Backend API's, it never carries private_metadata.
- * Foyer users have one address and a password; what Clerk's User must carry beyond that is
+ * Foyer users have email addresses and a password; what Clerk's User must carry beyond that is
  * answered as empty, false or null.
  */
-export function toFapiUser(user: UserRow, facts: UserFacts, lastActiveAt: number) {
+export function toFapiUser(user: UserRow, facts: UserFacts, lastActiveAt: number, now: number) {
   const { code } = facts
   return {
     id: user.id,
@@ -123,17 +146,7 @@ export function toFapiUser(user: UserRow, facts: UserFacts, lastActiveAt: number
     two_factor_enabled: false,
     totp_enabled: false,
     backup_code_enabled: false,
-    email_addresses: user.email_addresses.map((e) => ({
-      id: e.id,
-      object: 'email_address',
-      email_address: e.email_address,
-      reserved: false,
-      verification: addressVerification(e, code),
-      linked_to: [],
-      matches_sso_connection: false,
-      created_at: e.created_at,
-      updated_at: e.verified_at ?? e.created_at,
-    })),
+    email_addresses: user.email_addresses.map((e) => toFapiEmailAddress(e, code, now)),
     phone_numbers: [],
     web3_wallets: [],
     passkeys: [],
@@ -178,7 +191,7 @@ export function toFapiSession(signedIn: SignedIn, facts: ClientFacts, now: numbe
     actor: null,
     // clerk-js sends it back on every touch and token request: it must be the active one.
     last_active_organization_id: session.activeOrganizationId,
-    user: toFapiUser(user, facts, session.lastActiveAt),
+    user: toFapiUser(user, facts, session.lastActiveAt, now),
     public_user_data: {
       first_name: user.first_name,
       last_name: user.last_name,

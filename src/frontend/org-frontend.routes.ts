@@ -12,12 +12,17 @@ import { CREDENTIAL, useCredentialConstraint } from './credential-constraint.js'
 import { useFrontendConventions } from './frontend.conventions.js'
 import { clientFactsOf } from './client-facts.js'
 import {
-  ClientInviteBody, InvitationIdParams, SuggestionIdParams, toFapiClient, toFapiMembership, toFapiOrgInvitation, toFapiOrgSuggestion,
+  ClientInviteBody, InvitationIdParams, SuggestionIdParams, toFapiClient, toFapiEmailAddress, toFapiMembership, toFapiOrgInvitation, toFapiOrgSuggestion,
 } from './frontend.schemas.js'
-import { MeQuery, MyMembershipsQuery, MyOrgInvitationsQuery, MySuggestionsQuery, statusList } from './org-frontend.schemas.js'
+import {
+  AddEmailAddressBody, EmailIdParams, MeAttemptVerificationBody, MePrepareVerificationBody, MeQuery, MyMembershipsQuery, MyOrgInvitationsQuery, MySuggestionsQuery, statusList,
+} from './org-frontend.schemas.js'
+import type { EmailAddressService } from '../users/email-addresses.service.js'
+import type { EmailAddressRow } from '../users/users.store.js'
 
 interface Deps {
   accept: AcceptService
+  emailAddresses: EmailAddressService
   clock: Clock
   publicUrl: string
   allowedRedirectOrigins: readonly string[]
@@ -72,6 +77,15 @@ export const orgFrontendRoutes = (deps: Deps): FastifyPluginAsyncTypebox => asyn
   }
   const factsOf = clientFactsOf(deps)
   const client = async (request: FastifyRequest, who: SignedIn) => toFapiClient(who, await factsOf(request, who), now())
+  /** An address as the response, with the Client as it now is (the User lists the address, or no longer does). */
+  async function withAddress(request: FastifyRequest, who: SignedIn, response: EmailAddressRow | { object: 'email_address'; id: string; deleted: true }) {
+    const current = await accept.session(who.session.token) ?? who
+    const facts = await factsOf(request, current)
+    return {
+      response: 'deleted' in response ? response : toFapiEmailAddress(response, facts.code, deps.clock.now(who.instance)),
+      client: toFapiClient(current, facts, now()),
+    }
+  }
 
   const mine: FastifyPluginAsyncTypebox = async (me) => {
     await useFrontendConventions(me, deps)
@@ -117,6 +131,49 @@ export const orgFrontendRoutes = (deps: Deps): FastifyPluginAsyncTypebox => asyn
     })
   }
 
+  // The signed-in person's addresses: add one, prove it by an emailed code, remove it.
+  const addresses: FastifyPluginAsyncTypebox = async (me) => {
+    const { emailAddresses } = deps
+    await useFrontendConventions(me, deps)
+    const params = EmailIdParams
+
+    // A bare array, as Clerk's getEmailAddresses answers.
+    me.get('/', { schema: { hide, querystring: MeQuery } }, async (request) => {
+      const who = await signedIn(request, request.query)
+      const { code } = await accept.userFacts(who)
+      const at = deps.clock.now(who.instance)
+      return (await emailAddresses.listOwn(who.instance, who.user.id)).map((e) => toFapiEmailAddress(e, code, at))
+    })
+
+    me.post('/', { schema: { hide, querystring: MeQuery, body: AddEmailAddressBody } }, async (request) => {
+      const who = await signedIn(request, request.query)
+      return withAddress(request, who, await emailAddresses.create(who.instance, { user_id: who.user.id, email_address: request.body.email_address }))
+    })
+
+    me.get('/:email_id', { schema: { hide, querystring: MeQuery, params } }, async (request) => {
+      const who = await signedIn(request, request.query)
+      return withAddress(request, who, await emailAddresses.getOwn(who.instance, who.user.id, request.params.email_id))
+    })
+
+    me.post('/:email_id/prepare_verification', { schema: { hide, querystring: MeQuery, params, body: MePrepareVerificationBody } }, async (request) => {
+      const who = await signedIn(request, request.query)
+      if (request.body.strategy !== 'email_code') {
+        throw paramError(422, 'form_param_value_invalid', 'strategy', 'is invalid', 'Foyer verifies an added email address by a code emailed to it (email_code) only.')
+      }
+      return withAddress(request, who, await emailAddresses.prepareVerification(who.instance, who.user.id, request.params.email_id))
+    })
+
+    me.post('/:email_id/attempt_verification', { schema: { hide, querystring: MeQuery, params, body: MeAttemptVerificationBody } }, async (request) => {
+      const who = await signedIn(request, request.query)
+      return withAddress(request, who, await emailAddresses.attemptVerification(who.instance, who.user.id, request.params.email_id, request.body.code))
+    })
+
+    me.delete('/:email_id', { schema: { hide, querystring: MeQuery, params } }, async (request) => {
+      const who = await signedIn(request, request.query)
+      return withAddress(request, who, await emailAddresses.removeOwn(who.instance, who.user.id, request.params.email_id))
+    })
+  }
+
   const clientInvite: FastifyPluginAsyncTypebox = async (org) => {
     await useFrontendConventions(org, deps)
     // Each invitation may send an email: client-side invites get the instance's hourly
@@ -152,5 +209,6 @@ export const orgFrontendRoutes = (deps: Deps): FastifyPluginAsyncTypebox => asyn
   }
 
   await app.register(mine, { prefix: '/v1/me' })
+  await app.register(addresses, { prefix: '/v1/me/email_addresses' })
   await app.register(clientInvite, { prefix: '/v1/organizations/:organization_id/invitations' })
 }

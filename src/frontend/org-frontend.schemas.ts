@@ -37,3 +37,8 @@ export function statusList(value: string | string[] | undefined): string[] | nul
   const statuses = [value].flat().flatMap((v) => v.split(',')).map((s) => s.trim()).filter((s) => s !== '')
   return statuses.length === 0 ? null : statuses
 }
+
+export const EmailIdParams = Type.Object({ email_id: Type.String({ maxLength: 100 }) })
+export const AddEmailAddressBody = Type.Object({ email_address: Type.String({ maxLength: 320 }) })
+export const MePrepareVerificationBody = Type.Object({ strategy: Type.String({ maxLength: 100 }) })
+export const MeAttemptVerificationBody = Type.Object({ code: Type.String({ maxLength: 50 }) })

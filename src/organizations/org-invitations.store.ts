@@ -81,7 +81,7 @@ function listWhere(f: OrgInvitationFilter): { where: string; params: unknown[] }
   }
   if (f.userId !== null) {
     params.push(f.userId)
-    clauses.push(`i.email_address in (select e.email_address from email_addresses e where e.user_id = $${params.length})`)
+    clauses.push(`i.email_address in (select e.email_address from email_addresses e where e.user_id = $${params.length} and e.verified_at is not null)`)
   }
   if (f.emails !== null) {
     params.push(f.emails)

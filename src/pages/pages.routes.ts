@@ -15,13 +15,16 @@ import type { UserRow } from '../users/users.store.js'
 import { localUrl, sendPage, ticketProblem, usePageConventions } from './conventions.js'
 import { contentSecurityPolicy } from './layout.js'
 import {
-  acceptInvitationPage, messagePage, NAME_MAX_LENGTH, pendingInvitationsPage, signInPage, signOutPage, signUpPage, signUpWithTicketPage,
+  acceptInvitationPage, accountPage, messagePage, NAME_MAX_LENGTH, pendingInvitationsPage, signInPage, signOutPage, signUpPage, signUpWithTicketPage,
   verifyCodePage, waitlistPage, wrongAccountPage, type FormError, type InvitationChoice, type SignUpValues,
 } from './pages.views.js'
 import { isInvitee } from '../accept/org-accept.service.js'
 import type { OrgInvitationView } from '../organizations/org-invitations.schemas.js'
+import type { EmailAddressService } from '../users/email-addresses.service.js'
 
 export interface PagesDeps {
+  /** A signed-in person's own addresses (`/account`). */
+  emailAddresses: Pick<EmailAddressService, 'listOwn' | 'create' | 'prepareVerification' | 'attemptVerification' | 'removeOwn'>
   /** Sends people on to the application signed in. */
   handshake: Pick<HandshakeService, 'allows' | 'back'>
   accept: AcceptService
@@ -41,12 +44,12 @@ const PageQuery = Type.Object({ instance: Text, __clerk_ticket: Text, __clerk_st
 const FormBody = Type.Object({
   _csrf: Text, instance: Text, __clerk_ticket: Text, sign_up: Text, redirect_url: Text,
   email_address: Text, identifier: Text, password: Text, first_name: Text, last_name: Text, code: Text,
-  invitation_id: Text, suggestion_id: Text,
+  invitation_id: Text, suggestion_id: Text, email_address_id: Text,
 })
 type FormBody = Static<typeof FormBody>
 
 // Where a sign-out may send the person back to: hosted pages and invitation links on this origin.
-const RETURN_PATHS = new Set(['/sign-up', '/sign-in', '/welcome', '/accept', '/v1/tickets/accept'])
+const RETURN_PATHS = new Set(['/sign-up', '/sign-in', '/welcome', '/accept', '/account', '/v1/tickets/accept'])
 
 const primaryEmail = (user: UserRow) =>
   (user.email_addresses.find((e) => e.id === user.primary_email_address_id) ?? user.email_addresses[0])?.email_address ?? user.id
@@ -502,9 +505,9 @@ export const pageRoutes = (deps: PagesDeps): FastifyPluginAsyncTypebox => async 
   const instanceForAccept = async (named: string | undefined, signedIn: SignedIn | null) =>
     named ? instanceOrNotFound(named) : signedIn?.instance ?? instanceOrNotFound(undefined)
 
-  /** Nobody is signed in to the instance: sign in first, then come back to the list. */
-  const signInFirst = async (reply: FastifyReply, instance: Instance): Promise<void> => {
-    reply.redirect(await local(instance, '/sign-in', { redirect_url: await local(instance, '/accept') }), 303)
+  /** Nobody is signed in to the instance: sign in first, then come back to `page`. */
+  const signInFirst = async (reply: FastifyReply, instance: Instance, page = '/accept'): Promise<void> => {
+    reply.redirect(await local(instance, '/sign-in', { redirect_url: await local(instance, page) }), 303)
   }
 
   /**
@@ -591,4 +594,61 @@ export const pageRoutes = (deps: PagesDeps): FastifyPluginAsyncTypebox => async 
   app.post('/accept', { schema: formSchema, preHandler: app.csrfProtection }, (req, reply) => answer(req, req.body, reply, true))
   app.post('/accept/decline', { schema: formSchema, preHandler: app.csrfProtection }, (req, reply) => answer(req, req.body, reply, false))
 
+  /** `/account`: the signed-in person's addresses, with a notice or an error from the last form. */
+  async function accountForm(reply: FastifyReply, status: number, signedIn: SignedIn, p: { notice?: string; error?: FormError; addValue?: string } = {}): Promise<void> {
+    const { instance, user } = signedIn
+    const csrf = csrfFor(reply)
+    const target = (action: string, id: string) => ({ action, csrf, hidden: { email_address_id: id, instance: instance.id } })
+    const addresses = await deps.emailAddresses.listOwn(instance, user.id)
+    sendPage(formsFor(reply, instance), status, accountPage({
+      app: instance.name, signedInAs: primaryEmail(user), continueUrl: await afterSignIn(instance), ...p,
+      add: { action: '/account/add', csrf, hidden: { instance: instance.id } },
+      addresses: addresses.map((a) => ({
+        email: a.email_address, isPrimary: a.is_primary, isVerified: a.verified_at !== null,
+        ...(a.verified_at === null ? { sendCode: target('/account/send-code', a.id), verify: target('/account/verify', a.id) } : {}),
+        ...(a.is_primary ? {} : { remove: target('/account/remove', a.id) }),
+      })),
+    }))
+  }
+
+  app.get('/account', { schema: pageSchema }, async (req, reply) => {
+    const signedIn = await currentSession(req)
+    const instance = await instanceForAccept(req.query.instance, signedIn)
+    if (signedIn?.instance.id !== instance.id) return signInFirst(reply, instance, '/account')
+    return accountForm(reply, 200, signedIn)
+  })
+
+  /** The `/account` forms: each calls the address service as the signed-in person, then shows the page again. */
+  const accountAction = (path: string, act: (who: SignedIn, form: FormBody) => Promise<string>) =>
+    app.post(path, { schema: formSchema, preHandler: app.csrfProtection }, async (req, reply) => {
+      const signedIn = await currentSession(req)
+      const instance = await instanceForAccept(req.body.instance, signedIn)
+      if (signedIn?.instance.id !== instance.id) return signInFirst(reply, instance, '/account')
+      let notice: string
+      try {
+        notice = await act(signedIn, req.body)
+      } catch (err) {
+        const { status, ...error } = formError(err)
+        return accountForm(reply, status, await currentSession(req) ?? signedIn, { error, addValue: path === '/account/add' ? req.body.email_address : undefined })
+      }
+      return accountForm(reply, 200, await currentSession(req) ?? signedIn, { notice })
+    })
+
+  accountAction('/account/add', async ({ instance, user }, form) => {
+    const added = await deps.emailAddresses.create(instance, { user_id: user.id, email_address: form.email_address ?? '' })
+    await deps.emailAddresses.prepareVerification(instance, user.id, added.id)
+    return `We sent a 6-digit code to ${added.email_address}. Enter it below to verify the address.`
+  })
+  accountAction('/account/send-code', async ({ instance, user }, form) => {
+    const address = await deps.emailAddresses.prepareVerification(instance, user.id, form.email_address_id ?? '')
+    return `We sent a code to ${address.email_address}.`
+  })
+  accountAction('/account/verify', async ({ instance, user }, form) => {
+    const address = await deps.emailAddresses.attemptVerification(instance, user.id, form.email_address_id ?? '', form.code ?? '')
+    return `${address.email_address} is verified.`
+  })
+  accountAction('/account/remove', async ({ instance, user }, form) => {
+    await deps.emailAddresses.removeOwn(instance, user.id, form.email_address_id ?? '')
+    return 'The address was removed.'
+  })
 }

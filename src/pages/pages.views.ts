@@ -193,3 +193,31 @@ ${p.suggestions.map((s) => html`<section class="card suggestion">
 ${choices(s.request, 'Ask to join', s.dismiss, 'Dismiss')}
 </section>
 `)}`}${links([[p.continueUrl, `Continue to ${p.app}`]])}`)
+
+/** One of the person's addresses on `/account`, with what can be done to it. */
+export interface AccountAddress {
+  email: string
+  isPrimary: boolean
+  isVerified: boolean
+  /** For an unverified address: send a (new) code, and type it in. */
+  sendCode?: FormTarget
+  verify?: FormTarget
+  /** Any address but the primary one. */
+  remove?: FormTarget
+}
+
+/** A signed-in person's email addresses: add one, prove it by the code emailed to it, remove one. */
+export const accountPage = (p: { app: string; signedInAs: string; addresses: AccountAddress[]; add: FormTarget; addValue?: string | null; error?: FormError | null; notice?: string | null; continueUrl: string }) =>
+  document('Your email addresses', p.app, html`${noticeBox(p.notice)}
+${errorBox(p.error)}
+<p>Signed in as <strong>${p.signedInAs}</strong>.</p>
+${p.addresses.map((a) => html`<section class="card address">
+<h2>${a.email}</h2>
+<p>${[a.isPrimary && 'Primary', a.isVerified ? 'Verified' : 'Unverified'].filter(Boolean).join(' · ')}</p>
+${a.verify && form(a.verify, 'Verify', field({
+    name: 'code', label: 'Verification code', autocomplete: 'one-time-code', inputmode: 'numeric', pattern: '[0-9]{6}', minlength: 6, maxlength: 6, required: true, className: 'code',
+  }))}${a.sendCode && form(a.sendCode, 'Send a new code', '', 'secondary')}${a.remove && form(a.remove, 'Remove', '', 'secondary')}
+</section>
+`)}<h2>Add an email address</h2>
+${form(p.add, 'Add and send a code', field({ name: 'email_address', label: 'Email address', type: 'email', value: p.addValue, autocomplete: 'email', required: true, error: p.error }))}
+${links([[p.continueUrl, `Continue to ${p.app}`]])}`)

@@ -31,6 +31,10 @@ export interface EmailAddressRow {
   verification_strategy: string | null
   verified_at: number | null
   created_at: number
+  /** The expiry of the last code emailed to prove it (a signed-in person adding it), if any. */
+  code_expires_at?: number | null
+  /** Wrong codes typed against that code. */
+  code_failed_attempts?: number
 }
 
 export interface NewUser {
@@ -58,7 +62,8 @@ export const USER_COLUMNS = `
   u.*,
   coalesce((
     select jsonb_agg(jsonb_build_object('id', e.id, 'email_address', e.email_address,
-      'verification_strategy', e.verification_strategy, 'verified_at', e.verified_at, 'created_at', e.created_at) order by e.created_at, e.id)
+      'verification_strategy', e.verification_strategy, 'verified_at', e.verified_at, 'created_at', e.created_at,
+      'code_expires_at', e.code_expires_at, 'code_failed_attempts', e.code_failed_attempts) order by e.created_at, e.id)
     from email_addresses e where e.user_id = u.id
   ), '[]'::jsonb) as email_addresses`
 

@@ -173,6 +173,28 @@ forEachDatabase('Frontend API: /v1/me/email_addresses', (engine) => {
     })
   })
 
+  describe('POST /v1/me/email_addresses/{id}/prepare_verification', () => {
+    it('sends no new code within 30 seconds, and counts codes against the inbox\'s hourly budget shared with sign-ups', async () => {
+      const p = await signedIn()
+      const email = uniqueEmail('budget')
+      // One code email to this inbox already, from a sign-up.
+      assert.equal((await f.post('/v1/client/sign_ups', { email_address: email.replace('@', '+signup@'), password: 'correct horse battery' }, { instance: instance.id, form: true })).status, 200)
+      const id = await addAndPrepare(p.session, email)
+      const prepare = () => f.post(`/v1/me/email_addresses/${id}/prepare_verification`, { strategy: 'email_code' }, { session: p.session, form: true })
+      assert.equal((await prepare()).status, 200)
+      await t.outboxWorker.drain()
+      assert.equal((await t.services.email.devMessages(200)).filter((m) => m.subject_id === id).length, 1, 'not again within 30 seconds')
+      for (let i = 0; i < 3; i++) {
+        await api.post('/v1/testing/clock', { advance_ms: 31_000 })
+        assert.equal((await prepare()).status, 200)
+      }
+      await api.post('/v1/testing/clock', { advance_ms: 31_000 })
+      const refused = await prepare()
+      assertError(refused, 429, 'too_many_requests')
+      assert.ok(Number(refused.headers['retry-after']) > 0)
+    })
+  })
+
   describe('matching any verified address, as Clerk does', () => {
     const uniqueDomain = () => `d${Date.now().toString(36)}${(domainSeq++).toString(36)}.example.org`
 

@@ -233,6 +233,23 @@ forEachDatabase('Frontend API: /v1/me/email_addresses', (engine) => {
       assert.equal(accepted.status, 200, JSON.stringify(accepted.body))
     })
 
+    it('a second address the Backend API adds verified, or verifies later, enrols as well', async () => {
+      const admin = await person(api)
+      const org = await makeOrganization(api, { name: 'Operator', created_by: admin.id })
+      const domain = uniqueDomain()
+      assert.equal((await api.post(`/v1/organizations/${org.id}/domains`, { name: domain, enrollment_mode: 'automatic_suggestion' })).status, 200)
+      const a = await signedIn()
+      assert.equal((await api.post('/v1/email_addresses', { user_id: a.id, email_address: `a.${domainSeq}@${domain}`, verified: true })).status, 200)
+      const b = await signedIn()
+      const added = await api.post('/v1/email_addresses', { user_id: b.id, email_address: `b.${domainSeq}@${domain}` })
+      assert.equal((await f.get('/v1/me/organization_suggestions', { session: b.session })).body.response.total_count, 0)
+      assert.equal((await api.patch(`/v1/email_addresses/${added.body.id}`, { verified: true })).status, 200)
+      for (const who of [a, b]) {
+        const suggestions = await f.get('/v1/me/organization_suggestions', { session: who.session })
+        assert.deepEqual(suggestions.body.response.data.map((s: any) => s.public_organization_data.id), [org.id])
+      }
+    })
+
     it('an invitation to a person\'s second verified address is theirs: its ticket signs them in, and accepts it', async () => {
       const admin = await person(api)
       const org = await makeOrganization(api, { name: 'Ticketed', created_by: admin.id })

@@ -191,7 +191,7 @@ export function createServices({ config, db, clock, serverSecret, redis, resolve
     },
   })
   const emailAddresses = createEmailAddressService({
-    db, clock, store: createEmailAddressStore(), users: userStore, outbox, serverSecret,
+    db, clock, store: createEmailAddressStore(), users: userStore, outbox, serverSecret, restrictions: restrictionStore,
     codeEmails: createCodeEmails({ clock, users: userStore, store: acceptStore, outbox }), onVerified: domains.enroll,
   })
   const waitlist = createWaitlistService({ db, clock, store: createWaitlistStore(), invitations, users: userStore })

@@ -147,7 +147,7 @@ export const orgFrontendRoutes = (deps: Deps): FastifyPluginAsyncTypebox => asyn
 
     me.post('/', { schema: { hide, querystring: MeQuery, body: AddEmailAddressBody } }, async (request) => {
       const who = await signedIn(request, request.query)
-      return withAddress(request, who, await emailAddresses.create(who.instance, { user_id: who.user.id, email_address: request.body.email_address }))
+      return withAddress(request, who, await emailAddresses.addOwn(who.instance, who.user.id, request.body.email_address))
     })
 
     me.get('/:email_id', { schema: { hide, querystring: MeQuery, params } }, async (request) => {

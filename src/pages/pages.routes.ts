@@ -24,7 +24,7 @@ import type { EmailAddressService } from '../users/email-addresses.service.js'
 
 export interface PagesDeps {
   /** A signed-in person's own addresses (`/account`). */
-  emailAddresses: Pick<EmailAddressService, 'listOwn' | 'create' | 'prepareVerification' | 'attemptVerification' | 'removeOwn'>
+  emailAddresses: Pick<EmailAddressService, 'listOwn' | 'addOwn' | 'prepareVerification' | 'attemptVerification' | 'removeOwn'>
   /** Sends people on to the application signed in. */
   handshake: Pick<HandshakeService, 'allows' | 'back'>
   accept: AcceptService
@@ -635,7 +635,7 @@ export const pageRoutes = (deps: PagesDeps): FastifyPluginAsyncTypebox => async 
     })
 
   accountAction('/account/add', async ({ instance, user }, form) => {
-    const added = await deps.emailAddresses.create(instance, { user_id: user.id, email_address: form.email_address ?? '' })
+    const added = await deps.emailAddresses.addOwn(instance, user.id, form.email_address ?? '')
     await deps.emailAddresses.prepareVerification(instance, user.id, added.id)
     return `We sent a 6-digit code to ${added.email_address}. Enter it below to verify the address.`
   })

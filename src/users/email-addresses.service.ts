@@ -9,6 +9,8 @@ import type { Instance } from '../instance/instance.schemas.js'
 import { queueUserUpdated } from './users.events.js'
 import type { UserStore } from './users.store.js'
 import type { EmailAddressStore, EmailAddressWithUser } from './email-addresses.store.js'
+import type { RestrictionStore } from '../restrictions/restrictions.store.js'
+import { refuseBlocked } from '../restrictions/restrictions.service.js'
 import { CODE_MAX_FAILURES, CODE_RESEND_INTERVAL_MS, CODE_TTL_MS, type CodeEmails } from '../accept/code-emails.js'
 
 interface Deps {
@@ -19,6 +21,8 @@ interface Deps {
   outbox: OutboxStore
   serverSecret: Buffer
   codeEmails: CodeEmails
+  /** The instance's blocklist: a person cannot add a blocked address themselves. */
+  restrictions: RestrictionStore
   /** Runs in the transaction that verifies an address (verified domains enrol its user there). */
   onVerified?: (tx: Queryable, instance: Instance, user: { id: string; emailAddress: string }) => Promise<void>
 }
@@ -30,7 +34,7 @@ const identifierExists = (email: string) =>
 export interface CreateEmailAddress { user_id: string; email_address: string; verified?: boolean | null; primary?: boolean | null }
 export interface UpdateEmailAddress { verified?: boolean | null; primary?: boolean | null }
 
-export function createEmailAddressService({ db, clock, store, users, outbox, serverSecret, codeEmails, onVerified }: Deps) {
+export function createEmailAddressService({ db, clock, store, users, outbox, serverSecret, codeEmails, restrictions, onVerified }: Deps) {
   async function found(q: Queryable, instance: Instance, id: string): Promise<EmailAddressWithUser> {
     const row = await store.findById(q, instance.id, id)
     if (!row) throw notFound('email address')
@@ -129,6 +133,12 @@ export function createEmailAddressService({ db, clock, store, users, outbox, ser
 
     /** A signed-in person's addresses, oldest first. */
     listOwn: (instance: Instance, userId: string) => store.listForUser(db, instance.id, userId),
+
+    /** Adds an unverified address for the signed-in person; one on the blocklist answers 403 as a sign-up would. */
+    async addOwn(instance: Instance, userId: string, emailAddress: string): Promise<EmailAddressWithUser> {
+      await refuseBlocked(db, restrictions, instance.id, normalizeEmail(emailAddress, 'email_address'), 403)
+      return service.create(instance, { user_id: userId, email_address: emailAddress })
+    },
 
     /** One of the person's addresses; 404 for anyone else's. */
     getOwn: (instance: Instance, userId: string, id: string) => own(db, instance, userId, id),

@@ -142,11 +142,14 @@ forEachDatabase('Frontend API: /v1/me/email_addresses', (engine) => {
       assert.equal(verified.status, 200, JSON.stringify(verified.body))
     })
 
-    it('refuses an address another user of the instance holds with 422 form_identifier_exists, and other strategies', async () => {
+    it('refuses an address another user of the instance holds with 422 form_identifier_exists, a blocklisted one, and other strategies', async () => {
       const a = await signedIn()
       const b = await signedIn()
       assertError(await f.post('/v1/me/email_addresses', { email_address: b.email }, { session: a.session, form: true }), 422, 'form_identifier_exists', 'email_address')
       assertError(await f.post('/v1/me/email_addresses', { email_address: 'not an address' }, { session: a.session, form: true }), 422, 'form_param_format_invalid', 'email_address')
+      const blocked = uniqueEmail('blocked')
+      assert.equal((await api.post('/v1/blocklist_identifiers', { identifier: blocked })).status, 200)
+      assertError(await f.post('/v1/me/email_addresses', { email_address: blocked }, { session: a.session, form: true }), 403, 'not_allowed_access', 'email_address')
       const id = (await f.post('/v1/me/email_addresses', { email_address: uniqueEmail('s') }, { session: a.session, form: true })).body.response.id
       assertError(await f.post(`/v1/me/email_addresses/${id}/prepare_verification`, { strategy: 'email_link' }, { session: a.session, form: true }), 422, 'form_param_value_invalid', 'strategy')
       // No code was sent yet: nothing to type.

@@ -52,6 +52,19 @@ export function createEmailAddressService({ db, clock, store, users, outbox, ser
   const codeFor = (row: { id: string; code_nonce: string }) => deriveCode(serverSecret, 'email_address', row.id, row.code_nonce)
   const alreadyVerified = () => paramError(400, 'verification_already_verified', 'code', 'This email address is verified already.', 'This email address is verified already.')
 
+  /**
+   * Runs a change that verifies an address. Another user may hold it unverified too, and may
+   * have verified it first (migration 026): then it is theirs, and this answers 422.
+   */
+  const verifying = async <T>(emailAddress: string, change: () => Promise<T>): Promise<T> => {
+    try {
+      return await change()
+    } catch (err) {
+      if (isUniqueViolation(err)) throw identifierExists(emailAddress)
+      throw err
+    }
+  }
+
   const service = {
     /**
      * Adds an address to a user. An address is one user's per instance: the address lock (the one
@@ -91,7 +104,7 @@ export function createEmailAddressService({ db, clock, store, users, outbox, ser
         await store.lockUser(tx, instance.id, before.user_id)
         let changed = false
         if (body.verified != null && body.verified !== (before.verified_at !== null)) {
-          await store.setVerified(tx, instance.id, id, body.verified, now)
+          await verifying(before.email_address, () => store.setVerified(tx, instance.id, id, body.verified!, now))
           if (body.verified) await onVerified?.(tx, instance, { id: before.user_id, emailAddress: before.email_address })
           changed = true
         }
@@ -187,7 +200,7 @@ export function createEmailAddressService({ db, clock, store, users, outbox, ser
       }
       return db.transaction(async (tx) => {
         await store.lockUser(tx, instance.id, userId)
-        if (!await store.verifyByCode(tx, id, row.code_nonce!, now)) throw failed()
+        if (!await verifying(row.email_address, () => store.verifyByCode(tx, id, row.code_nonce!, now))) throw failed()
         await store.touchUser(tx, instance.id, userId, now)
         await onVerified?.(tx, instance, { id: userId, emailAddress: row.email_address })
         await queueUserUpdated(tx, { store: users, outbox, clock }, instance, userId)

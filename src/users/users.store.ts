@@ -95,11 +95,14 @@ export function createUserStore() {
       return rows[0] ?? null
     },
 
-    /** The user owning the (lower-cased) address in the instance, if any. */
+    /**
+     * The user owning the (lower-cased) address in the instance, if any: the one who verified it.
+     * An unverified address reserves nothing (migration 026).
+     */
     async findByEmail(q: Queryable, instanceId: string, emailAddress: string): Promise<UserRow | null> {
       const rows = await q.query<UserRow>(`
         select ${USER_COLUMNS} from users u
-        where u.id = (select user_id from email_addresses where instance_id = $1 and email_address = $2)`,
+        where u.id = (select user_id from email_addresses where instance_id = $1 and email_address = $2 and verified_at is not null)`,
       [instanceId, emailAddress.toLowerCase()])
       return rows[0] ?? null
     },

@@ -156,6 +156,33 @@ forEachDatabase('Frontend API: /v1/me/email_addresses', (engine) => {
       assertError(await f.post(`/v1/me/email_addresses/${id}/attempt_verification`, { code: '123456' }, { session: a.session, form: true }), 400, 'verification_failed')
     })
 
+    // @see issue 15: an address added unproved must not lock its owner out
+    it('an unverified address reserves nothing: its owner is invited and signs up with it, others may add it, and whoever verifies first owns it', async () => {
+      const squatter = await signedIn()
+      const other = await signedIn()
+      const taken = uniqueEmail('owner')
+      const squattersId = await addAndPrepare(squatter.session, taken)
+      const squatterCode = await codeFor(squattersId)
+      // Another person may add it too, and its owner is still invited as a new person.
+      const othersId = await addAndPrepare(other.session, taken)
+      const invitation = await api.post('/v1/invitations', { email_address: taken, notify: false })
+      assert.equal(invitation.status, 200, JSON.stringify(invitation.body))
+      const signedUp = await f.post('/v1/client/sign_ups', { strategy: 'ticket', ticket: ticketOf(invitation.body), password: 'correct horse battery' }, { instance: instance.id, form: true })
+      assert.equal(signedUp.status, 200, JSON.stringify(signedUp.body))
+      assert.equal(signedUp.body.response.status, 'complete')
+      // Now it is the owner's: neither earlier claim can be proved any more.
+      assertError(await f.post(`/v1/me/email_addresses/${squattersId}/attempt_verification`, { code: squatterCode }, { session: squatter.session, form: true }), 422, 'form_identifier_exists', 'email_address')
+      assertError(await f.post(`/v1/me/email_addresses/${othersId}/attempt_verification`, { code: await codeFor(othersId) }, { session: other.session, form: true }), 422, 'form_identifier_exists', 'email_address')
+      assertError(await api.patch(`/v1/email_addresses/${othersId}`, { verified: true }), 422, 'form_identifier_exists', 'email_address')
+      // Between two people who only added it, the first to verify it wins.
+      const contested = uniqueEmail('contested')
+      const [first, second] = [await addAndPrepare(squatter.session, contested), await addAndPrepare(other.session, contested)]
+      assert.equal((await f.post(`/v1/me/email_addresses/${second}/attempt_verification`, { code: await codeFor(second) }, { session: other.session, form: true })).status, 200)
+      assertError(await f.post(`/v1/me/email_addresses/${first}/attempt_verification`, { code: await codeFor(first) }, { session: squatter.session, form: true }), 422, 'form_identifier_exists', 'email_address')
+      // One person holds an address once.
+      assertError(await f.post('/v1/me/email_addresses', { email_address: contested }, { session: other.session, form: true }), 422, 'form_identifier_exists', 'email_address')
+    })
+
     it('allows five tries per code, then verification_failed until a new code; an expired code answers verification_expired', async () => {
       const p = await signedIn()
       const id = await addAndPrepare(p.session, uniqueEmail('tries'))

@@ -95,6 +95,17 @@ forEachDatabase('invitation expiry events and reminders', (engine) => {
       assert.deepEqual(received.map((e) => [e.type, e.data.id]), [['invitation.expired', inv.id]])
     })
 
+    it('follows the instance\'s own test clock: moved past the expiry, the next sweep announces it', async (ctx) => {
+      const { secretKey } = await t.newInstance()
+      const api = client(t.app, secretKey)
+      const receiver = await setupReceiver(api)
+      ctx.after(receiver.close)
+      const inv = await inviteApp(api, { expires_in_days: 2 })
+      assert.equal((await api.post('/v1/testing/clock', { advance_ms: 2 * DAY_MS })).status, 200)
+      await sweepAndDeliver()
+      assert.deepEqual(events(receiver).map((e) => [e.type, e.data.id, e.data.status]), [['invitation.expired', inv.id, 'expired']])
+    })
+
     it('goes out again for a re-issued invitation that expires again', async (ctx) => {
       const { secretKey } = await t.newInstance()
       const api = client(t.app, secretKey)

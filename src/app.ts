@@ -21,6 +21,7 @@ import { instanceRoutes } from './instance/instance.routes.js'
 import { createInvitationStore } from './invitations/invitations.store.js'
 import { createInvitationService } from './invitations/invitations.service.js'
 import { invitationRoutes } from './invitations/invitations.routes.js'
+import { createExpirySweep } from './invitations/expiry-sweep.js'
 import { createEmailStore } from './email/email.store.js'
 import { createEmailService } from './email/email.service.js'
 import { emailRoutes } from './email/email.routes.js'
@@ -203,7 +204,10 @@ export function createServices({ config, db, clock, serverSecret, redis, resolve
     db, clock, store: createHandshakeStore(), tokens: sessionTokens, sessions: sessionStore, serverSecret, allowedRedirectOrigins: config.allowedRedirectOrigins,
   })
   const sessionRefresh = createSessionRefreshService({ db, clock, store: sessionStore, signingKeys, tokens: sessionTokens, serverSecret })
-  return { signingKeys, sessionTokens, sessions, sessionRefresh, handshake, tickets, instances, invitations, orgInvitations, organizations, memberships, roles, domains, outbox, deliveries, webhooks, email, accept, users, emailAddresses, waitlist, signInTokens, restrictions }
+  return {
+    signingKeys, sessionTokens, sessions, sessionRefresh, handshake, tickets, instances, invitations, invitationStore, orgInvitations, orgInvitationStore,
+    organizations, memberships, roles, domains, outbox, deliveries, webhooks, email, accept, users, emailAddresses, waitlist, signInTokens, restrictions,
+  }
 }
 
 // Bodies must match their schema exactly (no coercion, nothing dropped); query strings are
@@ -237,7 +241,9 @@ class RequestLog extends LogController {
   }
 }
 
-export async function buildApp(deps: AppDeps): Promise<{ app: FastifyInstance; services: Services; outboxWorker: ReturnType<typeof createOutboxWorker> }> {
+export async function buildApp(deps: AppDeps): Promise<{
+  app: FastifyInstance; services: Services; outboxWorker: ReturnType<typeof createOutboxWorker>; expirySweep: ReturnType<typeof createExpirySweep>
+}> {
   if (deps.config.scryptLogN !== undefined) useScryptCostForTesting(deps.config.scryptLogN)
   const services = createServices(deps)
   const outboxWorker = createOutboxWorker({
@@ -250,6 +256,12 @@ export async function buildApp(deps: AppDeps): Promise<{ app: FastifyInstance; s
     // and hold more of the 16 pooled connections that requests need.
     concurrency: 10,
     onError: (err, item) => app.log.error({ err, outboxId: item?.id }, 'outbox delivery failed'),
+  })
+  // Expiry events and reminders, queued through the same outbox; started beside its worker.
+  const expirySweep = createExpirySweep({
+    db: deps.db, clock: deps.clock, invitations: services.invitationStore, orgInvitations: services.orgInvitationStore, outbox: services.outbox,
+    onQueued: () => outboxWorker.poke(),
+    onError: (err) => app.log.error({ err }, 'expiry sweep failed'),
   })
   const app = Fastify({
     logger: deps.logger ?? false,
@@ -360,7 +372,7 @@ export async function buildApp(deps: AppDeps): Promise<{ app: FastifyInstance; s
     done()
   })
 
-  return { app, services, outboxWorker }
+  return { app, services, outboxWorker, expirySweep }
 }
 
 export const loggerOptions = (level: string): FastifyServerOptions['logger'] => ({

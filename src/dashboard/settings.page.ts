@@ -24,6 +24,7 @@ const FIELD_LABELS: Record<string, string> = {
   'user_lockout.enabled': 'Lockout',
   'user_lockout.max_attempts': 'Wrong passwords before locking',
   'user_lockout.duration_in_minutes': 'Lock duration',
+  remind_before_expiry_days: 'Reminder before expiry',
 }
 
 type FormBody = Record<string, unknown> | undefined
@@ -43,6 +44,7 @@ export function settingsValues(body: FormBody, current: SettingsValues): Setting
       durationInMinutes: field(body, 'user_lockout.duration_in_minutes') ?? current.lockout.durationInMinutes,
     },
     allowedRedirectOrigins: field(body, 'allowed_redirect_origins') ?? current.allowedRedirectOrigins,
+    remindBeforeExpiryDays: field(body, 'remind_before_expiry_days') ?? current.remindBeforeExpiryDays,
   }
 }
 
@@ -79,6 +81,8 @@ export function updateBody(body: FormBody): Record<string, unknown> {
     if (text !== undefined) lockout[key] = number(text)
   }
   if (Object.keys(lockout).length > 0) out.user_lockout = lockout
+  const remind = field(body, 'remind_before_expiry_days')
+  if (remind !== undefined) out.remind_before_expiry_days = number(remind)
   const origins = field(body, 'allowed_redirect_origins')
   if (origins !== undefined) out.allowed_redirect_origins = originLines(origins)
   return out

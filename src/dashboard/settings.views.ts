@@ -16,6 +16,7 @@ export interface SettingsValues {
   lockout: { enabled: string; maxAttempts: string; durationInMinutes: string }
   /** One origin per line. */
   allowedRedirectOrigins: string
+  remindBeforeExpiryDays: string
 }
 
 export const RATE_LIMIT_NAMES = Object.keys(DEFAULT_RATE_LIMITS) as RateLimitName[]
@@ -48,6 +49,7 @@ export function valuesOf(instance: Instance): SettingsValues {
       durationInMinutes: String(instance.userLockout.duration_in_minutes),
     },
     allowedRedirectOrigins: instance.allowedRedirectOrigins.join('\n'),
+    remindBeforeExpiryDays: String(instance.remindBeforeExpiryDays),
   }
 }
 
@@ -134,6 +136,12 @@ ${RATE_LIMIT_NAMES.map((name) => html`<div class="field">
 <label for="user_lockout.duration_in_minutes">Lock duration in minutes <span class="hint">Default ${DEFAULT_USER_LOCKOUT.duration_in_minutes}.</span></label>
 <input id="user_lockout.duration_in_minutes" name="user_lockout.duration_in_minutes" type="number" min="1" max="525600" step="1" required value="${values.lockout.durationInMinutes}"${invalidIf(error, 'user_lockout.duration_in_minutes')}>
 </div>
+</div>
+<h2>Invitation reminders</h2>
+<p class="muted">A pending invitation sent by email gets one reminder (the <code>invitation_reminder</code> or <code>organization_invitation_reminder</code> template, with the same link) this many days before it expires.</p>
+<div class="field">
+<label for="remind_before_expiry_days">Reminder before expiry, in days <span class="hint">0 sends no reminders.</span></label>
+<input id="remind_before_expiry_days" name="remind_before_expiry_days" type="number" min="0" max="365" step="1" required value="${values.remindBeforeExpiryDays}"${invalidIf(error, 'remind_before_expiry_days')}>
 </div>
 <button type="submit">Save settings</button>
 </form>

@@ -11,6 +11,8 @@ export const TEMPLATE_PURPOSES: Record<string, string> = {
   invitation: 'Sent when someone is invited to the application.',
   waitlist_invitation: 'Sent when someone on the waitlist is let in.',
   organization_invitation: 'Sent when someone is invited to an organization.',
+  invitation_reminder: 'Sent once before a pending invitation to the application expires (Settings: reminder before expiry).',
+  organization_invitation_reminder: 'Sent once before a pending invitation to an organization expires (Settings: reminder before expiry).',
   verification_code: 'The code that verifies an email address at sign-up.',
   affiliation_code: 'The code that verifies an organization\'s domain.',
 }

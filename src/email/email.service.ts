@@ -15,7 +15,7 @@ import type { OrgInvitationView } from '../organizations/org-invitations.schemas
 import type { EmailStore, EmailTemplateRow } from './email.store.js'
 import { devMailbox, smtpMailer, type MailLog, type Mailer, type SentEmail } from './email.mailer.js'
 import {
-  DEFAULT_TEMPLATES, EMAIL_TEMPLATE_SLUGS, TEMPLATE_PARTS, TemplateRenderError, formatExpiry, isTemplateSlug, renderNow, sampleVariables,
+  DEFAULT_TEMPLATES, EMAIL_TEMPLATE_SLUGS, TEMPLATE_PARTS, TemplateRenderError, formatExpiry, isOrganizationSlug, isTemplateSlug, renderNow, sampleVariables,
   type EmailTemplateSlug, type RenderedEmail, type TemplatePart, type TemplateSource, type TemplateVariables,
 } from './email.templates.js'
 import { createTemplateRenderer, RendererBusyError, type TemplateRenderer } from './template-renderer.js'
@@ -124,7 +124,7 @@ export function createEmailService(deps: Deps) {
 
   /** The invitation an email item is about, app or organization one by its template; null once it is gone. */
   async function findInvitation(instanceId: string, invitationId: string, slug: EmailTemplateSlug): Promise<InvitationRow | OrgInvitationView | null> {
-    if (slug !== 'organization_invitation') return deps.invitations.findById(db, instanceId, invitationId)
+    if (!isOrganizationSlug(slug)) return deps.invitations.findById(db, instanceId, invitationId)
     if (!deps.orgInvitations) throw new Error('no store for organization invitations')
     return deps.orgInvitations.findById(db, instanceId, invitationId)
   }

@@ -1,7 +1,11 @@
 import { Liquid, type FS, type LiquidOptions, type Template } from 'liquidjs'
 
-export const EMAIL_TEMPLATE_SLUGS = ['invitation', 'waitlist_invitation', 'organization_invitation', 'verification_code', 'affiliation_code'] as const
+export const EMAIL_TEMPLATE_SLUGS = [
+  'invitation', 'waitlist_invitation', 'organization_invitation', 'invitation_reminder', 'organization_invitation_reminder', 'verification_code', 'affiliation_code',
+] as const
 export type EmailTemplateSlug = (typeof EMAIL_TEMPLATE_SLUGS)[number]
+/** The templates of organization invitations: they get the inviter's and organization's names, and read that table. */
+export const isOrganizationSlug = (slug: string) => slug === 'organization_invitation' || slug === 'organization_invitation_reminder'
 export const isTemplateSlug = (slug: string): slug is EmailTemplateSlug => (EMAIL_TEMPLATE_SLUGS as readonly string[]).includes(slug)
 
 export const TEMPLATE_PARTS = ['subject', 'html', 'text'] as const
@@ -81,6 +85,32 @@ Join: {{ url }}
 This invitation expires on {{ expires_at }}. If you did not expect it, you can ignore this email.
 `,
   },
+  invitation_reminder: {
+    subject: 'Reminder: your invitation to {{ app_name }} expires soon',
+    html: layout(`<h1 style="font-size: 20px">Your invitation to {{ app_name }} expires soon</h1>
+<p>{{ email_address }} was invited to create an account on {{ app_name }}, and the invitation is still waiting.</p>
+${button('Accept invitation')}`),
+    text: `Your invitation to {{ app_name }} expires soon
+
+{{ email_address }} was invited to create an account on {{ app_name }}, and the invitation is still waiting.
+Accept the invitation: {{ url }}
+
+This invitation expires on {{ expires_at }}. If you did not expect it, you can ignore this email.
+`,
+  },
+  organization_invitation_reminder: {
+    subject: 'Reminder: join {{ organization_name }} on {{ app_name }} before your invitation expires',
+    html: layout(`<h1 style="font-size: 20px">Your invitation to {{ organization_name }} expires soon</h1>
+<p>{{ inviter_name }} invited {{ email_address }} to join the organization {{ organization_name }} on {{ app_name }}, and the invitation is still waiting.</p>
+${button('Join organization')}`),
+    text: `Your invitation to {{ organization_name }} expires soon
+
+{{ inviter_name }} invited {{ email_address }} to join the organization {{ organization_name }} on {{ app_name }}, and the invitation is still waiting.
+Join: {{ url }}
+
+This invitation expires on {{ expires_at }}. If you did not expect it, you can ignore this email.
+`,
+  },
   verification_code: {
     subject: '{{ code }} is your {{ app_name }} verification code',
     html: `<!doctype html>
@@ -130,7 +160,7 @@ export function sampleVariables(slug: EmailTemplateSlug): TemplateVariables {
     url: 'https://foyer.example.com/v1/tickets/accept?ticket=sample',
     expires_at: formatExpiry(expires),
     expires_at_iso: new Date(expires).toISOString(),
-    ...(slug === 'organization_invitation' ? { inviter_name: 'Ada Lovelace', organization_name: 'Sample organization' } : {}),
+    ...(isOrganizationSlug(slug) ? { inviter_name: 'Ada Lovelace', organization_name: 'Sample organization' } : {}),
     ...(slug === 'verification_code' ? { code: '424242' } : {}),
     ...(slug === 'affiliation_code' ? { code: '424242', domain: 'example.com', organization_name: 'Sample organization' } : {}),
   }

@@ -29,6 +29,7 @@ export interface InstanceRow {
   rate_limits: Partial<RateLimits>
   user_lockout: Partial<UserLockout>
   allowed_redirect_origins: string[]
+  remind_before_expiry_days: number
   clock_offset_ms: number
   created_at: number
   updated_at: number
@@ -49,6 +50,8 @@ export interface Instance {
   userLockout: UserLockout
   /** Origins this instance allows on top of the server's (see redirectOriginsOf). */
   allowedRedirectOrigins: readonly string[]
+  /** Days before expiry that a pending invitation is reminded of; 0: never. */
+  remindBeforeExpiryDays: number
   clockOffsetMs: number
   createdAt: number
   updatedAt: number
@@ -67,6 +70,7 @@ export function toInstance(row: InstanceRow): Instance {
     rateLimits: { ...DEFAULT_RATE_LIMITS, ...row.rate_limits },
     userLockout: { ...DEFAULT_USER_LOCKOUT, ...row.user_lockout },
     allowedRedirectOrigins: row.allowed_redirect_origins ?? [],
+    remindBeforeExpiryDays: row.remind_before_expiry_days ?? 0,
     clockOffsetMs: row.clock_offset_ms,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
@@ -99,6 +103,11 @@ const UserLockoutSchema = Type.Object({
   duration_in_minutes: Type.Integer({ minimum: 1, maximum: 365 * 24 * 60, description: 'How long a lock lasts, automatic or through `POST /v1/users/{user_id}/lock`.' }),
 }, { additionalProperties: false })
 
+const RemindBeforeExpiryDays = Type.Integer({
+  minimum: 0, maximum: 365,
+  description: 'Foyer extension: days before expiry that a pending invitation (application or organization) sent by email gets one reminder email (`invitation_reminder` / `organization_invitation_reminder`); 0 sends none.',
+})
+
 export const InstanceSettings = Type.Object({
   object: Type.Literal('instance'),
   id: Type.String(),
@@ -111,6 +120,7 @@ export const InstanceSettings = Type.Object({
   rate_limits: RateLimitsSchema,
   user_lockout: UserLockoutSchema,
   allowed_redirect_origins: Type.Array(Type.String(), { description: 'Origins this instance allows for redirect URLs and Frontend API callers, besides the server\'s.' }),
+  remind_before_expiry_days: RemindBeforeExpiryDays,
   server_redirect_origins: Type.Array(Type.String(), { description: 'Origins every instance allows (FOYER_ALLOWED_REDIRECT_ORIGINS); read-only.' }),
   jwt_public_key: Type.String({ description: 'The current session-token signing key as an SPKI PEM (RSA-2048), for `jwtKey` / CLERK_JWT_KEY; it changes when the key is rotated.' }),
   created_at: Type.Integer(),
@@ -129,6 +139,7 @@ export const UpdateInstanceBody = Type.Object({
     maxItems: MAX_INSTANCE_ORIGINS,
     description: 'Replaces the instance\'s own origins: exact (https://app.example.com) or any port (http://localhost:*).',
   })),
+  remind_before_expiry_days: Type.Optional(RemindBeforeExpiryDays),
 }, { additionalProperties: false })
 export type UpdateInstanceBody = Static<typeof UpdateInstanceBody>
 
@@ -149,6 +160,7 @@ export function toInstanceSettings(i: Instance, serverOrigins: readonly string[]
     rate_limits: i.rateLimits,
     user_lockout: i.userLockout,
     allowed_redirect_origins: [...i.allowedRedirectOrigins],
+    remind_before_expiry_days: i.remindBeforeExpiryDays,
     server_redirect_origins: [...serverOrigins],
     jwt_public_key: jwtPublicKey,
     created_at: i.createdAt,

@@ -236,6 +236,7 @@ export function createInstanceService({ db, clock, store, publicUrl, allowedRedi
           ...('after_sign_up_url' in body ? { after_sign_up_url: body.after_sign_up_url ?? null } : {}),
           rate_limits: body.rate_limits,
           user_lockout: body.user_lockout,
+          remind_before_expiry_days: body.remind_before_expiry_days,
           ...(body.allowed_redirect_origins ? { allowed_redirect_origins: ownOrigins } : {}),
         }, clock.now())
       })

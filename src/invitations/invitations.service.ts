@@ -23,6 +23,21 @@ interface Deps {
   restrictions: RestrictionStore
 }
 
+/** A webhook event with Clerk's Invitation (as it reads at `now`) as `data`, for the outbox of the change. */
+export function invitationEvent(type: string, instance: { id: string }, row: InvitationRow, now: number): OutboxItem {
+  // The event's Invitation omits `url`: it carries the ticket, and the database must not.
+  // Delivery derives it again from the invitation's nonce.
+  const { url: _url, ...data } = toClerkInvitation(row, now, '')
+  return { id: newId('msg', now), kind: 'webhook', topic: type, payload: { data, object: 'event', type, timestamp: now, instance_id: instance.id } }
+}
+
+/**
+ * The reminder mark an invitation emailed at `now` gets: none (a reminder is due again) when
+ * the reminder window has not opened yet; otherwise this email stands for the reminder.
+ */
+const remindedAtFor = (instance: Instance, expiresAt: number, now: number) =>
+  expiresAt - instance.remindBeforeExpiryDays * DAY_MS > now ? null : now
+
 interface ValidInvitation {
   emailAddress: string
   publicMetadata: Record<string, unknown>
@@ -54,15 +69,7 @@ export function createInvitationService({ db, clock, store, tickets, allowedRedi
 
   /** What the change must send: the webhook event always, the email only when asked. */
   function outboxFor(type: string, instance: Instance, row: InvitationRow, now: number, email?: { templateSlug: string }): OutboxItem[] {
-    // The event's Invitation omits `url`: it carries the ticket, and the database must not.
-    // Delivery derives it again from the invitation's nonce.
-    const { url: _url, ...data } = toClerkInvitation(row, now, '')
-    const items: OutboxItem[] = [{
-      id: newId('msg', now),
-      kind: 'webhook',
-      topic: type,
-      payload: { data, object: 'event', type, timestamp: now, instance_id: instance.id },
-    }]
+    const items: OutboxItem[] = [invitationEvent(type, instance, row, now)]
     if (email) {
       items.push({
         id: newId('msg', now),
@@ -183,10 +190,11 @@ export function createInvitationService({ db, clock, store, tickets, allowedRedi
           .filter((item) => item.kind === 'email')
         let row: InvitationRow | null = null
         if (current.status === 'pending' && current.expires_at > now) {
-          row = await store.requeue(tx, instance.id, id, now, queuedAt, email(current))
+          row = await store.requeue(tx, instance.id, id, now, queuedAt, email(current), remindedAtFor(instance, current.expires_at, now))
         } else if (current.status === 'pending') {
           const ticket = tickets.issue(id)
-          row = await store.reissue(tx, instance.id, id, now, queuedAt, ticket, now + (body.expires_in_days ?? 30) * DAY_MS, email(current))
+          const expiresAt = now + (body.expires_in_days ?? 30) * DAY_MS
+          row = await store.reissue(tx, instance.id, id, now, queuedAt, ticket, expiresAt, email(current), remindedAtFor(instance, expiresAt, now))
         }
         if (row) return row
         // Revoked or accepted, now or (a race) since it was read.

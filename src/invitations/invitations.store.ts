@@ -1,4 +1,5 @@
 import { escapeLike, type Queryable } from '../platform/db/db.js'
+import { DAY_MS } from '../platform/clock.js'
 import type { InvitationRow, InvitationStatus } from './invitations.schemas.js'
 import { outboxCte, type OutboxItem } from '../platform/outbox/outbox.store.js'
 
@@ -43,6 +44,19 @@ function statusClause(status: InvitationStatus | null, now: number, params: unkn
   }
 }
 
+
+/** A row the sweep marked, with its instance's clock offset (the time its event is stamped with). */
+export type SweptRow<T> = T & { clock_offset_ms: number }
+
+/**
+ * When the invitation `d` of instance `di` is due a reminder, at wall time $1 ($3 = one day):
+ * inside the reminder window and still unexpired, and created before the window opened (an
+ * invitation sent inside it was just emailed). Shared with organization invitations.
+ */
+export const REMINDER_DUE = `d.status = 'pending' and d.reminded_at is null and d.notify and di.remind_before_expiry_days > 0
+  and d.expires_at > $1 + di.clock_offset_ms
+  and d.expires_at - di.remind_before_expiry_days * $3::bigint <= $1 + di.clock_offset_ms
+  and d.created_at < d.expires_at - di.remind_before_expiry_days * $3::bigint`
 
 export function createInvitationStore() {
   return {
@@ -145,36 +159,72 @@ export function createInvitationStore() {
     /**
      * Queues outbox rows (due at `queuedAt`, wall time) for a pending, unexpired invitation (a resend), holding its row until
      * commit so that a concurrent revoke or accept cannot slip in between; null when it is not.
+     * `remindedAt` replaces the reminder mark (null: a reminder is due again).
      */
-    async requeue(q: Queryable, instanceId: string, id: string, now: number, queuedAt: number, outbox: OutboxItem[]): Promise<InvitationRow | null> {
+    async requeue(q: Queryable, instanceId: string, id: string, now: number, queuedAt: number, outbox: OutboxItem[], remindedAt: number | null): Promise<InvitationRow | null> {
       const rows = await q.query<InvitationRow>(`
         with inv as (
-          select * from invitations
+          update invitations set reminded_at = $6
           where id = $1 and instance_id = $2 and status = 'pending' and expires_at > $3
-          for update
+          returning *
         ),
         ${outboxCte('$4', '$5')}
         select * from inv`,
-      [id, instanceId, now, queuedAt, JSON.stringify(outbox)])
+      [id, instanceId, now, queuedAt, JSON.stringify(outbox), remindedAt])
       return rows[0] ?? null
     },
 
     /**
      * Re-issues an expired invitation: a new nonce and ticket hash (every earlier link stops
      * matching) and a new expiry, with its outbox rows. Guarded: only a pending invitation past
-     * its expiry changes; null means it was not.
+     * its expiry changes; null means it was not. The new expiry is announced and reminded of
+     * like a first one (`remindedAt` as in requeue).
      */
-    async reissue(q: Queryable, instanceId: string, id: string, now: number, queuedAt: number, ticket: { nonce: string; hash: string }, expiresAt: number, outbox: OutboxItem[]): Promise<InvitationRow | null> {
+    async reissue(q: Queryable, instanceId: string, id: string, now: number, queuedAt: number, ticket: { nonce: string; hash: string }, expiresAt: number, outbox: OutboxItem[], remindedAt: number | null): Promise<InvitationRow | null> {
       const rows = await q.query<InvitationRow>(`
         with inv as (
-          update invitations set ticket_nonce = $4, ticket_hash = $5, expires_at = $6, updated_at = $3
+          update invitations set ticket_nonce = $4, ticket_hash = $5, expires_at = $6, updated_at = $3, expired_event_at = null, reminded_at = $9
           where id = $1 and instance_id = $2 and status = 'pending' and expires_at <= $3
           returning *
         ),
         ${outboxCte('$7', '$8')}
         select * from inv`,
-      [id, instanceId, now, ticket.nonce, ticket.hash, expiresAt, queuedAt, JSON.stringify(outbox)])
+      [id, instanceId, now, ticket.nonce, ticket.hash, expiresAt, queuedAt, JSON.stringify(outbox), remindedAt])
       return rows[0] ?? null
+    },
+
+    /**
+     * Marks up to `limit` pending invitations past their expiry (on their instance's clock:
+     * wall time `now` plus its offset) whose expiry was not announced yet. Guarded and SKIP
+     * LOCKED: of two processes sweeping at once, each row goes to exactly one.
+     */
+    async markExpired(q: Queryable, now: number, limit: number): Promise<SweptRow<InvitationRow>[]> {
+      return q.query<SweptRow<InvitationRow>>(`
+        update invitations i set expired_event_at = $1 + inst.clock_offset_ms
+        from instances inst
+        where inst.id = i.instance_id and i.status = 'pending' and i.expired_event_at is null and i.id in (
+          select d.id from invitations d join instances di on di.id = d.instance_id
+          where d.status = 'pending' and d.expired_event_at is null and d.expires_at <= $1 + di.clock_offset_ms
+          order by d.expires_at limit $2 for update of d skip locked)
+        returning i.*, inst.clock_offset_ms`,
+      [now, limit])
+    },
+
+    /**
+     * Marks up to `limit` pending, unexpired invitations whose reminder is due: their instance
+     * reminds `remind_before_expiry_days` before expiry, that moment has come, the invitation
+     * was emailed (notify) before it, and no reminder went yet. Guarded like markExpired.
+     */
+    async markReminded(q: Queryable, now: number, limit: number): Promise<SweptRow<InvitationRow>[]> {
+      return q.query<SweptRow<InvitationRow>>(`
+        update invitations i set reminded_at = $1 + inst.clock_offset_ms
+        from instances inst
+        where inst.id = i.instance_id and i.status = 'pending' and i.reminded_at is null and i.id in (
+          select d.id from invitations d join instances di on di.id = d.instance_id
+          where ${REMINDER_DUE}
+          order by d.expires_at limit $2 for update of d skip locked)
+        returning i.*, inst.clock_offset_ms`,
+      [now, limit, DAY_MS])
     },
 
     /**

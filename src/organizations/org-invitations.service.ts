@@ -35,7 +35,7 @@ export interface CreateOrgInvitationOptions {
 
 export type OrgInvitationEventType =
   | 'organizationInvitation.created' | 'organizationInvitation.accepted'
-  | 'organizationInvitation.revoked' | 'organizationInvitation.declined'
+  | 'organizationInvitation.revoked' | 'organizationInvitation.declined' | 'organizationInvitation.expired'
 
 interface ValidOrgInvitation {
   emailAddress: string

@@ -1,6 +1,8 @@
 import { escapeLike, type Queryable } from '../platform/db/db.js'
 import type { OrgInvitationRow, OrgInvitationStatus, OrgInvitationView } from './org-invitations.schemas.js'
 import { outboxCte, type OutboxItem } from '../platform/outbox/outbox.store.js'
+import { DAY_MS } from '../platform/clock.js'
+import { REMINDER_DUE, type SweptRow } from '../invitations/invitations.store.js'
 
 /** An invitation about to be inserted: its row, less what the insert sets. */
 export type NewOrgInvitation = Omit<OrgInvitationRow, 'status' | 'accepted_by_user_id' | 'updated_at'>
@@ -215,6 +217,35 @@ export function createOrgInvitationStore() {
         select * from inv`,
       [id, instanceId, ticketHash, userId, now, queuedAt, JSON.stringify(outbox)])
       return rows[0] ?? null
+    },
+
+    /** As the invitations store's markExpired, answering the marked invitations as read elsewhere. */
+    async markExpired(q: Queryable, now: number, limit: number): Promise<SweptRow<OrgInvitationView>[]> {
+      return q.query<SweptRow<OrgInvitationView>>(`
+        with swept as (
+          update organization_invitations i set expired_event_at = $1 + inst.clock_offset_ms
+          from instances inst
+          where inst.id = i.instance_id and i.status = 'pending' and i.expired_event_at is null and i.id in (
+            select d.id from organization_invitations d join instances di on di.id = d.instance_id
+            where d.status = 'pending' and d.expired_event_at is null and d.expires_at <= $1 + di.clock_offset_ms
+            order by d.expires_at limit $2 for update of d skip locked)
+          returning i.id, inst.clock_offset_ms
+        )
+        select v.*, swept.clock_offset_ms from (${VIEW}) v join swept on swept.id = v.id`,
+      [now, limit])
+    },
+
+    /** As the invitations store's markReminded. */
+    async markReminded(q: Queryable, now: number, limit: number): Promise<SweptRow<OrgInvitationRow>[]> {
+      return q.query<SweptRow<OrgInvitationRow>>(`
+        update organization_invitations i set reminded_at = $1 + inst.clock_offset_ms
+        from instances inst
+        where inst.id = i.instance_id and i.status = 'pending' and i.reminded_at is null and i.id in (
+          select d.id from organization_invitations d join instances di on di.id = d.instance_id
+          where ${REMINDER_DUE}
+          order by d.expires_at limit $2 for update of d skip locked)
+        returning i.*, inst.clock_offset_ms`,
+      [now, limit, DAY_MS])
     },
 
     /** Marks a pending, unexpired invitation declined, with its outbox rows; null when it was not. */

@@ -1,9 +1,10 @@
 import { Type, type Static } from 'typebox'
 
-/** The README's event types: the reference spec's, plus Foyer's `invitation.*`, `organizationInvitation.declined` and `organizationSuggestion.accepted`. */
+/** The README's event types: the reference spec's, plus Foyer's `invitation.*`, `organizationInvitation.declined` and `.expired`, and `organizationSuggestion.accepted`. */
 export const EVENT_TYPES = [
-  'invitation.created', 'invitation.accepted', 'invitation.revoked',
+  'invitation.created', 'invitation.accepted', 'invitation.revoked', 'invitation.expired',
   'organizationInvitation.created', 'organizationInvitation.accepted', 'organizationInvitation.revoked', 'organizationInvitation.declined',
+  'organizationInvitation.expired',
   'user.created', 'user.updated', 'user.deleted',
   'session.created', 'session.ended', 'session.revoked',
   'organization.created', 'organization.updated', 'organization.deleted',

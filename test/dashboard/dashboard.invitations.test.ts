@@ -145,6 +145,24 @@ forEachDatabase('dashboard invitations', (engine) => {
     assert.equal((await d.op.get(detailPath)).statusCode, 404)
   })
 
+  it('the detail page\'s email history shows the reminder the instance\'s setting sent', async (t) => {
+    const d = await dashboardApp(engine)
+    t.after(() => d.t.close())
+    assert.equal((await client(d.t.app, d.secretKey).patch('/v1/instance', { remind_before_expiry_days: 2 })).status, 200)
+    assert.equal((await invite(d, { emails: 'rae@example.com', expires_in_days: '5' })).statusCode, 303)
+    const [inv] = await d.t.db.query<{ id: string }>(`select id from invitations where email_address = 'rae@example.com'`)
+    // The instance's test clock: the sweep judges each invitation on its own instance's time
+    // (and the operator's session, on the server's, does not run out).
+    assert.equal((await client(d.t.app, d.secretKey).post('/v1/testing/clock', { advance_ms: 3 * DAY_MS })).status, 200)
+    await d.t.expirySweep.runOnce()
+    await d.t.outboxWorker.drain()
+    const detail = await d.op.get(`${invitationsOf(d)}/${inv!.id}`)
+    assert.equal(detail.statusCode, 200)
+    assert.match(textOf(detail.body), /Email delivery .* invitation_reminder rae@example\.com sent/)
+    assert.match(textOf(detail.body), /Email delivery .* invitation rae@example\.com sent/)
+    assert.equal([...detail.body.matchAll(/status-sent/g)].length, 2, 'the invitation and its reminder, both sent')
+  })
+
   it('refuses every POST without a valid CSRF token with 403, changing nothing', async (t) => {
     const d = await dashboardApp(engine)
     t.after(() => d.t.close())

@@ -28,6 +28,7 @@ forEachDatabase('dashboard settings', (engine) => {
     assert.equal(fields['rate_limits.create_invitation'], '100')
     assert.equal(fields['user_lockout.max_attempts'], '100')
     assert.equal(fields['user_lockout.duration_in_minutes'], '60')
+    assert.equal(fields.remind_before_expiry_days, '0')
     assert.match(page.body, /<option value="on" selected>On<\/option>/)
     assert.equal(fields.home_url, '')
     assert.match(page.body, /<option value="public" selected>/)
@@ -36,6 +37,7 @@ forEachDatabase('dashboard settings', (engine) => {
       application_name: 'Acme Rockets', sign_up_mode: 'waitlist', home_url: `${APP_ORIGIN}/home`, after_sign_up_url: `${APP_ORIGIN}/welcome`,
       'rate_limits.create_invitation': '7', 'rate_limits.create_organization_invitation_bulk': '0',
       'user_lockout.enabled': 'off', 'user_lockout.max_attempts': '5', 'user_lockout.duration_in_minutes': '30',
+      remind_before_expiry_days: '3',
     })
     assert.equal(res.statusCode, 303, res.body)
     assert.equal(res.headers.location, `${settingsOf(d)}?notice=saved`)
@@ -49,6 +51,8 @@ forEachDatabase('dashboard settings', (engine) => {
     assert.equal(api.after_sign_up_url, `${APP_ORIGIN}/welcome`)
     assert.deepEqual(api.rate_limits, { create_invitation: 7, create_invitation_bulk: 25, create_organization_invitation: 250, create_organization_invitation_bulk: 0 })
     assert.deepEqual(api.user_lockout, { enabled: false, max_attempts: 5, duration_in_minutes: 30 })
+    assert.equal(api.remind_before_expiry_days, 3)
+    assert.equal(formFields(after.body, settingsOf(d)).remind_before_expiry_days, '3')
     assert.match(after.body, /<option value="off" selected>Off<\/option>/)
 
     // Blank URLs clear them.
@@ -89,6 +93,9 @@ forEachDatabase('dashboard settings', (engine) => {
       [{ 'user_lockout.max_attempts': '0' }, 'user_lockout.max_attempts', /Wrong passwords before locking must be >= 1/],
       [{ 'user_lockout.duration_in_minutes': 'soon' }, 'user_lockout.duration_in_minutes', /Lock duration must be integer/],
       [{ 'user_lockout.enabled': 'maybe' }, 'user_lockout.enabled', /Lockout must be boolean/],
+      [{ remind_before_expiry_days: '-1' }, 'remind_before_expiry_days', /Reminder before expiry must be >= 0/],
+      [{ remind_before_expiry_days: '400' }, 'remind_before_expiry_days', /Reminder before expiry must be <= 365/],
+      [{ remind_before_expiry_days: '1.5' }, 'remind_before_expiry_days', /Reminder before expiry must be integer/],
     ]
     for (const [changes, param, message] of cases) {
       const res = await save(d, { application_name: 'Typed name', ...changes })

@@ -151,7 +151,7 @@ forEachDatabase('invitation emails over SMTP', (engine) => {
     it('lists every template and answers 404 for an unknown slug', async () => {
       const api = await newApi()
       const list = await api.get('/v1/email_templates')
-      assert.deepEqual(list.body.map((tpl: { slug: string }) => tpl.slug), ['invitation', 'waitlist_invitation', 'organization_invitation', 'verification_code', 'affiliation_code'])
+      assert.deepEqual(list.body.map((tpl: { slug: string }) => tpl.slug), ['invitation', 'waitlist_invitation', 'organization_invitation', 'invitation_reminder', 'organization_invitation_reminder', 'verification_code', 'affiliation_code'])
       assert.match(list.body[2].subject, /inviter_name/)
       assert.equal((await api.get('/v1/email_templates/nope')).status, 404)
       assert.equal((await api.put('/v1/email_templates/nope', { subject: 'x' })).status, 404)

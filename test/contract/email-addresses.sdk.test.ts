@@ -60,7 +60,7 @@ forEachDatabase('@clerk/backend email addresses', (engine) => {
       assert.deepEqual(found.data.map((u) => u.id), [user.id])
     })
 
-    it('an address another user holds, in any case, is refused with 422 form_identifier_exists; a concurrent pair has one winner', async () => {
+    it('an address another user holds verified, in any case, is refused with 422 form_identifier_exists; a concurrent verified pair has one winner', async () => {
       const { clerk } = await newClerk()
       const taken = uniqueEmail('ea.taken')
       await clerk.users.createUser({ emailAddress: [taken] })
@@ -72,9 +72,10 @@ forEachDatabase('@clerk/backend email addresses', (engine) => {
 
       const contested = uniqueEmail('ea.race')
       const third = await clerk.users.createUser({ emailAddress: [uniqueEmail('ea.third')] })
+      // Unverified, an address reserves nothing (both may hold it); verified, it is one user's.
       const results = await Promise.allSettled([
-        clerk.emailAddresses.createEmailAddress({ userId: other.id, emailAddress: contested }),
-        clerk.emailAddresses.createEmailAddress({ userId: third.id, emailAddress: contested }),
+        clerk.emailAddresses.createEmailAddress({ userId: other.id, emailAddress: contested, verified: true }),
+        clerk.emailAddresses.createEmailAddress({ userId: third.id, emailAddress: contested, verified: true }),
       ])
       assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1)
       const lost = results.find((r) => r.status === 'rejected') as PromiseRejectedResult

@@ -14,6 +14,10 @@ export type RateLimits = Record<RateLimitName, number>
 export const DEFAULT_USER_LOCKOUT = { enabled: true, max_attempts: 100, duration_in_minutes: 60 }
 export type UserLockout = typeof DEFAULT_USER_LOCKOUT
 
+/** Usernames, as Clerk's `user_settings.attributes.username`: off unless enabled; `required` needs `enabled`. */
+export const DEFAULT_USERNAME_SETTINGS = { enabled: false, required: false }
+export type UsernameSettings = typeof DEFAULT_USERNAME_SETTINGS
+
 export const SIGN_UP_MODES = ['public', 'restricted', 'waitlist'] as const
 const SignUpMode = Type.Union([Type.Literal('public'), Type.Literal('restricted'), Type.Literal('waitlist')])
 
@@ -28,6 +32,7 @@ export interface InstanceRow {
   after_sign_up_url: string | null
   rate_limits: Partial<RateLimits>
   user_lockout: Partial<UserLockout>
+  username_settings: Partial<UsernameSettings>
   allowed_redirect_origins: string[]
   clock_offset_ms: number
   created_at: number
@@ -47,6 +52,7 @@ export interface Instance {
   afterSignUpUrl: string | null
   rateLimits: RateLimits
   userLockout: UserLockout
+  username: UsernameSettings
   /** Origins this instance allows on top of the server's (see redirectOriginsOf). */
   allowedRedirectOrigins: readonly string[]
   clockOffsetMs: number
@@ -66,6 +72,7 @@ export function toInstance(row: InstanceRow): Instance {
     afterSignUpUrl: row.after_sign_up_url,
     rateLimits: { ...DEFAULT_RATE_LIMITS, ...row.rate_limits },
     userLockout: { ...DEFAULT_USER_LOCKOUT, ...row.user_lockout },
+    username: { ...DEFAULT_USERNAME_SETTINGS, ...row.username_settings },
     allowedRedirectOrigins: row.allowed_redirect_origins ?? [],
     clockOffsetMs: row.clock_offset_ms,
     createdAt: row.created_at,
@@ -99,6 +106,11 @@ const UserLockoutSchema = Type.Object({
   duration_in_minutes: Type.Integer({ minimum: 1, maximum: 365 * 24 * 60, description: 'How long a lock lasts, automatic or through `POST /v1/users/{user_id}/lock`.' }),
 }, { additionalProperties: false })
 
+const UsernameSettingsSchema = Type.Object({
+  enabled: Type.Boolean({ description: 'Whether users have a username: set through the Backend API, given at sign-up, and usable to sign in in place of an email address.' }),
+  required: Type.Boolean({ description: 'Whether sign-up needs one (and the Backend API\'s user creation); implies `enabled`.' }),
+}, { additionalProperties: false })
+
 export const InstanceSettings = Type.Object({
   object: Type.Literal('instance'),
   id: Type.String(),
@@ -110,6 +122,7 @@ export const InstanceSettings = Type.Object({
   after_sign_up_url: Type.Union([Type.String(), Type.Null()]),
   rate_limits: RateLimitsSchema,
   user_lockout: UserLockoutSchema,
+  username: UsernameSettingsSchema,
   allowed_redirect_origins: Type.Array(Type.String(), { description: 'Origins this instance allows for redirect URLs and Frontend API callers, besides the server\'s.' }),
   server_redirect_origins: Type.Array(Type.String(), { description: 'Origins every instance allows (FOYER_ALLOWED_REDIRECT_ORIGINS); read-only.' }),
   jwt_public_key: Type.String({ description: 'The current session-token signing key as an SPKI PEM (RSA-2048), for `jwtKey` / CLERK_JWT_KEY; it changes when the key is rotated.' }),
@@ -125,6 +138,7 @@ export const UpdateInstanceBody = Type.Object({
   after_sign_up_url: Type.Optional(Type.Union([Type.String(), Type.Null()])),
   rate_limits: Type.Optional(Type.Partial(RateLimitsSchema, { additionalProperties: false })),
   user_lockout: Type.Optional(Type.Partial(UserLockoutSchema, { additionalProperties: false })),
+  username: Type.Optional(Type.Partial(UsernameSettingsSchema, { additionalProperties: false })),
   allowed_redirect_origins: Type.Optional(Type.Array(Type.String({ maxLength: 2048 }), {
     maxItems: MAX_INSTANCE_ORIGINS,
     description: 'Replaces the instance\'s own origins: exact (https://app.example.com) or any port (http://localhost:*).',
@@ -148,6 +162,7 @@ export function toInstanceSettings(i: Instance, serverOrigins: readonly string[]
     after_sign_up_url: i.afterSignUpUrl,
     rate_limits: i.rateLimits,
     user_lockout: i.userLockout,
+    username: i.username,
     allowed_redirect_origins: [...i.allowedRedirectOrigins],
     server_redirect_origins: [...serverOrigins],
     jwt_public_key: jwtPublicKey,

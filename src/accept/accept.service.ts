@@ -379,9 +379,9 @@ export function createAcceptService(deps: Deps) {
   }
 
   /**
-   * Signs in with email address (or username) and password; with a ticket (an application invitation to an address
-   * that has meanwhile got an account) it also accepts the invitation. Unknown address and
-   * wrong password take the same time.
+   * Signs in with email address (or username) and password; with a ticket (an application
+   * invitation to an address that has meanwhile got an account) it also accepts the
+   * invitation. Unknown identifier and wrong password take the same time.
    *
    * Throttled per account and, given `ip`, per client IP: past the limit, 429
    * `too_many_requests` with a Retry-After header, before any password is checked.

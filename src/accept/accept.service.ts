@@ -18,6 +18,7 @@ import { checkPassword, dummyHash, hashPassword, needsRehash, verifyPassword } f
 import { assertMaySignIn } from '../users/sign-in-gate.js'
 import type { RestrictionStore } from '../restrictions/restrictions.store.js'
 import { refuseBlocked } from '../restrictions/restrictions.service.js'
+import { isUsernameViolation, usernameExists, usernameParam } from '../users/usernames.js'
 import type { AcceptStore, SignInAttemptRow, SignUpAttemptRow, TicketSignUpRow } from './accept.store.js'
 import { isSignInToken, signInTokenHash } from '../sign-in-tokens/sign-in-tokens.service.js'
 import { signInTokenStore } from '../sign-in-tokens/sign-in-tokens.store.js'
@@ -223,13 +224,27 @@ export function createAcceptService(deps: Deps) {
    * caller names the instance it acts for, must be the ticket's (`ticket_invalid` otherwise).
    */
   async function signUpWithTicket(input: {
-    ticket: string; password: string; firstName?: string | null; lastName?: string | null; unsafeMetadata?: Record<string, unknown>
+    ticket: string; password: string; firstName?: string | null; lastName?: string | null; username?: string | null; unsafeMetadata?: Record<string, unknown>
     emailAddress?: string | null; instanceId?: string | null
   }): Promise<SignedIn & Accepted> {
     const state = usableOrThrow(await resolveTicket(input.ticket))
     checkTicketSignUp(state, input)
-    return createTicketUser(state, tickets.hash(input.ticket), input)
+    return createTicketUser(state, tickets.hash(input.ticket), { ...input, username: await freeUsername(state.instance, input.username, true) })
   }
+
+  /**
+   * The username a sign-up gives (see usernameParam), checked as the user's would be and not
+   * taken yet; `creating` when the user is created now (a required one must be given then).
+   */
+  async function freeUsername(instance: Instance, value: string | null | undefined, creating: boolean): Promise<string | null> {
+    const username = usernameParam(instance, value, creating) ?? null
+    if (username !== null && await users.findByUsername(db, instance.id, username)) throw usernameExists(username)
+    return username
+  }
+
+  /** A unique violation at a sign-up's insert: the username's, or else the address's. */
+  const takenAtInsert = (err: unknown, username: string | null | undefined, param?: string) =>
+    username && isUsernameViolation(err) ? usernameExists(username) : identifierExists(param)
 
   /** What a ticket sign-up must meet before anything is kept: the instance named, the invited address, no account yet. */
   function checkTicketSignUp(state: Usable, input: { emailAddress?: string | null; instanceId?: string | null }) {
@@ -246,7 +261,7 @@ export function createAcceptService(deps: Deps) {
    * runs in the same transaction once they exist, and may refuse (undoing them all).
    */
   async function createTicketUser(state: Usable, ticketHash: string, input: {
-    password: string; firstName?: string | null; lastName?: string | null; unsafeMetadata?: Record<string, unknown>
+    password: string; firstName?: string | null; lastName?: string | null; username: string | null; unsafeMetadata?: Record<string, unknown>
   }, completing?: (tx: Queryable, created: { userId: string; sessionId: string }) => Promise<void>): Promise<SignedIn & Accepted> {
     checkPassword(input.password)
     const passwordHash = await hashPassword(input.password)
@@ -267,7 +282,7 @@ export function createAcceptService(deps: Deps) {
         if (!accepted.row) throw await refused()
         const user = await users.insert(tx, {
           id: userId, instanceId: instance.id, emailId: newId('idn', now), emailAddress: state.invitation.email_address, verification: 'ticket',
-          passwordHash, firstName: input.firstName ?? null, lastName: input.lastName ?? null,
+          passwordHash, firstName: input.firstName ?? null, lastName: input.lastName ?? null, username: input.username,
           // An application invitation's public metadata is the user's; an organization
           // invitation's is the membership's (below), as in Clerk.
           publicMetadata: state.target === 'application' ? state.invitation.public_metadata : {}, unsafeMetadata: input.unsafeMetadata ?? {}, lastSignInAt: now, now,
@@ -281,8 +296,8 @@ export function createAcceptService(deps: Deps) {
         return { instance, user, invitation: accepted.row!, membership, session }
       })
     } catch (err) {
-      // Someone signed up with this address between the check and the insert.
-      if (isUniqueViolation(err)) throw identifierExists('ticket')
+      // Someone signed up with this address (or username) between the check and the insert.
+      if (isUniqueViolation(err)) throw takenAtInsert(err, input.username, 'ticket')
       throw err
     }
   }
@@ -298,14 +313,15 @@ export function createAcceptService(deps: Deps) {
    */
   async function startTicketSignUp(input: {
     ticket: string; browserSecret: string; emailAddress?: string | null; instanceId?: string | null
-    firstName?: string | null; lastName?: string | null; unsafeMetadata?: Record<string, unknown>
+    firstName?: string | null; lastName?: string | null; username?: string | null; unsafeMetadata?: Record<string, unknown>
   }): Promise<{ attempt: TicketSignUpRow; invitation: TicketInvitation }> {
     const state = usableOrThrow(await resolveTicket(input.ticket))
     checkTicketSignUp(state, input)
+    const username = await freeUsername(state.instance, input.username, false)
     const now = clock.now(state.instance)
     const attempt = {
       id: newId('sua', now), instance_id: state.instance.id, ticket_hash: tickets.hash(input.ticket), browser_hash: sha256(input.browserSecret),
-      email_address: state.invitation.email_address, first_name: input.firstName ?? null, last_name: input.lastName ?? null,
+      email_address: state.invitation.email_address, first_name: input.firstName ?? null, last_name: input.lastName ?? null, username,
       unsafe_metadata: input.unsafeMetadata ?? {}, abandon_at: now + TICKET_SIGN_UP_TTL_MS, created_at: now,
     }
     await store.insertTicketSignUp(db, attempt)
@@ -323,7 +339,7 @@ export function createAcceptService(deps: Deps) {
    */
   async function completeTicketSignUp(input: {
     attemptId: string; browserSecret: string | null; instanceId?: string | null; password?: string | null; emailAddress?: string | null
-    firstName?: string | null; lastName?: string | null; unsafeMetadata?: Record<string, unknown>
+    firstName?: string | null; lastName?: string | null; username?: string | null; unsafeMetadata?: Record<string, unknown>
   }): Promise<{ attempt: TicketSignUpRow; invitation: TicketInvitation; signedIn: (SignedIn & Accepted) | null }> {
     const codeSignUp = await store.findSignUpAttempt(db, input.attemptId)
     if (codeSignUp && (!input.instanceId || input.instanceId === codeSignUp.instance_id)) {
@@ -346,6 +362,7 @@ export function createAcceptService(deps: Deps) {
     checkTicketSignUp(state, input)
     const change = {
       firstName: input.firstName ?? found.first_name, lastName: input.lastName ?? found.last_name, unsafeMetadata: input.unsafeMetadata ?? found.unsafe_metadata,
+      username: await freeUsername(state.instance, input.username === undefined ? found.username : input.username, input.password != null),
     }
     const alreadyDone = () => paramError(400, 'ticket_invalid', 'ticket', 'is invalid', 'This sign-up was completed meanwhile: its invitation has been used.')
     if (input.password == null) {
@@ -362,9 +379,9 @@ export function createAcceptService(deps: Deps) {
   }
 
   /**
-   * Signs in with email and password; with a ticket (an application invitation to an address
-   * that has meanwhile got an account) it also accepts the invitation. Unknown address and
-   * wrong password take the same time.
+   * Signs in with email address (or username) and password; with a ticket (an application
+   * invitation to an address that has meanwhile got an account) it also accepts the
+   * invitation. Unknown identifier and wrong password take the same time.
    *
    * Throttled per account and, given `ip`, per client IP: past the limit, 429
    * `too_many_requests` with a Retry-After header, before any password is checked.
@@ -374,14 +391,17 @@ export function createAcceptService(deps: Deps) {
     completing?: (tx: Queryable, sessionId: string) => Promise<void>
   }): Promise<SignedIn & Partial<Accepted>> {
     const { instance } = input
-    const email = input.identifier.trim().toLowerCase()
-    const attempt = await throttle.begin({ instanceId: instance.id, identifier: email, ip: input.ip })
-    // Clerk signs a person in by any of their verified addresses; an unverified one proves nothing.
-    const user = await users.findByVerifiedEmail(db, instance.id, email)
+    const identifier = input.identifier.trim().toLowerCase()
+    const attempt = await throttle.begin({ instanceId: instance.id, identifier, ip: input.ip })
+    // Clerk signs a person in by any of their verified addresses (an unverified one proves
+    // nothing), or by their username where the instance has usernames: one never holds an @.
+    const user = instance.username.enabled && !identifier.includes('@')
+      ? await users.findByUsername(db, instance.id, identifier)
+      : await users.findByVerifiedEmail(db, instance.id, identifier)
     // Refused before the password is compared: guesses at a locked account learn nothing.
     if (user) assertMaySignIn(user, clock.now(instance))
     const ok = await verifyPassword(input.password, user?.password_hash ?? dummyHash())
-    if (!user) throw paramError(422, 'form_identifier_not_found', 'identifier', 'Couldn\'t find your account.', 'No account has this email address.')
+    if (!user) throw paramError(422, 'form_identifier_not_found', 'identifier', 'Couldn\'t find your account.', 'No account has this identifier.')
     if (!ok) {
       const now = clock.now(instance)
       const { enabled, max_attempts, duration_in_minutes } = instance.userLockout
@@ -563,7 +583,9 @@ export function createAcceptService(deps: Deps) {
    * At most CODE_EMAILS_PER_WINDOW code emails per address and hour: past that, 429
    * `too_many_requests` with Retry-After, and nothing is queued.
    */
-  async function startSignUp(input: { instance: Instance; emailAddress: string; password: string; firstName?: string | null; lastName?: string | null; unsafeMetadata?: Record<string, unknown> }): Promise<{ attemptId: string; emailAddress: string }> {
+  async function startSignUp(input: {
+    instance: Instance; emailAddress: string; password: string; firstName?: string | null; lastName?: string | null; username?: string | null; unsafeMetadata?: Record<string, unknown>
+  }): Promise<{ attemptId: string; emailAddress: string }> {
     const { instance } = input
     // In restricted mode, an address on the allowlist needs no invitation.
     const allowed = instance.signUpMode === 'public'
@@ -578,6 +600,7 @@ export function createAcceptService(deps: Deps) {
     await refuseBlocked(db, deps.restrictions, instance.id, email, 403)
     checkPassword(input.password)
     if (await users.findByEmail(db, instance.id, email)) throw identifierExists()
+    const username = await freeUsername(instance, input.username, true)
     const now = clock.now(instance)
     // Each attempt allows a few guesses of its code; without a cap per address, starting
     // attempt after attempt would make guessing one a matter of patience, and would let
@@ -588,7 +611,7 @@ export function createAcceptService(deps: Deps) {
     }
     const attempt = {
       id: newId('sua', now), instance_id: instance.id, email_address: email, mailbox: mailboxOf(email), password_hash: await hashPassword(input.password),
-      first_name: input.firstName ?? null, last_name: input.lastName ?? null, unsafe_metadata: input.unsafeMetadata ?? {},
+      first_name: input.firstName ?? null, last_name: input.lastName ?? null, username, unsafe_metadata: input.unsafeMetadata ?? {},
       code_nonce: newNonce(), code_expires_at: now + CODE_TTL_MS, created_at: now,
     }
     await db.transaction(async (tx) => {
@@ -677,7 +700,7 @@ export function createAcceptService(deps: Deps) {
         }
         const user = await users.insert(tx, {
           id: userId, instanceId: instance.id, emailId: newId('idn', now), emailAddress: attempt.email_address, verification: 'email_code',
-          passwordHash: attempt.password_hash, firstName: attempt.first_name, lastName: attempt.last_name, unsafeMetadata: attempt.unsafe_metadata, lastSignInAt: now, now,
+          passwordHash: attempt.password_hash, firstName: attempt.first_name, lastName: attempt.last_name, username: attempt.username, unsafeMetadata: attempt.unsafe_metadata, lastSignInAt: now, now,
         })
         await deps.outbox.enqueue(tx, [queuedUserEvent(userCreatedEvent(user, instance, now), clock.now())], clock.now())
         await deps.onUserCreated?.(tx, instance, { id: user.id, emailAddress: attempt.email_address })
@@ -685,7 +708,7 @@ export function createAcceptService(deps: Deps) {
         return { instance, user, attempt: completed, session: await startSession(tx, instance, user) }
       })
     } catch (err) {
-      if (isUniqueViolation(err)) throw identifierExists()
+      if (isUniqueViolation(err)) throw takenAtInsert(err, attempt.username)
       throw err
     }
   }

@@ -27,6 +27,8 @@ export interface SignUpAttemptRow {
   password_hash: string
   first_name: string | null
   last_name: string | null
+  /** Lower-cased; the user's once created. */
+  username: string | null
   unsafe_metadata: Record<string, unknown>
   code_nonce: string
   code_expires_at: number
@@ -46,6 +48,7 @@ export interface TicketSignUpRow {
   email_address: string
   first_name: string | null
   last_name: string | null
+  username: string | null
   unsafe_metadata: Record<string, unknown>
   status: 'pending' | 'complete'
   created_user_id: string | null
@@ -53,6 +56,14 @@ export interface TicketSignUpRow {
   abandon_at: number
   created_at: number
   updated_at: number
+}
+
+/** What a pending ticket sign-up will give its user. */
+export interface TicketSignUpChange {
+  firstName: string | null
+  lastName: string | null
+  username: string | null
+  unsafeMetadata: Record<string, unknown>
 }
 
 /** A sign-in waiting for its first factor (migration 017). */
@@ -114,10 +125,10 @@ export function createAcceptStore() {
     async insertSignUpAttempt(q: Queryable, a: Omit<SignUpAttemptRow, 'failed_attempts' | 'status' | 'created_user_id' | 'updated_at'>): Promise<void> {
       await q.query(`
         insert into sign_up_attempts (id, instance_id, email_address, password_hash, first_name, last_name, code_nonce,
-                                      code_expires_at, created_at, updated_at, unsafe_metadata, mailbox)
-        values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10::jsonb, $11)`,
+                                      code_expires_at, created_at, updated_at, unsafe_metadata, mailbox, username)
+        values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10::jsonb, $11, $12)`,
       [a.id, a.instance_id, a.email_address, a.password_hash, a.first_name, a.last_name, a.code_nonce, a.code_expires_at, a.created_at,
-        JSON.stringify(a.unsafe_metadata), a.mailbox])
+        JSON.stringify(a.unsafe_metadata), a.mailbox, a.username])
     },
 
     async findSignUpAttempt(q: Queryable, id: string): Promise<SignUpAttemptRow | null> {
@@ -194,10 +205,10 @@ export function createAcceptStore() {
 
     async insertTicketSignUp(q: Queryable, row: Omit<TicketSignUpRow, 'status' | 'created_user_id' | 'created_session_id' | 'updated_at'>): Promise<void> {
       await q.query(`
-        insert into ticket_sign_ups (id, instance_id, ticket_hash, browser_hash, email_address, first_name, last_name, unsafe_metadata, abandon_at, created_at, updated_at)
-        values ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $10)`,
+        insert into ticket_sign_ups (id, instance_id, ticket_hash, browser_hash, email_address, first_name, last_name, unsafe_metadata, abandon_at, created_at, updated_at, username)
+        values ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $10, $11)`,
       [row.id, row.instance_id, row.ticket_hash, row.browser_hash, row.email_address, row.first_name, row.last_name, JSON.stringify(row.unsafe_metadata),
-        row.abandon_at, row.created_at])
+        row.abandon_at, row.created_at, row.username])
     },
 
     async findTicketSignUp(q: Queryable, id: string): Promise<TicketSignUpRow | null> {
@@ -206,20 +217,20 @@ export function createAcceptStore() {
     },
 
     /** Changes what a pending ticket sign-up will give its user; null once it is no longer pending. */
-    async updateTicketSignUp(q: Queryable, id: string, change: { firstName: string | null; lastName: string | null; unsafeMetadata: Record<string, unknown> }, now: number): Promise<TicketSignUpRow | null> {
+    async updateTicketSignUp(q: Queryable, id: string, change: TicketSignUpChange, now: number): Promise<TicketSignUpRow | null> {
       const rows = await q.query<TicketSignUpRow>(`
-        update ticket_sign_ups set first_name = $2, last_name = $3, unsafe_metadata = $4::jsonb, updated_at = $5
+        update ticket_sign_ups set first_name = $2, last_name = $3, unsafe_metadata = $4::jsonb, updated_at = $5, username = $6
         where id = $1 and status = 'pending' returning *`,
-      [id, change.firstName, change.lastName, JSON.stringify(change.unsafeMetadata), now])
+      [id, change.firstName, change.lastName, JSON.stringify(change.unsafeMetadata), now, change.username])
       return rows[0] ?? null
     },
 
     /** Guarded: a pending ticket sign-up completes once; null for every other try. */
-    async completeTicketSignUp(q: Queryable, id: string, done: { userId: string; sessionId: string; firstName: string | null; lastName: string | null; unsafeMetadata: Record<string, unknown> }, now: number): Promise<TicketSignUpRow | null> {
+    async completeTicketSignUp(q: Queryable, id: string, done: TicketSignUpChange & { userId: string; sessionId: string }, now: number): Promise<TicketSignUpRow | null> {
       const rows = await q.query<TicketSignUpRow>(`
-        update ticket_sign_ups set status = 'complete', created_user_id = $2, created_session_id = $3, first_name = $4, last_name = $5, unsafe_metadata = $6::jsonb, updated_at = $7
+        update ticket_sign_ups set status = 'complete', created_user_id = $2, created_session_id = $3, first_name = $4, last_name = $5, unsafe_metadata = $6::jsonb, updated_at = $7, username = $8
         where id = $1 and status = 'pending' returning *`,
-      [id, done.userId, done.sessionId, done.firstName, done.lastName, JSON.stringify(done.unsafeMetadata), now])
+      [id, done.userId, done.sessionId, done.firstName, done.lastName, JSON.stringify(done.unsafeMetadata), now, done.username])
       return rows[0] ?? null
     },
 

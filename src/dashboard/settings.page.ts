@@ -17,6 +17,7 @@ const validateBody = new Ajv({ coerceTypes: false, useDefaults: false, removeAdd
 const FIELD_LABELS: Record<string, string> = {
   application_name: 'Application name',
   sign_up_mode: 'Sign-up mode',
+  username: 'Usernames',
   home_url: 'Home URL',
   after_sign_up_url: 'After sign-up URL',
   allowed_redirect_origins: 'Allowed redirect origins',
@@ -35,6 +36,7 @@ export function settingsValues(body: FormBody, current: SettingsValues): Setting
   return {
     applicationName: field(body, 'application_name') ?? current.applicationName,
     signUpMode: field(body, 'sign_up_mode') ?? current.signUpMode,
+    usernames: field(body, 'username') ?? current.usernames,
     homeUrl: field(body, 'home_url') ?? current.homeUrl,
     afterSignUpUrl: field(body, 'after_sign_up_url') ?? current.afterSignUpUrl,
     rateLimits: Object.fromEntries(RATE_LIMIT_NAMES.map((name) => [name, field(body, `rate_limits.${name}`) ?? current.rateLimits[name]])) as SettingsValues['rateLimits'],
@@ -64,6 +66,11 @@ export function updateBody(body: FormBody): Record<string, unknown> {
   if (name !== undefined) out.application_name = name
   const mode = field(body, 'sign_up_mode')
   if (mode !== undefined) out.sign_up_mode = mode
+  const usernames = field(body, 'username')
+  if (usernames !== undefined) {
+    out.username = usernames === 'off' ? { enabled: false, required: false }
+      : usernames === 'optional' || usernames === 'required' ? { enabled: true, required: usernames === 'required' } : usernames
+  }
   const home = field(body, 'home_url')
   if (home !== undefined) out.home_url = url(home)
   const afterSignUp = field(body, 'after_sign_up_url')
@@ -117,7 +124,7 @@ const NOTICES: Record<string, string> = {
 }
 
 /**
- * The instance's settings: application name, sign-up mode, home and after-sign-up URLs, rate
+ * The instance's settings: application name, sign-up mode, usernames, home and after-sign-up URLs, rate
  * limits and the instance's own allowed redirect origins, changed through the instance service
  * with PATCH /v1/instance's rules; and its secret keys: reveal, roll with a grace period,
  * delete. A key is shown only in the answer to a POST, never in a URL or a redirect. And the

@@ -9,6 +9,8 @@ import { csrfInput, errorBox, instancePath, invalidIf, noticeBox, when, type For
 export interface SettingsValues {
   applicationName: string
   signUpMode: string
+  /** `username`: 'off', 'optional' or 'required'. */
+  usernames: string
   homeUrl: string
   afterSignUpUrl: string
   rateLimits: Record<RateLimitName, string>
@@ -28,6 +30,12 @@ export const RATE_LIMIT_LABELS: Record<RateLimitName, string> = {
   create_organization_invitation_bulk: 'Bulk organization invitation requests',
 }
 
+export const USERNAME_CHOICES = {
+  off: 'Off — people sign up and in with their email address only.',
+  optional: 'Optional — people may choose a username, and sign in with it or their email address.',
+  required: 'Required — everyone signing up chooses a username, and may sign in with it.',
+}
+
 const MODE_TEXT: Record<string, string> = {
   public: 'Public — anyone can sign up.',
   restricted: 'Restricted — only people with an invitation can sign up.',
@@ -40,6 +48,7 @@ export function valuesOf(instance: Instance): SettingsValues {
   return {
     applicationName: instance.name,
     signUpMode: instance.signUpMode,
+    usernames: instance.username.required ? 'required' : instance.username.enabled ? 'optional' : 'off',
     homeUrl: instance.homeUrl ?? '',
     afterSignUpUrl: instance.afterSignUpUrl ?? '',
     rateLimits: Object.fromEntries(RATE_LIMIT_NAMES.map((name) => [name, String(instance.rateLimits[name])])) as Record<RateLimitName, string>,
@@ -107,6 +116,11 @@ ${errorBox(error)}
 <label for="sign_up_mode">Sign-up mode</label>
 <select id="sign_up_mode" name="sign_up_mode"${invalidIf(error, 'sign_up_mode')}>
 ${SIGN_UP_MODES.map((mode) => html`<option value="${mode}"${values.signUpMode === mode && raw(' selected')}>${MODE_TEXT[mode]}</option>\n`)}</select>
+</div>
+<div class="field">
+<label for="username">Usernames</label>
+<select id="username" name="username"${invalidIf(error, 'username')}>
+${Object.entries(USERNAME_CHOICES).map(([choice, text]) => html`<option value="${choice}"${values.usernames === choice && raw(' selected')}>${text}</option>\n`)}</select>
 </div>
 ${urlField('home_url', 'Home URL', 'Where people go after signing in; blank for Foyer\'s welcome page. On an allowed origin.', values.homeUrl)}
 ${urlField('after_sign_up_url', 'After sign-up URL', 'Where people go after signing up; blank for Foyer\'s welcome page. On an allowed origin.', values.afterSignUpUrl)}

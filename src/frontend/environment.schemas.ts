@@ -1,6 +1,7 @@
 import type { Instance } from '../instance/instance.schemas.js'
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../users/passwords.js'
 import { SIGN_IN_LIMITS } from '../accept/sign-in-throttle.js'
+import { USERNAME_MAX_LENGTH, USERNAME_MIN_LENGTH } from '../users/usernames.js'
 
 /** Where an instance's hosted pages and its application's pages are, as the Environment names them. */
 export interface EnvironmentUrls {
@@ -18,14 +19,16 @@ const on = (required: boolean) => ({ ...off, enabled: true, required })
  * Clerk's Environment (`GET /v1/environment`): what clerk-js learns of the instance when it
  * loads. The reference spec's object is strict, so every setting it requires is sent, and
  * every feature Foyer lacks is said to be off: social and enterprise sign-in, phone numbers,
- * usernames, Web3 wallets, passkeys, second factors, captcha, billing, API keys. What Foyer
- * has: an email address and a password, names, sign-up with a ticket (or an emailed code in
- * public mode), one session per browser, and organizations with verified domains. `lists`
- * says whether the allowlist and the blocklist are in force (Clerk's `restrictions`).
+ * Web3 wallets, passkeys, second factors, captcha, billing, API keys. What Foyer has: an
+ * email address and a password, names, a username where the instance enables it, sign-up
+ * with a ticket (or an emailed code in public mode), one session per browser, and
+ * organizations with verified domains. `lists` says whether the allowlist and the blocklist
+ * are in force (Clerk's `restrictions`).
  */
 export function toFapiEnvironment(instance: Instance, urls: EnvironmentUrls, lists = { allowlist: false, blocklist: false }) {
   const suffix = instance.id.slice(instance.id.indexOf('_') + 1)
   const home = instance.homeUrl ?? urls.welcome
+  const username = instance.username
   return {
     auth_config: {
       object: 'auth_config',
@@ -34,10 +37,10 @@ export function toFapiEnvironment(instance: Instance, urls: EnvironmentUrls, lis
       last_name: 'on',
       email_address: 'required',
       phone_number: 'off',
-      username: 'off',
+      username: username.required ? 'required' : username.enabled ? 'on' : 'off',
       password: 'required',
       identification_requirements: [['email_address']],
-      identification_strategies: ['email_address'],
+      identification_strategies: username.enabled ? ['email_address', 'username'] : ['email_address'],
       first_factors: ['password', 'ticket'],
       second_factors: [],
       email_address_verification_strategies: ['email_code'],
@@ -107,7 +110,8 @@ export function toFapiEnvironment(instance: Instance, urls: EnvironmentUrls, lis
       attributes: {
         email_address: { ...on(true), used_for_first_factor: true, verifications: ['email_code'], verify_at_sign_up: true },
         phone_number: off,
-        username: off,
+        // A username is an identifier to sign in with, beside the email address.
+        username: username.enabled ? { ...on(username.required), used_for_first_factor: true } : off,
         web3_wallet: off,
         first_name: on(false),
         last_name: on(false),
@@ -151,7 +155,10 @@ export function toFapiEnvironment(instance: Instance, urls: EnvironmentUrls, lis
         enforce_hibp_on_sign_in: false,
         allowed_special_characters: '',
       },
-      username_settings: { min_length: null, max_length: null, allow_extended_special_characters: false, allow_numeric_usernames: false },
+      username_settings: {
+        min_length: username.enabled ? USERNAME_MIN_LENGTH : null, max_length: username.enabled ? USERNAME_MAX_LENGTH : null,
+        allow_extended_special_characters: false, allow_numeric_usernames: false,
+      },
       actions: { delete_self: false, create_organization: false, create_organizations_limit: null },
       attack_protection: {
         // Foyer's sign-in throttle: this many failures per account in this many minutes.

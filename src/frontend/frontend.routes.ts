@@ -11,6 +11,8 @@ import { checkMetadataSize } from '../platform/validation.js'
 import { checkInput, refuseForbiddenKeys } from '../platform/http.js'
 import type { RequestLimits } from '../platform/rate-limit.js'
 import { useFrontendConventions } from './frontend.conventions.js'
+import { usernameParam } from '../users/usernames.js'
+import { DEFAULT_USERNAME_SETTINGS } from '../instance/instance.schemas.js'
 import { clientFactsOf } from './client-facts.js'
 import {
   AttemptVerificationBody, CreateSignInBody, PrepareVerificationBody, CreateSignUpBody, InstanceQuery, SessionParams, SessionTokenBody, SignInFactorBody, SignInParams, SignUpParams,
@@ -38,11 +40,12 @@ const missing = (param: string) => paramError(422, 'form_param_missing', param, 
 /** A strategy Foyer does not have (social, phone, Web3, passkeys, enterprise SSO…), named in the answer. */
 const unsupported = (strategy: string, allowed: string) =>
   paramError(422, 'form_param_value_invalid', 'strategy', 'is invalid', `Foyer does not support the ${strategy.slice(0, 100)} strategy: strategy must be one of: ${allowed}.`)
-/** Identifiers Foyer accounts do not have: an account has email addresses only. */
-const OTHER_IDENTIFIERS = ['username', 'phone_number', 'web3_wallet'] as const
+/** Identifiers Foyer accounts do not have (a username is the instance's to allow, see usernameParam). */
+const OTHER_IDENTIFIERS = ['phone_number', 'web3_wallet'] as const
+const NO_USERNAMES = { username: DEFAULT_USERNAME_SETTINGS }
 function refuseOtherIdentifiers(body: Partial<Record<(typeof OTHER_IDENTIFIERS)[number], string | null>>) {
   for (const param of OTHER_IDENTIFIERS) {
-    if (body[param] != null) throw paramError(422, 'form_param_unknown', param, 'is unknown', `Foyer accounts have email addresses only: ${param} is not supported.`)
+    if (body[param] != null) throw paramError(422, 'form_param_unknown', param, 'is unknown', `Foyer accounts have no ${param}: it is not supported.`)
   }
 }
 
@@ -201,6 +204,9 @@ export const frontendRoutes = (deps: Deps): FastifyPluginAsyncTypebox => async (
     await refuseSignedIn(request)
     const body = request.body
     refuseOtherIdentifiers(body)
+    // Refused first, like the other identifiers, where the instance has no usernames (a
+    // ticket's instance is the ticket's: checked as the sign-up starts).
+    if (body.ticket == null && body.username) usernameParam(await accept.resolveInstance(request.query.instance) ?? NO_USERNAMES, body.username)
     const unsafeMetadata = metadata(body.unsafe_metadata)
     if (body.strategy === 'ticket' || (body.strategy == null && body.ticket != null)) {
       if (!body.ticket) throw missing('ticket')
@@ -210,14 +216,14 @@ export const frontendRoutes = (deps: Deps): FastifyPluginAsyncTypebox => async (
         const secret = signUpSecret(request)
         const started = await accept.startTicketSignUp({
           ticket: body.ticket, browserSecret: secret, emailAddress: body.email_address, instanceId: request.query.instance,
-          firstName: body.first_name, lastName: body.last_name, unsafeMetadata,
+          firstName: body.first_name, lastName: body.last_name, username: body.username, unsafeMetadata,
         })
         signUps.set(reply, secret)
         // No session yet, so no Client (clerk-js keeps the attempt it holds).
         return { response: keptTicketSignUp(started.attempt, started.invitation), client: null }
       }
       const done = await accept.signUpWithTicket({
-        ticket: body.ticket, password: body.password, firstName: body.first_name, lastName: body.last_name, unsafeMetadata,
+        ticket: body.ticket, password: body.password, firstName: body.first_name, lastName: body.last_name, username: body.username, unsafeMetadata,
         emailAddress: body.email_address, instanceId: request.query.instance,
       })
       cookie.set(reply, done.session.token)
@@ -232,7 +238,7 @@ export const frontendRoutes = (deps: Deps): FastifyPluginAsyncTypebox => async (
     // Each one emails a code to any address asked for: limited per IP, as on the hosted page.
     await deps.limits.signUp(request)
     const { attemptId } = await accept.startSignUp({
-      instance, emailAddress: body.email_address, password: body.password, firstName: body.first_name, lastName: body.last_name, unsafeMetadata,
+      instance, emailAddress: body.email_address, password: body.password, firstName: body.first_name, lastName: body.last_name, username: body.username, unsafeMetadata,
     })
     const attempt = (await accept.findSignUpAttempt(attemptId))!
     // No session yet, so no Client: the sign-up is finished by its id and the emailed code.
@@ -249,7 +255,7 @@ export const frontendRoutes = (deps: Deps): FastifyPluginAsyncTypebox => async (
     if (body.strategy != null && body.strategy !== 'ticket') throw unsupported(body.strategy, 'ticket')
     const done = await accept.completeTicketSignUp({
       attemptId: request.params.sign_up_id, browserSecret: signUps.read(request), instanceId: request.query.instance, password: body.password, emailAddress: body.email_address,
-      firstName: body.first_name, lastName: body.last_name, unsafeMetadata: metadata(body.unsafe_metadata),
+      firstName: body.first_name, lastName: body.last_name, username: body.username, unsafeMetadata: metadata(body.unsafe_metadata),
     })
     if (!done.signedIn) return { response: keptTicketSignUp(done.attempt, done.invitation), client: null }
     cookie.set(reply, done.signedIn.session.token)

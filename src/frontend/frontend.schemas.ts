@@ -26,7 +26,7 @@ export const CreateSignUpBody = Type.Object({
   last_name: text(256),
   // A JSON object; form bodies carry it as JSON text.
   unsafe_metadata: nullable(Type.Union([Type.Object({}, { additionalProperties: true }), Type.String({ maxLength: 16 * 1024 })])),
-  // Identifiers Foyer accounts do not have: named so that they are refused, not ignored.
+  // Only where the instance enables usernames; the others are named so that they are refused, not ignored.
   username: text(256),
   phone_number: text(64),
   web3_wallet: text(256),
@@ -41,7 +41,7 @@ export const UpdateSignUpBody = Type.Object({
   unsafe_metadata: CreateSignUpBody.properties.unsafe_metadata,
   email_address: text(320),
   strategy: text(50),
-  // Identifiers Foyer accounts do not have: named so that they are refused, not ignored.
+  // Only where the instance enables usernames; the others are named so that they are refused, not ignored.
   username: text(256),
   phone_number: text(64),
   web3_wallet: text(256),
@@ -135,7 +135,7 @@ export function toFapiUser(user: UserRow, facts: UserFacts, lastActiveAt: number
   return {
     id: user.id,
     object: 'user',
-    username: null,
+    username: user.username,
     first_name: user.first_name,
     last_name: user.last_name,
     has_image: false,
@@ -246,6 +246,7 @@ interface SignUpFacts {
   emailVerification: Verification
   firstName: string | null
   lastName: string | null
+  username: string | null
   publicMetadata: Record<string, unknown>
   unsafeMetadata: Record<string, unknown>
   userId: string | null
@@ -264,7 +265,7 @@ function toFapiSignUp(f: SignUpFacts) {
     missing_fields: f.missingFields ?? [],
     unverified_fields: f.status === 'complete' || f.emailVerification.status === 'verified' ? [] : ['email_address'],
     verifications: { email_address: f.emailVerification, phone_number: null, web3_wallet: null, external_account: null },
-    username: null,
+    username: f.username,
     email_address: f.emailAddress,
     phone_number: null,
     web3_wallet: null,
@@ -288,7 +289,7 @@ export function ticketSignUp(id: string, signedIn: SignedIn & { invitation: { em
   return toFapiSignUp({
     id, status: 'complete', emailAddress: invitation.email_address,
     emailVerification: { ...ticketVerification(), next_action: '', supported_strategies: [] },
-    firstName: user.first_name, lastName: user.last_name, publicMetadata: user.public_metadata, unsafeMetadata: user.unsafe_metadata,
+    firstName: user.first_name, lastName: user.last_name, username: user.username, publicMetadata: user.public_metadata, unsafeMetadata: user.unsafe_metadata,
     userId: user.id, sessionId: session.id, abandonAt: now + ATTEMPT_LIFETIME_MS,
   })
 }
@@ -302,7 +303,7 @@ export function keptTicketSignUp(attempt: TicketSignUpRow, invitation: TicketInv
   return toFapiSignUp({
     id: attempt.id, status: complete ? 'complete' : 'missing_requirements', missingFields: complete ? [] : ['password'], emailAddress: attempt.email_address,
     emailVerification: { ...ticketVerification(), next_action: '', supported_strategies: [] },
-    firstName: attempt.first_name, lastName: attempt.last_name,
+    firstName: attempt.first_name, lastName: attempt.last_name, username: attempt.username,
     // An application invitation's public metadata becomes the user's; an organization invitation's, the membership's.
     publicMetadata: user?.public_metadata ?? (invitation.target === 'application' ? invitation.invitation.public_metadata : {}),
     unsafeMetadata: attempt.unsafe_metadata, userId: attempt.created_user_id, sessionId: attempt.created_session_id, abandonAt: attempt.abandon_at,
@@ -321,7 +322,7 @@ export function codeSignUp(attempt: SignUpAttemptRow, now: number, sessionId: st
       attempts: attempt.failed_attempts + (complete ? 1 : 0), expire_at: attempt.code_expires_at,
       next_action: status === 'unverified' ? 'needs_attempt' : '', supported_strategies: ['email_code'],
     },
-    firstName: attempt.first_name, lastName: attempt.last_name, publicMetadata: {}, unsafeMetadata: attempt.unsafe_metadata,
+    firstName: attempt.first_name, lastName: attempt.last_name, username: attempt.username, publicMetadata: {}, unsafeMetadata: attempt.unsafe_metadata,
     userId: attempt.created_user_id, sessionId, abandonAt: attempt.code_expires_at,
   })
 }

@@ -14,6 +14,10 @@ export type RateLimits = Record<RateLimitName, number>
 export const DEFAULT_USER_LOCKOUT = { enabled: true, max_attempts: 100, duration_in_minutes: 60 }
 export type UserLockout = typeof DEFAULT_USER_LOCKOUT
 
+/** Usernames, as Clerk's `user_settings.attributes.username`: off unless enabled; `required` needs `enabled`. */
+export const DEFAULT_USERNAME_SETTINGS = { enabled: false, required: false }
+export type UsernameSettings = typeof DEFAULT_USERNAME_SETTINGS
+
 export const SIGN_UP_MODES = ['public', 'restricted', 'waitlist'] as const
 const SignUpMode = Type.Union([Type.Literal('public'), Type.Literal('restricted'), Type.Literal('waitlist')])
 
@@ -28,6 +32,7 @@ export interface InstanceRow {
   after_sign_up_url: string | null
   rate_limits: Partial<RateLimits>
   user_lockout: Partial<UserLockout>
+  username_settings: Partial<UsernameSettings>
   allowed_redirect_origins: string[]
   remind_before_expiry_days: number
   clock_offset_ms: number
@@ -48,6 +53,7 @@ export interface Instance {
   afterSignUpUrl: string | null
   rateLimits: RateLimits
   userLockout: UserLockout
+  username: UsernameSettings
   /** Origins this instance allows on top of the server's (see redirectOriginsOf). */
   allowedRedirectOrigins: readonly string[]
   /** Days before expiry that a pending invitation is reminded of; 0: never. */
@@ -69,6 +75,7 @@ export function toInstance(row: InstanceRow): Instance {
     afterSignUpUrl: row.after_sign_up_url,
     rateLimits: { ...DEFAULT_RATE_LIMITS, ...row.rate_limits },
     userLockout: { ...DEFAULT_USER_LOCKOUT, ...row.user_lockout },
+    username: { ...DEFAULT_USERNAME_SETTINGS, ...row.username_settings },
     allowedRedirectOrigins: row.allowed_redirect_origins ?? [],
     remindBeforeExpiryDays: row.remind_before_expiry_days ?? 0,
     clockOffsetMs: row.clock_offset_ms,
@@ -107,6 +114,10 @@ const RemindBeforeExpiryDays = Type.Integer({
   minimum: 0, maximum: 365,
   description: 'Foyer extension: days before expiry that a pending invitation (application or organization) sent by email gets one reminder email (`invitation_reminder` / `organization_invitation_reminder`); 0 sends none.',
 })
+const UsernameSettingsSchema = Type.Object({
+  enabled: Type.Boolean({ description: 'Whether users have a username: set through the Backend API, given at sign-up, and usable to sign in in place of an email address.' }),
+  required: Type.Boolean({ description: 'Whether sign-up needs one (and the Backend API\'s user creation); implies `enabled`.' }),
+}, { additionalProperties: false })
 
 export const InstanceSettings = Type.Object({
   object: Type.Literal('instance'),
@@ -119,6 +130,7 @@ export const InstanceSettings = Type.Object({
   after_sign_up_url: Type.Union([Type.String(), Type.Null()]),
   rate_limits: RateLimitsSchema,
   user_lockout: UserLockoutSchema,
+  username: UsernameSettingsSchema,
   allowed_redirect_origins: Type.Array(Type.String(), { description: 'Origins this instance allows for redirect URLs and Frontend API callers, besides the server\'s.' }),
   remind_before_expiry_days: RemindBeforeExpiryDays,
   server_redirect_origins: Type.Array(Type.String(), { description: 'Origins every instance allows (FOYER_ALLOWED_REDIRECT_ORIGINS); read-only.' }),
@@ -135,6 +147,7 @@ export const UpdateInstanceBody = Type.Object({
   after_sign_up_url: Type.Optional(Type.Union([Type.String(), Type.Null()])),
   rate_limits: Type.Optional(Type.Partial(RateLimitsSchema, { additionalProperties: false })),
   user_lockout: Type.Optional(Type.Partial(UserLockoutSchema, { additionalProperties: false })),
+  username: Type.Optional(Type.Partial(UsernameSettingsSchema, { additionalProperties: false })),
   allowed_redirect_origins: Type.Optional(Type.Array(Type.String({ maxLength: 2048 }), {
     maxItems: MAX_INSTANCE_ORIGINS,
     description: 'Replaces the instance\'s own origins: exact (https://app.example.com) or any port (http://localhost:*).',
@@ -159,6 +172,7 @@ export function toInstanceSettings(i: Instance, serverOrigins: readonly string[]
     after_sign_up_url: i.afterSignUpUrl,
     rate_limits: i.rateLimits,
     user_lockout: i.userLockout,
+    username: i.username,
     allowed_redirect_origins: [...i.allowedRedirectOrigins],
     remind_before_expiry_days: i.remindBeforeExpiryDays,
     server_redirect_origins: [...serverOrigins],

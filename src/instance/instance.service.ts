@@ -5,7 +5,7 @@ import { seal, sha256, unseal } from '../platform/secrets.js'
 import { ApiError, notFound, paramError } from '../platform/errors.js'
 import { checkRedirectUrl, isAllowedOrigin, originPattern } from '../platform/validation.js'
 import type { InstanceStore, NewSecretKey, SecretKeyRow } from './instance.store.js'
-import { redirectOriginsOf, toInstance, type Instance, type UpdateInstanceBody } from './instance.schemas.js'
+import { redirectOriginsOf, toInstance, type Instance, type UpdateInstanceBody, type UsernameSettings } from './instance.schemas.js'
 
 interface Deps {
   db: Db
@@ -118,6 +118,16 @@ export function createInstanceService({ db, clock, store, publicUrl, allowedRedi
       return origin
     })
     return [...new Set(origins)]
+  }
+
+  /** A required username is an enabled one: requiring enables, disabling stops requiring. */
+  function usernameChange(change: Partial<UsernameSettings>): Partial<UsernameSettings> {
+    if (change.required === true && change.enabled === false) {
+      throw paramError(422, 'form_param_value_invalid', 'username', 'is invalid', 'username cannot be required and disabled at once.')
+    }
+    if (change.required === true) return { enabled: true, required: true }
+    if (change.enabled === false) return { enabled: false, required: false }
+    return change
   }
 
   /** Keys can change only by the operator's hand, and never the way FOYER_SECRET_KEY would undo at the next start. */
@@ -237,6 +247,7 @@ export function createInstanceService({ db, clock, store, publicUrl, allowedRedi
           rate_limits: body.rate_limits,
           user_lockout: body.user_lockout,
           remind_before_expiry_days: body.remind_before_expiry_days,
+          username_settings: body.username && usernameChange(body.username),
           ...(body.allowed_redirect_origins ? { allowed_redirect_origins: ownOrigins } : {}),
         }, clock.now())
       })

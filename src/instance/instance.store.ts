@@ -1,5 +1,5 @@
 import type { Queryable } from '../platform/db/db.js'
-import type { InstanceRow, RateLimits, UserLockout } from './instance.schemas.js'
+import type { InstanceRow, RateLimits, UserLockout, UsernameSettings } from './instance.schemas.js'
 
 export interface InstanceChanges {
   name?: string
@@ -8,6 +8,7 @@ export interface InstanceChanges {
   after_sign_up_url?: string | null
   rate_limits?: Partial<RateLimits>
   user_lockout?: Partial<UserLockout>
+  username_settings?: Partial<UsernameSettings>
   allowed_redirect_origins?: readonly string[]
   remind_before_expiry_days?: number
 }
@@ -29,7 +30,7 @@ export type KeyedInstanceRow = InstanceRow & { key_expires_at: number | null }
 
 export function createInstanceStore() {
   return {
-    async insert(q: Queryable, row: Omit<InstanceRow, 'rate_limits' | 'user_lockout' | 'clock_offset_ms' | 'sign_up_mode' | 'home_url' | 'after_sign_up_url' | 'allowed_redirect_origins' | 'remind_before_expiry_days'>, key: NewSecretKey): Promise<InstanceRow> {
+    async insert(q: Queryable, row: Omit<InstanceRow, 'rate_limits' | 'user_lockout' | 'username_settings' | 'clock_offset_ms' | 'sign_up_mode' | 'home_url' | 'after_sign_up_url' | 'allowed_redirect_origins' | 'remind_before_expiry_days'>, key: NewSecretKey): Promise<InstanceRow> {
       const rows = await q.query<InstanceRow>(`
         with inst as (
           insert into instances (id, name, environment_type, publishable_key, is_default, created_at, updated_at)
@@ -137,6 +138,7 @@ export function createInstanceStore() {
           allowed_redirect_origins = coalesce($10::jsonb, allowed_redirect_origins),
           user_lockout = user_lockout || $11::jsonb,
           remind_before_expiry_days = coalesce($12::integer, remind_before_expiry_days),
+          username_settings = username_settings || $13::jsonb,
           updated_at = $9
         where id = $1 returning *`,
       [id, changes.name ?? null, changes.sign_up_mode ?? null,
@@ -144,7 +146,7 @@ export function createInstanceStore() {
         'after_sign_up_url' in changes, changes.after_sign_up_url ?? null,
         JSON.stringify(changes.rate_limits ?? {}), now,
         changes.allowed_redirect_origins ? JSON.stringify(changes.allowed_redirect_origins) : null,
-        JSON.stringify(changes.user_lockout ?? {}), changes.remind_before_expiry_days ?? null])
+        JSON.stringify(changes.user_lockout ?? {}), changes.remind_before_expiry_days ?? null, JSON.stringify(changes.username_settings ?? {})])
       return rows[0] ?? null
     },
 

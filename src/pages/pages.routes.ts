@@ -43,7 +43,7 @@ const PageQuery = Type.Object({ instance: Text, __clerk_ticket: Text, __clerk_st
 // Unknown fields are allowed and ignored: an `email_address` posted with a ticket changes nothing.
 const FormBody = Type.Object({
   _csrf: Text, instance: Text, __clerk_ticket: Text, sign_up: Text, redirect_url: Text,
-  email_address: Text, identifier: Text, password: Text, first_name: Text, last_name: Text, code: Text,
+  email_address: Text, identifier: Text, password: Text, first_name: Text, last_name: Text, username: Text, code: Text,
   invitation_id: Text, suggestion_id: Text, email_address_id: Text,
 })
 type FormBody = Static<typeof FormBody>
@@ -208,7 +208,7 @@ export const pageRoutes = (deps: PagesDeps): FastifyPluginAsyncTypebox => async 
 
   function ticketSignUpForm(reply: FastifyReply, status: number, state: Usable, ticket: string, values: SignUpValues, error: FormError | null, signInUrl: string) {
     return sendPage(formsFor(reply, state.instance), status, signUpWithTicketPage({
-      app: state.instance.name, email: state.invitation.email_address, values, error, signInUrl,
+      app: state.instance.name, email: state.invitation.email_address, values, error, signInUrl, usernames: state.instance.username,
       organization: state.target === 'organization' ? state.invitation.organization_name : null,
       form: { action: '/sign-up', csrf: csrfFor(reply), hidden: { __clerk_ticket: ticket } },
     }))
@@ -227,7 +227,7 @@ export const pageRoutes = (deps: PagesDeps): FastifyPluginAsyncTypebox => async 
     }
     if (instance.signUpMode === 'waitlist') return waitlistForm(reply, instance, values.emailAddress ?? null, error, status)
     sendPage(formsFor(reply, instance), status, signUpPage({
-      app: instance.name, values, error, signInUrl,
+      app: instance.name, values, error, signInUrl, usernames: instance.username,
       form: { action: '/sign-up', csrf: csrfFor(reply), hidden: { instance: instance.id } },
     }))
   }
@@ -243,7 +243,7 @@ export const pageRoutes = (deps: PagesDeps): FastifyPluginAsyncTypebox => async 
   async function signInForm(reply: FastifyReply, status: number, instance: Instance, p: { ticket?: string | null; email?: string | null; error?: FormError | null; notice?: string | null; returnTo?: string | null }): Promise<void> {
     const signUpUrl = instance.signUpMode === 'restricted' ? null : await local(instance, '/sign-up')
     sendPage(formsFor(reply, instance), status, signInPage({
-      app: instance.name, email: p.email ?? null, error: p.error ?? null, notice: p.notice ?? null, signUpUrl,
+      app: instance.name, email: p.email ?? null, error: p.error ?? null, notice: p.notice ?? null, signUpUrl, usernames: instance.username.enabled,
       form: { action: '/sign-in', csrf: csrfFor(reply), hidden: p.ticket ? { __clerk_ticket: p.ticket } : { instance: instance.id, redirect_url: p.returnTo } },
     }))
   }
@@ -268,7 +268,7 @@ export const pageRoutes = (deps: PagesDeps): FastifyPluginAsyncTypebox => async 
 
   app.post('/sign-up', { schema: formSchema, preHandler: app.csrfProtection }, async (req, reply) => {
     const form = req.body
-    const values: SignUpValues = { emailAddress: form.email_address ?? null, firstName: form.first_name ?? null, lastName: form.last_name ?? null }
+    const values: SignUpValues = { emailAddress: form.email_address ?? null, username: form.username ?? null, firstName: form.first_name ?? null, lastName: form.last_name ?? null }
     const ticket = form.__clerk_ticket
     if (ticket) {
       const state = await accept.resolveTicket(ticket)
@@ -278,7 +278,7 @@ export const pageRoutes = (deps: PagesDeps): FastifyPluginAsyncTypebox => async 
         const firstName = optionalName(form.first_name, 'first_name')
         const lastName = optionalName(form.last_name, 'last_name')
         // The address comes from the ticket alone; a posted email_address is not even read.
-        const done = await accept.signUpWithTicket({ ticket, password: form.password ?? '', firstName, lastName })
+        const done = await accept.signUpWithTicket({ ticket, password: form.password ?? '', firstName, lastName, username: form.username })
         return signInAndGo(req, reply, done, await afterSignUp(done.instance))
       } catch (err) {
         const { status, ...error } = formError(err)
@@ -291,7 +291,7 @@ export const pageRoutes = (deps: PagesDeps): FastifyPluginAsyncTypebox => async 
       await limitSignUp(req)
       const firstName = optionalName(form.first_name, 'first_name')
       const lastName = optionalName(form.last_name, 'last_name')
-      const { attemptId } = await accept.startSignUp({ instance, emailAddress: form.email_address ?? '', password: form.password ?? '', firstName, lastName })
+      const { attemptId } = await accept.startSignUp({ instance, emailAddress: form.email_address ?? '', password: form.password ?? '', firstName, lastName, username: form.username })
       return reply.redirect(await local(instance, '/sign-up/verify', { sign_up: attemptId }), 303)
     } catch (err) {
       const { status, ...error } = formError(err)
@@ -416,7 +416,7 @@ export const pageRoutes = (deps: PagesDeps): FastifyPluginAsyncTypebox => async 
       const generic = err instanceof ApiError && (err.code === 'form_identifier_not_found' || err.code === 'form_password_incorrect')
       return signInForm(reply, status, instance, {
         ticket, email: form.identifier, returnTo,
-        error: generic ? { message: 'That email address and password do not match an account. Check them and try again.' } : error,
+        error: generic ? { message: `That ${instance.username.enabled ? 'email address or username' : 'email address'} and password do not match an account. Check them and try again.` } : error,
       })
     }
   })

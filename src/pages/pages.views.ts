@@ -1,5 +1,7 @@
 import { html, raw, type HtmlValue, type SafeHtml } from '../platform/html.js'
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../users/passwords.js'
+import { USERNAME_MAX_LENGTH, USERNAME_MIN_LENGTH } from '../users/usernames.js'
+import type { UsernameSettings } from '../instance/instance.schemas.js'
 import { document } from './layout.js'
 
 /** What every form needs: where it posts, its CSRF token, and the state it carries along. */
@@ -66,6 +68,12 @@ const passwordField = (autocomplete: 'new-password' | 'current-password', error?
   maxlength: PASSWORD_MAX_LENGTH,
 })
 
+/** The username field, where the instance has usernames (its settings, else null). */
+const usernameField = (settings: UsernameSettings | null | undefined, values: SignUpValues, error?: FormError | null) => settings?.enabled && field({
+  name: 'username', label: 'Username', hint: `${settings.required ? '' : 'Optional. '}${USERNAME_MIN_LENGTH}–${USERNAME_MAX_LENGTH} letters, digits, _ or -.`,
+  value: values.username, autocomplete: 'username', required: settings.required, minlength: USERNAME_MIN_LENGTH, maxlength: USERNAME_MAX_LENGTH, error,
+})
+
 const nameFields = (values: { firstName?: string | null; lastName?: string | null }, error?: FormError | null) => html`<div class="row">
 ${field({ name: 'first_name', label: 'First name', hint: 'Optional', value: values.firstName, autocomplete: 'given-name', maxlength: NAME_MAX_LENGTH, error })}
 ${field({ name: 'last_name', label: 'Last name', hint: 'Optional', value: values.lastName, autocomplete: 'family-name', maxlength: NAME_MAX_LENGTH, error })}
@@ -73,6 +81,7 @@ ${field({ name: 'last_name', label: 'Last name', hint: 'Optional', value: values
 
 export interface SignUpValues {
   emailAddress?: string | null
+  username?: string | null
   firstName?: string | null
   lastName?: string | null
 }
@@ -82,18 +91,22 @@ export interface SignUpValues {
  * the server reads it only from there. The nameless hidden input lets password managers
  * save the new password under it; having no name, it is never submitted.
  */
-export const signUpWithTicketPage = (p: { app: string; organization?: string | null; email: string; form: FormTarget; values: SignUpValues; error?: FormError | null; signInUrl: string }) =>
+export const signUpWithTicketPage = (p: {
+  app: string; organization?: string | null; email: string; form: FormTarget; values: SignUpValues; error?: FormError | null; signInUrl: string; usernames?: UsernameSettings | null
+}) =>
   document('Create your account', p.app, html`<p>You have been invited to join ${p.organization ? html`<strong>${p.organization}</strong> on ${p.app}` : p.app}. Choose a password to accept the invitation.</p>
 ${errorBox(p.error)}
 <dl class="fixed"><dt>Email address</dt><dd id="invited-email">${p.email}</dd></dl>
 ${form(p.form, 'Create account', html`<input type="text" autocomplete="username" value="${p.email}" hidden readonly>
+${usernameField(p.usernames, p.values, p.error)}
 ${passwordField('new-password', p.error, true)}
 ${nameFields(p.values, p.error)}`)}
 ${links([[p.signInUrl, 'Already have an account? Sign in']])}`)
 
-export const signUpPage = (p: { app: string; form: FormTarget; values: SignUpValues; error?: FormError | null; signInUrl: string }) =>
+export const signUpPage = (p: { app: string; form: FormTarget; values: SignUpValues; error?: FormError | null; signInUrl: string; usernames?: UsernameSettings | null }) =>
   document('Create your account', p.app, html`${errorBox(p.error)}
 ${form(p.form, 'Continue', html`${field({ name: 'email_address', label: 'Email address', type: 'email', value: p.values.emailAddress, autocomplete: 'email', required: true, autofocus: true, error: p.error })}
+${usernameField(p.usernames, p.values, p.error)}
 ${passwordField('new-password', p.error)}
 ${nameFields(p.values, p.error)}`)}
 ${links([[p.signInUrl, 'Already have an account? Sign in']])}`)
@@ -107,10 +120,10 @@ ${form(p.form, 'Verify and create account', field({
   }))}
 ${links([[p.restartUrl, 'Didn\'t get it? Start again']])}`)
 
-export const signInPage = (p: { app: string; form: FormTarget; email?: string | null; error?: FormError | null; notice?: string | null; signUpUrl?: string | null }) =>
+export const signInPage = (p: { app: string; form: FormTarget; email?: string | null; error?: FormError | null; notice?: string | null; signUpUrl?: string | null; usernames?: boolean }) =>
   document('Sign in', p.app, html`${noticeBox(p.notice)}
 ${errorBox(p.error)}
-${form(p.form, 'Sign in', html`${field({ name: 'identifier', label: 'Email address', type: 'email', value: p.email, autocomplete: 'username', required: true, autofocus: !p.email, error: p.error })}
+${form(p.form, 'Sign in', html`${field({ name: 'identifier', label: p.usernames ? 'Email address or username' : 'Email address', type: p.usernames ? 'text' : 'email', value: p.email, autocomplete: 'username', required: true, autofocus: !p.email, error: p.error })}
 ${passwordField('current-password', p.error, !!p.email)}`)}
 ${links(p.signUpUrl ? [[p.signUpUrl, 'No account yet? Sign up']] : [])}`)
 

@@ -42,6 +42,10 @@ export type ErrorCode =
   | 'form_password_length_too_short'
   | 'form_password_length_too_long'
   | 'form_identifier_not_found'
+  // Clerk's (clerk-js's localizations): a username outside Clerk's default rules.
+  | 'form_username_invalid_length'
+  | 'form_username_invalid_character'
+  | 'form_username_needs_non_number_char'
   | 'form_code_incorrect'
   | 'verification_expired'
   | 'verification_failed'

@@ -3,6 +3,9 @@ import type { UserLockout } from '../instance/instance.schemas.js'
 import { Type, type Static } from 'typebox'
 import type { EmailAddressRow, UserRow } from './users.store.js'
 
+const USERNAME_RULES = 'Only where the instance enables usernames (`username` in `/v1/instance`; 422 `form_param_unknown` otherwise). '
+  + '4–64 letters, digits, `_` or `-`, not digits alone; stored lower-cased, unique in the instance regardless of case.'
+
 const nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()])
 const Metadata = (description: string) => Type.Object({}, { additionalProperties: true, description })
 const DAY_MS = 24 * 60 * 60 * 1000
@@ -17,6 +20,7 @@ export const CreateUserBody = Type.Object({
   password_digest: Type.Optional(nullable(Type.String({ maxLength: 1024, description: 'A digest from another system, instead of `password`; the user signs in with that password, and Foyer re-hashes it (scrypt) at the first sign-in.' }))),
   password_hasher: Type.Optional(nullable(Type.String({ maxLength: 64, description: '`bcrypt` (cost 4–14), `argon2id` or `argon2i` (PHC string; m ≤ 65536, t ≤ 10); required with `password_digest`.' }))),
   external_id: Type.Optional(nullable(Type.String({ maxLength: 256, description: 'The user\'s id in your systems; unique in the instance.' }))),
+  username: Type.Optional(nullable(Type.String({ maxLength: 256, description: USERNAME_RULES }))),
   first_name: Type.Optional(nullable(Type.String({ maxLength: 256 }))),
   last_name: Type.Optional(nullable(Type.String({ maxLength: 256 }))),
   public_metadata: Type.Optional(Metadata('JSON object, at most 8 KB serialized.')),
@@ -50,7 +54,7 @@ export const UpdateUserBody = Type.Object({
   locale: unsupported('no locales'),
   primary_phone_number_id: unsupported('no phone numbers'),
   primary_web3_wallet_id: unsupported('no web3 wallets'),
-  username: unsupported('no usernames'),
+  username: Type.Optional(nullable(Type.String({ maxLength: 256, description: `${USERNAME_RULES} Null or "" removes it.` }))),
   profile_image_id: unsupported('no profile images'),
   password_digest: unsupported('no password digests on update'),
   password_hasher: unsupported('no password digests on update'),
@@ -79,7 +83,9 @@ const timestamp = (description: string) => Type.Optional(Type.Integer({ minimum:
 const filterFields = {
   email_address: repeatable('Users holding one of these addresses (exact, case-insensitive); up to 100.'),
   user_id: repeatable('Users with these ids; an id prefixed with `-` is left out instead. Up to 100.'),
-  query: Type.Optional(Type.String({ maxLength: 320, description: 'Case-insensitive substring of an email address or of the name, or an exact user id.' })),
+  username: repeatable('Users with one of these usernames (exact, case-insensitive); up to 100.'),
+  query: Type.Optional(Type.String({ maxLength: 320, description: 'Case-insensitive substring of an email address, the username or the name, or an exact user id.' })),
+  username_query: Type.Optional(Type.String({ maxLength: 320, description: 'Case-insensitive substring of the username.' })),
   email_address_query: Type.Optional(Type.String({ maxLength: 320, description: 'Case-insensitive substring of an email address.' })),
   name_query: Type.Optional(Type.String({ maxLength: 320, description: 'Case-insensitive substring of the name.' })),
   created_at_after: timestamp('Created after this Unix time (ms).'),
@@ -95,7 +101,7 @@ export const ListUsersQuery = Type.Object({
   ...filterFields,
   order_by: Type.Optional(Type.Union([Type.String(), Type.Array(Type.String())], {
     default: '-created_at',
-    description: '`created_at`, `updated_at`, `email_address`, `first_name`, `last_name`, `last_sign_in_at` or `last_active_at`; `-` descending, `+` or nothing ascending. Only the first value counts.',
+    description: '`created_at`, `updated_at`, `email_address`, `first_name`, `last_name`, `last_sign_in_at`, `username` or `last_active_at`; `-` descending, `+` or nothing ascending. Only the first value counts.',
   })),
   paginated: Type.Optional(Type.Boolean({ description: '`true` answers `{data, total_count}`; otherwise a plain array.' })),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 10 })),
@@ -143,7 +149,7 @@ export const ClerkUser = Type.Object({
   primary_email_address_id: nullable(Type.String()),
   primary_phone_number_id: absent,
   primary_web3_wallet_id: absent,
-  username: absent,
+  username: nullable(Type.String({ description: 'Lower-cased; null where the instance has usernames off, or the user has none.' })),
   first_name: nullable(Type.String()),
   last_name: nullable(Type.String()),
   locale: absent,
@@ -238,7 +244,7 @@ export function toClerkUser(row: UserRow & { last_active_at?: number | null }, s
     primary_email_address_id: row.primary_email_address_id,
     primary_phone_number_id: null,
     primary_web3_wallet_id: null,
-    username: null,
+    username: row.username ?? null,
     first_name: row.first_name,
     last_name: row.last_name,
     locale: null,

@@ -10,6 +10,7 @@ import { checkPassword, hashPassword, importedDigest, PASSWORD_MAX_LENGTH, verif
 import { checkInput } from '../platform/http.js'
 import { queuedUserEvent, queueUserUpdated, userCreatedEvent, userDeletedEvent, userUpdatedEvent, type UserEvent } from './users.events.js'
 import { mergeMetadata } from './users.metadata.js'
+import { isUsernameViolation, usernameExists, usernameParam } from './usernames.js'
 import { USER_ORDER_COLUMNS, type UserRow, type UserFilter, type UserOrderColumn, type UserStore, type UserUpdate, type UserWithActivity } from './users.store.js'
 import { UNSUPPORTED_UPDATE_PARAMS, type CountUsersQuery, type CreateUserBody, type ListUsersQuery, type UpdateUserBody, type UpdateUserMetadataBody, type UserStanding } from './users.schemas.js'
 
@@ -46,7 +47,7 @@ const list = (value: string | string[] | undefined) => (value === undefined ? []
 const text = (value: string | undefined) => (value?.trim() ? value.trim() : null)
 
 /** A repeatable query parameter's values; Clerk takes up to 100 of them. */
-function values(query: CountUsersQuery, param: 'email_address' | 'user_id'): string[] {
+function values(query: CountUsersQuery, param: 'email_address' | 'user_id' | 'username'): string[] {
   const all = list(query[param]).map((v) => v.trim())
   if (all.length > MAX_VALUES) {
     throw paramError(422, 'form_param_value_invalid', param, 'too many values', `${param} accepts at most ${MAX_VALUES} values.`)
@@ -58,12 +59,15 @@ function toFilter(instance: Instance, query: CountUsersQuery): UserFilter {
   const ids = values(query, 'user_id').filter(Boolean)
   const included = ids.filter((id) => !id.startsWith('-')).map((id) => id.replace(/^\+/, ''))
   const emails = values(query, 'email_address').map((e) => e.toLowerCase())
+  const usernames = values(query, 'username').map((u) => u.toLowerCase())
   return {
     instanceId: instance.id,
     emailAddresses: query.email_address === undefined ? null : emails,
     includeIds: included.length > 0 ? included : null,
     excludeIds: ids.filter((id) => id.startsWith('-')).map((id) => id.slice(1)),
+    usernames: query.username === undefined ? null : usernames,
     query: text(query.query),
+    usernameQuery: text(query.username_query),
     emailAddressQuery: text(query.email_address_query),
     nameQuery: text(query.name_query),
     createdAfter: query.created_at_after ?? null,
@@ -154,15 +158,17 @@ export function createUserService({ db, clock, store, outbox, onUserCreated, rev
       for (const [param, value] of Object.entries(metadata)) checkMetadataSize(value, param)
       const passwordHash = await createPasswordHash(body)
       const externalId = externalIdOf(body.external_id)
+      const username = usernameParam(instance, body.username, true) ?? null
       const now = clock.now(instance)
       try {
         return await db.transaction(async (tx) => {
           await store.lockAddress(tx, addressLockKey(instance.id, emailAddress, sha256))
           if (await store.findByEmail(tx, instance.id, emailAddress)) throw identifierExists(emailAddress)
           if (externalId !== null && await store.externalIdTaken(tx, instance.id, externalId)) throw externalIdExists(externalId)
+          if (username !== null && await store.findByUsername(tx, instance.id, username)) throw usernameExists(username)
           const user = await store.insert(tx, {
             id: newId('user', now), instanceId: instance.id, emailId: newId('idn', now), emailAddress, verification: 'admin',
-            passwordHash, externalId, firstName: body.first_name ?? null, lastName: body.last_name ?? null,
+            passwordHash, externalId, username, firstName: body.first_name ?? null, lastName: body.last_name ?? null,
             publicMetadata: metadata.public_metadata, privateMetadata: metadata.private_metadata, unsafeMetadata: metadata.unsafe_metadata, now,
           })
           await enqueue(tx, userCreatedEvent(user, instance, now))
@@ -171,7 +177,10 @@ export function createUserService({ db, clock, store, outbox, onUserCreated, rev
         })
       } catch (err) {
         // A sign-up that does not take the address lock can still win the race: the unique index decides.
-        if (isUniqueViolation(err)) throw externalId !== null && /external_id/.test(String((err as { constraint?: string }).constraint ?? (err as Error).message)) ? externalIdExists(externalId) : identifierExists(emailAddress)
+        if (isUniqueViolation(err)) {
+          if (username !== null && isUsernameViolation(err)) throw usernameExists(username)
+          throw externalId !== null && /external_id/.test(String((err as { constraint?: string }).constraint ?? (err as Error).message)) ? externalIdExists(externalId) : identifierExists(emailAddress)
+        }
         throw err
       }
     },
@@ -212,6 +221,8 @@ export function createUserService({ db, clock, store, outbox, onUserCreated, rev
       if (body.first_name !== undefined) update.firstName = body.first_name
       if (body.last_name !== undefined) update.lastName = body.last_name
       if (body.external_id !== undefined) update.externalId = externalIdOf(body.external_id)
+      const username = usernameParam(instance, body.username)
+      if (username !== undefined) update.username = username
       for (const param of METADATA_PARAMS) {
         const value = body[param] as Record<string, unknown> | undefined
         if (value === undefined) continue
@@ -236,11 +247,13 @@ export function createUserService({ db, clock, store, outbox, onUserCreated, rev
             }
             update.primaryEmailAddressId = address.id
           }
+          if (update.username && update.username !== user.username && await store.findByUsername(tx, instance.id, update.username)) throw usernameExists(update.username)
           await store.update(tx, instance.id, id, update, clock.now(instance))
           await queueUserUpdated(tx, { store, outbox, clock }, instance, id)
           return (await store.findWithActivity(tx, instance.id, id))!
         })
       } catch (err) {
+        if (isUniqueViolation(err) && update.username && isUsernameViolation(err)) throw usernameExists(update.username)
         if (isUniqueViolation(err) && update.externalId) throw externalIdExists(update.externalId)
         throw err
       }

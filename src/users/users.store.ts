@@ -12,6 +12,8 @@ export interface UserRow {
   unsafe_metadata: Record<string, unknown>
   primary_email_address_id: string | null
   external_id: string | null
+  /** Lower-cased; null without one (always, where the instance has usernames off). */
+  username: string | null
   /** When the password was last set; null without one. */
   password_updated_at: number | null
   last_sign_in_at: number | null
@@ -47,6 +49,8 @@ export interface NewUser {
   verification: 'ticket' | 'email_code' | 'admin' | null
   passwordHash?: string | null
   externalId?: string | null
+  /** Lower-cased (normalizeUsername). */
+  username?: string | null
   firstName?: string | null
   lastName?: string | null
   publicMetadata?: Record<string, unknown>
@@ -78,15 +82,15 @@ export function createUserStore() {
       await q.query(`
         with u as (
           insert into users (id, instance_id, first_name, last_name, password_hash, public_metadata, private_metadata,
-                             unsafe_metadata, primary_email_address_id, last_sign_in_at, created_at, updated_at, external_id, password_updated_at)
+                             unsafe_metadata, primary_email_address_id, last_sign_in_at, created_at, updated_at, external_id, password_updated_at, username)
           values ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8::jsonb, $9, $10, $11, $11, $14,
-                  case when $5::text is null then null else $11::bigint end) returning id
+                  case when $5::text is null then null else $11::bigint end, $15) returning id
         )
         insert into email_addresses (id, instance_id, user_id, email_address, verification_strategy, verified_at, created_at)
         select $9, $2, u.id, $12, $13::text, case when $13::text is null then null else $11::bigint end, $11 from u`,
       [user.id, user.instanceId, user.firstName ?? null, user.lastName ?? null, user.passwordHash ?? null,
         JSON.stringify(user.publicMetadata ?? {}), JSON.stringify(user.privateMetadata ?? {}), JSON.stringify(user.unsafeMetadata ?? {}),
-        user.emailId, user.lastSignInAt ?? null, user.now, user.emailAddress.toLowerCase(), user.verification, user.externalId ?? null])
+        user.emailId, user.lastSignInAt ?? null, user.now, user.emailAddress.toLowerCase(), user.verification, user.externalId ?? null, user.username ?? null])
       return (await this.findById(q, user.instanceId, user.id))!
     },
 
@@ -107,13 +111,19 @@ export function createUserStore() {
       return rows[0] ?? null
     },
 
+    /** The user with the (lower-cased) username in the instance, if any. */
+    async findByUsername(q: Queryable, instanceId: string, username: string): Promise<UserRow | null> {
+      const rows = await q.query<UserRow>(`select ${USER_COLUMNS} from users u where u.instance_id = $1 and u.username = $2`, [instanceId, username.toLowerCase()])
+      return rows[0] ?? null
+    },
+
     /** The user, locked until the transaction ends, so that concurrent updates apply one after the other. */
     async lockById(q: Queryable, instanceId: string, id: string): Promise<UserRow | null> {
       const locked = await q.query('select id from users where id = $1 and instance_id = $2 for update', [id, instanceId])
       return locked.length === 0 ? null : this.findById(q, instanceId, id)
     },
 
-    /** Writes the given fields (and updated_at); a unique violation (23505) means the external_id is taken. */
+    /** Writes the given fields (and updated_at); a unique violation (23505) means the external_id or username is taken. */
     async update(q: Queryable, instanceId: string, id: string, fields: UserUpdate, now: number): Promise<void> {
       const sets: string[] = []
       const params: unknown[] = [id, instanceId, now]
@@ -128,6 +138,7 @@ export function createUserStore() {
         sets.push(`password_updated_at = ${fields.passwordHash === null ? 'null' : '$3'}`)
       }
       if (fields.externalId !== undefined) set('external_id', fields.externalId)
+      if (fields.username !== undefined) set('username', fields.username)
       if (fields.primaryEmailAddressId !== undefined) set('primary_email_address_id', fields.primaryEmailAddressId)
       if (fields.publicMetadata !== undefined) set('public_metadata', JSON.stringify(fields.publicMetadata), '::jsonb')
       if (fields.privateMetadata !== undefined) set('private_metadata', JSON.stringify(fields.privateMetadata), '::jsonb')
@@ -243,6 +254,7 @@ export interface UserUpdate {
   lastName?: string | null
   passwordHash?: string | null
   externalId?: string | null
+  username?: string | null
   primaryEmailAddressId?: string
   publicMetadata?: Record<string, unknown>
   privateMetadata?: Record<string, unknown>
@@ -256,8 +268,11 @@ export interface UserFilter {
   emailAddresses: string[] | null
   includeIds: string[] | null
   excludeIds: string[]
-  /** A substring of an address or of the name, or an exact id. */
+  /** Lower-cased, exact. */
+  usernames: string[] | null
+  /** A substring of an address, the username or the name, or an exact id. */
   query: string | null
+  usernameQuery: string | null
   emailAddressQuery: string | null
   nameQuery: string | null
   createdAfter: number | null
@@ -279,6 +294,7 @@ const ORDER_EXPRESSIONS = {
   first_name: 'lower(u.first_name)',
   last_name: 'lower(u.last_name)',
   last_sign_in_at: 'u.last_sign_in_at',
+  username: 'u.username',
   last_active_at: LAST_ACTIVE,
 } as const
 export type UserOrderColumn = keyof typeof ORDER_EXPRESSIONS
@@ -298,10 +314,12 @@ function userWhere(f: UserFilter): { where: string; params: unknown[] } {
   if (f.emailAddresses) clauses.push(hasEmail(`e.email_address = any(${param(f.emailAddresses)}::text[])`))
   if (f.includeIds) clauses.push(`u.id = any(${param(f.includeIds)}::text[])`)
   if (f.excludeIds.length > 0) clauses.push(`u.id <> all(${param(f.excludeIds)}::text[])`)
+  if (f.usernames) clauses.push(`u.username = any(${param(f.usernames)}::text[])`)
   if (f.query !== null) {
     const like = contains(f.query)
-    clauses.push(`(u.id = ${param(f.query)} or ${hasEmail(`e.email_address like ${like}`)} or ${FULL_NAME} like ${like})`)
+    clauses.push(`(u.id = ${param(f.query)} or ${hasEmail(`e.email_address like ${like}`)} or u.username like ${like} or ${FULL_NAME} like ${like})`)
   }
+  if (f.usernameQuery !== null) clauses.push(`u.username like ${contains(f.usernameQuery)}`)
   if (f.emailAddressQuery !== null) clauses.push(hasEmail(`e.email_address like ${contains(f.emailAddressQuery)}`))
   if (f.nameQuery !== null) clauses.push(`${FULL_NAME} like ${contains(f.nameQuery)}`)
   if (f.createdAfter !== null) clauses.push(`u.created_at > ${param(f.createdAfter)}`)

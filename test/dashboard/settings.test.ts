@@ -75,6 +75,34 @@ forEachDatabase('dashboard settings', (engine) => {
     assert.equal((await visitor.get(`/sign-up?instance=${d.instanceId}`)).statusCode, 200)
   })
 
+  it('usernames are off by default; turned on, then required, in the dashboard they take effect on the API and the hosted sign-up page', async (t) => {
+    const d = await dashboardApp(engine)
+    t.after(() => d.t.close())
+    const selected = (body: string) => /<select id="username"[^>]*>[^]*?<option value="(\w+)" selected>/.exec(body)?.[1]
+    assert.equal(selected((await d.op.get(settingsOf(d))).body), 'off')
+    const visitor = browser(d.t.app)
+    assert.doesNotMatch((await visitor.get(`/sign-up?instance=${d.instanceId}`)).body, /name="username"/)
+
+    const on = await save(d, { username: 'optional' })
+    assert.equal(on.statusCode, 303, on.body)
+    assert.equal(selected((await d.op.follow(on)).body), 'optional')
+    assert.deepEqual((await apiSettings(d)).username, { enabled: true, required: false })
+    assert.match((await visitor.get(`/sign-up?instance=${d.instanceId}`)).body, /<input id="username" name="username" type="text" autocomplete="username" minlength="4" maxlength="64"/)
+
+    assert.equal((await save(d, { username: 'required' })).statusCode, 303)
+    assert.deepEqual((await apiSettings(d)).username, { enabled: true, required: true })
+    assert.match((await visitor.get(`/sign-up?instance=${d.instanceId}`)).body, /name="username"[^>]* required/)
+    // Saving the form without touching the select keeps the setting.
+    assert.equal((await save(d, { application_name: 'Renamed' })).statusCode, 303)
+    assert.deepEqual((await apiSettings(d)).username, { enabled: true, required: true })
+
+    const refused = await save(d, { username: 'sometimes' })
+    assert.equal(refused.statusCode, 422)
+    assert.match(textOf(refused.body), /Usernames/)
+    assert.equal((await save(d, { username: 'off' })).statusCode, 303)
+    assert.deepEqual((await apiSettings(d)).username, { enabled: false, required: false })
+  })
+
   it('refuses what PATCH /v1/instance refuses, inline with 422 and the API\'s reason, keeping what was typed and changing nothing', async (t) => {
     const d = await dashboardApp(engine)
     t.after(() => d.t.close())

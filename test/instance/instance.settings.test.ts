@@ -38,7 +38,7 @@ forEachDatabase('GET/PATCH /v1/instance', (engine) => {
     assert.equal(res.headers['content-type'], 'application/json')
     assert.deepEqual(Object.keys(res.body).sort(), [
       'after_sign_up_url', 'allowed_redirect_origins', 'application_name', 'created_at', 'environment_type', 'home_url', 'id', 'jwt_public_key', 'object',
-      'publishable_key', 'rate_limits', 'remind_before_expiry_days', 'server_redirect_origins', 'sign_up_mode', 'updated_at', 'user_lockout',
+      'publishable_key', 'rate_limits', 'remind_before_expiry_days', 'server_redirect_origins', 'sign_up_mode', 'updated_at', 'user_lockout', 'username',
     ])
     assert.equal(res.body.object, 'instance')
     assert.equal(res.body.id, instance.id)
@@ -51,6 +51,7 @@ forEachDatabase('GET/PATCH /v1/instance', (engine) => {
     assert.equal(res.body.after_sign_up_url, null)
     assert.deepEqual(res.body.rate_limits, DEFAULT_LIMITS)
     assert.deepEqual(res.body.user_lockout, { enabled: true, max_attempts: 100, duration_in_minutes: 60 })
+    assert.deepEqual(res.body.username, { enabled: false, required: false })
     assert.deepEqual(res.body.allowed_redirect_origins, [])
     assert.equal(res.body.remind_before_expiry_days, 0)
     assert.deepEqual(res.body.server_redirect_origins, [APP_ORIGIN, 'http://localhost:*'])
@@ -85,6 +86,30 @@ forEachDatabase('GET/PATCH /v1/instance', (engine) => {
       assert.equal(res.body.sign_up_mode, mode)
       assert.equal((await api.get('/v1/instance')).body.sign_up_mode, mode)
     }
+  })
+
+  it('PATCH /v1/instance turns usernames on, requires them (which enables them) and turns them off (which stops requiring them)', async () => {
+    const { api } = await newApi()
+    const steps: [Record<string, boolean>, { enabled: boolean; required: boolean }][] = [
+      [{ enabled: true }, { enabled: true, required: false }],
+      [{ required: true }, { enabled: true, required: true }],
+      [{ required: false }, { enabled: true, required: false }],
+      [{ enabled: false }, { enabled: false, required: false }],
+      [{ required: true }, { enabled: true, required: true }],
+      [{ enabled: false }, { enabled: false, required: false }],
+    ]
+    for (const [change, expected] of steps) {
+      const res = await api.patch('/v1/instance', { username: change })
+      assert.equal(res.status, 200, JSON.stringify(res.body))
+      assert.deepEqual(res.body.username, expected, JSON.stringify(change))
+      assert.deepEqual((await api.get('/v1/instance')).body.username, expected)
+    }
+    const both = await api.patch('/v1/instance', { username: { enabled: false, required: true } })
+    assert.equal(both.status, 422)
+    assert.equal(both.body.errors[0].meta.param_name, 'username')
+    const unknown = await api.patch('/v1/instance', { username: { min_length: 3 } })
+    assert.equal(unknown.status, 422)
+    assert.equal(unknown.body.errors[0].code, 'form_param_unknown')
   })
 
   it('PATCH /v1/instance sets and clears home_url and after_sign_up_url on allowed origins', async () => {

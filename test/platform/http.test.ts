@@ -290,7 +290,7 @@ forEachDatabase('HTTP conventions', (engine) => {
 
     const patch = bodySchema('/v1/instance', 'patch')
     assert.equal(patch?.type, 'object')
-    assert.deepEqual(Object.keys(patch.properties).sort(), ['after_sign_up_url', 'allowed_redirect_origins', 'application_name', 'home_url', 'rate_limits', 'remind_before_expiry_days', 'sign_up_mode', 'user_lockout'])
+    assert.deepEqual(Object.keys(patch.properties).sort(), ['after_sign_up_url', 'allowed_redirect_origins', 'application_name', 'home_url', 'rate_limits', 'remind_before_expiry_days', 'sign_up_mode', 'user_lockout', 'username'])
     assert.deepEqual(Object.keys(patch.properties.rate_limits.properties).sort(),
       ['create_invitation', 'create_invitation_bulk', 'create_organization_invitation', 'create_organization_invitation_bulk'])
 

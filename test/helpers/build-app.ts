@@ -38,7 +38,8 @@ export interface TestApp {
  * DNS lookups of webhook targets (there is no outside network here).
  */
 export async function buildTestApp(options: { engine?: Engine; env?: Record<string, string>; redis?: Redis | null; logLines?: string[]; resolveHost?: HostResolver } = {}): Promise<TestApp> {
-  const { db, url, drop } = await openTestDb(options.engine ?? 'pglite')
+  const testing = (options.env?.FOYER_TESTING ?? '1') === '1'
+  // Read before the database opens: a configuration a test means to be refused leaves no pool behind.
   const config = loadConfig({
     FOYER_PUBLIC_URL: PUBLIC_URL,
     FOYER_ALLOWED_REDIRECT_ORIGINS: `${APP_ORIGIN},http://localhost:*`,
@@ -46,10 +47,12 @@ export async function buildTestApp(options: { engine?: Engine; env?: Record<stri
     // Test receivers listen on 127.0.0.1; tests of the address check pass '0'.
     FOYER_WEBHOOK_ALLOW_PRIVATE: '1',
     // Cheap scrypt (N = 2^10): the suites sign up and sign in thousands of times. The cost
-    // Foyer ships with is checked in test/users/passwords.test.ts and used by the child processes.
-    FOYER_TESTING_SCRYPT_LOG_N: '10',
+    // Foyer ships with is checked in test/users/passwords.test.ts and used by the child
+    // processes and by apps built without the testing mode.
+    ...(testing ? { FOYER_TESTING_SCRYPT_LOG_N: '10' } : {}),
     ...options.env,
   })
+  const { db, url, drop } = await openTestDb(options.engine ?? 'pglite')
   const clock = manualClock(Date.now())
   const serverSecret = randomBytes(32)
   const lines = options.logLines

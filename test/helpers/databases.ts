@@ -1,4 +1,4 @@
-import { describe, it } from 'node:test'
+import { after, describe, it } from 'node:test'
 import { createHash, randomBytes } from 'node:crypto'
 import { cpSync, existsSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
@@ -112,11 +112,46 @@ function migratedDataDir(): Promise<string> {
   return dataDirTemplate
 }
 
+/**
+ * In-memory PGlite databases given back by earlier tests of this process, emptied. Loading the
+ * migrated image costs over a second of CPU; emptying every table costs a few milliseconds, and
+ * most suites build an app per test. At most two are kept.
+ */
+const idle: PGlite[] = []
+let everyTable: Promise<string> | null = null
+
+async function emptied(pglite: PGlite): Promise<void> {
+  everyTable ??= pglite.query<{ tables: string }>(
+    `select string_agg(quote_ident(tablename), ', ') as tables from pg_tables where schemaname = 'public' and tablename <> 'schema_migrations'`,
+  ).then((r) => r.rows[0]!.tables)
+  // A test may end holding a session-level advisory lock; the next one must not inherit it.
+  await pglite.exec(`select pg_advisory_unlock_all(); truncate ${await everyTable} restart identity cascade`)
+}
+
+async function givenBack(pglite: PGlite): Promise<void> {
+  if (pglite.closed) return
+  try {
+    if (idle.length >= 2) throw new Error('enough kept')
+    await emptied(pglite)
+    idle.push(pglite)
+  } catch {
+    await pglite.close().catch(() => {})
+  }
+}
+
+// An open PGlite keeps its process alive: those kept must close when the file's tests end.
+after(async () => {
+  for (const pglite of idle.splice(0)) await pglite.close().catch(() => {})
+})
+
 /** A migrated, empty database of its own: in-memory PGlite, or a new PostgreSQL database dropped on close. */
 export async function openTestDb(engine: Engine): Promise<{ db: Db; url: string | null; drop: () => Promise<void> }> {
   if (engine === 'pglite') {
-    const db = pgliteDb(await PGlite.create({ loadDataDir: await migratedImage() }))
-    return { db, url: null, drop: () => db.close() }
+    let pglite = idle.pop()
+    while (pglite?.closed) pglite = idle.pop()
+    pglite ??= await PGlite.create({ loadDataDir: await migratedImage() })
+    const db = pgliteDb(pglite)
+    return { db, url: null, drop: () => givenBack(pglite) }
   }
   const { url, drop } = await createPostgresDatabase(await migratedTemplate())
   const db = await openDb({ databaseUrl: url, dataDir: null })

@@ -12,7 +12,7 @@ const DAY_MS = 24 * 60 * 60 * 1000
 
 export const CreateUserBody = Type.Object({
   email_address: Type.Union([Type.String(), Type.Array(Type.String())], {
-    description: 'Exactly one address: it becomes the primary address, verified by the operator (strategy `admin`); `POST /v1/email_addresses` adds more.',
+    description: 'One to ten addresses, all verified by the operator (strategy `admin`); the first becomes the primary address. `POST /v1/email_addresses` adds more later.',
   }),
   password: Type.Optional(nullable(Type.String({ description: 'At least 8 characters; left out or null, the user has no password.' }))),
   skip_password_checks: Type.Optional(nullable(Type.Boolean({ description: 'Lifts the minimum length (not the maximum).' }))),

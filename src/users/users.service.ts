@@ -77,18 +77,26 @@ function toFilter(instance: Instance, query: CountUsersQuery): UserFilter {
   }
 }
 
-/** The one address a new user is created with, its primary one; `/v1/email_addresses` adds others. */
-function theEmailAddress(body: CreateUserBody): string {
-  const addresses = list(body.email_address)
+/**
+ * The addresses a new user is created with, as Clerk takes them: the first becomes primary, and
+ * all are verified by the operator (strategy `admin`). The same address twice is refused.
+ */
+function theEmailAddresses(body: CreateUserBody): string[] {
+  const addresses = list(body.email_address).map((address) => normalizeEmail(address, 'email_address'))
   if (addresses.length === 0) {
-    throw paramError(422, 'form_param_missing', 'email_address', 'is missing', 'email_address must include one email address.')
+    throw paramError(422, 'form_param_missing', 'email_address', 'is missing', 'email_address must include at least one email address.')
   }
-  if (addresses.length > 1) {
+  if (addresses.length > MAX_ADDRESSES) {
     throw paramError(422, 'form_param_value_invalid', 'email_address', 'too many email addresses',
-      `A user is created with exactly one email address, its primary one (add others with POST /v1/email_addresses); email_address holds ${addresses.length}.`)
+      `A user is created with at most ${MAX_ADDRESSES} email addresses; email_address holds ${addresses.length}.`)
   }
-  return normalizeEmail(addresses[0]!, 'email_address')
+  const repeated = addresses.find((address, i) => addresses.indexOf(address) !== i)
+  if (repeated) throw paramError(422, 'form_param_value_invalid', 'email_address', 'is repeated', `email_address holds ${repeated} more than once.`)
+  return addresses
 }
+
+// Enough for any person; few enough that one create cannot take a long run of address locks.
+const MAX_ADDRESSES = 10
 
 async function passwordHashFor(body: Pick<CreateUserBody, 'password' | 'skip_password_checks'>): Promise<string | null> {
   if (body.password == null) return null
@@ -149,7 +157,8 @@ export function createUserService({ db, clock, store, outbox, onUserCreated, rev
      * take, so an invitation check running alongside sees this user once it is committed.
      */
     async create(instance: Instance, body: CreateUserBody): Promise<UserWithActivity> {
-      const emailAddress = theEmailAddress(body)
+      const emailAddresses = theEmailAddresses(body)
+      const emailAddress = emailAddresses[0]!
       const metadata = {
         public_metadata: (body.public_metadata ?? {}) as Record<string, unknown>,
         private_metadata: (body.private_metadata ?? {}) as Record<string, unknown>,
@@ -162,8 +171,9 @@ export function createUserService({ db, clock, store, outbox, onUserCreated, rev
       const now = clock.now(instance)
       try {
         return await db.transaction(async (tx) => {
-          await store.lockAddress(tx, addressLockKey(instance.id, emailAddress, sha256))
-          if (await store.findByEmail(tx, instance.id, emailAddress)) throw identifierExists(emailAddress)
+          // In one order, so that two creates naming the same addresses cannot deadlock.
+          for (const address of [...emailAddresses].sort()) await store.lockAddress(tx, addressLockKey(instance.id, address, sha256))
+          for (const address of emailAddresses) if (await store.findByEmail(tx, instance.id, address)) throw identifierExists(address)
           if (externalId !== null && await store.externalIdTaken(tx, instance.id, externalId)) throw externalIdExists(externalId)
           if (username !== null && await store.findByUsername(tx, instance.id, username)) throw usernameExists(username)
           const user = await store.insert(tx, {
@@ -171,9 +181,14 @@ export function createUserService({ db, clock, store, outbox, onUserCreated, rev
             passwordHash, externalId, username, firstName: body.first_name ?? null, lastName: body.last_name ?? null,
             publicMetadata: metadata.public_metadata, privateMetadata: metadata.private_metadata, unsafeMetadata: metadata.unsafe_metadata, now,
           })
-          await enqueue(tx, userCreatedEvent(user, instance, now))
-          await onUserCreated?.(tx, instance, { id: user.id, emailAddress })
-          return { ...user, last_active_at: null }
+          // A user's addresses list in the order they were added: a millisecond apart, these keep the order given.
+          for (const [i, address] of emailAddresses.slice(1).entries()) {
+            await store.addVerifiedAddress(tx, { id: newId('idn', now), instanceId: instance.id, userId: user.id, emailAddress: address, now: now + i + 1 })
+          }
+          const created = emailAddresses.length === 1 ? user : (await store.findById(tx, instance.id, user.id))!
+          await enqueue(tx, userCreatedEvent(created, instance, now))
+          for (const address of emailAddresses) await onUserCreated?.(tx, instance, { id: user.id, emailAddress: address })
+          return { ...created, last_active_at: null }
         })
       } catch (err) {
         // A sign-up that does not take the address lock can still win the race: the unique index decides.

@@ -208,6 +208,13 @@ export function createUserStore() {
      * Takes the transaction-scoped lock on one address (see addressLockKey), the one invitation
      * creates take, so that "does a user hold this address?" is answered after we commit.
      */
+    /** Another address of a user being created, verified by the operator; a unique violation (23505) if someone holds it verified. */
+    async addVerifiedAddress(q: Queryable, a: { id: string; instanceId: string; userId: string; emailAddress: string; now: number }): Promise<void> {
+      await q.query(`
+        insert into email_addresses (id, instance_id, user_id, email_address, verification_strategy, verified_at, created_at)
+        values ($1, $2, $3, $4, 'admin', $5, $5)`, [a.id, a.instanceId, a.userId, a.emailAddress, a.now])
+    },
+
     async lockAddress(q: Queryable, key: bigint): Promise<void> {
       await q.query('select pg_advisory_xact_lock($1::bigint)', [key.toString()])
     },

@@ -72,10 +72,16 @@ forEachDatabase('@clerk/backend users and waitlist', (engine) => {
       assertClerkError(taken, recorded('POST', '/v1/users'), {
         status: 422, code: 'form_identifier_exists', paramName: 'email_address', schema: spec.response('CreateUser', 422),
       })
-      const two = await sdkError(clerk.users.createUser({ emailAddress: [uniqueEmail(), uniqueEmail()] }))
-      assertClerkError(two, recorded('POST', '/v1/users'), {
+      const twice = uniqueEmail()
+      const repeated = await sdkError(clerk.users.createUser({ emailAddress: [twice, twice] }))
+      assertClerkError(repeated, recorded('POST', '/v1/users'), {
         status: 422, code: 'form_param_value_invalid', paramName: 'email_address', schema: spec.response('CreateUser', 422),
       })
+      const pair = [uniqueEmail('pair'), uniqueEmail('pair')]
+      const both = await clerk.users.createUser({ emailAddress: pair })
+      assertMatchesSpec(spec.response('CreateUser', 200), recorded('POST', '/v1/users').body, 'POST /v1/users 200 body, two addresses')
+      assert.deepEqual(both.emailAddresses.map((e) => e.emailAddress), pair)
+      assert.equal(both.primaryEmailAddressId, both.emailAddresses[0]!.id)
       const short = await sdkError(clerk.users.createUser({ emailAddress: [uniqueEmail()], password: 'short' }))
       assertClerkError(short, recorded('POST', '/v1/users'), {
         status: 422, code: 'form_password_length_too_short', paramName: 'password', schema: spec.response('CreateUser', 422),

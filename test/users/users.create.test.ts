@@ -88,11 +88,20 @@ forEachDatabase('POST /v1/users', (engine) => {
     assertParamError(await api.post('/v1/users', { email_address: [uniqueEmail()], password: '', skip_password_checks: true }), 422, 'form_password_length_too_short', 'password')
   })
 
-  it('refuses more than one address, none, or a malformed one, naming email_address', async () => {
+  it('takes several addresses, all verified, the first primary and in the order given; refuses a repeated, taken or eleventh one, none, or a malformed one, naming email_address', async () => {
     const { api } = await fresh()
-    const two = await api.post('/v1/users', { email_address: [uniqueEmail(), uniqueEmail()] })
-    assertParamError(two, 422, 'form_param_value_invalid', 'email_address')
-    assert.match(two.body.errors[0].long_message, /exactly one email address/)
+    const [first, second, third] = [uniqueEmail('first'), uniqueEmail('second'), uniqueEmail('third')]
+    const made = await api.post('/v1/users', { email_address: [first, second.toUpperCase(), third] })
+    assert.equal(made.status, 200, JSON.stringify(made.body))
+    assert.deepEqual(made.body.email_addresses.map((e: any) => [e.email_address, e.verification.status, e.verification.strategy]),
+      [[first, 'verified', 'admin'], [second, 'verified', 'admin'], [third, 'verified', 'admin']])
+    assert.equal(made.body.primary_email_address_id, made.body.email_addresses[0].id)
+    // Each address signs its user in, so each is taken now, whichever position it had.
+    assertParamError(await api.post('/v1/users', { email_address: [uniqueEmail(), third] }), 422, 'form_identifier_exists', 'email_address')
+    const repeated = uniqueEmail('twice')
+    assertParamError(await api.post('/v1/users', { email_address: [repeated, repeated.toUpperCase()] }), 422, 'form_param_value_invalid', 'email_address')
+    assertParamError(await api.post('/v1/users', { email_address: Array.from({ length: 11 }, () => uniqueEmail('many')) }), 422, 'form_param_value_invalid', 'email_address')
+    assert.equal((await api.get(`/v1/users?email_address=${encodeURIComponent(repeated)}`)).body.length, 0, 'a refused create leaves nothing')
     assertParamError(await api.post('/v1/users', { email_address: [] }), 422, 'form_param_missing', 'email_address')
     assertParamError(await api.post('/v1/users', { first_name: 'No address' }), 422, 'form_param_missing', 'email_address')
     assertParamError(await api.post('/v1/users', { email_address: ['not-an-email'] }), 422, 'form_param_format_invalid', 'email_address')

@@ -114,7 +114,7 @@ export function createAcceptService(deps: Deps) {
   }
 
   /** resolveTicket for a ticket known by its hash only (a ticket sign-up keeps nothing else). */
-  async function resolveTicketHash(hash: string, q: Queryable = db): Promise<TicketState> {
+  async function resolveTicketHash(hash: string, q: Queryable = db, recheck = true): Promise<TicketState> {
     // Both kinds of invitation share the link; a ticket's hash is unique across both.
     const app = await store.findInvitationByTicketHash(q, hash)
     const found: TicketInvitation | null = app
@@ -126,7 +126,12 @@ export function createAcceptService(deps: Deps) {
     const now = clock.now(instance)
     const status = found.target === 'application' ? effectiveStatus(found.invitation, now) : effectiveOrgInvitationStatus(found.invitation, now)
     if (status !== 'pending') return { kind: status, instance, ...found }
-    return { kind: 'usable', instance, ...found, existingUser: await users.findByVerifiedEmail(q, instance.id, found.invitation.email_address) }
+    const existingUser = await users.findByVerifiedEmail(q, instance.id, found.invitation.email_address)
+    // A racing sign-up with this ticket may have committed between the two reads: its user is
+    // found, though the invitation read first was still pending. Read again, so that the loser
+    // hears the ticket was used rather than that the address is taken.
+    if (existingUser && recheck) return resolveTicketHash(hash, q, false)
+    return { kind: 'usable', instance, ...found, existingUser }
   }
 
   /** Where a hosted page lives for an instance: the default instance's pages need no parameter. */

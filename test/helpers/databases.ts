@@ -10,7 +10,7 @@ import { PGlite } from '@electric-sql/pglite'
 import pg from 'pg'
 import { openDb, type Db } from '../../src/platform/db/db.js'
 import { migrate } from '../../src/platform/db/migrate.js'
-import { pgliteDb } from '../../src/platform/db/pglite.js'
+import { PGLITE_OPTIONS, pgliteDb } from '../../src/platform/db/pglite.js'
 import { packageRoot } from '../../src/platform/paths.js'
 
 export type Engine = 'pglite' | 'postgres'
@@ -74,7 +74,7 @@ function migratedImage(): Promise<Blob> {
 
 /** A new in-memory PGlite, migrated by `migrate()`, dumped as a tar of its data folder. */
 async function dumpMigrated(): Promise<Buffer> {
-  const pglite = await PGlite.create()
+  const pglite = await PGlite.create(PGLITE_OPTIONS)
   try {
     await migrate(pgliteDb(pglite))
     return Buffer.from(await (await pglite.dumpDataDir('none')).arrayBuffer())
@@ -99,7 +99,7 @@ function migratedDataDir(): Promise<string> {
     const path = join(tmpdir(), `foyer-test-pgdata-${schemaKey()}`)
     if (existsSync(join(path, 'PG_VERSION'))) return path
     const making = `${path}.${process.pid}.${randomBytes(4).toString('hex')}`
-    const pglite = await PGlite.create(making, { loadDataDir: await migratedImage() })
+    const pglite = await PGlite.create(making, { ...PGLITE_OPTIONS, loadDataDir: await migratedImage() })
     await pglite.close()
     // Another test process may have finished one first: a folder is renamed over only an empty one.
     try {
@@ -149,7 +149,7 @@ export async function openTestDb(engine: Engine): Promise<{ db: Db; url: string 
   if (engine === 'pglite') {
     let pglite = idle.pop()
     while (pglite?.closed) pglite = idle.pop()
-    pglite ??= await PGlite.create({ loadDataDir: await migratedImage() })
+    pglite ??= await PGlite.create({ ...PGLITE_OPTIONS, loadDataDir: await migratedImage() })
     const db = pgliteDb(pglite)
     return { db, url: null, drop: () => givenBack(pglite) }
   }

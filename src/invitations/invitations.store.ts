@@ -1,4 +1,4 @@
-import { escapeLike, type Queryable } from '../platform/db/db.js'
+import { escapeLike, queryFor, type Queryable } from '../platform/db/db.js'
 import { DAY_MS } from '../platform/clock.js'
 import type { InvitationRow, InvitationStatus } from './invitations.schemas.js'
 import { outboxCte, type OutboxItem } from '../platform/outbox/outbox.store.js'
@@ -96,17 +96,21 @@ export function createInvitationStore() {
     /**
      * One page, and with `withTotal` the number of all matches, in one statement. Counting
      * scans nothing: stored statuses come from the sharded counts and only "pending but past
-     * expiry" reads the partial expiry index. A text query has no such shortcut; its matches
-     * are counted by a window over the same scan.
+     * expiry" reads the partial expiry index. A text query has no such shortcut: its matches
+     * are counted by a subquery of their own, which reads only what counting needs (a window
+     * over the page's scan kept every matching row), and the statement is planned for the text
+     * (see queryCustomPlan): a rare fragment is looked up in the trigram index, and a common one
+     * pages down the order's index while the count scans.
      */
     async page(q: Queryable, f: ListFilter, withTotal: boolean): Promise<{ rows: InvitationListRow[]; total: number | null }> {
       const { where, params } = listWhere(f)
       const dir = f.orderBy.descending ? 'desc' : 'asc'
-      const total = !withTotal ? '' : f.query !== null ? ', count(*) over () as total_count' : `, (${countExpr(f)})::int8 as total_count`
-      const rows = await q.query<InvitationListRow & { total_count?: number }>(
-        `select ${LIST_COLUMNS}${total} from invitations where ${where}
-         order by ${f.orderBy.column} ${dir}, id ${dir} limit $${params.length + 1} offset $${params.length + 2}`,
-        [...params, f.limit, f.offset])
+      const total = !withTotal ? '' : f.query !== null
+        ? `, (select count(*) from invitations where ${where})::int8 as total_count`
+        : `, (${countExpr(f)})::int8 as total_count`
+      const sql = `select ${LIST_COLUMNS}${total} from invitations where ${where}
+         order by ${f.orderBy.column} ${dir}, id ${dir} limit $${params.length + 1} offset $${params.length + 2}`
+      const rows = await queryFor(q, f.query !== null)<InvitationListRow & { total_count?: number }>(sql, [...params, f.limit, f.offset])
       if (!withTotal) return { rows, total: null }
       // An empty page (an offset past the end) carries no count of its own.
       if (rows.length === 0) return { rows, total: f.offset === 0 ? 0 : await this.count(q, f) }
@@ -118,7 +122,7 @@ export function createInvitationStore() {
       const sql = f.query !== null
         ? `select count(*)::int8 as n from invitations where ${where}`
         : `select (${countExpr(f)})::int8 as n`
-      const rows = await q.query<{ n: number }>(sql, params)
+      const rows = await queryFor(q, f.query !== null)<{ n: number }>(sql, params)
       return rows[0]?.n ?? 0
     },
 

@@ -1,4 +1,4 @@
-import { escapeLike, type Queryable } from '../platform/db/db.js'
+import { escapeLike, queryFor, type Queryable } from '../platform/db/db.js'
 import type { OrgInvitationRow, OrgInvitationStatus, OrgInvitationView } from './org-invitations.schemas.js'
 import { outboxCte, type OutboxItem } from '../platform/outbox/outbox.store.js'
 import { DAY_MS } from '../platform/clock.js'
@@ -167,18 +167,24 @@ export function createOrgInvitationStore() {
       [instanceId, emails.map((e) => e.toLowerCase()), now])
     },
 
-    /** One page and the number of all matches, in one statement. */
+    /**
+     * One page and the number of all matches, in one statement. A text search counts in a
+     * subquery of its own rather than by a window over the page's scan (which keeps every
+     * matching row), and is planned for its text (see queryCustomPlan), as invitations' is.
+     */
     async page(q: Queryable, f: OrgInvitationFilter): Promise<{ rows: OrgInvitationView[]; total: number }> {
       const { where, params } = listWhere(f)
       const dir = f.orderBy.descending ? 'desc' : 'asc'
-      const rows = await q.query<OrgInvitationView & { total_count: number }>(`
-        select v.*, count(*) over () as total_count from (${VIEW} where ${where}) v
+      const run = queryFor(q, f.query !== null)
+      const total = f.query !== null ? `(select count(*) from organization_invitations i where ${where})::int8` : 'count(*) over ()'
+      const rows = await run<OrgInvitationView & { total_count: number }>(`
+        select v.*, ${total} as total_count from (${VIEW} where ${where}) v
         order by v.${f.orderBy.column} ${dir}, v.id ${dir} limit $${params.length + 1} offset $${params.length + 2}`,
       [...params, f.limit, f.offset])
       if (rows.length > 0) return { rows, total: Number(rows[0]!.total_count) }
       // An empty page (an offset past the end) carries no count of its own.
       if (f.offset === 0) return { rows, total: 0 }
-      const [count] = await q.query<{ n: number }>(`select count(*)::int8 as n from organization_invitations i where ${where}`, params)
+      const [count] = await run<{ n: number }>(`select count(*)::int8 as n from organization_invitations i where ${where}`, params)
       return { rows, total: Number(count?.n ?? 0) }
     },
 

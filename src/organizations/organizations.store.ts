@@ -1,4 +1,4 @@
-import { escapeLike, isUniqueViolation, type Queryable } from '../platform/db/db.js'
+import { escapeLike, isUniqueViolation, queryFor, type Queryable } from '../platform/db/db.js'
 import type { OrganizationRow } from './organizations.schemas.js'
 
 /** The permission whose holders keep an organization manageable (see memberships.service.ts). */
@@ -128,8 +128,12 @@ export function createOrganizationStore() {
       // Only a parameter the statement uses: PostgreSQL refuses one it cannot type.
       if (withCounts) params.push(now)
       const counts = withCounts ? `, ${countColumns(`$${params.length}`)}` : ''
-      const rows = await q.query<OrganizationListRow & { total_count: number }>(
-        `select o.*, count(*) over () as total_count${counts} from organizations o where ${where}
+      // A text search counts in a subquery of its own rather than by a window over the page's
+      // scan (which keeps every matching row), and is planned for its text (see queryCustomPlan).
+      const run = queryFor(q, f.query !== null)
+      const totalExpr = f.query !== null ? `(select count(*) from organizations o where ${where})::int8` : 'count(*) over ()'
+      const rows = await run<OrganizationListRow & { total_count: number }>(
+        `select o.*, ${totalExpr} as total_count${counts} from organizations o where ${where}
          order by ${orderExpr} ${dir}, o.id ${dir} limit $${params.length + 1} offset $${params.length + 2}`,
         [...params, limit, offset])
       // An empty page (an offset past the end) carries no count of its own.
@@ -139,7 +143,7 @@ export function createOrganizationStore() {
 
     async count(q: Queryable, f: OrganizationFilter): Promise<number> {
       const { where, params } = organizationWhere(f)
-      const rows = await q.query<{ n: number }>(`select count(*)::int8 as n from organizations o where ${where}`, params)
+      const rows = await queryFor(q, f.query !== null)<{ n: number }>(`select count(*)::int8 as n from organizations o where ${where}`, params)
       return Number(rows[0]?.n ?? 0)
     },
   }

@@ -1,4 +1,4 @@
-import { escapeLike, type Queryable } from '../platform/db/db.js'
+import { escapeLike, hasTrigram, queryFor, type Queryable } from '../platform/db/db.js'
 
 /** A user row with all its email addresses, oldest first. */
 export interface UserRow {
@@ -228,16 +228,15 @@ export function createUserStore() {
       const { where, params } = userWhere(f)
       const dir = order.descending ? 'desc' : 'asc'
       const nulls = order.column === 'created_at' || order.column === 'updated_at' ? '' : ' nulls last'
-      const rows = await q.query<UserWithActivity>(
+      return run(q, f)<UserWithActivity>(
         `select ${USER_COLUMNS}, ${ACTIVITY} from users u where ${where}
          order by ${ORDER_EXPRESSIONS[order.column]} ${dir}${nulls}, u.id ${dir} limit $${params.length + 1} offset $${params.length + 2}`,
         [...params, limit, offset])
-      return rows
     },
 
     async count(q: Queryable, f: UserFilter): Promise<number> {
       const { where, params } = userWhere(f)
-      const rows = await q.query<{ n: string | number }>(`select count(*)::int8 as n from users u where ${where}`, params)
+      const rows = await run(q, f)<{ n: string | number }>(`select count(*)::int8 as n from users u where ${where}`, params)
       return Number(rows[0]?.n ?? 0)
     },
 
@@ -307,8 +306,17 @@ const ORDER_EXPRESSIONS = {
 export type UserOrderColumn = keyof typeof ORDER_EXPRESSIONS
 export const USER_ORDER_COLUMNS = Object.keys(ORDER_EXPRESSIONS) as UserOrderColumn[]
 
-const FULL_NAME = `lower(concat_ws(' ', u.first_name, u.last_name))`
+/**
+ * The name searched: concat_ws(' ', first, last) lower-cased, written from immutable parts so
+ * that it is exactly the expression of the trigram index users_full_name_trgm (migration 027).
+ */
+const fullName = (alias: string) => `lower(coalesce(${alias}.first_name || ' ' || ${alias}.last_name, ${alias}.first_name, ${alias}.last_name, ''))`
+const FULL_NAME = fullName('u')
 const hasEmail = (condition: string) => `exists (select 1 from email_addresses e where e.user_id = u.id and ${condition})`
+
+/** A text search is planned for its text (see queryCustomPlan); other lists keep their cached plans. */
+const run = (q: Queryable, f: UserFilter) =>
+  queryFor(q, f.query !== null || f.usernameQuery !== null || f.emailAddressQuery !== null || f.nameQuery !== null)
 
 function userWhere(f: UserFilter): { where: string; params: unknown[] } {
   const params: unknown[] = [f.instanceId]
@@ -324,7 +332,18 @@ function userWhere(f: UserFilter): { where: string; params: unknown[] } {
   if (f.usernames) clauses.push(`u.username = any(${param(f.usernames)}::text[])`)
   if (f.query !== null) {
     const like = contains(f.query)
-    clauses.push(`(u.id = ${param(f.query)} or ${hasEmail(`e.email_address like ${like}`)} or u.username like ${like} or ${FULL_NAME} like ${like})`)
+    if (hasTrigram(f.query)) {
+      // The users that match, found through each column's trigram index and then joined: an
+      // `or` that mixes an exists() with the user's own columns reads users one by one.
+      clauses.push(`u.id in (
+        select m.id from users m where m.id = ${param(f.query)} or m.username like ${like} or ${fullName('m')} like ${like}
+        union all
+        select e.user_id from email_addresses e where e.email_address like ${like})`)
+    } else {
+      // No trigram to look up: read users in the page's order until the page is full, which a
+      // text this short fills soon.
+      clauses.push(`(u.id = ${param(f.query)} or ${hasEmail(`e.email_address like ${like}`)} or u.username like ${like} or ${FULL_NAME} like ${like})`)
+    }
   }
   if (f.usernameQuery !== null) clauses.push(`u.username like ${contains(f.usernameQuery)}`)
   if (f.emailAddressQuery !== null) clauses.push(hasEmail(`e.email_address like ${contains(f.emailAddressQuery)}`))

@@ -36,8 +36,34 @@ export async function openPostgres(connectionString: string, poolSize = 16): Pro
   pool.on('error', () => {})
   await pool.query('select 1')
 
-  const wrap = (q: pg.Pool | pg.PoolClient): Queryable => ({
-    query: async (sql, params) => (await q.query(params?.length ? { name: statementName(sql), text: sql, values: params as unknown[] } : sql)).rows,
+  const named = (sql: string, params: readonly unknown[]) => ({ name: statementName(sql), text: sql, values: params as unknown[] })
+  const wrap = (q: pg.Pool | pg.PoolClient, inTransaction: boolean): Queryable => ({
+    query: async (sql, params) => (await q.query(params?.length ? named(sql, params) : sql)).rows,
+    // The pool's connections force generic plans (above); a transaction of its own lets this one
+    // statement be planned for its values, and the setting ends with it.
+    queryCustomPlan: async (sql, params) => {
+      if (inTransaction) {
+        await q.query('set local plan_cache_mode = force_custom_plan')
+        const { rows } = await q.query(named(sql, params))
+        await q.query('set local plan_cache_mode to default')
+        return rows
+      }
+      const client = await pool.connect()
+      let broken: Error | undefined
+      try {
+        await client.query('begin; set local plan_cache_mode = force_custom_plan')
+        const { rows } = await client.query(named(sql, params))
+        await client.query('commit')
+        return rows
+      } catch (err) {
+        await client.query('rollback').catch((rollbackErr: Error) => {
+          broken = rollbackErr
+        })
+        throw err
+      } finally {
+        client.release(broken)
+      }
+    },
     exec: async (sql) => {
       await q.query(sql)
     },
@@ -45,7 +71,7 @@ export async function openPostgres(connectionString: string, poolSize = 16): Pro
 
   return {
     engine: 'postgres',
-    ...wrap(pool),
+    ...wrap(pool, false),
     transaction: async (fn) => {
       for (let attempt = 1; ; attempt++) {
         // The survivor of a deadlock wakes only when the scheduler gets to it; a retry that starts
@@ -56,7 +82,7 @@ export async function openPostgres(connectionString: string, poolSize = 16): Pro
         let broken: Error | undefined
         try {
           await client.query('begin')
-          const result = await fn(wrap(client))
+          const result = await fn(wrap(client, true))
           await client.query('commit')
           return result
         } catch (err) {

@@ -7,7 +7,8 @@
  * BENCH_SECONDS (per load, default 10), BENCH_PGLITE_ROWS (default 1,000,000),
  * BENCH_CPU_PROF=<dir> (Foyer children write V8 CPU profiles there), BENCH_DELIVERY_ITEMS
  * (emails, and webhook events, queued for the delivery section; default 2,000),
- * BENCH_ONLY=sessions (only the session-token loads, printed and not written to RESULTS.md).
+ * BENCH_ONLY=sessions (only the session-token loads, printed and not written to RESULTS.md),
+ * BENCH_ONLY=query (PostgreSQL seeded, then only its list and query loads, likewise).
  */
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
@@ -23,7 +24,7 @@ import { packageRoot } from '../src/platform/paths.js'
 import { benchDelivery, startHttpCounter, startSmtpCounter, type DeliveryResult } from './delivery.js'
 import { runLoad, type LoadResult, type LoadSpec } from './load.js'
 import { ceilingsTable, deliveryTable, int, machine, measurementsTable, ratiosTable, targetsTable, type Measured, type Target } from './report.js'
-import { seed, seedSessions, type Seeded } from './seed.js'
+import { seed, seededEmail, seedSessions, type Seeded } from './seed.js'
 import { rs256SignsPerSecond } from './signing.js'
 import { startServer, type Server } from './servers.js'
 
@@ -145,6 +146,26 @@ const listLoad = (server: Server): LoadSpec => ({
   url: server.url, method: 'GET', path: '/v1/invitations?paginated=true&limit=20', headers: auth, seconds: SECONDS, connections: CONNECTIONS,
 })
 
+// A search box's traffic: fragments of seeded addresses, a last name and the first four digits
+// of the number after it (`smith1234`: about five matches among a million), a new one for each
+// request so that no cached answer flatters the figure.
+const QUERY_FRAGMENTS = 1_000
+const QUERY_CONNECTIONS = 8
+function queryFragments(rows: number): string[] {
+  return Array.from({ length: QUERY_FRAGMENTS }, () => {
+    const n = 1_000 + Math.floor(Math.random() * Math.max(1, rows - 1_000))
+    return /\.([a-z]+\d{4})/.exec(seededEmail(n))![1]!
+  })
+}
+const queryPath = (fragment: string) => `/v1/invitations?paginated=true&limit=20&query=${encodeURIComponent(fragment)}`
+const queryLoad = (server: Server, fragments: string[]): LoadSpec => {
+  let i = 0
+  return {
+    url: server.url, method: 'GET', headers: auth, seconds: SECONDS, connections: QUERY_CONNECTIONS,
+    path: queryPath(fragments[0]!), nextPath: () => queryPath(fragments[i++ % fragments.length]!),
+  }
+}
+
 /** One request, so that a broken setup fails here with its answer rather than as 500,000 non-2xx. */
 async function probe(server: Server, spec: LoadSpec): Promise<void> {
   const res = await fetch(server.url + spec.path, {
@@ -233,12 +254,13 @@ async function createOrganizations(server: Server, n: number): Promise<string[]>
   return ids
 }
 
-async function benchFoyer(name: string, env: Record<string, string>, options: { organizations?: boolean } = {}): Promise<Measured[]> {
+async function benchFoyer(name: string, env: Record<string, string>, options: { organizations?: boolean; searchRows?: number } = {}): Promise<Measured[]> {
   const server = await startFoyer(name, env)
   log(`${name}: pid ${server.pid} on ${server.url}`)
   await liftCreateLimit(server)
   const loads: [string, LoadSpec][] = [
     ['list (paginated, limit 20)', listLoad(server)],
+    ...(options.searchRows ? [['query (paginated, limit 20)', queryLoad(server, queryFragments(options.searchRows))] as [string, LoadSpec]] : []),
     ['create', createLoad(server)],
   ]
   if (options.organizations) {
@@ -496,9 +518,18 @@ async function main() {
   // A checkpoint now, rather than one triggered by the seed's WAL in the middle of a load.
   await pgSeed.db.exec('checkpoint').catch(() => log('PostgreSQL: checkpoint refused (not superuser); carrying on'))
   await pgSeed.db.close()
+  if (process.env.BENCH_ONLY === 'query') {
+    const server = await startFoyer('Foyer, PostgreSQL', foyerEnv({ DATABASE_URL: urls.bench }))
+    await onServer(server, [
+      ['list (paginated, limit 20)', listLoad(server)],
+      ['query (paginated, limit 20)', queryLoad(server, queryFragments(pgSeed.seeded.rows))],
+    ])
+    log('BENCH_ONLY=query: figures above; bench/RESULTS.md is left as it was')
+    return
+  }
 
   const foyerPg = `Foyer, PostgreSQL (${int(pgSeed.seeded.rows)} inv.)`
-  measured.push(...await benchFoyer(foyerPg, foyerEnv({ DATABASE_URL: urls.bench }), { organizations: true }))
+  measured.push(...await benchFoyer(foyerPg, foyerEnv({ DATABASE_URL: urls.bench }), { organizations: true, searchRows: pgSeed.seeded.rows }))
 
   const bare = await startBaseline('bare')
   measured.push(...await onServer(bare, [['create', createLoad(bare)]]))
@@ -531,6 +562,8 @@ async function main() {
     `Each load: autocannon in the bench process (no workers), ${CONNECTIONS} connections unless said otherwise, ${SECONDS} s after a ${WARMUP_SECONDS} s warm-up, `
       + 'over 127.0.0.1; every server in its own process (Foyer with LOG_LEVEL=warn). '
       + `Create posts a unique address with \`notify: false\`, rate limit lifted; list is \`GET /v1/invitations?paginated=true&limit=20\`. `
+      + `Query (PostgreSQL) is \`GET /v1/invitations?paginated=true&limit=20&query=<fragment>\` (the page and its total), over ${QUERY_CONNECTIONS} connections, `
+      + `each request with the next of ${int(QUERY_FRAGMENTS)} fragments of seeded addresses, a last name and the first four digits of the number after it (\`smith1234\`, a handful of matches each). `
       + `Org invitation create (PostgreSQL) posts a unique address with \`role: org:member\`, \`notify: false\` to \`POST /v1/organizations/{id}/invitations\`, rotating over ${ORGANIZATIONS} organizations, once the outbox has delivered the create load's events. `
       + `The dashboard invitations page (PostgreSQL) is \`GET /dashboard/<instance>/invitations\` (pending tab, 20 rows and the total) with an operator's session cookie, one connection (one request at a time: the time a page takes the server); the overview page (\`GET /dashboard/<instance>/overview\`, 30 days of created, accepted, revoked and expired counts over the same invitations) likewise. `
       + `Baselines: a bare Fastify route returning the create JSON without a database, and one with one \`insert … returning *\` through a pg Pool (16 clients, as Foyer) into the same table on the same PostgreSQL.`,
@@ -628,6 +661,7 @@ function summarise(measured: Measured[], delivered: DeliveryResult[], names: { f
   const dashboardPg = valid(find(names.foyerPg, 'dashboard invitations page'))
   const overviewPg = valid(find(names.foyerPg, 'dashboard overview page'))
   const listPg = valid(find(names.foyerPg, 'list'))
+  const queryPg = valid(find(names.foyerPg, 'query'))
   const rss = (server: string) => find(server, 'create')?.peakRssMb ?? NaN
   const targets: Target[] = [
     {
@@ -641,6 +675,12 @@ function summarise(measured: Measured[], delivered: DeliveryResult[], names: { f
       threshold: '≤ 25 ms',
       measured: listPg ? `${listPg.result.p99} ms` : null,
       met: !!listPg && listPg.result.p99 <= 25 && pgSeed.rows >= 1_000_000,
+    },
+    {
+      name: `query p99 on PostgreSQL, ${int(pgSeed.rows)} invitations`,
+      threshold: '≤ 25 ms',
+      measured: queryPg ? `${queryPg.result.p99} ms` : null,
+      met: !!queryPg && queryPg.result.p99 <= 25 && pgSeed.rows >= 1_000_000,
     },
     {
       name: `dashboard invitations page p99 on PostgreSQL, ${int(pgSeed.rows)} invitations`,

@@ -22,6 +22,10 @@ const LAST = ['smith', 'garcia', 'muller', 'rossi', 'dubois', 'kowalski', 'nguye
   'haddad', 'ivanova', 'kim', 'lopez', 'martin', 'nakamura', 'olsen', 'patel', 'quist', 'reyes', 'schmidt', 'tran', 'weber']
 const DOMAINS = ['example.com', 'example.org', 'example.net', 'mail.example.com', 'corp.example.io', 'team.example.dev']
 
+/** The address INSERT_BATCH gives row `n`, e.g. `anna.smith0@example.com`. */
+export const seededEmail = (n: number) =>
+  `${FIRST[n % FIRST.length]}.${LAST[Math.floor(n / FIRST.length) % LAST.length]}${n}@${DOMAINS[Math.floor(n / 7) % DOMAINS.length]}`
+
 /** SQL for the `width` base62 digits of a non-negative int8 expression, most significant first. */
 const base62Digits = (expr: string, width: number) => Array.from({ length: width }, (_, i) =>
   `substr(a.chars, (${expr} / ${62 ** (width - 1 - i)} % 62)::int + 1, 1)`).join(' || ')
@@ -63,11 +67,17 @@ function hmacPads(key: Buffer): { ipad: Buffer; opad: Buffer } {
 }
 
 /**
- * Drops the invitations table's indexes and constraints (keys, foreign key) and returns the
- * statements that restore them. Maintaining six indexes and the foreign-key check row by row
- * made 100,000 rows take 7–11 s here; building each index once at the end is several times faster.
+ * Drops the invitations table's indexes and constraints (keys, foreign keys, and those of other
+ * tables that point at it) and returns the statements that restore them. Maintaining six
+ * indexes and the foreign-key check row by row made 100,000 rows take 7–11 s here; building
+ * each index once at the end is several times faster.
  */
 async function dropKeysAndIndexes(db: Db): Promise<string[]> {
+  // Foreign keys of other tables that point at invitations go first (they hang on its
+  // primary key) and come back last.
+  const referencing = await db.query<{ name: string; table: string; def: string }>(`
+    select conname as name, conrelid::regclass::text as table, pg_get_constraintdef(oid) as def from pg_constraint
+    where confrelid = 'invitations'::regclass and conrelid <> 'invitations'::regclass and contype = 'f'`)
   const constraints = await db.query<{ name: string; def: string }>(`
     select conname as name, pg_get_constraintdef(oid) as def from pg_constraint
     where conrelid = 'invitations'::regclass and contype in ('p', 'u', 'f')`)
@@ -75,11 +85,13 @@ async function dropKeysAndIndexes(db: Db): Promise<string[]> {
     select indexname as name, indexdef as def from pg_indexes
     where schemaname = current_schema() and tablename = 'invitations'
       and indexname not in (select conname from pg_constraint where conrelid = 'invitations'::regclass)`)
+  for (const c of referencing) await db.exec(`alter table ${c.table} drop constraint ${c.name}`)
   for (const c of constraints) await db.exec(`alter table invitations drop constraint ${c.name}`)
   for (const i of indexes) await db.exec(`drop index ${i.name}`)
   return [
     ...constraints.map((c) => `alter table invitations add constraint ${c.name} ${c.def}`),
     ...indexes.map((i) => i.def),
+    ...referencing.map((c) => `alter table ${c.table} add constraint ${c.name} ${c.def}`),
   ]
 }
 

@@ -310,7 +310,7 @@ export const USER_ORDER_COLUMNS = Object.keys(ORDER_EXPRESSIONS) as UserOrderCol
  * The name searched: concat_ws(' ', first, last) lower-cased, written from immutable parts so
  * that it is exactly the expression of the trigram index users_full_name_trgm (migration 027).
  */
-const fullName = (alias: string) => `lower(coalesce(${alias}.first_name || ' ' || ${alias}.last_name, ${alias}.first_name, ${alias}.last_name, ''))`
+export const fullName = (alias: string) => `lower(coalesce(${alias}.first_name || ' ' || ${alias}.last_name, ${alias}.first_name, ${alias}.last_name, ''))`
 const FULL_NAME = fullName('u')
 const hasEmail = (condition: string) => `exists (select 1 from email_addresses e where e.user_id = u.id and ${condition})`
 

@@ -1,9 +1,8 @@
 import { after, before, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { buildApp } from '../../src/app.js'
-import { openDb, type Db } from '../../src/platform/db/db.js'
 import { buildTestApp, client, type Client, type TestApp } from '../helpers/build-app.js'
 import { forEachDatabase } from '../helpers/databases.js'
+import { fullName } from '../../src/users/users.store.js'
 import { makeOrganization } from '../helpers/factories.js'
 
 /**
@@ -52,9 +51,6 @@ forEachDatabase('substring search, through trigram indexes', (engine) => {
   const users: { id: string; person: typeof PEOPLE[number] }[] = []
   const organizations: { id: string; name: string; slug: string }[] = []
   const orgInvitations: { id: string; email_address: string }[] = []
-  // The same app over a connection that may not scan tables sequentially: with a handful of
-  // rows the planner would scan; at a million it takes the indexes, whose answers must not differ.
-  let indexed: { api: Client; close(): Promise<void> }
 
   before(async () => {
     t = await buildTestApp({ engine })
@@ -83,18 +79,13 @@ forEachDatabase('substring search, through trigram indexes', (engine) => {
       orgInvitations.unshift(res.body)
       t.clock.advance(1)
     }
-    indexed = await withoutSequentialScans(t, made.secretKey)
   })
-  after(async () => {
-    await indexed?.close()
-    await t.close()
-  })
+  after(() => t.close())
 
-  /** Runs `check` through the app as it plans, then through the one that must use indexes. */
-  const bothWays = async (check: (api: Client, how: string) => Promise<void>) => {
-    await check(api, 'as planned')
-    await check(indexed.api, 'without sequential scans')
-  }
+  // With a handful of rows the planner scans rather than reading an index; the plans at a
+  // million rows are the bench's and EXPLAIN's business. What is checked here is that every
+  // form of the SQL (the trigram one, and the one for texts without a trigram) matches alike.
+  const search = (check: (api: Client, how: string) => Promise<void>) => check(api, engine)
 
   it('made the trigram indexes', async () => {
     const rows = await t.db.query<{ indexname: string; indexdef: string }>(
@@ -109,8 +100,35 @@ forEachDatabase('substring search, through trigram indexes', (engine) => {
     assert.equal(extension?.extname, 'pg_trgm')
   })
 
+  it('each index is on the very expression the stores search, so the planner can match it', async () => {
+    // An index made on the stores' expression, in a transaction rolled back, must read back as
+    // the migration's index: PostgreSQL prints both in one normal form.
+    const searched: [string, string, string][] = [
+      ['invitations_email_trgm', 'invitations', 'invitations.email_address'],
+      ['organization_invitations_email_trgm', 'organization_invitations', 'organization_invitations.email_address'],
+      ['email_addresses_email_trgm', 'email_addresses', 'email_addresses.email_address'],
+      ['users_username_trgm', 'users', 'users.username'],
+      ['users_full_name_trgm', 'users', fullName('users')],
+      ['organizations_name_trgm', 'organizations', 'lower(organizations.name)'],
+      ['organizations_slug_trgm', 'organizations', 'organizations.slug'],
+    ]
+    const rollback = new Error('rollback')
+    for (const [index, table, expression] of searched) {
+      let defs: { probe: string; made: string } | undefined
+      await t.db.transaction(async (tx) => {
+        await tx.exec(`create index search_probe on ${table} using gin ((${expression}) gin_trgm_ops)`)
+        ;[defs] = await tx.query<{ probe: string; made: string }>(
+          `select pg_get_indexdef('search_probe'::regclass) as probe, pg_get_indexdef($1::regclass) as made`, [index])
+        throw rollback
+      }).catch((err) => {
+        if (err !== rollback) throw err
+      })
+      assert.equal(defs!.probe.replace('search_probe', index), defs!.made, expression)
+    }
+  })
+
   it('invitations: GET /v1/invitations?query= matches a substring of the address, any case, wildcards literal', async () => {
-    await bothWays(async (api, how) => {
+    await search(async (api, how) => {
       for (const query of QUERIES) {
         const expected = ids(invitations.filter((i) => contains(i.email_address, query)))
         const res = await api.get(`/v1/invitations?paginated=true&limit=100&query=${q(query)}`)
@@ -136,7 +154,7 @@ forEachDatabase('substring search, through trigram indexes', (engine) => {
       ['username_query', (p, s) => contains(p.username, s)],
       ['name_query', (p, s) => contains(fullName(p), s)],
     ]
-    await bothWays(async (api, how) => {
+    await search(async (api, how) => {
       for (const [param, matches] of cases) {
         for (const query of [...QUERIES, 'ann lee', 'mac_lee', 'x%y', 'a l', 'n l', 'zoe_']) {
           const expected = ids(users.filter((u) => matches(u.person, query)))
@@ -155,7 +173,7 @@ forEachDatabase('substring search, through trigram indexes', (engine) => {
   })
 
   it('organizations: GET /v1/organizations?query= matches a substring of the name or slug, any case, wildcards literal', async () => {
-    await bothWays(async (api, how) => {
+    await search(async (api, how) => {
       for (const query of [...QUERIES, '& p', 'lee-', 'x']) {
         const expected = ids(organizations.filter((o) => contains(o.name, query) || contains(o.slug, query)))
         const res = await api.get(`/v1/organizations?limit=100&query=${q(query)}`)
@@ -169,7 +187,7 @@ forEachDatabase('substring search, through trigram indexes', (engine) => {
   })
 
   it('organization invitations: GET /v1/organization_invitations?query= matches a substring of the address', async () => {
-    await bothWays(async (api, how) => {
+    await search(async (api, how) => {
       for (const query of QUERIES) {
         const expected = ids(orgInvitations.filter((i) => contains(i.email_address, query)))
         const res = await api.get(`/v1/organization_invitations?limit=100&query=${q(query)}`)
@@ -180,36 +198,3 @@ forEachDatabase('substring search, through trigram indexes', (engine) => {
     })
   })
 })
-
-/**
- * A second app on `t`'s database whose connection may not scan a table sequentially. PGlite has
- * one session, shared with `t`: the setting is made around each request. PostgreSQL: a pool of
- * its own, on a database that turns them off for every new connection.
- */
-async function withoutSequentialScans(t: TestApp, secretKey: string): Promise<{ api: Client; close(): Promise<void> }> {
-  let db: Db = t.db
-  if (t.databaseUrl) {
-    const [database] = await t.db.query<{ name: string }>('select current_database() as name')
-    await t.db.exec(`alter database "${database!.name}" set enable_seqscan = off`)
-    db = await openDb({ databaseUrl: t.databaseUrl, dataDir: null })
-  }
-  const { app } = await buildApp({ config: t.config, db, clock: t.clock, serverSecret: t.serverSecret, redis: null })
-  await app.ready()
-  const inner = client(app, secretKey)
-  const around = <A extends unknown[], R>(fn: (...args: A) => Promise<R>) => async (...args: A): Promise<R> => {
-    if (t.databaseUrl) return fn(...args)
-    await t.db.exec('set enable_seqscan = off')
-    try {
-      return await fn(...args)
-    } finally {
-      await t.db.exec('reset enable_seqscan')
-    }
-  }
-  return {
-    api: { ...inner, get: around(inner.get), post: around(inner.post), patch: around(inner.patch), delete: around(inner.delete) },
-    close: async () => {
-      await app.close()
-      if (db !== t.db) await db.close()
-    },
-  }
-}

@@ -53,7 +53,20 @@ export type SweptRow<T> = T & { clock_offset_ms: number }
  * inside the reminder window and still unexpired, and created before the window opened (an
  * invitation sent inside it was just emailed). Shared with organization invitations.
  */
+/*
+ * What the sweeps select, as `d` joined to its instance `di`; $1 is wall time now, $3 a day in
+ * ms. Each instance's own window depends on its clock offset and reminder days, which no index
+ * can follow; the bounds over every instance come first, so the scan of the partial index is a
+ * range over the due window rather than every pending invitation (a million of them, say, each
+ * sweep), and the exact condition filters within it.
+ */
+export const EXPIRY_DUE = `d.status = 'pending' and d.expired_event_at is null
+  and d.expires_at <= $1 + (select max(clock_offset_ms) from instances)
+  and d.expires_at <= $1 + di.clock_offset_ms`
+
 export const REMINDER_DUE = `d.status = 'pending' and d.reminded_at is null and d.notify and di.remind_before_expiry_days > 0
+  and d.expires_at > $1 + (select min(clock_offset_ms) from instances)
+  and d.expires_at <= $1 + (select max(clock_offset_ms + remind_before_expiry_days * $3::bigint) from instances)
   and d.expires_at > $1 + di.clock_offset_ms
   and d.expires_at - di.remind_before_expiry_days * $3::bigint <= $1 + di.clock_offset_ms
   and d.created_at < d.expires_at - di.remind_before_expiry_days * $3::bigint`
@@ -200,12 +213,13 @@ export function createInvitationStore() {
      */
     async markExpired(q: Queryable, now: number, limit: number): Promise<SweptRow<InvitationRow>[]> {
       return q.query<SweptRow<InvitationRow>>(`
-        update invitations i set expired_event_at = $1 + inst.clock_offset_ms
-        from instances inst
-        where inst.id = i.instance_id and i.status = 'pending' and i.expired_event_at is null and i.id in (
+        with due as materialized (
           select d.id from invitations d join instances di on di.id = d.instance_id
-          where d.status = 'pending' and d.expired_event_at is null and d.expires_at <= $1 + di.clock_offset_ms
+          where ${EXPIRY_DUE}
           order by d.expires_at limit $2 for update of d skip locked)
+        update invitations i set expired_event_at = $1 + inst.clock_offset_ms
+        from due, instances inst
+        where i.id = due.id and inst.id = i.instance_id and i.status = 'pending' and i.expired_event_at is null
         returning i.*, inst.clock_offset_ms`,
       [now, limit])
     },
@@ -217,12 +231,13 @@ export function createInvitationStore() {
      */
     async markReminded(q: Queryable, now: number, limit: number): Promise<SweptRow<InvitationRow>[]> {
       return q.query<SweptRow<InvitationRow>>(`
-        update invitations i set reminded_at = $1 + inst.clock_offset_ms
-        from instances inst
-        where inst.id = i.instance_id and i.status = 'pending' and i.reminded_at is null and i.id in (
+        with due as materialized (
           select d.id from invitations d join instances di on di.id = d.instance_id
           where ${REMINDER_DUE}
           order by d.expires_at limit $2 for update of d skip locked)
+        update invitations i set reminded_at = $1 + inst.clock_offset_ms
+        from due, instances inst
+        where i.id = due.id and inst.id = i.instance_id and i.status = 'pending' and i.reminded_at is null
         returning i.*, inst.clock_offset_ms`,
       [now, limit, DAY_MS])
     },

@@ -552,7 +552,7 @@ async function main() {
       + 'each load takes turns over their sessions. Token mint is `POST /v1/sessions/{id}/tokens` with the secret key: the session is read, '
       + 'and one RS256 JWT (RSA-2048, 60 s) is signed. Handshake is what an application\'s middleware sends a browser to, '
       + `\`GET /v1/client/handshake?redirect_url=${APP_ORIGIN}/&format=nonce&suffixed_cookies=true\` with the browser's \`__foyer_session\` cookie: `
-      + 'the session is read, a token minted, the Set-Cookie directives stored under a new nonce, and the answer is a 307 to the application '
+      + 'the session is read, a token minted, the Set-Cookie directives stored under a new nonce (an insert shared by concurrent handshakes, committed without waiting for the WAL flush), and the answer is a 307 to the application '
       + '(anything but 3xx counts as an error). Browsers come from many addresses and the handshake is limited to 1,200 per client IP '
       + 'in 15 minutes, so each connection comes from its own loopback address (127.1.x.y) and reconnects from the next one every 500 requests. '
       + 'The handshake payload is the application\'s half, `GET /v1/clients/handshake_payload?nonce=` with '

@@ -14,6 +14,7 @@ import { ApiError } from './platform/errors.js'
 import { redactSecrets } from './platform/redact.js'
 import { requireSecretKey } from './platform/auth.js'
 import { createRequestLimits, registerRateLimits } from './platform/rate-limit.js'
+import { cachedSerializerCompiler } from './platform/serializers.js'
 import { ClerkErrors } from './platform/openapi.js'
 import { createInstanceStore } from './instance/instance.store.js'
 import { createInstanceService } from './instance/instance.service.js'
@@ -288,6 +289,7 @@ export async function buildApp(deps: AppDeps): Promise<{
 
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : textAjv).compile(schema))
   app.addSchema(ClerkErrors)
+  app.setSerializerCompiler(cachedSerializerCompiler({ ClerkErrors }))
   // A refused `_method` names itself even where no route matches what the request was sent as.
   registerHttpConventions(app, { unroutable: refuseMethodOverride })
   await app.register(formbody)

@@ -327,6 +327,14 @@ export function createEmailService(deps: Deps) {
       return (await store.emailItemsFor(db, instance.id, invitationId)).map(toEmailDelivery)
     },
 
+    /** As `history`, for an invitation of the organization: its invitation email and reminder. */
+    async organizationHistory(instance: Instance, organizationId: string, invitationId: string): Promise<ClerkEmailDelivery[]> {
+      if (!deps.orgInvitations) throw new Error('no store for organization invitations')
+      const invitation = await deps.orgInvitations.findById(db, instance.id, invitationId)
+      if (!invitation || invitation.organization_id !== organizationId) throw notFound('invitation')
+      return (await store.emailItemsFor(db, instance.id, invitationId)).map(toEmailDelivery)
+    },
+
     /**
      * An email event's HTML and text bodies and link, rendered again from the invitation's
      * current row; null once the invitation or its instance is gone.

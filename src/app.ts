@@ -93,6 +93,8 @@ import { createSessionTokenService } from './sessions/session-tokens.js'
 import { createSessionService } from './sessions/sessions.service.js'
 import { createSessionRefreshService } from './sessions/session-refresh.js'
 import { useScryptCostForTesting } from './users/passwords.js'
+import { createMetrics, type Metrics } from './platform/metrics.js'
+import { healthRoutes, type Startup } from './platform/health.js'
 
 export interface AppDeps {
   config: Config
@@ -103,6 +105,11 @@ export interface AppDeps {
   logger?: FastifyServerOptions['logger']
   /** How webhook target host names are resolved (node:dns by default); tests answer their own. */
   resolveHost?: HostResolver
+  /**
+   * A process that listens before it has migrated passes this, not yet ready: until it is,
+   * readiness answers 503 and so does every request but the health checks and /metrics.
+   */
+  startup?: Startup
 }
 
 export type Services = ReturnType<typeof createServices>
@@ -244,9 +251,17 @@ class RequestLog extends LogController {
 
 export async function buildApp(deps: AppDeps): Promise<{
   app: FastifyInstance; services: Services; outboxWorker: ReturnType<typeof createOutboxWorker>; expirySweep: ReturnType<typeof createExpirySweep>
+  /** Null unless FOYER_METRICS_PORT or FOYER_METRICS_TOKEN is set: then `listen` serves the port. */
+  metrics: Metrics | null
 }> {
   if (deps.config.scryptLogN !== undefined) useScryptCostForTesting(deps.config.scryptLogN)
   const services = createServices(deps)
+  const { metricsPort, metricsToken } = deps.config
+  const startup = deps.startup ?? { ready: true }
+  // Never public by default: with neither a port of its own nor a token, there is no /metrics at all.
+  const metrics = metricsPort === null && metricsToken === null ? null : createMetrics({
+    db: deps.db, clock: deps.clock, outbox: services.outbox, kinds: Object.keys(services.deliveries), token: metricsToken, startup,
+  })
   const outboxWorker = createOutboxWorker({
     db: deps.db, store: services.outbox, clock: deps.clock, kinds: services.deliveries,
     // A claim must outlast the slowest delivery (webhooks time out at 15 s, SMTP sends at
@@ -257,6 +272,7 @@ export async function buildApp(deps: AppDeps): Promise<{
     // and hold more of the 16 pooled connections that requests need.
     concurrency: 10,
     onError: (err, item) => app.log.error({ err, outboxId: item?.id }, 'outbox delivery failed'),
+    ...(metrics ? { onAttempt: metrics.delivery } : {}),
   })
   // Expiry events and reminders, queued through the same outbox; started beside its worker.
   const expirySweep = createExpirySweep({
@@ -288,6 +304,21 @@ export async function buildApp(deps: AppDeps): Promise<{
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : textAjv).compile(schema))
+  // Before any route or plugin, so that every route inherits them.
+  if (metrics) {
+    app.addHook('onResponse', (request, reply, done) => {
+      metrics.observe(request, reply)
+      done()
+    })
+  }
+  if (!startup.ready) {
+    app.addHook('onRequest', (request, reply, done) => {
+      const route = request.routeOptions.url
+      if (startup.ready || route?.startsWith('/v1/health') || route === '/metrics') return done()
+      // Tables may be half migrated and the default instance not made yet.
+      sendError(request, reply, new ApiError(503, 'service_unavailable', 'Starting', 'Foyer is starting (running its migrations); try again shortly.', {}, { 'retry-after': '1' }))
+    })
+  }
   app.addSchema(ClerkErrors)
   app.setSerializerCompiler(cachedSerializerCompiler({ ClerkErrors }))
   // A refused `_method` names itself even where no route matches what the request was sent as.
@@ -305,14 +336,9 @@ export async function buildApp(deps: AppDeps): Promise<{
     },
   })
 
-  app.get('/v1/health', { schema: { hide: true } }, async (_req, reply) => {
-    try {
-      await deps.db.query('select 1')
-      return { status: 'ok' }
-    } catch {
-      return reply.code(503).send({ status: 'unavailable' })
-    }
-  })
+  await app.register(healthRoutes({ db: deps.db, startup }))
+  // Only on the main port when a token guards it; a port of its own serves it otherwise.
+  if (metrics && metricsPort === null) metrics.route(app)
   app.get('/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger())
 
   await app.register(async (bapi) => {
@@ -365,6 +391,7 @@ export async function buildApp(deps: AppDeps): Promise<{
   }
   services.email.useLogger(app.log)
   app.addHook('onClose', async () => services.email.close())
+  if (metrics) app.addHook('onClose', async () => metrics.close())
 
   // A successful write may have queued emails or events: look for them now rather than at
   // the next poll. Other processes find them at their own next poll. Hosted pages answer a
@@ -374,7 +401,7 @@ export async function buildApp(deps: AppDeps): Promise<{
     done()
   })
 
-  return { app, services, outboxWorker, expirySweep }
+  return { app, services, outboxWorker, expirySweep, metrics }
 }
 
 export const loggerOptions = (level: string): FastifyServerOptions['logger'] => ({

@@ -31,6 +31,10 @@ export interface Config {
    * hops, or the proxies' addresses and networks. Only then is X-Forwarded-For believed.
    */
   trustProxy: false | number | readonly string[]
+  /** A port of its own for `/metrics`, bound to `host`; null serves it on no extra port. */
+  metricsPort: number | null
+  /** The bearer token `/metrics` asks for wherever it is served; with no port, it is then served on the main one. */
+  metricsToken: string | null
   logLevel: string
   testing: boolean
   /** Only with FOYER_TESTING: how long an outbox claim lasts, so crash tests need not wait for the default. */
@@ -99,6 +103,20 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
 
   const trustProxy = parseTrustProxy(get('FOYER_TRUST_PROXY'))
 
+  const metricsPortRaw = get('FOYER_METRICS_PORT')
+  let metricsPort: number | null = null
+  if (metricsPortRaw !== null) {
+    metricsPort = /^\d{1,5}$/.test(metricsPortRaw) ? Number(metricsPortRaw) : NaN
+    // 0 would be a port nobody could find to scrape.
+    if (!(metricsPort >= 1 && metricsPort <= 65535)) throw new ConfigError('FOYER_METRICS_PORT', 'must be an integer from 1 to 65535')
+    if (metricsPort === port) throw new ConfigError('FOYER_METRICS_PORT', 'must differ from PORT (set FOYER_METRICS_TOKEN alone to serve /metrics on PORT)')
+  }
+  const metricsToken = get('FOYER_METRICS_TOKEN')
+  // The characters of an HTTP bearer token, and enough of them not to be guessed.
+  if (metricsToken !== null && !/^[A-Za-z0-9._~+/=-]{32,}$/.test(metricsToken)) {
+    throw new ConfigError('FOYER_METRICS_TOKEN', 'must be at least 32 characters of letters, digits and . _ ~ + / = -')
+  }
+
   const originsRaw = get('FOYER_ALLOWED_REDIRECT_ORIGINS')
   const allowedRedirectOrigins = originsRaw === null
     ? [publicUrl, 'http://localhost:*']
@@ -151,6 +169,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     webhookAllowPrivate,
     allowedRedirectOrigins: Object.freeze(allowedRedirectOrigins),
     trustProxy,
+    metricsPort,
+    metricsToken,
     logLevel,
     testing: testingRaw === '1',
     ...(outboxLeaseMs === undefined ? {} : { outboxLeaseMs }),

@@ -40,17 +40,15 @@ async function readConfig(): Promise<Config> {
 async function main() {
   const config = await readConfig()
   const db = await openDb({ databaseUrl: config.databaseUrl, dataDir: join(config.dataDir, 'pgdata') })
-  await migrate(db)
   const serverSecret = config.serverSecret ?? loadOrCreateServerSecret(config.dataDir).secret
   const redis = config.redisUrl ? new (await import('ioredis')).Redis(config.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 1 }) : null
   redis?.on('error', () => {})
 
   const clock = systemClock()
-  const { app, services, outboxWorker, expirySweep } = await buildApp({ config, db, clock, serverSecret, redis, logger: loggerOptions(config.logLevel) })
-  const boot = await services.instances.bootstrap(config.secretKey)
-  // Printed, never stored in clear: a new link at every start until the first operator exists.
-  const setupToken = await createDashboardService({ db, clock, instances: services.instances }).issueSetupToken()
-  await services.webhooks.syncConfigEndpoint(boot.instance.id, config.webhookUrl, config.webhookSecret)
+  // Listening comes before migrating: liveness answers through long migrations (an orchestrator
+  // must not restart the process for them), while readiness, and every other request, answer 503.
+  const startup = { ready: false }
+  const { app, services, outboxWorker, expirySweep, metrics } = await buildApp({ config, db, clock, serverSecret, redis, logger: loggerOptions(config.logLevel), startup })
 
   let closing = false
   const shutdown = async (signal: string) => {
@@ -74,6 +72,13 @@ async function main() {
   process.on('SIGTERM', () => void shutdown('SIGTERM'))
 
   await app.listen({ port: config.port, host: config.host })
+  const metricsPort = metrics && config.metricsPort !== null ? await metrics.listen(config.metricsPort, config.host) : null
+  await migrate(db)
+  const boot = await services.instances.bootstrap(config.secretKey)
+  // Printed, never stored in clear: a new link at every start until the first operator exists.
+  const setupToken = await createDashboardService({ db, clock, instances: services.instances }).issueSetupToken()
+  await services.webhooks.syncConfigEndpoint(boot.instance.id, config.webhookUrl, config.webhookSecret)
+  startup.ready = true
   outboxWorker.start()
   expirySweep.start()
   const address = app.server.address()
@@ -88,6 +93,8 @@ async function main() {
       : `  secret key:      ${config.secretKey ? 'from FOYER_SECRET_KEY' : 'printed at first start only: reveal or roll it in the dashboard\'s Settings'}`,
     `  publishable key: ${boot.instance.publishableKey}`,
     `  dashboard:       ${config.publicUrl}/dashboard`,
+    ...(metricsPort !== null ? [`  metrics:         http://${shownHost}:${metricsPort}/metrics${config.metricsToken ? '   (bearer FOYER_METRICS_TOKEN)' : ''}`] : []),
+    ...(metricsPort === null && config.metricsToken ? [`  metrics:         ${config.publicUrl}/metrics   (bearer FOYER_METRICS_TOKEN)`] : []),
     ...(setupToken ? [`  setup:           ${config.publicUrl}/dashboard/setup?token=${setupToken}   (one-time link: creates the first operator)`] : []),
     ...(config.smtpUrl ? [] : [`  dev mailbox:     ${config.publicUrl}/dev/mailbox   (signed-in dashboard operators only)`]),
     ...(config.smtpUrl || isLoopback(config.host) ? [] : [

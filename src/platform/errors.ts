@@ -69,6 +69,8 @@ export type ErrorCode =
   // Foyer's own (the reference spec lists no code): a user's primary address while it has others.
   | 'primary_email_address_deletion_forbidden'
   | 'internal_clerk_error'
+  // Foyer's own: a process still starting (migrating) answers nothing else.
+  | 'service_unavailable'
 
 export class ApiError extends Error {
   constructor(

@@ -41,6 +41,15 @@ describe('loadConfig(env)', () => {
     assert.deepEqual(loadConfig({ FOYER_TRUST_PROXY: '10.0.0.1, 10.1.0.0/16,fd00::/8, loopback' }).trustProxy, ['10.0.0.1', '10.1.0.0/16', 'fd00::/8', 'loopback'])
   })
 
+  it('reads FOYER_METRICS_PORT and FOYER_METRICS_TOKEN, both unset (no /metrics) by default', () => {
+    assert.equal(loadConfig({}).metricsPort, null)
+    assert.equal(loadConfig({}).metricsToken, null)
+    const token = 'a'.repeat(20) + '._~+/=-' + '0'.repeat(5)
+    const config = loadConfig({ FOYER_METRICS_PORT: '9464', FOYER_METRICS_TOKEN: token })
+    assert.equal(config.metricsPort, 9464)
+    assert.equal(config.metricsToken, token)
+  })
+
   it('answers the contract\'s defaults for an empty environment', () => {
     const config = loadConfig({})
     assert.equal(config.port, 3000)
@@ -179,6 +188,13 @@ describe('loadConfig(env)', () => {
     ['FOYER_TRUST_PROXY', { FOYER_TRUST_PROXY: 'proxy.internal' }],
     ['FOYER_TRUST_PROXY', { FOYER_TRUST_PROXY: '10.0.0.0/33' }],
     ['FOYER_TRUST_PROXY', { FOYER_TRUST_PROXY: '10.0.0.1, bogus' }],
+    ['FOYER_METRICS_PORT', { FOYER_METRICS_PORT: '0' }],
+    ['FOYER_METRICS_PORT', { FOYER_METRICS_PORT: '65536' }],
+    ['FOYER_METRICS_PORT', { FOYER_METRICS_PORT: 'metrics' }],
+    ['FOYER_METRICS_PORT', { PORT: '4000', FOYER_METRICS_PORT: '4000' }],
+    ['FOYER_METRICS_TOKEN', { FOYER_METRICS_TOKEN: 'short' }],
+    ['FOYER_METRICS_TOKEN', { FOYER_METRICS_TOKEN: 'a'.repeat(31) }],
+    ['FOYER_METRICS_TOKEN', { FOYER_METRICS_TOKEN: 'a'.repeat(32) + ' b' }],
     ['FOYER_TESTING_SCRYPT_LOG_N', { FOYER_TESTING_SCRYPT_LOG_N: '10' }],
     ['FOYER_TESTING_SCRYPT_LOG_N', { FOYER_TESTING: '1', FOYER_TESTING_SCRYPT_LOG_N: '3' }],
     ['FOYER_TESTING_SCRYPT_LOG_N', { FOYER_TESTING: '1', FOYER_TESTING_SCRYPT_LOG_N: '21' }],
@@ -225,7 +241,7 @@ describe('readEnvironment(cwd, env)', () => {
 
 // Every variable of the contract's table, so that the child process sees none of the parent's.
 const CONFIG_VARIABLES = ['PORT', 'HOST', 'FOYER_DATA_DIR', 'DATABASE_URL', 'REDIS_URL', 'FOYER_PUBLIC_URL', 'FOYER_SECRET_KEY',
-  'FOYER_SECRET', 'SMTP_URL', 'EMAIL_FROM', 'FOYER_WEBHOOK_URL', 'FOYER_WEBHOOK_SECRET', 'FOYER_ALLOWED_REDIRECT_ORIGINS', 'FOYER_TRUST_PROXY', 'LOG_LEVEL', 'FOYER_TESTING', 'FOYER_TESTING_OUTBOX_LEASE_MS', 'FOYER_TESTING_SCRYPT_LOG_N']
+  'FOYER_SECRET', 'SMTP_URL', 'EMAIL_FROM', 'FOYER_WEBHOOK_URL', 'FOYER_WEBHOOK_SECRET', 'FOYER_ALLOWED_REDIRECT_ORIGINS', 'FOYER_TRUST_PROXY', 'FOYER_METRICS_PORT', 'FOYER_METRICS_TOKEN', 'LOG_LEVEL', 'FOYER_TESTING', 'FOYER_TESTING_OUTBOX_LEASE_MS', 'FOYER_TESTING_SCRYPT_LOG_N']
 
 describe('node main (the real process)', () => {
   it('exits non-zero with a message naming PORT when PORT=abc', () => {

@@ -250,48 +250,64 @@ export function createInvitationLinkService(deps: Deps) {
       const email = attempt.email_address
       const about = { instance, emailAddress: email, organizationName: state.organizationName }
       const previous = await store.findUse(db, link.id, email)
-      if (previous) {
+      if (previous?.joined_user_id) {
         await store.completeAttempt(db, attempt.id, now)
-        const waiting = previous.invitation_id && previous.joined_user_id === null ? await pendingInvitationUrl(instance, previous.invitation_id) : null
-        return waiting ? { kind: 'invitation', url: waiting } : { kind: 'already_used', ...about }
+        return { kind: 'already_used', ...about }
+      }
+      if (previous) {
+        // Counted already, but not joined: back to its invitation while that waits, else a new
+        // one (the first expired unused), without counting again.
+        const waiting = previous.invitation_id ? await pendingInvitationUrl(instance, previous.invitation_id) : null
+        if (waiting) {
+          await store.completeAttempt(db, attempt.id, now)
+          return { kind: 'invitation', url: waiting }
+        }
+        return refusing(about, () => db.transaction(async (tx) => {
+          if (!await store.completeAttempt(tx, attempt.id, now)) throw dead()
+          return { kind: 'invitation' as const, url: await issue(tx, instance, link, email, previous.id) }
+        }))
       }
       const user = await deps.users.findByVerifiedEmail(db, instance.id, email)
       if (user && !link.organization_id) {
         await store.completeAttempt(db, attempt.id, now)
         return { kind: 'has_account', ...about }
       }
-      try {
-        return await db.transaction(async (tx) => {
-          if (!await store.completeAttempt(tx, attempt.id, now)) throw dead()
-          const use: Omit<InvitationLinkUseRow, 'invitation_id'> = { id: newId('linkuse', now), link_id: link.id, instance_id: instance.id, email_address: email, user_id: user?.id ?? null, created_at: now }
-          const counted = { ...link, use_count: Number(link.use_count) + 1, updated_at: now }
-          const event = linkEvent('invitationLink.used', counted, now, { use: toClerkInvitationLinkUse({ ...use, invitation_id: null, joined_user_id: null }) })
-          const used = await store.use(tx, use, now, clock.now(), [event])
-          if (!used) throw linkUnusable(await stateOf(tx, await store.findById(tx, instance.id, link.id)))
-          let url: string
-          if (link.organization_id) {
-            const invitation = await deps.orgInvitations.create(instance, link.organization_id, {
-              email_address: email, role: link.role!, public_metadata: link.public_metadata, expires_in_days: PERSONAL_INVITATION_DAYS,
-            }, { q: tx, source: 'link', notify: false })
-            await store.setUseInvitation(tx, use.id, invitation.id)
-            url = deps.tickets.url(invitation)
-          } else {
-            const invitation = await deps.invitations.create(instance, {
-              email_address: email, public_metadata: link.public_metadata, notify: false, ignore_existing: true, expires_in_days: PERSONAL_INVITATION_DAYS,
-            }, tx)
-            await store.setUseInvitation(tx, use.id, invitation.id)
-            url = deps.tickets.url(invitation)
-          }
-          return { kind: 'invitation' as const, url }
-        })
-      } catch (err) {
-        if (err instanceof ApiError && err.code === 'already_a_member_in_organization') return { kind: 'already_member', ...about }
-        if (err instanceof ApiError && err.code === 'organization_invitation_not_unique') return { kind: 'pending_invitation', ...about }
-        // The same address, proven twice at once: the other request counted it.
-        if (isUniqueViolation(err)) return { kind: 'already_used', ...about }
-        throw err
-      }
+      return refusing(about, () => db.transaction(async (tx) => {
+        if (!await store.completeAttempt(tx, attempt.id, now)) throw dead()
+        const use: Omit<InvitationLinkUseRow, 'invitation_id'> = { id: newId('linkuse', now), link_id: link.id, instance_id: instance.id, email_address: email, user_id: user?.id ?? null, created_at: now }
+        const counted = { ...link, use_count: Number(link.use_count) + 1, updated_at: now }
+        const event = linkEvent('invitationLink.used', counted, now, { use: toClerkInvitationLinkUse({ ...use, invitation_id: null, joined_user_id: null }) })
+        const used = await store.use(tx, use, now, clock.now(), [event])
+        if (!used) throw linkUnusable(await stateOf(tx, await store.findById(tx, instance.id, link.id)))
+        return { kind: 'invitation' as const, url: await issue(tx, instance, link, email, use.id) }
+      }))
     },
+  }
+
+  /** The personal invitation of a use (never emailed), in the use's transaction: the URL the person follows. */
+  async function issue(tx: Queryable, instance: Instance, link: InvitationLinkRow, email: string, useId: string): Promise<string> {
+    const invitation = link.organization_id
+      ? await deps.orgInvitations.create(instance, link.organization_id, {
+        email_address: email, role: link.role!, public_metadata: link.public_metadata, expires_in_days: PERSONAL_INVITATION_DAYS,
+      }, { q: tx, source: 'link', notify: false })
+      : await deps.invitations.create(instance, {
+        email_address: email, public_metadata: link.public_metadata, notify: false, ignore_existing: true, expires_in_days: PERSONAL_INVITATION_DAYS,
+      }, tx)
+    await store.setUseInvitation(tx, useId, invitation.id)
+    return deps.tickets.url(invitation)
+  }
+
+  /** Refusals that mean "nothing to join here" become answers for the page; the rest are thrown on. */
+  async function refusing(about: { instance: Instance; emailAddress: string; organizationName: string | null }, run: () => Promise<Redeemed>): Promise<Redeemed> {
+    try {
+      return await run()
+    } catch (err) {
+      if (err instanceof ApiError && err.code === 'already_a_member_in_organization') return { kind: 'already_member', ...about }
+      if (err instanceof ApiError && err.code === 'organization_invitation_not_unique') return { kind: 'pending_invitation', ...about }
+      // The same address, proven twice at once: the other request counted it.
+      if (isUniqueViolation(err)) return { kind: 'already_used', ...about }
+      throw err
+    }
   }
 
   /** The URL of a use's personal invitation while it can still be accepted. */

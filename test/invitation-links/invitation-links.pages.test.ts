@@ -140,6 +140,27 @@ forEachDatabase('invitation links: the link page', (engine) => {
     }
   })
 
+  it('an address counted but not joined goes back to its invitation, and gets a new one once that expired, without a second use', async () => {
+    const link = await makeLink({ max_uses: 2 })
+    const email = uniqueEmail('late')
+    const b = browser(t.app)
+    const first = await prove(b, link, email)
+    const toFirst = await b.submit(first.codePage, { code: first.code })
+    assert.equal(toFirst.statusCode, 303)
+    const again = await prove(b, link, email)
+    const toSame = await b.submit(again.codePage, { code: again.code })
+    assert.equal(toSame.headers.location, toFirst.headers.location)
+    t.clock.advance(2 * 86_400_000)
+    const later = await prove(b, link, email)
+    const toNew = await b.submit(later.codePage, { code: later.code })
+    assert.equal(toNew.statusCode, 303)
+    assert.notEqual(toNew.headers.location, toFirst.headers.location)
+    assert.equal((await b.follow(await b.follow(toNew))).statusCode, 200)
+    assert.equal((await b.follow(await b.follow(toFirst))).statusCode, 200, 'the expired invitation leads to the plain sign-up')
+    assert.equal((await linkById(link.id)).use_count, 1)
+    assert.equal((await api.get(`/v1/invitation_links/${link.id}/uses?paginated=true`)).body.total_count, 1)
+  })
+
   it('refuses an address outside the allowed domains before any code is sent', async () => {
     const link = await makeLink({ allowed_domains: ['acme.com'] })
     const b = browser(t.app)

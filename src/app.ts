@@ -95,6 +95,9 @@ import { createSessionRefreshService } from './sessions/session-refresh.js'
 import { useScryptCostForTesting } from './users/passwords.js'
 import { createMetrics, type Metrics } from './platform/metrics.js'
 import { healthRoutes, type Startup } from './platform/health.js'
+import { createInvitationLinkStore } from './invitation-links/invitation-links.store.js'
+import { createInvitationLinkService } from './invitation-links/invitation-links.service.js'
+import { invitationLinkRoutes } from './invitation-links/invitation-links.routes.js'
 
 export interface AppDeps {
   config: Config
@@ -172,6 +175,7 @@ export function createServices({ config, db, clock, serverSecret, redis, resolve
     },
     domainCode: (domainId) => domains.codeEmail(domainId),
     addressCode: (instanceId, id) => emailAddresses.codeEmail(instanceId, id),
+    linkCode: (attemptId) => invitationLinks.codeEmail(attemptId),
     smtpUrl: config.smtpUrl, emailFrom: config.emailFrom, publicUrl: config.publicUrl, testing: config.testing,
   })
   deliveries.email = email.delivery
@@ -203,6 +207,11 @@ export function createServices({ config, db, clock, serverSecret, redis, resolve
     db, clock, store: createEmailAddressStore(), users: userStore, outbox, serverSecret, restrictions: restrictionStore,
     codeEmails: createCodeEmails({ clock, users: userStore, store: acceptStore, outbox }), onVerified: domains.enroll,
   })
+  const invitationLinks = createInvitationLinkService({
+    db, clock, serverSecret, publicUrl: config.publicUrl, store: createInvitationLinkStore(), instances: instanceStore, users: userStore,
+    restrictions: restrictionStore, orgInvitationStore, invitations, orgInvitations, tickets,
+    codeEmails: createCodeEmails({ clock, users: userStore, store: acceptStore, outbox }),
+  })
   const waitlist = createWaitlistService({ db, clock, store: createWaitlistStore(), invitations, users: userStore })
   const signInTokens = createSignInTokenService({ db, clock, users: userStore })
   const signingKeys = createSigningKeyService({ db, clock, store: createSigningKeyStore(), instances: instanceStore, serverSecret })
@@ -215,6 +224,7 @@ export function createServices({ config, db, clock, serverSecret, redis, resolve
   return {
     signingKeys, sessionTokens, sessions, sessionRefresh, handshake, tickets, instances, invitations, invitationStore, orgInvitations, orgInvitationStore,
     organizations, memberships, roles, domains, outbox, deliveries, webhooks, email, accept, users, emailAddresses, waitlist, signInTokens, restrictions,
+    invitationLinks,
   }
 }
 
@@ -360,6 +370,7 @@ export async function buildApp(deps: AppDeps): Promise<{
     await bapi.register(domainRoutes({ domains: services.domains }))
     await bapi.register(signInTokenRoutes({ signInTokens: services.signInTokens, accept: services.accept }))
     await bapi.register(restrictionRoutes({ restrictions: services.restrictions }))
+    await bapi.register(invitationLinkRoutes({ links: services.invitationLinks }))
     await bapi.register(waitlistRoutes({ waitlist: services.waitlist, tickets: services.tickets, clock: deps.clock }))
   })
   // The invitation link and the hosted pages: public, HTML, outside the secret-key plugin.
@@ -367,7 +378,7 @@ export async function buildApp(deps: AppDeps): Promise<{
   await app.register(ticketRoutes({ accept: services.accept, allowedRedirectOrigins }))
   // One set of public limits for both faces of sign-up, so that they share one budget per IP.
   const limits = await createRequestLimits(app, deps.redis ?? null)
-  await app.register(pageRoutes({ accept: services.accept, emailAddresses: services.emailAddresses, waitlist: services.waitlist, handshake: services.handshake, publicUrl, allowedRedirectOrigins, limits }))
+  await app.register(pageRoutes({ accept: services.accept, emailAddresses: services.emailAddresses, waitlist: services.waitlist, handshake: services.handshake, publicUrl, allowedRedirectOrigins, limits, links: services.invitationLinks }))
   // The Frontend API for custom flows: public too, with CORS for the allowed origins only.
   await app.register(frontendRoutes({
     accept: services.accept, clock: deps.clock, publicUrl, allowedRedirectOrigins, limits, sessions: services.sessions, tokens: services.sessionTokens,

@@ -18,6 +18,8 @@ export type ErrorCode =
   | 'form_identifier_exists'
   | 'duplicate_record'
   | 'invitation_not_pending'
+  // Foyer's own: revoking an invitation link that is revoked already.
+  | 'invitation_link_not_active'
   // Foyer's own: revoking a sign-in token that is no longer pending.
   | 'sign_in_token_cannot_be_revoked'
   // Clerk's (from @clerk/shared's error localizations; the reference spec lists no codes).

@@ -46,7 +46,7 @@ async function main() {
   redis?.on('error', () => {})
 
   const clock = systemClock()
-  const { app, services, outboxWorker, expirySweep } = await buildApp({ config, db, clock, serverSecret, redis, logger: loggerOptions(config.logLevel) })
+  const { app, services, outboxWorker, expirySweep, retention } = await buildApp({ config, db, clock, serverSecret, redis, logger: loggerOptions(config.logLevel) })
   const boot = await services.instances.bootstrap(config.secretKey)
   // Printed, never stored in clear: a new link at every start until the first operator exists.
   const setupToken = await createDashboardService({ db, clock, instances: services.instances }).issueSetupToken()
@@ -62,6 +62,7 @@ async function main() {
       // the rest are handed back. Then in-flight requests finish; what they queue is
       // delivered at the next start (or by another process).
       await expirySweep.stop()
+      await retention.stop()
       await outboxWorker.stop()
       await app.close()
       await db.close()
@@ -76,6 +77,7 @@ async function main() {
   await app.listen({ port: config.port, host: config.host })
   outboxWorker.start()
   expirySweep.start()
+  retention.start()
   const address = app.server.address()
   const port = typeof address === 'object' && address ? address.port : config.port
   const shownHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host

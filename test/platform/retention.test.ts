@@ -127,6 +127,16 @@ forEachDatabase('retention', (engine) => {
     assert.deepEqual(pruned.body, { data: [], total_count: 0 })
   })
 
+  it('forgets code emails a day after they were sent: the limit they count for is hourly', async () => {
+    const { instance } = await t.newInstance()
+    const now = t.clock.now()
+    await t.db.query(`insert into sign_up_code_emails (attempt_id, instance_id, mailbox, sent_at) values
+      ('sua_old', $1, 'old@example.com', $2), ('sua_recent', $1, 'recent@example.com', $3)`, [instance.id, now - DAY_MS - 1, now - DAY_MS + 60_000])
+    await t.retention.runOnce()
+    const left = await t.db.query<{ attempt_id: string }>('select attempt_id from sign_up_code_emails where instance_id = $1', [instance.id])
+    assert.deepEqual(left.map((r) => r.attempt_id), ['sua_recent'])
+  })
+
   it('several processes prune side by side, each row once, and nothing recent goes', async () => {
     const { instance, secretKey } = await t.newInstance()
     const api = client(t.app, secretKey)

@@ -3,6 +3,8 @@
 -- Each prune walks one of these indexes from its oldest end, so it never scans the table.
 create index outbox_delivered on outbox (kind, delivered_at) where status = 'delivered';
 create index outbox_failed on outbox (updated_at) where status = 'failed';
+-- Code emails are counted for an hour (the hourly limit per inbox), then kept a day at most.
+create index sign_up_code_emails_sent on sign_up_code_emails (sent_at);
 
 -- Erasure: deleting a user or an invitation deletes the person's sign-ups, sign-ins and code
 -- emails by their address, through these rather than by scanning.

@@ -13,6 +13,9 @@ export interface RetentionDays {
 
 export const DEFAULT_RETENTION_DAYS: RetentionDays = Object.freeze({ emails: 30, webhooks: 30, failed: 90 })
 
+/** How long a code email is counted (sign_up_code_emails): a day, for a limit per hour. */
+export const CODE_EMAILS_KEPT_MS = DAY_MS
+
 /**
  * The prunes, each one bounded statement. Rows are taken oldest first along a partial index
  * (migration 028) and locked with SKIP LOCKED: processes pruning side by side take different
@@ -47,6 +50,19 @@ export function createRetentionStore() {
         returning id`, [before, limit])
     },
 
+    /**
+     * Code emails counted before `before`. The table has no key of its own: rows are taken by
+     * their physical address, locked like the others.
+     */
+    pruneCodeEmails(q: Queryable, before: number, limit: number) {
+      return q.query<{ attempt_id: string }>(`
+        delete from sign_up_code_emails where ctid = any(array(
+          select ctid from sign_up_code_emails where sent_at < $1
+          order by sent_at limit $2
+          for update skip locked))
+        returning attempt_id`, [before, limit])
+    },
+
     /** Dev mailbox messages kept before `before`. */
     pruneDevMessages(q: Queryable, before: number, limit: number) {
       return q.query<{ id: string }>(`
@@ -76,7 +92,8 @@ interface Deps {
 /**
  * Deletes delivery history past its retention: delivered emails, and webhook events and
  * deliveries (with their attempts), after their number of days; failed items of any kind after
- * the longer `failed` limit, and the dev mailbox with the emails. Every process runs it; each
+ * the longer `failed` limit, the dev mailbox with the emails, and code emails counted more than
+ * a day ago (the limit they serve is hourly). Every process runs it; each
  * batch is its own short statement (see the store), so pruning never holds up writers and
  * several processes prune side by side without taking the same rows.
  */
@@ -86,7 +103,7 @@ export function createRetentionPruner({ db, clock, days, store = createRetention
   let stopping = false
 
   /** Runs one prune batch after batch until a batch comes back short; answers how many rows it deleted. */
-  async function drain(prune: () => Promise<{ id: string }[]>): Promise<number> {
+  async function drain(prune: () => Promise<unknown[]>): Promise<number> {
     let total = 0
     for (;;) {
       const n = (await prune()).length
@@ -106,6 +123,9 @@ export function createRetentionPruner({ db, clock, days, store = createRetention
     total += await drain(() => store.pruneDelivered(db, 'webhook_delivery', before(days.webhooks), batchSize))
     total += await drain(() => store.pruneFailed(db, before(days.failed), batchSize))
     total += await drain(() => store.pruneDelivered(db, 'webhook', before(days.webhooks), batchSize))
+    // Only the last hour counts toward the limit on code emails, and the rows hold the inbox's
+    // address. Their times are the instance's, never behind the wall clock: none still counting goes.
+    total += await drain(() => store.pruneCodeEmails(db, now - CODE_EMAILS_KEPT_MS, batchSize))
     return total
   }
 

@@ -4,7 +4,9 @@ import { buildTestApp, client, uniqueEmail, type Client, type TestApp } from '..
 import { forEachDatabase } from '../helpers/databases.js'
 import { DAY_MS } from '../../src/platform/clock.js'
 import { newId } from '../../src/platform/ids.js'
-import { createRetentionPruner } from '../../src/platform/outbox/outbox.retention.js'
+import { createRetentionPruner, createRetentionStore } from '../../src/platform/outbox/outbox.retention.js'
+import type { Queryable } from '../../src/platform/db/db.js'
+import { eraseSignUpTraces } from '../../src/accept/erasure.js'
 import { startReceiver } from '../webhooks/receiver.js'
 
 // Short windows, one per kind, so that the load reaches its steady state in a few simulated days.
@@ -125,6 +127,34 @@ forEachDatabase('retention', (engine) => {
     const pruned = await api.get(`/v1/invitations/${first[0]!.id}/emails`)
     assert.equal(pruned.status, 200)
     assert.deepEqual(pruned.body, { data: [], total_count: 0 })
+  })
+
+  it('every prune, and erasing a person, walks an index: none can scan a table', async () => {
+    // With sequential scans priced out, a plan still holding one has no index to use instead.
+    const plans = await t.db.transaction(async (tx) => {
+      await tx.query('set local enable_seqscan = off')
+      const explained: string[] = []
+      const explain = {
+        query: async (sql: string, params?: readonly unknown[]) => {
+          explained.push((await tx.query<Record<string, string>>(`explain ${sql}`, params)).map((r) => Object.values(r)[0]).join('\n'))
+          return []
+        },
+        exec: () => Promise.reject(new Error('not here')),
+      } as Queryable
+      const store = createRetentionStore()
+      const now = t.clock.now()
+      for (const kind of ['email', 'webhook', 'webhook_delivery']) await store.pruneDelivered(explain, kind, now, 500)
+      await store.pruneFailed(explain, now, 500)
+      await store.pruneDevMessages(explain, now, 500)
+      await store.pruneCodeEmails(explain, now, 500)
+      // Erasing a person (deleting a user or an invitation) finds their rows the same way.
+      await eraseSignUpTraces(explain, 'ins_x', ['someone@example.com', 'someone'], ['idn_x'])
+      return explained
+    })
+    assert.equal(plans.length, 7)
+    for (const plan of plans) assert.doesNotMatch(plan, /Seq Scan/, plan)
+    const indexes = ['outbox_delivered', 'outbox_delivered', 'outbox_delivered', 'outbox_failed', 'dev_mailbox_messages_created', 'sign_up_code_emails_sent']
+    indexes.forEach((index, i) => assert.match(plans[i]!, new RegExp(`Index Scan (using|on) ${index} `), plans[i]))
   })
 
   it('forgets code emails a day after they were sent: the limit they count for is hourly', async () => {

@@ -17,8 +17,9 @@ export const DEFAULT_RETENTION_DAYS: RetentionDays = Object.freeze({ emails: 30,
 export const CODE_EMAILS_KEPT_MS = DAY_MS
 
 /**
- * The prunes, each one bounded statement. Rows are taken oldest first along a partial index
- * (migration 028) and locked with SKIP LOCKED: processes pruning side by side take different
+ * The prunes, each one bounded statement. Rows are taken oldest first along an index
+ * (migration 028) and locked with SKIP LOCKED, then deleted by key (`= any(array(…))` keeps
+ * the planner from joining the whole table against the batch): processes pruning side by side take different
  * rows, and none waits on a row a worker or a retry by hand holds. Only finished rows are
  * candidates ('delivered', 'failed'), so nothing pending or being sent is ever touched.
  * Deleting a webhook_delivery item takes its delivery log row and attempts along (foreign keys).
@@ -28,25 +29,25 @@ export function createRetentionStore() {
     /** Items of one kind delivered before `before`. */
     pruneDelivered(q: Queryable, kind: string, before: number, limit: number) {
       return q.query<{ id: string }>(`
-        delete from outbox where id in (
+        delete from outbox where id = any(array(
           select o.id from outbox o
           where o.status = 'delivered' and o.kind = $3 and o.delivered_at < $1
             -- a webhook event stays while one of its deliveries does: a retry by hand re-reads it
             and (o.kind <> 'webhook' or not exists (select 1 from webhook_deliveries d where d.event_id = o.id))
           order by o.delivered_at limit $2
-          for update of o skip locked)
+          for update of o skip locked))
         returning id`, [before, limit, kind])
     },
 
     /** Items that gave up (status 'failed') before `before`, of every kind. */
     pruneFailed(q: Queryable, before: number, limit: number) {
       return q.query<{ id: string }>(`
-        delete from outbox where id in (
+        delete from outbox where id = any(array(
           select o.id from outbox o
           where o.status = 'failed' and o.updated_at < $1
             and (o.kind <> 'webhook' or not exists (select 1 from webhook_deliveries d where d.event_id = o.id))
           order by o.updated_at limit $2
-          for update of o skip locked)
+          for update of o skip locked))
         returning id`, [before, limit])
     },
 
@@ -66,10 +67,10 @@ export function createRetentionStore() {
     /** Dev mailbox messages kept before `before`. */
     pruneDevMessages(q: Queryable, before: number, limit: number) {
       return q.query<{ id: string }>(`
-        delete from dev_mailbox_messages where id in (
+        delete from dev_mailbox_messages where id = any(array(
           select id from dev_mailbox_messages where created_at < $1
           order by created_at, id limit $2
-          for update skip locked)
+          for update skip locked))
         returning id`, [before, limit])
     },
   }

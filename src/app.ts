@@ -30,6 +30,7 @@ import { devMailboxRoutes } from './email/dev-mailbox.routes.js'
 import { createTicketService } from './tickets/tickets.service.js'
 import { createOutboxStore } from './platform/outbox/outbox.store.js'
 import { createOutboxWorker, type OutboxKind } from './platform/outbox/outbox.worker.js'
+import { createRetentionPruner } from './platform/outbox/outbox.retention.js'
 import { createWebhookStore } from './webhooks/webhooks.store.js'
 import { createWebhookService } from './webhooks/webhooks.service.js'
 import { createWebhookDispatcher } from './webhooks/webhooks.dispatcher.js'
@@ -263,6 +264,7 @@ export async function buildApp(deps: AppDeps): Promise<{
   app: FastifyInstance; services: Services; outboxWorker: ReturnType<typeof createOutboxWorker>; expirySweep: ReturnType<typeof createExpirySweep>
   /** Null unless FOYER_METRICS_PORT or FOYER_METRICS_TOKEN is set: then `listen` serves the port. */
   metrics: Metrics | null
+  retention: ReturnType<typeof createRetentionPruner>
 }> {
   if (deps.config.scryptLogN !== undefined) useScryptCostForTesting(deps.config.scryptLogN)
   const services = createServices(deps)
@@ -289,6 +291,11 @@ export async function buildApp(deps: AppDeps): Promise<{
     db: deps.db, clock: deps.clock, invitations: services.invitationStore, orgInvitations: services.orgInvitationStore, outbox: services.outbox,
     onQueued: () => outboxWorker.poke(),
     onError: (err) => app.log.error({ err }, 'expiry sweep failed'),
+  })
+  // Delivery history past its retention; every process prunes, in small batches.
+  const retention = createRetentionPruner({
+    db: deps.db, clock: deps.clock, days: deps.config.retentionDays,
+    onError: (err) => app.log.error({ err }, 'retention prune failed'),
   })
   const app = Fastify({
     logger: deps.logger ?? false,
@@ -412,7 +419,7 @@ export async function buildApp(deps: AppDeps): Promise<{
     done()
   })
 
-  return { app, services, outboxWorker, expirySweep, metrics }
+  return { app, services, outboxWorker, expirySweep, metrics, retention }
 }
 
 export const loggerOptions = (level: string): FastifyServerOptions['logger'] => ({

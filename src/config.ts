@@ -8,6 +8,7 @@ import { isIP } from 'node:net'
 import { resolve } from 'node:path'
 import { parse as parseDotenv } from 'dotenv'
 import { originPattern } from './platform/validation.js'
+import { DEFAULT_RETENTION_DAYS, type RetentionDays } from './platform/outbox/outbox.retention.js'
 
 export interface Config {
   port: number
@@ -35,6 +36,8 @@ export interface Config {
   metricsPort: number | null
   /** The bearer token `/metrics` asks for wherever it is served; with no port, it is then served on the main one. */
   metricsToken: string | null
+  /** How many days delivery history is kept (FOYER_RETENTION_EMAILS_DAYS, …_WEBHOOKS_DAYS, …_FAILED_DAYS). */
+  retentionDays: Readonly<RetentionDays>
   logLevel: string
   testing: boolean
   /** Only with FOYER_TESTING: how long an outbox claim lasts, so crash tests need not wait for the default. */
@@ -122,6 +125,12 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     ? [publicUrl, 'http://localhost:*']
     : originsRaw.split(',').map((o) => o.trim()).filter(Boolean).map(parseOriginPattern)
 
+  const retentionDays: RetentionDays = Object.freeze({
+    emails: parseDays('FOYER_RETENTION_EMAILS_DAYS', get('FOYER_RETENTION_EMAILS_DAYS'), DEFAULT_RETENTION_DAYS.emails),
+    webhooks: parseDays('FOYER_RETENTION_WEBHOOKS_DAYS', get('FOYER_RETENTION_WEBHOOKS_DAYS'), DEFAULT_RETENTION_DAYS.webhooks),
+    failed: parseDays('FOYER_RETENTION_FAILED_DAYS', get('FOYER_RETENTION_FAILED_DAYS'), DEFAULT_RETENTION_DAYS.failed),
+  })
+
   const logLevel = get('LOG_LEVEL') ?? 'info'
   if (!LOG_LEVELS.includes(logLevel)) {
     throw new ConfigError('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`)
@@ -171,6 +180,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     trustProxy,
     metricsPort,
     metricsToken,
+    retentionDays,
     logLevel,
     testing: testingRaw === '1',
     ...(outboxLeaseMs === undefined ? {} : { outboxLeaseMs }),
@@ -204,6 +214,14 @@ function parseTrustProxy(raw: string | null): Config['trustProxy'] {
   }
   if (entries.length === 0 || !entries.every(valid)) throw new ConfigError('FOYER_TRUST_PROXY', reason)
   return Object.freeze(entries)
+}
+
+/** A retention in whole days: at least one, at most ten years. */
+function parseDays(variable: string, raw: string | null, fallback: number): number {
+  if (raw === null) return fallback
+  const days = /^\d{1,5}$/.test(raw) ? Number(raw) : NaN
+  if (!(days >= 1 && days <= 3650)) throw new ConfigError(variable, 'must be a whole number of days from 1 to 3650')
+  return days
 }
 
 /** Off unless set to 1 or true; anything else is a mistake worth stopping for. */

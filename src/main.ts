@@ -48,7 +48,7 @@ async function main() {
   // Listening comes before migrating: liveness answers through long migrations (an orchestrator
   // must not restart the process for them), while readiness, and every other request, answer 503.
   const startup = { ready: false }
-  const { app, services, outboxWorker, expirySweep, metrics } = await buildApp({ config, db, clock, serverSecret, redis, logger: loggerOptions(config.logLevel), startup })
+  const { app, services, outboxWorker, expirySweep, metrics, retention } = await buildApp({ config, db, clock, serverSecret, redis, logger: loggerOptions(config.logLevel), startup })
 
   let closing = false
   const shutdown = async (signal: string) => {
@@ -60,6 +60,7 @@ async function main() {
       // the rest are handed back. Then in-flight requests finish; what they queue is
       // delivered at the next start (or by another process).
       await expirySweep.stop()
+      await retention.stop()
       await outboxWorker.stop()
       await app.close()
       await db.close()
@@ -81,6 +82,7 @@ async function main() {
   startup.ready = true
   outboxWorker.start()
   expirySweep.start()
+  retention.start()
   const address = app.server.address()
   const port = typeof address === 'object' && address ? address.port : config.port
   const shownHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host

@@ -2,6 +2,7 @@ import { escapeLike, type Queryable } from '../platform/db/db.js'
 import { DAY_MS } from '../platform/clock.js'
 import type { InvitationRow, InvitationStatus } from './invitations.schemas.js'
 import { outboxCte, type OutboxItem } from '../platform/outbox/outbox.store.js'
+import { eraseSignUpTraces } from '../accept/erasure.js'
 
 /** An invitation about to be inserted: its row, less what the insert itself sets. */
 export type NewInvitation = Omit<InvitationRow, 'status'>
@@ -244,11 +245,13 @@ export function createInvitationStore() {
 
     /**
      * Deletes the invitation, every outbox row about it, and the sign-ups waiting for a
-     * password with its ticket (they all hold the recipient's address).
+     * password with its ticket (they all hold the recipient's address). Unless a user has the
+     * address (then these are that user's, erased with the user), what signing up and signing
+     * in kept under it goes too (see eraseSignUpTraces).
      */
     async remove(q: Queryable, instanceId: string, id: string): Promise<boolean> {
-      const rows = await q.query(`
-        with inv as (delete from invitations where id = $1 and instance_id = $2 returning instance_id, id, status, ticket_hash),
+      const rows = await q.query<{ id: string; email_address: string; held: boolean }>(`
+        with inv as (delete from invitations where id = $1 and instance_id = $2 returning instance_id, id, status, ticket_hash, email_address),
         waiting as (delete from ticket_sign_ups where instance_id = $2 and status = 'pending' and ticket_hash in (select ticket_hash from inv)),
         counted as (
           insert into invitation_counts (instance_id, status, shard, n)
@@ -257,9 +260,14 @@ export function createInvitationStore() {
         ),
         purged as (delete from outbox where subject_id = $1 and instance_id = $2),
         purged_mail as (delete from dev_mailbox_messages where subject_id = $1 and instance_id = $2)
-        select id from inv`,
+        select id, email_address,
+          exists (select 1 from email_addresses e where e.instance_id = $2 and e.email_address = inv.email_address) as held
+        from inv`,
       [id, instanceId])
-      return rows.length > 0
+      const removed = rows[0]
+      if (!removed) return false
+      if (!removed.held) await eraseSignUpTraces(q, instanceId, [removed.email_address], [])
+      return true
     },
   }
 }

@@ -27,6 +27,8 @@ export interface TestApp {
   expirySweep: Awaited<ReturnType<typeof buildApp>>['expirySweep']
   /** Null unless the env sets FOYER_METRICS_PORT or FOYER_METRICS_TOKEN; its port is not listened on unless a test does. */
   metrics: Awaited<ReturnType<typeof buildApp>>['metrics']
+  /** Not started either: tests prune delivery history with `retention.runOnce()`. */
+  retention: Awaited<ReturnType<typeof buildApp>>['retention']
   /** A new instance with its own secret key: tests isolate their data this way. */
   newInstance(name?: string): Promise<{ instance: Instance; secretKey: string }>
   close(): Promise<void>
@@ -59,10 +61,10 @@ export async function buildTestApp(options: { engine?: Engine; env?: Record<stri
   const serverSecret = randomBytes(32)
   const lines = options.logLines
   const logger = lines && { ...loggerOptions('debug') as object, stream: { write: (line: string) => { lines.push(line) } } }
-  const { app, services, outboxWorker, expirySweep, metrics } = await buildApp({ config, db, clock, serverSecret, redis: options.redis ?? null, ...(logger ? { logger } : {}), ...(options.resolveHost ? { resolveHost: options.resolveHost } : {}) })
+  const { app, services, outboxWorker, expirySweep, metrics, retention } = await buildApp({ config, db, clock, serverSecret, redis: options.redis ?? null, ...(logger ? { logger } : {}), ...(options.resolveHost ? { resolveHost: options.resolveHost } : {}) })
   await app.ready()
   return {
-    app, services, db, databaseUrl: url, config, clock, serverSecret, outboxWorker, expirySweep, metrics,
+    app, services, db, databaseUrl: url, config, clock, serverSecret, outboxWorker, expirySweep, metrics, retention,
     newInstance: (name = 'Test app') => services.instances.create({ name }),
     close: async () => {
       await app.close()

@@ -109,7 +109,12 @@ export function createInvitationLinkStore() {
           select $4, inv.id, inv.instance_id, $5, $6, $3 from inv
           returning *
         ),
-        ${outboxCte('$7', '$8')}
+        -- About the use, not the link: erasing the person who used it takes its event along.
+        queued as (
+          insert into outbox (id, instance_id, kind, topic, subject_id, payload, next_attempt_at, created_at, updated_at)
+          select o->>'id', used.instance_id, o->>'kind', o->>'topic', used.id, o->'payload', $7, $7, $7
+          from used, jsonb_array_elements($8::jsonb) o
+        )
         select inv.*, to_jsonb(used.*) as use_row from inv, used`,
       [use.link_id, use.instance_id, now, use.id, use.email_address, use.user_id, queuedAt, JSON.stringify(outbox)])
       const row = rows[0]

@@ -102,7 +102,8 @@ forEachDatabase('invitation links: the link page', (engine) => {
     assert.equal(uses.data[0].email_address, email)
     assert.equal(uses.data[0].user_id, user.id)
     assert.equal(uses.data[0].joined, true)
-    const events = await t.db.query<{ payload: any }>(`select payload from outbox where subject_id = $1 and topic = 'invitationLink.used'`, [link.id])
+    // The event is about the use, so that erasing the person takes it along.
+    const events = await t.db.query<{ payload: any }>(`select payload from outbox where subject_id = $1 and topic = 'invitationLink.used'`, [uses.data[0].id])
     assert.equal(events.length, 1)
     assert.equal(events[0]!.payload.data.use.email_address, email)
     assert.equal(events[0]!.payload.data.use_count, 1)

@@ -125,6 +125,28 @@ forEachDatabase('erasing a person', (engine) => {
     assert.ok((await mentions(localPart(bystander))).includes('sign_up_code_emails.mailbox'))
   })
 
+  // @see issue 19
+  it('deleting the invitation an invitation link issued erases the address\'s code attempt and its use of the link, whose count stays', async () => {
+    const { instance, api } = await newInstance()
+    const email = uniqueEmail('linked')
+    const link = await api.post('/v1/invitation_links', { public_metadata: { from: 'link' } })
+    assert.equal(link.status, 200, JSON.stringify(link.body))
+    const token = new URL(link.body.url).searchParams.get('token')!
+    const { attemptId } = await t.services.invitationLinks.start(token, email)
+    const code = (await t.services.invitationLinks.codeEmail(attemptId))!.code
+    await t.services.invitationLinks.redeem(attemptId, code)
+    await deliverAll()
+    const before = await mentions(localPart(email))
+    for (const table of ['invitation_link_attempts', 'invitation_link_uses', 'invitations', 'sign_up_code_emails']) {
+      assert.ok(before.some((c) => c.startsWith(`${table}.`)), `${table} holds the address before: ${before.join(', ')}`)
+    }
+    const [personal] = await t.db.query<{ id: string }>('select id from invitations where instance_id = $1 and email_address = $2', [instance.id, email])
+    assert.equal((await api.delete(`/v1/invitations/${personal!.id}`)).status, 200)
+    await deliverAll()
+    assert.deepEqual(await mentions(localPart(email)), [])
+    assert.equal((await api.get(`/v1/invitation_links/${link.body.id}`)).body.use_count, 1)
+  })
+
   it('deleting the invitation of someone who never got an account erases their sign-up attempts, sign-ins and code emails', async () => {
     const { instance, api } = await newInstance()
     const email = uniqueEmail('never')

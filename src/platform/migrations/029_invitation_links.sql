@@ -56,3 +56,6 @@ create table invitation_link_attempts (
   updated_at bigint not null
 );
 create index invitation_link_attempts_link on invitation_link_attempts (link_id, email_address);
+-- Erasing a person finds their uses and attempts by address (see accept/erasure.ts).
+create index invitation_link_uses_address on invitation_link_uses (instance_id, email_address);
+create index invitation_link_attempts_address on invitation_link_attempts (instance_id, email_address);

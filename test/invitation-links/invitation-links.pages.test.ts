@@ -239,6 +239,23 @@ forEachDatabase('invitation links: the link page', (engine) => {
     assert.ok(last.headers['retry-after'])
   })
 
+  // @see issue 19
+  it('limits each link across clients: a link posted in a crowd takes 300 tries in 15 minutes, then 429 for everyone', async () => {
+    const link = await makeLink()
+    const other = await makeLink()
+    // Ten clients, each under its own limit of 30, together reach the link's 300.
+    for (let client = 0; client < 10; client++) {
+      const b = browser(t.app, `10.9.${client}.1`)
+      const page = await b.get(link.url)
+      for (let i = 0; i < 30; i++) assert.equal((await b.submit(page, { email_address: 'not an address' })).statusCode, 422)
+    }
+    const newcomer = browser(t.app, '10.9.99.1')
+    const refused = await newcomer.submit(await newcomer.get(link.url), { email_address: 'not an address' })
+    assert.equal(refused.statusCode, 429, 'a client that never tried is refused on this link')
+    assert.ok(refused.headers['retry-after'])
+    assert.equal((await newcomer.submit(await newcomer.get(other.url), { email_address: 'not an address' })).statusCode, 422, 'another link is not held up')
+  })
+
   it('never counts past max_uses: 20 addresses proven at once against a limit of 5', async () => {
     const link = await makeLink({ max_uses: 5 })
     const token = new URL(link.url).searchParams.get('token')!

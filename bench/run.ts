@@ -7,8 +7,10 @@
  * BENCH_SECONDS (per load, default 10), BENCH_PGLITE_ROWS (default 1,000,000),
  * BENCH_CPU_PROF=<dir> (Foyer children write V8 CPU profiles there), BENCH_DELIVERY_ITEMS
  * (emails, and webhook events, queued for the delivery section; default 2,000),
+ * BENCH_SUSTAIN_MINUTES (the sustained create load; default 5, the target's length),
  * BENCH_ONLY=sessions (only the session-token loads, printed and not written to RESULTS.md),
- * BENCH_ONLY=query (PostgreSQL seeded, then only its list and query loads, likewise).
+ * BENCH_ONLY=stamina (seeds PostgreSQL, then only the start and sustained loads, printed),
+ * BENCH_ONLY=query (seeds PostgreSQL, then only its list and query loads, printed).
  */
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
@@ -27,6 +29,7 @@ import { ceilingsTable, deliveryTable, int, machine, measurementsTable, ratiosTa
 import { seed, seededEmail, seedSessions, type Seeded } from './seed.js'
 import { rs256SignsPerSecond } from './signing.js'
 import { startServer, type Server } from './servers.js'
+import { benchStamina, COLD_SECONDS, SUSTAIN_MINUTES, type StaminaResult } from './stamina.js'
 
 const CONNECTIONS = 50
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10)
@@ -512,6 +515,15 @@ async function main() {
   }
 
   const pgSeed = await seedInto('PostgreSQL', { databaseUrl: urls.bench, dataDir: null }, POSTGRES_ROWS)
+  if (process.env.BENCH_ONLY === 'stamina') {
+    await pgSeed.db.close()
+    await benchStamina({
+      adminUrl: urls.admin, log, load: createLoad, prepare: liftCreateLimit,
+      start: () => startFoyer('Foyer, PostgreSQL (new process)', foyerEnv({ DATABASE_URL: urls.bench })),
+    })
+    log('BENCH_ONLY=stamina: figures above; bench/RESULTS.md is left as it was')
+    return
+  }
   const config = loadConfig({ FOYER_SECRET_KEY: secretKey })
   const baselineInstance = await createServices({ config, db: pgSeed.db, clock: systemClock(), serverSecret })
     .instances.create({ name: 'Bench baseline' })
@@ -537,6 +549,16 @@ async function main() {
   measured.push(...await onServer(insert, [['create', createLoad(insert)]]))
   await dropInstance(urls.bench, baselineInstance.instance.id)
 
+  const staminaName = `Foyer, PostgreSQL (${int(pgSeed.seeded.rows)}+ inv., new process)`
+  const stamina = await benchStamina({
+    adminUrl: urls.admin, log, load: createLoad, prepare: liftCreateLimit,
+    start: () => startFoyer(staminaName, foyerEnv({ DATABASE_URL: urls.bench })),
+  })
+  measured.push(
+    { load: `create, first ${COLD_SECONDS} s after a start`, server: staminaName, result: stamina.cold, peakRssMb: stamina.peakRssMb },
+    ...stamina.minutes.map((result, i) => ({ load: `create, sustained minute ${i + 1} of ${SUSTAIN_MINUTES}`, server: staminaName, result, peakRssMb: stamina.peakRssMb })),
+  )
+
   const sessions = await benchSessions(urls.bench)
   measured.push(...sessions.measured)
 
@@ -551,7 +573,7 @@ async function main() {
   const foyerPglite = `Foyer, PGlite (${int(pgliteSeed.seeded.rows)} inv.)`
   measured.push(...await benchFoyer(foyerPglite, foyerEnv({ FOYER_DATA_DIR: pgliteDir })))
 
-  const report = summarise(measured, delivered, { foyerPg, foyerPglite, bare: bare.name, insert: insert.name }, pgSeed.seeded, pgliteSeed.seeded, sessions)
+  const report = summarise(measured, delivered, { foyerPg, foyerPglite, bare: bare.name, insert: insert.name, stamina: staminaName }, pgSeed.seeded, pgliteSeed.seeded, sessions, stamina)
   const lines = [
     '# Foyer benchmark results',
     '',
@@ -572,6 +594,11 @@ async function main() {
       + `PGlite ${int(pgliteSeed.seeded.rows)} in ${pgliteSeed.seeded.seconds.toFixed(0)} s`
       + (pgliteSeed.seeded.rows < PGLITE_ROWS ? ` (**not ${int(PGLITE_ROWS)}**: the ${PGLITE_SEED_BUDGET_SECONDS} s seed budget ran out).` : '.'),
     '',
+    `Start and stamina (autovacuum ${stamina.autovacuum}): a new Foyer process on the same PostgreSQL database, after the loads above; once it listens, the create limit is lifted `
+      + `(its only request before the load) and the create load runs for its first ${COLD_SECONDS} s with no probe and no warm-up; then ${SUSTAIN_MINUTES} `
+      + 'one-minute create loads back to back on the same process. '
+      + 'Each create also queues its invitation.created event (fanned out to no endpoint), which the outbox worker marks delivered meanwhile.',
+    '',
     `Delivery: a fresh Foyer process on the same PostgreSQL database (default outbox worker), SMTP_URL at an SMTP sink and `
       + 'one webhook endpoint at an HTTP receiver, both in the bench process (they accept, count by Message-ID or svix-id, '
       + `discard; the receiver answers 204 without verifying). Emails: ${int(DELIVERY_ITEMS)} invitations by bulk creates of 10 `
@@ -585,7 +612,7 @@ async function main() {
       + 'each load takes turns over their sessions. Token mint is `POST /v1/sessions/{id}/tokens` with the secret key: the session is read, '
       + 'and one RS256 JWT (RSA-2048, 60 s) is signed. Handshake is what an application\'s middleware sends a browser to, '
       + `\`GET /v1/client/handshake?redirect_url=${APP_ORIGIN}/&format=nonce&suffixed_cookies=true\` with the browser's \`__foyer_session\` cookie: `
-      + 'the session is read, a token minted, the Set-Cookie directives stored under a new nonce, and the answer is a 307 to the application '
+      + 'the session is read, a token minted, the Set-Cookie directives stored under a new nonce (an insert shared by concurrent handshakes, committed without waiting for the WAL flush), and the answer is a 307 to the application '
       + '(anything but 3xx counts as an error). Browsers come from many addresses and the handshake is limited to 1,200 per client IP '
       + 'in 15 minutes, so each connection comes from its own loopback address (127.1.x.y) and reconnects from the next one every 500 requests. '
       + 'The handshake payload is the application\'s half, `GET /v1/clients/handshake_payload?nonce=` with '
@@ -621,7 +648,7 @@ async function dropInstance(databaseUrl: string, instanceId: string) {
   }
 }
 
-function summarise(measured: Measured[], delivered: DeliveryResult[], names: { foyerPg: string; foyerPglite: string; bare: string; insert: string }, pgSeed: Seeded, pgliteSeed: Seeded, sessions: SessionsBench): string[] {
+function summarise(measured: Measured[], delivered: DeliveryResult[], names: { foyerPg: string; foyerPglite: string; bare: string; insert: string; stamina: string }, pgSeed: Seeded, pgliteSeed: Seeded, sessions: SessionsBench, stamina: StaminaResult): string[] {
   const find = (server: string, load: string) => measured.find((m) => m.server === server && m.load.startsWith(load))
   const valid = (m: Measured | undefined) => (m && m.result.failures === 0 ? m : undefined)
   const ratio = (a: Measured | undefined, b: Measured | undefined) => (valid(a) && valid(b) ? a!.result.rps / b!.result.rps : null)
@@ -649,6 +676,15 @@ function summarise(measured: Measured[], delivered: DeliveryResult[], names: { f
     { name: `${sessions.name} session token mint ÷ RS256 signatures in one core (in-process)`, value: perSign(mint) },
     { name: `${sessions.name} handshake ÷ RS256 signatures in one core (in-process)`, value: perSign(handshake) },
     { name: `${sessions.name} handshake ÷ session token mint`, value: ratio(handshake, mint) },
+  )
+  const warmCreate = valid(find(names.foyerPg, 'create'))
+  const cold = stamina.cold.failures === 0 && warmCreate ? stamina.cold.rps / warmCreate.result.rps : null
+  const firstMinute = stamina.minutes[0]
+  const lastMinute = stamina.minutes[stamina.minutes.length - 1]
+  const sustained = firstMinute && lastMinute && stamina.minutes.every((m) => m.failures === 0) ? lastMinute.rps / firstMinute.rps : null
+  ratios.push(
+    { name: `${names.stamina} create, first ${COLD_SECONDS} s after a start ÷ ${names.foyerPg} create (warm)`, value: cold },
+    { name: `${names.stamina} create, sustained: last minute ÷ first minute (autovacuum ${stamina.autovacuum.split(' ')[0]})`, value: sustained },
   )
   const tokensTarget = (load: string, m: Measured | undefined): Target => ({
     name: `${load} on PostgreSQL, ${int(TOKENS_OFFERED)}/s offered over ${CONNECTIONS} connections`,
@@ -700,6 +736,18 @@ function summarise(measured: Measured[], delivered: DeliveryResult[], names: { f
       threshold: '≤ 500 MB',
       measured: `${rss(names.foyerPglite).toFixed(0)} MB`,
       met: rss(names.foyerPglite) <= 500,
+    },
+    {
+      name: `create on PostgreSQL, the first ${COLD_SECONDS} s after a start, vs warm`,
+      threshold: '≥ 90 % of its req/s',
+      measured: cold === null ? null : `${(cold * 100).toFixed(0)} %`,
+      met: cold !== null && cold >= 0.9,
+    },
+    {
+      name: `create on PostgreSQL sustained for ${SUSTAIN_MINUTES} minutes, autovacuum ${stamina.autovacuum}`,
+      threshold: 'last minute within 10 % of the first',
+      measured: sustained === null ? null : `${firstMinute!.rps.toFixed(0)} → ${lastMinute!.rps.toFixed(0)} req/s (${((sustained - 1) * 100).toFixed(0)} %)`,
+      met: sustained !== null && sustained >= 0.9 && SUSTAIN_MINUTES >= 5 && stamina.autovacuum.startsWith('on'),
     },
     tokensTarget('session token mint', find(sessions.name, `session token mint at ${int(TOKENS_OFFERED)}/s`)),
     tokensTarget('handshake (redirect with a nonce)', find(sessions.name, `handshake (nonce) at ${int(TOKENS_OFFERED)}/s`)),

@@ -67,17 +67,17 @@ function hmacPads(key: Buffer): { ipad: Buffer; opad: Buffer } {
 }
 
 /**
- * Drops the invitations table's indexes and constraints (keys, foreign keys, and those of other
- * tables that point at it) and returns the statements that restore them. Maintaining six
- * indexes and the foreign-key check row by row made 100,000 rows take 7–11 s here; building
- * each index once at the end is several times faster.
+ * Drops the invitations table's indexes and constraints (keys, foreign keys, and other tables'
+ * foreign keys to it) and returns the statements that restore them. Maintaining six indexes and
+ * the foreign-key check row by row made 100,000 rows take 7–11 s here; building each index once
+ * at the end is several times faster.
  */
 async function dropKeysAndIndexes(db: Db): Promise<string[]> {
-  // Foreign keys of other tables that point at invitations go first (they hang on its
-  // primary key) and come back last.
-  const referencing = await db.query<{ name: string; table: string; def: string }>(`
+  // Other tables' foreign keys to invitations hang on its primary key: they go first and come back last.
+  const references = await db.query<{ name: string; table: string; def: string }>(`
     select conname as name, conrelid::regclass::text as table, pg_get_constraintdef(oid) as def from pg_constraint
     where confrelid = 'invitations'::regclass and conrelid <> 'invitations'::regclass and contype = 'f'`)
+  for (const r of references) await db.exec(`alter table ${r.table} drop constraint ${r.name}`)
   const constraints = await db.query<{ name: string; def: string }>(`
     select conname as name, pg_get_constraintdef(oid) as def from pg_constraint
     where conrelid = 'invitations'::regclass and contype in ('p', 'u', 'f')`)
@@ -85,13 +85,12 @@ async function dropKeysAndIndexes(db: Db): Promise<string[]> {
     select indexname as name, indexdef as def from pg_indexes
     where schemaname = current_schema() and tablename = 'invitations'
       and indexname not in (select conname from pg_constraint where conrelid = 'invitations'::regclass)`)
-  for (const c of referencing) await db.exec(`alter table ${c.table} drop constraint ${c.name}`)
   for (const c of constraints) await db.exec(`alter table invitations drop constraint ${c.name}`)
   for (const i of indexes) await db.exec(`drop index ${i.name}`)
   return [
     ...constraints.map((c) => `alter table invitations add constraint ${c.name} ${c.def}`),
     ...indexes.map((i) => i.def),
-    ...referencing.map((c) => `alter table ${c.table} add constraint ${c.name} ${c.def}`),
+    ...references.map((r) => `alter table ${r.table} add constraint ${r.name} ${r.def}`),
   ]
 }
 

@@ -14,6 +14,7 @@ import { ApiError } from './platform/errors.js'
 import { redactSecrets } from './platform/redact.js'
 import { requireSecretKey } from './platform/auth.js'
 import { createRequestLimits, registerRateLimits } from './platform/rate-limit.js'
+import { cachedSerializerCompiler } from './platform/serializers.js'
 import { ClerkErrors } from './platform/openapi.js'
 import { createInstanceStore } from './instance/instance.store.js'
 import { createInstanceService } from './instance/instance.service.js'
@@ -29,6 +30,7 @@ import { devMailboxRoutes } from './email/dev-mailbox.routes.js'
 import { createTicketService } from './tickets/tickets.service.js'
 import { createOutboxStore } from './platform/outbox/outbox.store.js'
 import { createOutboxWorker, type OutboxKind } from './platform/outbox/outbox.worker.js'
+import { createRetentionPruner } from './platform/outbox/outbox.retention.js'
 import { createWebhookStore } from './webhooks/webhooks.store.js'
 import { createWebhookService } from './webhooks/webhooks.service.js'
 import { createWebhookDispatcher } from './webhooks/webhooks.dispatcher.js'
@@ -92,6 +94,11 @@ import { createSessionTokenService } from './sessions/session-tokens.js'
 import { createSessionService } from './sessions/sessions.service.js'
 import { createSessionRefreshService } from './sessions/session-refresh.js'
 import { useScryptCostForTesting } from './users/passwords.js'
+import { createMetrics, type Metrics } from './platform/metrics.js'
+import { healthRoutes, type Startup } from './platform/health.js'
+import { createInvitationLinkStore } from './invitation-links/invitation-links.store.js'
+import { createInvitationLinkService } from './invitation-links/invitation-links.service.js'
+import { invitationLinkRoutes } from './invitation-links/invitation-links.routes.js'
 
 export interface AppDeps {
   config: Config
@@ -102,6 +109,11 @@ export interface AppDeps {
   logger?: FastifyServerOptions['logger']
   /** How webhook target host names are resolved (node:dns by default); tests answer their own. */
   resolveHost?: HostResolver
+  /**
+   * A process that listens before it has migrated passes this, not yet ready: until it is,
+   * readiness answers 503 and so does every request but the health checks and /metrics.
+   */
+  startup?: Startup
 }
 
 export type Services = ReturnType<typeof createServices>
@@ -164,6 +176,7 @@ export function createServices({ config, db, clock, serverSecret, redis, resolve
     },
     domainCode: (domainId) => domains.codeEmail(domainId),
     addressCode: (instanceId, id) => emailAddresses.codeEmail(instanceId, id),
+    linkCode: (attemptId) => invitationLinks.codeEmail(attemptId),
     smtpUrl: config.smtpUrl, emailFrom: config.emailFrom, publicUrl: config.publicUrl, testing: config.testing,
   })
   deliveries.email = email.delivery
@@ -195,6 +208,11 @@ export function createServices({ config, db, clock, serverSecret, redis, resolve
     db, clock, store: createEmailAddressStore(), users: userStore, outbox, serverSecret, restrictions: restrictionStore,
     codeEmails: createCodeEmails({ clock, users: userStore, store: acceptStore, outbox }), onVerified: domains.enroll,
   })
+  const invitationLinks = createInvitationLinkService({
+    db, clock, serverSecret, publicUrl: config.publicUrl, store: createInvitationLinkStore(), instances: instanceStore, users: userStore,
+    restrictions: restrictionStore, orgInvitationStore, invitations, orgInvitations, tickets,
+    codeEmails: createCodeEmails({ clock, users: userStore, store: acceptStore, outbox }),
+  })
   const waitlist = createWaitlistService({ db, clock, store: createWaitlistStore(), invitations, users: userStore })
   const signInTokens = createSignInTokenService({ db, clock, users: userStore })
   const signingKeys = createSigningKeyService({ db, clock, store: createSigningKeyStore(), instances: instanceStore, serverSecret })
@@ -207,6 +225,7 @@ export function createServices({ config, db, clock, serverSecret, redis, resolve
   return {
     signingKeys, sessionTokens, sessions, sessionRefresh, handshake, tickets, instances, invitations, invitationStore, orgInvitations, orgInvitationStore,
     organizations, memberships, roles, domains, outbox, deliveries, webhooks, email, accept, users, emailAddresses, waitlist, signInTokens, restrictions,
+    invitationLinks,
   }
 }
 
@@ -243,9 +262,18 @@ class RequestLog extends LogController {
 
 export async function buildApp(deps: AppDeps): Promise<{
   app: FastifyInstance; services: Services; outboxWorker: ReturnType<typeof createOutboxWorker>; expirySweep: ReturnType<typeof createExpirySweep>
+  /** Null unless FOYER_METRICS_PORT or FOYER_METRICS_TOKEN is set: then `listen` serves the port. */
+  metrics: Metrics | null
+  retention: ReturnType<typeof createRetentionPruner>
 }> {
   if (deps.config.scryptLogN !== undefined) useScryptCostForTesting(deps.config.scryptLogN)
   const services = createServices(deps)
+  const { metricsPort, metricsToken } = deps.config
+  const startup = deps.startup ?? { ready: true }
+  // Never public by default: with neither a port of its own nor a token, there is no /metrics at all.
+  const metrics = metricsPort === null && metricsToken === null ? null : createMetrics({
+    db: deps.db, clock: deps.clock, outbox: services.outbox, kinds: Object.keys(services.deliveries), token: metricsToken, startup,
+  })
   const outboxWorker = createOutboxWorker({
     db: deps.db, store: services.outbox, clock: deps.clock, kinds: services.deliveries,
     // A claim must outlast the slowest delivery (webhooks time out at 15 s, SMTP sends at
@@ -256,12 +284,18 @@ export async function buildApp(deps: AppDeps): Promise<{
     // and hold more of the 16 pooled connections that requests need.
     concurrency: 10,
     onError: (err, item) => app.log.error({ err, outboxId: item?.id }, 'outbox delivery failed'),
+    ...(metrics ? { onAttempt: metrics.delivery } : {}),
   })
   // Expiry events and reminders, queued through the same outbox; started beside its worker.
   const expirySweep = createExpirySweep({
     db: deps.db, clock: deps.clock, invitations: services.invitationStore, orgInvitations: services.orgInvitationStore, outbox: services.outbox,
     onQueued: () => outboxWorker.poke(),
     onError: (err) => app.log.error({ err }, 'expiry sweep failed'),
+  })
+  // Delivery history past its retention; every process prunes, in small batches.
+  const retention = createRetentionPruner({
+    db: deps.db, clock: deps.clock, days: deps.config.retentionDays,
+    onError: (err) => app.log.error({ err }, 'retention prune failed'),
   })
   const app = Fastify({
     logger: deps.logger ?? false,
@@ -287,7 +321,23 @@ export async function buildApp(deps: AppDeps): Promise<{
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : textAjv).compile(schema))
+  // Before any route or plugin, so that every route inherits them.
+  if (metrics) {
+    app.addHook('onResponse', (request, reply, done) => {
+      metrics.observe(request, reply)
+      done()
+    })
+  }
+  if (!startup.ready) {
+    app.addHook('onRequest', (request, reply, done) => {
+      const route = request.routeOptions.url
+      if (startup.ready || route?.startsWith('/v1/health') || route === '/metrics') return done()
+      // Tables may be half migrated and the default instance not made yet.
+      sendError(request, reply, new ApiError(503, 'service_unavailable', 'Starting', 'Foyer is starting (running its migrations); try again shortly.', {}, { 'retry-after': '1' }))
+    })
+  }
   app.addSchema(ClerkErrors)
+  app.setSerializerCompiler(cachedSerializerCompiler({ ClerkErrors }))
   // A refused `_method` names itself even where no route matches what the request was sent as.
   registerHttpConventions(app, { unroutable: refuseMethodOverride })
   await app.register(formbody)
@@ -303,14 +353,9 @@ export async function buildApp(deps: AppDeps): Promise<{
     },
   })
 
-  app.get('/v1/health', { schema: { hide: true } }, async (_req, reply) => {
-    try {
-      await deps.db.query('select 1')
-      return { status: 'ok' }
-    } catch {
-      return reply.code(503).send({ status: 'unavailable' })
-    }
-  })
+  await app.register(healthRoutes({ db: deps.db, startup }))
+  // Only on the main port when a token guards it; a port of its own serves it otherwise.
+  if (metrics && metricsPort === null) metrics.route(app)
   app.get('/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger())
 
   await app.register(async (bapi) => {
@@ -332,6 +377,7 @@ export async function buildApp(deps: AppDeps): Promise<{
     await bapi.register(domainRoutes({ domains: services.domains }))
     await bapi.register(signInTokenRoutes({ signInTokens: services.signInTokens, accept: services.accept }))
     await bapi.register(restrictionRoutes({ restrictions: services.restrictions }))
+    await bapi.register(invitationLinkRoutes({ links: services.invitationLinks }))
     await bapi.register(waitlistRoutes({ waitlist: services.waitlist, tickets: services.tickets, clock: deps.clock }))
   })
   // The invitation link and the hosted pages: public, HTML, outside the secret-key plugin.
@@ -339,7 +385,7 @@ export async function buildApp(deps: AppDeps): Promise<{
   await app.register(ticketRoutes({ accept: services.accept, allowedRedirectOrigins }))
   // One set of public limits for both faces of sign-up, so that they share one budget per IP.
   const limits = await createRequestLimits(app, deps.redis ?? null)
-  await app.register(pageRoutes({ accept: services.accept, emailAddresses: services.emailAddresses, waitlist: services.waitlist, handshake: services.handshake, publicUrl, allowedRedirectOrigins, limits }))
+  await app.register(pageRoutes({ accept: services.accept, emailAddresses: services.emailAddresses, waitlist: services.waitlist, handshake: services.handshake, publicUrl, allowedRedirectOrigins, limits, links: services.invitationLinks }))
   // The Frontend API for custom flows: public too, with CORS for the allowed origins only.
   await app.register(frontendRoutes({
     accept: services.accept, clock: deps.clock, publicUrl, allowedRedirectOrigins, limits, sessions: services.sessions, tokens: services.sessionTokens,
@@ -363,6 +409,7 @@ export async function buildApp(deps: AppDeps): Promise<{
   }
   services.email.useLogger(app.log)
   app.addHook('onClose', async () => services.email.close())
+  if (metrics) app.addHook('onClose', async () => metrics.close())
 
   // A successful write may have queued emails or events: look for them now rather than at
   // the next poll. Other processes find them at their own next poll. Hosted pages answer a
@@ -372,7 +419,7 @@ export async function buildApp(deps: AppDeps): Promise<{
     done()
   })
 
-  return { app, services, outboxWorker, expirySweep }
+  return { app, services, outboxWorker, expirySweep, metrics, retention }
 }
 
 export const loggerOptions = (level: string): FastifyServerOptions['logger'] => ({

@@ -8,6 +8,7 @@ import { isIP } from 'node:net'
 import { resolve } from 'node:path'
 import { parse as parseDotenv } from 'dotenv'
 import { originPattern } from './platform/validation.js'
+import { DEFAULT_RETENTION_DAYS, type RetentionDays } from './platform/outbox/outbox.retention.js'
 
 export interface Config {
   port: number
@@ -31,6 +32,12 @@ export interface Config {
    * hops, or the proxies' addresses and networks. Only then is X-Forwarded-For believed.
    */
   trustProxy: false | number | readonly string[]
+  /** A port of its own for `/metrics`, bound to `host`; null serves it on no extra port. */
+  metricsPort: number | null
+  /** The bearer token `/metrics` asks for wherever it is served; with no port, it is then served on the main one. */
+  metricsToken: string | null
+  /** How many days delivery history is kept (FOYER_RETENTION_EMAILS_DAYS, …_WEBHOOKS_DAYS, …_FAILED_DAYS). */
+  retentionDays: Readonly<RetentionDays>
   logLevel: string
   testing: boolean
   /** Only with FOYER_TESTING: how long an outbox claim lasts, so crash tests need not wait for the default. */
@@ -99,10 +106,30 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
 
   const trustProxy = parseTrustProxy(get('FOYER_TRUST_PROXY'))
 
+  const metricsPortRaw = get('FOYER_METRICS_PORT')
+  let metricsPort: number | null = null
+  if (metricsPortRaw !== null) {
+    metricsPort = /^\d{1,5}$/.test(metricsPortRaw) ? Number(metricsPortRaw) : NaN
+    // 0 would be a port nobody could find to scrape.
+    if (!(metricsPort >= 1 && metricsPort <= 65535)) throw new ConfigError('FOYER_METRICS_PORT', 'must be an integer from 1 to 65535')
+    if (metricsPort === port) throw new ConfigError('FOYER_METRICS_PORT', 'must differ from PORT (set FOYER_METRICS_TOKEN alone to serve /metrics on PORT)')
+  }
+  const metricsToken = get('FOYER_METRICS_TOKEN')
+  // The characters of an HTTP bearer token, and enough of them not to be guessed.
+  if (metricsToken !== null && !/^[A-Za-z0-9._~+/=-]{32,}$/.test(metricsToken)) {
+    throw new ConfigError('FOYER_METRICS_TOKEN', 'must be at least 32 characters of letters, digits and . _ ~ + / = -')
+  }
+
   const originsRaw = get('FOYER_ALLOWED_REDIRECT_ORIGINS')
   const allowedRedirectOrigins = originsRaw === null
     ? [publicUrl, 'http://localhost:*']
     : originsRaw.split(',').map((o) => o.trim()).filter(Boolean).map(parseOriginPattern)
+
+  const retentionDays: RetentionDays = Object.freeze({
+    emails: parseDays('FOYER_RETENTION_EMAILS_DAYS', get('FOYER_RETENTION_EMAILS_DAYS'), DEFAULT_RETENTION_DAYS.emails),
+    webhooks: parseDays('FOYER_RETENTION_WEBHOOKS_DAYS', get('FOYER_RETENTION_WEBHOOKS_DAYS'), DEFAULT_RETENTION_DAYS.webhooks),
+    failed: parseDays('FOYER_RETENTION_FAILED_DAYS', get('FOYER_RETENTION_FAILED_DAYS'), DEFAULT_RETENTION_DAYS.failed),
+  })
 
   const logLevel = get('LOG_LEVEL') ?? 'info'
   if (!LOG_LEVELS.includes(logLevel)) {
@@ -151,6 +178,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     webhookAllowPrivate,
     allowedRedirectOrigins: Object.freeze(allowedRedirectOrigins),
     trustProxy,
+    metricsPort,
+    metricsToken,
+    retentionDays,
     logLevel,
     testing: testingRaw === '1',
     ...(outboxLeaseMs === undefined ? {} : { outboxLeaseMs }),
@@ -184,6 +214,14 @@ function parseTrustProxy(raw: string | null): Config['trustProxy'] {
   }
   if (entries.length === 0 || !entries.every(valid)) throw new ConfigError('FOYER_TRUST_PROXY', reason)
   return Object.freeze(entries)
+}
+
+/** A retention in whole days: at least one, at most ten years. */
+function parseDays(variable: string, raw: string | null, fallback: number): number {
+  if (raw === null) return fallback
+  const days = /^\d{1,5}$/.test(raw) ? Number(raw) : NaN
+  if (!(days >= 1 && days <= 3650)) throw new ConfigError(variable, 'must be a whole number of days from 1 to 3650')
+  return days
 }
 
 /** Off unless set to 1 or true; anything else is a mistake worth stopping for. */

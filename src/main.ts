@@ -40,17 +40,15 @@ async function readConfig(): Promise<Config> {
 async function main() {
   const config = await readConfig()
   const db = await openDb({ databaseUrl: config.databaseUrl, dataDir: join(config.dataDir, 'pgdata') })
-  await migrate(db)
   const serverSecret = config.serverSecret ?? loadOrCreateServerSecret(config.dataDir).secret
   const redis = config.redisUrl ? new (await import('ioredis')).Redis(config.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 1 }) : null
   redis?.on('error', () => {})
 
   const clock = systemClock()
-  const { app, services, outboxWorker, expirySweep } = await buildApp({ config, db, clock, serverSecret, redis, logger: loggerOptions(config.logLevel) })
-  const boot = await services.instances.bootstrap(config.secretKey)
-  // Printed, never stored in clear: a new link at every start until the first operator exists.
-  const setupToken = await createDashboardService({ db, clock, instances: services.instances }).issueSetupToken()
-  await services.webhooks.syncConfigEndpoint(boot.instance.id, config.webhookUrl, config.webhookSecret)
+  // Listening comes before migrating: liveness answers through long migrations (an orchestrator
+  // must not restart the process for them), while readiness, and every other request, answer 503.
+  const startup = { ready: false }
+  const { app, services, outboxWorker, expirySweep, metrics, retention } = await buildApp({ config, db, clock, serverSecret, redis, logger: loggerOptions(config.logLevel), startup })
 
   let closing = false
   const shutdown = async (signal: string) => {
@@ -62,6 +60,7 @@ async function main() {
       // the rest are handed back. Then in-flight requests finish; what they queue is
       // delivered at the next start (or by another process).
       await expirySweep.stop()
+      await retention.stop()
       await outboxWorker.stop()
       await app.close()
       await db.close()
@@ -74,8 +73,16 @@ async function main() {
   process.on('SIGTERM', () => void shutdown('SIGTERM'))
 
   await app.listen({ port: config.port, host: config.host })
+  const metricsPort = metrics && config.metricsPort !== null ? await metrics.listen(config.metricsPort, config.host) : null
+  await migrate(db)
+  const boot = await services.instances.bootstrap(config.secretKey)
+  // Printed, never stored in clear: a new link at every start until the first operator exists.
+  const setupToken = await createDashboardService({ db, clock, instances: services.instances }).issueSetupToken()
+  await services.webhooks.syncConfigEndpoint(boot.instance.id, config.webhookUrl, config.webhookSecret)
+  startup.ready = true
   outboxWorker.start()
   expirySweep.start()
+  retention.start()
   const address = app.server.address()
   const port = typeof address === 'object' && address ? address.port : config.port
   const shownHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host
@@ -88,6 +95,8 @@ async function main() {
       : `  secret key:      ${config.secretKey ? 'from FOYER_SECRET_KEY' : 'printed at first start only: reveal or roll it in the dashboard\'s Settings'}`,
     `  publishable key: ${boot.instance.publishableKey}`,
     `  dashboard:       ${config.publicUrl}/dashboard`,
+    ...(metricsPort !== null ? [`  metrics:         http://${shownHost}:${metricsPort}/metrics${config.metricsToken ? '   (bearer FOYER_METRICS_TOKEN)' : ''}`] : []),
+    ...(metricsPort === null && config.metricsToken ? [`  metrics:         ${config.publicUrl}/metrics   (bearer FOYER_METRICS_TOKEN)`] : []),
     ...(setupToken ? [`  setup:           ${config.publicUrl}/dashboard/setup?token=${setupToken}   (one-time link: creates the first operator)`] : []),
     ...(config.smtpUrl ? [] : [`  dev mailbox:     ${config.publicUrl}/dev/mailbox   (signed-in dashboard operators only)`]),
     ...(config.smtpUrl || isLoopback(config.host) ? [] : [

@@ -19,12 +19,13 @@ import { templatesSection } from './templates.page.js'
 import { webhooksSection } from './webhooks.page.js'
 import { settingsSection } from './settings.page.js'
 import { overviewSection } from './overview.page.js'
+import { linksSection } from './links.page.js'
 
 export type { DashboardDeps } from './dashboard.context.js'
 
 /** The dashboard's sections, in nav order. A new page is a module exporting a section, added here. */
 const SECTIONS: readonly DashboardSection[] = [
-  invitationsSection, usersSection, organizationsSection, templatesSection, webhooksSection, settingsSection, overviewSection,
+  invitationsSection, linksSection, usersSection, organizationsSection, templatesSection, webhooksSection, settingsSection, overviewSection,
 ]
 const NAV = SECTIONS.map(({ key, label, path }) => ({ key, label, path }))
 

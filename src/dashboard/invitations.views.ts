@@ -156,21 +156,25 @@ ${hasNext && html`<a href="${listUrl(instance, state, { offset: state.offset + s
 </nav>`
 }
 
-export function invitationDetailBody(p: { instance: Instance; csrf: string; invitation: InvitationRow; status: InvitationStatus; url: string | null; emails: ClerkEmailDelivery[]; notice: string | null }): SafeHtml {
-  const inv = p.invitation
-  const back = invitationsPath(p.instance, `/${inv.id}`)
-  const metadata = JSON.stringify(inv.public_metadata, null, 2)
-  const history: HtmlValue = p.emails.length === 0
-    ? html`<p class="muted">No email was queued for this invitation${inv.notify ? '' : ' (it was created without sending one)'}.</p>`
-    : html`<div class="table-wrap"><table>
+/** An invitation's emails (the invitation, resends, its reminder), oldest first, with their delivery. */
+export function emailHistory(emails: readonly ClerkEmailDelivery[], notify: boolean): SafeHtml {
+  if (emails.length === 0) return html`<p class="muted">No email was queued for this invitation${notify ? '' : ' (it was created without sending one)'}.</p>`
+  return html`<div class="table-wrap"><table>
 <thead><tr><th scope="col">Queued</th><th scope="col">Template</th><th scope="col">To</th><th scope="col">Status</th><th scope="col">Attempts</th><th scope="col">Sent</th><th scope="col">Details</th></tr></thead>
 <tbody>
-${p.emails.map((e) => html`<tr>
+${emails.map((e) => html`<tr>
 <td>${when(e.created_at)}</td><td class="mono">${e.template_slug}</td><td class="email">${e.to_email_address}</td><td>${statusBadge(e.status)}</td>
 <td>${e.attempts}</td><td>${when(e.sent_at)}</td>
 <td class="mono">${e.last_error ?? e.skipped_reason ?? e.smtp_message_id ?? ''}${e.status === 'queued' && e.next_attempt_at && html`<div class="muted">next attempt ${when(e.next_attempt_at)}</div>`}</td>
 </tr>
 `)}</tbody></table></div>`
+}
+
+export function invitationDetailBody(p: { instance: Instance; csrf: string; invitation: InvitationRow; status: InvitationStatus; url: string | null; emails: ClerkEmailDelivery[]; notice: string | null }): SafeHtml {
+  const inv = p.invitation
+  const back = invitationsPath(p.instance, `/${inv.id}`)
+  const metadata = JSON.stringify(inv.public_metadata, null, 2)
+  const history = emailHistory(p.emails, inv.notify)
   return html`${noticeBox(p.notice)}
 <div class="card">
 <dl class="facts">

@@ -1,10 +1,11 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { ApiError, paramError } from '../platform/errors.js'
+import { effectiveOrgInvitationStatus } from '../organizations/org-invitations.schemas.js'
 import type { Instance } from '../instance/instance.schemas.js'
 import type { DashboardContext, DashboardSection } from './dashboard.context.js'
 import type { FormError } from './dashboard.views.js'
 import {
-  EMPTY_CREATE_ORG, EMPTY_ORG_VALUES, orgDetailBody, orgDetailPath, orgsListBody, orgsPath,
+  EMPTY_CREATE_ORG, EMPTY_ORG_VALUES, orgDetailBody, orgDetailPath, orgInvitationBody, orgsListBody, orgsPath,
   type CreateOrgValues, type OrgForm, type OrgFormValues, type OrgListState,
 } from './organizations.views.js'
 
@@ -70,7 +71,7 @@ export const organizationsSection: DashboardSection = {
   label: 'Organizations',
   path: 'organizations',
   routes: (ctx: DashboardContext) => async (app: FastifyInstance) => {
-    const { organizations, memberships, roles, orgInvitations, domains } = ctx.deps.services
+    const { organizations, memberships, roles, orgInvitations, domains, email } = ctx.deps.services
 
     async function listPage(req: FastifyRequest, reply: FastifyReply, create: { values: CreateOrgValues; error: FormError | null; open: boolean }, status = 200) {
       const instance = req.instance
@@ -156,6 +157,18 @@ export const organizationsSection: DashboardSection = {
       const values: OrgFormValues = { ...EMPTY_ORG_VALUES, inviteEmail: field(req, 'email_address'), inviteRole: field(req, 'role') }
       return act(req, reply, 'invite', 'invited', values, (instance, orgId) =>
         orgInvitations.create(instance, orgId, { email_address: values.inviteEmail, role: values.inviteRole, notify: field(req, 'notify') !== '' }))
+    })
+
+    app.get('/organizations/:organization_id/invitations/:invitation_id', { schema: { hide: true } }, async (req, reply) => {
+      const instance = req.instance
+      const params = req.params as Params
+      const org = await organizations.get(instance, params.organization_id)
+      const invitation = await orgInvitations.get(instance, org.row.id, params.invitation_id!)
+      const emails = await email.organizationHistory(instance, org.row.id, invitation.id)
+      return ctx.render(req, reply, {
+        title: `Invitation for ${invitation.email_address}`, section: 'organizations',
+        body: orgInvitationBody({ instance, org: org.row, invitation, status: effectiveOrgInvitationStatus(invitation, ctx.deps.clock.now(instance)), emails }),
+      })
     })
 
     app.post('/organizations/:organization_id/invitations/:invitation_id/revoke', { schema: { hide: true } }, async (req, reply) =>

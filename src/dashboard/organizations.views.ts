@@ -6,6 +6,8 @@ import type { OrgInvitationView } from '../organizations/org-invitations.schemas
 import { ENROLLMENT_MODES, type ClerkOrganizationDomain } from '../organizations/domains.schemas.js'
 import { csrfInput, errorBox, instancePath, invalidIf, noticeBox, when, type FormError } from './dashboard.views.js'
 import { fullName, usersPath } from './users.views.js'
+import { emailHistory } from './invitations.views.js'
+import type { ClerkEmailDelivery } from '../email/email.schemas.js'
 
 export const orgsPath = (instance: Instance, rest = '') => instancePath(instance.id, `organizations${rest}`)
 export const orgDetailPath = (instance: Instance, id: string, rest = '') => orgsPath(instance, `/${encodeURIComponent(id)}${rest}`)
@@ -164,7 +166,7 @@ ${p.members.map((m) => {
 <thead><tr><th scope="col">Email</th><th scope="col">Role</th><th scope="col">Sent</th><th scope="col">Expires</th><th scope="col">Actions</th></tr></thead>
 <tbody>
 ${p.invitations.map((inv) => html`<tr data-org-invitation="${inv.id}">
-<td class="email">${inv.email_address}<div class="mono muted">${inv.id}</div></td>
+<td class="email"><a href="${orgDetailPath(instance, row.id, `/invitations/${encodeURIComponent(inv.id)}`)}">${inv.email_address}</a><div class="mono muted">${inv.id}</div></td>
 <td>${inv.role_name ?? inv.role}</td>
 <td>${when(inv.created_at)}</td>
 <td>${when(inv.expires_at)}</td>
@@ -248,4 +250,26 @@ ${ENROLLMENT_MODES.map((mode) => html`<option value="${mode}"${mode === values.d
 </form>
 </div>
 <p><a href="${orgsPath(instance)}">Back to organizations</a></p>`
+}
+
+/** One invitation of the organization: what it is, and every email queued for it (the invitation, its reminder). */
+export function orgInvitationBody(p: { instance: Instance; org: { id: string; name: string }; invitation: OrgInvitationView; status: string; emails: readonly ClerkEmailDelivery[] }): SafeHtml {
+  const inv = p.invitation
+  return html`<div class="card">
+<dl class="facts">
+<dt>Email</dt><dd>${inv.email_address}</dd>
+<dt>Organization</dt><dd><a href="${orgDetailPath(p.instance, p.org.id)}">${p.org.name}</a></dd>
+<dt>Role</dt><dd>${inv.role_name ?? inv.role}</dd>
+<dt>Status</dt><dd>${p.status}</dd>
+<dt>Id</dt><dd class="mono">${inv.id}</dd>
+<dt>Created</dt><dd>${when(inv.created_at)}</dd>
+<dt>Expires</dt><dd>${when(inv.expires_at)}</dd>
+<dt>Send email</dt><dd>${inv.notify ? 'yes' : 'no'}</dd>
+</dl>
+</div>
+<div class="card">
+<h2>Email delivery</h2>
+${emailHistory(p.emails, inv.notify)}
+</div>
+<p><a href="${orgDetailPath(p.instance, p.org.id)}#invitations">Back to ${p.org.name}</a></p>`
 }

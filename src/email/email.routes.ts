@@ -4,6 +4,7 @@ import type { FastifyRequest } from 'fastify'
 import { ClerkErrorsRef } from '../platform/openapi.js'
 import { enforceLimit } from '../platform/rate-limit.js'
 import { InvitationIdParams } from '../invitations/invitations.schemas.js'
+import { OrgInvitationIdParams } from '../organizations/org-invitations.schemas.js'
 import type { EmailService } from './email.service.js'
 import { EmailDelivery, EmailTemplate, EmailTemplateParams, PutEmailTemplateBody } from './email.schemas.js'
 
@@ -55,6 +56,17 @@ export const emailRoutes = ({ email }: { email: EmailService }): FastifyPluginAs
     },
   }, async (req) => {
     const data = await email.history(req.instance, req.params.invitation_id)
+    return { data, total_count: data.length }
+  })
+
+  app.get('/v1/organizations/:organization_id/invitations/:invitation_id/emails', {
+    schema: {
+      operationId: 'ListOrganizationInvitationEmails', tags: ['Organization invitations'], params: OrgInvitationIdParams,
+      description: `${extension} Every email queued for the organization invitation (the invitation and its reminder), oldest first, with its delivery status.`,
+      response: { 200: Type.Object({ data: Type.Array(EmailDelivery), total_count: Type.Integer() }), ...errors },
+    },
+  }, async (req) => {
+    const data = await email.organizationHistory(req.instance, req.params.organization_id, req.params.invitation_id)
     return { data, total_count: data.length }
   })
 }

@@ -38,6 +38,8 @@ interface Deps {
   signUpCode: (attemptId: string) => Promise<{ instanceId: string; to: string; code: string; expiresAt: number; status: string } | null>
   /** An address a signed-in person is adding: its current code, for its `verification_code` email; null once none is to be sent. */
   addressCode?: (instanceId: string, emailAddressId: string) => Promise<{ to: string; code: string; expiresAt: number } | null>
+  /** An invitation link's attempt: its address, current code and page, for its `verification_code` email; null once none is to be sent. */
+  linkCode?: (attemptId: string) => Promise<{ instanceId: string; to: string; code: string; expiresAt: number; url: string } | null>
   /** An organization domain's current code, address and names, for its `affiliation_code` email; null once none is to be sent. */
   domainCode?: (domainId: string) => Promise<{ instanceId: string; to: string; code: string; expiresAt: number; domain: string; organizationName: string } | null>
   testing: boolean
@@ -172,8 +174,9 @@ export function createEmailService(deps: Deps) {
 
   /** A sign-up's code, derived again at send time: it is never stored, in the outbox or anywhere. */
   async function deliverCode(item: OutboxRow): Promise<SentEmail | SkippedEmail> {
-    const payload = item.payload as { sign_up_attempt_id: string } | { email_address_id: string }
+    const payload = item.payload as { sign_up_attempt_id: string } | { email_address_id: string } | { link_attempt_id: string }
     if ('email_address_id' in payload) return deliverAddressCode(item, payload.email_address_id)
+    if ('link_attempt_id' in payload) return deliverLinkCode(item, payload.link_attempt_id)
     const attemptId = payload.sign_up_attempt_id
     const instanceRow = await deps.instances.findById(db, item.instance_id)
     if (!instanceRow) return { skipped: 'instance_deleted' }
@@ -205,6 +208,22 @@ export function createEmailService(deps: Deps) {
       expires_at: formatExpiry(pending.expiresAt), expires_at_iso: new Date(pending.expiresAt).toISOString(),
     })
     return mailer.send({ ...rendered, outboxId: item.id, instanceId: instance.id, subjectId: addressId, templateSlug: 'verification_code', to: pending.to, url, now })
+  }
+
+  /** The code of an address given on an invitation link's page, derived again at send time like a sign-up's. */
+  async function deliverLinkCode(item: OutboxRow, attemptId: string): Promise<SentEmail | SkippedEmail> {
+    const instanceRow = await deps.instances.findById(db, item.instance_id)
+    if (!instanceRow) return { skipped: 'instance_deleted' }
+    const instance = toInstance(instanceRow)
+    const pending = await deps.linkCode?.(attemptId)
+    const now = clock.now(instance)
+    if (!pending || pending.instanceId !== instance.id) return { skipped: 'verification_closed' }
+    if (pending.expiresAt <= now) return { skipped: 'code_expired' }
+    const rendered = await render(instance, await sourceFor(instance.id, 'verification_code'), {
+      app_name: instance.name, email_address: pending.to, url: pending.url, code: pending.code,
+      expires_at: formatExpiry(pending.expiresAt), expires_at_iso: new Date(pending.expiresAt).toISOString(),
+    })
+    return mailer.send({ ...rendered, outboxId: item.id, instanceId: instance.id, subjectId: attemptId, templateSlug: 'verification_code', to: pending.to, url: pending.url, now })
   }
 
   /** An organization domain's code, derived again at send time like a sign-up's. */
@@ -324,6 +343,14 @@ export function createEmailService(deps: Deps) {
     async history(instance: Instance, invitationId: string): Promise<ClerkEmailDelivery[]> {
       const invitation = await deps.invitations.findById(db, instance.id, invitationId)
       if (!invitation) throw notFound('invitation')
+      return (await store.emailItemsFor(db, instance.id, invitationId)).map(toEmailDelivery)
+    },
+
+    /** As `history`, for an invitation of the organization: its invitation email and reminder. */
+    async organizationHistory(instance: Instance, organizationId: string, invitationId: string): Promise<ClerkEmailDelivery[]> {
+      if (!deps.orgInvitations) throw new Error('no store for organization invitations')
+      const invitation = await deps.orgInvitations.findById(db, instance.id, invitationId)
+      if (!invitation || invitation.organization_id !== organizationId) throw notFound('invitation')
       return (await store.emailItemsFor(db, instance.id, invitationId)).map(toEmailDelivery)
     },
 

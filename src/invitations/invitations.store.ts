@@ -2,6 +2,7 @@ import { escapeLike, queryFor, type Queryable } from '../platform/db/db.js'
 import { DAY_MS } from '../platform/clock.js'
 import type { InvitationRow, InvitationStatus } from './invitations.schemas.js'
 import { outboxCte, type OutboxItem } from '../platform/outbox/outbox.store.js'
+import { eraseSignUpTraces } from '../accept/erasure.js'
 
 /** An invitation about to be inserted: its row, less what the insert itself sets. */
 export type NewInvitation = Omit<InvitationRow, 'status'>
@@ -53,7 +54,20 @@ export type SweptRow<T> = T & { clock_offset_ms: number }
  * inside the reminder window and still unexpired, and created before the window opened (an
  * invitation sent inside it was just emailed). Shared with organization invitations.
  */
+/*
+ * What the sweeps select, as `d` joined to its instance `di`; $1 is wall time now, $3 a day in
+ * ms. Each instance's own window depends on its clock offset and reminder days, which no index
+ * can follow; the bounds over every instance come first, so the scan of the partial index is a
+ * range over the due window rather than every pending invitation (a million of them, say, each
+ * sweep), and the exact condition filters within it.
+ */
+export const EXPIRY_DUE = `d.status = 'pending' and d.expired_event_at is null
+  and d.expires_at <= $1 + (select max(clock_offset_ms) from instances)
+  and d.expires_at <= $1 + di.clock_offset_ms`
+
 export const REMINDER_DUE = `d.status = 'pending' and d.reminded_at is null and d.notify and di.remind_before_expiry_days > 0
+  and d.expires_at > $1 + (select min(clock_offset_ms) from instances)
+  and d.expires_at <= $1 + (select max(clock_offset_ms + remind_before_expiry_days * $3::bigint) from instances)
   and d.expires_at > $1 + di.clock_offset_ms
   and d.expires_at - di.remind_before_expiry_days * $3::bigint <= $1 + di.clock_offset_ms
   and d.created_at < d.expires_at - di.remind_before_expiry_days * $3::bigint`
@@ -204,12 +218,13 @@ export function createInvitationStore() {
      */
     async markExpired(q: Queryable, now: number, limit: number): Promise<SweptRow<InvitationRow>[]> {
       return q.query<SweptRow<InvitationRow>>(`
-        update invitations i set expired_event_at = $1 + inst.clock_offset_ms
-        from instances inst
-        where inst.id = i.instance_id and i.status = 'pending' and i.expired_event_at is null and i.id in (
+        with due as materialized (
           select d.id from invitations d join instances di on di.id = d.instance_id
-          where d.status = 'pending' and d.expired_event_at is null and d.expires_at <= $1 + di.clock_offset_ms
+          where ${EXPIRY_DUE}
           order by d.expires_at limit $2 for update of d skip locked)
+        update invitations i set expired_event_at = $1 + inst.clock_offset_ms
+        from due, instances inst
+        where i.id = due.id and inst.id = i.instance_id and i.status = 'pending' and i.expired_event_at is null
         returning i.*, inst.clock_offset_ms`,
       [now, limit])
     },
@@ -221,23 +236,26 @@ export function createInvitationStore() {
      */
     async markReminded(q: Queryable, now: number, limit: number): Promise<SweptRow<InvitationRow>[]> {
       return q.query<SweptRow<InvitationRow>>(`
-        update invitations i set reminded_at = $1 + inst.clock_offset_ms
-        from instances inst
-        where inst.id = i.instance_id and i.status = 'pending' and i.reminded_at is null and i.id in (
+        with due as materialized (
           select d.id from invitations d join instances di on di.id = d.instance_id
           where ${REMINDER_DUE}
           order by d.expires_at limit $2 for update of d skip locked)
+        update invitations i set reminded_at = $1 + inst.clock_offset_ms
+        from due, instances inst
+        where i.id = due.id and inst.id = i.instance_id and i.status = 'pending' and i.reminded_at is null
         returning i.*, inst.clock_offset_ms`,
       [now, limit, DAY_MS])
     },
 
     /**
      * Deletes the invitation, every outbox row about it, and the sign-ups waiting for a
-     * password with its ticket (they all hold the recipient's address).
+     * password with its ticket (they all hold the recipient's address). Unless a user has the
+     * address (then these are that user's, erased with the user), what signing up and signing
+     * in kept under it goes too (see eraseSignUpTraces).
      */
     async remove(q: Queryable, instanceId: string, id: string): Promise<boolean> {
-      const rows = await q.query(`
-        with inv as (delete from invitations where id = $1 and instance_id = $2 returning instance_id, id, status, ticket_hash),
+      const rows = await q.query<{ id: string; email_address: string; held: boolean }>(`
+        with inv as (delete from invitations where id = $1 and instance_id = $2 returning instance_id, id, status, ticket_hash, email_address),
         waiting as (delete from ticket_sign_ups where instance_id = $2 and status = 'pending' and ticket_hash in (select ticket_hash from inv)),
         counted as (
           insert into invitation_counts (instance_id, status, shard, n)
@@ -246,9 +264,14 @@ export function createInvitationStore() {
         ),
         purged as (delete from outbox where subject_id = $1 and instance_id = $2),
         purged_mail as (delete from dev_mailbox_messages where subject_id = $1 and instance_id = $2)
-        select id from inv`,
+        select id, email_address,
+          exists (select 1 from email_addresses e where e.instance_id = $2 and e.email_address = inv.email_address) as held
+        from inv`,
       [id, instanceId])
-      return rows.length > 0
+      const removed = rows[0]
+      if (!removed) return false
+      if (!removed.held) await eraseSignUpTraces(q, instanceId, [removed.email_address], [])
+      return true
     },
   }
 }

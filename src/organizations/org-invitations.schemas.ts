@@ -134,7 +134,7 @@ export interface OrgInvitationRow {
   redirect_url: string | null
   /** Stored statuses; 'expired' is stored only when a new invitation replaced a stale one. */
   status: 'pending' | 'accepted' | 'revoked' | 'declined' | 'expired'
-  source: 'manual' | 'domain'
+  source: 'manual' | 'domain' | 'link'
   notify: boolean
   ticket_nonce: string
   ticket_hash: string

@@ -27,8 +27,11 @@ interface Deps {
 export interface CreateOrgInvitationOptions {
   /** Make the invitation part of the caller's transaction. */
   q?: Queryable
-  /** 'domain': a verified domain's automatic invitation (left out of the organization's lists, as Clerk does). */
-  source?: 'manual' | 'domain'
+  /**
+   * 'domain': a verified domain's automatic invitation (left out of the organization's lists, as Clerk does);
+   * 'link': one an invitation link issued to an address it proved (left out as well).
+   */
+  source?: 'manual' | 'domain' | 'link'
   /** false: no email, whatever the body says. */
   notify?: boolean
 }
@@ -111,7 +114,7 @@ export function createOrgInvitationService({ db, clock, store, tickets, allowedR
     return {
       emailAddress: normalizeEmail(body.email_address, name('email_address')),
       role,
-      inviterUserId: options.source === 'domain' ? null : (body.inviter_user_id?.trim() || null),
+      inviterUserId: options.source === 'domain' || options.source === 'link' ? null : (body.inviter_user_id?.trim() || null),
       publicMetadata,
       privateMetadata,
       redirectUrl: body.redirect_url ? checkRedirectUrl(body.redirect_url, redirectOriginsOf(instance, allowedRedirectOrigins), name('redirect_url')) : null,
@@ -140,7 +143,7 @@ export function createOrgInvitationService({ db, clock, store, tickets, allowedR
    * duplicate, seats.
    */
   async function insertOne(q: Queryable, instance: Instance, organizationId: string, input: ValidOrgInvitation,
-    source: 'manual' | 'domain', now: number, index?: number): Promise<OrgInvitationView> {
+    source: 'manual' | 'domain' | 'link', now: number, index?: number): Promise<OrgInvitationView> {
     const name = (param: string) => (index === undefined ? param : `[${index}].${param}`)
     const described = await store.describeInvite(q, { instanceId: instance.id, organizationId, role: input.role, inviterUserId: input.inviterUserId })
     const refuse = (refusal: InviteRefusal, limit: number | null = null): never => {

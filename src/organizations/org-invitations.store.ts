@@ -2,7 +2,7 @@ import { escapeLike, queryFor, type Queryable } from '../platform/db/db.js'
 import type { OrgInvitationRow, OrgInvitationStatus, OrgInvitationView } from './org-invitations.schemas.js'
 import { outboxCte, type OutboxItem } from '../platform/outbox/outbox.store.js'
 import { DAY_MS } from '../platform/clock.js'
-import { REMINDER_DUE, type SweptRow } from '../invitations/invitations.store.js'
+import { EXPIRY_DUE, REMINDER_DUE, type SweptRow } from '../invitations/invitations.store.js'
 
 /** An invitation about to be inserted: its row, less what the insert sets. */
 export type NewOrgInvitation = Omit<OrgInvitationRow, 'status' | 'accepted_by_user_id' | 'updated_at'>
@@ -228,13 +228,14 @@ export function createOrgInvitationStore() {
     /** As the invitations store's markExpired, answering the marked invitations as read elsewhere. */
     async markExpired(q: Queryable, now: number, limit: number): Promise<SweptRow<OrgInvitationView>[]> {
       return q.query<SweptRow<OrgInvitationView>>(`
-        with swept as (
+        with due as materialized (
+          select d.id from organization_invitations d join instances di on di.id = d.instance_id
+          where ${EXPIRY_DUE}
+          order by d.expires_at limit $2 for update of d skip locked
+        ), swept as (
           update organization_invitations i set expired_event_at = $1 + inst.clock_offset_ms
-          from instances inst
-          where inst.id = i.instance_id and i.status = 'pending' and i.expired_event_at is null and i.id in (
-            select d.id from organization_invitations d join instances di on di.id = d.instance_id
-            where d.status = 'pending' and d.expired_event_at is null and d.expires_at <= $1 + di.clock_offset_ms
-            order by d.expires_at limit $2 for update of d skip locked)
+          from due, instances inst
+          where i.id = due.id and inst.id = i.instance_id and i.status = 'pending' and i.expired_event_at is null
           returning i.id, inst.clock_offset_ms
         )
         select v.*, swept.clock_offset_ms from (${VIEW}) v join swept on swept.id = v.id`,
@@ -244,12 +245,13 @@ export function createOrgInvitationStore() {
     /** As the invitations store's markReminded. */
     async markReminded(q: Queryable, now: number, limit: number): Promise<SweptRow<OrgInvitationRow>[]> {
       return q.query<SweptRow<OrgInvitationRow>>(`
-        update organization_invitations i set reminded_at = $1 + inst.clock_offset_ms
-        from instances inst
-        where inst.id = i.instance_id and i.status = 'pending' and i.reminded_at is null and i.id in (
+        with due as materialized (
           select d.id from organization_invitations d join instances di on di.id = d.instance_id
           where ${REMINDER_DUE}
           order by d.expires_at limit $2 for update of d skip locked)
+        update organization_invitations i set reminded_at = $1 + inst.clock_offset_ms
+        from due, instances inst
+        where i.id = due.id and inst.id = i.instance_id and i.status = 'pending' and i.reminded_at is null
         returning i.*, inst.clock_offset_ms`,
       [now, limit, DAY_MS])
     },

@@ -1,6 +1,6 @@
 import { Type, type Static } from 'typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import csrf from '@fastify/csrf-protection'
 import type { RequestLimits } from '../platform/rate-limit.js'
 import { ApiError } from '../platform/errors.js'
@@ -21,6 +21,8 @@ import {
 import { isInvitee } from '../accept/org-accept.service.js'
 import type { OrgInvitationView } from '../organizations/org-invitations.schemas.js'
 import type { EmailAddressService } from '../users/email-addresses.service.js'
+import type { InvitationLinkService } from '../invitation-links/invitation-links.service.js'
+import { joinPageRoutes } from './invitation-links.pages.js'
 
 export interface PagesDeps {
   /** A signed-in person's own addresses (`/account`). */
@@ -34,6 +36,8 @@ export interface PagesDeps {
   allowedRedirectOrigins: readonly string[]
   /** Per-IP and per-account limits, shared with the Frontend API (and between processes through Redis). */
   limits: RequestLimits
+  /** Invitation links' pages (`/join`); absent, there are none. */
+  links?: InvitationLinkService | null
 }
 
 type Usable = Extract<TicketState, { kind: 'usable' }>
@@ -651,4 +655,10 @@ export const pageRoutes = (deps: PagesDeps): FastifyPluginAsyncTypebox => async 
     await deps.emailAddresses.removeOwn(instance, user.id, form.email_address_id ?? '')
     return 'The address was removed.'
   })
+
+  if (deps.links) {
+    joinPageRoutes(app as unknown as FastifyInstance, {
+      links: deps.links, csrfFor, formsFor, local, formError, limit: deps.limits.linkUse, csrfProtection: app.csrfProtection,
+    })
+  }
 }

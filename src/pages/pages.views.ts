@@ -234,3 +234,22 @@ ${a.verify && form(a.verify, 'Verify', field({
 `)}<h2>Add an email address</h2>
 ${form(p.add, 'Add and send a code', field({ name: 'email_address', label: 'Email address', type: 'email', value: p.addValue, autocomplete: 'email', required: true, error: p.error }))}
 ${links([[p.continueUrl, `Continue to ${p.app}`]])}`)
+
+/** An invitation link's page: who it lets in, and the address to prove first. */
+export const joinLinkPage = (p: { app: string; organization: string | null; domains: string[]; form: FormTarget; email?: string | null; error?: FormError | null }) =>
+  document(p.organization ? `Join ${p.organization}` : `Join ${p.app}`, p.app, html`<p>${p.organization
+    ? html`You were invited to join <strong>${p.organization}</strong> on ${p.app}.`
+    : html`You were invited to join <strong>${p.app}</strong>.`} Enter your email address: we will send you a code to confirm it.</p>
+${p.domains.length > 0 ? html`<p>This link is for addresses at ${p.domains.join(', ')}.</p>` : ''}
+${errorBox(p.error)}
+${form(p.form, 'Send code', field({ name: 'email_address', label: 'Email address', type: 'email', value: p.email, autocomplete: 'email', required: true, autofocus: true, error: p.error }))}`)
+
+/** The code step of an invitation link. */
+export const joinCodePage = (p: { app: string; email: string; form: FormTarget; error?: FormError | null; restartUrl: string | null }) =>
+  document('Check your email', p.app, html`<p>We sent a 6-digit code to <strong>${p.email}</strong>. Enter it below to continue.</p>
+${errorBox(p.error)}
+${form(p.form, 'Continue', field({
+    name: 'code', label: 'Verification code', autocomplete: 'one-time-code', inputmode: 'numeric', pattern: '[0-9]{6}',
+    minlength: 6, maxlength: 6, required: true, autofocus: true, error: p.error ? { ...p.error, param: 'code' } : null, className: 'code',
+  }))}
+${links(p.restartUrl ? [[p.restartUrl, 'Didn\'t get it? Start again']] : [])}`)

@@ -18,6 +18,8 @@ export type ErrorCode =
   | 'form_identifier_exists'
   | 'duplicate_record'
   | 'invitation_not_pending'
+  // Foyer's own: revoking an invitation link that is revoked already.
+  | 'invitation_link_not_active'
   // Foyer's own: revoking a sign-in token that is no longer pending.
   | 'sign_in_token_cannot_be_revoked'
   // Clerk's (from @clerk/shared's error localizations; the reference spec lists no codes).
@@ -69,6 +71,8 @@ export type ErrorCode =
   // Foyer's own (the reference spec lists no code): a user's primary address while it has others.
   | 'primary_email_address_deletion_forbidden'
   | 'internal_clerk_error'
+  // Foyer's own: a process still starting (migrating) answers nothing else.
+  | 'service_unavailable'
 
 export class ApiError extends Error {
   constructor(

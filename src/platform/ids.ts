@@ -18,7 +18,7 @@ export function ksuid(nowMs = Date.now()): string {
   return out.padStart(27, '0')
 }
 
-export type IdPrefix = 'inv' | 'user' | 'idn' | 'ins' | 'msg' | 'org' | 'orginv' | 'orgmem' | 'role' | 'perm' | 'orgdmn' | 'orgsug' | 'ep' | 'evt' | 'sess' | 'sua' | 'sia' | 'client' | 'wle' | 'key' | 'jwk' | 'sit' | 'alid' | 'blid'
+export type IdPrefix = 'inv' | 'user' | 'idn' | 'ins' | 'msg' | 'org' | 'orginv' | 'orgmem' | 'role' | 'perm' | 'orgdmn' | 'orgsug' | 'ep' | 'evt' | 'sess' | 'sua' | 'sia' | 'client' | 'wle' | 'key' | 'jwk' | 'sit' | 'alid' | 'blid' | 'invlink' | 'linkuse' | 'linkatt'
 
 /** Whether `text` has the shape of an instance id (`ins_…`): anything else is no instance, and costs no query. */
 export const isInstanceId = (text: string) => /^ins_[A-Za-z0-9]{1,64}$/.test(text)

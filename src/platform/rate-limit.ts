@@ -99,7 +99,18 @@ export async function createRequestLimits(app: FastifyInstance, redis: Redis | n
   // Each signed-in browser handshakes about once a minute (a token's life), so a shared
   // office IP stays far below this.
   const handshakeByIp = limiter('handshake:ip', 1200, PUBLIC_WINDOW_MS, (req) => clientKey(req.ip))
+  // Invitation links: each use (an address given, a code typed back) counts per client and per
+  // link, so that one client cannot burn a link's code budget nor one link drown in attempts.
+  const linkKeys = new WeakMap<FastifyRequest, string>()
+  const linkByIp = limiter('link:ip', 30, PUBLIC_WINDOW_MS, (req) => clientKey(req.ip))
+  const linkByLink = limiter('link:link', 300, PUBLIC_WINDOW_MS, (req) => linkKeys.get(req) ?? '')
+  const limitLink = enforce(linkByIp, linkByLink)
   return {
+    /** An invitation link's page forms: per IP and per link (`linkId`). */
+    linkUse: async (req: FastifyRequest, linkId: string) => {
+      linkKeys.set(req, linkId)
+      await limitLink(req)
+    },
     /** Clerk's handshake, answered with a page (its refusals are pages too). */
     handshake: enforce(handshakeByIp),
     signIn: enforce(signInByIp, signInByAccount),

@@ -5,11 +5,18 @@ export interface NewNonce { nonceHash: string; instanceId: string; directives: s
 /** Nonces of the handshake's nonce carrier (migration 015); only their hashes are kept. */
 export function createHandshakeStore() {
   return {
-    /** Several nonces in one statement: handshakes under load share one insert and one commit. */
+    /**
+     * Several nonces in one statement: handshakes under load share one insert and one commit.
+     * The commit is visible at once but not waited onto disk (`synchronous_commit` off for this
+     * statement's own transaction): a nonce lives two minutes, and one lost with the database
+     * server only sends its browser through the handshake again, while waiting on each flush
+     * put the disk's slowest fsync into every redirect's latency.
+     */
     async insert(q: Queryable, nonces: readonly NewNonce[]): Promise<void> {
       await q.query(`
+        with async_commit as (select set_config('synchronous_commit', 'off', true))
         insert into handshake_nonces (nonce_hash, instance_id, directives, created_at, expires_at)
-        select * from unnest($1::text[], $2::text[], $3::jsonb[], $4::bigint[], $5::bigint[])`, [
+        select n.* from unnest($1::text[], $2::text[], $3::jsonb[], $4::bigint[], $5::bigint[]) as n, async_commit`, [
         nonces.map((n) => n.nonceHash), nonces.map((n) => n.instanceId), nonces.map((n) => JSON.stringify(n.directives)),
         nonces.map((n) => n.now), nonces.map((n) => n.expiresAt),
       ])

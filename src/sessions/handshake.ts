@@ -38,6 +38,7 @@ const SPENT_DIRECTIVES = ['__session=spent-handshake-nonce; Path=/; Max-Age=0']
 
 /** Nonces written in one statement at most; more wait for the next. */
 const NONCES_PER_INSERT = 100
+const NONCE_WRITERS = 4
 /** One nonce in 20 sweeps: at most 500 rows each, more than 20 new ones. */
 const SWEEP_CHANCE = 1 / 20
 /** The token carrier's own lifetime; the session token inside lives 60 s anyway. */
@@ -84,8 +85,9 @@ export function createHandshakeService({ db, clock, store, tokens, sessions, ser
     return `${random}.${macOf(instanceId, random)}`
   }
   // A handshake's redirect waits for its nonce's commit, as for a write of its own; under load
-  // the nonces of concurrent handshakes share it.
-  const insertNonce = coalesced<NewNonce>((nonces) => store.insert(db, nonces), NONCES_PER_INSERT)
+  // the nonces of concurrent handshakes share a statement, and a few statements run at once so
+  // that one slow commit holds up only its own batch.
+  const insertNonce = coalesced<NewNonce>((nonces) => store.insert(db, nonces), NONCES_PER_INSERT, NONCE_WRITERS)
   function isOwnNonce(instanceId: string, nonce: string): boolean {
     const [random, mac, ...rest] = nonce.split('.')
     return !!random && !!mac && rest.length === 0 && sameSecret(mac, macOf(instanceId, random))

@@ -5,7 +5,8 @@ import { ApiError } from '../platform/errors.js'
 import type { Instance } from '../instance/instance.schemas.js'
 import { frontendApiHost } from '../instance/instance.service.js'
 import type { SigningKeyService } from './signing-keys.service.js'
-import type { SessionKey, SessionStore, TokenSubject } from './sessions.store.js'
+import type { ActivityStamp, SessionKey, SessionStore, TokenSubject } from './sessions.store.js'
+import { coalesced } from '../platform/db/coalesce.js'
 
 interface Deps {
   db: Db
@@ -21,6 +22,7 @@ export const SESSION_TOKEN_TTL_S = 60
 const NOT_BEFORE_LEEWAY_S = 10
 /** A session's `last_active_at` (and so its user's) moves at most this often: minting stays a read while the stamp is fresh. */
 export const ACTIVITY_STAMP_INTERVAL_MS = 60_000
+const STAMPS_PER_UPDATE = 100
 
 export interface MintOptions {
   expiresInSeconds?: number | null
@@ -54,6 +56,8 @@ export const notActive = () =>
  */
 export function createSessionTokenService({ db, clock, store, signingKeys, publicUrl }: Deps) {
   const issuer = `${new URL(publicUrl).protocol}//${frontendApiHost(publicUrl)}`
+  // Sessions signed in together go stale together a minute later: their stamps share one statement.
+  const stamp = coalesced<ActivityStamp>((stamps) => store.stampActivity(db, stamps), STAMPS_PER_UPDATE)
 
   /**
    * A token for the instance's session `sessionId`. Only a live session gets one: an unknown,
@@ -75,7 +79,7 @@ export function createSessionTokenService({ db, clock, store, signingKeys, publi
     if (!session) return null
     // One guarded write a minute per session, however many tokens are minted in between.
     if (session.last_active_at < now - ACTIVITY_STAMP_INTERVAL_MS) {
-      await store.stampActivity(db, instance.id, session.id, now, now - ACTIVITY_STAMP_INTERVAL_MS)
+      await stamp({ instanceId: instance.id, id: session.id, now, staleBefore: now - ACTIVITY_STAMP_INTERVAL_MS })
     }
     return { jwt: await sign(instance, claims(session, now, options)), session }
   }

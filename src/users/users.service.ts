@@ -320,7 +320,7 @@ export function createUserService({ db, clock, store, outbox, onUserCreated, rev
       return { verified: true }
     },
 
-    /** Deletes the user with its addresses and sessions, and queues `user.deleted`; invitations stay. */
+    /** Deletes the user with its addresses, sessions and sign-up traces (see the store), and queues `user.deleted`; invitations stay. */
     async remove(instance: Instance, id: string): Promise<{ object: 'user'; id: string; deleted: true }> {
       const now = clock.now(instance)
       await db.transaction(async (tx) => {

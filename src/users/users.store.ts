@@ -1,4 +1,5 @@
 import { escapeLike, hasTrigram, queryFor, type Queryable } from '../platform/db/db.js'
+import { eraseSignUpTraces } from '../accept/erasure.js'
 
 /** A user row with all its email addresses, oldest first. */
 export interface UserRow {
@@ -241,15 +242,23 @@ export function createUserStore() {
     },
 
     /**
-     * Deletes the user (its addresses and sessions go with it, by foreign key) and every outbox
-     * row about it: they hold its address and metadata. Invitations are left as they are.
+     * Deletes the user (its addresses and sessions go with it, by foreign key), every outbox
+     * row about it (they hold its address and metadata), and what signing up and signing in
+     * kept under its addresses and username (see eraseSignUpTraces). Invitations are left as
+     * they are: each is its own object, deleted on its own.
      */
     async remove(q: Queryable, instanceId: string, id: string): Promise<boolean> {
+      const traces = await q.query<{ id: string | null; identifier: string }>(`
+        select e.id, e.email_address as identifier from email_addresses e where e.user_id = $1 and e.instance_id = $2
+        union all select null, u.username from users u where u.id = $1 and u.instance_id = $2 and u.username is not null`,
+      [id, instanceId])
       const rows = await q.query(`
         with u as (delete from users where id = $1 and instance_id = $2 returning id),
         purged as (delete from outbox where subject_id = $1 and instance_id = $2 and exists (select 1 from u))
         select id from u`,
       [id, instanceId])
+      if (rows.length === 0) return false
+      await eraseSignUpTraces(q, instanceId, traces.map((t) => t.identifier), traces.flatMap((t) => (t.id === null ? [] : [t.id])))
       return rows.length > 0
     },
   }

@@ -1,6 +1,6 @@
 import { Type, type Static } from 'typebox'
 
-/** The README's event types: the reference spec's, plus Foyer's `invitation.*`, `organizationInvitation.declined` and `.expired`, and `organizationSuggestion.accepted`. */
+/** The README's event types: the reference spec's, plus Foyer's `invitation.*`, `organizationInvitation.declined` and `.expired`, and `organizationSuggestion.accepted` and `invitationLink.*`. */
 export const EVENT_TYPES = [
   'invitation.created', 'invitation.accepted', 'invitation.revoked', 'invitation.expired',
   'organizationInvitation.created', 'organizationInvitation.accepted', 'organizationInvitation.revoked', 'organizationInvitation.declined',
@@ -11,6 +11,7 @@ export const EVENT_TYPES = [
   'organizationMembership.created', 'organizationMembership.updated', 'organizationMembership.deleted',
   'organizationDomain.created', 'organizationDomain.updated', 'organizationDomain.deleted', 'organizationSuggestion.accepted',
   'email.created',
+  'invitationLink.created', 'invitationLink.used', 'invitationLink.revoked',
 ] as const
 export type EventType = (typeof EVENT_TYPES)[number]
 

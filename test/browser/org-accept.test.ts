@@ -237,4 +237,33 @@ describe('organization invitations in Chromium', { skip }, () => {
     assert.deepEqual(joined.map((m) => [m.organization.id, m.role]), [[orgId, 'org:member']])
     await page.context().close()
   })
+
+  it('a new person joins through an invitation link: address, emailed code, sign-up, member with the link\'s role', async () => {
+    const link = await api<{ id: string; url: string }>(foyer, secretKey, 'POST', '/v1/invitation_links', { organization_id: orgId, role: 'org:admin', max_uses: 10 })
+    const email = address('hedy')
+    const page = await newPage()
+    await page.goto(link.url.replace('127.0.0.1', 'localhost'))
+    assert.equal(await heading(page), 'Join Launch Team')
+    await page.getByLabel('Email address').fill(email)
+    await Promise.all([page.waitForURL((url) => url.pathname === '/join/verify'), page.getByRole('button', { name: 'Send code' }).click()])
+    const deadline = Date.now() + 15_000
+    let mail: ReceivedMail | undefined
+    while (!(mail = sink.messages.find((m) => m.envelopeTo.includes(email) && /verification code/.test(m.mail.subject ?? '')))) {
+      if (Date.now() > deadline) assert.fail(`no verification code to ${email} within 15 s\n${foyer.output()}`)
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+    const code = /\b(\d{6})\b/.exec(mail.mail.text ?? '')?.[1]
+    assert.ok(code, `no code in:\n${mail.mail.text}`)
+    await page.getByLabel('Verification code').fill(code)
+    await Promise.all([page.waitForURL((url) => url.pathname === '/sign-up'), page.getByRole('button', { name: 'Continue' }).click()])
+    assert.match(await page.locator('main').innerText(), /Launch Team/)
+    assert.equal(await page.locator('#invited-email').textContent(), email)
+    await page.getByLabel('Password').fill(PASSWORD)
+    await Promise.all([page.waitForURL((url) => url.pathname === '/welcome'), page.getByRole('button', { name: 'Create account' }).click()])
+    const users = await api<User[]>(foyer, secretKey, 'GET', `/v1/users?email_address=${encodeURIComponent(email)}`)
+    assert.deepEqual((await memberships(users[0]!.id)).map((m) => [m.organization.id, m.role]), [[orgId, 'org:admin']])
+    const uses = await api<{ email_address: string; user_id: string }[]>(foyer, secretKey, 'GET', `/v1/invitation_links/${link.id}/uses`)
+    assert.deepEqual(uses.map((u) => [u.email_address, u.user_id]), [[email, users[0]!.id]])
+    await page.context().close()
+  })
 })

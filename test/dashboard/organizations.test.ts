@@ -253,6 +253,42 @@ forEachDatabase('dashboard organizations', (engine) => {
     assert.match(pages[4]!.body, /value="&lt;script&gt;alert\(6\)&lt;\/script&gt;"/)
   })
 
+  // @see issue 19
+  it('shows an invitation\'s email history, its reminder included, from the organization\'s page', async (t) => {
+    const d = await dashboardApp(engine)
+    t.after(() => d.t.close())
+    const api = client(d.t.app, d.secretKey)
+    assert.equal((await api.patch('/v1/instance', { remind_before_expiry_days: 1 })).status, 200)
+    const ada = await newUser(d, 'ada@example.com')
+    const org = await newOrg(d, { name: 'Acme', created_by: ada.id })
+    const inv = (await api.post(`/v1/organizations/${org.id}/invitations`, { email_address: 'cy@example.com', role: 'org:member', expires_in_days: 3 })).body
+    await d.t.outboxWorker.drain()
+    // The instance's own clock: the operator's session lives on the server's.
+    assert.equal((await api.post('/v1/testing/clock', { advance_ms: 2 * 24 * 60 * 60 * 1000 + 1000 })).status, 200)
+    d.t.clock.advance(1000)
+    await d.t.expirySweep.runOnce()
+    await d.t.outboxWorker.drain()
+
+    const page = `${orgsOf(d)}/${org.id}`
+    assert.match((await d.op.get(page)).body, new RegExp(`href="${page}/invitations/${inv.id}"`))
+    const detail = await d.op.get(`${page}/invitations/${inv.id}`)
+    assert.equal(detail.statusCode, 200, detail.body)
+    const text = textOf(detail.body)
+    assert.match(text, /cy@example\.com/)
+    assert.match(text, /organization_invitation cy@example\.com sent/)
+    assert.match(text, /organization_invitation_reminder cy@example\.com sent/)
+
+    const history = await api.get(`/v1/organizations/${org.id}/invitations/${inv.id}/emails`)
+    assert.equal(history.status, 200, JSON.stringify(history.body))
+    assert.deepEqual(history.body.data.map((e: { template_slug: string; status: string }) => [e.template_slug, e.status]),
+      [['organization_invitation', 'sent'], ['organization_invitation_reminder', 'sent']])
+    assert.equal(history.body.total_count, 2)
+    const other = await newOrg(d, { name: 'Other', created_by: ada.id })
+    assert.equal((await api.get(`/v1/organizations/${other.id}/invitations/${inv.id}/emails`)).status, 404, 'under another organization')
+    const stranger = await d.t.newInstance('Stranger')
+    assert.equal((await client(d.t.app, stranger.secretKey).get(`/v1/organizations/${org.id}/invitations/${inv.id}/emails`)).status, 404, 'with another instance\'s key')
+  })
+
   it('keeps instances apart: another instance\'s organization, member, invitation and domain ids are 404', async (t) => {
     const d = await dashboardApp(engine)
     t.after(() => d.t.close())
@@ -271,6 +307,8 @@ forEachDatabase('dashboard organizations', (engine) => {
     assert.doesNotMatch((await d.op.get(`${orgsOf(d)}?q=${theirs.id}`)).body, /Their org/)
     assert.equal((await d.op.get(`${orgsOf(d)}/${theirs.id}`)).statusCode, 404)
     assert.equal((await d.op.get(`${orgsOf(d)}/${theirs.slug}`)).statusCode, 404, 'nor by slug')
+    assert.equal((await d.op.get(`${orgsOf(d)}/${theirs.id}/invitations/${theirInv.id}`)).statusCode, 404)
+    assert.equal((await d.op.get(`${orgsOf(d)}/${ours.id}/invitations/${theirInv.id}`)).statusCode, 404, 'nor under our organization')
     const csrf = csrfOf(list.body)
     const posts: [string, Record<string, string>][] = [
       [`${orgsOf(d)}/${theirs.id}/members/${theirUser.id}/role`, { role: 'org:member' }],

@@ -25,6 +25,10 @@ export interface TestApp {
   outboxWorker: Awaited<ReturnType<typeof buildApp>>['outboxWorker']
   /** Not started either: tests sweep expiry events and reminders with `expirySweep.runOnce()`. */
   expirySweep: Awaited<ReturnType<typeof buildApp>>['expirySweep']
+  /** Null unless the env sets FOYER_METRICS_PORT or FOYER_METRICS_TOKEN; its port is not listened on unless a test does. */
+  metrics: Awaited<ReturnType<typeof buildApp>>['metrics']
+  /** Not started either: tests prune delivery history with `retention.runOnce()`. */
+  retention: Awaited<ReturnType<typeof buildApp>>['retention']
   /** A new instance with its own secret key: tests isolate their data this way. */
   newInstance(name?: string): Promise<{ instance: Instance; secretKey: string }>
   close(): Promise<void>
@@ -57,10 +61,10 @@ export async function buildTestApp(options: { engine?: Engine; env?: Record<stri
   const serverSecret = randomBytes(32)
   const lines = options.logLines
   const logger = lines && { ...loggerOptions('debug') as object, stream: { write: (line: string) => { lines.push(line) } } }
-  const { app, services, outboxWorker, expirySweep } = await buildApp({ config, db, clock, serverSecret, redis: options.redis ?? null, ...(logger ? { logger } : {}), ...(options.resolveHost ? { resolveHost: options.resolveHost } : {}) })
+  const { app, services, outboxWorker, expirySweep, metrics, retention } = await buildApp({ config, db, clock, serverSecret, redis: options.redis ?? null, ...(logger ? { logger } : {}), ...(options.resolveHost ? { resolveHost: options.resolveHost } : {}) })
   await app.ready()
   return {
-    app, services, db, databaseUrl: url, config, clock, serverSecret, outboxWorker, expirySweep,
+    app, services, db, databaseUrl: url, config, clock, serverSecret, outboxWorker, expirySweep, metrics, retention,
     newInstance: (name = 'Test app') => services.instances.create({ name }),
     close: async () => {
       await app.close()

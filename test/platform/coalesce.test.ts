@@ -40,6 +40,25 @@ describe('coalesced writes', () => {
   })
 
   // @see issue 13
+  it('runs up to `writers` writes at once, so a slow one holds up only its own items', async () => {
+    const w = heldWrite()
+    const write = coalesced(w.write, 10, 2)
+    const first = write(1)
+    const second = write(2)
+    await settled()
+    assert.deepEqual(w.batches, [[1], [2]], 'a second writer starts while the first is under way')
+    const rest = [3, 4, 5].map((n) => write(n))
+    await settled()
+    assert.deepEqual(w.batches, [[1], [2]], 'no more than two at once')
+    w.releaseAll()
+    await Promise.all([first, second])
+    await settled()
+    assert.deepEqual(w.batches, [[1], [2], [3, 4, 5]], 'what queued meanwhile goes together in the next write')
+    w.releaseAll()
+    await Promise.all(rest)
+  })
+
+  // @see issue 13
   it('fails only the caller whose item fails, after trying each item of a failed batch alone', async () => {
     const w = heldWrite((n) => n === 3)
     const write = coalesced(w.write, 10)

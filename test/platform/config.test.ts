@@ -41,6 +41,15 @@ describe('loadConfig(env)', () => {
     assert.deepEqual(loadConfig({ FOYER_TRUST_PROXY: '10.0.0.1, 10.1.0.0/16,fd00::/8, loopback' }).trustProxy, ['10.0.0.1', '10.1.0.0/16', 'fd00::/8', 'loopback'])
   })
 
+  it('reads FOYER_METRICS_PORT and FOYER_METRICS_TOKEN, both unset (no /metrics) by default', () => {
+    assert.equal(loadConfig({}).metricsPort, null)
+    assert.equal(loadConfig({}).metricsToken, null)
+    const token = 'a'.repeat(20) + '._~+/=-' + '0'.repeat(5)
+    const config = loadConfig({ FOYER_METRICS_PORT: '9464', FOYER_METRICS_TOKEN: token })
+    assert.equal(config.metricsPort, 9464)
+    assert.equal(config.metricsToken, token)
+  })
+
   it('answers the contract\'s defaults for an empty environment', () => {
     const config = loadConfig({})
     assert.equal(config.port, 3000)
@@ -58,6 +67,7 @@ describe('loadConfig(env)', () => {
     assert.deepEqual([...config.allowedRedirectOrigins], ['http://localhost:3000', 'http://localhost:*'])
     assert.equal(config.logLevel, 'info')
     assert.equal(config.testing, false)
+    assert.deepEqual(config.retentionDays, { emails: 30, webhooks: 30, failed: 90 })
   })
 
   it('treats empty and blank variables as unset', () => {
@@ -103,6 +113,9 @@ describe('loadConfig(env)', () => {
       FOYER_ALLOWED_REDIRECT_ORIGINS: 'https://app.example.com, http://localhost:*',
       LOG_LEVEL: 'warn',
       FOYER_TESTING: '1',
+      FOYER_RETENTION_EMAILS_DAYS: '7',
+      FOYER_RETENTION_WEBHOOKS_DAYS: '14',
+      FOYER_RETENTION_FAILED_DAYS: '3650',
     })
     assert.equal(config.port, 0)
     assert.equal(config.host, '127.0.0.1')
@@ -117,6 +130,7 @@ describe('loadConfig(env)', () => {
     assert.deepEqual([...config.allowedRedirectOrigins], ['https://app.example.com', 'http://localhost:*'])
     assert.equal(config.logLevel, 'warn')
     assert.equal(config.testing, true)
+    assert.deepEqual(config.retentionDays, { emails: 7, webhooks: 14, failed: 3650 })
   })
 
   it('accepts the alternative schemes and encodings the contract allows', () => {
@@ -179,10 +193,22 @@ describe('loadConfig(env)', () => {
     ['FOYER_TRUST_PROXY', { FOYER_TRUST_PROXY: 'proxy.internal' }],
     ['FOYER_TRUST_PROXY', { FOYER_TRUST_PROXY: '10.0.0.0/33' }],
     ['FOYER_TRUST_PROXY', { FOYER_TRUST_PROXY: '10.0.0.1, bogus' }],
+    ['FOYER_METRICS_PORT', { FOYER_METRICS_PORT: '0' }],
+    ['FOYER_METRICS_PORT', { FOYER_METRICS_PORT: '65536' }],
+    ['FOYER_METRICS_PORT', { FOYER_METRICS_PORT: 'metrics' }],
+    ['FOYER_METRICS_PORT', { PORT: '4000', FOYER_METRICS_PORT: '4000' }],
+    ['FOYER_METRICS_TOKEN', { FOYER_METRICS_TOKEN: 'short' }],
+    ['FOYER_METRICS_TOKEN', { FOYER_METRICS_TOKEN: 'a'.repeat(31) }],
+    ['FOYER_METRICS_TOKEN', { FOYER_METRICS_TOKEN: 'a'.repeat(32) + ' b' }],
     ['FOYER_TESTING_SCRYPT_LOG_N', { FOYER_TESTING_SCRYPT_LOG_N: '10' }],
     ['FOYER_TESTING_SCRYPT_LOG_N', { FOYER_TESTING: '1', FOYER_TESTING_SCRYPT_LOG_N: '3' }],
     ['FOYER_TESTING_SCRYPT_LOG_N', { FOYER_TESTING: '1', FOYER_TESTING_SCRYPT_LOG_N: '21' }],
     ['FOYER_TESTING_SCRYPT_LOG_N', { FOYER_TESTING: '1', FOYER_TESTING_SCRYPT_LOG_N: 'ten' }],
+    ['FOYER_RETENTION_EMAILS_DAYS', { FOYER_RETENTION_EMAILS_DAYS: '0' }],
+    ['FOYER_RETENTION_EMAILS_DAYS', { FOYER_RETENTION_EMAILS_DAYS: '-1' }],
+    ['FOYER_RETENTION_WEBHOOKS_DAYS', { FOYER_RETENTION_WEBHOOKS_DAYS: '1.5' }],
+    ['FOYER_RETENTION_WEBHOOKS_DAYS', { FOYER_RETENTION_WEBHOOKS_DAYS: '30d' }],
+    ['FOYER_RETENTION_FAILED_DAYS', { FOYER_RETENTION_FAILED_DAYS: '3651' }],
   ]
   for (const [variable, env] of refused) {
     it(`throws a ConfigError naming ${variable} for ${JSON.stringify(env)}`, () => assertRefused(env, variable))
@@ -225,7 +251,8 @@ describe('readEnvironment(cwd, env)', () => {
 
 // Every variable of the contract's table, so that the child process sees none of the parent's.
 const CONFIG_VARIABLES = ['PORT', 'HOST', 'FOYER_DATA_DIR', 'DATABASE_URL', 'REDIS_URL', 'FOYER_PUBLIC_URL', 'FOYER_SECRET_KEY',
-  'FOYER_SECRET', 'SMTP_URL', 'EMAIL_FROM', 'FOYER_WEBHOOK_URL', 'FOYER_WEBHOOK_SECRET', 'FOYER_ALLOWED_REDIRECT_ORIGINS', 'FOYER_TRUST_PROXY', 'LOG_LEVEL', 'FOYER_TESTING', 'FOYER_TESTING_OUTBOX_LEASE_MS', 'FOYER_TESTING_SCRYPT_LOG_N']
+  'FOYER_SECRET', 'SMTP_URL', 'EMAIL_FROM', 'FOYER_WEBHOOK_URL', 'FOYER_WEBHOOK_SECRET', 'FOYER_ALLOWED_REDIRECT_ORIGINS', 'FOYER_TRUST_PROXY', 'FOYER_METRICS_PORT', 'FOYER_METRICS_TOKEN', 'LOG_LEVEL', 'FOYER_TESTING', 'FOYER_TESTING_OUTBOX_LEASE_MS', 'FOYER_TESTING_SCRYPT_LOG_N',
+  'FOYER_RETENTION_EMAILS_DAYS', 'FOYER_RETENTION_WEBHOOKS_DAYS', 'FOYER_RETENTION_FAILED_DAYS']
 
 describe('node main (the real process)', () => {
   it('exits non-zero with a message naming PORT when PORT=abc', () => {

@@ -1,15 +1,17 @@
 /**
- * Writes that arrive while one is under way go together in the next: one statement and one
- * commit for many requests under load, and no wait at all without one. Each caller's promise
- * settles when the statement holding its item has committed, so a caller that goes on after
- * it (a redirect carrying a nonce, say) knows its row is there, as with a write of its own.
+ * Writes that arrive while others are under way go together in the next: one statement and one
+ * commit for many requests under load, and no wait at all without one. Up to `writers` writes
+ * run at once, so one slow statement holds up only the items in it, not every item queued
+ * behind it. Each caller's promise settles when the statement holding its item has committed,
+ * so a caller that goes on after it (a redirect carrying a nonce, say) knows its row is there,
+ * as with a write of its own.
  */
-export function coalesced<T>(write: (items: T[]) => Promise<void>, maxBatch: number): (item: T) => Promise<void> {
+export function coalesced<T>(write: (items: T[]) => Promise<void>, maxBatch: number, writers = 1): (item: T) => Promise<void> {
   let queued: { item: T; done: (err?: unknown) => void }[] = []
-  let writing = false
+  let writing = 0
 
   async function drain(): Promise<void> {
-    writing = true
+    writing++
     while (queued.length > 0) {
       const batch = queued.slice(0, maxBatch)
       queued = queued.slice(batch.length)
@@ -23,11 +25,11 @@ export function coalesced<T>(write: (items: T[]) => Promise<void>, maxBatch: num
         else await Promise.all(batch.map((q) => write([q.item]).then(() => q.done(), (e: unknown) => q.done(e ?? new Error('the write failed')))))
       }
     }
-    writing = false
+    writing--
   }
 
   return (item) => new Promise<void>((resolve, reject) => {
     queued.push({ item, done: (err?: unknown) => (err === undefined ? resolve() : reject(err)) })
-    if (!writing) void drain()
+    if (writing < writers) void drain()
   })
 }

@@ -32,10 +32,22 @@ export interface Queryable {
 export const queryFor = (q: Queryable, textSearch: boolean): Queryable['query'] =>
   textSearch ? (sql, params) => q.queryCustomPlan(sql, params ?? []) : (sql, params) => q.query(sql, params)
 
+/** What the connection pool holds right now, for the metrics endpoint. */
+export interface PoolStats {
+  /** Connections open, busy or idle. */
+  total: number
+  idle: number
+  /** Queries and transactions waiting for a connection. */
+  waiting: number
+  max: number
+}
+
 export interface Db extends Queryable {
   readonly engine: 'pglite' | 'postgres'
+  pool(): PoolStats
   /** Runs `fn` in one transaction: committed when it resolves, rolled back when it throws. */
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>
+  /** Ends every connection; a second call does nothing. */
   close(): Promise<void>
 }
 

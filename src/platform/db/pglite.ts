@@ -27,11 +27,25 @@ export function pgliteDb(pg: PGlite): Db {
     },
   })
 
+  // PGlite is one connection that runs one thing at a time: whatever is started beyond the one
+  // running waits for it, which is what a pool's waiting count says.
+  let active = 0
+  const counted = <T>(run: () => Promise<T>): Promise<T> => {
+    active++
+    return run().finally(() => {
+      active--
+    })
+  }
+  const top = wrap(pg)
+
   return {
     engine: 'pglite',
-    ...wrap(pg),
+    query: <T>(sql: string, params?: readonly unknown[]) => counted(() => top.query<T>(sql, params)),
+    queryCustomPlan: <T>(sql: string, params: readonly unknown[]) => counted(() => top.queryCustomPlan<T>(sql, params)),
+    exec: (sql) => counted(() => top.exec(sql)),
     // PGlite runs one statement at a time and its transaction() holds the engine, so writers serialise.
-    transaction: (fn) => pg.transaction((tx) => fn(wrap(tx))),
+    transaction: (fn) => counted(() => pg.transaction((tx) => fn(wrap(tx)))),
+    pool: () => ({ total: pg.closed ? 0 : 1, idle: active === 0 && !pg.closed ? 1 : 0, waiting: Math.max(0, active - 1), max: 1 }),
     close: async () => {
       if (!pg.closed) await pg.close()
     },

@@ -102,6 +102,9 @@ export async function openPostgres(connectionString: string, poolSize = 16): Pro
 
       }
     },
-    close: () => pool.end(),
+    pool: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max: poolSize }),
+    close: async () => {
+      if (!pool.ending) await pool.end()
+    },
   }
 }

@@ -110,6 +110,23 @@ export function createOutboxStore() {
       return rows.length > 0
     },
 
+    /**
+     * Per kind, the items not yet delivered (pending or being sent) and since when the longest
+     * waiting of them has been due: a pending item from its attempt time, a claimed one from
+     * the end of a lease nobody renewed. Written as an OR of the two statuses so that the two
+     * partial indexes (outbox_due, outbox_leases) answer it, not a scan of delivered history.
+     */
+    async depthByKind(q: Queryable, now: number): Promise<{ kind: string; depth: number; oldest_due_at: number | null }[]> {
+      return q.query(`
+        select kind, count(*)::int as depth,
+          min(case when status = 'pending' then next_attempt_at else claimed_until end)
+            filter (where (status = 'pending' and next_attempt_at <= $1) or (status = 'sending' and claimed_until <= $1)) as oldest_due_at
+        from outbox
+        where status = 'pending' or status = 'sending'
+        group by kind`,
+      [now])
+    },
+
     /** Hands claimed items that were never started back, as if never claimed (shutdown). */
     async release(q: Queryable, ids: string[], claimedUntil: number, now: number): Promise<void> {
       if (ids.length === 0) return

@@ -33,7 +33,11 @@ export interface OutboxWorkerOptions {
   pollMs?: number
   random?: () => number
   onError?: (err: unknown, item?: OutboxRow) => void
+  /** Told how each attempt ended: delivered, to be tried again, or failed for good. */
+  onAttempt?: (kind: string, outcome: DeliveryOutcome) => void
 }
+
+export type DeliveryOutcome = 'delivered' | 'retry' | 'failed'
 
 const MAX_ERROR_LENGTH = 1000
 const POKE_DELAY_MS = 50
@@ -57,6 +61,7 @@ export function createOutboxWorker(options: OutboxWorkerOptions) {
   const pollMs = options.pollMs ?? 1000
   const random = options.random ?? Math.random
   const onError = options.onError ?? (() => {})
+  const onAttempt = options.onAttempt ?? (() => {})
   const kindNames = Object.keys(options.kinds)
 
   let running = false
@@ -76,9 +81,11 @@ export function createOutboxWorker(options: OutboxWorkerOptions) {
     try {
       const result = await options.kinds[item.kind]!.deliver(item)
       done.push({ id: item.id, claimedUntil: lease, result })
+      onAttempt(item.kind, 'delivered')
     } catch (err) {
       const delay = err instanceof PermanentFailure ? undefined : options.kinds[item.kind]!.retryDelaysMs[item.attempts - 1]
       const next = delay === undefined ? null : clock.now() + withJitter(delay, random)
+      onAttempt(item.kind, next === null ? 'failed' : 'retry')
       const message = (err instanceof Error ? err.message : String(err)).slice(0, MAX_ERROR_LENGTH)
       await store.markFailed(db, item.id, lease, clock.now(), message, next).catch((e) => onError(e, item))
     }

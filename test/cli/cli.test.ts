@@ -4,7 +4,7 @@
  */
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawnSync } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -24,6 +24,19 @@ async function cli(argv: string[], env: Record<string, string> = {}, sleep?: Cli
     env, cwd: tmp, ...(sleep ? { sleep } : {}),
   })
   return { code, stdout, stderr }
+}
+
+/** The compiled tool as a child process; asynchronous, so that the Foyer in this process can answer it. */
+function spawnCli(argv: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [MAIN, ...argv], { cwd: tmp, env: { PATH: process.env.PATH ?? '', ...env } })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (chunk) => { stdout += chunk })
+    child.stderr.on('data', (chunk) => { stderr += chunk })
+    child.on('error', reject)
+    child.on('close', (code) => resolve({ code, stdout, stderr }))
+  })
 }
 
 const tmp = mkdtempSync(join(tmpdir(), 'foyer-cli-'))
@@ -62,10 +75,21 @@ describe('foyer command-line tool', () => {
     assert.match(unknown.stderr, /unknown command 'frobnicate'/)
   })
 
-  it('runs as a child process from the compiled file', () => {
-    const child = spawnSync(process.execPath, [MAIN, 'migrate', '--help'], { encoding: 'utf8' })
-    assert.equal(child.status, 0, child.stderr)
-    assert.match(child.stdout, /Apply the database migrations/)
+  it('as a child process, invite exits 0 when every address was invited and 1 when one was not', async () => {
+    const email = uniqueEmail('child')
+    const ok = await spawnCli(['invite', email, '--no-email'], env)
+    assert.equal(ok.code, 0, ok.stderr)
+    assert.match(ok.stdout, new RegExp(`^${email.replace(/[.]/g, '\\.')}\tinv_\\w+\n$`))
+    const refused = await spawnCli(['invite', email, '--no-email'], env)
+    assert.equal(refused.code, 1)
+    assert.match(refused.stdout, /error: There is already a pending invitation/)
+    assert.equal(refused.stderr, '')
+  })
+
+  it('start runs the server as npm start does: it refuses PORT=abc naming PORT', async () => {
+    const res = await spawnCli(['start'], { PORT: 'abc', FOYER_DATA_DIR: join(tmp, 'start') })
+    assert.notEqual(res.code, 0)
+    assert.match(res.stderr, /\bPORT\b/)
   })
 
   it('migrate applies every migration to a fresh PGlite folder, then finds it up to date', async () => {

@@ -1,8 +1,9 @@
 import { parse } from 'csv-parse/sync'
 
-/** Records of an RFC 4180 file (a BOM, CRLF or LF, quoted fields spanning lines); blank lines are skipped. */
+/** Records of an RFC 4180 file (a BOM, CRLF, LF or CR, quoted fields spanning lines); blank lines are skipped. */
 export function parseCsv(text: string): string[][] {
-  return parse(text, { bom: true, skip_empty_lines: true, relax_column_count: true }) as string[][]
+  // Every line ending, even mixed in one file (a line appended by another tool); csv-parse otherwise keeps the first one it sees.
+  return parse(text, { bom: true, skip_empty_lines: true, relax_column_count: true, record_delimiter: ['\r\n', '\n', '\r'] }) as string[][]
 }
 
 /** One CSV line: fields with a comma, quote or line break are quoted, quotes doubled. */

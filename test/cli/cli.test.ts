@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { run, type CliIo } from '../../src/cli/main.js'
-import { parseCsv } from '../../src/cli/csv.js'
+import { csvLine, parseCsv } from '../../src/cli/csv.js'
 import { APP_ORIGIN, buildTestApp, client, uniqueEmail, type Client, type TestApp } from '../helpers/build-app.js'
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url))
@@ -224,5 +224,32 @@ describe('foyer command-line tool', () => {
     }
     assert.match(rows[23]![2]!, /^orginv_/)
     assert.equal(rows[23]![3], 'created')
+  })
+  it('import records a row the server refuses with its reason and parameter, invites the rest of its batch, and exits 1', async () => {
+    const [good, bad] = [uniqueEmail('imp-good'), uniqueEmail('imp-bad')]
+    writeFileSync(join(tmp, 'origin.csv'), `email_address,redirect_url\n${good},${APP_ORIGIN}/in\n${bad},https://elsewhere.example.net/in\n`)
+    const res = await cli(['import', 'origin.csv', '--no-email'], env)
+    assert.equal(res.code, 1)
+    assert.match(res.stdout, /1 created, 0 skipped, 1 failed/)
+    const [, first, second] = parseCsv(readFileSync(join(tmp, 'origin.csv.result.csv'), 'utf8'))
+    assert.deepEqual([first![0], first![1], first![3]], ['2', good, 'created'])
+    assert.deepEqual(second!.slice(0, 3), ['3', bad, ''])
+    assert.match(second![3]!, /\(redirect_url\)$/)
+  })
+})
+
+describe('CSV reading and writing', () => {
+  it('reads quoted fields with commas, doubled quotes and line breaks, a BOM, CRLF and LF mixed in one file, and skips blank lines', () => {
+    assert.deepEqual(parseCsv('\uFEFFa,b\r\n"x, y","say ""hi""\r\nthere"\r\n\r\nlast,\n'), [['a', 'b'], ['x, y', 'say "hi"\r\nthere'], ['last', '']])
+  })
+
+  it('writes what it reads back unchanged', () => {
+    const fields = ['plain', 'a,b', 'a "quote"', 'two\nlines', '']
+    assert.equal(csvLine(fields), 'plain,"a,b","a ""quote""","two\nlines",\n')
+    assert.deepEqual(parseCsv(csvLine(fields)), [fields])
+  })
+
+  it('refuses an unterminated quote instead of guessing', () => {
+    assert.throws(() => parseCsv('a,b\n"open,x\n'))
   })
 })

@@ -199,3 +199,42 @@ async function send(options: ImportOptions, orgId: string | undefined, batch: Im
 
 export const resultCsv = (results: RowResult[]) =>
   csvLine(['row', 'email_address', 'invitation_id', 'result']) + results.map((r) => csvLine([r.row, r.emailAddress, r.invitationId, r.outcome])).join('')
+
+/** Bulk requests a set of rows takes: per organization (and the application), batches of BATCH_SIZE. */
+export function bulkRequests(rows: ImportRow[]): { application: number; organization: number } {
+  const counts = new Map<string, number>()
+  for (const row of rows) counts.set(row.organization ?? '', (counts.get(row.organization ?? '') ?? 0) + 1)
+  let application = 0
+  let organization = 0
+  for (const [org, n] of counts) {
+    if (org) organization += Math.ceil(n / BATCH_SIZE)
+    else application = Math.ceil(n / BATCH_SIZE)
+  }
+  return { application, organization }
+}
+
+/**
+ * What the instance's hourly limits on bulk creates mean for this import, from Foyer's
+ * `GET /v1/instance` (not a Clerk endpoint, so not in the SDK); null when the server does not
+ * say, as Clerk itself would not. The window may be partly used already, so this is a floor.
+ */
+export async function rateLimitEstimate(apiUrl: string, secretKey: string, rows: ImportRow[]): Promise<string | null> {
+  let limits: Record<string, number>
+  try {
+    const res = await fetch(`${apiUrl}/v1/instance`, { headers: { authorization: `Bearer ${secretKey}` } })
+    if (!res.ok) return null
+    limits = ((await res.json()) as { rate_limits?: Record<string, number> }).rate_limits ?? {}
+  } catch {
+    return null
+  }
+  const requests = bulkRequests(rows)
+  const hours = (count: number, limit: number | undefined) => (!count || !limit ? 0 : Math.ceil(count / limit) - 1)
+  const wait = Math.max(hours(requests.application, limits.create_invitation_bulk), hours(requests.organization, limits.create_organization_invitation_bulk))
+  const total = requests.application + requests.organization
+  const allowed = [
+    requests.application ? `${limits.create_invitation_bulk || 'unlimited'} application` : '',
+    requests.organization ? `${limits.create_organization_invitation_bulk || 'unlimited'} organization` : '',
+  ].filter(Boolean).join(' and ')
+  return `${total} bulk request${total === 1 ? '' : 's'}; the instance allows ${allowed} bulk requests an hour, ` +
+    (wait ? `so expect about ${wait} hour${wait === 1 ? '' : 's'} of waiting (PATCH /v1/instance rate_limits raises the limit)` : 'so no waiting is expected')
+}

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url'
 import { Command, CommanderError, Option } from 'commander'
 import { ConfigError, loadConfig, readEnvironment } from '../config.js'
 import { CliError, clerkClient, connection, errorMessage, realSleep, resolveOrganization, waitingOut429, type Sleep } from './api.js'
-import { BATCH_SIZE, readImportFile, resultCsv, runImport } from './import.js'
+import { BATCH_SIZE, rateLimitEstimate, readImportFile, resultCsv, runImport } from './import.js'
 
 export interface CliIo {
   stdout: (text: string) => void
@@ -164,9 +164,12 @@ ${API_HELP}`)
         return
       }
       if (bad.length) throw new CliError(`${bad.length} bad row${bad.length === 1 ? '' : 's'}: fix ${bad.length === 1 ? 'it' : 'them'} first (nothing was sent); --dry-run lists them without connecting`)
-      const clerk = clerkClient(connection(opts, environment()))
+      const conn = connection(opts, environment())
+      const clerk = clerkClient(conn)
       const outPath = resolve(io.cwd ?? process.cwd(), opts.out ?? `${file}.result.csv`)
       out(`importing ${rows.length} row${rows.length === 1 ? '' : 's'} from ${file}`)
+      const estimate = await rateLimitEstimate(conn.apiUrl, conn.secretKey, rows)
+      if (estimate) out(estimate)
       const results = await runImport(rows, { clerk, notify: opts.email, sleep, log: (line) => err(line) })
       writeFileSync(outPath, resultCsv(results))
       const count = (outcome: string) => results.filter((r) => r.outcome === outcome).length

@@ -206,6 +206,7 @@ describe('foyer command-line tool', () => {
     assert.ok(waits[0]! > 1 && waits[0]! <= 3600, String(waits[0]))
     assert.match(res.stderr, /rate limited: waiting \d+s as the server asks \(Retry-After\)/)
     assert.match(res.stderr, /24\/24 rows/)
+    assert.match(res.stdout, /\n4 bulk requests; the instance allows 2 application and 50 organization bulk requests an hour, so expect about 1 hour of waiting/)
     assert.match(res.stdout, /23 created, 1 skipped, 0 failed; results in .*people\.out\.csv/)
 
     const [header, ...rows] = parseCsv(readFileSync(join(tmp, 'people.out.csv'), 'utf8'))

@@ -42,6 +42,8 @@ export function errorMessage(err: unknown): string {
   const first = clerk?.errors?.[0]
   if (first) {
     const text = first.longMessage || first.message || first.code || 'request refused'
+    // The SDK reports a network failure this way, with no status and without its cause.
+    if (first.code === 'unexpected_error' && !clerk?.status) return `the Foyer did not answer (${text}): check --api-url or FOYER_API_URL`
     return first.meta?.paramName ? `${text} (${first.meta.paramName})` : text
   }
   if (err instanceof Error) {

@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -128,6 +129,13 @@ describe('foyer command-line tool', () => {
     const wrongKey = await cli(['invite', uniqueEmail(), '--secret-key', 'sk_test_notakeynotakeynotakey'], env)
     assert.equal(wrongKey.code, 1)
     assert.doesNotMatch(wrongKey.stdout + wrongKey.stderr, /\n\s+at /)
+    const closed = createServer()
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve))
+    const closedPort = (closed.address() as AddressInfo).port
+    await new Promise((resolve) => closed.close(resolve))
+    const unreachable = await cli(['invite', 'x@example.com', '--api-url', `http://127.0.0.1:${closedPort}`], env)
+    assert.equal(unreachable.code, 1)
+    assert.equal(unreachable.stdout, 'x@example.com\terror: the Foyer did not answer (fetch failed): check --api-url or FOYER_API_URL\n')
     const noUrl = await cli(['invite', uniqueEmail()], { FOYER_SECRET_KEY: 'sk_test_x' })
     assert.equal(noUrl.code, 1)
     assert.match(noUrl.stderr, /FOYER_API_URL/)

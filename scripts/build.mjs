@@ -22,9 +22,12 @@ export function isBuildCurrent() {
   return Math.max(...inputs.map(newestChange)) <= statSync(stampPath).mtimeMs
 }
 
-/** Compiles; stamps only a successful build, so a failed one is tried again at the next start. */
-export function build() {
-  const tsc = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.json')], { stdio: 'inherit' })
+/**
+ * Compiles; stamps only a successful build, so a failed one is tried again at the next start.
+ * `stdio` lets the command-line tool keep the compiler's output off its stdout.
+ */
+export function build({ stdio = 'inherit' } = {}) {
+  const tsc = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.json')], { stdio })
   if (tsc.status !== 0) return tsc.status ?? 1
   mkdirSync(dirname(stampPath), { recursive: true })
   writeFileSync(stampPath, new Date().toISOString() + '\n')

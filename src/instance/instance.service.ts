@@ -61,6 +61,8 @@ export const publishableKeyFor = (environment: 'development' | 'production', pub
 // Instances are read on every request; a short cache saves a round trip per call. Changes made
 // through this process drop the entry at once; another process sees them within this time.
 const CACHE_MS = 2000
+// Any constant works, the same in every process.
+const BOOTSTRAP_LOCK = 7_210_514_101
 
 // The key's id and instance are sealed in with it: a sealed key copied onto another row does not open.
 const sealContext = (instanceId: string, keyId: string) => `secret_key:${instanceId}:${keyId}`
@@ -138,6 +140,31 @@ export function createInstanceService({ db, clock, store, publicUrl, allowedRedi
     }
   }
 
+  async function bootstrapOnce(pinnedKey: string | null): Promise<{ instance: Instance; secretKey: string | null; created: boolean }> {
+    // The keys follow FOYER_PUBLIC_URL: a deployment that moves (or an older key for a host the
+    // SDKs refuse) gets the key for where Foyer now is, at the next start.
+    await store.syncPublishableKeys(db, publishableKeyFor('development', publicUrl), publishableKeyFor('production', publicUrl))
+    const existing = await store.findDefault(db)
+    if (!existing) {
+      const made = await create({ name: 'My application', secretKey: pinnedKey ?? undefined, isDefault: true })
+      return { instance: made.instance, secretKey: pinnedKey ? null : made.secretKey, created: true }
+    }
+    if (pinnedKey) {
+      const hash = sha256(pinnedKey)
+      const holder = await store.findByKeyHash(db, hash, clock.now())
+      if (holder && holder.id !== existing.id) {
+        throw new Error('FOYER_SECRET_KEY already belongs to another instance')
+      }
+      // Exactly this key, at every start: the instance's only key, never expiring, sealed
+      // under the current server secret (which may have changed since), keeping its id.
+      const keyId = (await store.findKeyIdByHash(db, existing.id, hash)) ?? undefined
+      await db.transaction((tx) => store.pinKey(tx, existing.id, newKey(existing.id, pinnedKey, keyId), environmentOf(pinnedKey), clock.now()))
+      forget(existing.id)
+    }
+    const row = await store.findById(db, existing.id)
+    return { instance: toInstance(row!), secretKey: null, created: false }
+  }
+
   return {
     create,
 
@@ -150,28 +177,14 @@ export function createInstanceService({ db, clock, store, publicUrl, allowedRedi
      * a key was generated now (to print it once; the dashboard can reveal it later).
      */
     async bootstrap(pinnedKey: string | null): Promise<{ instance: Instance; secretKey: string | null; created: boolean }> {
-      // The keys follow FOYER_PUBLIC_URL: a deployment that moves (or an older key for a host the
-      // SDKs refuse) gets the key for where Foyer now is, at the next start.
-      await store.syncPublishableKeys(db, publishableKeyFor('development', publicUrl), publishableKeyFor('production', publicUrl))
-      const existing = await store.findDefault(db)
-      if (!existing) {
-        const made = await create({ name: 'My application', secretKey: pinnedKey ?? undefined, isDefault: true })
-        return { instance: made.instance, secretKey: pinnedKey ? null : made.secretKey, created: true }
-      }
-      if (pinnedKey) {
-        const hash = sha256(pinnedKey)
-        const holder = await store.findByKeyHash(db, hash, clock.now())
-        if (holder && holder.id !== existing.id) {
-          throw new Error('FOYER_SECRET_KEY already belongs to another instance')
-        }
-        // Exactly this key, at every start: the instance's only key, never expiring, sealed
-        // under the current server secret (which may have changed since), keeping its id.
-        const keyId = (await store.findKeyIdByHash(db, existing.id, hash)) ?? undefined
-        await db.transaction((tx) => store.pinKey(tx, existing.id, newKey(existing.id, pinnedKey, keyId), environmentOf(pinnedKey), clock.now()))
-        forget(existing.id)
-      }
-      const row = await store.findById(db, existing.id)
-      return { instance: toInstance(row!), secretKey: null, created: false }
+      // Replicas starting together on an empty database would each make the default instance
+      // (and, with FOYER_SECRET_KEY, collide on its key): on PostgreSQL they take turns. An
+      // embedded PGlite belongs to one process.
+      if (db.engine !== 'postgres') return bootstrapOnce(pinnedKey)
+      return db.transaction(async (tx) => {
+        await tx.query('select pg_advisory_xact_lock($1)', [BOOTSTRAP_LOCK])
+        return bootstrapOnce(pinnedKey)
+      })
     },
 
     /**

@@ -1,3 +1,4 @@
+import { periodic } from '../platform/periodic.js'
 import type { Db } from '../platform/db/db.js'
 import type { Clock } from '../platform/clock.js'
 import { newId } from '../platform/ids.js'
@@ -34,9 +35,6 @@ const reminderEmail = (row: { id: string; email_address: string }, slug: string,
  * is found by the first sweep after.
  */
 export function createExpirySweep({ db, clock, invitations, orgInvitations, outbox, onQueued, intervalMs = 60_000, batchSize = 200, onError = () => {} }: Deps) {
-  let timer: NodeJS.Timeout | undefined
-  let running: Promise<unknown> | undefined
-
   /** Marks one batch of each kind and queues what it sends; resolves with how many rows it marked. */
   async function batch(): Promise<number> {
     const now = clock.now()
@@ -67,26 +65,14 @@ export function createExpirySweep({ db, clock, invitations, orgInvitations, outb
     return total
   }
 
-  const tick = () => {
-    running = runOnce().catch(onError).finally(() => {
-      running = undefined
-      if (timer) timer = setTimeout(tick, intervalMs)
-    })
-  }
+  const schedule = periodic(runOnce, intervalMs, onError)
 
   return {
     runOnce,
     /** Sweeps at once (what expired while stopped), then every `intervalMs`. */
-    start() {
-      if (timer) return
-      timer = setTimeout(tick, 0)
-    },
+    start: schedule.start,
     /** Stops sweeping; a batch under way finishes (or rolls back) first. */
-    async stop() {
-      clearTimeout(timer)
-      timer = undefined
-      await running
-    },
+    stop: schedule.stop,
   }
 }
 

@@ -1,3 +1,4 @@
+import { periodic } from '../periodic.js'
 import type { Db, Queryable } from '../db/db.js'
 import { DAY_MS, type Clock } from '../clock.js'
 
@@ -99,17 +100,13 @@ interface Deps {
  * several processes prune side by side without taking the same rows.
  */
 export function createRetentionPruner({ db, clock, days, store = createRetentionStore(), intervalMs = 10 * 60_000, batchSize = 500, onError = () => {} }: Deps) {
-  let timer: NodeJS.Timeout | undefined
-  let running: Promise<unknown> | undefined
-  let stopping = false
-
   /** Runs one prune batch after batch until a batch comes back short; answers how many rows it deleted. */
   async function drain(prune: () => Promise<unknown[]>): Promise<number> {
     let total = 0
     for (;;) {
       const n = (await prune()).length
       total += n
-      if (n < batchSize || stopping) return total
+      if (n < batchSize || schedule.stopping) return total
     }
   }
 
@@ -130,28 +127,14 @@ export function createRetentionPruner({ db, clock, days, store = createRetention
     return total
   }
 
-  const tick = () => {
-    running = runOnce().catch(onError).finally(() => {
-      running = undefined
-      if (timer) timer = setTimeout(tick, intervalMs)
-    })
-  }
+  const schedule = periodic(runOnce, intervalMs, onError)
 
   return {
     runOnce,
     /** Prunes at once (what came due while stopped), then every `intervalMs`. */
-    start() {
-      if (timer) return
-      stopping = false
-      timer = setTimeout(tick, 0)
-    },
+    start: schedule.start,
     /** Stops pruning; a batch under way finishes first. */
-    async stop() {
-      stopping = true
-      clearTimeout(timer)
-      timer = undefined
-      await running
-    },
+    stop: schedule.stop,
   }
 }
 

@@ -114,11 +114,18 @@ export interface AppDeps {
    * readiness answers 503 and so does every request but the health checks and /metrics.
    */
   startup?: Startup
+  /**
+   * How long a process serves an instance or its current signing key from memory before it
+   * reads them again, which bounds how late it sees a change made through another process:
+   * the documented 2 and 5 seconds unless given. Tests that spread one client's calls over
+   * two apps pass 0.
+   */
+  cacheMs?: number
 }
 
 export type Services = ReturnType<typeof createServices>
 
-export function createServices({ config, db, clock, serverSecret, redis, resolveHost = systemResolver }: AppDeps) {
+export function createServices({ config, db, clock, serverSecret, redis, resolveHost = systemResolver, cacheMs }: AppDeps) {
   const tickets = createTicketService({ serverSecret, publicUrl: config.publicUrl })
   const instanceStore = createInstanceStore()
   const invitationStore = createInvitationStore()
@@ -156,7 +163,7 @@ export function createServices({ config, db, clock, serverSecret, redis, resolve
   })
   const instances = createInstanceService({
     db, clock, store: instanceStore, publicUrl: config.publicUrl, serverSecret, pinnedSecretKey: config.secretKey,
-    allowedRedirectOrigins: config.allowedRedirectOrigins, testing: config.testing,
+    allowedRedirectOrigins: config.allowedRedirectOrigins, testing: config.testing, ...(cacheMs === undefined ? {} : { cacheMs }),
   })
   const invitations = createInvitationService({
     db, clock, store: invitationStore, tickets, allowedRedirectOrigins: config.allowedRedirectOrigins, restrictions: restrictionStore,
@@ -215,7 +222,7 @@ export function createServices({ config, db, clock, serverSecret, redis, resolve
   })
   const waitlist = createWaitlistService({ db, clock, store: createWaitlistStore(), invitations, users: userStore })
   const signInTokens = createSignInTokenService({ db, clock, users: userStore })
-  const signingKeys = createSigningKeyService({ db, clock, store: createSigningKeyStore(), instances: instanceStore, serverSecret })
+  const signingKeys = createSigningKeyService({ db, clock, store: createSigningKeyStore(), instances: instanceStore, serverSecret, ...(cacheMs === undefined ? {} : { cacheMs }) })
   const sessionTokens = createSessionTokenService({ db, clock, store: sessionStore, signingKeys, publicUrl: config.publicUrl })
   const sessions = createSessionService({ db, clock, store: sessionStore, tokens: sessionTokens, users: userStore, outbox })
   const handshake = createHandshakeService({

@@ -19,6 +19,8 @@ interface Deps {
   /** FOYER_SECRET_KEY: the default instance answers to exactly this key. */
   pinnedSecretKey?: string | null
   testing: boolean
+  /** How long an instance read from the database is served from memory (CACHE_MS unless given). */
+  cacheMs?: number
 }
 
 /** A secret key as the dashboard lists it: never the key itself. */
@@ -68,7 +70,7 @@ const BOOTSTRAP_LOCK = 7_210_514_101
 const sealContext = (instanceId: string, keyId: string) => `secret_key:${instanceId}:${keyId}`
 const hintOf = (secretKey: string) => `${secretKey.slice(0, 8)}…${secretKey.slice(-4)}`
 
-export function createInstanceService({ db, clock, store, publicUrl, allowedRedirectOrigins, serverSecret, pinnedSecretKey = null, testing }: Deps) {
+export function createInstanceService({ db, clock, store, publicUrl, allowedRedirectOrigins, serverSecret, pinnedSecretKey = null, testing, cacheMs = CACHE_MS }: Deps) {
   const cache = new Map<string, { instance: Instance; until: number; keyExpiresAt: number | null }>()
   // Bumped by every change to an instance, so that a lookup that raced a change does not put
   // what it read before the change back into the cache.
@@ -201,7 +203,7 @@ export function createInstanceService({ db, clock, store, publicUrl, allowedRedi
       if (!row) return null
       const instance = toInstance(row)
       if (byId.size > 10_000) byId.clear()
-      if (generation === before) byId.set(id ?? '', { instance, until: wall + CACHE_MS })
+      if (generation === before) byId.set(id ?? '', { instance, until: wall + cacheMs })
       return instance
     },
 
@@ -219,7 +221,7 @@ export function createInstanceService({ db, clock, store, publicUrl, allowedRedi
       if (!row) return null
       const instance = toInstance(row)
       if (cache.size > 10_000) cache.clear()
-      if (generation === before) cache.set(hash, { instance, until: wall + CACHE_MS, keyExpiresAt: row.key_expires_at })
+      if (generation === before) cache.set(hash, { instance, until: wall + cacheMs, keyExpiresAt: row.key_expires_at })
       return instance
     },
 

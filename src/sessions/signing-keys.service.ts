@@ -18,6 +18,8 @@ interface Deps {
   instances: Pick<InstanceStore, 'lock'>
   /** Seals private keys; never stored in the database. */
   serverSecret: Buffer
+  /** How long an instance's current key is served from memory (CURRENT_KEY_CACHE_MS unless given). */
+  cacheMs?: number
 }
 
 /**
@@ -55,7 +57,7 @@ const ATTEMPTS = 3
 
 type Owner = Pick<Instance, 'id'>
 
-export function createSigningKeyService({ db, clock, store, instances, serverSecret }: Deps) {
+export function createSigningKeyService({ db, clock, store, instances, serverSecret, cacheMs = CURRENT_KEY_CACHE_MS }: Deps) {
   // Parsed private keys by kid: unsealing and parsing a PEM costs more than the query that finds the kid.
   const parsed = new Map<string, KeyObject>()
   // Each instance's current key, read at most CURRENT_KEY_CACHE_MS ago.
@@ -135,7 +137,7 @@ export function createSigningKeyService({ db, clock, store, instances, serverSec
           parsed.set(row.id, privateKey)
         }
         if (current.size > 10_000) current.clear()
-        if (generation === before) current.set(instance.id, { kid: row.id, privateKey, until: clock.now() + CURRENT_KEY_CACHE_MS })
+        if (generation === before) current.set(instance.id, { kid: row.id, privateKey, until: clock.now() + cacheMs })
         return { kid: row.id, privateKey }
       }
       throw new Error(`no usable signing key for instance ${instance.id}`)

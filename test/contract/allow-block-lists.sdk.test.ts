@@ -1,8 +1,7 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import type { ClerkClient } from '@clerk/backend'
-import { buildTestApp, client, uniqueEmail, type Client, type TestApp } from '../helpers/build-app.js'
-import { forEachDatabase } from '../helpers/databases.js'
+import { client, uniqueEmail, type Client, type TestApp, forEachSdkTarget, startSdkServer, type SdkServer } from '../helpers/build-app.js'
 import { makeOrganization } from '../helpers/factories.js'
 import { assertMatchesFapi, assertMatchesSpec, loadBapiSpec } from '../helpers/spec.js'
 import { fapi, ticketOf, type Fapi } from '../frontend/fapi-client.js'
@@ -14,17 +13,19 @@ import { assertClerkError, createClerkClient, recordEachTest, recorded, sdkError
 const spec = loadBapiSpec()
 const PASSWORD = 'correct horse battery'
 
-forEachDatabase('@clerk/backend allowlist and blocklist', (engine) => {
+forEachSdkTarget('@clerk/backend allowlist and blocklist', (target) => {
+  let server: SdkServer
   let t: TestApp
   let f: Fapi
   let apiUrl: string
 
   before(async () => {
-    t = await buildTestApp({ engine })
+    server = await startSdkServer(target)
+    t = server.t
     f = fapi(t.app)
-    apiUrl = await t.app.listen({ port: 0, host: '127.0.0.1' })
+    apiUrl = server.apiUrl
   })
-  after(() => t.close())
+  after(() => server.close())
   recordEachTest()
 
   const newClerk = async (): Promise<{ clerk: ClerkClient; api: Client; instance: Instance }> => {

@@ -4,8 +4,7 @@ import { randomBytes } from 'node:crypto'
 import type { ClerkClient, Invitation } from '@clerk/backend'
 import type { ClerkAPIResponseError } from '@clerk/backend/errors'
 import type { ValidateFunction } from 'ajv'
-import { APP_ORIGIN, PUBLIC_URL, buildTestApp, uniqueEmail, type TestApp } from '../helpers/build-app.js'
-import { forEachDatabase } from '../helpers/databases.js'
+import { APP_ORIGIN, PUBLIC_URL, uniqueEmail, type TestApp, forEachSdkTarget, startSdkServer, type SdkServer } from '../helpers/build-app.js'
 import { assertMatchesSpec, loadBapiSpec } from '../helpers/spec.js'
 import { createClerkClient, exchanges, isClerkAPIResponseError, recordEachTest, recorded, sdkError, type Exchange } from './sdk-recorder.js'
 
@@ -38,15 +37,17 @@ function assertClerkError(err: ClerkAPIResponseError, raw: Exchange & { body: an
   assert.equal(err.clerkTraceId, raw.body.clerk_trace_id)
 }
 
-forEachDatabase('@clerk/backend invitations', (engine) => {
+forEachSdkTarget('@clerk/backend invitations', (target) => {
+  let server: SdkServer
   let t: TestApp
   let apiUrl: string
 
   before(async () => {
-    t = await buildTestApp({ engine })
-    apiUrl = await t.app.listen({ port: 0, host: '127.0.0.1' })
+    server = await startSdkServer(target)
+    t = server.t
+    apiUrl = server.apiUrl
   })
-  after(() => t.close())
+  after(() => server.close())
   recordEachTest()
 
   /** An SDK client for an instance of its own, so that each test sees only its own data. */

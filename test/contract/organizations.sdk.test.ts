@@ -1,23 +1,24 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import type { ClerkClient } from '@clerk/backend'
-import { APP_ORIGIN, PUBLIC_URL, buildTestApp, uniqueEmail, type TestApp } from '../helpers/build-app.js'
-import { forEachDatabase } from '../helpers/databases.js'
+import { APP_ORIGIN, PUBLIC_URL, uniqueEmail, type TestApp, forEachSdkTarget, startSdkServer, type SdkServer } from '../helpers/build-app.js'
 import { assertMatchesSpec, loadBapiSpec } from '../helpers/spec.js'
 import { createClerkClient, exchanges, recordEachTest, recorded, sdkError } from './sdk-recorder.js'
 
 const spec = loadBapiSpec()
 const DAY_MS = 24 * 60 * 60 * 1000
 
-forEachDatabase('@clerk/backend organizations', (engine) => {
+forEachSdkTarget('@clerk/backend organizations', (target) => {
+  let server: SdkServer
   let t: TestApp
   let apiUrl: string
 
   before(async () => {
-    t = await buildTestApp({ engine })
-    apiUrl = await t.app.listen({ port: 0, host: '127.0.0.1' })
+    server = await startSdkServer(target)
+    t = server.t
+    apiUrl = server.apiUrl
   })
-  after(() => t.close())
+  after(() => server.close())
   recordEachTest()
 
   const newClerk = async (): Promise<ClerkClient> => {

@@ -2,8 +2,7 @@ import { after, before, beforeEach, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import type { ClerkClient } from '@clerk/backend'
-import { APP_ORIGIN, buildTestApp, client, uniqueEmail, type TestApp } from '../helpers/build-app.js'
-import { forEachDatabase } from '../helpers/databases.js'
+import { APP_ORIGIN, client, uniqueEmail, type TestApp, forEachSdkTarget, startSdkServer, type SdkServer } from '../helpers/build-app.js'
 import { assertMatchesFapi, assertMatchesSpec, loadBapiSpec } from '../helpers/spec.js'
 import { fapi, type Fapi, type FapiReply } from '../frontend/fapi-client.js'
 import { browser, intoApplication, textOf } from '../pages/page-client.js'
@@ -20,18 +19,20 @@ function assertTicketRefused(res: FapiReply, code: 'ticket_invalid' | 'ticket_ex
   assert.equal(res.session, null, 'a refused ticket sets no session cookie')
 }
 
-forEachDatabase('@clerk/backend signInTokens', (engine) => {
+forEachSdkTarget('@clerk/backend signInTokens', (target) => {
+  let server: SdkServer
   let t: TestApp
   let f: Fapi
   let apiUrl: string
   const logLines: string[] = []
 
   before(async () => {
-    t = await buildTestApp({ engine, logLines })
+    server = await startSdkServer(target, { logLines })
+    t = server.t
     f = fapi(t.app)
-    apiUrl = await t.app.listen({ port: 0, host: '127.0.0.1' })
+    apiUrl = server.apiUrl
   })
-  after(() => t.close())
+  after(() => server.close())
   beforeEach(() => {
     exchanges.length = 0
   })

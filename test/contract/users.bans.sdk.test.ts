@@ -1,8 +1,7 @@
 import { after, before, beforeEach, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import type { ClerkClient } from '@clerk/backend'
-import { buildTestApp, client, uniqueEmail, type Client, type TestApp } from '../helpers/build-app.js'
-import { forEachDatabase } from '../helpers/databases.js'
+import { client, uniqueEmail, type Client, type TestApp, forEachSdkTarget, startSdkServer, type SdkServer } from '../helpers/build-app.js'
 import { makeInvitation, makeOrganization } from '../helpers/factories.js'
 import { assertMatchesFapi, assertMatchesSpec, loadBapiSpec, webhookEventValidator } from '../helpers/spec.js'
 import { fapi, outboxTopics, ticketOf, type Fapi, type FapiReply } from '../frontend/fapi-client.js'
@@ -15,17 +14,19 @@ const spec = loadBapiSpec()
 const PASSWORD = 'correct horse battery'
 const APP = 'http://localhost:5173'
 
-forEachDatabase('@clerk/backend bans, locks and verifyPassword', (engine) => {
+forEachSdkTarget('@clerk/backend bans, locks and verifyPassword', (target) => {
+  let server: SdkServer
   let t: TestApp
   let f: Fapi
   let apiUrl: string
 
   before(async () => {
-    t = await buildTestApp({ engine })
+    server = await startSdkServer(target)
+    t = server.t
     f = fapi(t.app)
-    apiUrl = await t.app.listen({ port: 0, host: '127.0.0.1' })
+    apiUrl = server.apiUrl
   })
-  after(() => t.close())
+  after(() => server.close())
   beforeEach(() => {
     exchanges.length = 0
   })

@@ -3,8 +3,7 @@ import assert from 'node:assert/strict'
 import type { ClerkClient } from '@clerk/backend'
 import type { ClerkAPIResponseError } from '@clerk/backend/errors'
 import type { ValidateFunction } from 'ajv'
-import { PUBLIC_URL, buildTestApp, uniqueEmail, type TestApp } from '../helpers/build-app.js'
-import { forEachDatabase } from '../helpers/databases.js'
+import { PUBLIC_URL, uniqueEmail, type TestApp, forEachSdkTarget, startSdkServer, type SdkServer } from '../helpers/build-app.js'
 import { assertMatchesSpec, loadBapiSpec } from '../helpers/spec.js'
 import { createClerkClient, exchanges, recordEachTest, recorded, sdkError, type Exchange } from './sdk-recorder.js'
 
@@ -20,15 +19,17 @@ function assertClerkError(err: ClerkAPIResponseError, raw: Exchange & { body: an
   assert.equal(err.clerkTraceId, raw.body.clerk_trace_id)
 }
 
-forEachDatabase('@clerk/backend users and waitlist', (engine) => {
+forEachSdkTarget('@clerk/backend users and waitlist', (target) => {
+  let server: SdkServer
   let t: TestApp
   let apiUrl: string
 
   before(async () => {
-    t = await buildTestApp({ engine })
-    apiUrl = await t.app.listen({ port: 0, host: '127.0.0.1' })
+    server = await startSdkServer(target)
+    t = server.t
+    apiUrl = server.apiUrl
   })
-  after(() => t.close())
+  after(() => server.close())
   recordEachTest()
 
   const newClerk = async (): Promise<ClerkClient> => {

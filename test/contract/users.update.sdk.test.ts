@@ -1,8 +1,7 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import type { ClerkClient } from '@clerk/backend'
-import { buildTestApp, client, uniqueEmail, type TestApp } from '../helpers/build-app.js'
-import { forEachDatabase } from '../helpers/databases.js'
+import { client, uniqueEmail, type TestApp, forEachSdkTarget, startSdkServer, type SdkServer } from '../helpers/build-app.js'
 import { assertMatchesSpec, loadBapiSpec, webhookEventValidator } from '../helpers/spec.js'
 import { startReceiver } from '../webhooks/receiver.js'
 import { randomBytes } from 'node:crypto'
@@ -29,15 +28,17 @@ const MERGES: [string, Json, Json, Json][] = [
   ['false and 0 are values, not removals', { a: 1, b: 2 }, { a: false, b: 0 }, { a: false, b: 0 }],
 ]
 
-forEachDatabase('@clerk/backend updateUser and updateUserMetadata', (engine) => {
+forEachSdkTarget('@clerk/backend updateUser and updateUserMetadata', (target) => {
+  let server: SdkServer
   let t: TestApp
   let apiUrl: string
 
   before(async () => {
-    t = await buildTestApp({ engine })
-    apiUrl = await t.app.listen({ port: 0, host: '127.0.0.1' })
+    server = await startSdkServer(target)
+    t = server.t
+    apiUrl = server.apiUrl
   })
-  after(() => t.close())
+  after(() => server.close())
   recordEachTest()
 
   const newClerk = async (): Promise<{ clerk: ClerkClient; secretKey: string; instanceId: string }> => {

@@ -1,22 +1,23 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import type { ClerkClient } from '@clerk/backend'
-import { buildTestApp, client, uniqueEmail, type TestApp } from '../helpers/build-app.js'
-import { forEachDatabase } from '../helpers/databases.js'
+import { client, uniqueEmail, type TestApp, forEachSdkTarget, startSdkServer, type SdkServer } from '../helpers/build-app.js'
 import { assertMatchesSpec, loadBapiSpec } from '../helpers/spec.js'
 import { assertClerkError, createClerkClient, recordEachTest, recorded, sdkError } from './sdk-recorder.js'
 
 const spec = loadBapiSpec()
 
-forEachDatabase('@clerk/backend users with usernames', (engine) => {
+forEachSdkTarget('@clerk/backend users with usernames', (target) => {
+  let server: SdkServer
   let t: TestApp
   let apiUrl: string
 
   before(async () => {
-    t = await buildTestApp({ engine })
-    apiUrl = await t.app.listen({ port: 0, host: '127.0.0.1' })
+    server = await startSdkServer(target)
+    t = server.t
+    apiUrl = server.apiUrl
   })
-  after(() => t.close())
+  after(() => server.close())
   recordEachTest()
 
   /** An instance, with usernames as given (off by default, as in a new instance). */

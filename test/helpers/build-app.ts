@@ -7,7 +7,9 @@ import { manualClock } from '../../src/platform/clock.js'
 import type { Db } from '../../src/platform/db/db.js'
 import type { Instance } from '../../src/instance/instance.schemas.js'
 import type { HostResolver } from '../../src/webhooks/webhooks.targets.js'
-import { openTestDb, redisUrl, type Engine } from './databases.js'
+import { describe } from 'node:test'
+import { forEachDatabase, openTestDb, postgresUrl, redisUrl, type Engine } from './databases.js'
+import { startRoundRobinProxy } from './round-robin-proxy.js'
 
 export const PUBLIC_URL = 'http://foyer.test'
 export const APP_ORIGIN = 'https://app.example.com'
@@ -41,7 +43,7 @@ export interface TestApp {
  * `logLines`, every line the app logs (at debug) is pushed there. `resolveHost` answers the
  * DNS lookups of webhook targets (there is no outside network here).
  */
-export async function buildTestApp(options: { engine?: Engine; env?: Record<string, string>; redis?: Redis | null; logLines?: string[]; resolveHost?: HostResolver } = {}): Promise<TestApp> {
+export async function buildTestApp(options: { engine?: Engine; env?: Record<string, string>; redis?: Redis | null; logLines?: string[]; resolveHost?: HostResolver; cacheMs?: number } = {}): Promise<TestApp> {
   const testing = (options.env?.FOYER_TESTING ?? '1') === '1'
   // Read before the database opens: a configuration a test means to be refused leaves no pool behind.
   const config = loadConfig({
@@ -61,7 +63,7 @@ export async function buildTestApp(options: { engine?: Engine; env?: Record<stri
   const serverSecret = randomBytes(32)
   const lines = options.logLines
   const logger = lines && { ...loggerOptions('debug') as object, stream: { write: (line: string) => { lines.push(line) } } }
-  const { app, services, outboxWorker, expirySweep, metrics, retention } = await buildApp({ config, db, clock, serverSecret, redis: options.redis ?? null, ...(logger ? { logger } : {}), ...(options.resolveHost ? { resolveHost: options.resolveHost } : {}) })
+  const { app, services, outboxWorker, expirySweep, metrics, retention } = await buildApp({ config, db, clock, serverSecret, redis: options.redis ?? null, ...(logger ? { logger } : {}), ...(options.resolveHost ? { resolveHost: options.resolveHost } : {}), ...(options.cacheMs === undefined ? {} : { cacheMs: options.cacheMs }) })
   await app.ready()
   return {
     app, services, db, databaseUrl: url, config, clock, serverSecret, outboxWorker, expirySweep, metrics, retention,
@@ -125,3 +127,59 @@ export type Client = ReturnType<typeof client>
 
 let seq = 0
 export const uniqueEmail = (prefix = 'person') => `${prefix}.${Date.now().toString(36)}.${seq++}.${randomBytes(3).toString('hex')}@example.com`
+
+/**
+ * Where an SDK test sends its calls: one app over each engine and, on PostgreSQL with Redis,
+ * two apps over one database and one Redis behind a round-robin proxy, as two Foyer processes
+ * behind one address would be. Every other call of the test then lands on the other app from
+ * the one before it.
+ */
+export interface SdkTarget {
+  engine: Engine
+  proxied: boolean
+}
+
+export function forEachSdkTarget(name: string, suite: (target: SdkTarget) => void) {
+  forEachDatabase(name, (engine) => suite({ engine, proxied: false }))
+  if (postgresUrl && redisUrl) describe(`${name} [postgres, two processes behind a proxy]`, () => suite({ engine: 'postgres', proxied: true }))
+}
+
+export interface SdkServer {
+  /** The first app: `t.app.inject`, `t.services` and `t.clock` reach it alone (and the shared database). */
+  t: TestApp
+  /** Where SDK clients point: the app itself, or the proxy in front of both. */
+  apiUrl: string
+  close(): Promise<void>
+}
+
+/**
+ * Starts the target's app or apps and listens. Behind the proxy each app reads instances and
+ * signing keys afresh on every request (cacheMs 0): a test's next call may land on the other
+ * app at once, and the documented delay before a process sees another's change (2 and 5
+ * seconds) is the several-processes test's subject, not the contract's.
+ */
+export async function startSdkServer(target: SdkTarget, options: { logLines?: string[] } = {}): Promise<SdkServer> {
+  if (!target.proxied) {
+    const t = await buildTestApp({ engine: target.engine, ...options })
+    return { t, apiUrl: await t.app.listen({ port: 0, host: '127.0.0.1' }), close: () => t.close() }
+  }
+  const redisA = new Redis(redisUrl!, { maxRetriesPerRequest: 1 })
+  const redisB = new Redis(redisUrl!, { maxRetriesPerRequest: 1 })
+  const t = await buildTestApp({ engine: target.engine, redis: redisA, cacheMs: 0, ...options })
+  const second = (await buildApp({ config: t.config, db: t.db, clock: t.clock, serverSecret: t.serverSecret, redis: redisB, cacheMs: 0 })).app
+  const upstreams = [await t.app.listen({ port: 0, host: '127.0.0.1' }), await second.listen({ port: 0, host: '127.0.0.1' })]
+  const proxy = await startRoundRobinProxy(upstreams)
+  return {
+    t, apiUrl: proxy.url,
+    close: async () => {
+      // Proof that the calls were spread: a suite whose client bypassed the proxy would pass here too.
+      const spread = upstreams.map((url) => proxy.sent.get(url) ?? 0)
+      await proxy.stop()
+      await second.close()
+      await t.close()
+      redisA.disconnect()
+      redisB.disconnect()
+      if (spread.some((n) => n === 0)) throw new Error(`the proxy sent ${spread.join(' and ')} requests to the two apps: the suite did not go through both`)
+    },
+  }
+}

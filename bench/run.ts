@@ -518,7 +518,7 @@ async function main() {
   if (process.env.BENCH_ONLY === 'stamina') {
     await pgSeed.db.close()
     await benchStamina({
-      adminUrl: urls.admin, log, load: createLoad, prepare: liftCreateLimit,
+      adminUrl: urls.admin, databaseUrl: urls.bench, log, load: createLoad, prepare: liftCreateLimit,
       start: () => startFoyer('Foyer, PostgreSQL (new process)', foyerEnv({ DATABASE_URL: urls.bench })),
     })
     log('BENCH_ONLY=stamina: figures above; bench/RESULTS.md is left as it was')
@@ -567,7 +567,7 @@ async function main() {
   // still be at work on them for minutes after it is turned off again.
   const staminaName = `Foyer, PostgreSQL (${int(pgSeed.seeded.rows)}+ inv., new process)`
   const stamina = await benchStamina({
-    adminUrl: urls.admin, log, load: createLoad, prepare: liftCreateLimit,
+    adminUrl: urls.admin, databaseUrl: urls.bench, log, load: createLoad, prepare: liftCreateLimit,
     start: () => startFoyer(staminaName, foyerEnv({ DATABASE_URL: urls.bench })),
   })
   measured.push(
@@ -771,7 +771,20 @@ function summarise(measured: Measured[], delivered: DeliveryResult[], names: { f
   return [
     ...measurementsTable(measured), '',
     ...ceilingsTable([{ name: `RS256 signature (node:crypto, RSA-2048), bench process, one core, ${SIGN_SECONDS} s while Foyer was idle`, perSecond: sessions.signsPerSecond }]), '',
-    ...deliveryTable(delivered), '', ...ratiosTable(ratios), '', ...targetsTable(targets),
+    ...deliveryTable(delivered), '', ...staminaTable(stamina), '', ...ratiosTable(ratios), '', ...targetsTable(targets),
+  ]
+}
+
+/** Where the sustained minutes' time went, so that a slower last minute can be told apart from a slower Foyer. */
+function staminaTable(stamina: StaminaResult): string[] {
+  return [
+    '| sustained minute | req/s | Foyer CPU s | PostgreSQL CPU s | autovacuum s (tables) | WAL MB | checkpoints | buffer misses ‰ | invitations + indexes MB | dead rows: invitations, outbox |',
+    '|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|',
+    ...stamina.minutes.map((m, i) => {
+      const w = stamina.watched[i]!
+      return `| ${i + 1} | ${m.rps.toFixed(0)} | ${w.foyerCpuSeconds.toFixed(1)} | ${w.postgresCpuSeconds.toFixed(1)} | ${w.autovacuumSeconds} (${w.autovacuumTables.join(', ') || 'none'}) `
+        + `| ${w.walMb.toFixed(0)} | ${w.checkpoints} | ${w.readsPerThousandHits.toFixed(1)} | ${w.invitationsMb.toFixed(0)} + ${w.invitationIndexesMb.toFixed(0)} | ${int(w.deadInvitations)}, ${int(w.deadOutbox)} |`
+    }),
   ]
 }
 

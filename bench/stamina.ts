@@ -1,6 +1,7 @@
 import pg from 'pg'
 import { runLoad, type LoadResult, type LoadSpec } from './load.js'
 import type { Server } from './servers.js'
+import { watchPostgres, type PgMinute } from './pg-watch.js'
 
 /** Minutes of the sustained create load (the target is judged on its first and last). */
 export const SUSTAIN_MINUTES = Number(process.env.BENCH_SUSTAIN_MINUTES ?? 5)
@@ -10,6 +11,8 @@ export const COLD_SECONDS = 10
 export interface StaminaResult {
   cold: LoadResult
   minutes: LoadResult[]
+  /** What PostgreSQL and the machine did in each sustained minute. */
+  watched: PgMinute[]
   /** The autovacuum setting the sustained load ran with, and how it came to be. */
   autovacuum: string
   peakRssMb: number
@@ -61,6 +64,8 @@ async function autovacuumOn(adminUrl: string, log: (line: string) => void): Prom
  */
 export async function benchStamina(opts: {
   adminUrl: string
+  /** The bench database, watched during each sustained minute. */
+  databaseUrl: string
   start: () => Promise<Server>
   prepare: (server: Server) => Promise<void>
   load: (server: Server) => LoadSpec
@@ -75,13 +80,20 @@ export async function benchStamina(opts: {
     const cold = await runLoad({ ...opts.load(server), seconds: COLD_SECONDS })
     log(`${server.name}: create, first ${COLD_SECONDS} s: ${cold.rps.toFixed(0)} req/s, p50 ${cold.p50} ms, p99 ${cold.p99} ms, ${cold.failures} errors/non-2xx`)
     const minutes: LoadResult[] = []
+    const watched: PgMinute[] = []
     for (let minute = 1; minute <= SUSTAIN_MINUTES; minute++) {
+      const watch = await watchPostgres(opts.databaseUrl, server.pid)
       const result = await runLoad({ ...opts.load(server), seconds: 60 })
+      const w = await watch.stop()
       log(`${server.name}: create, sustained minute ${minute} of ${SUSTAIN_MINUTES}: ${result.rps.toFixed(0)} req/s, p50 ${result.p50} ms, p99 ${result.p99} ms, ${result.failures} errors/non-2xx`)
+      log(`  CPU s: Foyer ${w.foyerCpuSeconds.toFixed(1)}, PostgreSQL ${w.postgresCpuSeconds.toFixed(1)}; autovacuum ${w.autovacuumSeconds} s (${w.autovacuumTables.join(', ') || 'none'}); `
+        + `WAL ${w.walMb.toFixed(0)} MB, ${w.checkpoints} checkpoints; buffer misses ${w.readsPerThousandHits.toFixed(1)}‰; `
+        + `invitations ${w.invitationsMb.toFixed(0)} MB + indexes ${w.invitationIndexesMb.toFixed(0)} MB; dead rows: invitations ${w.deadInvitations}, outbox ${w.deadOutbox}`)
       minutes.push(result)
+      watched.push(w)
     }
     const peakRssMb = server.peakRssMb()
-    return { cold, minutes, autovacuum: vacuum.setting, peakRssMb }
+    return { cold, minutes, watched, autovacuum: vacuum.setting, peakRssMb }
   } finally {
     await vacuum.restore()
     await server.stop()

@@ -141,7 +141,7 @@ export interface SdkTarget {
 
 export function forEachSdkTarget(name: string, suite: (target: SdkTarget) => void) {
   forEachDatabase(name, (engine) => suite({ engine, proxied: false }))
-  if (postgresUrl && redisUrl) describe(`${name} [postgres, two processes behind a proxy]`, () => suite({ engine: 'postgres', proxied: true }))
+  if (postgresUrl && redisUrl) describe(`${name} [postgres, two apps behind a proxy]`, () => suite({ engine: 'postgres', proxied: true }))
 }
 
 export interface SdkServer {

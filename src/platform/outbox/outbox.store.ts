@@ -70,18 +70,30 @@ export function createOutboxStore() {
      * whose time has come, and items whose previous claim's lease ran out. SKIP LOCKED lets
      * several processes claim side by side without waiting on, or taking, each other's rows.
      * A claim counts as an attempt, so an item that kills its process cannot loop forever.
+     *
+     * Lapsed leases first, then due items, each read in index order up to the limit. One scan
+     * for both (an OR) was a bitmap scan, which reads every entry of both partial indexes up to
+     * now, and until vacuum those include one dead entry for each item sent since: under a
+     * steady load every claim read more than the one before. An ordered index scan stops at
+     * the limit and marks the dead entries it steps over, so the next claim skips them.
      */
     async claim(q: Queryable, kinds: string[], now: number, leaseUntil: number, limit: number): Promise<OutboxRow[]> {
       return q.query<OutboxRow>(`
-        update outbox o set status = 'sending', claimed_until = $2, attempts = o.attempts + 1, updated_at = $1
-        where o.id in (
+        with lapsed as (
           select id from outbox
-          where kind = any($4::text[])
-            and ((status = 'pending' and next_attempt_at <= $1) or (status = 'sending' and claimed_until <= $1))
-          order by next_attempt_at, id
+          where status = 'sending' and claimed_until <= $1 and kind = any($4::text[])
+          order by claimed_until, id
           limit $3
           for update skip locked
+        ), due as (
+          select id from outbox
+          where status = 'pending' and next_attempt_at <= $1 and kind = any($4::text[])
+          order by next_attempt_at, id
+          limit $3 - (select count(*) from lapsed)
+          for update skip locked
         )
+        update outbox o set status = 'sending', claimed_until = $2, attempts = o.attempts + 1, updated_at = $1
+        where o.id in (select id from lapsed union all select id from due)
         returning o.*`,
       [now, leaseUntil, limit, kinds])
     },

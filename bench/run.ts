@@ -10,7 +10,8 @@
  * BENCH_SUSTAIN_MINUTES (the sustained create load; default 5, the target's length),
  * BENCH_ONLY=sessions (only the session-token loads, printed and not written to RESULTS.md),
  * BENCH_ONLY=stamina (seeds PostgreSQL, then only the start and sustained loads, printed),
- * BENCH_ONLY=query (seeds PostgreSQL, then only its list and query loads, printed).
+ * BENCH_ONLY=query (seeds PostgreSQL, then only its list and query loads, printed),
+ * BENCH_DB (the database the bench drops and makes on that server; default foyer_bench).
  */
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
@@ -39,7 +40,8 @@ const PGLITE_ROWS = Number(process.env.BENCH_PGLITE_ROWS ?? 1_000_000)
 // PGlite inserts 1M rows in about 40 s on a busy 2-core machine (then builds indexes); a
 // much slower machine gets fewer rows, and the report says so.
 const PGLITE_SEED_BUDGET_SECONDS = 150
-const BENCH_DB = 'foyer_bench'
+const BENCH_DB = process.env.BENCH_DB ?? 'foyer_bench'
+if (!/^[a-z_][a-z0-9_]*$/.test(BENCH_DB)) throw new Error(`BENCH_DB must be a plain lower-case name, not ${BENCH_DB}`)
 const DELIVERY_ITEMS = Number(process.env.BENCH_DELIVERY_ITEMS ?? 2_000)
 // At the targets (200 emails/s, 500 webhooks/s) 2,000 items take 10 s and 4 s; a worker
 // several times slower is cut off here and reported with what it delivered so far.

@@ -11,7 +11,8 @@
  * BENCH_ONLY=sessions (only the session-token loads, printed and not written to RESULTS.md),
  * BENCH_ONLY=stamina (seeds PostgreSQL, then only the start and sustained loads, printed),
  * BENCH_ONLY=query (seeds PostgreSQL, then only its list and query loads, printed),
- * BENCH_DB (the database the bench drops and makes on that server; default foyer_bench).
+ * BENCH_DB (the database the bench drops and makes on that server; default foyer_bench),
+ * BENCH_USERS (users seeded on PostgreSQL for the user query; default 1,000,000).
  */
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
@@ -27,7 +28,7 @@ import { packageRoot } from '../src/platform/paths.js'
 import { benchDelivery, startHttpCounter, startSmtpCounter, type DeliveryResult } from './delivery.js'
 import { runLoad, type LoadResult, type LoadSpec } from './load.js'
 import { ceilingsTable, deliveryTable, int, machine, measurementsTable, ratiosTable, targetsTable, type Measured, type Target } from './report.js'
-import { seed, seededEmail, seedSessions, type Seeded } from './seed.js'
+import { seed, seededEmail, seededUserEmail, seedSessions, seedUsers, type Seeded } from './seed.js'
 import { rs256SignsPerSecond } from './signing.js'
 import { startServer, type Server } from './servers.js'
 import { benchStamina, COLD_SECONDS, SUSTAIN_MINUTES, type StaminaResult } from './stamina.js'
@@ -156,20 +157,26 @@ const listLoad = (server: Server): LoadSpec => ({
 // request so that no cached answer flatters the figure.
 const QUERY_FRAGMENTS = 1_000
 const QUERY_CONNECTIONS = 8
-function queryFragments(rows: number): string[] {
+function queryFragments(rows: number, email = seededEmail): string[] {
   return Array.from({ length: QUERY_FRAGMENTS }, () => {
     const n = 1_000 + Math.floor(Math.random() * Math.max(1, rows - 1_000))
-    return /\.([a-z]+\d{4})/.exec(seededEmail(n))![1]!
+    return /\.([a-z]+\d{4})/.exec(email(n))![1]!
   })
 }
 const queryPath = (fragment: string) => `/v1/invitations?paginated=true&limit=20&query=${encodeURIComponent(fragment)}`
-const queryLoad = (server: Server, fragments: string[]): LoadSpec => {
+const queryLoad = (server: Server, fragments: string[], path = queryPath): LoadSpec => {
   let i = 0
   return {
     url: server.url, method: 'GET', headers: auth, seconds: SECONDS, connections: QUERY_CONNECTIONS,
-    path: queryPath(fragments[0]!), nextPath: () => queryPath(fragments[i++ % fragments.length]!),
+    path: path(fragments[0]!), nextPath: () => path(fragments[i++ % fragments.length]!),
   }
 }
+// Users as the dashboard's search box and `users.getUserList({ query })` ask for them: by any
+// part of an address, name, username or id. Seeded addresses carry a `u` before the number
+// (`anna.smithu1234@…`), so `smithu1234` finds a handful of users and no invitation's address.
+const POSTGRES_USERS = Number(process.env.BENCH_USERS ?? 1_000_000)
+const userQueryPath = (fragment: string) => `/v1/users?limit=20&query=${encodeURIComponent(fragment)}`
+const userQueryLoad = (server: Server, users: number) => queryLoad(server, queryFragments(users, seededUserEmail), userQueryPath)
 
 /** One request, so that a broken setup fails here with its answer rather than as 500,000 non-2xx. */
 async function probe(server: Server, spec: LoadSpec): Promise<void> {
@@ -259,13 +266,14 @@ async function createOrganizations(server: Server, n: number): Promise<string[]>
   return ids
 }
 
-async function benchFoyer(name: string, env: Record<string, string>, options: { organizations?: boolean; searchRows?: number } = {}): Promise<Measured[]> {
+async function benchFoyer(name: string, env: Record<string, string>, options: { organizations?: boolean; searchRows?: number; searchUsers?: number } = {}): Promise<Measured[]> {
   const server = await startFoyer(name, env)
   log(`${name}: pid ${server.pid} on ${server.url}`)
   await liftCreateLimit(server)
   const loads: [string, LoadSpec][] = [
     ['list (paginated, limit 20)', listLoad(server)],
     ...(options.searchRows ? [['query (paginated, limit 20)', queryLoad(server, queryFragments(options.searchRows))] as [string, LoadSpec]] : []),
+    ...(options.searchUsers ? [['user query (limit 20)', userQueryLoad(server, options.searchUsers)] as [string, LoadSpec]] : []),
     ['create', createLoad(server)],
   ]
   if (options.organizations) {
@@ -526,6 +534,9 @@ async function main() {
     log('BENCH_ONLY=stamina: figures above; bench/RESULTS.md is left as it was')
     return
   }
+  log(`PostgreSQL: seeding ${int(POSTGRES_USERS)} users with an address each …`)
+  const users = await seedUsers(pgSeed.db, pgSeed.seeded.instanceId, POSTGRES_USERS, (done, seconds) => log(`PostgreSQL:   ${int(done)} users inserted (${seconds.toFixed(0)} s)`))
+  log(`PostgreSQL: ${int(users.rows)} users, indexes rebuilt, vacuum analyze done in ${users.seconds.toFixed(0)} s`)
   const config = loadConfig({ FOYER_SECRET_KEY: secretKey })
   const baselineInstance = await createServices({ config, db: pgSeed.db, clock: systemClock(), serverSecret })
     .instances.create({ name: 'Bench baseline' })
@@ -537,13 +548,14 @@ async function main() {
     await onServer(server, [
       ['list (paginated, limit 20)', listLoad(server)],
       ['query (paginated, limit 20)', queryLoad(server, queryFragments(pgSeed.seeded.rows))],
+      ['user query (limit 20)', userQueryLoad(server, users.rows)],
     ])
     log('BENCH_ONLY=query: figures above; bench/RESULTS.md is left as it was')
     return
   }
 
   const foyerPg = `Foyer, PostgreSQL (${int(pgSeed.seeded.rows)} inv.)`
-  measured.push(...await benchFoyer(foyerPg, foyerEnv({ DATABASE_URL: urls.bench }), { organizations: true, searchRows: pgSeed.seeded.rows }))
+  measured.push(...await benchFoyer(foyerPg, foyerEnv({ DATABASE_URL: urls.bench }), { organizations: true, searchRows: pgSeed.seeded.rows, searchUsers: users.rows }))
 
   const bare = await startBaseline('bare')
   measured.push(...await onServer(bare, [['create', createLoad(bare)]]))
@@ -577,7 +589,7 @@ async function main() {
     ...stamina.minutes.map((result, i) => ({ load: `create, sustained minute ${i + 1} of ${SUSTAIN_MINUTES}`, server: staminaName, result, peakRssMb: stamina.peakRssMb })),
   )
 
-  const report = summarise(measured, delivered, { foyerPg, foyerPglite, bare: bare.name, insert: insert.name, stamina: staminaName }, pgSeed.seeded, pgliteSeed.seeded, sessions, stamina)
+  const report = summarise(measured, delivered, { foyerPg, foyerPglite, bare: bare.name, insert: insert.name, stamina: staminaName }, pgSeed.seeded, pgliteSeed.seeded, sessions, stamina, users.rows)
   const lines = [
     '# Foyer benchmark results',
     '',
@@ -590,11 +602,12 @@ async function main() {
       + `Create posts a unique address with \`notify: false\`, rate limit lifted; list is \`GET /v1/invitations?paginated=true&limit=20\`. `
       + `Query (PostgreSQL) is \`GET /v1/invitations?paginated=true&limit=20&query=<fragment>\` (the page and its total), over ${QUERY_CONNECTIONS} connections, `
       + `each request with the next of ${int(QUERY_FRAGMENTS)} fragments of seeded addresses, a last name and the first four digits of the number after it (\`smith1234\`, a handful of matches each). `
+      + `User query (PostgreSQL) is \`GET /v1/users?limit=20&query=<fragment>\` over ${int(users.rows)} users, each with a first and last name and one verified address, the same way (\`smithu1234\`: their addresses have a \`u\` before the number); it matches ids, addresses, usernames and full names. `
       + `Org invitation create (PostgreSQL) posts a unique address with \`role: org:member\`, \`notify: false\` to \`POST /v1/organizations/{id}/invitations\`, rotating over ${ORGANIZATIONS} organizations, once the outbox has delivered the create load's events. `
       + `The dashboard invitations page (PostgreSQL) is \`GET /dashboard/<instance>/invitations\` (pending tab, 20 rows and the total) with an operator's session cookie, one connection (one request at a time: the time a page takes the server); the overview page (\`GET /dashboard/<instance>/overview\`, 30 days of created, accepted, revoked and expired counts over the same invitations) likewise. `
       + `Baselines: a bare Fastify route returning the create JSON without a database, and one with one \`insert … returning *\` through a pg Pool (16 clients, as Foyer) into the same table on the same PostgreSQL.`,
     '',
-    `Seeding (generate_series, indexes rebuilt, vacuum analyze): PostgreSQL ${int(pgSeed.seeded.rows)} invitations in ${pgSeed.seeded.seconds.toFixed(0)} s; `
+    `Seeding (generate_series, indexes rebuilt, vacuum analyze): PostgreSQL ${int(pgSeed.seeded.rows)} invitations in ${pgSeed.seeded.seconds.toFixed(0)} s and ${int(users.rows)} users in ${users.seconds.toFixed(0)} s; `
       + `PGlite ${int(pgliteSeed.seeded.rows)} in ${pgliteSeed.seeded.seconds.toFixed(0)} s`
       + (pgliteSeed.seeded.rows < PGLITE_ROWS ? ` (**not ${int(PGLITE_ROWS)}**: the ${PGLITE_SEED_BUDGET_SECONDS} s seed budget ran out).` : '.'),
     '',
@@ -652,7 +665,7 @@ async function dropInstance(databaseUrl: string, instanceId: string) {
   }
 }
 
-function summarise(measured: Measured[], delivered: DeliveryResult[], names: { foyerPg: string; foyerPglite: string; bare: string; insert: string; stamina: string }, pgSeed: Seeded, pgliteSeed: Seeded, sessions: SessionsBench, stamina: StaminaResult): string[] {
+function summarise(measured: Measured[], delivered: DeliveryResult[], names: { foyerPg: string; foyerPglite: string; bare: string; insert: string; stamina: string }, pgSeed: Seeded, pgliteSeed: Seeded, sessions: SessionsBench, stamina: StaminaResult, usersSeeded: number): string[] {
   const find = (server: string, load: string) => measured.find((m) => m.server === server && m.load.startsWith(load))
   const valid = (m: Measured | undefined) => (m && m.result.failures === 0 ? m : undefined)
   const ratio = (a: Measured | undefined, b: Measured | undefined) => (valid(a) && valid(b) ? a!.result.rps / b!.result.rps : null)
@@ -706,6 +719,7 @@ function summarise(measured: Measured[], delivered: DeliveryResult[], names: { f
   const overviewPg = valid(find(names.foyerPg, 'dashboard overview page'))
   const listPg = valid(find(names.foyerPg, 'list'))
   const queryPg = valid(find(names.foyerPg, 'query'))
+  const userQueryPg = valid(find(names.foyerPg, 'user query'))
   const rss = (server: string) => find(server, 'create')?.peakRssMb ?? NaN
   const targets: Target[] = [
     {
@@ -725,6 +739,12 @@ function summarise(measured: Measured[], delivered: DeliveryResult[], names: { f
       threshold: '≤ 25 ms',
       measured: queryPg ? `${queryPg.result.p99} ms` : null,
       met: !!queryPg && queryPg.result.p99 <= 25 && pgSeed.rows >= 1_000_000,
+    },
+    {
+      name: `user query p99 on PostgreSQL, ${int(usersSeeded)} users`,
+      threshold: '≤ 25 ms',
+      measured: userQueryPg ? `${userQueryPg.result.p99} ms` : null,
+      met: !!userQueryPg && userQueryPg.result.p99 <= 25 && usersSeeded >= 1_000_000,
     },
     {
       name: `dashboard invitations page p99 on PostgreSQL, ${int(pgSeed.rows)} invitations`,

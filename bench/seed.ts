@@ -67,28 +67,28 @@ function hmacPads(key: Buffer): { ipad: Buffer; opad: Buffer } {
 }
 
 /**
- * Drops the invitations table's indexes and constraints (keys, foreign keys, and other tables'
- * foreign keys to it) and returns the statements that restore them. Maintaining six indexes and
- * the foreign-key check row by row made 100,000 rows take 7–11 s here; building each index once
- * at the end is several times faster.
+ * Drops a table's indexes and constraints (keys, foreign keys, and other tables' foreign keys
+ * to it) and returns the statements that restore them. Maintaining the invitations' indexes
+ * and the foreign-key check row by row made 100,000 rows take 7–11 s here; building each index
+ * once at the end is several times faster.
  */
-async function dropKeysAndIndexes(db: Db): Promise<string[]> {
-  // Other tables' foreign keys to invitations hang on its primary key: they go first and come back last.
+async function dropKeysAndIndexes(db: Db, table: string): Promise<string[]> {
+  // Other tables' foreign keys to it hang on its primary key: they go first and come back last.
   const references = await db.query<{ name: string; table: string; def: string }>(`
     select conname as name, conrelid::regclass::text as table, pg_get_constraintdef(oid) as def from pg_constraint
-    where confrelid = 'invitations'::regclass and conrelid <> 'invitations'::regclass and contype = 'f'`)
+    where confrelid = $1::regclass and conrelid <> $1::regclass and contype = 'f'`, [table])
   for (const r of references) await db.exec(`alter table ${r.table} drop constraint ${r.name}`)
   const constraints = await db.query<{ name: string; def: string }>(`
     select conname as name, pg_get_constraintdef(oid) as def from pg_constraint
-    where conrelid = 'invitations'::regclass and contype in ('p', 'u', 'f')`)
+    where conrelid = $1::regclass and contype in ('p', 'u', 'f')`, [table])
   const indexes = await db.query<{ name: string; def: string }>(`
     select indexname as name, indexdef as def from pg_indexes
-    where schemaname = current_schema() and tablename = 'invitations'
-      and indexname not in (select conname from pg_constraint where conrelid = 'invitations'::regclass)`)
-  for (const c of constraints) await db.exec(`alter table invitations drop constraint ${c.name}`)
+    where schemaname = current_schema() and tablename = $1
+      and indexname not in (select conname from pg_constraint where conrelid = $1::regclass)`, [table])
+  for (const c of constraints) await db.exec(`alter table ${table} drop constraint ${c.name}`)
   for (const i of indexes) await db.exec(`drop index ${i.name}`)
   return [
-    ...constraints.map((c) => `alter table invitations add constraint ${c.name} ${c.def}`),
+    ...constraints.map((c) => `alter table ${table} add constraint ${c.name} ${c.def}`),
     ...indexes.map((i) => i.def),
     ...references.map((r) => `alter table ${r.table} add constraint ${r.name} ${r.def}`),
   ]
@@ -115,7 +115,7 @@ export async function seed(db: Db, opts: {
   const now = Date.now()
   const started = performance.now()
   const elapsed = () => (performance.now() - started) / 1000
-  const rebuild = await dropKeysAndIndexes(db)
+  const rebuild = await dropKeysAndIndexes(db, 'invitations')
   let done = 0
   while (done < opts.rows && (opts.budgetSeconds === undefined || elapsed() < opts.budgetSeconds)) {
     const size = Math.min(BATCH, opts.rows - done)
@@ -171,4 +171,51 @@ export async function seedSessions(opts: { url: string; secretKey: string; n: nu
     while (next < tickets.length) await signUp(tickets[next++]!)
   }))
   return sessions
+}
+
+/** The address seedUsers gives user `n`: seededEmail's with `u` before the number (`anna.smithu0@…`). */
+export const seededUserEmail = (n: number) => seededEmail(n).replace(/(\d+)@/, 'u$1@')
+
+/**
+ * Inserts users n = $2 … $2+$3-1, each with a first and last name and one verified address,
+ * its primary. Ids are made of the row number, not KSUIDs: searches match them only as whole
+ * ids, which no fragment is.
+ */
+const USER_BATCH = `
+  with s as (
+    select n, $4::int8 - ($5::int8 - n) * ${STEP_MS} as created,
+           (${sqlArray(FIRST)})[1 + n % ${FIRST.length}] as first, (${sqlArray(LAST)})[1 + (n / ${FIRST.length}) % ${LAST.length}] as last,
+           (${sqlArray(DOMAINS)})[1 + (n / 7) % ${DOMAINS.length}] as domain
+    from generate_series($2::int8, $2::int8 + $3::int8 - 1) n
+  ), u as (
+    insert into users (id, instance_id, first_name, last_name, primary_email_address_id, created_at, updated_at)
+    select 'user_bench' || lpad(n::text, 17, '0'), $1, initcap(first), initcap(last), 'idn_bench' || lpad(n::text, 18, '0'), created, created from s
+  )
+  insert into email_addresses (id, instance_id, user_id, email_address, verification_strategy, verified_at, created_at)
+  select 'idn_bench' || lpad(n::text, 18, '0'), $1, 'user_bench' || lpad(n::text, 17, '0'), first || '.' || last || 'u' || n || '@' || domain, 'admin', created, created from s`
+
+/**
+ * Inserts `n` users into the instance, as seed() does invitations: indexes and keys of both
+ * tables dropped first and rebuilt once at the end, then vacuum analyze.
+ */
+export async function seedUsers(db: Db, instanceId: string, n: number, progress?: (done: number, seconds: number) => void): Promise<{ rows: number; seconds: number }> {
+  const started = performance.now()
+  const elapsed = () => (performance.now() - started) / 1000
+  // email_addresses first: its foreign key to users goes with it, and comes back after users' keys.
+  const rebuild = [...await dropKeysAndIndexes(db, 'email_addresses'), ...await dropKeysAndIndexes(db, 'users')]
+  const now = Date.now()
+  for (let done = 0; done < n; done += BATCH) {
+    await db.query(USER_BATCH, [instanceId, done, Math.min(BATCH, n - done), now, n])
+    progress?.(Math.min(done + BATCH, n), elapsed())
+  }
+  for (const statement of orderForRebuild(rebuild)) await db.exec(statement)
+  await db.exec('vacuum analyze users')
+  await db.exec('vacuum analyze email_addresses')
+  return { rows: n, seconds: elapsed() }
+}
+
+/** Primary and unique keys first, then indexes, then foreign keys, which need the keys they point at. */
+function orderForRebuild(statements: string[]): string[] {
+  const rank = (s: string) => (/foreign key/i.test(s) ? 2 : /add constraint/i.test(s) ? 0 : 1)
+  return [...statements].sort((a, b) => rank(a) - rank(b))
 }

@@ -136,7 +136,9 @@ export function createOperatorSecurityStore() {
     },
 
     async setRequireTotp(q: Queryable, value: boolean, now: number): Promise<void> {
-      await q.query('update dashboard_settings set require_totp = $1, updated_at = $2 where id', [value, now])
+      await q.query(`
+        insert into dashboard_settings (id, require_totp, updated_at) values (true, $1, $2)
+        on conflict (id) do update set require_totp = excluded.require_totp, updated_at = excluded.updated_at`, [value, now])
     },
 
     async listSessions(q: Queryable, operatorId: string, now: number): Promise<OperatorSessionListRow[]> {

@@ -28,13 +28,13 @@ create table operator_sign_in_challenges (
 );
 create index operator_sign_in_challenges_operator on operator_sign_in_challenges (operator_id);
 
--- Settings of the dashboard as a whole: one row.
+-- Settings of the dashboard as a whole: at most one row, written on the first change (no row
+-- reads as every default).
 create table dashboard_settings (
   id boolean primary key default true check (id),
   require_totp boolean not null default false,
   updated_at bigint not null
 );
-insert into dashboard_settings (id, require_totp, updated_at) values (true, false, 0);
 
 -- Sessions an operator can tell apart and end one by one. The id names a session in forms
 -- (the token's hash is never sent anywhere); sessions from before get one derived from it.

@@ -42,7 +42,7 @@ ${sessions.map((s) => html`<tr${s.current && html` aria-current="true"`}>
 <td>${when(s.createdAt)}</td>
 <td>${when(s.lastSeenAt)}</td>
 <td>${when(s.expiresAt)}</td>
-<td class="actions"><form method="post" action="${`${ACCOUNT_PATH}/sessions/${encodeURIComponent(s.id)}/end`}">${csrfInput(csrf)}<button type="submit" class="secondary small">${s.current ? 'Sign out' : 'End'}</button></form></td>
+<td class="actions"><form method="post" action="${`${ACCOUNT_PATH}/sessions/${encodeURIComponent(s.id)}/end`}">${csrfInput(csrf)}<button type="submit" class="secondary small">${s.current ? 'End this session' : 'End session'}</button></form></td>
 </tr>
 `)}</tbody></table></div>`
 }

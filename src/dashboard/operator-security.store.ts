@@ -172,6 +172,10 @@ export function createOperatorSecurityStore() {
         [row.id, row.operator_id, row.nonce, row.token_hash, row.created_at, row.expires_at])
     },
 
+    async retireResets(q: Queryable, operatorId: string, now: number): Promise<void> {
+      await q.query('update operator_password_resets set used_at = $2 where operator_id = $1 and used_at is null', [operatorId, now])
+    },
+
     async resetsSince(q: Queryable, operatorId: string, since: number): Promise<number> {
       const rows = await q.query<{ n: number | string }>('select count(*) as n from operator_password_resets where operator_id = $1 and created_at > $2', [operatorId, since])
       return Number(rows[0]?.n ?? 0)

@@ -92,6 +92,8 @@ export function createPasswordResets({ db, clock, serverSecret, publicUrl, outbo
         const instanceId = await store.mailInstanceId(tx)
         if (!instanceId) return
         const reset = { id: `oppr_${ksuid(now)}`, operator_id: operator.id, nonce: newNonce(), created_at: now, expires_at: now + PASSWORD_RESET_TTL_MS }
+        // Only the newest link works: an older email found later cannot be used behind this one's back.
+        await store.retireResets(tx, operator.id, now)
         await store.insertReset(tx, { ...reset, token_hash: sha256(tokenOf(reset)) })
         await outbox.enqueue(tx, [{
           id: newId('msg', now), instanceId, kind: 'email', topic: PASSWORD_RESET_TOPIC, subjectId: reset.id,

@@ -290,8 +290,15 @@ forEachDatabase('dashboard operator security', (engine) => {
     // A link expires after 30 minutes on the test clock.
     d.t.clock.advance(1000)
     await ask(OPERATOR_EMAIL)
-    const second = await mailedLink()
+    let second = await mailedLink()
     assert.notEqual(second, link)
+    // A newer link retires the one before it.
+    d.t.clock.advance(1000)
+    await ask(OPERATOR_EMAIL)
+    const third = await mailedLink()
+    assert.equal((await b.get(second)).statusCode, 404)
+    assert.equal((await b.get(third)).statusCode, 200)
+    second = third
     d.t.clock.advance(31 * 60 * 1000)
     assert.equal((await b.get(second)).statusCode, 404)
 

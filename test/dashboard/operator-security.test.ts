@@ -6,6 +6,8 @@ import { browser, textOf, type Browser } from '../pages/page-client.js'
 import { hashPassword } from '../../src/users/passwords.js'
 import { createDashboardStore } from '../../src/dashboard/dashboard.store.js'
 import { TOTP_STEP_MS, base32Encode, totpCode, totpStep } from '../../src/dashboard/totp.js'
+import type { OutboxRow } from '../../src/platform/outbox/outbox.store.js'
+import { startSmtpSink, type ReceivedMail } from '../email/smtp-sink.js'
 import { dashboardApp, formFields, OPERATOR_EMAIL, OPERATOR_PASSWORD, type Dashboard } from './dashboard-client.js'
 
 const unescape = (text: string) => text.replace(/&(amp|lt|gt|quot|#39);/g, (_, e: string) => ({ amp: '&', lt: '<', gt: '>', quot: '"', '#39': '\'' }[e]!))
@@ -312,5 +314,34 @@ forEachDatabase('dashboard operator security', (engine) => {
     const spray = browser(d.t.app)
     for (let i = 0; i < 20; i++) assert.equal((await ask(`spray${i}@example.com`, spray)).statusCode, 303)
     assert.equal((await ask('spray-last@example.com', spray)).statusCode, 429)
+  })
+
+  it('a password reset email waits out an SMTP server that is down and goes once it is back', async (t) => {
+    const messages: ReceivedMail[] = []
+    let sink = await startSmtpSink(0, messages)
+    const port = sink.port
+    const d = await dashboardApp(engine, { env: { SMTP_URL: `smtp://127.0.0.1:${port}` } })
+    t.after(async () => {
+      await d.t.close()
+      await sink.stop()
+    })
+    await sink.stop()
+    assert.equal((await d.submit('/dashboard/forgot-password', '/dashboard/forgot-password', { email_address: OPERATOR_EMAIL }, browser(d.t.app))).statusCode, 303)
+    await d.t.outboxWorker.drain()
+    const [queued] = await d.t.db.query<OutboxRow>('select * from outbox where topic = $1', ['operator_password_reset'])
+    assert.equal(queued!.status, 'pending')
+    assert.equal(queued!.attempts, 1)
+    assert.ok(queued!.last_error)
+
+    sink = await startSmtpSink(port, messages)
+    d.t.clock.advance(1000)
+    await d.t.outboxWorker.drain()
+    assert.equal(messages.length, 1)
+    const [mail] = messages
+    assert.deepEqual(mail!.envelopeTo, [OPERATOR_EMAIL])
+    assert.equal(mail!.mail.subject, 'Reset your Foyer dashboard password')
+    assert.doesNotMatch(String(mail!.mail.text), /Acme/, 'nothing of the instance goes into it')
+    const link = /(http:\/\/foyer\.test\/dashboard\/reset-password\?token=\S+)/.exec(String(mail!.mail.text))![1]!
+    assert.equal((await browser(d.t.app).get(link)).statusCode, 200)
   })
 })

@@ -84,6 +84,7 @@ import { createDomainService } from './organizations/domains.service.js'
 import { domainRoutes } from './organizations/domains.routes.js'
 import { dashboardRoutes } from './dashboard/dashboard.routes.js'
 import { createPasswordResets, PASSWORD_RESET_LIMITS } from './dashboard/password-reset.js'
+import { enrolmentGate } from './dashboard/operator-security.service.js'
 import { createDashboardService } from './dashboard/dashboard.service.js'
 import { operatorOf } from './dashboard/operator-session.js'
 import { createSigningKeyStore } from './sessions/signing-keys.store.js'
@@ -411,7 +412,13 @@ export async function buildApp(deps: AppDeps): Promise<{
   // The development mailbox exists only while no SMTP_URL is set (README, "Email"), for operators only.
   if (services.email.usesDevMailbox) {
     const operators = createDashboardService({ db: deps.db, clock: deps.clock, instances: services.instances })
-    await app.register(devMailboxRoutes({ email: services.email, operatorOf: operatorOf(operators, deps.config.publicUrl) }))
+    const signedIn = operatorOf(operators, deps.config.publicUrl)
+    const mustEnrol = enrolmentGate(deps.db)
+    // Closed, like the dashboard, to an operator who must set up one-time codes first.
+    await app.register(devMailboxRoutes({ email: services.email, operatorOf: async (req) => {
+      const operator = await signedIn(req)
+      return operator && !await mustEnrol(operator) ? operator : null
+    } }))
   }
   services.email.useLogger(app.log)
   app.addHook('onClose', async () => services.email.close())

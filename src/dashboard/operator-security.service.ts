@@ -24,6 +24,18 @@ export function canManageSecurity(_operator: Operator): boolean {
   return true
 }
 
+/**
+ * Whether every page but enrolment is closed to an operator: codes are required and theirs
+ * are off. Also asked by operator-only pages outside the dashboard (the development mailbox).
+ */
+export function enrolmentGate(db: Db, store: OperatorSecurityStore = createOperatorSecurityStore()) {
+  return async (operator: Operator): Promise<boolean> => {
+    if (!await store.requireTotp(db)) return false
+    const row = await store.findOperator(db, operator.id)
+    return row?.totp_enabled_at == null
+  }
+}
+
 // Bound into the sealed secret: a sealed value copied onto another operator's row does not open.
 const sealContext = (operatorId: string) => `operator totp:${operatorId}`
 
@@ -92,11 +104,7 @@ export function createOperatorSecurityService({ db, clock, serverSecret, dashboa
     },
 
     /** Whether every page but enrolment is closed to this operator: codes are required and theirs are off. */
-    async mustEnrol(operator: Operator): Promise<boolean> {
-      if (!await store.requireTotp(db)) return false
-      const row = await store.findOperator(db, operator.id)
-      return row?.totp_enabled_at == null
-    },
+    mustEnrol: enrolmentGate(db, store),
 
     /**
      * A new secret awaiting its first code, replacing any earlier unconfirmed one. 409 while

@@ -191,8 +191,12 @@ forEachDatabase('dashboard operator security', (engine) => {
     assert.equal(refused.statusCode, 403)
     assert.equal((await d.t.db.query('select 1 from instances where name = $1', ['Sneaky'])).length, 0)
 
+    // The development mailbox, operators-only, is closed to them too.
+    assert.equal((await bea.get('/dev/mailbox')).statusCode, 303)
+
     await enrol(d, bea)
     assert.equal((await bea.get(`/dashboard/${d.instanceId}/invitations`)).statusCode, 200)
+    assert.equal((await bea.get('/dev/mailbox')).statusCode, 200)
     // Lifting the rule lets operators choose again.
     const lifted = await d.submit('/dashboard/account', '/dashboard/account/require-totp')
     assert.equal(lifted.statusCode, 303)
@@ -314,6 +318,26 @@ forEachDatabase('dashboard operator security', (engine) => {
     const spray = browser(d.t.app)
     for (let i = 0; i < 20; i++) assert.equal((await ask(`spray${i}@example.com`, spray)).statusCode, 303)
     assert.equal((await ask('spray-last@example.com', spray)).statusCode, 429)
+  })
+
+  it('never writes a TOTP secret, code, recovery code or reset token into the log', async (t) => {
+    const logLines: string[] = []
+    const d = await dashboardApp(engine, { logLines })
+    t.after(() => d.t.close())
+    const { secret, recoveryCodes } = await enrol(d)
+    d.t.clock.advance(TOTP_STEP_MS)
+    const code = codeNow(d, secret)
+    const { b, page } = await passwordStep(d)
+    assert.equal((await sendCode(b, page, code)).statusCode, 303)
+    await d.submit('/dashboard/forgot-password', '/dashboard/forgot-password', { email_address: OPERATOR_EMAIL }, browser(d.t.app))
+    await d.t.outboxWorker.drain()
+    const [message] = await d.t.db.query<{ text: string }>('select text from dev_mailbox_messages where to_address = $1', [OPERATOR_EMAIL])
+    const token = new URL(/(http:\/\/\S+reset-password\?token=\S+)/.exec(message!.text)![1]!).searchParams.get('token')!
+    assert.equal((await b.get(`/dashboard/reset-password?token=${encodeURIComponent(token)}`)).statusCode, 200)
+    const log = logLines.join('\n')
+    assert.ok(log.includes('reset-password'), 'the log was written')
+    // The 6-digit code only as a value: as bare digits it could be part of any timestamp.
+    for (const secretText of [secret, `"${code}"`, `code=${code}`, token, encodeURIComponent(token), ...recoveryCodes]) assert.ok(!log.includes(secretText), 'a secret in the log')
   })
 
   it('a password reset email waits out an SMTP server that is down and goes once it is back', async (t) => {

@@ -83,6 +83,8 @@ import { createDomainStore } from './organizations/domains.store.js'
 import { createDomainService } from './organizations/domains.service.js'
 import { domainRoutes } from './organizations/domains.routes.js'
 import { dashboardRoutes } from './dashboard/dashboard.routes.js'
+import { createPasswordResets, PASSWORD_RESET_LIMITS } from './dashboard/password-reset.js'
+import { enrolmentGate } from './dashboard/operator-security.service.js'
 import { createDashboardService } from './dashboard/dashboard.service.js'
 import { operatorOf } from './dashboard/operator-session.js'
 import { createSigningKeyStore } from './sessions/signing-keys.store.js'
@@ -184,9 +186,14 @@ export function createServices({ config, db, clock, serverSecret, redis, resolve
     domainCode: (domainId) => domains.codeEmail(domainId),
     addressCode: (instanceId, id) => emailAddresses.codeEmail(instanceId, id),
     linkCode: (attemptId) => invitationLinks.codeEmail(attemptId),
+    operatorPasswordReset: (resetId, now) => operatorPasswordResets.emailFor(resetId, now),
     smtpUrl: config.smtpUrl, emailFrom: config.emailFrom, publicUrl: config.publicUrl, testing: config.testing,
   })
   deliveries.email = email.delivery
+  const operatorPasswordResets = createPasswordResets({
+    db, clock, serverSecret, publicUrl: config.publicUrl, outbox,
+    throttle: createSignInThrottle({ counter: redis ? redisCounter(redis, memoryCounter(() => clock.now())) : memoryCounter(() => clock.now()), limits: PASSWORD_RESET_LIMITS }),
+  })
   Object.assign(deliveries, createWebhookDispatcher({
     db, clock, store: webhookStore, tickets, testing: config.testing, allowPrivate: config.webhookAllowPrivate, configuredUrl: config.webhookUrl, resolveHost,
     emailBodies: email.bodiesFor,
@@ -232,7 +239,7 @@ export function createServices({ config, db, clock, serverSecret, redis, resolve
   return {
     signingKeys, sessionTokens, sessions, sessionRefresh, handshake, tickets, instances, invitations, invitationStore, orgInvitations, orgInvitationStore,
     organizations, memberships, roles, domains, outbox, deliveries, webhooks, email, accept, users, emailAddresses, waitlist, signInTokens, restrictions,
-    invitationLinks,
+    invitationLinks, operatorPasswordResets,
   }
 }
 
@@ -408,11 +415,17 @@ export async function buildApp(deps: AppDeps): Promise<{
   await app.register(orgFrontendRoutes({ accept: services.accept, emailAddresses: services.emailAddresses, clock: deps.clock, publicUrl, allowedRedirectOrigins, tokens: services.sessionTokens }))
   // clerk-js itself, from Foyer's own dependencies, where Clerk's script loaders look for it.
   await app.register(clerkJsBundleRoutes({ bundles: loadClerkJsBundles() }))
-  await app.register(dashboardRoutes({ db: deps.db, clock: deps.clock, config: deps.config, redis: deps.redis ?? null, services }))
+  await app.register(dashboardRoutes({ db: deps.db, clock: deps.clock, config: deps.config, redis: deps.redis ?? null, services, serverSecret: deps.serverSecret }))
   // The development mailbox exists only while no SMTP_URL is set (README, "Email"), for operators only.
   if (services.email.usesDevMailbox) {
     const operators = createDashboardService({ db: deps.db, clock: deps.clock, instances: services.instances })
-    await app.register(devMailboxRoutes({ email: services.email, operatorOf: operatorOf(operators, deps.config.publicUrl) }))
+    const signedIn = operatorOf(operators, deps.config.publicUrl)
+    const mustEnrol = enrolmentGate(deps.db)
+    // Closed, like the dashboard, to an operator who must set up one-time codes first.
+    await app.register(devMailboxRoutes({ email: services.email, operatorOf: async (req) => {
+      const operator = await signedIn(req)
+      return operator && !await mustEnrol(operator) ? operator : null
+    } }))
   }
   services.email.useLogger(app.log)
   app.addHook('onClose', async () => services.email.close())

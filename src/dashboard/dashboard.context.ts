@@ -21,6 +21,8 @@ export interface DashboardDeps {
   /** Shares the sign-in throttle's counters between processes, as for the hosted pages. */
   redis: Redis | null
   services: Services
+  /** Seals operators' TOTP secrets. */
+  serverSecret: Buffer
 }
 
 /** What each section's routes get from the dashboard. */

@@ -20,6 +20,9 @@ import { webhooksSection } from './webhooks.page.js'
 import { settingsSection } from './settings.page.js'
 import { overviewSection } from './overview.page.js'
 import { linksSection } from './links.page.js'
+import { createOperatorSecurityService } from './operator-security.service.js'
+import { accountRoutes, isEnrolmentPath, pendingSignInCookie, publicSecurityRoutes } from './account.page.js'
+import { TOTP_PATH } from './account.views.js'
 
 export type { DashboardDeps } from './dashboard.context.js'
 
@@ -59,6 +62,11 @@ export const dashboardRoutes = (deps: DashboardDeps): FastifyPluginAsync => asyn
     // Shared through Redis when there is one, so that guesses spread over processes still count together.
     throttle: createSignInThrottle({ counter: redis ? redisCounter(redis, memoryCounter(() => clock.now())) : memoryCounter(() => clock.now()) }),
   })
+  const security = createOperatorSecurityService({
+    db: deps.db, clock, serverSecret: deps.serverSecret, dashboard,
+    throttle: createSignInThrottle({ counter: redis ? redisCounter(redis, memoryCounter(() => clock.now())) : memoryCounter(() => clock.now()) }),
+  })
+  const pending = pendingSignInCookie(deps.config.publicUrl)
   const secure = new URL(deps.config.publicUrl).protocol === 'https:'
   const session = operatorSessionCookie(deps.config.publicUrl)
   const operatorOfRequest = operatorOf(dashboard, deps.config.publicUrl)
@@ -148,7 +156,7 @@ export const dashboardRoutes = (deps: DashboardDeps): FastifyPluginAsync => asyn
       const token = text(req, 'token')
       const email = text(req, 'email_address')
       try {
-        const { sessionToken } = await dashboard.setup(token, { emailAddress: email, password: text(req, 'password') })
+        const { sessionToken } = await dashboard.setup(token, { emailAddress: email, password: text(req, 'password'), client: { ip: req.ip, userAgent: req.headers['user-agent'] ?? null } })
         session.set(reply, sessionToken)
         return reply.redirect('/dashboard', 303)
       } catch (err) {
@@ -174,7 +182,12 @@ export const dashboardRoutes = (deps: DashboardDeps): FastifyPluginAsync => asyn
       const email = text(req, 'email_address')
       const next = safeNext(text(req, 'next'))
       try {
-        const { sessionToken } = await dashboard.signIn({ emailAddress: email, password: text(req, 'password'), ip: req.ip })
+        const signedIn = await dashboard.signIn({ emailAddress: email, password: text(req, 'password'), ip: req.ip, userAgent: req.headers['user-agent'] ?? null })
+        if ('challengeToken' in signedIn) {
+          pending.set(reply, signedIn.challengeToken)
+          return reply.redirect(`/dashboard/sign-in/code${next ? `?next=${encodeURIComponent(next)}` : ''}`, 303)
+        }
+        const { sessionToken } = signedIn
         // A new token on every sign-in: a session planted before it (fixation) is not carried over.
         await dashboard.signOut(session.read(req))
         session.set(reply, sessionToken)
@@ -187,6 +200,9 @@ export const dashboardRoutes = (deps: DashboardDeps): FastifyPluginAsync => asyn
       }
     })
 
+    // The code step of signing in, and password resets by email.
+    await app.register(publicSecurityRoutes({ ctx, security, resets: deps.services.operatorPasswordResets, send }))
+
     // --- Everything else needs an operator -----------------------------------------------
 
     await app.register(async (authed: FastifyInstance) => {
@@ -194,11 +210,18 @@ export const dashboardRoutes = (deps: DashboardDeps): FastifyPluginAsync => asyn
         const operator = await operatorOfRequest(req)
         if (operator) {
           req.operator = operator
+          // Required codes come first: until they are set up, nothing else opens.
+          if (!isEnrolmentPath(req.url) && await security.mustEnrol(operator)) {
+            if (SAFE_METHODS.has(req.method)) return reply.redirect(TOTP_PATH, 303)
+            throw new ApiError(403, 'not_allowed_access', 'one-time codes required', 'This dashboard requires one-time codes of every operator. Set yours up first.')
+          }
           return
         }
         if (SAFE_METHODS.has(req.method)) return reply.redirect(operatorSignIn(req.url), 303)
         throw new ApiError(401, 'signed_out', 'signed out', 'You are not signed in to the dashboard (or your session ended), so nothing was done. Sign in and try again.')
       })
+
+      await authed.register(accountRoutes({ ctx, security, resets: deps.services.operatorPasswordResets, send }))
 
       authed.post('/sign-out', { schema: { hide: true } }, async (req, reply) => {
         await dashboard.signOut(session.read(req))

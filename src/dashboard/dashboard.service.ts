@@ -11,6 +11,8 @@ import { createSignInThrottle, memoryCounter, type SignInThrottle } from '../acc
 import { toInstance, type Instance } from '../instance/instance.schemas.js'
 import type { InstanceService } from '../instance/instance.service.js'
 import { createDashboardStore, type DashboardStore } from './dashboard.store.js'
+import { createOperatorSecurityStore, type OperatorSecurityStore } from './operator-security.store.js'
+import { SIGN_IN_CHALLENGE_TTL_MS } from './operator-security.service.js'
 
 /** A signed-in operator, as the dashboard's pages see them. */
 export interface Operator {
@@ -25,7 +27,17 @@ interface Deps {
   store?: DashboardStore
   /** Counts failed sign-ins; per process unless the caller shares counters (Redis). */
   throttle?: SignInThrottle
+  security?: OperatorSecurityStore
 }
+
+/** Where a session was started from, shown on the Account page to tell sessions apart. */
+export interface SessionClient {
+  ip: string | null
+  userAgent: string | null
+}
+
+// Last seen is written at most this often per session: a write per page view would cost more than it tells.
+const LAST_SEEN_RESOLUTION_MS = 60_000
 
 // An operator session reaches every instance's data and keys, so it lasts a working day,
 // not the month an end user's session may.
@@ -42,13 +54,16 @@ const newToken = () => randomBytes(32).toString('base64url')
 const setupInvalid = () => new ApiError(404, 'resource_not_found', 'not found',
   'This setup link is not valid: it was already used, it expired, or an operator account exists already. Sign in instead, or restart Foyer for a new link while no operator exists.')
 
-export function createDashboardService({ db, clock, instances, store = createDashboardStore(), throttle }: Deps) {
+export function createDashboardService({ db, clock, instances, store = createDashboardStore(), throttle, security = createOperatorSecurityStore() }: Deps) {
   const signInThrottle = throttle ?? createSignInThrottle({ counter: memoryCounter(() => clock.now()) })
 
-  async function startSession(q: Queryable, operatorId: string): Promise<string> {
+  async function startSession(q: Queryable, operatorId: string, client?: SessionClient): Promise<string> {
     const token = newToken()
     const now = clock.now()
-    await store.insertSession(q, { token_hash: sha256(token), operator_id: operatorId, created_at: now, expires_at: now + OPERATOR_SESSION_TTL_MS })
+    await store.insertSession(q, {
+      token_hash: sha256(token), operator_id: operatorId, created_at: now, expires_at: now + OPERATOR_SESSION_TTL_MS,
+      id: `opss_${ksuid(now)}`, ip: client?.ip ?? null, user_agent: client?.userAgent?.slice(0, 400) ?? null,
+    })
     return token
   }
 
@@ -79,7 +94,7 @@ export function createDashboardService({ db, clock, instances, store = createDas
      * the token is unknown, used or expired, or when an operator exists already (every other
      * setup link dies with it); 422 for an invalid email address or password.
      */
-    async setup(token: string, input: { emailAddress: string; password: string }): Promise<{ operator: Operator; sessionToken: string }> {
+    async setup(token: string, input: { emailAddress: string; password: string; client?: SessionClient }): Promise<{ operator: Operator; sessionToken: string }> {
       const emailAddress = normalizeEmail(input.emailAddress, 'email_address')
       checkPassword(input.password)
       const passwordHash = await hashPassword(input.password)
@@ -90,15 +105,18 @@ export function createDashboardService({ db, clock, instances, store = createDas
         if (!await store.useSetupToken(tx, sha256(token), now)) throw setupInvalid()
         const row = await store.insertOperator(tx, { id: `op_${ksuid(now)}`, email_address: emailAddress, password_hash: passwordHash, created_at: now, updated_at: now })
         await store.closeSetup(tx, now)
-        return { operator: { id: row.id, emailAddress: row.email_address }, sessionToken: await startSession(tx, row.id) }
+        return { operator: { id: row.id, emailAddress: row.email_address }, sessionToken: await startSession(tx, row.id, input.client) }
       })
     },
 
     /**
      * Signs an operator in. Attempts are throttled per address and per client IP (429 with
      * Retry-After); an unknown address costs as long as a wrong password and reads the same.
+     * An operator with one-time codes on gets no session yet but a short-lived challenge, which
+     * only the code form accepts (operator-security.service.ts `completeSignIn`).
      */
-    async signIn(input: { emailAddress: string; password: string; ip: string | null }): Promise<{ operator: Operator; sessionToken: string }> {
+    async signIn(input: { emailAddress: string; password: string; ip: string | null; userAgent?: string | null }): Promise<
+      { operator: Operator; sessionToken: string } | { operator: Operator; challengeToken: string }> {
       const identifier = input.emailAddress.trim().toLowerCase()
       // Prefixed so that these counters never add up with the hosted pages' ones in Redis.
       const attempt = await signInThrottle.begin({ instanceId: THROTTLE_SCOPE, identifier, ip: input.ip ? `dashboard:${clientKey(input.ip)}` : null })
@@ -108,8 +126,15 @@ export function createDashboardService({ db, clock, instances, store = createDas
         throw paramError(422, 'form_password_incorrect', 'password', 'is incorrect', 'That email address and password do not match an operator account.')
       }
       await attempt.succeeded()
-      await store.deleteExpiredSessions(db, clock.now())
-      return { operator: { id: operator.id, emailAddress: operator.email_address }, sessionToken: await startSession(db, operator.id) }
+      const now = clock.now()
+      await store.deleteExpiredSessions(db, now)
+      const signedIn = { id: operator.id, emailAddress: operator.email_address }
+      if (operator.totp_enabled_at != null) {
+        const challengeToken = newToken()
+        await security.insertChallenge(db, { token_hash: sha256(challengeToken), operator_id: operator.id, created_at: now, expires_at: now + SIGN_IN_CHALLENGE_TTL_MS })
+        return { operator: signedIn, challengeToken }
+      }
+      return { operator: signedIn, sessionToken: await startSession(db, operator.id, { ip: input.ip, userAgent: input.userAgent ?? null }) }
     },
 
     /**
@@ -129,9 +154,14 @@ export function createDashboardService({ db, clock, instances, store = createDas
     /** The operator a session cookie's token belongs to, or null (no, unknown or expired session). */
     async session(token: string | null): Promise<Operator | null> {
       if (!token) return null
-      const row = await store.findSession(db, sha256(token), clock.now())
+      const now = clock.now()
+      const row = await store.findSession(db, sha256(token), now)
+      if (row) await security.touchSession(db, sha256(token), now, now - LAST_SEEN_RESOLUTION_MS)
       return row && { id: row.id, emailAddress: row.email_address }
     },
+
+    /** A session for an operator who has passed every check (password, then code). */
+    startSession: (operatorId: string, client?: SessionClient) => startSession(db, operatorId, client),
 
     async signOut(token: string | null): Promise<void> {
       if (token) await store.deleteSession(db, sha256(token))

@@ -7,6 +7,8 @@ export interface OperatorRow {
   password_hash: string
   created_at: number
   updated_at: number
+  /** Set once one-time codes are on (migration 031): sign-in then asks for a code too. */
+  totp_enabled_at?: number | null
 }
 
 export interface OperatorSessionRow {
@@ -14,6 +16,10 @@ export interface OperatorSessionRow {
   operator_id: string
   created_at: number
   expires_at: number
+  /** Names the session on the Account page; the token's hash is never shown. */
+  id: string
+  ip: string | null
+  user_agent: string | null
 }
 
 // Any constant works; every Foyer process must use the same one.
@@ -66,8 +72,10 @@ export function createDashboardStore() {
     },
 
     async insertSession(q: Queryable, row: OperatorSessionRow): Promise<void> {
-      await q.query('insert into operator_sessions (token_hash, operator_id, created_at, expires_at) values ($1, $2, $3, $4)',
-        [row.token_hash, row.operator_id, row.created_at, row.expires_at])
+      await q.query(`
+        insert into operator_sessions (token_hash, operator_id, created_at, expires_at, id, ip, user_agent, last_seen_at)
+        values ($1, $2, $3, $4, $5, $6, $7, $3)`,
+      [row.token_hash, row.operator_id, row.created_at, row.expires_at, row.id, row.ip, row.user_agent])
     },
 
     async findSession(q: Queryable, tokenHash: string, now: number): Promise<(OperatorRow & { session_expires_at: number }) | null> {

@@ -85,7 +85,7 @@ ${head(p.instance ? `${p.title} · ${p.instance.name}` : p.title)}
 ${switcher}
 <a href="/dashboard/instances/new">New instance</a>
 <span class="spacer"></span>
-<span class="who">${p.operator.emailAddress}</span>
+<a class="who" href="/dashboard/account">${p.operator.emailAddress}</a>
 <form method="post" action="/dashboard/sign-out">${csrfInput(p.csrf)}<button type="submit" class="link">Sign out</button></form>
 </header>
 <div class="shell">
@@ -131,7 +131,8 @@ ${p.next && html`<input type="hidden" name="next" value="${p.next}">`}
 ${emailField(p.email, p.error, 'username')}
 ${passwordField('current-password', p.error)}
 <button type="submit">Sign in</button>
-</form>`)
+</form>
+<p><a href="/dashboard/forgot-password">Forgot your password?</a></p>`)
 }
 
 export function newInstanceBody(p: { csrf: string; name: string | null; error: FormError | null }): SafeHtml {

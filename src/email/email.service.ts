@@ -42,6 +42,8 @@ interface Deps {
   linkCode?: (attemptId: string) => Promise<{ instanceId: string; to: string; code: string; expiresAt: number; url: string } | null>
   /** An organization domain's current code, address and names, for its `affiliation_code` email; null once none is to be sent. */
   domainCode?: (domainId: string) => Promise<{ instanceId: string; to: string; code: string; expiresAt: number; domain: string; organizationName: string } | null>
+  /** A dashboard operator's password reset email as it reads now; null once its link is used or expired. */
+  operatorPasswordReset?: (resetId: string, now: number) => Promise<{ to: string; url: string; rendered: RenderedEmail } | null>
   testing: boolean
   /** Where templates are checked and rendered; by default a pool of its own, closed with the service. */
   renderer?: TemplateRenderer
@@ -150,6 +152,7 @@ export function createEmailService(deps: Deps) {
   async function deliverOnce(item: OutboxRow): Promise<SentEmail | SkippedEmail> {
     if (item.topic === 'verification_code') return deliverCode(item)
     if (item.topic === 'affiliation_code') return deliverDomainCode(item)
+    if (item.topic === 'operator_password_reset') return deliverOperatorReset(item)
     const payload = item.payload as InvitationEmailPayload
     const slug = payload.template_slug
     if (!isTemplateSlug(slug) || slug === 'verification_code' || slug === 'affiliation_code') throw new Error(`no sender for email template ${slug}`)
@@ -224,6 +227,19 @@ export function createEmailService(deps: Deps) {
       expires_at: formatExpiry(pending.expiresAt), expires_at_iso: new Date(pending.expiresAt).toISOString(),
     })
     return mailer.send({ ...rendered, outboxId: item.id, instanceId: instance.id, subjectId: attemptId, templateSlug: 'verification_code', to: pending.to, url: pending.url, now })
+  }
+
+  /**
+   * A dashboard operator's password reset, its link derived again at send time. It travels in
+   * an instance's outbox only for the retries and the development mailbox: nothing of the
+   * instance (its name, its templates) goes into it.
+   */
+  async function deliverOperatorReset(item: OutboxRow): Promise<SentEmail | SkippedEmail> {
+    const { reset_id: resetId } = item.payload as { reset_id: string }
+    const now = clock.now()
+    const email = await deps.operatorPasswordReset?.(resetId, now)
+    if (!email) return { skipped: 'verification_closed' }
+    return mailer.send({ ...email.rendered, outboxId: item.id, instanceId: item.instance_id, subjectId: resetId, templateSlug: 'operator_password_reset', to: email.to, url: email.url, now })
   }
 
   /** An organization domain's code, derived again at send time like a sign-up's. */

@@ -87,6 +87,7 @@ import { createPasswordResets, PASSWORD_RESET_LIMITS } from './dashboard/passwor
 import { enrolmentGate } from './dashboard/operator-security.service.js'
 import { createDashboardService } from './dashboard/dashboard.service.js'
 import { operatorOf } from './dashboard/operator-session.js'
+import { createOperatorTeam } from './dashboard/operators.service.js'
 import { createSigningKeyStore } from './sessions/signing-keys.store.js'
 import { createSigningKeyService } from './sessions/signing-keys.service.js'
 import { jwksFrontendRoutes, sessionRoutes, signingKeyRoutes } from './sessions/sessions.routes.js'
@@ -177,6 +178,8 @@ export function createServices({ config, db, clock, serverSecret, redis, resolve
   const webhookStore = createWebhookStore()
   const webhooks = createWebhookService({ db, clock, store: webhookStore, allowPrivate: config.webhookAllowPrivate, resolveHost })
   const acceptStore = createAcceptStore()
+  // The dashboard's operators: their invitation emails go through the same outbox and mailer.
+  const operators = createOperatorTeam({ db, clock, serverSecret, publicUrl: config.publicUrl, outbox })
   const email = createEmailService({
     db, clock, store: createEmailStore(), instances: instanceStore, invitations: invitationStore, orgInvitations: orgInvitationStore, tickets, outbox,
     signUpCode: async (attemptId) => {
@@ -187,6 +190,7 @@ export function createServices({ config, db, clock, serverSecret, redis, resolve
     addressCode: (instanceId, id) => emailAddresses.codeEmail(instanceId, id),
     linkCode: (attemptId) => invitationLinks.codeEmail(attemptId),
     operatorPasswordReset: (resetId, now) => operatorPasswordResets.emailFor(resetId, now),
+    operatorInvitation: (invitationId) => operators.email(invitationId),
     smtpUrl: config.smtpUrl, emailFrom: config.emailFrom, publicUrl: config.publicUrl, testing: config.testing,
   })
   deliveries.email = email.delivery
@@ -239,7 +243,7 @@ export function createServices({ config, db, clock, serverSecret, redis, resolve
   return {
     signingKeys, sessionTokens, sessions, sessionRefresh, handshake, tickets, instances, invitations, invitationStore, orgInvitations, orgInvitationStore,
     organizations, memberships, roles, domains, outbox, deliveries, webhooks, email, accept, users, emailAddresses, waitlist, signInTokens, restrictions,
-    invitationLinks, operatorPasswordResets,
+    invitationLinks, operatorPasswordResets, operators,
   }
 }
 
@@ -422,10 +426,14 @@ export async function buildApp(deps: AppDeps): Promise<{
     const signedIn = operatorOf(operators, deps.config.publicUrl)
     const mustEnrol = enrolmentGate(deps.db)
     // Closed, like the dashboard, to an operator who must set up one-time codes first.
-    await app.register(devMailboxRoutes({ email: services.email, operatorOf: async (req) => {
-      const operator = await signedIn(req)
-      return operator && !await mustEnrol(operator) ? operator : null
-    } }))
+    await app.register(devMailboxRoutes({
+      email: services.email,
+      operatorOf: async (req) => {
+        const operator = await signedIn(req)
+        return operator && !await mustEnrol(operator) ? operator : null
+      },
+      mayRead: async (operator) => (await services.operators.accessOf(operator.id))?.role === 'owner',
+    }))
   }
   services.email.useLogger(app.log)
   app.addHook('onClose', async () => services.email.close())

@@ -6,6 +6,7 @@ import type { Clock } from '../platform/clock.js'
 import type { HtmlValue } from '../platform/html.js'
 import type { Services } from '../app.js'
 import type { DashboardService, Operator } from './dashboard.service.js'
+import type { AccessDeclaration } from './authorization.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -38,7 +39,8 @@ export interface DashboardContext {
 /**
  * One section of the dashboard: a nav entry and its routes. Routes are registered below
  * `/dashboard/:instance_id`, behind the operator session and CSRF checks, with
- * `request.instance` already resolved (an unknown instance is a 404 before they run); every
+ * `request.instance` already resolved (an unknown or unreachable instance is a 404 before they
+ * run, and a role too low for the route a 403; see `access`); every
  * service call takes that instance, so a page cannot reach another instance's data.
  * Adding a page is one module exporting a section, listed in SECTIONS (dashboard.routes.ts).
  */
@@ -47,5 +49,11 @@ export interface DashboardSection {
   label: string
   /** Path of the section's main page below `/dashboard/<instance id>/`. */
   path: string
+  /**
+   * Routes needing another role than the default (reading: any role; anything else: admin),
+   * as `"POST /settings/keys/roll": 'owner'`. Checked centrally (authorization.ts), before
+   * the route runs; a route listed here that does not exist stops start-up.
+   */
+  access?: AccessDeclaration
   routes(ctx: DashboardContext): FastifyPluginAsync
 }

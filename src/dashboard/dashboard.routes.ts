@@ -23,6 +23,10 @@ import { linksSection } from './links.page.js'
 import { createOperatorSecurityService } from './operator-security.service.js'
 import { accountRoutes, isEnrolmentPath, pendingSignInCookie, publicSecurityRoutes } from './account.page.js'
 import { TOTP_PATH } from './account.views.js'
+import {
+  authorize, declareAccess, hasRole, instanceNotFound, isReadOnly, reaches, withPrefix, type AccessDeclaration, type OperatorAccess,
+} from './authorization.js'
+import { acceptRoutes, operatorsRoutes, type OperatorPagesContext } from './operators.page.js'
 
 export type { DashboardDeps } from './dashboard.context.js'
 
@@ -31,6 +35,15 @@ const SECTIONS: readonly DashboardSection[] = [
   invitationsSection, linksSection, usersSection, organizationsSection, templatesSection, webhooksSection, settingsSection, overviewSection,
 ]
 const NAV = SECTIONS.map(({ key, label, path }) => ({ key, label, path }))
+/** Outside instances everything needs an owner (authorization.ts) but these, which every operator uses. */
+const OUTSIDE_INSTANCES: AccessDeclaration = {
+  'GET /': 'viewer', 'GET /switch': 'viewer', 'POST /sign-out': 'viewer',
+  // Each operator's own account: their sessions and one-time codes.
+  'GET /account': 'viewer', 'POST /account/sessions/end-others': 'viewer', 'POST /account/sessions/:session_id/end': 'viewer',
+  'GET /account/totp': 'viewer', 'POST /account/totp/start': 'viewer', 'POST /account/totp/confirm': 'viewer', 'POST /account/totp/disable': 'viewer',
+  // A rule for every operator, hence an owner's.
+  'POST /account/require-totp': 'owner',
+}
 
 const CSRF_ERRORS = new Set(['FST_CSRF_MISSING_SECRET', 'FST_CSRF_INVALID_TOKEN'])
 const SAFE_METHODS = new Set(['GET', 'HEAD'])
@@ -89,6 +102,7 @@ export const dashboardRoutes = (deps: DashboardDeps): FastifyPluginAsync => asyn
 
     app.decorateRequest('operator', null as unknown as Operator)
     app.decorateRequest('instance', null as unknown as Instance)
+    app.decorateRequest('access', null as unknown as OperatorAccess)
 
     // Pages show keys and personal data: never cached, framed or referred from.
     app.addHook('onRequest', async (_req, reply) => {
@@ -107,13 +121,17 @@ export const dashboardRoutes = (deps: DashboardDeps): FastifyPluginAsync => asyn
     })
 
     async function render(req: FastifyRequest, reply: FastifyReply, page: { title: string; section: string | null; body: SafeHtml | string; status?: number }) {
-      const instances = await dashboard.listInstances()
+      // Only the instances this operator reaches: the others' names are not theirs to know.
+      const instances = (await dashboard.listInstances()).filter((i) => reaches(req.access, i.id))
       return send(reply, page.status ?? 200, dashboardPage({
         title: page.title, operator: req.operator, csrf: csrfFor(reply), instances, instance: req.instance ?? null,
-        nav: NAV, current: page.section, body: page.body,
+        nav: NAV, current: page.section, body: page.body, isOwner: hasRole(req.access, 'owner'),
+        // Read-only inside instances; a viewer's own account (sessions, codes) is theirs to change.
+        readOnly: isReadOnly(req.access) && Boolean(req.instance),
       }))
     }
     const ctx: DashboardContext = { deps, dashboard, csrf: csrfFor, render: (req, reply, page) => render(req, reply, { ...page, body: html`${page.body}` }) }
+    const teamCtx: OperatorPagesContext = { ...ctx, team: deps.services.operators, sendPlain: send, session }
 
     app.setErrorHandler(async (err, req, reply) => {
       const isCsrf = CSRF_ERRORS.has((err as { code?: string }).code ?? '')
@@ -166,6 +184,10 @@ export const dashboardRoutes = (deps: DashboardDeps): FastifyPluginAsync => asyn
       }
     })
 
+    // --- Operator invitations' links (the invitee has no session yet) --------------------
+
+    await app.register(acceptRoutes(teamCtx))
+
     // --- Sign-in and sign-out ------------------------------------------------------------
 
     app.get('/sign-in', { schema: { hide: true } }, async (req, reply) => {
@@ -206,16 +228,28 @@ export const dashboardRoutes = (deps: DashboardDeps): FastifyPluginAsync => asyn
     // --- Everything else needs an operator -----------------------------------------------
 
     await app.register(async (authed: FastifyInstance) => {
+      // Every route below gets its requirement as it is registered: sections' declarations,
+      // else the defaults (authorization.ts). Checked once all are registered.
+      const checkDeclarations = declareAccess(authed, {
+        instancePrefix: '/dashboard/:instance_id',
+        declared: new Map([
+          ...withPrefix('/dashboard', OUTSIDE_INSTANCES),
+          ...SECTIONS.flatMap((section) => withPrefix('/dashboard/:instance_id', section.access)),
+        ]),
+      })
       authed.addHook('onRequest', async (req, reply) => {
         const operator = await operatorOfRequest(req)
-        if (operator) {
+        // Read on every request: a changed role or a removal applies at the next click.
+        const access = operator && await deps.services.operators.accessOf(operator.id)
+        if (operator && access) {
           req.operator = operator
+          req.access = access
           // Required codes come first: until they are set up, nothing else opens.
           if (!isEnrolmentPath(req.url) && await security.mustEnrol(operator)) {
             if (SAFE_METHODS.has(req.method)) return reply.redirect(TOTP_PATH, 303)
             throw new ApiError(403, 'not_allowed_access', 'one-time codes required', 'This dashboard requires one-time codes of every operator. Set yours up first.')
           }
-          return
+          return authorize(req)
         }
         if (SAFE_METHODS.has(req.method)) return reply.redirect(operatorSignIn(req.url), 303)
         throw new ApiError(401, 'signed_out', 'signed out', 'You are not signed in to the dashboard (or your session ended), so nothing was done. Sign in and try again.')
@@ -230,16 +264,17 @@ export const dashboardRoutes = (deps: DashboardDeps): FastifyPluginAsync => asyn
       })
 
       // The default instance first: it is the one `npm start` printed the keys of.
-      authed.get('/', { schema: { hide: true } }, async (_req, reply) => {
-        const [first] = await dashboard.listInstances()
-        if (!first) return reply.redirect('/dashboard/instances/new', 303)
-        return reply.redirect(instancePath(first.id, NAV[0]!.path), 303)
+      authed.get('/', { schema: { hide: true } }, async (req, reply) => {
+        const [first] = (await dashboard.listInstances()).filter((i) => reaches(req.access, i.id))
+        if (first) return reply.redirect(instancePath(first.id, NAV[0]!.path), 303)
+        if (hasRole(req.access, 'owner')) return reply.redirect('/dashboard/instances/new', 303)
+        return render(req, reply, { title: 'No instance', section: null, body: messageBody('You reach no instance yet. Ask an owner to give you one.') })
       })
 
       authed.get('/switch', { schema: { hide: true } }, async (req, reply) => {
         const id = (req.query as { instance?: unknown }).instance
-        const instance = typeof id === 'string' ? await dashboard.findInstance(id) : null
-        if (!instance) throw new ApiError(404, 'resource_not_found', 'not found', 'No such instance exists.')
+        const instance = typeof id === 'string' && reaches(req.access, id) ? await dashboard.findInstance(id) : null
+        if (!instance) throw instanceNotFound()
         return reply.redirect(instancePath(instance.id, NAV[0]!.path), 303)
       })
 
@@ -259,15 +294,19 @@ export const dashboardRoutes = (deps: DashboardDeps): FastifyPluginAsync => asyn
         }
       })
 
+      await authed.register(operatorsRoutes(teamCtx))
+
       await authed.register(async (scoped: FastifyInstance) => {
         scoped.addHook('onRequest', async (req) => {
+          // Reach was checked already (authorize): here, whether the instance exists at all.
           const instance = await dashboard.findInstance((req.params as { instance_id: string }).instance_id)
-          if (!instance) throw new ApiError(404, 'resource_not_found', 'not found', 'No such instance exists.')
+          if (!instance) throw instanceNotFound()
           req.instance = instance
         })
         scoped.get('/', { schema: { hide: true } }, async (req, reply) => reply.redirect(instancePath(req.instance.id, NAV[0]!.path), 303))
         for (const section of SECTIONS) await scoped.register(section.routes(ctx))
       }, { prefix: '/:instance_id' })
+      checkDeclarations()
     })
   }, { prefix: '/dashboard' })
 }

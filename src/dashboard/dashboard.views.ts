@@ -64,6 +64,10 @@ export interface LayoutProps {
   /** The nav entry to mark current. */
   current: string | null
   body: HtmlValue
+  /** Shows what only owners use: creating instances, the Operators page. */
+  isOwner?: boolean
+  /** A viewer: forms that change something are hidden (the server refuses them anyway). */
+  readOnly?: boolean
 }
 
 /** Every signed-in page: the instance switcher, the nav of sections, the operator and sign-out. */
@@ -79,11 +83,12 @@ ${p.nav.map((item) => html`<li><a href="${instancePath(p.instance!.id, item.path
   return html`<!doctype html>
 <html lang="en">
 ${head(p.instance ? `${p.title} · ${p.instance.name}` : p.title)}
-<body>
+<body${p.readOnly ? raw(' class="read-only"') : p.isOwner ? raw(' class="owner"') : ''}>
 <header class="top">
 <a class="brand" href="/dashboard">Foyer</a>
 ${switcher}
-<a href="/dashboard/instances/new">New instance</a>
+${p.isOwner && html`<a href="/dashboard/instances/new">New instance</a>
+<a href="/dashboard/operators">Operators</a>`}
 <span class="spacer"></span>
 <a class="who" href="/dashboard/account">${p.operator.emailAddress}</a>
 <form method="post" action="/dashboard/sign-out">${csrfInput(p.csrf)}<button type="submit" class="link">Sign out</button></form>
@@ -92,6 +97,7 @@ ${switcher}
 ${nav}
 <main>
 <h1>${p.title}</h1>
+${p.readOnly && html`<p class="muted">You have read-only access.</p>`}
 ${p.body}
 </main>
 </div>

@@ -135,6 +135,13 @@ export const settingsSection: DashboardSection = {
   key: 'settings',
   label: 'Settings',
   path: 'settings',
+  // Keys are owners' alone: a secret key or the signing key is the instance itself.
+  access: {
+    'POST /settings/keys/:key_id/reveal': 'owner',
+    'POST /settings/keys/roll': 'owner',
+    'POST /settings/keys/:key_id/delete': 'owner',
+    'POST /settings/signing-key/rotate': 'owner',
+  },
   routes: (ctx: DashboardContext) => async (app: FastifyInstance) => {
     const { instances, signingKeys, restrictions } = ctx.deps.services
     type PageState = Pick<SettingsPageProps, 'values' | 'error' | 'notice' | 'revealed' | 'typed'> & { fresh?: string | null; status?: number }

@@ -29,10 +29,15 @@ iframe { width: 100%; height: 32rem; border: 1px solid #d0d7de } pre { white-spa
  * by default, so only a signed-in dashboard operator may read it: anyone else is sent to the
  * dashboard's sign-in, which leads back here. Every stored string is escaped on the way out.
  */
-export const devMailboxRoutes = ({ email, operatorOf }: {
+export const devMailboxRoutes = ({ email, operatorOf, mayRead = async () => true }: {
   email: EmailService
   /** The dashboard's own session check. */
   operatorOf: (req: FastifyRequest) => Promise<Operator | null>
+  /**
+   * Whether this operator may read it: it holds every instance's links and operators'
+   * invitation links, so an operator limited to some instances, or any role but owner, may not.
+   */
+  mayRead?: (operator: Operator) => Promise<boolean>
 }): FastifyPluginAsyncTypebox => async (app) => {
   // On every answer, the sign-in redirect included: never cached, framed or referred from
   // (the message views' URLs and bodies are working links).
@@ -44,7 +49,11 @@ export const devMailboxRoutes = ({ email, operatorOf }: {
       'cache-control': 'no-store',
       'x-content-type-options': 'nosniff',
     })
-    if (!await operatorOf(req)) return reply.redirect(operatorSignIn(req.url), 303)
+    const operator = await operatorOf(req)
+    if (!operator) return reply.redirect(operatorSignIn(req.url), 303)
+    if (!await mayRead(operator)) {
+      return reply.code(403).type('text/html; charset=utf-8').send(page('Not allowed', '<h1>Only owners read the dev mailbox</h1><p>It holds every instance\'s links and operators\' invitations. <a href="/dashboard">Back to the dashboard</a></p>'))
+    }
   })
 
   app.get('/dev/mailbox', { schema: { hide: true } }, async (_req, reply) => {

@@ -44,6 +44,11 @@ interface Deps {
   domainCode?: (domainId: string) => Promise<{ instanceId: string; to: string; code: string; expiresAt: number; domain: string; organizationName: string } | null>
   /** A dashboard operator's password reset email as it reads now; null once its link is used or expired. */
   operatorPasswordReset?: (resetId: string, now: number) => Promise<{ to: string; url: string; rendered: RenderedEmail } | null>
+  /**
+   * A dashboard operator's invitation email as it reads now (or why it is not sent), for the
+   * `operator_invitation` items the dashboard queues on the default instance's outbox.
+   */
+  operatorInvitation?: (invitationId: string) => Promise<{ to: string; url: string; rendered: RenderedEmail } | { skipped: 'invitation_revoked' | 'invitation_accepted' | 'invitation_expired' | 'invitation_deleted' }>
   testing: boolean
   /** Where templates are checked and rendered; by default a pool of its own, closed with the service. */
   renderer?: TemplateRenderer
@@ -153,6 +158,7 @@ export function createEmailService(deps: Deps) {
     if (item.topic === 'verification_code') return deliverCode(item)
     if (item.topic === 'affiliation_code') return deliverDomainCode(item)
     if (item.topic === 'operator_password_reset') return deliverOperatorReset(item)
+    if (item.topic === 'operator_invitation') return deliverOperatorInvitation(item)
     const payload = item.payload as InvitationEmailPayload
     const slug = payload.template_slug
     if (!isTemplateSlug(slug) || slug === 'verification_code' || slug === 'affiliation_code') throw new Error(`no sender for email template ${slug}`)
@@ -211,6 +217,18 @@ export function createEmailService(deps: Deps) {
       expires_at: formatExpiry(pending.expiresAt), expires_at_iso: new Date(pending.expiresAt).toISOString(),
     })
     return mailer.send({ ...rendered, outboxId: item.id, instanceId: instance.id, subjectId: addressId, templateSlug: 'verification_code', to: pending.to, url, now })
+  }
+
+  /**
+   * An operator's invitation to the dashboard: Foyer's own fixed email, never an instance's
+   * template, and no `email.created` event (operators are no business of an instance's webhooks).
+   */
+  async function deliverOperatorInvitation(item: OutboxRow): Promise<SentEmail | SkippedEmail> {
+    const { operator_invitation_id: invitationId } = item.payload as { operator_invitation_id: string }
+    if (!deps.operatorInvitation) throw new Error('no sender for operator invitations')
+    const email = await deps.operatorInvitation(invitationId)
+    if ('skipped' in email) return email
+    return mailer.send({ ...email.rendered, outboxId: item.id, instanceId: item.instance_id, subjectId: invitationId, templateSlug: 'operator_invitation', to: email.to, url: email.url, now: clock.now() })
   }
 
   /** The code of an address given on an invitation link's page, derived again at send time like a sign-up's. */

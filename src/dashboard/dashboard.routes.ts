@@ -146,6 +146,12 @@ export const dashboardRoutes = (deps: DashboardDeps): FastifyPluginAsync => asyn
         const links: [string, string][] = error.status === 401 ? [['/dashboard/sign-in', 'Sign in']] : [['/dashboard', 'Dashboard']]
         return send(reply, error.status, plainPage(title, messageBody(message, links)))
       }
+      // A refusal before the instance was loaded (a role too low) is still shown inside its instance.
+      const instanceId = (req.params as { instance_id?: unknown } | undefined)?.instance_id
+      if (!req.instance && req.access && typeof instanceId === 'string' && reaches(req.access, instanceId)) {
+        const instance = await dashboard.findInstance(instanceId)
+        if (instance) req.instance = instance
+      }
       const back: [string, string][] = req.instance ? [[instancePath(req.instance.id, 'invitations'), 'Back to invitations']] : [['/dashboard', 'Dashboard']]
       return render(req, reply, { status: error.status, title, section: null, body: messageBody(message, back) })
     })

@@ -3,7 +3,7 @@ import { ApiError } from '../platform/errors.js'
 import { messageBody, plainPage, type FormError } from './dashboard.views.js'
 import type { DashboardContext } from './dashboard.context.js'
 import type { OperatorTeam } from './operators.service.js'
-import { acceptPage, EMPTY_INVITE, operatorsBody, OPERATORS_PATH, type InviteValues, type OperatorsPageProps } from './operators.views.js'
+import { acceptPage, EMPTY_INVITE, operatorsBody, OPERATORS_PATH, removeBody, type InviteValues, type OperatorsPageProps } from './operators.views.js'
 
 type FormBody = Record<string, string | string[] | undefined> | undefined
 const field = (req: FastifyRequest, name: string): string => {
@@ -87,6 +87,13 @@ export const operatorsRoutes = (ctx: OperatorPagesContext) => async (app: Fastif
       const error = formError(err)
       return page(req, reply, { status: error.status, error: { ...error, target: id } })
     }
+  })
+
+  app.get('/operators/:operator_id/remove', { schema: { hide: true } }, async (req, reply) => {
+    const id = (req.params as { operator_id: string }).operator_id
+    const operator = (await ctx.team.list()).operators.find((o) => o.id === id)
+    if (!operator) throw new ApiError(404, 'resource_not_found', 'not found', 'No such operator exists.')
+    return ctx.render(req, reply, { title: 'Remove operator', section: null, body: removeBody({ csrf: ctx.csrf(reply), operator, isSelf: id === req.operator.id }) })
   })
 
   app.post('/operators/:operator_id/remove', { schema: { hide: true } }, async (req, reply) => {

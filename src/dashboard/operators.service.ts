@@ -218,12 +218,14 @@ export function createOperatorTeam({ db, clock, serverSecret, publicUrl, outbox,
      * a password that is refused.
      */
     async accept(token: string, input: { password: string; ip?: string | null; userAgent?: string | null }): Promise<{ operator: TeamOperator; sessionToken: string }> {
+      // A dead link costs a lookup, not a password hash: junk tokens cannot buy scrypt work.
+      if (!token || !await store.findUsableInvitationByTokenHash(db, sha256(token), clock.now())) throw invitationInvalid()
       checkPassword(input.password)
       const passwordHash = await hashPassword(input.password)
       return db.transaction(async (tx) => {
         await store.lockOperators(tx)
         const now = clock.now()
-        const invitation = token ? await store.acceptInvitation(tx, sha256(token), now) : null
+        const invitation = await store.acceptInvitation(tx, sha256(token), now)
         if (!invitation || await store.findOperatorIdByEmail(tx, invitation.email_address)) throw invitationInvalid()
         const id = `op_${ksuid(now)}`
         await store.insertOperator(tx, {

@@ -76,7 +76,7 @@ ${accessFields(`op-${o.id}`, { role: o.role, scope: o.allInstances ? 'all' : 'so
 <button type="submit" class="small">Save role</button>
 </form>
 </details>
-<form method="post" action="${OPERATORS_PATH}/${o.id}/remove">${csrfInput(p.csrf)}<button type="submit" class="small danger">Remove</button></form>
+<a class="button small secondary" href="${OPERATORS_PATH}/${o.id}/remove">Remove</a>
 </td>
 </tr>`
   const invitationRow = (i: OperatorInvitation) => html`<tr>
@@ -140,4 +140,16 @@ ${csrfInput(p.csrf)}
 </div>
 <button type="submit">Join</button>
 </form>`)
+}
+
+/** Asked before removing: it cannot be undone, and it signs them out everywhere. */
+export function removeBody(p: { csrf: string; operator: TeamOperator; isSelf: boolean }): SafeHtml {
+  return html`<div class="card">
+<p>Remove ${p.isSelf ? 'yourself' : p.operator.emailAddress} (${ROLE_LABELS[p.operator.role].toLowerCase()})? ${p.isSelf ? 'You are' : 'They are'} signed out at once and can no longer sign in; an owner can invite the address again.</p>
+<form method="post" action="${OPERATORS_PATH}/${p.operator.id}/remove">
+${csrfInput(p.csrf)}
+<button type="submit" class="danger">Remove operator</button>
+<a href="${OPERATORS_PATH}">Cancel</a>
+</form>
+</div>`
 }

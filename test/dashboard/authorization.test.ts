@@ -30,7 +30,7 @@ const ACTIONS = [
 /** The keys: owners' alone. */
 const KEY_ACTIONS = ['/settings/keys/key_x/reveal', '/settings/keys/roll', '/settings/keys/key_x/delete', '/settings/signing-key/rotate']
 /** Outside instances: owners' alone. */
-const OWNER_PAGES = ['/dashboard/operators', '/dashboard/instances/new']
+const OWNER_PAGES = ['/dashboard/operators', '/dashboard/operators/op_x/remove', '/dashboard/instances/new']
 const OWNER_ACTIONS = ['/dashboard/instances', '/dashboard/operators/invitations', '/dashboard/operators/op_x/access', '/dashboard/operators/op_x/remove', '/dashboard/operators/invitations/opinv_x/revoke']
 
 const NO_INSTANCE = /No such instance exists\./
@@ -72,6 +72,7 @@ forEachDatabase('dashboard authorization', (engine) => {
     for (const path of [...ACTIONS, ...KEY_ACTIONS]) {
       const res = await post(who.viewer, inA(path), { emails: 'x@example.com', email_address: 'x@example.com', name: 'X', url: 'https://example.com/hook', identifier: 'x@example.com', password: 'whatever it is' })
       assert.equal(res.statusCode, 403, path)
+      assert.match(res.body, /Back to invitations/, 'shown inside its instance')
       assert.match(textOf(res.body), path.includes('/keys/') || path.includes('signing-key') ? /Only owners manage operators, instances and keys, so nothing was done/ : /Your role lets you read this instance but not change it, so nothing was done\. You are a viewer/, path)
     }
     assert.equal(await invitationCount(), before, 'nothing was created')

@@ -149,7 +149,7 @@ forEachDatabase('dashboard operators', (engine) => {
     const alone = await changeAccess(d, me!.id, { role: 'admin' })
     assert.equal(alone.statusCode, 422)
     assert.match(textOf(alone.body), /This is the last owner: Foyer keeps at least one/)
-    const removal = await d.submit('/dashboard/operators', `/dashboard/operators/${me!.id}/remove`)
+    const removal = await d.submit(`/dashboard/operators/${me!.id}/remove`, `/dashboard/operators/${me!.id}/remove`)
     assert.equal(removal.statusCode, 422)
     assert.deepEqual((await operators(d)).map((o) => o.role), ['owner'])
 
@@ -190,7 +190,9 @@ forEachDatabase('dashboard operators', (engine) => {
     assert.match(textOf(refused.body), /Your role lets you read this instance but not change it, so nothing was done/)
     assert.match((await ada.b.get(invitations)).body, /<body class="read-only">/)
 
-    const removed = await d.submit('/dashboard/operators', `/dashboard/operators/${ada.id}/remove`)
+    const confirm = await d.op.get(`/dashboard/operators/${ada.id}/remove`)
+    assert.match(textOf(confirm.body), new RegExp(`Remove ${email.replace(/\./g, '\\.')} \\(viewer\\)\\? They are signed out at once`))
+    const removed = await d.submit(`/dashboard/operators/${ada.id}/remove`, `/dashboard/operators/${ada.id}/remove`)
     assert.equal(removed.statusCode, 303)
     assert.equal(removed.headers.location, '/dashboard/operators?notice=removed')
     assert.equal((await d.t.db.query('select 1 from operator_sessions where operator_id = $1', [ada.id])).length, 0)

@@ -67,10 +67,25 @@ describe('inviting an operator in Chromium', { skip }, () => {
     const again = await colleague.context().request.get(link)
     assert.equal(again.status(), 404)
 
+    // The keys are not offered to an admin; they are to the owner.
+    await colleague.goto(`${base}/settings`)
+    assert.equal(await colleague.getByRole('button', { name: 'Rotate signing key' }).isVisible(), false)
+    await owner.goto(`${base}/settings`)
+    assert.equal(await owner.getByRole('button', { name: 'Rotate signing key' }).isVisible(), true)
+
     // The owner sees them among the operators, and the invitation is no longer pending.
-    await owner.reload()
-    assert.match(await owner.locator('tr', { hasText: COLLEAGUE }).first().innerText(), /Admin/)
+    await owner.goto(`${base.replace(/\/ins_\w+$/, '')}/operators`)
+    const row = owner.locator('tr', { hasText: COLLEAGUE }).first()
+    assert.match(await row.innerText(), /Admin/)
     assert.match(await owner.locator('main').innerText(), /No pending invitations/)
+
+    // Made a viewer, they read the invitations but are offered no form that changes anything.
+    await row.getByText('Change', { exact: true }).click()
+    await row.getByLabel('Role').selectOption('viewer')
+    await Promise.all([owner.waitForURL(/notice=changed/), row.getByRole('button', { name: 'Save role' }).click()])
+    await colleague.goto(`${base}/invitations`)
+    assert.equal(await colleague.getByText('You have read-only access.').isVisible(), true)
+    assert.equal(await colleague.getByText('Invite people').isVisible(), false)
     await owner.context().close()
     await colleague.context().close()
   })

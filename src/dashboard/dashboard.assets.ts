@@ -88,7 +88,7 @@ pre{margin:0;padding:.6rem;background:#f6f8fa;border-radius:6px;overflow:auto;fo
 .js-status.bad{color:#cf222e}
 h3{margin:1rem 0 .5rem;font-size:1rem}
 /* What a role cannot do is not offered (the server refuses it regardless): a viewer changes nothing, and only owners handle keys. */
-.read-only main form[method=post],.read-only main details:has(>form[method=post]),body:not(.owner) main form[action*="/settings/keys/"],body:not(.owner) main details:has(>form[action*="/settings/keys/"]),body:not(.owner) main form[action$="/signing-key/rotate"]{display:none}
+.read-only main form[method=post],.read-only main details:has(>form[method=post]),body:not(.owner) main form[action*="/settings/keys/"],body:not(.owner) main details:has(>form[action*="/settings/keys/"]),body:not(.owner) main form[action$="/signing-key/rotate"],body:not(.owner) main form[action$="/account/require-totp"]{display:none}
 @media (max-width:48rem){.shell{display:block;padding:.75rem}.shell>nav ul{display:flex;gap:.25rem;margin:0 0 1rem}}
 `.trim()
 

@@ -114,6 +114,13 @@ forEachDatabase('dashboard authorization', (engine) => {
     }
     assert.equal((await d.t.db.query('select id from instances')).length, instances, 'no instance was created')
     assert.equal((await d.t.db.query("select 1 from operator_invitations where email_address = 'sneaky@example.com'")).length, 0)
+    // Their own account is every operator's; the rule for every operator is an owner's.
+    const account = await who.viewer.get('/dashboard/account')
+    assert.equal(account.statusCode, 200)
+    assert.doesNotMatch(account.body, /class="read-only"/)
+    assert.equal((await post(who.viewer, '/dashboard/account/sessions/end-others')).statusCode, 303)
+    assert.equal((await post(who.viewer, '/dashboard/account/totp/start')).statusCode, 200)
+    assert.equal((await post(who.admin, '/dashboard/account/require-totp', { require_totp: 'on' })).statusCode, 403)
     const own = await d.op.get(inA('/invitations'))
     assert.match(own.body, /href="\/dashboard\/operators"/)
     assert.match(own.body, /<body class="owner">/)

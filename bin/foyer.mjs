@@ -16,6 +16,6 @@ if (existsSync(join(root, 'scripts', 'build.mjs')) && existsSync(join(root, 'nod
   }
 }
 process.setSourceMapsEnabled(true)
-const { run } = await import(pathToFileURL(join(root, 'dist', 'src', 'cli', 'main.js')).href)
-const code = await run(process.argv.slice(2), { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t) })
+const { run, processIo } = await import(pathToFileURL(join(root, 'dist', 'src', 'cli', 'main.js')).href)
+const code = await run(process.argv.slice(2), processIo())
 if (code !== 'serving') process.exitCode = code

@@ -23,7 +23,7 @@ export const clerkClient = (c: Connection): ClerkClient => createClerkClient({ s
 interface ClerkErrorShape {
   status?: number
   retryAfter?: number
-  errors?: Array<{ code?: string; message?: string; longMessage?: string; meta?: { paramName?: string } }>
+  errors?: Array<{ code?: string; message?: string; longMessage?: string; meta?: { paramName?: string | undefined } }>
 }
 
 const asClerkError = (err: unknown): ClerkErrorShape | null =>
@@ -78,4 +78,33 @@ export async function waitingOut429<T>(call: () => Promise<T>, sleep: Sleep, onW
 export async function resolveOrganization(clerk: ClerkClient, idOrSlug: string): Promise<string> {
   const org = await clerk.organizations.getOrganization(idOrSlug.startsWith('org_') ? { organizationId: idOrSlug } : { slug: idOrSlug })
   return org.id
+}
+
+/**
+ * A Foyer endpoint that Clerk's SDK has no method for (a Foyer extension), called as the SDK
+ * would; an error answer is thrown in the SDK's shape, so errorMessage reads it the same way.
+ */
+export async function foyerRequest<T>(c: Connection, method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+  let res: Response
+  try {
+    res = await fetch(`${c.apiUrl}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${c.secretKey}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    })
+  } catch (err) {
+    throw { errors: [{ code: 'unexpected_error', message: (err as Error).message }] } satisfies ClerkErrorShape
+  }
+  const text = await res.text()
+  const parsed = text ? JSON.parse(text) as unknown : undefined
+  if (res.ok) return parsed as T
+  const errors = (parsed as { errors?: Array<{ code: string; message: string; long_message?: string; meta?: { param_name?: string } }> } | undefined)?.errors ?? []
+  const retryAfter = Number(res.headers.get('retry-after'))
+  throw {
+    status: res.status,
+    ...(Number.isFinite(retryAfter) && retryAfter > 0 ? { retryAfter } : {}),
+    errors: errors.length
+      ? errors.map((e) => ({ code: e.code, message: e.message, longMessage: e.long_message ?? e.message, meta: { paramName: e.meta?.param_name } }))
+      : [{ code: 'unexpected_error', message: `HTTP ${res.status}` }],
+  } satisfies ClerkErrorShape
 }

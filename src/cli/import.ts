@@ -1,6 +1,8 @@
+import { closeSync, fsyncSync, openSync, renameSync, writeSync } from 'node:fs'
 import type { ClerkClient } from '@clerk/backend'
 import { csvLine, parseCsv } from './csv.js'
-import { errorDetail, errorMessage, resolveOrganization, waitingOut429, type Sleep } from './api.js'
+import { CliError, errorDetail, errorMessage, resolveOrganization, type Sleep } from './api.js'
+import type { Progress } from './progress.js'
 
 /** One invitation the file asks for; `row` counts the header as row 1, as a spreadsheet shows it. */
 export interface ImportRow {
@@ -94,88 +96,153 @@ export function readImportFile(text: string): { rows: ImportRow[]; bad: BadRow[]
 export interface RowResult { row: number; emailAddress: string; invitationId: string; outcome: string }
 
 const SKIPPED = new Set(['duplicate_record', 'form_identifier_exists', 'already_a_member_in_organization', 'organization_invitation_not_unique'])
+/** A row with one of these results is not sent again when an import resumes. */
+export const isDone = (outcome: string) => outcome === 'created' || outcome === 'skipped'
 
 export interface ImportOptions {
   clerk: ClerkClient
   notify: boolean
   sleep: Sleep
-  /** Progress and waits, one line each. */
-  log: (line: string) => void
+  /** Bulk requests in flight at once. */
+  concurrency: number
+  progress: Progress
+  /** Called with each batch's results as they come, before the next batch is counted done: the journal. */
+  onResults: (results: RowResult[]) => void
+  /** Once aborted, no request is started; the ones under way finish and are recorded. */
+  signal: AbortSignal
+}
+
+export interface ImportOutcome {
+  results: RowResult[]
+  /** Why rows were left unsent: the signal, or an error that is no one row's fault (network, key, server). */
+  stopped: null | { interrupted: true } | { error: string }
 }
 
 /**
- * Sends the rows in bulk requests of BATCH_SIZE. A bulk request is all or nothing, and its
- * error names the item (`[3].email_address`): that row is recorded (`skipped` when the
- * address already has a pending invitation, a user or a membership) and the rest of the batch
- * is sent again. A 429 is waited out for its Retry-After.
+ * One 429 holds every worker: they share the server's limit, so the first Retry-After is
+ * waited out once, with one countdown, rather than by each worker on its own.
  */
-export async function runImport(rows: ImportRow[], options: ImportOptions): Promise<RowResult[]> {
+function rateLimitGate(sleep: Sleep, progress: Progress, signal: AbortSignal) {
+  let pause: Promise<void> | null = null
+  const aborted = new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }))
+  return {
+    async pass(): Promise<void> {
+      while (pause && !signal.aborted) await pause
+    },
+    hold(seconds: number): Promise<void> {
+      if (!pause) {
+        progress.waiting(seconds)
+        pause = Promise.race([sleep(seconds), aborted]).finally(() => { pause = null })
+      }
+      return pause
+    },
+  }
+}
+
+class Stop extends Error {}
+
+/**
+ * Sends the rows in bulk requests of BATCH_SIZE, `concurrency` at a time. A bulk request is all
+ * or nothing, and its error names the item (`[3].email_address`): that row is recorded
+ * (`skipped` when the address already has a pending invitation, a user or a membership) and the
+ * rest of the batch is sent again. A 429 is waited out for its Retry-After. An error that names
+ * no item stops the import: the rows not sent are left for the next run.
+ */
+export async function runImport(rows: ImportRow[], options: ImportOptions): Promise<ImportOutcome> {
   const results: RowResult[] = []
-  const orgIds = new Map<string, string | Error>()
+  let stopped: ImportOutcome['stopped'] = null
+  const { signal } = options
+  const gate = rateLimitGate(options.sleep, options.progress, signal)
+  const record = (batch: RowResult[]) => {
+    if (!batch.length) return
+    results.push(...batch)
+    options.onResults(batch)
+    options.progress.update(results.length)
+  }
+  const stop = (why: NonNullable<ImportOutcome['stopped']>) => {
+    stopped ??= why
+  }
+  const call = async <T>(request: () => Promise<T>): Promise<T> => {
+    for (;;) {
+      await gate.pass()
+      if (signal.aborted || stopped) throw new Stop()
+      try {
+        return await request()
+      } catch (err) {
+        const detail = errorDetail(err)
+        if (detail.status !== 429) throw err
+        await gate.hold(Math.max(1, detail.retryAfter ?? 1))
+      }
+    }
+  }
+
+  options.progress.start(rows.length)
+  const jobs: Array<{ orgId?: string; rows: ImportRow[] }> = []
   const groups = new Map<string, ImportRow[]>()
   for (const row of rows) {
     const key = row.organization ?? ''
     groups.set(key, [...(groups.get(key) ?? []), row])
   }
-  const started = Date.now()
-  let done = 0
-  const progress = () => {
-    const seconds = (Date.now() - started) / 1000
-    const rate = seconds > 0 ? done / seconds : 0
-    const eta = rate > 0 ? Math.ceil((rows.length - done) / rate) : null
-    options.log(`${done}/${rows.length} rows${rate ? `, ${rate.toFixed(1)} rows/s` : ''}${eta !== null ? `, ETA ${eta}s` : ''}`)
-  }
-  const record = (row: ImportRow, invitationId: string, outcome: string) => {
-    results.push({ row: row.row, emailAddress: row.emailAddress, invitationId, outcome })
-    done++
-  }
-
-  for (const [organization, group] of groups) {
-    let orgId: string | undefined
-    if (organization) {
-      if (!orgIds.has(organization)) {
+  try {
+    for (const [organization, group] of groups) {
+      let orgId: string | undefined
+      if (organization) {
         try {
-          orgIds.set(organization, await waitingOut429(() => resolveOrganization(options.clerk, organization), options.sleep, waitLine(options)))
+          orgId = await call(() => resolveOrganization(options.clerk, organization))
         } catch (err) {
-          orgIds.set(organization, new Error(`organization ${organization}: ${errorMessage(err)}`))
+          if (err instanceof Stop) break
+          const detail = errorDetail(err)
+          // An unknown organization is those rows' fault; anything else stops the import.
+          if (detail.status === 404 || detail.status === 422) {
+            record(group.map((row) => ({ row: row.row, emailAddress: row.emailAddress, invitationId: '', outcome: `organization ${organization}: ${errorMessage(err)}` })))
+            continue
+          }
+          stop({ error: `organization ${organization}: ${errorMessage(err)}` })
+          break
         }
       }
-      const resolved = orgIds.get(organization)!
-      if (resolved instanceof Error) {
-        for (const row of group) record(row, '', resolved.message)
-        progress()
-        continue
-      }
-      orgId = resolved
+      for (let i = 0; i < group.length; i += BATCH_SIZE) jobs.push({ orgId, rows: group.slice(i, i + BATCH_SIZE) })
     }
-    for (let i = 0; i < group.length; i += BATCH_SIZE) {
-      let batch = group.slice(i, i + BATCH_SIZE)
-      while (batch.length) {
-        try {
-          const ids = await waitingOut429(() => send(options, orgId, batch), options.sleep, waitLine(options))
-          batch.forEach((row, k) => record(row, ids[k] ?? '', 'created'))
-          batch = []
-        } catch (err) {
-          const detail = errorDetail(err)
-          const index = /^\[(\d+)\]/.exec(detail.param ?? '')
-          const at = index ? Number(index[1]) : -1
-          if (at >= 0 && at < batch.length) {
-            record(batch[at]!, '', detail.code && SKIPPED.has(detail.code) ? 'skipped' : errorMessage(err).replace(/ \(\[\d+\]\.(\w+)\)$/, ' ($1)'))
-            batch = batch.filter((_, k) => k !== at)
-          } else {
-            // Not one item's fault (a bad key, a network failure): every row of the batch gets the error.
-            for (const row of batch) record(row, '', errorMessage(err))
+  } catch (err) {
+    if (!(err instanceof Stop)) throw err
+  }
+
+  const worker = async () => {
+    for (let job = jobs.shift(); job; job = jobs.shift()) {
+      let batch = job.rows
+      const done: RowResult[] = []
+      try {
+        while (batch.length) {
+          try {
+            const ids = await call(() => send(options, job.orgId, batch))
+            done.push(...batch.map((row, k) => ({ row: row.row, emailAddress: row.emailAddress, invitationId: ids[k] ?? '', outcome: 'created' })))
             batch = []
+          } catch (err) {
+            if (err instanceof Stop) break
+            const detail = errorDetail(err)
+            const index = /^\[(\d+)\]/.exec(detail.param ?? '')
+            const at = index ? Number(index[1]) : -1
+            if (at < 0 || at >= batch.length) {
+              stop({ error: errorMessage(err) })
+              break
+            }
+            const row = batch[at]!
+            done.push({ row: row.row, emailAddress: row.emailAddress, invitationId: '', outcome: detail.code && SKIPPED.has(detail.code) ? 'skipped' : errorMessage(err).replace(/ \(\[\d+\]\.(\w+)\)$/, ' ($1)') })
+            batch = batch.filter((_, k) => k !== at)
           }
         }
+      } finally {
+        // What is known of a batch is recorded even when the rest of it was not sent.
+        record(done)
       }
-      progress()
+      if (batch.length) return
     }
   }
-  return results.sort((a, b) => a.row - b.row)
+  await Promise.all(Array.from({ length: Math.max(1, options.concurrency) }, worker))
+  if (signal.aborted) stopped ??= { interrupted: true }
+  options.progress.stop()
+  return { results: results.sort((a, b) => a.row - b.row), stopped }
 }
-
-const waitLine = (options: ImportOptions) => (seconds: number) => options.log(`rate limited: waiting ${seconds}s as the server asks (Retry-After)`)
 
 async function send(options: ImportOptions, orgId: string | undefined, batch: ImportRow[]): Promise<string[]> {
   if (orgId) {
@@ -197,8 +264,69 @@ async function send(options: ImportOptions, orgId: string | undefined, batch: Im
   return created.map((inv) => inv.id)
 }
 
-export const resultCsv = (results: RowResult[]) =>
-  csvLine(['row', 'email_address', 'invitation_id', 'result']) + results.map((r) => csvLine([r.row, r.emailAddress, r.invitationId, r.outcome])).join('')
+const RESULT_HEADER = ['row', 'email_address', 'invitation_id', 'result']
+export const resultLines = (results: RowResult[]) => results.map((r) => csvLine([r.row, r.emailAddress, r.invitationId, r.outcome])).join('')
+export const resultCsv = (results: RowResult[]) => csvLine(RESULT_HEADER) + resultLines(results)
+
+/**
+ * The rows an earlier run finished (created or skipped), from its result file, so that a run
+ * again with the same file sends only the rest. A row that failed is tried again. A result file
+ * whose rows do not match this file's (another file, or this one edited) is refused: trusting
+ * it could skip someone.
+ */
+export function readResults(text: string, rows: ImportRow[], name: string): RowResult[] {
+  let records: string[][]
+  try {
+    records = parseCsv(text)
+  } catch (err) {
+    throw new CliError(`${name} is not a result file (${(err as Error).message}): move it away, or pass --out elsewhere`)
+  }
+  if (!records.length) return []
+  if (records[0]!.join(',') !== RESULT_HEADER.join(',')) throw new CliError(`${name} is not a result file of foyer import: move it away, or pass --out elsewhere`)
+  const byRow = new Map(rows.map((row) => [row.row, row]))
+  const done: RowResult[] = []
+  for (const [rowText, emailAddress, invitationId, outcome] of records.slice(1)) {
+    const row = byRow.get(Number(rowText))
+    if (!row || row.emailAddress !== emailAddress) {
+      throw new CliError(`${name} was written for another file: row ${rowText} there is ${emailAddress}, here ${row?.emailAddress ?? 'no row'}. Move it away, or pass --out elsewhere`)
+    }
+    if (outcome && isDone(outcome)) done.push({ row: row.row, emailAddress: row.emailAddress, invitationId: invitationId ?? '', outcome })
+  }
+  return done
+}
+
+/** Written aside, flushed, then renamed over `path`: a crash leaves the old file or the new one, never half of one. */
+function replaceDurably(path: string, text: string) {
+  const partial = `${path}.partial`
+  const fd = openSync(partial, 'w')
+  try {
+    writeSync(fd, text)
+    fsyncSync(fd)
+  } finally {
+    closeSync(fd)
+  }
+  renameSync(partial, path)
+}
+
+/**
+ * The result file written as rows complete: each batch's lines are appended and flushed to
+ * disk before the import counts them done, so that after a crash or Ctrl-C the file holds every
+ * row the server answered. The finished file is rewritten in row order.
+ */
+export function openJournal(path: string, previous: RowResult[]) {
+  replaceDurably(path, resultCsv(previous))
+  const fd = openSync(path, 'a')
+  return {
+    append(results: RowResult[]) {
+      writeSync(fd, resultLines(results))
+      fsyncSync(fd)
+    },
+    close(all: RowResult[]) {
+      closeSync(fd)
+      replaceDurably(path, resultCsv([...all].sort((a, b) => a.row - b.row)))
+    },
+  }
+}
 
 /** Bulk requests a set of rows takes: per organization (and the application), batches of BATCH_SIZE. */
 export function bulkRequests(rows: ImportRow[]): { application: number; organization: number } {

@@ -54,6 +54,37 @@ const newToken = () => randomBytes(32).toString('base64url')
 const setupInvalid = () => new ApiError(404, 'resource_not_found', 'not found',
   'This setup link is not valid: it was already used, it expired, or an operator account exists already. Sign in instead, or restart Foyer for a new link while no operator exists.')
 
+const operatorExists = () => new ApiError(409, 'duplicate_record', 'an operator exists already',
+  'An operator account exists already: sign in to the dashboard with it. Only the first operator is created this way.')
+
+/**
+ * The first operator account: the one way an operator comes to exist, whether through a setup
+ * link (`setupToken`, consumed) or headless, from the command line (no token). Taken under the
+ * setup lock, so that two setups at once make one operator; every unused setup link is closed
+ * with it. 404 for a bad token, or when an operator exists already through a link; 409
+ * without one; 422 for an invalid email address or password.
+ */
+export async function createFirstOperator(
+  { db, clock, store = createDashboardStore() }: { db: Db; clock: Clock; store?: DashboardStore },
+  input: { emailAddress: string; password: string },
+  options: { setupToken?: string; startSession?: (q: Queryable, operatorId: string) => Promise<string> } = {},
+): Promise<{ operator: Operator; sessionToken: string }> {
+  const emailAddress = normalizeEmail(input.emailAddress, 'email_address')
+  checkPassword(input.password)
+  const passwordHash = await hashPassword(input.password)
+  const viaLink = options.setupToken !== undefined
+  return db.transaction(async (tx) => {
+    await store.lockSetup(tx)
+    if (await store.hasOperator(tx)) throw viaLink ? setupInvalid() : operatorExists()
+    const now = clock.now()
+    if (viaLink && !await store.useSetupToken(tx, sha256(options.setupToken!), now)) throw setupInvalid()
+    const row = await store.insertOperator(tx, { id: `op_${ksuid(now)}`, email_address: emailAddress, password_hash: passwordHash, created_at: now, updated_at: now })
+    await store.closeSetup(tx, now)
+    const sessionToken = options.startSession ? await options.startSession(tx, row.id) : ''
+    return { operator: { id: row.id, emailAddress: row.email_address }, sessionToken }
+  })
+}
+
 export function createDashboardService({ db, clock, instances, store = createDashboardStore(), throttle, security = createOperatorSecurityStore() }: Deps) {
   const signInThrottle = throttle ?? createSignInThrottle({ counter: memoryCounter(() => clock.now()) })
 
@@ -95,18 +126,7 @@ export function createDashboardService({ db, clock, instances, store = createDas
      * setup link dies with it); 422 for an invalid email address or password.
      */
     async setup(token: string, input: { emailAddress: string; password: string; client?: SessionClient }): Promise<{ operator: Operator; sessionToken: string }> {
-      const emailAddress = normalizeEmail(input.emailAddress, 'email_address')
-      checkPassword(input.password)
-      const passwordHash = await hashPassword(input.password)
-      return db.transaction(async (tx) => {
-        await store.lockSetup(tx)
-        if (await store.hasOperator(tx)) throw setupInvalid()
-        const now = clock.now()
-        if (!await store.useSetupToken(tx, sha256(token), now)) throw setupInvalid()
-        const row = await store.insertOperator(tx, { id: `op_${ksuid(now)}`, email_address: emailAddress, password_hash: passwordHash, created_at: now, updated_at: now })
-        await store.closeSetup(tx, now)
-        return { operator: { id: row.id, emailAddress: row.email_address }, sessionToken: await startSession(tx, row.id, input.client) }
-      })
+      return createFirstOperator({ db, clock, store }, input, { setupToken: token, startSession: (q, operatorId) => startSession(q, operatorId, input.client) })
     },
 
     /**

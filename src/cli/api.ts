@@ -53,8 +53,18 @@ export function errorMessage(err: unknown): string {
   return String(err)
 }
 
-export type Sleep = (seconds: number) => Promise<void>
-export const realSleep: Sleep = (seconds) => new Promise((resolve) => setTimeout(resolve, seconds * 1000))
+/** Waits `seconds`; an abort ends the wait early, and its timer with it, so the process can exit. */
+export type Sleep = (seconds: number, signal?: AbortSignal) => Promise<void>
+export const realSleep: Sleep = (seconds, signal) => new Promise((resolve) => {
+  if (signal?.aborted) return resolve()
+  const timer = setTimeout(done, seconds * 1000)
+  function done() {
+    clearTimeout(timer)
+    signal?.removeEventListener('abort', done)
+    resolve()
+  }
+  signal?.addEventListener('abort', done, { once: true })
+})
 
 /**
  * Runs `call`, and after a 429 waits for its Retry-After (1 s when absent) and tries again,

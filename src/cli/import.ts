@@ -120,19 +120,27 @@ export interface ImportOutcome {
 
 /**
  * One 429 holds every worker: they share the server's limit, so the first Retry-After is
- * waited out once, with one countdown, rather than by each worker on its own.
+ * waited out once, with one countdown, rather than by each worker on its own. A 429 answering a
+ * request sent before the last wait ended is sent again at once: that wait has passed already.
  */
 function rateLimitGate(sleep: Sleep, progress: Progress, signal: AbortSignal) {
   let pause: Promise<void> | null = null
+  let waitsEnded = 0
   const aborted = new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }))
   return {
-    async pass(): Promise<void> {
+    /** Waits while a pause is on; returns a mark to hand to `hold` with the request's 429. */
+    async pass(): Promise<number> {
       while (pause && !signal.aborted) await pause
+      return waitsEnded
     },
-    hold(seconds: number): Promise<void> {
+    async hold(seconds: number, mark: number): Promise<void> {
+      if (mark !== waitsEnded) return
       if (!pause) {
         progress.waiting(seconds)
-        pause = Promise.race([sleep(seconds), aborted]).finally(() => { pause = null })
+        pause = Promise.race([sleep(seconds, signal), aborted]).finally(() => {
+          pause = null
+          waitsEnded++
+        })
       }
       return pause
     },
@@ -164,14 +172,14 @@ export async function runImport(rows: ImportRow[], options: ImportOptions): Prom
   }
   const call = async <T>(request: () => Promise<T>): Promise<T> => {
     for (;;) {
-      await gate.pass()
+      const mark = await gate.pass()
       if (signal.aborted || stopped) throw new Stop()
       try {
         return await request()
       } catch (err) {
         const detail = errorDetail(err)
         if (detail.status !== 429) throw err
-        await gate.hold(Math.max(1, detail.retryAfter ?? 1))
+        await gate.hold(Math.max(1, detail.retryAfter ?? 1), mark)
       }
     }
   }

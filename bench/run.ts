@@ -12,7 +12,9 @@
  * BENCH_ONLY=stamina (seeds PostgreSQL, then only the start and sustained loads, printed),
  * BENCH_ONLY=query (seeds PostgreSQL, then only its list and query loads, printed),
  * BENCH_DB (the database the bench drops and makes on that server; default foyer_bench),
- * BENCH_USERS (users seeded on PostgreSQL for the user query; default 1,000,000).
+ * BENCH_USERS (users seeded on PostgreSQL for the user query; default 1,000,000),
+ * BENCH_ONLY=import (only `foyer import` of BENCH_IMPORT_ROWS rows, default 10,000, into the
+ * empty PostgreSQL database, printed).
  */
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
@@ -32,6 +34,7 @@ import { seed, seededEmail, seededUserEmail, seedSessions, seedUsers, type Seede
 import { rs256SignsPerSecond } from './signing.js'
 import { startServer, type Server } from './servers.js'
 import { benchStamina, COLD_SECONDS, SUSTAIN_MINUTES, type StaminaResult } from './stamina.js'
+import { benchImport, IMPORT_ROWS, IMPORT_TARGET_SECONDS, type ImportResult } from './import.js'
 
 const CONNECTIONS = 50
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10)
@@ -523,6 +526,15 @@ async function main() {
     log('BENCH_ONLY=sessions: figures above; bench/RESULTS.md is left as it was')
     return
   }
+  const importRun = (name: string) => benchImport({
+    start: () => startFoyer(name, foyerEnv({ DATABASE_URL: urls.bench })), prepare: liftCreateLimit, secretKey, tmp, runId, log,
+  })
+  if (process.env.BENCH_ONLY === 'import') {
+    const imported = await importRun('Foyer, PostgreSQL (empty)')
+    log(`import target: under ${IMPORT_TARGET_SECONDS} s for ${int(IMPORT_ROWS)} rows: ${imported.seconds < IMPORT_TARGET_SECONDS && imported.rows >= 10_000 ? 'met' : 'NOT met'}`)
+    log('BENCH_ONLY=import: figures above; bench/RESULTS.md is left as it was')
+    return
+  }
 
   const pgSeed = await seedInto('PostgreSQL', { databaseUrl: urls.bench, dataDir: null }, POSTGRES_ROWS)
   if (process.env.BENCH_ONLY === 'stamina') {
@@ -567,6 +579,7 @@ async function main() {
   measured.push(...sessions.measured)
 
   const delivered = await benchDeliveryPostgres(urls.bench)
+  const imported = await importRun(`Foyer, PostgreSQL (${int(pgSeed.seeded.rows)}+ inv., import)`)
 
   const pgliteDir = join(tmp, 'pglite')
   const pgliteSeed = await seedInto('PGlite', { databaseUrl: null, dataDir: join(pgliteDir, 'pgdata') }, PGLITE_ROWS, PGLITE_SEED_BUDGET_SECONDS)
@@ -589,7 +602,7 @@ async function main() {
     ...stamina.minutes.map((result, i) => ({ load: `create, sustained minute ${i + 1} of ${SUSTAIN_MINUTES}`, server: staminaName, result, peakRssMb: stamina.peakRssMb })),
   )
 
-  const report = summarise(measured, delivered, { foyerPg, foyerPglite, bare: bare.name, insert: insert.name, stamina: staminaName }, pgSeed.seeded, pgliteSeed.seeded, sessions, stamina, users.rows)
+  const report = summarise(measured, delivered, { foyerPg, foyerPglite, bare: bare.name, insert: insert.name, stamina: staminaName }, pgSeed.seeded, pgliteSeed.seeded, sessions, stamina, users.rows, imported)
   const lines = [
     '# Foyer benchmark results',
     '',
@@ -622,6 +635,10 @@ async function main() {
       + `with \`notify: true\` (each also queues its invitation.created event, fanned out to no endpoint); webhooks: ${int(DELIVERY_ITEMS)} `
       + 'with `notify: false`, one endpoint. Both sinks start closed: one item is queued and held at the sink, so the worker '
       + 'waits in its batch while the rest is queued; the time runs from opening the sink to the last distinct item received.',
+    '',
+    `Import: \`foyer import\` (the compiled tool, a child process of the bench) of a CSV file of ${int(imported.rows)} new addresses with \`--no-email\`, `
+      + `bulk creates of 10, ${imported.concurrency} in flight, into a fresh Foyer process on the seeded PostgreSQL database with the instance's rate limits lifted; `
+      + 'timed from starting the tool to its exit (its result file written, every row created).',
     '',
     `Session tokens: a fresh Foyer process on the same PostgreSQL database, where ${int(SESSIONS)} people first sign up as the product signs them up `
       + '(an invitation created through the Backend API, redeemed by `POST /v1/client/sign_ups` with `strategy: ticket` and a password on the Frontend API; '
@@ -665,7 +682,7 @@ async function dropInstance(databaseUrl: string, instanceId: string) {
   }
 }
 
-function summarise(measured: Measured[], delivered: DeliveryResult[], names: { foyerPg: string; foyerPglite: string; bare: string; insert: string; stamina: string }, pgSeed: Seeded, pgliteSeed: Seeded, sessions: SessionsBench, stamina: StaminaResult, usersSeeded: number): string[] {
+function summarise(measured: Measured[], delivered: DeliveryResult[], names: { foyerPg: string; foyerPglite: string; bare: string; insert: string; stamina: string }, pgSeed: Seeded, pgliteSeed: Seeded, sessions: SessionsBench, stamina: StaminaResult, usersSeeded: number, imported: ImportResult): string[] {
   const find = (server: string, load: string) => measured.find((m) => m.server === server && m.load.startsWith(load))
   const valid = (m: Measured | undefined) => (m && m.result.failures === 0 ? m : undefined)
   const ratio = (a: Measured | undefined, b: Measured | undefined) => (valid(a) && valid(b) ? a!.result.rps / b!.result.rps : null)
@@ -789,6 +806,12 @@ function summarise(measured: Measured[], delivered: DeliveryResult[], names: { f
         met: complete && d.perSecond >= target,
       }
     }),
+    {
+      name: `\`foyer import\` of ${int(imported.rows)} rows on PostgreSQL, rate limits lifted`,
+      threshold: `< ${IMPORT_TARGET_SECONDS} s`,
+      measured: `${imported.seconds.toFixed(1)} s (${(imported.rows / imported.seconds).toFixed(0)} rows/s)`,
+      met: imported.seconds < IMPORT_TARGET_SECONDS && imported.rows >= 10_000,
+    },
   ]
   return [
     ...measurementsTable(measured), '',

@@ -137,6 +137,7 @@ export async function run(argv: string[], io: CliIo): Promise<RunResult> {
     })
 
   program.command('doctor')
+    .summary('Check the configuration: database, autovacuum, SMTP, FOYER_SECRET, public URL, origins')
     .description('Check the configuration (environment and .env) as a start would use it: the database and PostgreSQL\'s autovacuum, SMTP (connect and log in, sending nothing), FOYER_SECRET, the public URL and its publishable key, the allowed redirect origins. One line per finding, marked ok, warn or fail; exits 0 when all are ok, 1 on a warning, 2 on a failure.')
     .action(async () => {
       const env = environment()
@@ -156,8 +157,9 @@ export async function run(argv: string[], io: CliIo): Promise<RunResult> {
     })
 
   program.command('operator')
-    .description('Dashboard operator accounts.')
+    .description('Dashboard operator accounts: `operator create` makes the first one.')
     .command('create')
+    .summary('Create the first operator without the setup link (headless installs)')
     .description('Create the first operator account without the setup link, for headless installs: the password is asked on a terminal, or read from stdin (its first line). Refused once an operator exists. On the embedded PGlite, run it while Foyer is stopped.')
     .requiredOption('--email <address>', 'the operator\'s email address, used to sign in')
     .action(async (opts: { email: string }) => {
@@ -276,6 +278,7 @@ export async function run(argv: string[], io: CliIo): Promise<RunResult> {
     })
 
   apiOptions(program.command('import')
+    .summary('Invite everyone in a CSV file: bulk, in parallel, resumable')
     .description(`Invite everyone in a CSV file, ${BATCH_SIZE} per bulk request, several requests at once, waiting out rate limits. Writes a result CSV as rows complete (row, email_address, invitation_id, result: created, skipped or the error); run again with the same file, it resumes. Exits 1 if any row failed, 130 when interrupted.`)
     .argument('<file>', 'a CSV file with a header row')
     .option('--dry-run', 'check every row and report each bad one (row number and reason); send nothing')

@@ -336,7 +336,7 @@ ${API_HELP}`)
       try {
         outcome = await runImport(todo, {
           clerk, notify: opts.email, sleep, concurrency: opts.concurrency, signal: io.signal ? AbortSignal.any([io.signal, controller.signal]) : controller.signal,
-          progress: createProgress({ tty: Boolean(io.terminal), stream: io.terminal, line: err }),
+          progress: createProgress({ tty: Boolean(io.terminal), stream: io.terminal, line: err, alreadyDone: previous.length }),
           onResults: (batch) => journal.append(batch),
         })
       } finally {

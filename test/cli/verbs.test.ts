@@ -11,7 +11,8 @@ import { join } from 'node:path'
 import { parseCsv } from '../../src/cli/csv.js'
 import { buildTestApp, client, uniqueEmail, type Client, type TestApp } from '../helpers/build-app.js'
 import { killAllFoyers, startFoyer } from '../helpers/child-server.js'
-import { seedPgliteDataDir } from '../helpers/databases.js'
+import { postgresUrl, seedPgliteDataDir } from '../helpers/databases.js'
+import { createDashboardService, createFirstOperator } from '../../src/dashboard/dashboard.service.js'
 import { runCli } from './cli-child.js'
 
 const tmp = mkdtempSync(join(tmpdir(), 'foyer-cli-verbs-'))
@@ -56,6 +57,16 @@ describe('foyer doctor', () => {
     assert.match(res.stdout, /^ok    public URL: https:\/\/foyer\.example\.com; publishable key pk_test_\S+ \(development, Frontend API foyer\.example\.com\)$/m)
   })
 
+  it('on PostgreSQL, reports its version, migrations and autovacuum, and warns that FOYER_SECRET is unset', { skip: postgresUrl ? false : 'TEST_DATABASE_URL is not set' }, async () => {
+    const res = await runCli(['doctor'], { cwd: tmp, env: { FOYER_DATA_DIR: join(tmp, 'doctor'), DATABASE_URL: postgresUrl!, FOYER_PUBLIC_URL: 'https://foyer.example.com' } })
+    assert.match(res.stdout, /^(ok  |warn)  database: PostgreSQL \d+/m)
+    assert.match(res.stdout, /^(ok    autovacuum: on|fail  autovacuum: .*off)/m)
+    assert.match(res.stdout, /^warn  FOYER_SECRET: not set while DATABASE_URL is PostgreSQL/m)
+    assert.notEqual(res.code, 0)
+    const withSecret = await runCli(['doctor'], { cwd: tmp, env: { DATABASE_URL: postgresUrl!, FOYER_SECRET: 'ab'.repeat(32), FOYER_PUBLIC_URL: 'https://foyer.example.com' } })
+    assert.match(withSecret.stdout, /^ok    FOYER_SECRET: set \(32 bytes\)$/m)
+  })
+
   it('fails a public URL whose publishable key Clerk\'s SDKs refuse, and a bad variable, naming it', async () => {
     const res = await runCli(['doctor'], { cwd: tmp, env: { FOYER_DATA_DIR: join(tmp, 'doctor'), FOYER_PUBLIC_URL: 'http://foyer:3000' } })
     assert.equal(res.code, 2)
@@ -64,6 +75,26 @@ describe('foyer doctor', () => {
     const bad = await runCli(['doctor'], { cwd: tmp, env: { PORT: 'abc' } })
     assert.equal(bad.code, 2)
     assert.match(bad.stdout, /^fail  configuration: Invalid configuration: PORT /)
+  })
+})
+
+describe('createFirstOperator, which operator create uses', () => {
+  it('closes every setup link, and refuses a second operator with 409 whether another came through a link or not', async () => {
+    const t = await buildTestApp()
+    try {
+      const dashboard = createDashboardService({ db: t.db, clock: t.clock, instances: t.services.instances })
+      const link = await dashboard.issueSetupToken()
+      assert.ok(link)
+      const { operator, sessionToken } = await createFirstOperator({ db: t.db, clock: t.clock }, { emailAddress: 'First@Example.com', password: 'a long operator password' })
+      assert.equal(operator.emailAddress, 'first@example.com')
+      assert.equal(sessionToken, '', 'headless: nobody to sign in')
+      assert.equal(await dashboard.isSetupTokenUsable(link), false)
+      await assert.rejects(dashboard.setup(link, { emailAddress: 'late@example.com', password: 'a long operator password' }), { status: 404 })
+      await assert.rejects(createFirstOperator({ db: t.db, clock: t.clock }, { emailAddress: 'second@example.com', password: 'a long operator password' }), { status: 409 })
+      await assert.rejects(createFirstOperator({ db: t.db, clock: t.clock }, { emailAddress: 'not an address', password: 'a long operator password' }), { status: 422 })
+    } finally {
+      await t.close()
+    }
   })
 })
 

@@ -8,6 +8,7 @@ const LONG_FIRST = [
   /\/browser\//,
   /\.browser\.test\.js$/,
   /\/durability\//,
+  /\/cli\//,
   /several-processes|processes\.test\.js$/,
   /\/dashboard\//,
   /\/contract\//,

@@ -5,7 +5,8 @@ import { forEachDatabase } from '../helpers/databases.js'
 import { browser, textOf, type Browser } from '../pages/page-client.js'
 import { hashPassword } from '../../src/users/passwords.js'
 import { createDashboardStore } from '../../src/dashboard/dashboard.store.js'
-import { TOTP_STEP_MS, base32Encode, totpCode, totpStep } from '../../src/dashboard/totp.js'
+import { ScureBase32Plugin } from 'otplib'
+import { TOTP_STEP_MS, totpCode, totpStep } from '../../src/dashboard/totp.js'
 import type { OutboxRow } from '../../src/platform/outbox/outbox.store.js'
 import { startSmtpSink, type ReceivedMail } from '../email/smtp-sink.js'
 import { dashboardApp, formFields, OPERATOR_EMAIL, OPERATOR_PASSWORD, type Dashboard } from './dashboard-client.js'
@@ -50,7 +51,7 @@ const sendCode = (b: Browser, page: LightMyRequestResponse, code: string) =>
   b.post('/dashboard/sign-in/code', { ...formFields(page.body, '/dashboard/sign-in/code'), code })
 
 it('one-time codes follow RFC 6238 (its SHA-1 test vectors, 6 digits)', () => {
-  const secret = base32Encode(Buffer.from('12345678901234567890'))
+  const secret = new ScureBase32Plugin().encode(Buffer.from('12345678901234567890'), { padding: false })
   assert.equal(secret, 'GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ')
   for (const [seconds, code] of [[59, '287082'], [1111111109, '081804'], [1234567890, '005924'], [2000000000, '279037']] as const) {
     assert.equal(totpCode(secret, totpStep(seconds * 1000)), code, String(seconds))

@@ -13,6 +13,8 @@ import { registerHttpConventions, sendError, writeRawError } from './platform/ht
 import { ApiError } from './platform/errors.js'
 import { redactSecrets } from './platform/redact.js'
 import { requireSecretKey } from './platform/auth.js'
+import { registerAuditContext } from './platform/audit/audit.js'
+import { auditLogRoutes } from './platform/audit/audit.routes.js'
 import { createRequestLimits, registerRateLimits } from './platform/rate-limit.js'
 import { cachedSerializerCompiler } from './platform/serializers.js'
 import { ClerkErrors } from './platform/openapi.js'
@@ -350,6 +352,8 @@ export async function buildApp(deps: AppDeps): Promise<{
       sendError(request, reply, new ApiError(503, 'service_unavailable', 'Starting', 'Foyer is starting (running its migrations); try again shortly.', {}, { 'retry-after': '1' }))
     })
   }
+  // Before every route: each request's audit context (actor, IP, trace id), read by the audit log.
+  registerAuditContext(app)
   app.addSchema(ClerkErrors)
   app.setSerializerCompiler(cachedSerializerCompiler({ ClerkErrors }))
   // A refused `_method` names itself even where no route matches what the request was sent as.
@@ -373,7 +377,7 @@ export async function buildApp(deps: AppDeps): Promise<{
   app.get('/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger())
 
   await app.register(async (bapi) => {
-    requireSecretKey(bapi, services.instances.authenticate)
+    requireSecretKey(bapi, services.instances.authenticateKey)
     await registerRateLimits(bapi, deps.redis ?? null)
     await bapi.register(instanceRoutes({ instances: services.instances, signingKeys: services.signingKeys }))
     await bapi.register(signingKeyRoutes({ signingKeys: services.signingKeys }))
@@ -393,6 +397,7 @@ export async function buildApp(deps: AppDeps): Promise<{
     await bapi.register(restrictionRoutes({ restrictions: services.restrictions }))
     await bapi.register(invitationLinkRoutes({ links: services.invitationLinks }))
     await bapi.register(waitlistRoutes({ waitlist: services.waitlist, tickets: services.tickets, clock: deps.clock }))
+    await bapi.register(auditLogRoutes({ db: deps.db }))
   })
   // The invitation link and the hosted pages: public, HTML, outside the secret-key plugin.
   const { publicUrl, allowedRedirectOrigins } = deps.config

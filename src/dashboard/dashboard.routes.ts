@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest 
 import csrf from '@fastify/csrf-protection'
 import { ApiError } from '../platform/errors.js'
 import { toApiError } from '../platform/http.js'
+import { setAuditActor } from '../platform/audit/audit.js'
 import { html, type SafeHtml } from '../platform/html.js'
 import type { Instance } from '../instance/instance.schemas.js'
 import { createSignInThrottle, memoryCounter, redisCounter } from '../accept/sign-in-throttle.js'
@@ -210,6 +211,7 @@ export const dashboardRoutes = (deps: DashboardDeps): FastifyPluginAsync => asyn
         const operator = await operatorOfRequest(req)
         if (operator) {
           req.operator = operator
+          setAuditActor(req, { type: 'operator', id: operator.id, label: operator.emailAddress })
           // Required codes come first: until they are set up, nothing else opens.
           if (!isEnrolmentPath(req.url) && await security.mustEnrol(operator)) {
             if (SAFE_METHODS.has(req.method)) return reply.redirect(TOTP_PATH, 303)

@@ -24,12 +24,14 @@ import { linksSection } from './links.page.js'
 import { createOperatorSecurityService } from './operator-security.service.js'
 import { accountRoutes, isEnrolmentPath, pendingSignInCookie, publicSecurityRoutes } from './account.page.js'
 import { TOTP_PATH } from './account.views.js'
+import { auditSection } from './audit.page.js'
 
 export type { DashboardDeps } from './dashboard.context.js'
 
 /** The dashboard's sections, in nav order. A new page is a module exporting a section, added here. */
 const SECTIONS: readonly DashboardSection[] = [
   invitationsSection, linksSection, usersSection, organizationsSection, templatesSection, webhooksSection, settingsSection, overviewSection,
+  auditSection,
 ]
 const NAV = SECTIONS.map(({ key, label, path }) => ({ key, label, path }))
 

@@ -113,7 +113,7 @@ forEachDatabase('audit log', (engine) => {
       assert.equal((await api.post('/v1/allowlist_identifiers', { identifier: 'dup@example.com' })).status, 200)
       assert.equal((await api.post('/v1/allowlist_identifiers', { identifier: 'dup@example.com' })).status, 400)
       // A user refused mid-transaction (its username taken) queues no user.created and no record.
-      const rows = await t.db.query<{ action: string }>('select action from audit_logs where instance_id = $1 order by created_at, id', [instance.id])
+      const rows = await t.db.query<{ action: string }>('select action from audit_logs where instance_id = $1 order by seq', [instance.id])
       assert.deepEqual(rows.map((r) => r.action).sort(), ['allowlist_identifier.created', 'invitation.created', 'invitation.created', 'invitation.revoked'])
     })
 
@@ -149,7 +149,7 @@ forEachDatabase('audit log', (engine) => {
     const signedUp = await f.post('/v1/client/sign_ups', { strategy: 'ticket', ticket: ticketOf(inv), password: 'correct horse battery' }, { instance: instance.id, form: true })
     assert.equal(signedUp.status, 200, JSON.stringify(signedUp.body))
     const rows = await app.db.query<{ action: string; actor_type: string; actor_id: string | null; client_ip: string | null }>(
-      'select action, actor_type, actor_id, client_ip from audit_logs where instance_id = $1 and actor_type <> \'api_key\' order by created_at, id', [instance.id])
+      'select action, actor_type, actor_id, client_ip from audit_logs where instance_id = $1 and actor_type <> \'api_key\' order by seq', [instance.id])
     const userId = (await app.db.query<{ id: string }>('select id from users where instance_id = $1', [instance.id]))[0]!.id
     const actions = rows.map((r) => r.action)
     for (const action of ['user.created', 'invitation.accepted', 'session.created']) assert.ok(actions.includes(action), `${action} in ${actions.join(', ')}`)
@@ -173,7 +173,7 @@ forEachDatabase('audit log', (engine) => {
     assert.equal(rolled.statusCode, 303, rolled.body)
     const operatorId = (await d.t.db.query<{ id: string }>('select id from operators'))[0]!.id
     const rows = await d.t.db.query<{ action: string; actor_type: string; actor_id: string; actor_label: string; client_ip: string }>(
-      'select action, actor_type, actor_id, actor_label, client_ip from audit_logs where instance_id = $1 and actor_type = \'operator\' order by created_at, id', [d.instanceId])
+      'select action, actor_type, actor_id, actor_label, client_ip from audit_logs where instance_id = $1 and actor_type = \'operator\' order by seq', [d.instanceId])
     assert.deepEqual(rows.map((r) => r.action), ['invitation.revoked', 'secret_key.rolled'])
     for (const row of rows) {
       assert.equal(row.actor_id, operatorId)

@@ -82,7 +82,7 @@ begin
       (select e->>'email_address' from jsonb_array_elements(case when jsonb_typeof(data->'email_addresses') = 'array' then data->'email_addresses' else '[]' end) e
        where e->>'id' = data->>'primary_email_address_id'),
       data->>'name'),
-    (select array_agg(k) from jsonb_array_elements_text(case when jsonb_typeof(ctx->'changed_keys') = 'array' then ctx->'changed_keys' else '[]' end) k),
+    case when jsonb_typeof(ctx->'changed_keys') = 'array' then array(select jsonb_array_elements_text(ctx->'changed_keys')) end,
     ctx->>'client_ip', ctx->>'trace_id', new.created_at)
   -- An event queued again under its own id (a re-run) is no second change.
   on conflict (id) do nothing;

@@ -106,15 +106,19 @@ export function createInstanceService({ db, clock, store, publicUrl, allowedRedi
     const environment = environmentOf(secretKey)
     const now = clock.now()
     const id = newId('ins', now)
-    const row = await db.transaction((tx) => store.insert(tx, {
-      id,
-      name: options.name,
-      environment_type: environment,
-      publishable_key: publishableKeyFor(environment, publicUrl),
-      is_default: options.isDefault ?? false,
-      created_at: now,
-      updated_at: now,
-    }, newKey(id, secretKey)))
+    const row = await db.transaction(async (tx) => {
+      const inserted = await store.insert(tx, {
+        id,
+        name: options.name,
+        environment_type: environment,
+        publishable_key: publishableKeyFor(environment, publicUrl),
+        is_default: options.isDefault ?? false,
+        created_at: now,
+        updated_at: now,
+      }, newKey(id, secretKey))
+      await recordAudit(tx, { instanceId: id, action: 'instance.created', target: { type: 'instance', id, label: options.name } }, now)
+      return inserted
+    })
     return { instance: toInstance(row), secretKey }
   }
 

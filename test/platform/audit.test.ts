@@ -51,7 +51,8 @@ forEachDatabase('audit log', (engine) => {
       const logs = res.body.data as AuditLog[]
       assert.equal(res.body.total_count, logs.length)
       const actions = logs.map((l) => l.action)
-      assert.deepEqual(actions, ['instance.updated', 'user.updated', 'user.created', 'webhook_endpoint.created', 'invitation.revoked', 'invitation.created'], 'newest first')
+      assert.deepEqual(actions, ['instance.updated', 'user.updated', 'user.created', 'webhook_endpoint.created', 'invitation.revoked', 'invitation.created', 'instance.created'], 'newest first')
+      assert.deepEqual(logs.pop()!.actor, { type: 'system', id: null, label: null }, 'the instance was made outside any request')
       for (const log of logs) {
         assert.deepEqual(log.actor, { type: 'api_key', id: key.id, label: key.hint })
         assert.ok(log.trace_id && log.client_ip, 'trace id and client IP are kept')
@@ -86,10 +87,10 @@ forEachDatabase('audit log', (engine) => {
       assert.equal((await api.get('/v1/audit_logs?actor_id=key_nobody')).body.total_count, 0)
       const all = (await api.get('/v1/audit_logs')).body.data as AuditLog[]
       const secondAt = all.find((l) => l.target.id === second.id)!.created_at
-      assert.deepEqual((await api.get(`/v1/audit_logs?created_before=${secondAt}`)).body.data.map((l: AuditLog) => l.target.id), [first.id])
+      assert.deepEqual((await api.get(`/v1/audit_logs?action=invitation.created&created_before=${secondAt}`)).body.data.map((l: AuditLog) => l.target.id), [first.id])
       assert.equal((await api.get(`/v1/audit_logs?created_after=${secondAt}`)).body.total_count, 2)
       const page = await api.get('/v1/audit_logs?limit=1&offset=1')
-      assert.equal(page.body.total_count, 3)
+      assert.equal(page.body.total_count, 4, 'with the instance\'s own creation')
       assert.deepEqual(page.body.data.map((l: AuditLog) => l.id), [all[1]!.id])
 
       for (const [query, param] of [['limit=0', 'limit'], ['created_after=soon', 'created_after'], ['colour=red', 'colour'], [`created_after=${secondAt}&created_before=${secondAt}`, 'created_before']]) {
@@ -97,6 +98,9 @@ forEachDatabase('audit log', (engine) => {
         assert.equal(bad.status, 422, query)
         assert.equal(bad.body.errors[0].meta.param_name, param, query)
       }
+      const doc = JSON.parse((await t.app.inject({ method: 'GET', url: '/v1/openapi.json' })).body)
+      assert.ok(doc.paths['/v1/audit_logs']?.get, 'GET /v1/audit_logs is in the served OpenAPI')
+      assert.match(doc.paths['/v1/audit_logs'].get.description, /^Foyer extension/)
       // Another instance's key sees none of these.
       const other = client(t.app, (await t.newInstance()).secretKey)
       assert.equal((await other.get(`/v1/audit_logs?target_id=${second.id}`)).body.total_count, 0)
@@ -114,7 +118,7 @@ forEachDatabase('audit log', (engine) => {
       assert.equal((await api.post('/v1/allowlist_identifiers', { identifier: 'dup@example.com' })).status, 400)
       // A user refused mid-transaction (its username taken) queues no user.created and no record.
       const rows = await t.db.query<{ action: string }>('select action from audit_logs where instance_id = $1 order by seq', [instance.id])
-      assert.deepEqual(rows.map((r) => r.action).sort(), ['allowlist_identifier.created', 'invitation.created', 'invitation.created', 'invitation.revoked'])
+      assert.deepEqual(rows.map((r) => r.action).sort(), ['allowlist_identifier.created', 'instance.created', 'invitation.created', 'invitation.created', 'invitation.revoked'])
     })
 
     it('cannot be changed or deleted, except by retention and erasure', async () => {
@@ -132,7 +136,7 @@ forEachDatabase('audit log', (engine) => {
 
       // Retention: nothing younger than a year goes; a year and a day later it does.
       await t.retention.runOnce()
-      assert.equal((await t.db.query('select 1 from audit_logs where instance_id = $1', [instance.id])).length, 1)
+      assert.equal((await t.db.query('select 1 from audit_logs where instance_id = $1', [instance.id])).length, 2)
       t.clock.advance(366 * DAY_MS)
       await t.retention.runOnce()
       assert.equal((await t.db.query('select 1 from audit_logs where instance_id = $1', [instance.id])).length, 0)
@@ -149,7 +153,7 @@ forEachDatabase('audit log', (engine) => {
     const signedUp = await f.post('/v1/client/sign_ups', { strategy: 'ticket', ticket: ticketOf(inv), password: 'correct horse battery' }, { instance: instance.id, form: true })
     assert.equal(signedUp.status, 200, JSON.stringify(signedUp.body))
     const rows = await app.db.query<{ action: string; actor_type: string; actor_id: string | null; client_ip: string | null }>(
-      'select action, actor_type, actor_id, client_ip from audit_logs where instance_id = $1 and actor_type <> \'api_key\' order by seq', [instance.id])
+      'select action, actor_type, actor_id, client_ip from audit_logs where instance_id = $1 and actor_type not in (\'api_key\', \'system\') order by seq', [instance.id])
     const userId = (await app.db.query<{ id: string }>('select id from users where instance_id = $1', [instance.id]))[0]!.id
     const actions = rows.map((r) => r.action)
     for (const action of ['user.created', 'invitation.accepted', 'session.created']) assert.ok(actions.includes(action), `${action} in ${actions.join(', ')}`)
@@ -165,7 +169,7 @@ forEachDatabase('audit log', (engine) => {
     t.after(() => d.t.close())
     const api = client(d.t.app, d.secretKey)
     const inv = await makeInvitation(api)
-    const revoked = await d.submit(`/dashboard/${d.instanceId}/invitations`, `/dashboard/${d.instanceId}/invitations/${inv.id}/revoke`)
+    const revoked = await d.submit(`/dashboard/${d.instanceId}/invitations?q=${inv.id}`, `/dashboard/${d.instanceId}/invitations/${inv.id}/revoke`)
     assert.equal(revoked.statusCode, 303, revoked.body)
     const settings = `/dashboard/${d.instanceId}/settings`
     const page = await d.op.get(settings)

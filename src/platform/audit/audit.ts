@@ -111,9 +111,15 @@ const contextJson = (ctx: AuditContext, changedKeys?: readonly string[]) => ({
   ...(changedKeys ? { changed_keys: changedKeys } : {}),
 })
 
-/** A change that queues no webhook event, recorded by recordAudit. */
+/**
+ * A change that queues no webhook event, recorded by recordAudit. To audit a new operator
+ * action, call `recordAudit(tx, { instanceId, action: 'operator.role_changed', target: { type:
+ * 'operator', id, label: email } }, clock.now())` in the transaction that makes it; the
+ * dashboard's hook has already named the operator as the actor.
+ */
 export interface AuditEntry {
-  instanceId: string
+  /** The instance changed; null for a change to the server itself (operators, say), kept but listed per instance nowhere yet. */
+  instanceId: string | null
   /** Dotted, as event types are: `secret_key.rolled`, `webhook_endpoint.deleted`, `operator.signed_in`. */
   action: string
   target?: { type: string; id: string | null; label?: string | null }

@@ -4,7 +4,8 @@ create table audit_logs (
   id text primary key,
   -- the order records were written in, for changes within one millisecond
   seq bigint generated always as identity,
-  instance_id text not null,
+  -- null for a change to the server rather than to one instance (operators, say)
+  instance_id text,
   -- 'api_key' (the Backend API: actor_id is the secret key's id, never the key), 'operator'
   -- (the dashboard), 'user' (hosted pages and Frontend API, once the person is known),
   -- 'anonymous' (a public request before anyone is known), 'system' (sweeps, start-up)

@@ -5,6 +5,7 @@ import { forEachDatabase } from '../helpers/databases.js'
 import { makeInvitation } from '../helpers/factories.js'
 import { fapi, ticketOf } from '../frontend/fapi-client.js'
 import { dashboardApp, formFields } from '../dashboard/dashboard-client.js'
+import { browser } from '../pages/page-client.js'
 import { DAY_MS } from '../../src/platform/clock.js'
 
 interface AuditLog {
@@ -162,6 +163,36 @@ forEachDatabase('audit log', (engine) => {
       assert.equal(row.actor_id, userId, row.action)
       assert.ok(row.client_ip, row.action)
     }
+  })
+
+  it('the hosted pages record an anonymous visitor by IP, and a signed-in person as their user and session', async (t) => {
+    const app = await buildTestApp({ engine })
+    t.after(() => app.close())
+    const { instance, secretKey } = await app.newInstance()
+    const api = client(app.app, secretKey)
+    assert.equal((await api.patch('/v1/instance', { sign_up_mode: 'waitlist' })).status, 200)
+    const visitor = browser(app.app)
+    const page = await visitor.get(`/sign-up?instance=${instance.id}`)
+    assert.equal((await visitor.submit(page, { email_address: uniqueEmail('waiting') })).statusCode, 200)
+    const [joined] = await app.db.query<{ actor_type: string; actor_id: string | null; client_ip: string; target_label: string }>(
+      'select actor_type, actor_id, client_ip, target_label from audit_logs where instance_id = $1 and action = \'waitlist_entry.created\'', [instance.id])
+    assert.deepEqual({ ...joined, target_label: undefined }, { actor_type: 'anonymous', actor_id: null, client_ip: visitor.remoteAddress, target_label: undefined })
+
+    // Someone signed in signs out: the session's end is theirs.
+    assert.equal((await api.patch('/v1/instance', { sign_up_mode: 'public' })).status, 200)
+    const inv = await makeInvitation(api)
+    const person = browser(app.app)
+    const landing = await person.follow(await person.get(inv.url))
+    assert.equal((await person.submit(landing, { password: 'correct horse battery' })).statusCode, 303)
+    const signOut = await person.get('/sign-out')
+    assert.equal((await person.submit(signOut)).statusCode, 200)
+    const userId = (await app.db.query<{ id: string }>('select id from users where instance_id = $1', [instance.id]))[0]!.id
+    const [ended] = await app.db.query<{ actor_type: string; actor_id: string; actor_label: string; client_ip: string }>(
+      'select actor_type, actor_id, actor_label, client_ip from audit_logs where instance_id = $1 and action = \'session.ended\'', [instance.id])
+    assert.equal(ended?.actor_type, 'user')
+    assert.equal(ended.actor_id, userId)
+    assert.match(ended.actor_label, /^sess_/)
+    assert.equal(ended.client_ip, person.remoteAddress)
   })
 
   it('the dashboard records the operator', async (t) => {

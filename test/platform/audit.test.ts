@@ -117,7 +117,12 @@ forEachDatabase('audit log', (engine) => {
       // A duplicate allowlist entry fails inside the transaction that would have recorded it.
       assert.equal((await api.post('/v1/allowlist_identifiers', { identifier: 'dup@example.com' })).status, 200)
       assert.equal((await api.post('/v1/allowlist_identifiers', { identifier: 'dup@example.com' })).status, 400)
-      // A user refused mid-transaction (its username taken) queues no user.created and no record.
+      // All or nothing: the first address of the bulk is inserted, with its record, before the
+      // second is refused; the rollback takes the record with the invitation.
+      const fresh = uniqueEmail('bulk')
+      const bulk = await api.post('/v1/invitations/bulk', [{ email_address: fresh, notify: false }, { email_address: inv.email_address, notify: false }])
+      assert.equal(bulk.status, 400, JSON.stringify(bulk.body))
+      assert.equal((await api.get(`/v1/invitations?query=${encodeURIComponent(fresh)}`)).body.length, 0)
       const rows = await t.db.query<{ action: string }>('select action from audit_logs where instance_id = $1 order by seq', [instance.id])
       assert.deepEqual(rows.map((r) => r.action).sort(), ['allowlist_identifier.created', 'instance.created', 'invitation.created', 'invitation.created', 'invitation.revoked'])
     })

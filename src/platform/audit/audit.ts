@@ -67,11 +67,6 @@ export function actAsUser(userId: string, sessionId: string | null = null) {
   if (ctx && (ctx.actor.type === 'anonymous' || ctx.actor.type === 'user')) ctx.actor = { type: 'user', id: userId, label: sessionId }
 }
 
-/** Runs `fn` as `actor` (a CLI command, a test), whatever the ambient context is. */
-export function runAs<T>(actor: AuditActor, fn: () => T, from: { ip?: string | null; traceId?: string | null } = {}): T {
-  return storage.run({ actor, ip: from.ip ?? null, traceId: from.traceId ?? null }, fn)
-}
-
 /** An outbox item as the stores serialise it; only `kind` and `topic` matter here. */
 interface QueuedItem {
   kind: string

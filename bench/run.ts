@@ -11,6 +11,7 @@
  * BENCH_ONLY=sessions (only the session-token loads, printed and not written to RESULTS.md),
  * BENCH_ONLY=stamina (seeds PostgreSQL, then only the start and sustained loads, printed),
  * BENCH_ONLY=query (seeds PostgreSQL, then only its list and query loads, printed),
+ * BENCH_ONLY=create (seeds PostgreSQL, then only its create load, printed),
  * BENCH_DB (the database the bench drops and makes on that server; default foyer_bench),
  * BENCH_USERS (users seeded on PostgreSQL for the user query; default 1,000,000),
  * BENCH_ONLY=import (only `foyer import` of BENCH_IMPORT_ROWS rows, default 10,000, into the
@@ -563,6 +564,13 @@ async function main() {
       ['user query (limit 20)', userQueryLoad(server, users.rows)],
     ])
     log('BENCH_ONLY=query: figures above; bench/RESULTS.md is left as it was')
+    return
+  }
+  if (process.env.BENCH_ONLY === 'create') {
+    const server = await startFoyer('Foyer, PostgreSQL', foyerEnv({ DATABASE_URL: urls.bench }))
+    await liftCreateLimit(server)
+    await onServer(server, [['create', createLoad(server)]])
+    log('BENCH_ONLY=create: figures above; bench/RESULTS.md is left as it was')
     return
   }
 

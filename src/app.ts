@@ -13,6 +13,8 @@ import { registerHttpConventions, sendError, writeRawError } from './platform/ht
 import { ApiError } from './platform/errors.js'
 import { redactSecrets } from './platform/redact.js'
 import { requireSecretKey } from './platform/auth.js'
+import { registerAuditContext } from './platform/audit/audit.js'
+import { auditLogRoutes } from './platform/audit/audit.routes.js'
 import { createRequestLimits, registerRateLimits } from './platform/rate-limit.js'
 import { cachedSerializerCompiler } from './platform/serializers.js'
 import { ClerkErrors } from './platform/openapi.js'
@@ -88,6 +90,7 @@ import { enrolmentGate } from './dashboard/operator-security.service.js'
 import { createDashboardService } from './dashboard/dashboard.service.js'
 import { operatorOf } from './dashboard/operator-session.js'
 import { createOperatorTeam } from './dashboard/operators.service.js'
+import { recordTeamChange } from './dashboard/operators.audit.js'
 import { createSigningKeyStore } from './sessions/signing-keys.store.js'
 import { createSigningKeyService } from './sessions/signing-keys.service.js'
 import { jwksFrontendRoutes, sessionRoutes, signingKeyRoutes } from './sessions/sessions.routes.js'
@@ -179,7 +182,7 @@ export function createServices({ config, db, clock, serverSecret, redis, resolve
   const webhooks = createWebhookService({ db, clock, store: webhookStore, allowPrivate: config.webhookAllowPrivate, resolveHost })
   const acceptStore = createAcceptStore()
   // The dashboard's operators: their invitation emails go through the same outbox and mailer.
-  const operators = createOperatorTeam({ db, clock, serverSecret, publicUrl: config.publicUrl, outbox })
+  const operators = createOperatorTeam({ db, clock, serverSecret, publicUrl: config.publicUrl, outbox, record: recordTeamChange(clock) })
   const email = createEmailService({
     db, clock, store: createEmailStore(), instances: instanceStore, invitations: invitationStore, orgInvitations: orgInvitationStore, tickets, outbox,
     signUpCode: async (attemptId) => {
@@ -354,6 +357,8 @@ export async function buildApp(deps: AppDeps): Promise<{
       sendError(request, reply, new ApiError(503, 'service_unavailable', 'Starting', 'Foyer is starting (running its migrations); try again shortly.', {}, { 'retry-after': '1' }))
     })
   }
+  // Before every route: each request's audit context (actor, IP, trace id), read by the audit log.
+  registerAuditContext(app)
   app.addSchema(ClerkErrors)
   app.setSerializerCompiler(cachedSerializerCompiler({ ClerkErrors }))
   // A refused `_method` names itself even where no route matches what the request was sent as.
@@ -377,7 +382,7 @@ export async function buildApp(deps: AppDeps): Promise<{
   app.get('/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger())
 
   await app.register(async (bapi) => {
-    requireSecretKey(bapi, services.instances.authenticate)
+    requireSecretKey(bapi, services.instances.authenticateKey)
     await registerRateLimits(bapi, deps.redis ?? null)
     await bapi.register(instanceRoutes({ instances: services.instances, signingKeys: services.signingKeys }))
     await bapi.register(signingKeyRoutes({ signingKeys: services.signingKeys }))
@@ -397,6 +402,7 @@ export async function buildApp(deps: AppDeps): Promise<{
     await bapi.register(restrictionRoutes({ restrictions: services.restrictions }))
     await bapi.register(invitationLinkRoutes({ links: services.invitationLinks }))
     await bapi.register(waitlistRoutes({ waitlist: services.waitlist, tickets: services.tickets, clock: deps.clock }))
+    await bapi.register(auditLogRoutes({ db: deps.db }))
   })
   // The invitation link and the hosted pages: public, HTML, outside the secret-key plugin.
   const { publicUrl, allowedRedirectOrigins } = deps.config

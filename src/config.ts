@@ -36,7 +36,7 @@ export interface Config {
   metricsPort: number | null
   /** The bearer token `/metrics` asks for wherever it is served; with no port, it is then served on the main one. */
   metricsToken: string | null
-  /** How many days delivery history is kept (FOYER_RETENTION_EMAILS_DAYS, …_WEBHOOKS_DAYS, …_FAILED_DAYS). */
+  /** How many days delivery history is kept (FOYER_RETENTION_EMAILS_DAYS, …_WEBHOOKS_DAYS, …_FAILED_DAYS), and the audit log (FOYER_RETENTION_AUDIT_DAYS). */
   retentionDays: Readonly<RetentionDays>
   logLevel: string
   testing: boolean
@@ -129,6 +129,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     emails: parseDays('FOYER_RETENTION_EMAILS_DAYS', get('FOYER_RETENTION_EMAILS_DAYS'), DEFAULT_RETENTION_DAYS.emails),
     webhooks: parseDays('FOYER_RETENTION_WEBHOOKS_DAYS', get('FOYER_RETENTION_WEBHOOKS_DAYS'), DEFAULT_RETENTION_DAYS.webhooks),
     failed: parseDays('FOYER_RETENTION_FAILED_DAYS', get('FOYER_RETENTION_FAILED_DAYS'), DEFAULT_RETENTION_DAYS.failed),
+    audit: parseDays('FOYER_RETENTION_AUDIT_DAYS', get('FOYER_RETENTION_AUDIT_DAYS'), DEFAULT_RETENTION_DAYS.audit),
   })
 
   const logLevel = get('LOG_LEVEL') ?? 'info'

@@ -28,6 +28,7 @@ import { effectiveOrgInvitationStatus } from '../organizations/org-invitations.s
 import { createDomainStore } from '../organizations/domains.store.js'
 import { addMember, createOrgAcceptService, isInvitee, markAccepted, type OrganizationDeps } from './org-accept.service.js'
 import type { Accepted, SignedIn, TicketInvitation, TicketState, UserFacts } from './accept.types.js'
+import { actAsUser } from '../platform/audit/audit.js'
 
 export type { Accepted, SignedIn, TicketInvitation, TicketState, UserFacts } from './accept.types.js'
 
@@ -275,6 +276,7 @@ export function createAcceptService(deps: Deps) {
     try {
       return await db.transaction(async (tx) => {
         const userId = newId('user', now)
+        actAsUser(userId)
         const refused = async () => {
           const again = await resolveTicketHash(ticketHash, tx)
           return again.kind === 'expired' ? ticketExpired() : ticketInvalid()
@@ -511,6 +513,7 @@ export function createAcceptService(deps: Deps) {
    */
   async function completeSignIn(instance: Instance, user: UserRow, ticket: string | null,
     completing?: (tx: Queryable, sessionId: string) => Promise<void>): Promise<SignedIn & Partial<Accepted>> {
+    actAsUser(user.id)
     const now = clock.now(instance)
     let usable: TicketInvitation | null = null
     if (ticket) {
@@ -551,6 +554,7 @@ export function createAcceptService(deps: Deps) {
     const instance = await instanceById(db, row.instance_id)
     const user = instance && await users.findById(db, instance.id, row.user_id)
     if (!instance || !user) return null
+    actAsUser(user.id, row.id)
     return {
       instance, user,
       session: { id: row.id, token, expiresAt: row.expires_at, createdAt: row.created_at, lastActiveAt: row.last_active_at, activeOrganizationId: row.active_organization_id },
@@ -700,6 +704,7 @@ export function createAcceptService(deps: Deps) {
     try {
       return await db.transaction(async (tx) => {
         const userId = newId('user', now)
+        actAsUser(userId)
         if (!await store.completeSignUpAttempt(tx, attempt.id, userId, now)) {
           throw paramError(400, 'verification_failed', 'code', 'This sign-up can no longer be completed.', 'It was completed already.')
         }

@@ -5,7 +5,8 @@ import type { Queryable } from '../platform/db/db.js'
  * attempts (with or without a ticket), sign-in attempts, and invitation links' code attempts
  * and uses under any of `identifiers` (their addresses, lower-cased, and username), the code
  * emails counted for those attempts and for `subjectIds` (their email addresses' ids), and
- * every email or event queued, sent or kept in the dev mailbox about any of them. One
+ * every email or event queued, sent or kept in the dev mailbox about any of them, and their
+ * addresses from the audit log (whose records stay). One
  * statement, through indexes (migrations 028 and 029); call it in the transaction of the
  * deletion that asks for it.
  *
@@ -24,7 +25,12 @@ export async function eraseSignUpTraces(q: Queryable, instanceId: string, identi
     subjects as (select id from attempts union all select id from link_attempts union all select id from link_uses union all select unnest($3::text[])),
     codes as (delete from sign_up_code_emails where instance_id = $1 and attempt_id in (select id from subjects)),
     purged as (delete from outbox where instance_id = $1 and subject_id in (select id from subjects)),
-    mail as (delete from dev_mailbox_messages where instance_id = $1 and subject_id in (select id from subjects))
+    mail as (delete from dev_mailbox_messages where instance_id = $1 and subject_id in (select id from subjects)),
+    -- The audit log keeps its records and forgets the address. The setting, evaluated once
+    -- before any row is touched, lets this past the log's immutability trigger (migration 032).
+    audit as (update audit_logs set target_label = null
+      where set_config('foyer.audit_maintenance', 'on', true) = 'on'
+        and instance_id = $1 and target_label is not null and lower(target_label) = any($2::text[]))
     select 1`,
   [instanceId, identifiers, subjectIds])
 }

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest 
 import csrf from '@fastify/csrf-protection'
 import { ApiError } from '../platform/errors.js'
 import { toApiError } from '../platform/http.js'
+import { setAuditActor } from '../platform/audit/audit.js'
 import { html, type SafeHtml } from '../platform/html.js'
 import type { Instance } from '../instance/instance.schemas.js'
 import { createSignInThrottle, memoryCounter, redisCounter } from '../accept/sign-in-throttle.js'
@@ -27,12 +28,14 @@ import {
   authorize, declareAccess, hasRole, instanceNotFound, isReadOnly, reaches, withPrefix, type AccessDeclaration, type OperatorAccess,
 } from './authorization.js'
 import { acceptRoutes, operatorsRoutes, type OperatorPagesContext } from './operators.page.js'
+import { auditSection, teamAuditRoutes } from './audit.page.js'
 
 export type { DashboardDeps } from './dashboard.context.js'
 
 /** The dashboard's sections, in nav order. A new page is a module exporting a section, added here. */
 const SECTIONS: readonly DashboardSection[] = [
   invitationsSection, linksSection, usersSection, organizationsSection, templatesSection, webhooksSection, settingsSection, overviewSection,
+  auditSection,
 ]
 const NAV = SECTIONS.map(({ key, label, path }) => ({ key, label, path }))
 /** Outside instances everything needs an owner (authorization.ts) but these, which every operator uses. */
@@ -250,6 +253,7 @@ export const dashboardRoutes = (deps: DashboardDeps): FastifyPluginAsync => asyn
         if (operator && access) {
           req.operator = operator
           req.access = access
+          setAuditActor(req, { type: 'operator', id: operator.id, label: operator.emailAddress })
           // Required codes come first: until they are set up, nothing else opens.
           if (!isEnrolmentPath(req.url) && await security.mustEnrol(operator)) {
             if (SAFE_METHODS.has(req.method)) return reply.redirect(TOTP_PATH, 303)
@@ -301,6 +305,7 @@ export const dashboardRoutes = (deps: DashboardDeps): FastifyPluginAsync => asyn
       })
 
       await authed.register(operatorsRoutes(teamCtx))
+      await authed.register(teamAuditRoutes(ctx))
 
       await authed.register(async (scoped: FastifyInstance) => {
         scoped.addHook('onRequest', async (req) => {

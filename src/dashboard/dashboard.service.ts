@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import type { Db, Queryable } from '../platform/db/db.js'
 import { DAY_MS, type Clock } from '../platform/clock.js'
 import { isInstanceId, ksuid } from '../platform/ids.js'
+import { recordAudit } from '../platform/audit/audit.js'
 import { sha256 } from '../platform/secrets.js'
 import { clientKey } from '../platform/rate-limit.js'
 import { ApiError, paramError } from '../platform/errors.js'
@@ -88,13 +89,19 @@ export async function createFirstOperator(
 export function createDashboardService({ db, clock, instances, store = createDashboardStore(), throttle, security = createOperatorSecurityStore() }: Deps) {
   const signInThrottle = throttle ?? createSignInThrottle({ counter: memoryCounter(() => clock.now()) })
 
-  async function startSession(q: Queryable, operatorId: string, client?: SessionClient): Promise<string> {
+  /** A new session, recorded in the audit log by the same transaction `q` (the sign-in page is open to anyone: the operator is named as who acts). */
+  async function startSession(q: Queryable, operator: { id: string; emailAddress: string | null }, client?: SessionClient): Promise<string> {
     const token = newToken()
     const now = clock.now()
+    const id = `opss_${ksuid(now)}`
     await store.insertSession(q, {
-      token_hash: sha256(token), operator_id: operatorId, created_at: now, expires_at: now + OPERATOR_SESSION_TTL_MS,
-      id: `opss_${ksuid(now)}`, ip: client?.ip ?? null, user_agent: client?.userAgent?.slice(0, 400) ?? null,
+      token_hash: sha256(token), operator_id: operator.id, created_at: now, expires_at: now + OPERATOR_SESSION_TTL_MS,
+      id, ip: client?.ip ?? null, user_agent: client?.userAgent?.slice(0, 400) ?? null,
     })
+    await recordAudit(q, {
+      instanceId: null, action: 'operator.signed_in', target: { type: 'operator_session', id },
+      actor: { type: 'operator', id: operator.id, label: operator.emailAddress },
+    }, now)
     return token
   }
 
@@ -126,7 +133,7 @@ export function createDashboardService({ db, clock, instances, store = createDas
      * setup link dies with it); 422 for an invalid email address or password.
      */
     async setup(token: string, input: { emailAddress: string; password: string; client?: SessionClient }): Promise<{ operator: Operator; sessionToken: string }> {
-      return createFirstOperator({ db, clock, store }, input, { setupToken: token, startSession: (q, operatorId) => startSession(q, operatorId, input.client) })
+      return createFirstOperator({ db, clock, store }, input, { setupToken: token, startSession: (q, operatorId) => startSession(q, { id: operatorId, emailAddress: null }, input.client) })
     },
 
     /**
@@ -154,7 +161,7 @@ export function createDashboardService({ db, clock, instances, store = createDas
         await security.insertChallenge(db, { token_hash: sha256(challengeToken), operator_id: operator.id, created_at: now, expires_at: now + SIGN_IN_CHALLENGE_TTL_MS })
         return { operator: signedIn, challengeToken }
       }
-      return { operator: signedIn, sessionToken: await startSession(db, operator.id, { ip: input.ip, userAgent: input.userAgent ?? null }) }
+      return { operator: signedIn, sessionToken: await db.transaction((tx) => startSession(tx, signedIn, { ip: input.ip, userAgent: input.userAgent ?? null })) }
     },
 
     /**
@@ -181,10 +188,14 @@ export function createDashboardService({ db, clock, instances, store = createDas
     },
 
     /** A session for an operator who has passed every check (password, then code). */
-    startSession: (operatorId: string, client?: SessionClient) => startSession(db, operatorId, client),
+    startSession: (operator: Operator, client?: SessionClient) => db.transaction((tx) => startSession(tx, operator, client)),
 
+    /** Ends the session of this token; recorded as the request's actor (the operator signing out) when there was one. */
     async signOut(token: string | null): Promise<void> {
-      if (token) await store.deleteSession(db, sha256(token))
+      if (!token) return
+      await db.transaction(async (tx) => {
+        if (await store.deleteSession(tx, sha256(token))) await recordAudit(tx, { instanceId: null, action: 'operator.signed_out' }, clock.now())
+      })
     },
 
     async listInstances(): Promise<Instance[]> {

@@ -85,8 +85,8 @@ export function createDashboardStore() {
       return rows[0] ?? null
     },
 
-    async deleteSession(q: Queryable, tokenHash: string): Promise<void> {
-      await q.query('delete from operator_sessions where token_hash = $1', [tokenHash])
+    async deleteSession(q: Queryable, tokenHash: string): Promise<boolean> {
+      return (await q.query('delete from operator_sessions where token_hash = $1 returning 1', [tokenHash])).length > 0
     },
 
     async deleteExpiredSessions(q: Queryable, now: number): Promise<void> {

@@ -88,7 +88,8 @@ ${head(p.instance ? `${p.title} · ${p.instance.name}` : p.title)}
 <a class="brand" href="/dashboard">Foyer</a>
 ${switcher}
 ${p.isOwner && html`<a href="/dashboard/instances/new">New instance</a>
-<a href="/dashboard/operators">Operators</a>`}
+<a href="/dashboard/operators">Operators</a>
+<a href="/dashboard/audit">Team audit</a>`}
 <span class="spacer"></span>
 <a class="who" href="/dashboard/account">${p.operator.emailAddress}</a>
 <form method="post" action="/dashboard/sign-out">${csrfInput(p.csrf)}<button type="submit" class="link">Sign out</button></form>

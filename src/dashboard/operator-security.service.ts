@@ -1,4 +1,5 @@
 import type { Db } from '../platform/db/db.js'
+import { recordAudit } from '../platform/audit/audit.js'
 import type { Clock } from '../platform/clock.js'
 import { ApiError, paramError } from '../platform/errors.js'
 import { clientKey } from '../platform/rate-limit.js'
@@ -58,6 +59,8 @@ interface Deps {
   throttle: SignInThrottle
   store?: OperatorSecurityStore
 }
+
+const operatorTarget = (operator: Operator) => ({ type: 'operator', id: operator.id, label: operator.emailAddress })
 
 const codeIncorrect = () => paramError(422, 'form_code_incorrect', 'code', 'is incorrect',
   'That code is not right, or was used already. Enter the current code from your authenticator app, or one of your recovery codes.')
@@ -144,6 +147,7 @@ export function createOperatorSecurityService({ db, clock, serverSecret, dashboa
         const now = clock.now()
         if (!await store.enableTotp(tx, operator.id, step, now)) return false
         await store.replaceRecoveryCodes(tx, operator.id, recoveryCodes.map((c) => sha256(normalizeRecoveryCode(c))), now)
+        await recordAudit(tx, { instanceId: null, action: 'operator.totp_enabled', target: operatorTarget(operator) }, now)
         return true
       })
       if (!enabled) throw new ApiError(409, 'duplicate_record', 'already enabled', 'One-time codes are already on for your account.')
@@ -162,7 +166,10 @@ export function createOperatorSecurityService({ db, clock, serverSecret, dashboa
       const row = await operatorRow(operator)
       if (row.totp_enabled_at == null) return
       await useCode(row, input.code, input.ip)
-      await db.transaction(async (tx) => store.disableTotp(tx, operator.id, clock.now()))
+      await db.transaction(async (tx) => {
+        await store.disableTotp(tx, operator.id, clock.now())
+        await recordAudit(tx, { instanceId: null, action: 'operator.totp_disabled', target: operatorTarget(operator) }, clock.now())
+      })
     },
 
     /** The operator a sign-in challenge is for, or null once it expired, completed or failed too often. */
@@ -193,7 +200,7 @@ export function createOperatorSecurityService({ db, clock, serverSecret, dashboa
       }
       // Taken only now, and guarded: two correct answers racing make one session.
       if (!await store.takeChallenge(db, hash, clock.now())) throw challengeGone()
-      return { operator: { id: row.id, emailAddress: row.email_address }, sessionToken: await dashboard.startSession(row.id, client), used }
+      return { operator: { id: row.id, emailAddress: row.email_address }, sessionToken: await dashboard.startSession({ id: row.id, emailAddress: row.email_address }, client), used }
     },
 
     /** Requires one-time codes of every operator, or stops requiring them. */
@@ -203,7 +210,10 @@ export function createOperatorSecurityService({ db, clock, serverSecret, dashboa
         // Otherwise the operator turning it on would be the first one shut out.
         throw new ApiError(409, 'not_allowed_access', 'codes off', 'Turn on one-time codes for your own account first.')
       }
-      await store.setRequireTotp(db, value, clock.now())
+      await db.transaction(async (tx) => {
+        await store.setRequireTotp(tx, value, clock.now())
+        await recordAudit(tx, { instanceId: null, action: value ? 'dashboard.totp_required' : 'dashboard.totp_not_required', changedKeys: ['require_totp'] }, clock.now())
+      })
     },
 
     /** The operator's live sessions, newest first, the one `currentToken` belongs to marked. */
@@ -218,15 +228,22 @@ export function createOperatorSecurityService({ db, clock, serverSecret, dashboa
     async endSession(operator: Operator, id: string, currentToken: string | null): Promise<{ wasCurrent: boolean }> {
       const sessions = await store.listSessions(db, operator.id, clock.now())
       const target = sessions.find((s) => s.id === id)
-      if (!target || !await store.deleteSessionById(db, operator.id, id)) {
-        throw new ApiError(404, 'resource_not_found', 'not found', 'That session has ended already, or is not yours.')
-      }
+      const ended = target && await db.transaction(async (tx) => {
+        if (!await store.deleteSessionById(tx, operator.id, id)) return false
+        await recordAudit(tx, { instanceId: null, action: 'operator.session_ended', target: { type: 'operator_session', id } }, clock.now())
+        return true
+      })
+      if (!target || !ended) throw new ApiError(404, 'resource_not_found', 'not found', 'That session has ended already, or is not yours.')
       return { wasCurrent: currentToken !== null && target.token_hash === sha256(currentToken) }
     },
 
     /** Ends every session of the operator but this one; answers how many ended. */
     async endOtherSessions(operator: Operator, currentToken: string | null): Promise<number> {
-      return store.deleteOtherSessions(db, operator.id, currentToken ? sha256(currentToken) : null)
+      return db.transaction(async (tx) => {
+        const ended = await store.deleteOtherSessions(tx, operator.id, currentToken ? sha256(currentToken) : null)
+        if (ended > 0) await recordAudit(tx, { instanceId: null, action: 'operator.other_sessions_ended', target: operatorTarget(operator) }, clock.now())
+        return ended
+      })
     },
   }
 }

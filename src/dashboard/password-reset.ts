@@ -1,4 +1,5 @@
 import type { Db } from '../platform/db/db.js'
+import { recordAudit } from '../platform/audit/audit.js'
 import type { Clock } from '../platform/clock.js'
 import { ApiError } from '../platform/errors.js'
 import { ksuid, newId } from '../platform/ids.js'
@@ -95,6 +96,7 @@ export function createPasswordResets({ db, clock, serverSecret, publicUrl, outbo
         // Only the newest link works: an older email found later cannot be used behind this one's back.
         await store.retireResets(tx, operator.id, now)
         await store.insertReset(tx, { ...reset, token_hash: sha256(tokenOf(reset)) })
+        await recordAudit(tx, { instanceId: null, action: 'operator.password_reset_requested', target: { type: 'operator', id: operator.id, label: operator.email_address } }, now)
         await outbox.enqueue(tx, [{
           id: newId('msg', now), instanceId, kind: 'email', topic: PASSWORD_RESET_TOPIC, subjectId: reset.id,
           payload: { reset_id: reset.id, to: operator.email_address, template_slug: PASSWORD_RESET_TOPIC }, nextAttemptAt: now,
@@ -123,6 +125,8 @@ export function createPasswordResets({ db, clock, serverSecret, publicUrl, outbo
         await store.setPassword(tx, used.operator_id, passwordHash, now)
         await store.deleteSessionsOf(tx, used.operator_id)
         await store.deleteChallengesOf(tx, used.operator_id)
+        // Whoever holds the emailed link acts as its operator.
+        await recordAudit(tx, { instanceId: null, action: 'operator.password_reset', target: { type: 'operator', id: used.operator_id }, actor: { type: 'operator', id: used.operator_id, label: null } }, now)
         return { operatorId: used.operator_id }
       })
     },

@@ -20,6 +20,7 @@ import {
 } from './email.templates.js'
 import { createTemplateRenderer, RendererBusyError, type TemplateRenderer } from './template-renderer.js'
 import type { ClerkEmailDelivery, EmailTemplate, PutEmailTemplateBody } from './email.schemas.js'
+import { recordAudit } from '../platform/audit/audit.js'
 
 interface Deps {
   db: Db
@@ -347,7 +348,12 @@ export function createEmailService(deps: Deps) {
       const given = Object.fromEntries(Object.entries(parts).filter(([, v]) => v !== null)) as Partial<TemplateSource>
       const refusal = await refusalFor(instance, valid, given)
       if (refusal) throw refusal
-      return toEmailTemplate(valid, await store.upsertTemplate(db, instance.id, valid, parts, clock.now(instance)))
+      const saved = await db.transaction(async (tx) => {
+        const row = await store.upsertTemplate(tx, instance.id, valid, parts, clock.now(instance))
+        await recordAudit(tx, { instanceId: instance.id, action: 'email_template.updated', target: { type: 'email_template', id: valid }, changedKeys: Object.keys(given) }, clock.now())
+        return row
+      })
+      return toEmailTemplate(valid, saved)
     },
 
     /**
@@ -369,7 +375,10 @@ export function createEmailService(deps: Deps) {
     /** Goes back to the built-in template; answers the template now in use. */
     async resetTemplate(instance: Instance, slug: string): Promise<EmailTemplate> {
       const valid = requireSlug(slug)
-      await store.deleteTemplate(db, instance.id, valid)
+      await db.transaction(async (tx) => {
+        await store.deleteTemplate(tx, instance.id, valid)
+        await recordAudit(tx, { instanceId: instance.id, action: 'email_template.reset', target: { type: 'email_template', id: valid } }, clock.now())
+      })
       return toEmailTemplate(valid, null)
     },
 

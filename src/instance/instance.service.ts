@@ -6,6 +6,7 @@ import { ApiError, notFound, paramError } from '../platform/errors.js'
 import { checkRedirectUrl, isAllowedOrigin, originPattern } from '../platform/validation.js'
 import type { InstanceStore, NewSecretKey, SecretKeyRow } from './instance.store.js'
 import { redirectOriginsOf, toInstance, type Instance, type UpdateInstanceBody, type UsernameSettings } from './instance.schemas.js'
+import { recordAudit } from '../platform/audit/audit.js'
 
 interface Deps {
   db: Db
@@ -24,6 +25,12 @@ interface Deps {
 }
 
 /** A secret key as the dashboard lists it: never the key itself. */
+/** A secret key as the audit log names it: its id and hint, never the key. */
+export interface SecretKeyRef {
+  id: string
+  hint: string | null
+}
+
 export interface SecretKeyInfo {
   id: string
   /** The key's start and last four characters (`sk_test_…AbCd`); null for a key made before Foyer kept them. */
@@ -71,7 +78,7 @@ const sealContext = (instanceId: string, keyId: string) => `secret_key:${instanc
 const hintOf = (secretKey: string) => `${secretKey.slice(0, 8)}…${secretKey.slice(-4)}`
 
 export function createInstanceService({ db, clock, store, publicUrl, allowedRedirectOrigins, serverSecret, pinnedSecretKey = null, testing, cacheMs = CACHE_MS }: Deps) {
-  const cache = new Map<string, { instance: Instance; until: number; keyExpiresAt: number | null }>()
+  const cache = new Map<string, { instance: Instance; key: SecretKeyRef; until: number; keyExpiresAt: number | null }>()
   // Bumped by every change to an instance, so that a lookup that raced a change does not put
   // what it read before the change back into the cache.
   let generation = 0
@@ -99,15 +106,19 @@ export function createInstanceService({ db, clock, store, publicUrl, allowedRedi
     const environment = environmentOf(secretKey)
     const now = clock.now()
     const id = newId('ins', now)
-    const row = await db.transaction((tx) => store.insert(tx, {
-      id,
-      name: options.name,
-      environment_type: environment,
-      publishable_key: publishableKeyFor(environment, publicUrl),
-      is_default: options.isDefault ?? false,
-      created_at: now,
-      updated_at: now,
-    }, newKey(id, secretKey)))
+    const row = await db.transaction(async (tx) => {
+      const inserted = await store.insert(tx, {
+        id,
+        name: options.name,
+        environment_type: environment,
+        publishable_key: publishableKeyFor(environment, publicUrl),
+        is_default: options.isDefault ?? false,
+        created_at: now,
+        updated_at: now,
+      }, newKey(id, secretKey))
+      await recordAudit(tx, { instanceId: id, action: 'instance.created', target: { type: 'instance', id, label: options.name } }, now)
+      return inserted
+    })
     return { instance: toInstance(row), secretKey }
   }
 
@@ -167,6 +178,28 @@ export function createInstanceService({ db, clock, store, publicUrl, allowedRedi
     return { instance: toInstance(row!), secretKey: null, created: false }
   }
 
+  /**
+   * As authenticate, with the key's id and hint (never the key), which name the actor of the
+   * request in the audit log.
+   */
+  async function authenticateKey(secretKey: string): Promise<{ instance: Instance; key: SecretKeyRef } | null> {
+    const hash = sha256(secretKey)
+    const hit = cache.get(hash)
+    // The cache lives on real time; keys expire on the server's clock (never an instance's
+    // test clock, which moves invitations, not credentials).
+    const wall = Date.now()
+    const now = clock.now()
+    if (hit && hit.until > wall && (hit.keyExpiresAt === null || hit.keyExpiresAt > now)) return hit
+    const before = generation
+    const row = await store.findByKeyHash(db, hash, now)
+    if (!row) return null
+    const instance = toInstance(row)
+    const key = { id: row.key_id, hint: row.key_hint }
+    if (cache.size > 10_000) cache.clear()
+    if (generation === before) cache.set(hash, { instance, key, until: wall + cacheMs, keyExpiresAt: row.key_expires_at })
+    return { instance, key }
+  }
+
   return {
     create,
 
@@ -209,21 +242,10 @@ export function createInstanceService({ db, clock, store, publicUrl, allowedRedi
 
     /** The instance a secret key selects, or null for a key no instance holds. */
     async authenticate(secretKey: string): Promise<Instance | null> {
-      const hash = sha256(secretKey)
-      const hit = cache.get(hash)
-      // The cache lives on real time; keys expire on the server's clock (never an instance's
-      // test clock, which moves invitations, not credentials).
-      const wall = Date.now()
-      const now = clock.now()
-      if (hit && hit.until > wall && (hit.keyExpiresAt === null || hit.keyExpiresAt > now)) return hit.instance
-      const before = generation
-      const row = await store.findByKeyHash(db, hash, now)
-      if (!row) return null
-      const instance = toInstance(row)
-      if (cache.size > 10_000) cache.clear()
-      if (generation === before) cache.set(hash, { instance, until: wall + cacheMs, keyExpiresAt: row.key_expires_at })
-      return instance
+      return (await authenticateKey(secretKey))?.instance ?? null
     },
+
+    authenticateKey,
 
     /**
      * Changes the instance's settings (only the fields given). Home and after-sign-up URLs must
@@ -254,6 +276,8 @@ export function createInstanceService({ db, clock, store, publicUrl, allowedRedi
             }
           }
         }
+        await recordAudit(tx, { instanceId: instance.id, action: 'instance.updated', target: { type: 'instance', id: instance.id, label: current.name },
+          changedKeys: Object.keys(body).filter((k) => (body as Record<string, unknown>)[k] !== undefined) }, clock.now())
         return store.update(tx, instance.id, {
           name: body.application_name,
           sign_up_mode: body.sign_up_mode,
@@ -309,6 +333,7 @@ export function createInstanceService({ db, clock, store, publicUrl, allowedRedi
         if (!await store.lock(tx, instance.id)) throw notFound('instance')
         const inserted = await store.insertKey(tx, instance.id, newKey(instance.id, secretKey), now)
         await store.expireOtherKeys(tx, instance.id, inserted.id, now + graceMs, now)
+        await recordAudit(tx, { instanceId: instance.id, action: 'secret_key.rolled', target: { type: 'secret_key', id: inserted.id, label: inserted.hint } }, now)
         return inserted
       })
       forget(instance.id)
@@ -332,6 +357,7 @@ export function createInstanceService({ db, clock, store, publicUrl, allowedRedi
             'No other key of this instance works until rolled (a rolled key stops at the end of its grace period): roll this one instead, so that the instance keeps one.')
         }
         await store.deleteKey(tx, instance.id, keyId)
+        await recordAudit(tx, { instanceId: instance.id, action: 'secret_key.deleted', target: { type: 'secret_key', id: keyId, label: key.hint } }, clock.now())
       })
       forget(instance.id)
     },

@@ -26,7 +26,7 @@ export interface SecretKeyRow {
 export type NewSecretKey = Pick<SecretKeyRow, 'id' | 'key_hash' | 'hint' | 'sealed_key'>
 
 /** The instance a key selects, with when that key stops working (null: never). */
-export type KeyedInstanceRow = InstanceRow & { key_expires_at: number | null }
+export type KeyedInstanceRow = InstanceRow & { key_expires_at: number | null; key_id: string; key_hint: string | null }
 
 export function createInstanceStore() {
   return {
@@ -46,7 +46,7 @@ export function createInstanceStore() {
     /** The instance a key selects, unless the key has stopped working by `now` (wall clock). */
     async findByKeyHash(q: Queryable, keyHash: string, now: number): Promise<KeyedInstanceRow | null> {
       const rows = await q.query<KeyedInstanceRow>(`
-        select i.*, k.expires_at as key_expires_at from instances i join secret_keys k on k.instance_id = i.id
+        select i.*, k.expires_at as key_expires_at, k.id as key_id, k.hint as key_hint from instances i join secret_keys k on k.instance_id = i.id
         where k.key_hash = $1 and (k.expires_at is null or k.expires_at > $2)`, [keyHash, now])
       return rows[0] ?? null
     },

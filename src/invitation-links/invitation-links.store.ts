@@ -1,6 +1,7 @@
 import type { Queryable } from '../platform/db/db.js'
 import { outboxCte, type OutboxItem } from '../platform/outbox/outbox.store.js'
 import type { InvitationLinkRow, InvitationLinkUseRow, InvitationLinkUseView } from './invitation-links.schemas.js'
+import { outboxJson } from '../platform/audit/audit.js'
 
 export interface LinkAttemptRow {
   id: string
@@ -35,7 +36,7 @@ export function createInvitationLinkStore() {
         ${outboxCte('$12', '$13')}
         select * from inv`,
       [link.id, link.instance_id, link.organization_id, link.role, JSON.stringify(link.public_metadata), JSON.stringify(link.allowed_domains),
-        link.max_uses, link.token_nonce, link.token_hash, link.expires_at, link.created_at, queuedAt, JSON.stringify(outbox)])
+        link.max_uses, link.token_nonce, link.token_hash, link.expires_at, link.created_at, queuedAt, outboxJson(outbox)])
       return rows[0]!
     },
 
@@ -85,7 +86,7 @@ export function createInvitationLinkStore() {
         ),
         ${outboxCte('$4', '$5')}
         select * from inv`,
-      [id, instanceId, now, queuedAt, JSON.stringify(outbox)])
+      [id, instanceId, now, queuedAt, outboxJson(outbox)])
       return rows[0] ?? null
     },
 
@@ -116,7 +117,7 @@ export function createInvitationLinkStore() {
           from used, jsonb_array_elements($8::jsonb) o
         )
         select inv.*, to_jsonb(used.*) as use_row from inv, used`,
-      [use.link_id, use.instance_id, now, use.id, use.email_address, use.user_id, queuedAt, JSON.stringify(outbox)])
+      [use.link_id, use.instance_id, now, use.id, use.email_address, use.user_id, queuedAt, outboxJson(outbox)])
       const row = rows[0]
       if (!row) return null
       const { use_row: used, ...link } = row

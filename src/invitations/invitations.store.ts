@@ -3,6 +3,7 @@ import { DAY_MS } from '../platform/clock.js'
 import type { InvitationRow, InvitationStatus } from './invitations.schemas.js'
 import { outboxCte, type OutboxItem } from '../platform/outbox/outbox.store.js'
 import { eraseSignUpTraces } from '../accept/erasure.js'
+import { outboxJson } from '../platform/audit/audit.js'
 
 /** An invitation about to be inserted: its row, less what the insert itself sets. */
 export type NewInvitation = Omit<InvitationRow, 'status'>
@@ -85,7 +86,7 @@ export function createInvitationStore() {
         'select * from insert_invitation($1::bigint, $2, $3, $4, $5, $6, $7::jsonb, $8, $9, $10, $11, $12, $13, $14, $15::jsonb, $16)',
         [rules.lockKey?.toString() ?? null, rules.requireNoPending, rules.requireNoUser, inv.id, inv.instance_id, inv.email_address,
           JSON.stringify(inv.public_metadata), inv.redirect_url, inv.notify, inv.template_slug, inv.ticket_nonce, inv.ticket_hash,
-          inv.expires_at, inv.created_at, JSON.stringify(outbox), queuedAt])
+          inv.expires_at, inv.created_at, outboxJson(outbox), queuedAt])
       return rows[0] ?? null
     },
 
@@ -151,7 +152,7 @@ export function createInvitationStore() {
         ${countsCte(`('pending', -1), ('revoked', 1)`)},
         ${outboxCte('$5', '$4')}
         select * from inv`,
-      [id, instanceId, now, JSON.stringify(outbox), queuedAt])
+      [id, instanceId, now, outboxJson(outbox), queuedAt])
       return rows[0] ?? null
     },
 
@@ -170,7 +171,7 @@ export function createInvitationStore() {
         ${countsCte(`('pending', -1), ('accepted', 1)`)},
         ${outboxCte('$6', '$7')}
         select * from inv`,
-      [id, instanceId, ticketHash, userId, now, queuedAt, JSON.stringify(outbox)])
+      [id, instanceId, ticketHash, userId, now, queuedAt, outboxJson(outbox)])
       return rows[0] ?? null
     },
 
@@ -188,7 +189,7 @@ export function createInvitationStore() {
         ),
         ${outboxCte('$4', '$5')}
         select * from inv`,
-      [id, instanceId, now, queuedAt, JSON.stringify(outbox), remindedAt])
+      [id, instanceId, now, queuedAt, outboxJson(outbox), remindedAt])
       return rows[0] ?? null
     },
 
@@ -207,7 +208,7 @@ export function createInvitationStore() {
         ),
         ${outboxCte('$7', '$8')}
         select * from inv`,
-      [id, instanceId, now, ticket.nonce, ticket.hash, expiresAt, queuedAt, JSON.stringify(outbox), remindedAt])
+      [id, instanceId, now, ticket.nonce, ticket.hash, expiresAt, queuedAt, outboxJson(outbox), remindedAt])
       return rows[0] ?? null
     },
 

@@ -3,6 +3,7 @@ import type { OrgInvitationRow, OrgInvitationStatus, OrgInvitationView } from '.
 import { outboxCte, type OutboxItem } from '../platform/outbox/outbox.store.js'
 import { DAY_MS } from '../platform/clock.js'
 import { EXPIRY_DUE, REMINDER_DUE, type SweptRow } from '../invitations/invitations.store.js'
+import { outboxJson } from '../platform/audit/audit.js'
 
 /** An invitation about to be inserted: its row, less what the insert sets. */
 export type NewOrgInvitation = Omit<OrgInvitationRow, 'status' | 'accepted_by_user_id' | 'updated_at'>
@@ -142,7 +143,7 @@ export function createOrgInvitationStore() {
         `select insert_organization_invitation($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9, $10, $11, $12, $13, $14, $15, $16::jsonb, $17) as result`,
         [inv.id, inv.instance_id, inv.organization_id, inv.email_address, inv.role, inv.inviter_user_id,
           JSON.stringify(inv.public_metadata), JSON.stringify(inv.private_metadata), inv.redirect_url, inv.source, inv.notify,
-          inv.ticket_nonce, inv.ticket_hash, inv.expires_at, inv.created_at, JSON.stringify(outbox), queuedAt])
+          inv.ticket_nonce, inv.ticket_hash, inv.expires_at, inv.created_at, outboxJson(outbox), queuedAt])
       const { invitation, refusal, max_allowed_memberships: limit } = rows[0]!.result
       return invitation ? { row: invitation } : { refusal: refusal!, limit: limit ?? null }
     },
@@ -203,7 +204,7 @@ export function createOrgInvitationStore() {
         ),
         ${outboxCte('$6', '$5')}
         select * from inv`,
-      [id, instanceId, organizationId, now, JSON.stringify(outbox), queuedAt])
+      [id, instanceId, organizationId, now, outboxJson(outbox), queuedAt])
       return rows[0] ?? null
     },
 
@@ -221,7 +222,7 @@ export function createOrgInvitationStore() {
         ),
         ${outboxCte('$6', '$7')}
         select * from inv`,
-      [id, instanceId, ticketHash, userId, now, queuedAt, JSON.stringify(outbox)])
+      [id, instanceId, ticketHash, userId, now, queuedAt, outboxJson(outbox)])
       return rows[0] ?? null
     },
 
@@ -266,7 +267,7 @@ export function createOrgInvitationStore() {
         ),
         ${outboxCte('$4', '$5')}
         select * from inv`,
-      [id, instanceId, now, queuedAt, JSON.stringify(outbox)])
+      [id, instanceId, now, queuedAt, outboxJson(outbox)])
       return rows[0] ?? null
     },
   }

@@ -5,6 +5,7 @@ import { ApiError, notFound, paramError } from '../platform/errors.js'
 import type { Instance } from '../instance/instance.schemas.js'
 import { MANAGE_MEMBERSHIPS } from './organizations.store.js'
 import type { CatalogFilter, CatalogOrderColumn, RoleStore } from './roles.store.js'
+import { recordAudit } from '../platform/audit/audit.js'
 import {
   SYSTEM_ROLES, toClerkRole, type ClerkRole, type CreatePermissionBody, type CreateRoleBody, type ListRolesQuery, type PermissionRow,
   type RoleRow, type UpdatePermissionBody, type UpdateRoleBody,
@@ -129,6 +130,7 @@ export function createRoleService({ db, clock, store }: Deps) {
           permissions, is_creator_eligible: false, created_at: now, updated_at: now,
         })
         if (!row) throw keyTaken('role', key)
+        await recordAudit(tx, { instanceId: instance.id, action: 'role.created', target: { type: 'role', id: row.id, label: row.key } }, clock.now())
         return (await present(tx, instance.id, [row]))[0]!
       })
     },
@@ -146,7 +148,9 @@ export function createRoleService({ db, clock, store }: Deps) {
         if (body.name != null) patch.name = body.name.trim() || role.name
         if (body.description !== undefined && body.description !== null) patch.description = body.description
         if (body.permissions != null) patch.permissions = await permissionKeys(tx, instance.id, body.permissions)
-        return (await present(tx, instance.id, [await change(tx, instance, role, patch)]))[0]!
+        const changed = await change(tx, instance, role, patch)
+        await recordAudit(tx, { instanceId: instance.id, action: 'role.updated', target: { type: 'role', id: role.id, label: changed.key }, changedKeys: Object.keys(patch) }, clock.now())
+        return (await present(tx, instance.id, [changed]))[0]!
       })
     },
 
@@ -157,7 +161,9 @@ export function createRoleService({ db, clock, store }: Deps) {
         if (role.permissions.includes(key!)) {
           throw new ApiError(409, 'duplicate_record', 'already assigned', `The role ${role.key} already has the permission ${key}.`)
         }
-        return (await present(tx, instance.id, [await change(tx, instance, role, { permissions: [...role.permissions, key!] })]))[0]!
+        const changed = await change(tx, instance, role, { permissions: [...role.permissions, key!] })
+        await recordAudit(tx, { instanceId: instance.id, action: 'role.permission_assigned', target: { type: 'role', id: role.id, label: `${role.key} ${key!}` } }, clock.now())
+        return (await present(tx, instance.id, [changed]))[0]!
       })
     },
 
@@ -166,7 +172,9 @@ export function createRoleService({ db, clock, store }: Deps) {
         const role = await findRole(tx, instance.id, idOrKey, true)
         const [key] = await permissionKeys(tx, instance.id, [permission]).catch(() => { throw notFound('permission') })
         if (!role.permissions.includes(key!)) throw notFound('permission on this role')
-        return (await present(tx, instance.id, [await change(tx, instance, role, { permissions: role.permissions.filter((p) => p !== key) })]))[0]!
+        const changed = await change(tx, instance, role, { permissions: role.permissions.filter((p) => p !== key) })
+        await recordAudit(tx, { instanceId: instance.id, action: 'role.permission_unassigned', target: { type: 'role', id: role.id, label: `${role.key} ${key!}` } }, clock.now())
+        return (await present(tx, instance.id, [changed]))[0]!
       })
     },
 
@@ -181,6 +189,7 @@ export function createRoleService({ db, clock, store }: Deps) {
           throw new ApiError(422, 'organization_role_in_use', 'role in use',
             `The role ${role.key} is held by members or pending invitations; give them another role first.`)
         }
+        await recordAudit(tx, { instanceId: instance.id, action: 'role.deleted', target: { type: 'role', id: role.id, label: role.key } }, clock.now())
         return { object: 'role' as const, id: role.id, deleted: true as const }
       })
     },
@@ -202,12 +211,15 @@ export function createRoleService({ db, clock, store }: Deps) {
     async createPermission(instance: Instance, body: CreatePermissionBody): Promise<PermissionRow> {
       const key = checkPermissionKey(body.key)
       const now = clock.now(instance)
-      const row = await store.insertPermission(db, {
-        id: newId('perm', now), instance_id: instance.id, key, name: body.name.trim() || key, description: body.description ?? '',
-        type: 'user', created_at: now, updated_at: now,
+      return db.transaction(async (tx) => {
+        const row = await store.insertPermission(tx, {
+          id: newId('perm', now), instance_id: instance.id, key, name: body.name.trim() || key, description: body.description ?? '',
+          type: 'user', created_at: now, updated_at: now,
+        })
+        if (!row) throw keyTaken('permission', key)
+        await recordAudit(tx, { instanceId: instance.id, action: 'permission.created', target: { type: 'permission', id: row.id, label: row.key } }, clock.now())
+        return row
       })
-      if (!row) throw keyTaken('permission', key)
-      return row
     },
 
     /** System permissions cannot change; a new key is carried over to the roles holding the permission. */
@@ -223,6 +235,7 @@ export function createRoleService({ db, clock, store }: Deps) {
         if (body.description !== undefined) patch.description = body.description
         const row = await store.updatePermission(tx, current, patch, clock.now(instance))
         if (!row) throw keyTaken('permission', key ?? current.key)
+        await recordAudit(tx, { instanceId: instance.id, action: 'permission.updated', target: { type: 'permission', id: row.id, label: row.key }, changedKeys: Object.keys(patch) }, clock.now())
         return row
       })
     },
@@ -234,6 +247,7 @@ export function createRoleService({ db, clock, store }: Deps) {
         if (!current) throw notFound('permission')
         if (current.type === 'system') throw new ApiError(403, 'not_allowed_access', 'not allowed', `The system permission ${current.key} cannot be deleted.`)
         await store.removePermission(tx, instance.id, id, clock.now(instance))
+        await recordAudit(tx, { instanceId: instance.id, action: 'permission.deleted', target: { type: 'permission', id: id, label: current.key } }, clock.now())
         return { object: 'permission' as const, id, deleted: true as const }
       })
     },

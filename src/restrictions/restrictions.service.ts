@@ -7,6 +7,7 @@ import type { Instance } from '../instance/instance.schemas.js'
 import type { InvitationService } from '../invitations/invitations.service.js'
 import type { CreateIdentifierBody, ListIdentifiersQuery } from './restrictions.schemas.js'
 import type { ListedIdentifierRow, ListName, RestrictionStore } from './restrictions.store.js'
+import { recordAudit } from '../platform/audit/audit.js'
 
 interface Deps {
   db: Db
@@ -72,6 +73,7 @@ export function createRestrictionService({ db, clock, store, invitations }: Deps
             id: newId(ID_PREFIX[list], now), instance_id: instance.id, list, identifier, invitation_id: invitation?.id ?? null, created_at: now, updated_at: now,
           }
           await store.insert(tx, row)
+          await recordAudit(tx, { instanceId: instance.id, action: `${list}_identifier.created`, target: { type: `${list}_identifier`, id: row.id, label: identifier } }, clock.now())
           return row
         })
       } catch (err) {
@@ -81,7 +83,12 @@ export function createRestrictionService({ db, clock, store, invitations }: Deps
     },
 
     async remove(instance: Instance, list: ListName, id: string): Promise<{ object: string; id: string; deleted: true }> {
-      if (!await store.remove(db, instance.id, list, id)) throw notFound(`${list} identifier`)
+      const removed = await db.transaction(async (tx) => {
+        const done = await store.remove(tx, instance.id, list, id)
+        if (done) await recordAudit(tx, { instanceId: instance.id, action: `${list}_identifier.deleted`, target: { type: `${list}_identifier`, id } }, clock.now())
+        return done
+      })
+      if (!removed) throw notFound(`${list} identifier`)
       return { object: `${list}_identifier`, id, deleted: true }
     },
 

@@ -9,6 +9,7 @@ import type { Instance } from '../instance/instance.schemas.js'
 import type { InstanceStore } from '../instance/instance.store.js'
 import type { NewSigningKey, SigningKeyRow, SigningKeyStore } from './signing-keys.store.js'
 import { toJwk, type Jwks } from './sessions.schemas.js'
+import { recordAudit } from '../platform/audit/audit.js'
 
 interface Deps {
   db: Db
@@ -183,7 +184,10 @@ export function createSigningKeyService({ db, clock, store, instances, serverSec
           // A first key made at this moment by `current` (which takes no lock) wins the insert:
           // retire that one too, and insert again.
           const inserted = await store.insertCurrent(tx, { ...key, created_at: now })
-          if (inserted) return inserted
+          if (inserted) {
+            await recordAudit(tx, { instanceId: instance.id, action: 'signing_key.rotated', target: { type: 'signing_key', id: inserted.id } }, now)
+            return inserted
+          }
         }
         throw new Error(`the signing key of instance ${instance.id} could not be rotated`)
       })

@@ -7,6 +7,7 @@ import { newId } from '../platform/ids.js'
 import { notFound, paramError } from '../platform/errors.js'
 import { sha256 } from '../platform/secrets.js'
 import { signInTokenStore, type SignInTokenRow } from './sign-in-tokens.store.js'
+import { recordAudit } from '../platform/audit/audit.js'
 
 /** Clerk's default lifetime of a sign-in token: 30 days. */
 export const DEFAULT_EXPIRES_IN_SECONDS = 30 * 24 * 60 * 60
@@ -37,15 +38,24 @@ export function createSignInTokenService(deps: { db: Db; clock: Clock; users: Us
       if (!user) throw notFound('user')
       const now = clock.now(instance)
       const token = SIGN_IN_TOKEN_PREFIX + randomBytes(32).toString('base64url')
-      const row = await signInTokenStore.insert(db, {
-        id: newId('sit', now), instance_id: instance.id, user_id: user.id, token_hash: signInTokenHash(token),
-        status: 'pending', expires_at: now + seconds * 1000, created_at: now, updated_at: now,
+      // The token itself is never recorded: the record names the user it signs in.
+      const row = await db.transaction(async (tx) => {
+        const inserted = await signInTokenStore.insert(tx, {
+          id: newId('sit', now), instance_id: instance.id, user_id: user.id, token_hash: signInTokenHash(token),
+          status: 'pending', expires_at: now + seconds * 1000, created_at: now, updated_at: now,
+        })
+        await recordAudit(tx, { instanceId: instance.id, action: 'sign_in_token.created', target: { type: 'sign_in_token', id: inserted.id, label: user.id } }, clock.now())
+        return inserted
       })
       return { row, token }
     },
 
     async revoke(instance: Instance, id: string): Promise<SignInTokenRow> {
-      const result = await signInTokenStore.revoke(db, instance.id, id, clock.now(instance))
+      const result = await db.transaction(async (tx) => {
+        const revoked = await signInTokenStore.revoke(tx, instance.id, id, clock.now(instance))
+        if (revoked?.changed) await recordAudit(tx, { instanceId: instance.id, action: 'sign_in_token.revoked', target: { type: 'sign_in_token', id, label: revoked.row.user_id } }, clock.now())
+        return revoked
+      })
       if (!result) throw notFound('sign-in token')
       if (!result.changed) {
         throw paramError(400, 'sign_in_token_cannot_be_revoked', 'sign_in_token_id', 'cannot be revoked',

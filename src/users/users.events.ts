@@ -46,14 +46,18 @@ export const userDeletedEvent = (userId: string, instance: { id: string }, now: 
 /**
  * Queues `user.updated` for the user as it now is in `tx`: call it in the transaction that
  * changed the user, after the change, so the event is sent if and only if the change commits.
+ * `changedKeys` (`first_name`, `public_metadata.plan` …) go into the change's audit record.
  */
 export async function queueUserUpdated(
   tx: Queryable, deps: { store: UserStore; outbox: OutboxStore; clock: Clock }, instance: { id: string; clockOffsetMs: number; userLockout: UserLockout }, userId: string,
+  changedKeys?: string[],
 ): Promise<UserRow> {
   const user = await deps.store.findById(tx, instance.id, userId)
   if (!user) throw new Error(`user ${userId} vanished inside its own transaction`)
   const now = deps.clock.now(instance)
-  await deps.outbox.enqueue(tx, [queuedUserEvent(userUpdatedEvent(user, instance, now), deps.clock.now())], deps.clock.now())
+  // The audit record names the fields and metadata keys that changed, never their values.
+  const item = queuedUserEvent(userUpdatedEvent(user, instance, now), deps.clock.now())
+  await deps.outbox.enqueue(tx, [changedKeys ? { ...item, changedKeys } : item], deps.clock.now())
   return user
 }
 

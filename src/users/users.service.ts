@@ -13,6 +13,7 @@ import { mergeMetadata } from './users.metadata.js'
 import { isUsernameViolation, usernameExists, usernameParam } from './usernames.js'
 import { USER_ORDER_COLUMNS, type UserRow, type UserFilter, type UserOrderColumn, type UserStore, type UserUpdate, type UserWithActivity } from './users.store.js'
 import { UNSUPPORTED_UPDATE_PARAMS, type CountUsersQuery, type CreateUserBody, type ListUsersQuery, type UpdateUserBody, type UpdateUserMetadataBody, type UserStanding } from './users.schemas.js'
+import { changedKeys } from '../platform/audit/audit.js'
 
 interface Deps {
   db: Db
@@ -209,15 +210,17 @@ export function createUserService({ db, clock, store, outbox, onUserCreated, rev
         const user = await store.lockById(tx, instance.id, id)
         if (!user) throw notFound('user')
         const update: UserUpdate = {}
+        const keys: string[] = []
         for (const param of METADATA_PARAMS) {
           const patch = body[param] as Record<string, unknown> | undefined
           if (patch === undefined) continue
           const merged = mergeMetadata(user[param], patch)
           checkMetadata(merged, param)
           update[METADATA_FIELDS[param]] = merged
+          keys.push(...changedKeys(user[param], merged).map((k) => `${param}.${k}`))
         }
         await store.update(tx, instance.id, id, update, clock.now(instance))
-        await queueUserUpdated(tx, { store, outbox, clock }, instance, id)
+        await queueUserUpdated(tx, { store, outbox, clock }, instance, id, keys)
         return (await store.findWithActivity(tx, instance.id, id))!
       })
     },
@@ -264,7 +267,12 @@ export function createUserService({ db, clock, store, outbox, onUserCreated, rev
           }
           if (update.username && update.username !== user.username && await store.findByUsername(tx, instance.id, update.username)) throw usernameExists(update.username)
           await store.update(tx, instance.id, id, update, clock.now(instance))
-          await queueUserUpdated(tx, { store, outbox, clock }, instance, id)
+          const keys = Object.keys(body).filter((k) => body[k as keyof UpdateUserBody] !== undefined && !(METADATA_PARAMS as readonly string[]).includes(k))
+          for (const param of METADATA_PARAMS) {
+            const value = body[param] as Record<string, unknown> | undefined
+            if (value !== undefined) keys.push(...changedKeys(user[param], value).map((k) => `${param}.${k}`))
+          }
+          await queueUserUpdated(tx, { store, outbox, clock }, instance, id, keys)
           return (await store.findWithActivity(tx, instance.id, id))!
         })
       } catch (err) {

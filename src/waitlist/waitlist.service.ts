@@ -8,6 +8,7 @@ import type { InvitationService } from '../invitations/invitations.service.js'
 import type { UserStore } from '../users/users.store.js'
 import type { WaitlistFilter, WaitlistStore } from './waitlist.store.js'
 import type { InviteWaitlistEntryBody, ListWaitlistEntriesQuery, WaitlistEntryRow, WaitlistStatus } from './waitlist.schemas.js'
+import { recordAudit } from '../platform/audit/audit.js'
 
 interface Deps {
   db: Db
@@ -35,7 +36,11 @@ export function createWaitlistService({ db, clock, store, invitations, users }: 
           `A user with the email address ${email} already exists: they can sign in instead.`)
       }
       const now = clock.now(instance)
-      return store.insert(db, { id: newId('wle', now), instanceId: instance.id, emailAddress: email, now })
+      return db.transaction(async (tx) => {
+        const entry = await store.insert(tx, { id: newId('wle', now), instanceId: instance.id, emailAddress: email, now })
+        await recordAudit(tx, { instanceId: instance.id, action: 'waitlist_entry.created', target: { type: 'waitlist_entry', id: entry.id, label: email } }, clock.now())
+        return entry
+      })
     },
 
     async list(instance: Instance, query: ListWaitlistEntriesQuery): Promise<{ data: WaitlistEntryRow[]; totalCount: number }> {

@@ -7,6 +7,7 @@ import type { Instance } from '../instance/instance.schemas.js'
 import type { WebhookStore } from './webhooks.store.js'
 import { isAllowedTarget, type HostResolver } from './webhooks.targets.js'
 import type { CreateEndpointBody, DeliveryRow, EndpointRow, ListQuery, UpdateEndpointBody } from './webhooks.schemas.js'
+import { recordAudit } from '../platform/audit/audit.js'
 
 interface Deps {
   db: Db
@@ -70,9 +71,13 @@ export function createWebhookService({ db, clock, store, allowPrivate, resolveHo
       const url = await checkTarget(body.url)
       const secret = body.secret === undefined ? newWebhookSecret() : checkSecret(body.secret)
       const now = clock.now(instance)
-      return store.insertEndpoint(db, {
-        id: newId('ep', now), instance_id: instance.id, url, secret, event_types: [...new Set(body.event_types ?? [])],
-        enabled: body.enabled ?? true, from_config: false, created_at: now, updated_at: now,
+      return db.transaction(async (tx) => {
+        const row = await store.insertEndpoint(tx, {
+          id: newId('ep', now), instance_id: instance.id, url, secret, event_types: [...new Set(body.event_types ?? [])],
+          enabled: body.enabled ?? true, from_config: false, created_at: now, updated_at: now,
+        })
+        await recordAudit(tx, { instanceId: instance.id, action: 'webhook_endpoint.created', target: { type: 'webhook_endpoint', id: row.id, label: row.url } }, clock.now())
+        return row
       })
     },
 
@@ -84,19 +89,32 @@ export function createWebhookService({ db, clock, store, allowPrivate, resolveHo
     get: mustFind,
 
     async update(instance: Instance, id: string, body: UpdateEndpointBody): Promise<EndpointRow> {
-      const row = await store.updateEndpoint(db, instance.id, id, {
+      const changes = {
         url: body.url === undefined ? undefined : await checkTarget(body.url),
         secret: body.secret === undefined ? undefined : checkSecret(body.secret),
         event_types: body.event_types === undefined ? undefined : [...new Set(body.event_types)],
         enabled: body.enabled,
-      }, clock.now(instance))
+      }
+      const row = await db.transaction(async (tx) => {
+        const updated = await store.updateEndpoint(tx, instance.id, id, changes, clock.now(instance))
+        // Which fields were sent, never their values (a secret above all).
+        if (updated) {
+          await recordAudit(tx, { instanceId: instance.id, action: 'webhook_endpoint.updated', target: { type: 'webhook_endpoint', id, label: updated.url },
+            changedKeys: Object.entries(changes).filter(([, v]) => v !== undefined).map(([k]) => k) }, clock.now())
+        }
+        return updated
+      })
       if (!row) throw notFound('webhook endpoint')
       return row
     },
 
     /** Deletes the endpoint, its log, and whatever was still to be sent to it. */
     async remove(instance: Instance, id: string): Promise<{ object: 'webhook_endpoint'; id: string; deleted: true }> {
-      const removed = await db.transaction((tx) => store.deleteEndpoint(tx, instance.id, id))
+      const removed = await db.transaction(async (tx) => {
+        const deleted = await store.deleteEndpoint(tx, instance.id, id)
+        if (deleted) await recordAudit(tx, { instanceId: instance.id, action: 'webhook_endpoint.deleted', target: { type: 'webhook_endpoint', id } }, clock.now())
+        return deleted
+      })
       if (!removed) throw notFound('webhook endpoint')
       return { object: 'webhook_endpoint', id, deleted: true }
     },

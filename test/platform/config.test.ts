@@ -67,7 +67,7 @@ describe('loadConfig(env)', () => {
     assert.deepEqual([...config.allowedRedirectOrigins], ['http://localhost:3000', 'http://localhost:*'])
     assert.equal(config.logLevel, 'info')
     assert.equal(config.testing, false)
-    assert.deepEqual(config.retentionDays, { emails: 30, webhooks: 30, failed: 90 })
+    assert.deepEqual(config.retentionDays, { emails: 30, webhooks: 30, failed: 90, audit: 365 })
   })
 
   it('treats empty and blank variables as unset', () => {
@@ -116,6 +116,7 @@ describe('loadConfig(env)', () => {
       FOYER_RETENTION_EMAILS_DAYS: '7',
       FOYER_RETENTION_WEBHOOKS_DAYS: '14',
       FOYER_RETENTION_FAILED_DAYS: '3650',
+      FOYER_RETENTION_AUDIT_DAYS: '730',
     })
     assert.equal(config.port, 0)
     assert.equal(config.host, '127.0.0.1')
@@ -130,7 +131,7 @@ describe('loadConfig(env)', () => {
     assert.deepEqual([...config.allowedRedirectOrigins], ['https://app.example.com', 'http://localhost:*'])
     assert.equal(config.logLevel, 'warn')
     assert.equal(config.testing, true)
-    assert.deepEqual(config.retentionDays, { emails: 7, webhooks: 14, failed: 3650 })
+    assert.deepEqual(config.retentionDays, { emails: 7, webhooks: 14, failed: 3650, audit: 730 })
   })
 
   it('accepts the alternative schemes and encodings the contract allows', () => {
@@ -209,6 +210,7 @@ describe('loadConfig(env)', () => {
     ['FOYER_RETENTION_WEBHOOKS_DAYS', { FOYER_RETENTION_WEBHOOKS_DAYS: '1.5' }],
     ['FOYER_RETENTION_WEBHOOKS_DAYS', { FOYER_RETENTION_WEBHOOKS_DAYS: '30d' }],
     ['FOYER_RETENTION_FAILED_DAYS', { FOYER_RETENTION_FAILED_DAYS: '3651' }],
+    ['FOYER_RETENTION_AUDIT_DAYS', { FOYER_RETENTION_AUDIT_DAYS: '0' }],
   ]
   for (const [variable, env] of refused) {
     it(`throws a ConfigError naming ${variable} for ${JSON.stringify(env)}`, () => assertRefused(env, variable))
@@ -252,7 +254,7 @@ describe('readEnvironment(cwd, env)', () => {
 // Every variable of the contract's table, so that the child process sees none of the parent's.
 const CONFIG_VARIABLES = ['PORT', 'HOST', 'FOYER_DATA_DIR', 'DATABASE_URL', 'REDIS_URL', 'FOYER_PUBLIC_URL', 'FOYER_SECRET_KEY',
   'FOYER_SECRET', 'SMTP_URL', 'EMAIL_FROM', 'FOYER_WEBHOOK_URL', 'FOYER_WEBHOOK_SECRET', 'FOYER_ALLOWED_REDIRECT_ORIGINS', 'FOYER_TRUST_PROXY', 'FOYER_METRICS_PORT', 'FOYER_METRICS_TOKEN', 'LOG_LEVEL', 'FOYER_TESTING', 'FOYER_TESTING_OUTBOX_LEASE_MS', 'FOYER_TESTING_SCRYPT_LOG_N',
-  'FOYER_RETENTION_EMAILS_DAYS', 'FOYER_RETENTION_WEBHOOKS_DAYS', 'FOYER_RETENTION_FAILED_DAYS']
+  'FOYER_RETENTION_EMAILS_DAYS', 'FOYER_RETENTION_WEBHOOKS_DAYS', 'FOYER_RETENTION_FAILED_DAYS', 'FOYER_RETENTION_AUDIT_DAYS']
 
 describe('node main (the real process)', () => {
   it('exits non-zero with a message naming PORT when PORT=abc', () => {

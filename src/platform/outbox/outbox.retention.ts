@@ -1,6 +1,7 @@
 import { periodic } from '../periodic.js'
 import type { Db, Queryable } from '../db/db.js'
 import { DAY_MS, type Clock } from '../clock.js'
+import { createAuditStore, type AuditStore } from '../audit/audit.store.js'
 
 /** Days each kind of delivery history is kept (FOYER_RETENTION_*_DAYS). */
 export interface RetentionDays {
@@ -10,9 +11,11 @@ export interface RetentionDays {
   webhooks: number
   /** Failed items of every kind, kept longer so that someone can look into them (or retry one). */
   failed: number
+  /** Audit records (the audit log is otherwise never deleted from). */
+  audit: number
 }
 
-export const DEFAULT_RETENTION_DAYS: RetentionDays = Object.freeze({ emails: 30, webhooks: 30, failed: 90 })
+export const DEFAULT_RETENTION_DAYS: RetentionDays = Object.freeze({ emails: 30, webhooks: 30, failed: 90, audit: 365 })
 
 /** How long a code email is counted (sign_up_code_emails): a day, for a limit per hour. */
 export const CODE_EMAILS_KEPT_MS = DAY_MS
@@ -85,6 +88,7 @@ interface Deps {
   clock: Clock
   days: RetentionDays
   store?: RetentionStore
+  audit?: AuditStore
   intervalMs?: number
   /** Rows per statement: small, so that each delete holds its locks only briefly. */
   batchSize?: number
@@ -95,11 +99,11 @@ interface Deps {
  * Deletes delivery history past its retention: delivered emails, and webhook events and
  * deliveries (with their attempts), after their number of days; failed items of any kind after
  * the longer `failed` limit, the dev mailbox with the emails, and code emails counted more than
- * a day ago (the limit they serve is hourly). Every process runs it; each
+ * a day ago (the limit they serve is hourly), and audit records after theirs. Every process runs it; each
  * batch is its own short statement (see the store), so pruning never holds up writers and
  * several processes prune side by side without taking the same rows.
  */
-export function createRetentionPruner({ db, clock, days, store = createRetentionStore(), intervalMs = 10 * 60_000, batchSize = 500, onError = () => {} }: Deps) {
+export function createRetentionPruner({ db, clock, days, store = createRetentionStore(), audit = createAuditStore(), intervalMs = 10 * 60_000, batchSize = 500, onError = () => {} }: Deps) {
   /** Runs one prune batch after batch until a batch comes back short; answers how many rows it deleted. */
   async function drain(prune: () => Promise<unknown[]>): Promise<number> {
     let total = 0
@@ -124,6 +128,7 @@ export function createRetentionPruner({ db, clock, days, store = createRetention
     // Only the last hour counts toward the limit on code emails, and the rows hold the inbox's
     // address. Their times are the instance's, never behind the wall clock: none still counting goes.
     total += await drain(() => store.pruneCodeEmails(db, now - CODE_EMAILS_KEPT_MS, batchSize))
+    total += await drain(() => audit.prune(db, before(days.audit), batchSize))
     return total
   }
 

@@ -1,4 +1,5 @@
 import type { Queryable } from '../db/db.js'
+import { outboxJson } from '../audit/audit.js'
 
 export interface OutboxRow {
   id: string
@@ -25,6 +26,8 @@ export interface OutboxItem {
   kind: 'email' | 'webhook'
   topic: string
   payload: unknown
+  /** For a change to metadata: which keys changed, for its audit record (never the values). */
+  changedKeys?: string[]
 }
 
 /**
@@ -47,13 +50,16 @@ export interface NewOutboxItem {
   subjectId: string | null
   payload: unknown
   nextAttemptAt: number
+  /** For a change to metadata: which keys changed, for its audit record (never the values). */
+  changedKeys?: string[]
 }
 
 export function createOutboxStore() {
   return {
     /**
      * Queues items; called inside the transaction of the change that causes them. An id
-     * already queued is left as it is (derived ids make a repeated enqueue a no-op).
+     * already queued is left as it is (derived ids make a repeated enqueue a no-op). Each
+     * webhook event is also the change's audit record (see outboxJson).
      */
     async enqueue(q: Queryable, items: NewOutboxItem[], now: number): Promise<void> {
       if (items.length === 0) return
@@ -62,7 +68,7 @@ export function createOutboxStore() {
         select i->>'id', i->>'instanceId', i->>'kind', i->>'topic', i->>'subjectId', i->'payload', (i->>'nextAttemptAt')::bigint, $2, $2
         from jsonb_array_elements($1::jsonb) i
         on conflict (id) do nothing`,
-      [JSON.stringify(items), now])
+      [outboxJson(items), now])
     },
 
     /**

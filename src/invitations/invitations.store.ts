@@ -8,6 +8,13 @@ import { outboxJson } from '../platform/audit/audit.js'
 /** An invitation about to be inserted: its row, less what the insert itself sets. */
 export type NewInvitation = Omit<InvitationRow, 'status'>
 
+/** One invitation to insert: its row, the events and email it queues, and the rules it must pass. */
+export interface NewInvitationWrite {
+  invitation: NewInvitation
+  outbox: OutboxItem[]
+  rules: { lockKey: bigint | null; requireNoPending: boolean; requireNoUser: boolean }
+}
+
 export interface ListFilter {
   instanceId: string
   status: InvitationStatus | null
@@ -88,6 +95,31 @@ export function createInvitationStore() {
           JSON.stringify(inv.public_metadata), inv.redirect_url, inv.notify, inv.template_slug, inv.ticket_nonce, inv.ticket_hash,
           inv.expires_at, inv.created_at, outboxJson(outbox), queuedAt])
       return rows[0] ?? null
+    },
+
+    /**
+     * insert() for a batch, in one statement and in the batch's order: each item sees the ones
+     * before it (insert_invitation is volatile, so each of its queries takes a fresh snapshot),
+     * so two items for one address are refused as a duplicate. Answers a row or null per item.
+     */
+    async insertMany(q: Queryable, writes: NewInvitationWrite[], queuedAt: number): Promise<(InvitationRow | null)[]> {
+      const items = writes.map(({ invitation: inv, outbox, rules }) => ({
+        lock_key: rules.lockKey?.toString() ?? null, require_no_pending: rules.requireNoPending, require_no_user: rules.requireNoUser,
+        id: inv.id, instance_id: inv.instance_id, email_address: inv.email_address, public_metadata: inv.public_metadata,
+        redirect_url: inv.redirect_url, notify: inv.notify, template_slug: inv.template_slug, ticket_nonce: inv.ticket_nonce,
+        ticket_hash: inv.ticket_hash, expires_at: inv.expires_at, created_at: inv.created_at, outbox: JSON.parse(outboxJson(outbox)),
+      }))
+      const rows = await q.query<InvitationRow & { item: string }>(`
+        select t.i as item, f.* from jsonb_array_elements($1::jsonb) with ordinality as t(x, i)
+        cross join lateral (
+          select * from insert_invitation((t.x->>'lock_key')::bigint, (t.x->>'require_no_pending')::boolean, (t.x->>'require_no_user')::boolean,
+            t.x->>'id', t.x->>'instance_id', t.x->>'email_address', t.x->'public_metadata', t.x->>'redirect_url', (t.x->>'notify')::boolean,
+            t.x->>'template_slug', t.x->>'ticket_nonce', t.x->>'ticket_hash', (t.x->>'expires_at')::bigint, (t.x->>'created_at')::bigint,
+            t.x->'outbox', $2)
+        ) f
+        order by t.i`, [JSON.stringify(items), queuedAt])
+      const byItem = new Map(rows.map(({ item, ...row }) => [Number(item), row as InvitationRow]))
+      return writes.map((_, i) => byItem.get(i + 1) ?? null)
     },
 
     /**

@@ -45,6 +45,13 @@ export async function refuseBlocked(q: Queryable, store: RestrictionStore, insta
   if (await store.isListed(q, instanceId, 'blocklist', email)) throw identifierBlocked(status, param)
 }
 
+/** refuseBlocked for a batch, in one query: the first blocked address (by its index in `emails`) is refused. */
+export async function refuseBlockedAmong(q: Queryable, store: RestrictionStore, instanceId: string, emails: readonly string[], status: number, param: (index: number) => string): Promise<void> {
+  const blocked = await store.listedAmong(q, instanceId, 'blocklist', emails)
+  const first = emails.findIndex((email) => blocked.has(email))
+  if (first >= 0) throw identifierBlocked(status, param(first))
+}
+
 const ID_PREFIX = { allowlist: 'alid', blocklist: 'blid' } as const
 
 export function createRestrictionService({ db, clock, store, invitations }: Deps) {

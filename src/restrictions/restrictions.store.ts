@@ -47,6 +47,14 @@ export function createRestrictionStore() {
       return rows.length > 0
     },
 
+    /** The addresses of `emails` that the list holds, themselves or by their domain: one query for a batch. */
+    async listedAmong(q: Queryable, instanceId: string, list: ListName, emails: readonly string[]): Promise<Set<string>> {
+      const rows = await q.query<{ identifier: string }>(`select identifier from listed_identifiers where instance_id = $1 and list = $2 and identifier = any($3::text[])`,
+        [instanceId, list, [...new Set(emails.flatMap(matchesOf))]])
+      const listed = new Set(rows.map((r) => r.identifier))
+      return new Set(emails.filter((email) => matchesOf(email).some((m) => listed.has(m))))
+    },
+
     async hasEntries(q: Queryable, instanceId: string, list: ListName): Promise<boolean> {
       return (await q.query('select 1 from listed_identifiers where instance_id = $1 and list = $2 limit 1', [instanceId, list])).length > 0
     },

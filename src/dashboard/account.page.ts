@@ -1,4 +1,5 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import { formError, text } from './forms.js'
 import { ApiError } from '../platform/errors.js'
 import type { SafeHtml } from '../platform/html.js'
 import type { DashboardContext } from './dashboard.context.js'
@@ -10,19 +11,7 @@ import {
   ACCOUNT_PATH, TOTP_PATH, accountBody, forgotPasswordPage, recoveryCodesBody, resetPasswordPage, signInCodePage, totpEnrolBody, totpIntroBody,
 } from './account.views.js'
 
-type FormBody = Record<string, string | undefined>
-const text = (req: FastifyRequest, name: string): string => {
-  const value = (req.body as FormBody | undefined)?.[name]
-  return typeof value === 'string' ? value : ''
-}
 
-/** A refusal the operator can fix on the same form; anything else goes on to the error page. */
-function formError(err: unknown): FormError & { status: number } {
-  if (!(err instanceof ApiError) || err.status >= 500 || err.status === 429) throw err
-  const param = typeof err.meta.param_name === 'string' ? err.meta.param_name : undefined
-  const message = err.code === 'form_param_format_invalid' && param === 'email_address' ? 'Enter a valid email address, such as name@example.com.' : err.longMessage
-  return { status: err.status, message, ...(param ? { param } : {}) }
-}
 
 /**
  * The cookie between a correct password and a correct code. Its token opens only the code

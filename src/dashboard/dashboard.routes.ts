@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import { formError, text } from './forms.js'
 import csrf from '@fastify/csrf-protection'
 import { ApiError } from '../platform/errors.js'
 import { toApiError } from '../platform/http.js'
@@ -51,19 +52,7 @@ const OUTSIDE_INSTANCES: AccessDeclaration = {
 const CSRF_ERRORS = new Set(['FST_CSRF_MISSING_SECRET', 'FST_CSRF_INVALID_TOKEN'])
 const SAFE_METHODS = new Set(['GET', 'HEAD'])
 
-type FormBody = Record<string, string | undefined>
-const text = (req: FastifyRequest, name: string): string => {
-  const value = (req.body as FormBody | undefined)?.[name]
-  return typeof value === 'string' ? value : ''
-}
 
-/** A refusal the operator can fix on the same form; anything else goes on to the error page. */
-function formError(err: unknown): FormError & { status: number } {
-  if (!(err instanceof ApiError) || err.status >= 500 || err.status === 429) throw err
-  const param = typeof err.meta.param_name === 'string' ? err.meta.param_name : undefined
-  const message = err.code === 'form_param_format_invalid' && param === 'email_address' ? 'Enter a valid email address, such as name@example.com.' : err.longMessage
-  return { status: err.status, message, ...(param ? { param } : {}) }
-}
 
 /**
  * The operator's dashboard under /dashboard: setup of the first operator, sign-in, the

@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { formError } from './forms.js'
 import { ApiError } from '../platform/errors.js'
 import { messageBody, plainPage, type FormError } from './dashboard.views.js'
 import type { DashboardContext } from './dashboard.context.js'
@@ -16,13 +17,6 @@ const fields = (req: FastifyRequest, name: string): string[] => {
   return Array.isArray(value) ? value.filter((v) => typeof v === 'string') : typeof value === 'string' ? [value] : []
 }
 
-/** A refusal the owner can fix on the same form; anything else goes on to the error page. */
-function formError(err: unknown): FormError & { status: number } {
-  if (!(err instanceof ApiError) || err.status >= 500 || err.status === 429) throw err
-  const param = typeof err.meta.param_name === 'string' ? err.meta.param_name : undefined
-  const message = err.code === 'form_param_format_invalid' && param === 'email_address' ? 'Enter a valid email address, such as name@example.com.' : err.longMessage
-  return { status: err.status, message, ...(param ? { param } : {}) }
-}
 
 const NOTICES: Record<string, string> = {
   invited: 'The invitation was sent: its email is on its way.',

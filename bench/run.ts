@@ -12,6 +12,8 @@
  * BENCH_ONLY=stamina (seeds PostgreSQL, then only the start and sustained loads, printed),
  * BENCH_ONLY=query (seeds PostgreSQL, then only its list and query loads, printed),
  * BENCH_ONLY=create (seeds PostgreSQL, then only its create load, printed),
+ * BENCH_ONLY=audit (seeds PostgreSQL, then only the create loads with and without the audit
+ * log, BENCH_AUDIT_PAIRS pairs, default 5, printed),
  * BENCH_DB (the database the bench drops and makes on that server; default foyer_bench),
  * BENCH_USERS (users seeded on PostgreSQL for the user query; default 1,000,000),
  * BENCH_ONLY=import (only `foyer import` of BENCH_IMPORT_ROWS rows, default 10,000, into the
@@ -36,6 +38,7 @@ import { rs256SignsPerSecond } from './signing.js'
 import { startServer, type Server } from './servers.js'
 import { benchStamina, COLD_SECONDS, SUSTAIN_MINUTES, type StaminaResult } from './stamina.js'
 import { benchImport, IMPORT_ROWS, IMPORT_TARGET_SECONDS, type ImportResult } from './import.js'
+import { AUDIT_PAIRS, benchAudit, type AuditResult } from './audit.js'
 
 const CONNECTIONS = 50
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10)
@@ -566,6 +569,28 @@ async function main() {
     log('BENCH_ONLY=query: figures above; bench/RESULTS.md is left as it was')
     return
   }
+  const auditRun = async () => {
+    const name = `Foyer, PostgreSQL (${int(pgSeed.seeded.rows)}+ inv., audit on and off)`
+    const server = await startFoyer(name, foyerEnv({ DATABASE_URL: urls.bench }))
+    try {
+      await liftCreateLimit(server)
+      await probe(server, createLoad(server))
+      const audit = await benchAudit({ databaseUrl: urls.bench, load: () => createLoad(server), drain: () => waitForOutbox(urls.bench, 120_000), log, name, foyerPid: server.pid })
+      log(`${name}: create with the audit log ÷ without: ${audit.onRps.toFixed(0)} ÷ ${audit.offRps.toFixed(0)} req/s = ${(audit.onRps / audit.offRps * 100).toFixed(0)} %`)
+      for (const side of ['on', 'off'] as const) {
+        const c = audit.cost[side]
+        log(`${name}: per create, audit ${side}: Foyer ${c.foyerUs.toFixed(0)} µs CPU, PostgreSQL ${c.postgresUs.toFixed(0)} µs CPU, WAL ${c.walBytes.toFixed(0)} bytes`)
+      }
+      return { name, audit, peakRssMb: server.peakRssMb() }
+    } finally {
+      await server.stop()
+    }
+  }
+  if (process.env.BENCH_ONLY === 'audit') {
+    await auditRun()
+    log('BENCH_ONLY=audit: figures above; bench/RESULTS.md is left as it was')
+    return
+  }
   if (process.env.BENCH_ONLY === 'create') {
     const server = await startFoyer('Foyer, PostgreSQL', foyerEnv({ DATABASE_URL: urls.bench }))
     await liftCreateLimit(server)
@@ -582,6 +607,9 @@ async function main() {
   const insert = await startBaseline('insert', { DATABASE_URL: urls.bench, BASELINE_INSTANCE_ID: baselineInstance.instance.id })
   measured.push(...await onServer(insert, [['create', createLoad(insert)]]))
   await dropInstance(urls.bench, baselineInstance.instance.id)
+
+  const audited = await auditRun()
+  measured.push(...auditRows(audited))
 
   const sessions = await benchSessions(urls.bench)
   measured.push(...sessions.measured)
@@ -610,7 +638,7 @@ async function main() {
     ...stamina.minutes.map((result, i) => ({ load: `create, sustained minute ${i + 1} of ${SUSTAIN_MINUTES}`, server: staminaName, result, peakRssMb: stamina.peakRssMb })),
   )
 
-  const report = summarise(measured, delivered, { foyerPg, foyerPglite, bare: bare.name, insert: insert.name, stamina: staminaName }, pgSeed.seeded, pgliteSeed.seeded, sessions, stamina, users.rows, imported)
+  const report = summarise(measured, delivered, { foyerPg, foyerPglite, bare: bare.name, insert: insert.name, stamina: staminaName }, pgSeed.seeded, pgliteSeed.seeded, sessions, stamina, users.rows, imported, audited)
   const lines = [
     '# Foyer benchmark results',
     '',
@@ -636,6 +664,11 @@ async function main() {
       + `(its only request before the load) and the create load runs for its first ${COLD_SECONDS} s with no probe and no warm-up; then ${SUSTAIN_MINUTES} `
       + 'one-minute create loads back to back on the same process, the first of which is its warm rate (the create line above ran on the freshly seeded database). '
       + 'Each create also queues its invitation.created event (fanned out to no endpoint), which the outbox worker marks delivered meanwhile.',
+    '',
+    `Audit log: a fresh Foyer process on the same PostgreSQL database runs the create load ${AUDIT_PAIRS * 2} times, with the audit log written and without, in turns `
+      + '(off, on, on, off, …, so that a drift over the run falls on both sides alike), each after a 2 s warm-up and once the outbox has delivered the load before. '
+      + 'Every create\'s record is written by a trigger on the outbox, in the statement that queues its event; "off" disables that trigger '
+      + '(`ALTER TABLE outbox DISABLE TRIGGER outbox_audit`, enabled again afterwards), which leaves the create as it was before the log existed.',
     '',
     `Delivery: a fresh Foyer process on the same PostgreSQL database (default outbox worker), SMTP_URL at an SMTP sink and `
       + 'one webhook endpoint at an HTTP receiver, both in the bench process (they accept, count by Message-ID or svix-id, '
@@ -680,6 +713,20 @@ async function main() {
   if (measured.some((m) => m.result.failures > 0) || delivered.some((d) => d.received < d.queued)) process.exitCode = 1
 }
 
+type Audited = { name: string; audit: AuditResult; peakRssMb: number }
+
+/** Each of the alternating loads, in the order they ran. */
+function auditRows({ name, audit, peakRssMb }: Audited): Measured[] {
+  const total = audit.on.length + audit.off.length
+  let on = 0
+  let off = 0
+  return Array.from({ length: total }, (_, i) => {
+    const withAudit = i % 4 === 1 || i % 4 === 2
+    const result = withAudit ? audit.on[on++]! : audit.off[off++]!
+    return { load: `create, audit log ${withAudit ? 'on' : 'off'} (${i + 1} of ${total})`, server: name, result, peakRssMb }
+  })
+}
+
 async function dropInstance(databaseUrl: string, instanceId: string) {
   const client = new pg.Client({ connectionString: databaseUrl })
   await client.connect()
@@ -690,7 +737,7 @@ async function dropInstance(databaseUrl: string, instanceId: string) {
   }
 }
 
-function summarise(measured: Measured[], delivered: DeliveryResult[], names: { foyerPg: string; foyerPglite: string; bare: string; insert: string; stamina: string }, pgSeed: Seeded, pgliteSeed: Seeded, sessions: SessionsBench, stamina: StaminaResult, usersSeeded: number, imported: ImportResult): string[] {
+function summarise(measured: Measured[], delivered: DeliveryResult[], names: { foyerPg: string; foyerPglite: string; bare: string; insert: string; stamina: string }, pgSeed: Seeded, pgliteSeed: Seeded, sessions: SessionsBench, stamina: StaminaResult, usersSeeded: number, imported: ImportResult, audited: Audited): string[] {
   const find = (server: string, load: string) => measured.find((m) => m.server === server && m.load.startsWith(load))
   const valid = (m: Measured | undefined) => (m && m.result.failures === 0 ? m : undefined)
   const ratio = (a: Measured | undefined, b: Measured | undefined) => (valid(a) && valid(b) ? a!.result.rps / b!.result.rps : null)
@@ -732,6 +779,9 @@ function summarise(measured: Measured[], delivered: DeliveryResult[], names: { f
     { name: `${names.stamina} create, first ${COLD_SECONDS} s after a start ÷ ${names.foyerPg} create (fresh database, autovacuum as the server has it)`, value: stamina.cold.failures === 0 && warmCreate ? stamina.cold.rps / warmCreate.result.rps : null },
     { name: `${names.stamina} create, sustained: last minute ÷ first minute (autovacuum ${stamina.autovacuum.split(' ')[0]})`, value: sustained },
   )
+  const auditValid = [...audited.audit.on, ...audited.audit.off].every((r) => r.failures === 0)
+  const auditRatio = auditValid ? audited.audit.onRps / audited.audit.offRps : null
+  ratios.push({ name: `${audited.name} create with the audit log ÷ without (mean of ${AUDIT_PAIRS} alternating loads each)`, value: auditRatio })
   const tokensTarget = (load: string, m: Measured | undefined): Target => ({
     name: `${load} on PostgreSQL, ${int(TOKENS_OFFERED)}/s offered over ${CONNECTIONS} connections`,
     threshold: `≥ ${int(TOKENS_TARGET)} tokens/s answered, p99 ≤ ${TOKENS_P99_TARGET_MS} ms`,
@@ -802,6 +852,12 @@ function summarise(measured: Measured[], delivered: DeliveryResult[], names: { f
       measured: sustained === null ? null : `${firstMinute!.rps.toFixed(0)} → ${lastMinute!.rps.toFixed(0)} req/s (${((sustained - 1) * 100).toFixed(0)} %)`,
       met: sustained !== null && sustained >= 0.9 && SUSTAIN_MINUTES >= 5 && stamina.autovacuum.startsWith('on'),
     },
+    {
+      name: 'create on PostgreSQL with the audit log vs without (the same process, alternating loads)',
+      threshold: 'within 10 % of its req/s',
+      measured: auditRatio === null ? null : `${audited.audit.offRps.toFixed(0)} → ${audited.audit.onRps.toFixed(0)} req/s (${((auditRatio - 1) * 100).toFixed(0)} %)`,
+      met: auditRatio !== null && auditRatio >= 0.9,
+    },
     tokensTarget('session token mint', find(sessions.name, `session token mint at ${int(TOKENS_OFFERED)}/s`)),
     tokensTarget('handshake (redirect with a nonce)', find(sessions.name, `handshake (nonce) at ${int(TOKENS_OFFERED)}/s`)),
     ...([['emails', EMAILS_TARGET], ['webhook deliveries', WEBHOOKS_TARGET]] as const).map(([what, target]): Target => {
@@ -824,7 +880,20 @@ function summarise(measured: Measured[], delivered: DeliveryResult[], names: { f
   return [
     ...measurementsTable(measured), '',
     ...ceilingsTable([{ name: `RS256 signature (node:crypto, RSA-2048), bench process, one core, ${SIGN_SECONDS} s while Foyer was idle`, perSecond: sessions.signsPerSecond }]), '',
-    ...deliveryTable(delivered), '', ...staminaTable(stamina), '', ...ratiosTable(ratios), '', ...targetsTable(targets),
+    ...deliveryTable(delivered), '', ...staminaTable(stamina), '', ...auditCostTable(audited), '', ...ratiosTable(ratios), '', ...targetsTable(targets),
+  ]
+}
+
+/** What one create costs with the audit log and without, over all of each side's loads. */
+function auditCostTable({ audit }: Audited): string[] {
+  const row = (side: 'on' | 'off') => {
+    const c = audit.cost[side]
+    return `| ${side} | ${audit[side].length} | ${audit[`${side}Rps`].toFixed(0)} | ${c.foyerUs.toFixed(0)} | ${c.postgresUs.toFixed(0)} | ${c.walBytes.toFixed(0)} |`
+  }
+  return [
+    '| create, audit log | loads | req/s (mean) | Foyer CPU µs per create | PostgreSQL CPU µs per create | WAL bytes per create |',
+    '|---|---:|---:|---:|---:|---:|',
+    row('on'), row('off'),
   ]
 }
 

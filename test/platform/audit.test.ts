@@ -62,6 +62,8 @@ forEachDatabase('audit log', (engine) => {
       const inv = logs.find((l) => l.action === 'invitation.revoked')!
       assert.deepEqual(inv.target, { type: 'invitation', id: created.body.id, label: created.body.email_address })
       assert.equal(revoked.headers['x-clerk-trace-id'] ?? inv.trace_id, inv.trace_id)
+      assert.deepEqual(logs.find((l) => l.action === 'user.created')!.target, { type: 'user', id: user.body.id, label: user.body.email_addresses[0].email_address }, 'a user reads as their primary address')
+      assert.deepEqual(logs.find((l) => l.action === 'webhook_endpoint.created')!.target.id, endpoint.body.id)
       const meta = logs.find((l) => l.action === 'user.updated')!
       assert.deepEqual(meta.changed_keys, ['public_metadata.plan', 'private_metadata.secret_note'], 'which keys changed')
       assert.ok(!JSON.stringify(meta).includes('do not log me') && !JSON.stringify(meta).includes('pro'), 'never their values')
@@ -71,6 +73,15 @@ forEachDatabase('audit log', (engine) => {
       const payloads = await t.db.query<{ payload: Record<string, unknown> }>('select payload from outbox where instance_id = $1 and kind = \'webhook\'', [instance.id])
       assert.ok(payloads.length > 0)
       for (const { payload } of payloads) assert.equal(payload.foyer_audit, undefined, 'no receiver sees the audit context')
+    })
+
+    it('records an event queued without the application\'s context as the system\'s, with its target read from the event', async () => {
+      const { instance } = await t.newInstance()
+      const data = { object: 'invitation', id: 'inv_queuedbyhand', email_address: 'by.hand@example.com' }
+      await t.db.query(`insert into outbox (id, instance_id, kind, topic, subject_id, payload, next_attempt_at, created_at, updated_at)
+        values ('evt_queuedbyhand', $1, 'webhook', 'invitation.revoked', 'inv_queuedbyhand', $2, 1, 1, 1)`, [instance.id, JSON.stringify({ data })])
+      const [row] = await t.db.query<Record<string, unknown>>('select actor_type, actor_id, target_type, target_id, target_label, client_ip from audit_logs where id = $1', ['aud_queuedbyhand'])
+      assert.deepEqual({ ...row }, { actor_type: 'system', actor_id: null, target_type: 'invitation', target_id: 'inv_queuedbyhand', target_label: 'by.hand@example.com', client_ip: null })
     })
 
     it('filters by actor, action, target and time, pages, and refuses bad filters naming the parameter', async () => {

@@ -60,15 +60,16 @@ export function createAuditStore() {
     },
 
     /**
-     * Records made before `before`, oldest first, at most `limit`: one short statement (see
-     * the retention store). The setting lets this statement past the immutability trigger;
+     * Records made before `before`, at most `limit`, in no particular order (the BRIN index
+     * of migration 033 finds old pages, not an order): one short statement (see the retention
+     * store). The setting lets this statement past the immutability trigger;
      * it is evaluated once, before any row is deleted.
      */
     prune(q: Queryable, before: number, limit: number) {
       return q.query<{ id: string }>(`
         delete from audit_logs where set_config('foyer.audit_maintenance', 'on', true) = 'on' and id = any(array(
           select id from audit_logs where created_at < $1
-          order by created_at limit $2
+          limit $2
           for update skip locked))
         returning id`, [before, limit])
     },

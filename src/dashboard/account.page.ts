@@ -11,8 +11,6 @@ import {
   ACCOUNT_PATH, TOTP_PATH, accountBody, forgotPasswordPage, recoveryCodesBody, resetPasswordPage, signInCodePage, totpEnrolBody, totpIntroBody,
 } from './account.views.js'
 
-
-
 /**
  * The cookie between a correct password and a correct code. Its token opens only the code
  * form (it is no session), lives minutes, and is stored hashed like a session's.

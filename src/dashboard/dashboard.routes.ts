@@ -12,7 +12,7 @@ import type { DashboardContext, DashboardDeps, DashboardSection } from './dashbo
 import { createDashboardService, type Operator } from './dashboard.service.js'
 import { operatorOf, operatorSessionCookie, operatorSignIn, safeNext } from './operator-session.js'
 import {
-  dashboardPage, instanceCreatedBody, instancePath, messageBody, newInstanceBody, plainPage, setupPage, signInPage, type FormError,
+  dashboardPage, instanceCreatedBody, instancePath, messageBody, newInstanceBody, plainPage, setupPage, signInPage,
 } from './dashboard.views.js'
 import { invitationsSection } from './invitations.page.js'
 import { usersSection } from './users.page.js'
@@ -51,8 +51,6 @@ const OUTSIDE_INSTANCES: AccessDeclaration = {
 
 const CSRF_ERRORS = new Set(['FST_CSRF_MISSING_SECRET', 'FST_CSRF_INVALID_TOKEN'])
 const SAFE_METHODS = new Set(['GET', 'HEAD'])
-
-
 
 /**
  * The operator's dashboard under /dashboard: setup of the first operator, sign-in, the

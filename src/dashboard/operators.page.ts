@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { formError } from './forms.js'
 import { ApiError } from '../platform/errors.js'
-import { messageBody, plainPage, type FormError } from './dashboard.views.js'
+import { messageBody, plainPage } from './dashboard.views.js'
 import type { DashboardContext } from './dashboard.context.js'
 import type { OperatorTeam } from './operators.service.js'
 import { acceptPage, EMPTY_INVITE, operatorsBody, OPERATORS_PATH, removeBody, type InviteValues, type OperatorsPageProps } from './operators.views.js'
@@ -16,7 +16,6 @@ const fields = (req: FastifyRequest, name: string): string[] => {
   const value = (req.body as FormBody)?.[name]
   return Array.isArray(value) ? value.filter((v) => typeof v === 'string') : typeof value === 'string' ? [value] : []
 }
-
 
 const NOTICES: Record<string, string> = {
   invited: 'The invitation was sent: its email is on its way.',

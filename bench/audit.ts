@@ -6,11 +6,10 @@ import { watchPostgres } from './pg-watch.js'
 export const AUDIT_PAIRS = Number(process.env.BENCH_AUDIT_PAIRS ?? 5)
 
 export interface AuditResult {
-  on: LoadResult[]
-  off: LoadResult[]
+  /** Every load, in the order it ran. */
+  runs: { withAudit: boolean; result: LoadResult }[]
   /** Mean req/s of each side. */
-  onRps: number
-  offRps: number
+  rps: { on: number; off: number }
   /**
    * CPU per create of each side, in µs, Foyer's and PostgreSQL's (every postgres process), and
    * WAL per create in bytes: what the log costs, steadier than a rate on a shared machine.
@@ -39,8 +38,7 @@ export async function benchAudit(options: {
   const client = new pg.Client({ connectionString: options.databaseUrl })
   await client.connect()
   const audit = async (on: boolean) => client.query(`alter table outbox ${on ? 'enable' : 'disable'} trigger outbox_audit`)
-  const on: LoadResult[] = []
-  const off: LoadResult[] = []
+  const runs: AuditResult['runs'] = []
   const spent = { on: { foyer: 0, postgres: 0, wal: 0, requests: 0 }, off: { foyer: 0, postgres: 0, wal: 0, requests: 0 } }
   try {
     for (let i = 0; i < AUDIT_PAIRS * 2; i++) {
@@ -50,7 +48,7 @@ export async function benchAudit(options: {
       const watch = await watchPostgres(options.databaseUrl, options.foyerPid)
       const result = await runLoad(options.load())
       const watched = await watch.stop()
-      ;(withAudit ? on : off).push(result)
+      runs.push({ withAudit, result })
       const side = spent[withAudit ? 'on' : 'off']
       side.foyer += watched.foyerCpuSeconds
       side.postgres += watched.postgresCpuSeconds
@@ -63,7 +61,10 @@ export async function benchAudit(options: {
     await audit(true).catch(() => {})
     await client.end()
   }
-  const mean = (list: LoadResult[]) => list.reduce((sum, r) => sum + r.rps, 0) / list.length
+  const mean = (withAudit: boolean) => {
+    const side = runs.filter((r) => r.withAudit === withAudit)
+    return side.reduce((sum, r) => sum + r.result.rps, 0) / side.length
+  }
   const cost = (s: typeof spent.on): Cost => ({ foyerUs: s.foyer / s.requests * 1e6, postgresUs: s.postgres / s.requests * 1e6, walBytes: s.wal / s.requests })
-  return { on, off, onRps: mean(on), offRps: mean(off), cost: { on: cost(spent.on), off: cost(spent.off) } }
+  return { runs, rps: { on: mean(true), off: mean(false) }, cost: { on: cost(spent.on), off: cost(spent.off) } }
 }

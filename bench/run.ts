@@ -576,7 +576,7 @@ async function main() {
       await liftCreateLimit(server)
       await probe(server, createLoad(server))
       const audit = await benchAudit({ databaseUrl: urls.bench, load: () => createLoad(server), drain: () => waitForOutbox(urls.bench, 120_000), log, name, foyerPid: server.pid })
-      log(`${name}: create with the audit log ÷ without: ${audit.onRps.toFixed(0)} ÷ ${audit.offRps.toFixed(0)} req/s = ${(audit.onRps / audit.offRps * 100).toFixed(0)} %`)
+      log(`${name}: create with the audit log ÷ without: ${audit.rps.on.toFixed(0)} ÷ ${audit.rps.off.toFixed(0)} req/s = ${(audit.rps.on / audit.rps.off * 100).toFixed(0)} %`)
       for (const side of ['on', 'off'] as const) {
         const c = audit.cost[side]
         log(`${name}: per create, audit ${side}: Foyer ${c.foyerUs.toFixed(0)} µs CPU, PostgreSQL ${c.postgresUs.toFixed(0)} µs CPU, WAL ${c.walBytes.toFixed(0)} bytes`)
@@ -716,16 +716,8 @@ async function main() {
 type Audited = { name: string; audit: AuditResult; peakRssMb: number }
 
 /** Each of the alternating loads, in the order they ran. */
-function auditRows({ name, audit, peakRssMb }: Audited): Measured[] {
-  const total = audit.on.length + audit.off.length
-  let on = 0
-  let off = 0
-  return Array.from({ length: total }, (_, i) => {
-    const withAudit = i % 4 === 1 || i % 4 === 2
-    const result = withAudit ? audit.on[on++]! : audit.off[off++]!
-    return { load: `create, audit log ${withAudit ? 'on' : 'off'} (${i + 1} of ${total})`, server: name, result, peakRssMb }
-  })
-}
+const auditRows = ({ name, audit, peakRssMb }: Audited): Measured[] => audit.runs.map(({ withAudit, result }, i) => (
+  { load: `create, audit log ${withAudit ? 'on' : 'off'} (${i + 1} of ${audit.runs.length})`, server: name, result, peakRssMb }))
 
 async function dropInstance(databaseUrl: string, instanceId: string) {
   const client = new pg.Client({ connectionString: databaseUrl })
@@ -779,8 +771,8 @@ function summarise(measured: Measured[], delivered: DeliveryResult[], names: { f
     { name: `${names.stamina} create, first ${COLD_SECONDS} s after a start ÷ ${names.foyerPg} create (fresh database, autovacuum as the server has it)`, value: stamina.cold.failures === 0 && warmCreate ? stamina.cold.rps / warmCreate.result.rps : null },
     { name: `${names.stamina} create, sustained: last minute ÷ first minute (autovacuum ${stamina.autovacuum.split(' ')[0]})`, value: sustained },
   )
-  const auditValid = [...audited.audit.on, ...audited.audit.off].every((r) => r.failures === 0)
-  const auditRatio = auditValid ? audited.audit.onRps / audited.audit.offRps : null
+  const auditValid = audited.audit.runs.every((r) => r.result.failures === 0)
+  const auditRatio = auditValid ? audited.audit.rps.on / audited.audit.rps.off : null
   ratios.push({ name: `${audited.name} create with the audit log ÷ without (mean of ${AUDIT_PAIRS} alternating loads each)`, value: auditRatio })
   const tokensTarget = (load: string, m: Measured | undefined): Target => ({
     name: `${load} on PostgreSQL, ${int(TOKENS_OFFERED)}/s offered over ${CONNECTIONS} connections`,
@@ -855,7 +847,7 @@ function summarise(measured: Measured[], delivered: DeliveryResult[], names: { f
     {
       name: 'create on PostgreSQL with the audit log vs without (the same process, alternating loads)',
       threshold: 'within 10 % of its req/s',
-      measured: auditRatio === null ? null : `${audited.audit.offRps.toFixed(0)} → ${audited.audit.onRps.toFixed(0)} req/s (${((auditRatio - 1) * 100).toFixed(0)} %)`,
+      measured: auditRatio === null ? null : `${audited.audit.rps.off.toFixed(0)} → ${audited.audit.rps.on.toFixed(0)} req/s (${((auditRatio - 1) * 100).toFixed(0)} %)`,
       met: auditRatio !== null && auditRatio >= 0.9,
     },
     tokensTarget('session token mint', find(sessions.name, `session token mint at ${int(TOKENS_OFFERED)}/s`)),
@@ -888,7 +880,8 @@ function summarise(measured: Measured[], delivered: DeliveryResult[], names: { f
 function auditCostTable({ audit }: Audited): string[] {
   const row = (side: 'on' | 'off') => {
     const c = audit.cost[side]
-    return `| ${side} | ${audit[side].length} | ${audit[`${side}Rps`].toFixed(0)} | ${c.foyerUs.toFixed(0)} | ${c.postgresUs.toFixed(0)} | ${c.walBytes.toFixed(0)} |`
+    const loads = audit.runs.filter((r) => r.withAudit === (side === 'on')).length
+    return `| ${side} | ${loads} | ${audit.rps[side].toFixed(0)} | ${c.foyerUs.toFixed(0)} | ${c.postgresUs.toFixed(0)} | ${c.walBytes.toFixed(0)} |`
   }
   return [
     '| create, audit log | loads | req/s (mean) | Foyer CPU µs per create | PostgreSQL CPU µs per create | WAL bytes per create |',

@@ -7,7 +7,7 @@ import type { Queryable } from '../platform/db/db.js'
  * emails counted for those attempts and for `subjectIds` (their email addresses' ids), and
  * every email or event queued, sent or kept in the dev mailbox about any of them, and their
  * addresses from the audit log (whose records stay). One
- * statement, through indexes (migrations 028 and 029); call it in the transaction of the
+ * statement, through indexes (migrations 028, 029 and 034); call it in the transaction of the
  * deletion that asks for it.
  *
  * Deleting the code emails' rows gives the inbox its hourly budget back: erasing a person
@@ -27,10 +27,11 @@ export async function eraseSignUpTraces(q: Queryable, instanceId: string, identi
     purged as (delete from outbox where instance_id = $1 and subject_id in (select id from subjects)),
     mail as (delete from dev_mailbox_messages where instance_id = $1 and subject_id in (select id from subjects)),
     -- The audit log keeps its records and forgets the address. The setting, evaluated once
-    -- before any row is touched, lets this past the log's immutability trigger (migration 032).
+    -- before any row is touched, lets this past the log's immutability trigger (migration 032);
+    -- the overlap is the expression of the address's GIN index (migration 034).
     audit as (update audit_logs set target_label = null
       where set_config('foyer.audit_maintenance', 'on', true) = 'on'
-        and instance_id = $1 and target_label is not null and lower(target_label) = any($2::text[]))
+        and instance_id = $1 and target_label is not null and array[lower(target_label)] && $2::text[])
     select 1`,
   [instanceId, identifiers, subjectIds])
 }

@@ -145,6 +145,9 @@ forEachDatabase('audit log', (engine) => {
       const { instance, secretKey } = await t.newInstance()
       const api = client(t.app, secretKey)
       const inv = await makeInvitation(api)
+      // The same address, written differently, in another instance: its person is not erased here.
+      const other = await t.newInstance()
+      const elsewhere = await makeInvitation(client(t.app, other.secretKey), { email_address: inv.email_address.toUpperCase() })
       await assert.rejects(t.db.query('update audit_logs set action = \'nothing\' where instance_id = $1', [instance.id]), /cannot be changed or deleted/)
       await assert.rejects(t.db.query('delete from audit_logs where instance_id = $1', [instance.id]), /cannot be changed or deleted/)
 
@@ -153,6 +156,8 @@ forEachDatabase('audit log', (engine) => {
       const kept = await t.db.query<{ action: string; target_label: string | null }>('select action, target_label from audit_logs where instance_id = $1 and target_id = $2', [instance.id, inv.id])
       assert.deepEqual(kept.map((r) => r.action).sort(), ['invitation.created'], 'the record is kept')
       assert.equal(kept[0]!.target_label, null, 'the address is gone')
+      const untouched = await t.db.query<{ target_label: string | null }>('select target_label from audit_logs where instance_id = $1 and target_id = $2', [other.instance.id, elsewhere.id])
+      assert.deepEqual(untouched.map((r) => r.target_label), [elsewhere.email_address], "another instance's record keeps it")
 
       // Retention: nothing younger than a year goes; a year and a day later it does.
       await t.retention.runOnce()

@@ -158,7 +158,7 @@ forEachDatabase('FOYER_METRICS_TOKEN: /metrics on the main port behind a bearer 
 
   it('reports the database pool and process memory', async () => {
     const samples = await scrape()
-    assert.equal(value(samples, 'foyer_db_pool_max_connections'), engine === 'pglite' ? 1 : 16)
+    assert.equal(value(samples, 'foyer_db_pool_max_connections'), engine === 'pglite' ? 1 : 20)
     assert.ok(value(samples, 'foyer_db_pool_connections')! >= 1)
     assert.equal(value(samples, 'foyer_db_pool_waiting'), 0)
     assert.equal(value(samples, 'foyer_ready'), 1)

@@ -32,37 +32,28 @@ export async function openPostgres(connectionString: string, poolSize = 16): Pro
     // one cached generic plan is the right plan.
     options: '-c plan_cache_mode=force_generic_plan',
   })
+  // Text searches are planned for their text (a rare fragment through its trigram index, a
+  // common one read in the page's order until the page fills). These connections plan every
+  // statement that way, so a search outside a transaction is one round trip, where a
+  // transaction on the main pool that sets the mode for it took three.
+  const searchPoolSize = Math.max(2, Math.ceil(poolSize / 4))
+  const searchPool = new pg.Pool({ connectionString, max: searchPoolSize, options: '-c plan_cache_mode=force_custom_plan' })
   // An idle client that loses its server must not crash the process; the pool replaces it.
   pool.on('error', () => {})
+  searchPool.on('error', () => {})
   await pool.query('select 1')
 
   const named = (sql: string, params: readonly unknown[]) => ({ name: statementName(sql), text: sql, values: params as unknown[] })
   const wrap = (q: pg.Pool | pg.PoolClient, inTransaction: boolean): Queryable => ({
     query: async (sql, params) => (await q.query(params?.length ? named(sql, params) : sql)).rows,
-    // The pool's connections force generic plans (above); a transaction of its own lets this one
-    // statement be planned for its values, and the setting ends with it.
+    // The pool's connections force generic plans (above): within a transaction the mode is set
+    // for this one statement; outside one, the search pool's connections plan each statement.
     queryCustomPlan: async (sql, params) => {
-      if (inTransaction) {
-        await q.query('set local plan_cache_mode = force_custom_plan')
-        const { rows } = await q.query(named(sql, params))
-        await q.query('set local plan_cache_mode to default')
-        return rows
-      }
-      const client = await pool.connect()
-      let broken: Error | undefined
-      try {
-        await client.query('begin; set local plan_cache_mode = force_custom_plan')
-        const { rows } = await client.query(named(sql, params))
-        await client.query('commit')
-        return rows
-      } catch (err) {
-        await client.query('rollback').catch((rollbackErr: Error) => {
-          broken = rollbackErr
-        })
-        throw err
-      } finally {
-        client.release(broken)
-      }
+      if (!inTransaction) return (await searchPool.query(named(sql, params))).rows
+      await q.query('set local plan_cache_mode = force_custom_plan')
+      const { rows } = await q.query(named(sql, params))
+      await q.query('set local plan_cache_mode to default')
+      return rows
     },
     exec: async (sql) => {
       await q.query(sql)
@@ -102,9 +93,14 @@ export async function openPostgres(connectionString: string, poolSize = 16): Pro
 
       }
     },
-    pool: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max: poolSize }),
+    pool: () => ({
+      total: pool.totalCount + searchPool.totalCount,
+      idle: pool.idleCount + searchPool.idleCount,
+      waiting: pool.waitingCount + searchPool.waitingCount,
+      max: poolSize + searchPoolSize,
+    }),
     close: async () => {
-      if (!pool.ending) await pool.end()
+      await Promise.all([pool.ending ? null : pool.end(), searchPool.ending ? null : searchPool.end()])
     },
   }
 }

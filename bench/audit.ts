@@ -3,7 +3,7 @@ import { runLoad, type LoadResult, type LoadSpec } from './load.js'
 import { watchPostgres } from './pg-watch.js'
 
 /** Pairs of create loads, one with the audit log written and one without. */
-export const AUDIT_PAIRS = Number(process.env.BENCH_AUDIT_PAIRS ?? 5)
+export const AUDIT_PAIRS = Number(process.env.BENCH_AUDIT_PAIRS ?? 10)
 
 export interface AuditResult {
   /** Every load, in the order it ran. */

@@ -13,7 +13,7 @@
  * BENCH_ONLY=query (seeds PostgreSQL, then only its list and query loads, printed),
  * BENCH_ONLY=create (seeds PostgreSQL, then only its create load, printed),
  * BENCH_ONLY=audit (seeds PostgreSQL, then only the create loads with and without the audit
- * log, BENCH_AUDIT_PAIRS pairs, default 5, printed),
+ * log, BENCH_AUDIT_PAIRS pairs, default 10, printed),
  * BENCH_DB (the database the bench drops and makes on that server; default foyer_bench),
  * BENCH_USERS (users seeded on PostgreSQL for the user query; default 1,000,000),
  * BENCH_ONLY=import (only `foyer import` of BENCH_IMPORT_ROWS rows, default 10,000, into the

@@ -214,6 +214,49 @@ export async function seedUsers(db: Db, instanceId: string, n: number, progress?
   return { rows: n, seconds: elapsed() }
 }
 
+/** The address seedOrgInvitations gives row `n`: seededEmail's with `o` before the number (`anna.smitho0@…`). */
+export const seededOrgInvitationEmail = (n: number) => seededEmail(n).replace(/(\d+)@/, 'o$1@')
+
+/** The organizations seedOrgInvitations spreads its invitations over. */
+const SEEDED_ORGANIZATIONS = 10
+
+/**
+ * Inserts organization invitations n = $2 … $2+$3-1 over the organizations in $6, a third each
+ * pending, accepted and revoked, pending ones expiring a month after the seed.
+ */
+const ORG_INVITATION_BATCH = `
+  insert into organization_invitations (id, instance_id, organization_id, email_address, role, status, ticket_nonce, ticket_hash,
+    expires_at, created_at, updated_at)
+  select 'orginv_bench' || lpad(n::text, 15, '0'), $1, ($6::text[])[1 + n % cardinality($6::text[])],
+    (${sqlArray(FIRST)})[1 + n % ${FIRST.length}] || '.' || (${sqlArray(LAST)})[1 + (n / ${FIRST.length}) % ${LAST.length}]
+      || 'o' || n || '@' || (${sqlArray(DOMAINS)})[1 + (n / 7) % ${DOMAINS.length}],
+    'org:member', (array['pending', 'accepted', 'revoked'])[1 + n % 3], 'bench', 'bench' || n,
+    $4::int8 + 30 * 86400000::int8, $4::int8 - ($5::int8 - n) * ${STEP_MS}, $4::int8 - ($5::int8 - n) * ${STEP_MS}
+  from generate_series($2::int8, $2::int8 + $3::int8 - 1) n`
+
+/**
+ * Inserts `n` organization invitations into the instance, spread over ten organizations of
+ * their own, as seed() does invitations: keys and indexes dropped first and rebuilt once at the
+ * end, then vacuum analyze.
+ */
+export async function seedOrgInvitations(db: Db, instanceId: string, n: number, progress?: (done: number, seconds: number) => void): Promise<{ rows: number; seconds: number }> {
+  const started = performance.now()
+  const elapsed = () => (performance.now() - started) / 1000
+  const now = Date.now()
+  const orgIds = Array.from({ length: SEEDED_ORGANIZATIONS }, (_, i) => `org_bench${String(i).padStart(18, '0')}`)
+  await db.query(`
+    insert into organizations (id, instance_id, name, slug, created_at, updated_at)
+    select id, $1, 'Bench ' || i, 'bench-' || i, $3, $3 from unnest($2::text[]) with ordinality as t(id, i)`, [instanceId, orgIds, now])
+  const rebuild = await dropKeysAndIndexes(db, 'organization_invitations')
+  for (let done = 0; done < n; done += BATCH) {
+    await db.query(ORG_INVITATION_BATCH, [instanceId, done, Math.min(BATCH, n - done), now, n, orgIds])
+    progress?.(Math.min(done + BATCH, n), elapsed())
+  }
+  for (const statement of orderForRebuild(rebuild)) await db.exec(statement)
+  await db.exec('vacuum analyze organization_invitations')
+  return { rows: n, seconds: elapsed() }
+}
+
 /** Primary and unique keys first, then indexes, then foreign keys, which need the keys they point at. */
 function orderForRebuild(statements: string[]): string[] {
   const rank = (s: string) => (/foreign key/i.test(s) ? 2 : /add constraint/i.test(s) ? 0 : 1)

@@ -198,19 +198,29 @@ const USER_BATCH = `
  * Inserts `n` users into the instance, as seed() does invitations: indexes and keys of both
  * tables dropped first and rebuilt once at the end, then vacuum analyze.
  */
-export async function seedUsers(db: Db, instanceId: string, n: number, progress?: (done: number, seconds: number) => void): Promise<{ rows: number; seconds: number }> {
+export async function seedUsers(db: Db, instanceId: string, n: number, progress?: Progress): Promise<{ rows: number; seconds: number }> {
+  const now = Date.now()
+  // email_addresses first: its foreign key to users goes with it, and comes back after users' keys.
+  return bulkSeed(db, ['email_addresses', 'users'], n, (done, size) => db.query(USER_BATCH, [instanceId, done, size, now, n]), progress)
+}
+
+type Progress = (done: number, seconds: number) => void
+
+/**
+ * Inserts `n` rows in batches of BATCH with `insert(done, size)`, with the keys and indexes of
+ * `tables` dropped first (in that order) and rebuilt once at the end, then vacuum analyze.
+ */
+async function bulkSeed(db: Db, tables: string[], n: number, insert: (done: number, size: number) => Promise<unknown>, progress?: Progress): Promise<{ rows: number; seconds: number }> {
   const started = performance.now()
   const elapsed = () => (performance.now() - started) / 1000
-  // email_addresses first: its foreign key to users goes with it, and comes back after users' keys.
-  const rebuild = [...await dropKeysAndIndexes(db, 'email_addresses'), ...await dropKeysAndIndexes(db, 'users')]
-  const now = Date.now()
+  const rebuild: string[] = []
+  for (const table of tables) rebuild.push(...await dropKeysAndIndexes(db, table))
   for (let done = 0; done < n; done += BATCH) {
-    await db.query(USER_BATCH, [instanceId, done, Math.min(BATCH, n - done), now, n])
+    await insert(done, Math.min(BATCH, n - done))
     progress?.(Math.min(done + BATCH, n), elapsed())
   }
   for (const statement of orderForRebuild(rebuild)) await db.exec(statement)
-  await db.exec('vacuum analyze users')
-  await db.exec('vacuum analyze email_addresses')
+  for (const table of tables) await db.exec(`vacuum analyze ${table}`)
   return { rows: n, seconds: elapsed() }
 }
 
@@ -239,22 +249,13 @@ const ORG_INVITATION_BATCH = `
  * their own, as seed() does invitations: keys and indexes dropped first and rebuilt once at the
  * end, then vacuum analyze.
  */
-export async function seedOrgInvitations(db: Db, instanceId: string, n: number, progress?: (done: number, seconds: number) => void): Promise<{ rows: number; seconds: number }> {
-  const started = performance.now()
-  const elapsed = () => (performance.now() - started) / 1000
+export async function seedOrgInvitations(db: Db, instanceId: string, n: number, progress?: Progress): Promise<{ rows: number; seconds: number }> {
   const now = Date.now()
   const orgIds = Array.from({ length: SEEDED_ORGANIZATIONS }, (_, i) => `org_bench${String(i).padStart(18, '0')}`)
   await db.query(`
     insert into organizations (id, instance_id, name, slug, created_at, updated_at)
     select id, $1, 'Bench ' || i, 'bench-' || i, $3, $3 from unnest($2::text[]) with ordinality as t(id, i)`, [instanceId, orgIds, now])
-  const rebuild = await dropKeysAndIndexes(db, 'organization_invitations')
-  for (let done = 0; done < n; done += BATCH) {
-    await db.query(ORG_INVITATION_BATCH, [instanceId, done, Math.min(BATCH, n - done), now, n, orgIds])
-    progress?.(Math.min(done + BATCH, n), elapsed())
-  }
-  for (const statement of orderForRebuild(rebuild)) await db.exec(statement)
-  await db.exec('vacuum analyze organization_invitations')
-  return { rows: n, seconds: elapsed() }
+  return bulkSeed(db, ['organization_invitations'], n, (done, size) => db.query(ORG_INVITATION_BATCH, [instanceId, done, size, now, n, orgIds]), progress)
 }
 
 /** Primary and unique keys first, then indexes, then foreign keys, which need the keys they point at. */

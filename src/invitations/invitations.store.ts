@@ -1,4 +1,4 @@
-import { escapeLike, queryFor, type Queryable } from '../platform/db/db.js'
+import { escapeLike, fewMatchesPage, queryFor, type Queryable } from '../platform/db/db.js'
 import { DAY_MS } from '../platform/clock.js'
 import type { InvitationRow, InvitationStatus } from './invitations.schemas.js'
 import { outboxCte, type OutboxItem } from '../platform/outbox/outbox.store.js'
@@ -147,11 +147,21 @@ export function createInvitationStore() {
      * are counted by a subquery of their own, which reads only what counting needs (a window
      * over the page's scan kept every matching row), and the statement is planned for the text
      * (see queryCustomPlan): a rare fragment is looked up in the trigram index, and a common one
-     * pages down the order's index while the count scans.
+     * pages down the order's index while the count scans. A fragment that matches few rows
+     * finds, counts and pages them in one scan (fewMatchesPage).
      */
     async page(q: Queryable, f: ListFilter, withTotal: boolean): Promise<{ rows: InvitationListRow[]; total: number | null }> {
       const { where, params } = listWhere(f)
       const dir = f.orderBy.descending ? 'desc' : 'asc'
+      if (withTotal && f.query !== null) {
+        const few = await fewMatchesPage<InvitationListRow>(q, {
+          matches: `select id, ${f.orderBy.column} from invitations where ${where}`,
+          order: `m.${f.orderBy.column} ${dir}, m.id ${dir}`,
+          rows: `select ${LIST_COLUMNS} from invitations i where i.id = m.id`,
+          params, limit: f.limit, offset: f.offset,
+        })
+        if (few) return few
+      }
       const total = !withTotal ? '' : f.query !== null
         ? `, (select count(*) from invitations where ${where})::int8 as total_count`
         : `, (${countExpr(f)})::int8 as total_count`

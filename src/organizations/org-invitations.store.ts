@@ -1,4 +1,4 @@
-import { escapeLike, queryFor, type Queryable } from '../platform/db/db.js'
+import { escapeLike, fewMatchesPage, queryFor, type Queryable } from '../platform/db/db.js'
 import type { OrgInvitationRow, OrgInvitationStatus, OrgInvitationView } from './org-invitations.schemas.js'
 import { outboxCte, type OutboxItem } from '../platform/outbox/outbox.store.js'
 import { DAY_MS } from '../platform/clock.js'
@@ -169,13 +169,22 @@ export function createOrgInvitationStore() {
     },
 
     /**
-     * One page and the number of all matches, in one statement. A text search counts in a
-     * subquery of its own rather than by a window over the page's scan (which keeps every
-     * matching row), and is planned for its text (see queryCustomPlan), as invitations' is.
+     * One page and the number of all matches, in one statement: a text search through
+     * fewMatchesPage when it matches few, otherwise with its count in a subquery of its own
+     * rather than by a window over the page's scan (which keeps every matching row).
      */
     async page(q: Queryable, f: OrgInvitationFilter): Promise<{ rows: OrgInvitationView[]; total: number }> {
       const { where, params } = listWhere(f)
       const dir = f.orderBy.descending ? 'desc' : 'asc'
+      if (f.query !== null) {
+        const few = await fewMatchesPage<OrgInvitationView>(q, {
+          matches: `select i.id, i.${f.orderBy.column} from organization_invitations i where ${where}`,
+          order: `m.${f.orderBy.column} ${dir}, m.id ${dir}`,
+          rows: `${VIEW} where i.id = m.id`,
+          params, limit: f.limit, offset: f.offset,
+        })
+        if (few) return few
+      }
       const run = queryFor(q, f.query !== null)
       const total = f.query !== null ? `(select count(*) from organization_invitations i where ${where})::int8` : 'count(*) over ()'
       const rows = await run<OrgInvitationView & { total_count: number }>(`

@@ -4,6 +4,7 @@ import { buildTestApp, client, type Client, type TestApp } from '../helpers/buil
 import { forEachDatabase } from '../helpers/databases.js'
 import { fullName } from '../../src/users/users.store.js'
 import { makeOrganization } from '../helpers/factories.js'
+import { FEW_MATCHES } from '../../src/platform/db/db.js'
 
 /**
  * Substring search on invitations, users, organizations and organization invitations, through
@@ -196,5 +197,49 @@ forEachDatabase('substring search, through trigram indexes', (engine) => {
         assert.equal(res.body.total_count, expected.length, `${how}: query ${JSON.stringify(query)}`)
       }
     })
+  })
+
+  // A text that matches few rows is found, counted and paged in one scan (fewMatchesPage);
+  // one that matches more falls back to paging down the order's index and counting apart.
+  // Both must answer alike, at both ends of the cap and in either order.
+  it(`over ${FEW_MATCHES} matches: the same pages and counts as below it`, async () => {
+    const many = FEW_MATCHES + 5
+    // Copies of one invitation of each kind under new ids, addresses and tickets, one
+    // millisecond apart: made in SQL, as a thousand creates through the API would take long.
+    const copy = (table: string, id: string, prefix: string) => t.db.query(`
+      insert into ${table}
+      select (jsonb_populate_record(null::${table}, to_jsonb(x) || jsonb_build_object(
+        'id', x.id || 'c' || n, 'email_address', 'many' || lpad(n::text, 4, '0') || '@${prefix}.test',
+        'ticket_hash', x.ticket_hash || n, 'created_at', x.created_at + 1000 + n))).*
+      from ${table} x, generate_series(1, $2::int) n where x.id = $1`, [id, many])
+    await copy('invitations', invitations[0]!.id, 'bulkinv')
+    await copy('organization_invitations', orgInvitations[0]!.id, 'bulkorg')
+    const numbers = Array.from({ length: many }, (_, i) => i + 1)
+    const address = (n: number, prefix: string) => `many${String(n).padStart(4, '0')}@${prefix}.test`
+    const lists = [
+      { path: '/v1/invitations?paginated=true', prefix: 'bulkinv', id: (n: number) => `${invitations[0]!.id}c${n}` },
+      { path: '/v1/organization_invitations?', prefix: 'bulkorg', id: (n: number) => `${orgInvitations[0]!.id}c${n}` },
+    ]
+    for (const list of lists) {
+      const sorted = {
+        '-created_at': [...numbers].reverse(),
+        '+email_address': [...numbers],
+      }
+      // 'bulk…' matches every copy; 'many100' matches many0100 and many1000 to many1005; 'many0' a thousand less one.
+      for (const [query, matches] of [[list.prefix, numbers], ['many100', numbers.filter((n) => address(n, '').includes('many100'))],
+        ['many0', numbers.filter((n) => n < 1000)], ['nomatch', []]] as [string, number[]][]) {
+        for (const [order, all] of Object.entries(sorted)) {
+          const expected = all.filter((n) => matches.includes(n)).map(list.id)
+          for (const [limit, offset] of [[20, 0], [7, 3], [20, expected.length - 5], [10, expected.length + 2]] as [number, number][]) {
+            if (offset < 0) continue
+            const how = `${engine}: ${list.path} query ${query}, ${order}, limit ${limit} offset ${offset}`
+            const res = await api.get(`${list.path}&limit=${limit}&offset=${offset}&order_by=${q(order)}&query=${query}`)
+            assert.equal(res.status, 200, `${how}: ${JSON.stringify(res.body)}`)
+            assert.deepEqual(ids(res.body.data), expected.slice(offset, offset + limit), how)
+            assert.equal(res.body.total_count, expected.length, how)
+          }
+        }
+      }
+    }
   })
 })

@@ -32,6 +32,49 @@ export interface Queryable {
 export const queryFor = (q: Queryable, textSearch: boolean): Queryable['query'] =>
   textSearch ? (sql, params) => q.queryCustomPlan(sql, params ?? []) : (sql, params) => q.query(sql, params)
 
+/** The most matches a text search finds, counts and pages in one scan (fewMatchesPage). */
+export const FEW_MATCHES = 1000
+
+/**
+ * A text search's page and its total from one scan, when the text matches at most FEW_MATCHES
+ * rows; null when it matches more.
+ *
+ * A page with a total otherwise scans the trigram index twice, once for the page and once for
+ * the count, and joins whatever the page shows to every match. Here the matches' keys are read
+ * once into `m` (materialized, and capped so that a common text cannot fill memory), counted,
+ * sorted, and only the page's rows are read in full. A text matching more is cheaper the other
+ * way: the page read in its order's index until it is full and the count apart. The caller
+ * does that on null, having paid for at most FEW_MATCHES + 1 keys.
+ *
+ * - `matches`: `select <alias>.id, <the order's columns> from … where …`, no order or limit;
+ * - `order`: the order over those columns as `m.<column>`, `m.id` last;
+ * - `rows`: the full row for the page's `m.id`, such as `select * from invitations i where i.id = m.id`.
+ *
+ * Planned for its text (queryCustomPlan), as every text search is.
+ */
+export async function fewMatchesPage<T extends { id: string }>(q: Queryable, s: {
+  matches: string
+  order: string
+  rows: string
+  params: readonly unknown[]
+  limit: number
+  offset: number
+}): Promise<{ rows: T[]; total: number } | null> {
+  const n = s.params.length
+  const found = await q.queryCustomPlan<T & { total_count: number }>(`
+    with matches as materialized (${s.matches} limit ${FEW_MATCHES + 1})
+    select r.*, c.n::int8 as total_count
+    from (select count(*) as n from matches) c
+    left join lateral (select * from matches m order by ${s.order} limit $${n + 1} offset $${n + 2}) m on true
+    left join lateral (${s.rows}) r on true
+    order by ${s.order}`,
+  [...s.params, s.limit, s.offset])
+  const total = Number(found[0]!.total_count)
+  if (total > FEW_MATCHES) return null
+  // No match on the page (none at all, or an offset past the end) still brings the count, on one row of nulls.
+  return { rows: found.filter((row) => row.id !== null), total }
+}
+
 /** What the connection pool holds right now, for the metrics endpoint. */
 export interface PoolStats {
   /** Connections open, busy or idle. */

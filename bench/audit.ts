@@ -20,9 +20,11 @@ export interface AuditResult {
 export interface Cost { foyerUs: number; postgresUs: number; walBytes: number }
 
 /**
- * The cost of the audit log on creates. Every create's record is written by the trigger on the
- * outbox (src/platform/migrations/032_audit_log.sql); with it disabled, the create is what it was
- * before the log existed, but for the request's context left in the event's payload. The two
+ * The cost of the audit log on creates. Every create's record is kept in its event's outbox row
+ * by the trigger on the outbox, and moved into the log by the outbox worker's claim, which runs
+ * in the same process during the load (src/platform/migrations/035_audit_rides_the_outbox.sql);
+ * with the trigger disabled, the create is what it was before the log existed, but for the
+ * request's context left in the event's payload, and the claim finds no record to move. The two
  * sides take turns on one process and one database, in the order off, on, on, off, off, on, …,
  * so that a drift of the machine or of the table's size over the run falls on both alike.
  * Between loads the outbox is drained, so no load pays for the one before.

@@ -31,7 +31,14 @@ export async function eraseSignUpTraces(q: Queryable, instanceId: string, identi
     -- the overlap is the expression of the address's GIN index (migration 034).
     audit as (update audit_logs set target_label = null
       where set_config('foyer.audit_maintenance', 'on', true) = 'on'
-        and instance_id = $1 and target_label is not null and array[lower(target_label)] && $2::text[])
+        and instance_id = $1 and target_label is not null and array[lower(target_label)] && $2::text[]),
+    -- And from records still riding in the outbox (migration 035). Those in the rows purged
+    -- above lose it as they are moved into the log; a row is changed by one part of a
+    -- statement at most.
+    riding as (update outbox set audit = audit - 'target_label'
+      where status = 'pending' and audit is not null and instance_id = $1
+        and lower(audit->>'target_label') = any($2::text[])
+        and (subject_id is null or subject_id not in (select id from subjects)))
     select 1`,
   [instanceId, identifiers, subjectIds])
 }

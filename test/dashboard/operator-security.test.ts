@@ -159,7 +159,7 @@ forEachDatabase('dashboard operator security', (engine) => {
     assert.match(textOf((await d.op.follow(off)).body), /One-time codes are off/)
     assert.equal((await d.t.db.query('select 1 from operator_recovery_codes')).length, 0)
     // Turning codes on and off is in the team's audit log, once each (the refused attempt left nothing).
-    const audited = await d.t.db.query<{ action: string; actor_type: string }>("select action, actor_type from audit_logs where action like 'operator.totp%' order by created_at, seq")
+    const audited = await d.t.db.query<{ action: string; actor_type: string }>("select action, actor_type from audit_log_entries where action like 'operator.totp%' order by created_at, seq")
     assert.deepEqual(audited.map((r) => [r.action, r.actor_type]), [['operator.totp_enabled', 'operator'], ['operator.totp_disabled', 'operator']])
     const plain = await d.submit('/dashboard/sign-in', '/dashboard/sign-in', { email_address: OPERATOR_EMAIL, password: OPERATOR_PASSWORD }, browser(d.t.app))
     assert.equal(plain.headers.location, '/dashboard', 'signing in takes the password alone again')

@@ -17,7 +17,7 @@ forEachDatabase('dashboard team audit log', (engine) => {
     t.after(() => d.t.close())
     return d
   }
-  const records = (d: Dashboard) => d.t.db.query<Row>('select action, actor_type, actor_id, target_id, changed_keys, instance_id from audit_logs where instance_id is null order by created_at, seq')
+  const records = (d: Dashboard) => d.t.db.query<Row>('select action, actor_type, actor_id, target_id, changed_keys, instance_id from audit_log_entries where instance_id is null order by created_at, seq')
   const unique = (name: string) => `${name}.${Date.now()}.${Math.random().toString(36).slice(2, 8)}@example.com`
 
   it('records operators\' changes to the team, as the operator who made them; a refused change leaves none; owners alone read them', async (t) => {

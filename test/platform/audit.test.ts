@@ -83,7 +83,7 @@ forEachDatabase('audit log', (engine) => {
         await t.db.query(`insert into outbox (id, instance_id, kind, topic, subject_id, payload, next_attempt_at, created_at, updated_at)
           values ('evt_queuedbyhand', $1, 'webhook', 'invitation.revoked', 'inv_queuedbyhand', $2, 1, 1, 1) on conflict (id) do nothing`, [instance.id, JSON.stringify({ data })])
       }
-      const rows = await t.db.query<Record<string, unknown>>('select actor_type, actor_id, target_type, target_id, target_label, client_ip from audit_logs where id = $1', ['aud_queuedbyhand'])
+      const rows = await t.db.query<Record<string, unknown>>('select actor_type, actor_id, target_type, target_id, target_label, client_ip from audit_log_entries where id = $1', ['aud_queuedbyhand'])
       assert.deepEqual(rows.map((r) => ({ ...r })), [{ actor_type: 'system', actor_id: null, target_type: 'invitation', target_id: 'inv_queuedbyhand', target_label: 'by.hand@example.com', client_ip: null }])
     })
 
@@ -137,8 +137,65 @@ forEachDatabase('audit log', (engine) => {
       const bulk = await api.post('/v1/invitations/bulk', [{ email_address: fresh, notify: false }, { email_address: inv.email_address, notify: false }])
       assert.equal(bulk.status, 400, JSON.stringify(bulk.body))
       assert.equal((await api.get(`/v1/invitations?query=${encodeURIComponent(fresh)}`)).body.length, 0)
-      const rows = await t.db.query<{ action: string }>('select action from audit_logs where instance_id = $1 order by seq', [instance.id])
+      const rows = await t.db.query<{ action: string }>('select action from audit_log_entries where instance_id = $1 order by seq', [instance.id])
       assert.deepEqual(rows.map((r) => r.action).sort(), ['allowlist_identifier.created', 'instance.created', 'invitation.created', 'invitation.created', 'invitation.revoked'])
+    })
+
+    // Records ride in their events' outbox rows until the worker claims them (migration 035).
+    it('a record rides in its event until the claim moves it into the log: once, in the order the changes were made', async () => {
+      const { instance, secretKey } = await t.newInstance()
+      const api = client(t.app, secretKey)
+      await t.outboxWorker.drain()
+      const made: string[] = []
+      for (let i = 0; i < 5; i++) made.push((await makeInvitation(api)).id)
+      assert.equal((await api.post(`/v1/invitations/${made[2]}/revoke`)).status, 200)
+      const expected = ['invitation.revoked', ...made.map(() => 'invitation.created')]
+      const listed = async () => ((await api.get('/v1/audit_logs?limit=50')).body.data as AuditLog[])
+        .filter((l) => l.target.type === 'invitation').map((l) => `${l.action} ${l.target.id}`)
+      const before = await listed()
+      assert.deepEqual(before, [`invitation.revoked ${made[2]}`, ...[...made].reverse().map((id) => `invitation.created ${id}`)], 'newest first while riding')
+      const riding = await t.db.query<{ n: number }>('select count(*)::int as n from outbox where instance_id = $1 and audit is not null', [instance.id])
+      assert.equal(riding[0]!.n, expected.length)
+      const stored = async () => t.db.query<{ action: string; target_id: string }>('select action, target_id from audit_logs where instance_id = $1 and target_type = \'invitation\' order by seq', [instance.id])
+      assert.deepEqual(await stored(), [], 'nothing in the table yet')
+
+      await t.outboxWorker.drain()
+      assert.deepEqual(await listed(), before, 'the same log once moved')
+      assert.deepEqual((await stored()).map((r) => `${r.action} ${r.target_id}`), [...before].reverse(), 'in the order the changes were made')
+      const left = await t.db.query<{ n: number }>('select count(*)::int as n from outbox where instance_id = $1 and audit is not null', [instance.id])
+      assert.equal(left[0]!.n, 0)
+      const payloads = await t.db.query<{ payload: Record<string, unknown> }>('select payload from outbox where instance_id = $1 and kind = \'webhook\'', [instance.id])
+      assert.ok(payloads.length > 0 && payloads.every((p) => !('foyer_audit' in p.payload)), 'no receiver sees the context')
+      // A claim that runs again (its process died after claiming) moves nothing twice.
+      await t.db.query('update outbox set status = \'pending\' where instance_id = $1 and kind = \'webhook\'', [instance.id])
+      await t.outboxWorker.drain()
+      assert.equal((await stored()).length, expected.length)
+    })
+
+    it('erasing a person while their records ride keeps the records and forgets the address', async () => {
+      const { instance, secretKey } = await t.newInstance()
+      const api = client(t.app, secretKey)
+      const address = uniqueEmail('riding')
+      // An invitation deleted before any worker claimed its event: the record is moved as its row goes.
+      const gone = await makeInvitation(api, { email_address: address })
+      assert.equal((await api.delete(`/v1/invitations/${gone.id}`)).status, 200)
+      // A user with the address, and an organization invitation to it, both still riding when the user is deleted.
+      const user = await api.post('/v1/users', { email_address: [address] })
+      assert.equal(user.status, 200, JSON.stringify(user.body))
+      const org = await api.post('/v1/organizations', { name: 'Riders' })
+      assert.equal(org.status, 200, JSON.stringify(org.body))
+      const orgInv = await api.post(`/v1/organizations/${org.body.id}/invitations`, { email_address: address, role: 'org:member', notify: false })
+      assert.equal(orgInv.status, 200, JSON.stringify(orgInv.body))
+      assert.equal((await api.delete(`/v1/users/${user.body.id}`)).status, 200)
+
+      const about = async () => t.db.query<{ action: string; target_label: string | null }>(
+        'select action, target_label from audit_log_entries where instance_id = $1 and target_id = any($2::text[]) order by seq',
+        [instance.id, [gone.id, user.body.id, orgInv.body.id]])
+      for (const when of ['riding', 'moved']) {
+        assert.deepEqual(await about(), ['invitation.created', 'user.created', 'organizationInvitation.created', 'user.deleted']
+          .map((action) => ({ action, target_label: null })), `${when}: every record kept, none with the address`)
+        await t.outboxWorker.drain()
+      }
     })
 
     it('cannot be changed or deleted, except by retention and erasure', async () => {
@@ -148,23 +205,25 @@ forEachDatabase('audit log', (engine) => {
       // The same address, written differently, in another instance: its person is not erased here.
       const other = await t.newInstance()
       const elsewhere = await makeInvitation(client(t.app, other.secretKey), { email_address: inv.email_address.toUpperCase() })
+      // The records ride in their events' outbox rows until the worker claims them (migration 035).
+      await t.outboxWorker.drain()
       await assert.rejects(t.db.query('update audit_logs set action = \'nothing\' where instance_id = $1', [instance.id]), /cannot be changed or deleted/)
       await assert.rejects(t.db.query('delete from audit_logs where instance_id = $1', [instance.id]), /cannot be changed or deleted/)
 
       // Deleting the invitation erases the person: the record stays, without their address.
       assert.equal((await api.delete(`/v1/invitations/${inv.id}`)).status, 200)
-      const kept = await t.db.query<{ action: string; target_label: string | null }>('select action, target_label from audit_logs where instance_id = $1 and target_id = $2', [instance.id, inv.id])
+      const kept = await t.db.query<{ action: string; target_label: string | null }>('select action, target_label from audit_log_entries where instance_id = $1 and target_id = $2', [instance.id, inv.id])
       assert.deepEqual(kept.map((r) => r.action).sort(), ['invitation.created'], 'the record is kept')
       assert.equal(kept[0]!.target_label, null, 'the address is gone')
-      const untouched = await t.db.query<{ target_label: string | null }>('select target_label from audit_logs where instance_id = $1 and target_id = $2', [other.instance.id, elsewhere.id])
+      const untouched = await t.db.query<{ target_label: string | null }>('select target_label from audit_log_entries where instance_id = $1 and target_id = $2', [other.instance.id, elsewhere.id])
       assert.deepEqual(untouched.map((r) => r.target_label), [elsewhere.email_address], "another instance's record keeps it")
 
       // Retention: nothing younger than a year goes; a year and a day later it does.
       await t.retention.runOnce()
-      assert.equal((await t.db.query('select 1 from audit_logs where instance_id = $1', [instance.id])).length, 2)
+      assert.equal((await t.db.query('select 1 from audit_log_entries where instance_id = $1', [instance.id])).length, 2)
       t.clock.advance(366 * DAY_MS)
       await t.retention.runOnce()
-      assert.equal((await t.db.query('select 1 from audit_logs where instance_id = $1', [instance.id])).length, 0)
+      assert.equal((await t.db.query('select 1 from audit_log_entries where instance_id = $1', [instance.id])).length, 0)
     })
   })
 
@@ -178,7 +237,7 @@ forEachDatabase('audit log', (engine) => {
     const signedUp = await f.post('/v1/client/sign_ups', { strategy: 'ticket', ticket: ticketOf(inv), password: 'correct horse battery' }, { instance: instance.id, form: true })
     assert.equal(signedUp.status, 200, JSON.stringify(signedUp.body))
     const rows = await app.db.query<{ action: string; actor_type: string; actor_id: string | null; client_ip: string | null }>(
-      'select action, actor_type, actor_id, client_ip from audit_logs where instance_id = $1 and actor_type not in (\'api_key\', \'system\') order by seq', [instance.id])
+      'select action, actor_type, actor_id, client_ip from audit_log_entries where instance_id = $1 and actor_type not in (\'api_key\', \'system\') order by seq', [instance.id])
     const userId = (await app.db.query<{ id: string }>('select id from users where instance_id = $1', [instance.id]))[0]!.id
     const actions = rows.map((r) => r.action)
     for (const action of ['user.created', 'invitation.accepted', 'session.created']) assert.ok(actions.includes(action), `${action} in ${actions.join(', ')}`)
@@ -199,7 +258,7 @@ forEachDatabase('audit log', (engine) => {
     const page = await visitor.get(`/sign-up?instance=${instance.id}`)
     assert.equal((await visitor.submit(page, { email_address: uniqueEmail('waiting') })).statusCode, 200)
     const [joined] = await app.db.query<{ actor_type: string; actor_id: string | null; client_ip: string; target_label: string }>(
-      'select actor_type, actor_id, client_ip, target_label from audit_logs where instance_id = $1 and action = \'waitlist_entry.created\'', [instance.id])
+      'select actor_type, actor_id, client_ip, target_label from audit_log_entries where instance_id = $1 and action = \'waitlist_entry.created\'', [instance.id])
     assert.deepEqual({ ...joined, target_label: undefined }, { actor_type: 'anonymous', actor_id: null, client_ip: visitor.remoteAddress, target_label: undefined })
 
     // Someone signed in signs out: the session's end is theirs.
@@ -212,7 +271,7 @@ forEachDatabase('audit log', (engine) => {
     assert.equal((await person.submit(signOut)).statusCode, 200)
     const userId = (await app.db.query<{ id: string }>('select id from users where instance_id = $1', [instance.id]))[0]!.id
     const [ended] = await app.db.query<{ actor_type: string; actor_id: string; actor_label: string; client_ip: string }>(
-      'select actor_type, actor_id, actor_label, client_ip from audit_logs where instance_id = $1 and action = \'session.ended\'', [instance.id])
+      'select actor_type, actor_id, actor_label, client_ip from audit_log_entries where instance_id = $1 and action = \'session.ended\'', [instance.id])
     assert.equal(ended?.actor_type, 'user')
     assert.equal(ended.actor_id, userId)
     assert.match(ended.actor_label, /^sess_/)
@@ -232,7 +291,7 @@ forEachDatabase('audit log', (engine) => {
     assert.equal(rolled.statusCode, 303, rolled.body)
     const operatorId = (await d.t.db.query<{ id: string }>('select id from operators'))[0]!.id
     const rows = await d.t.db.query<{ action: string; actor_type: string; actor_id: string; actor_label: string; client_ip: string }>(
-      'select action, actor_type, actor_id, actor_label, client_ip from audit_logs where instance_id = $1 and actor_type = \'operator\' order by seq', [d.instanceId])
+      'select action, actor_type, actor_id, actor_label, client_ip from audit_log_entries where instance_id = $1 and actor_type = \'operator\' order by seq', [d.instanceId])
     assert.deepEqual(rows.map((r) => r.action), ['invitation.revoked', 'secret_key.rolled'])
     for (const row of rows) {
       assert.equal(row.actor_id, operatorId)

@@ -48,13 +48,17 @@ function where(instanceId: string | null, f: AuditFilter): { sql: string; params
  */
 export function createAuditStore() {
   return {
-    /** Newest first; the page and the number of all matches. A null instance lists the records of the server itself (operators). */
+    /**
+     * Newest first; the page and the number of all matches. A null instance lists the records
+     * of the server itself (operators). Records still riding in the outbox (migration 035) are
+     * read with the rest, so a change's record is there as soon as the change is.
+     */
     async list(q: Queryable, instanceId: string | null, f: AuditFilter, limit: number, offset: number): Promise<{ rows: AuditLogRow[]; total: number }> {
       const { sql, params } = where(instanceId, f)
       const [rows, counted] = await Promise.all([
-        q.query<AuditLogRow & { seq?: unknown }>(`select * from audit_logs where ${sql} order by created_at desc, seq desc limit $${params.length + 1} offset $${params.length + 2}`,
+        q.query<AuditLogRow & { seq?: unknown }>(`select * from audit_log_entries where ${sql} order by created_at desc, seq desc limit $${params.length + 1} offset $${params.length + 2}`,
           [...params, limit, offset]),
-        q.query<{ n: number }>(`select count(*)::int as n from audit_logs where ${sql}`, params),
+        q.query<{ n: number }>(`select count(*)::int as n from audit_log_entries where ${sql}`, params),
       ])
       return { rows: rows.map(({ seq: _seq, ...r }) => ({ ...r, created_at: Number(r.created_at) })), total: counted[0]?.n ?? 0 }
     },

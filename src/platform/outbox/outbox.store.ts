@@ -82,6 +82,9 @@ export function createOutboxStore() {
      * now, and until vacuum those include one dead entry for each item sent since: under a
      * steady load every claim read more than the one before. An ordered index scan stops at
      * the limit and marks the dead entries it steps over, so the next claim skips them.
+     *
+     * Claiming a pending item moves the audit record riding in it into audit_logs, by the same
+     * statement (migration 035): a batch of records costs about what one insert of them does.
      */
     async claim(q: Queryable, kinds: string[], now: number, leaseUntil: number, limit: number): Promise<OutboxRow[]> {
       return q.query<OutboxRow>(`
@@ -97,8 +100,16 @@ export function createOutboxStore() {
           order by next_attempt_at, id
           limit $3 - (select count(*) from lapsed)
           for update skip locked
+        ), archived as (
+          insert into audit_logs (id, seq, instance_id, actor_type, actor_id, actor_label, action, target_type, target_id,
+            target_label, changed_keys, client_ip, trace_id, created_at)
+          overriding system value
+          select id, seq, instance_id, actor_type, actor_id, actor_label, action, target_type, target_id,
+            target_label, changed_keys, client_ip, trace_id, created_at
+          from outbox_audit_pending where outbox_id in (select id from due)
+          on conflict (id) do nothing
         )
-        update outbox o set status = 'sending', claimed_until = $2, attempts = o.attempts + 1, updated_at = $1
+        update outbox o set status = 'sending', claimed_until = $2, attempts = o.attempts + 1, updated_at = $1, audit = null
         where o.id in (select id from lapsed union all select id from due)
         returning o.*`,
       [now, leaseUntil, limit, kinds])

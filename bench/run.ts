@@ -680,8 +680,9 @@ async function main() {
     '',
     `Audit log: a fresh Foyer process on the same PostgreSQL database runs the create load ${AUDIT_PAIRS * 2} times, with the audit log written and without, in turns `
       + '(off, on, on, off, …, so that a drift over the run falls on both sides alike), each after a 2 s warm-up and once the outbox has delivered the load before. '
-      + 'Every create\'s record is written by a trigger on the outbox, in the statement that queues its event; "off" disables that trigger '
-      + '(`ALTER TABLE outbox DISABLE TRIGGER outbox_audit`, enabled again afterwards), which leaves the create as it was before the log existed.',
+      + 'Every create\'s record is kept in its event\'s outbox row by a trigger on the outbox, in the statement that queues the event, and moved into the log '
+      + 'by the outbox worker\'s claim of the event, in the same process during the load (the drain after each load is not timed, on either side); "off" disables that trigger '
+      + '(`ALTER TABLE outbox DISABLE TRIGGER outbox_audit`, enabled again afterwards), which leaves the create as it was before the log existed, and the claim with no record to move.',
     '',
     `Delivery: a fresh Foyer process on the same PostgreSQL database (default outbox worker), SMTP_URL at an SMTP sink and `
       + 'one webhook endpoint at an HTTP receiver, both in the bench process (they accept, count by Message-ID or svix-id, '

@@ -6,15 +6,24 @@ import type { Queryable } from '../platform/db/db.js'
  * and uses under any of `identifiers` (their addresses, lower-cased, and username), the code
  * emails counted for those attempts and for `subjectIds` (their email addresses' ids), and
  * every email or event queued, sent or kept in the dev mailbox about any of them, and their
- * addresses from the audit log (whose records stay). One
- * statement, through indexes (migrations 028, 029 and 034); call it in the transaction of the
- * deletion that asks for it.
+ * addresses from the audit log (whose records stay). Two statements, through indexes
+ * (migrations 028, 029 and 034); call it in the transaction of the deletion that asks for it.
  *
  * Deleting the code emails' rows gives the inbox its hourly budget back: erasing a person
  * weighs more than a limit that only the secret key's holder can reset this way.
  */
 export async function eraseSignUpTraces(q: Queryable, instanceId: string, identifiers: string[], subjectIds: string[]): Promise<void> {
   if (identifiers.length === 0 && subjectIds.length === 0) return
+  // Records still riding in their events (migration 035) forget the address first, in a
+  // statement of their own: it waits for any claim that is moving one of them into the log
+  // right now, and the statement below, whose snapshot is taken after, then finds that record
+  // in the log. (A record in a row purged below loses its address as the row goes.)
+  if (identifiers.length > 0) {
+    await q.query(`
+      update outbox set audit = audit - 'target_label'
+      where status = 'pending' and audit is not null and instance_id = $1 and lower(audit->>'target_label') = any($2::text[])`,
+    [instanceId, identifiers])
+  }
   await q.query(`
     with attempts as (delete from sign_up_attempts where instance_id = $1 and email_address = any($2::text[]) returning id),
     tickets as (delete from ticket_sign_ups where instance_id = $1 and email_address = any($2::text[])),
@@ -31,14 +40,7 @@ export async function eraseSignUpTraces(q: Queryable, instanceId: string, identi
     -- the overlap is the expression of the address's GIN index (migration 034).
     audit as (update audit_logs set target_label = null
       where set_config('foyer.audit_maintenance', 'on', true) = 'on'
-        and instance_id = $1 and target_label is not null and array[lower(target_label)] && $2::text[]),
-    -- And from records still riding in the outbox (migration 035). Those in the rows purged
-    -- above lose it as they are moved into the log; a row is changed by one part of a
-    -- statement at most.
-    riding as (update outbox set audit = audit - 'target_label'
-      where status = 'pending' and audit is not null and instance_id = $1
-        and lower(audit->>'target_label') = any($2::text[])
-        and (subject_id is null or subject_id not in (select id from subjects)))
+        and instance_id = $1 and target_label is not null and array[lower(target_label)] && $2::text[])
     select 1`,
   [instanceId, identifiers, subjectIds])
 }

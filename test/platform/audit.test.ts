@@ -7,6 +7,8 @@ import { fapi, ticketOf } from '../frontend/fapi-client.js'
 import { dashboardApp, formFields } from '../dashboard/dashboard-client.js'
 import { browser } from '../pages/page-client.js'
 import { DAY_MS } from '../../src/platform/clock.js'
+import { createOutboxStore } from '../../src/platform/outbox/outbox.store.js'
+import pg from 'pg'
 
 interface AuditLog {
   id: string
@@ -196,6 +198,38 @@ forEachDatabase('audit log', (engine) => {
           .map((action) => ({ action, target_label: null })), `${when}: every record kept, none with the address`)
         await t.outboxWorker.drain()
       }
+    })
+
+    it('an erasure that meets a claim moving the person\'s record waits for it, then erases the address in the log', async (ctx) => {
+      if (engine !== 'postgres' || t.databaseUrl === null) return ctx.skip('PGlite has one connection: no claim runs beside an erasure')
+      const { instance, secretKey } = await t.newInstance()
+      const api = client(t.app, secretKey)
+      const address = uniqueEmail('race')
+      const user = await api.post('/v1/users', { email_address: [address] })
+      assert.equal(user.status, 200, JSON.stringify(user.body))
+      const org = await api.post('/v1/organizations', { name: 'Racers' })
+      assert.equal(org.status, 200, JSON.stringify(org.body))
+      await t.outboxWorker.drain()
+      const inv = (await api.post(`/v1/organizations/${org.body.id}/invitations`, { email_address: address, role: 'org:member', notify: false })).body
+      // Another process's worker claims the invitation's event, moving its record (with the
+      // address) into the log, and has not committed yet when the user is deleted.
+      const other = new pg.Client({ connectionString: t.databaseUrl })
+      await other.connect()
+      try {
+        await other.query('begin')
+        const queryable = { query: async (sql: string, params?: readonly unknown[]) => (await other.query(sql, params as unknown[])).rows }
+        const claimed = await createOutboxStore().claim(queryable as never, ['webhook'], Date.now(), Date.now() + 60_000, 100)
+        assert.ok(claimed.some((row) => row.subject_id === inv.id), 'the invitation\'s event is claimed')
+        const deleting = api.delete(`/v1/users/${user.body.id}`)
+        await new Promise((resolve) => setTimeout(resolve, 300))
+        await other.query('commit')
+        assert.equal((await deleting).status, 200)
+      } finally {
+        await other.end()
+      }
+      const rows = await t.db.query<{ action: string; target_label: string | null }>(
+        'select action, target_label from audit_log_entries where instance_id = $1 and target_id = $2', [instance.id, inv.id])
+      assert.deepEqual(rows, [{ action: 'organizationInvitation.created', target_label: null }])
     })
 
     it('cannot be changed or deleted, except by retention and erasure', async () => {

@@ -152,9 +152,10 @@ forEachDatabase('retention', (engine) => {
       await eraseSignUpTraces(explain, 'ins_x', ['someone@example.com', 'someone'], ['idn_x'])
       return explained
     })
-    assert.equal(plans.length, 7)
+    assert.equal(plans.length, 8)
     for (const plan of plans) assert.doesNotMatch(plan, /Seq Scan/, plan)
-    const indexes = ['outbox_delivered', 'outbox_delivered', 'outbox_delivered', 'outbox_failed', 'dev_mailbox_messages_created', 'sign_up_code_emails_sent']
+    // Erasure's first statement finds the audit records still riding in pending events (migration 035).
+    const indexes = ['outbox_delivered', 'outbox_delivered', 'outbox_delivered', 'outbox_failed', 'dev_mailbox_messages_created', 'sign_up_code_emails_sent', 'outbox_due']
     indexes.forEach((index, i) => assert.match(plans[i]!, new RegExp(`Index Scan (using|on) ${index} `), plans[i]))
   })
 

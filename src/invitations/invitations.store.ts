@@ -1,4 +1,4 @@
-import { escapeLike, fewMatchesPage, queryFor, type Queryable } from '../platform/db/db.js'
+import { escapeLike, fewMatchesPage, queryFor, trigramContains, type Queryable } from '../platform/db/db.js'
 import { DAY_MS } from '../platform/clock.js'
 import type { InvitationRow, InvitationStatus } from './invitations.schemas.js'
 import { outboxCte, type OutboxItem } from '../platform/outbox/outbox.store.js'
@@ -154,11 +154,12 @@ export function createInvitationStore() {
       const { where, params } = listWhere(f)
       const dir = f.orderBy.descending ? 'desc' : 'asc'
       if (withTotal && f.query !== null) {
+        const found = listWhere(f, true)
         const few = await fewMatchesPage<InvitationListRow>(q, {
-          matches: `select id, ${f.orderBy.column} from invitations where ${where}`,
+          matches: `select id, ${f.orderBy.column} from invitations where ${found.where}`,
           order: `m.${f.orderBy.column} ${dir}, m.id ${dir}`,
           rows: `select ${LIST_COLUMNS} from invitations i where i.id = m.id`,
-          params, limit: f.limit, offset: f.offset,
+          params: found.params, limit: f.limit, offset: f.offset,
         })
         if (few) return few
       }
@@ -339,10 +340,17 @@ function countExpr(f: ListFilter): string {
   }[f.status ?? 'none']
 }
 
-function listWhere(f: ListFilter): { where: string; params: unknown[] } {
+/**
+ * With `byTrigrams`, the text is matched as trigramContains writes it, for a statement that
+ * finds its rows through the trigram index; otherwise by one `like`, whose estimate lets the
+ * planner page a common text down the order's index instead.
+ */
+function listWhere(f: ListFilter, byTrigrams = false): { where: string; params: unknown[] } {
   const params: unknown[] = [f.instanceId]
   const clauses = ['instance_id = $1', statusClause(f.status, f.now, params)]
-  if (f.query !== null) {
+  if (f.query !== null && byTrigrams) {
+    clauses.push(`(${trigramContains('email_address', f.query.toLowerCase(), params)} or id = $${params.push(f.query)})`)
+  } else if (f.query !== null) {
     params.push(`%${escapeLike(f.query.toLowerCase())}%`, f.query)
     clauses.push(`(email_address like $${params.length - 1} or id = $${params.length})`)
   }

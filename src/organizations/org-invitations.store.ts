@@ -1,4 +1,4 @@
-import { escapeLike, fewMatchesPage, queryFor, type Queryable } from '../platform/db/db.js'
+import { escapeLike, fewMatchesPage, queryFor, trigramContains, type Queryable } from '../platform/db/db.js'
 import type { OrgInvitationRow, OrgInvitationStatus, OrgInvitationView } from './org-invitations.schemas.js'
 import { outboxCte, type OutboxItem } from '../platform/outbox/outbox.store.js'
 import { DAY_MS } from '../platform/clock.js'
@@ -75,7 +75,12 @@ function statusClause(status: OrgInvitationStatus, now: number, params: unknown[
   }
 }
 
-function listWhere(f: OrgInvitationFilter): { where: string; params: unknown[] } {
+/**
+ * With `byTrigrams`, the text is matched as trigramContains writes it, for a statement that
+ * finds its rows through the trigram index; otherwise by one `like`, whose estimate lets the
+ * planner page a common text down the order's index instead.
+ */
+function listWhere(f: OrgInvitationFilter, byTrigrams = false): { where: string; params: unknown[] } {
   const params: unknown[] = [f.instanceId]
   const clauses = ['i.instance_id = $1']
   if (f.organizationId !== null) {
@@ -97,7 +102,8 @@ function listWhere(f: OrgInvitationFilter): { where: string; params: unknown[] }
     params.push(f.emailAddress)
     clauses.push(`i.email_address = $${params.length}`)
   }
-  if (f.query !== null) {
+  if (f.query !== null && byTrigrams) clauses.push(trigramContains('i.email_address', f.query.toLowerCase(), params))
+  else if (f.query !== null) {
     params.push(`%${escapeLike(f.query.toLowerCase())}%`)
     clauses.push(`i.email_address like $${params.length}`)
   }
@@ -177,11 +183,12 @@ export function createOrgInvitationStore() {
       const { where, params } = listWhere(f)
       const dir = f.orderBy.descending ? 'desc' : 'asc'
       if (f.query !== null) {
+        const found = listWhere(f, true)
         const few = await fewMatchesPage<OrgInvitationView>(q, {
-          matches: `select i.id, i.${f.orderBy.column} from organization_invitations i where ${where}`,
+          matches: `select i.id, i.${f.orderBy.column} from organization_invitations i where ${found.where}`,
           order: `m.${f.orderBy.column} ${dir}, m.id ${dir}`,
           rows: `${VIEW} where i.id = m.id`,
-          params, limit: f.limit, offset: f.offset,
+          params: found.params, limit: f.limit, offset: f.offset,
         })
         if (few) return few
       }

@@ -1,4 +1,4 @@
-import { escapeLike, hasTrigram, queryFor, type Queryable } from '../platform/db/db.js'
+import { escapeLike, hasTrigram, queryFor, trigramContains, type Queryable } from '../platform/db/db.js'
 import { eraseSignUpTraces } from '../accept/erasure.js'
 
 /** A user row with all its email addresses, oldest first. */
@@ -340,17 +340,18 @@ function userWhere(f: UserFilter): { where: string; params: unknown[] } {
   if (f.excludeIds.length > 0) clauses.push(`u.id <> all(${param(f.excludeIds)}::text[])`)
   if (f.usernames) clauses.push(`u.username = any(${param(f.usernames)}::text[])`)
   if (f.query !== null) {
-    const like = contains(f.query)
     if (hasTrigram(f.query)) {
       // The users that match, found through each column's trigram index and then joined: an
       // `or` that mixes an exists() with the user's own columns reads users one by one.
+      const text = f.query.toLowerCase()
       clauses.push(`u.id in (
-        select m.id from users m where m.id = ${param(f.query)} or m.username like ${like} or ${fullName('m')} like ${like}
+        select m.id from users m where m.id = ${param(f.query)} or ${trigramContains('m.username', text, params)} or ${trigramContains(fullName('m'), text, params)}
         union all
-        select e.user_id from email_addresses e where e.email_address like ${like})`)
+        select e.user_id from email_addresses e where ${trigramContains('e.email_address', text, params)})`)
     } else {
       // No trigram to look up: read users in the page's order until the page is full, which a
       // text this short fills soon.
+      const like = contains(f.query)
       clauses.push(`(u.id = ${param(f.query)} or ${hasEmail(`e.email_address like ${like}`)} or u.username like ${like} or ${FULL_NAME} like ${like})`)
     }
   }

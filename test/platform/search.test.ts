@@ -1,10 +1,10 @@
-import { after, before, it } from 'node:test'
+import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { buildTestApp, client, type Client, type TestApp } from '../helpers/build-app.js'
 import { forEachDatabase } from '../helpers/databases.js'
 import { fullName } from '../../src/users/users.store.js'
 import { makeOrganization } from '../helpers/factories.js'
-import { FEW_MATCHES } from '../../src/platform/db/db.js'
+import { FEW_MATCHES, trigramContains } from '../../src/platform/db/db.js'
 
 /**
  * Substring search on invitations, users, organizations and organization invitations, through
@@ -16,12 +16,18 @@ import { FEW_MATCHES } from '../../src/platform/db/db.js'
 
 const ADDRESSES = [
   'ann.lee_100%@search.test', 'anna.leeway@search.test', 'Carl.LEE@Search.test', 'zoe%_x@other.test',
-  'bob.x@other.test', 'lee@x.test', 'a@b.test',
+  'bob.x@other.test', 'lee@x.test', 'a@b.test', 'kim.quite-long.local-part.0123456789@search.test',
 ]
 
 const QUERIES = [
   'lee', 'LEE', 'Lee', 'a', 'an', 'e_', '_', '%', '100%', '%_', 'search.test', 'zz', 'ee@', 'x@', '.', '@',
   'leeway@sea', 'ann.lee_1', 'nobody', 'carl.lee@search.test', 'b.t', '\\', 'lee%',
+  // More trigrams than trigramContains makes keys of, so only some are looked up.
+  'kim.quite-long.local-part.0123456789@search.test', 'quite-long.local-part.0123456780',
+  // Every trigram key is in anna.leeway@…, but not the text: strpos() must refuse it.
+  'ann.leeway',
+  // Letters pg_trgm may not make trigrams of in every locale: matched by `like` alone.
+  'zoë', 'ZOË X', 'ë',
 ]
 
 const contains = (text: string | null | undefined, query: string) => text != null && text.toLowerCase().includes(query.toLowerCase())
@@ -241,5 +247,41 @@ forEachDatabase('substring search, through trigram indexes', (engine) => {
         }
       }
     }
+  })
+})
+
+describe('trigramContains: the keys a text is looked up by', () => {
+  const write = (text: string) => {
+    const params: unknown[] = ['instance']
+    const sql = trigramContains('x.email_address', text, params)
+    const keys = params.filter((p): p is string => typeof p === 'string' && /^%.*%$/.test(p) && p !== '%' + text + '%')
+    return { sql, params, keys: keys.map((k) => k.slice(1, -1)) }
+  }
+
+  it('every other trigram of each run of letters and digits, and its last, then the whole text by strpos()', () => {
+    const { sql, params, keys } = write('anna.smithu3780@ex')
+    assert.deepEqual(keys, ['ann', 'nna', 'smi', 'ith', 'hu3', '378', '780'])
+    assert.equal(params.at(-1), 'anna.smithu3780@ex')
+    assert.equal(params[0], 'instance', 'appends after the caller\'s parameters')
+    assert.equal(sql, `(${keys.map((_, i) => `x.email_address like $${i + 2}`).join(' and ')} and strpos(x.email_address, $${params.length}) > 0)`)
+  })
+
+  it('a key taken twice is looked up once', () => {
+    assert.deepEqual(write('lee.lee').keys, ['lee'])
+  })
+
+  it('at most 16 keys, spread over the text', () => {
+    const text = 'kim.quite-long.local-part.0123456789@search.test.example'
+    const { keys, params } = write(text)
+    assert.ok(keys.length <= 16 && keys.length >= 8, `${keys.length} keys`)
+    assert.equal(keys[0], 'kim')
+    assert.ok(keys.some((k) => /\d/.test(k)) && keys.some((k) => ['exa', 'amp', 'ple'].includes(k)), keys.join(' '))
+    assert.equal(params.at(-1), text)
+  })
+
+  it('a text without three ASCII letters or digits in a row is one like, its wildcards literal', () => {
+    const params: unknown[] = []
+    assert.equal(trigramContains('x.name', 'zoë_%', params), 'x.name like $1')
+    assert.deepEqual(params, ['%zoë\\_\\%%'])
   })
 })

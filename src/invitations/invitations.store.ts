@@ -1,4 +1,4 @@
-import { escapeLike, fewMatchesPage, queryFor, trigramContains, type Queryable } from '../platform/db/db.js'
+import { escapeLike, fewMatchesPage, hasTrigramKeys, queryFor, trigramContains, type Queryable } from '../platform/db/db.js'
 import { DAY_MS } from '../platform/clock.js'
 import type { InvitationRow, InvitationStatus } from './invitations.schemas.js'
 import { outboxCte, type OutboxItem } from '../platform/outbox/outbox.store.js'
@@ -159,7 +159,7 @@ export function createInvitationStore() {
           matches: `select id, ${f.orderBy.column} from invitations where ${found.where}`,
           order: `m.${f.orderBy.column} ${dir}, m.id ${dir}`,
           rows: `select ${LIST_COLUMNS} from invitations i where i.id = m.id`,
-          params: found.params, limit: f.limit, offset: f.offset,
+          params: found.params, cachedPlan: hasTrigramKeys(f.query), limit: f.limit, offset: f.offset,
         })
         if (few) return few
       }

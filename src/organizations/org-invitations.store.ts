@@ -1,4 +1,4 @@
-import { escapeLike, fewMatchesPage, queryFor, trigramContains, type Queryable } from '../platform/db/db.js'
+import { escapeLike, fewMatchesPage, hasTrigramKeys, queryFor, trigramContains, type Queryable } from '../platform/db/db.js'
 import type { OrgInvitationRow, OrgInvitationStatus, OrgInvitationView } from './org-invitations.schemas.js'
 import { outboxCte, type OutboxItem } from '../platform/outbox/outbox.store.js'
 import { DAY_MS } from '../platform/clock.js'
@@ -188,7 +188,7 @@ export function createOrgInvitationStore() {
           matches: `select i.id, i.${f.orderBy.column} from organization_invitations i where ${found.where}`,
           order: `m.${f.orderBy.column} ${dir}, m.id ${dir}`,
           rows: `${VIEW} where i.id = m.id`,
-          params: found.params, limit: f.limit, offset: f.offset,
+          params: found.params, cachedPlan: hasTrigramKeys(f.query), limit: f.limit, offset: f.offset,
         })
         if (few) return few
       }

@@ -1,4 +1,4 @@
-import { escapeLike, hasTrigram, queryFor, trigramContains, type Queryable } from '../platform/db/db.js'
+import { escapeLike, hasTrigram, hasTrigramKeys, queryFor, trigramContains, type Queryable } from '../platform/db/db.js'
 import { eraseSignUpTraces } from '../accept/erasure.js'
 
 /** A user row with all its email addresses, oldest first. */
@@ -323,9 +323,13 @@ export const fullName = (alias: string) => `lower(coalesce(${alias}.first_name |
 const FULL_NAME = fullName('u')
 const hasEmail = (condition: string) => `exists (select 1 from email_addresses e where e.user_id = u.id and ${condition})`
 
-/** A text search is planned for its text (see queryCustomPlan); other lists keep their cached plans. */
-const run = (q: Queryable, f: UserFilter) =>
-  queryFor(q, f.query !== null || f.usernameQuery !== null || f.emailAddressQuery !== null || f.nameQuery !== null)
+/**
+ * A text search by `like` is planned for its text (see queryCustomPlan). One by trigram keys
+ * (trigramContains) always goes through the indexes, so it keeps a cached plan like any list,
+ * as does a list without text.
+ */
+const run = (q: Queryable, f: UserFilter) => queryFor(q,
+  (f.query !== null && !hasTrigramKeys(f.query)) || f.usernameQuery !== null || f.emailAddressQuery !== null || f.nameQuery !== null)
 
 function userWhere(f: UserFilter): { where: string; params: unknown[] } {
   const params: unknown[] = [f.instanceId]

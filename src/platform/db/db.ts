@@ -30,6 +30,13 @@ const MAX_TRIGRAM_KEYS = 16
  * Only ASCII letters and digits are taken for keys, which pg_trgm makes a trigram of in any
  * locale; a text without three of them in a row is matched by `like` alone.
  */
+/**
+ * Whether trigramContains finds `text` by trigram keys. Such a statement goes through the
+ * trigram indexes whatever the text, so it can keep a cached plan; a text without keys is one
+ * `like`, whose plan depends on the text (see queryCustomPlan).
+ */
+export const hasTrigramKeys = (text: string) => /[a-z0-9]{3}/.test(text.toLowerCase())
+
 export function trigramContains(expression: string, text: string, params: unknown[]): string {
   const param = (value: unknown) => `$${params.push(value)}`
   const keys = new Set<string>()
@@ -81,18 +88,20 @@ export const FEW_MATCHES = 1000
  * - `order`: the order over those columns as `m.<column>`, `m.id` last;
  * - `rows`: the full row for the page's `m.id`, such as `select * from invitations i where i.id = m.id`.
  *
- * Planned for its text (queryCustomPlan), as every text search is.
+ * With `cachedPlan` (a text trigramContains finds by keys, see hasTrigramKeys), the statement
+ * keeps a cached plan; otherwise it is planned for its text (queryCustomPlan).
  */
 export async function fewMatchesPage<T extends { id: string }>(q: Queryable, s: {
   matches: string
   order: string
   rows: string
   params: readonly unknown[]
+  cachedPlan: boolean
   limit: number
   offset: number
 }): Promise<{ rows: T[]; total: number } | null> {
   const n = s.params.length
-  const found = await q.queryCustomPlan<T & { total_count: number }>(`
+  const found = await queryFor(q, !s.cachedPlan)<T & { total_count: number }>(`
     with matches as materialized (${s.matches} limit ${FEW_MATCHES + 1})
     select r.*, c.n::int8 as total_count
     from (select count(*) as n from matches) c

@@ -1,4 +1,4 @@
-import { escapeLike, hasTrigram, hasTrigramKeys, queryFor, trigramContains, type Queryable } from '../platform/db/db.js'
+import { escapeLike, fewMatchesPage, hasTrigramKeys, queryFor, trigramContains, type Queryable } from '../platform/db/db.js'
 import { eraseSignUpTraces } from '../accept/erasure.js'
 
 /** A user row with all its email addresses, oldest first. */
@@ -225,19 +225,36 @@ export function createUserStore() {
       return rows[0] ?? null
     },
 
+    /**
+     * One page. A text found by trigram keys that matches at most FEW_MATCHES users is found,
+     * sorted and paged in one scan of the search text's index (fewMatchesPage); a text matching
+     * more, or without keys, is planned for itself: a common one pages down the order's index
+     * until the page is full.
+     */
     async page(q: Queryable, f: UserFilter, order: { column: UserOrderColumn; descending: boolean }, limit: number, offset: number): Promise<UserWithActivity[]> {
-      const { where, params } = userWhere(f)
       const dir = order.descending ? 'desc' : 'asc'
       const nulls = order.column === 'created_at' || order.column === 'updated_at' ? '' : ' nulls last'
-      return run(q, f)<UserWithActivity>(
+      if (byKeys(f)) {
+        const found = userWhere(f, true)
+        const few = await fewMatchesPage<UserWithActivity>(q, {
+          matches: `select u.id, ${ORDER_EXPRESSIONS[order.column]} as sort_key from users u where ${found.where}`,
+          order: `m.sort_key ${dir}${nulls}, m.id ${dir}`,
+          rows: `select ${USER_COLUMNS}, ${ACTIVITY} from users u where u.id = m.id`,
+          params: found.params, cachedPlan: true, limit, offset,
+        })
+        if (few) return few.rows.map(({ total_count: _, ...user }: UserWithActivity & { total_count?: number }) => user)
+      }
+      const { where, params } = userWhere(f, false)
+      return queryFor(q, hasText(f))<UserWithActivity>(
         `select ${USER_COLUMNS}, ${ACTIVITY} from users u where ${where}
          order by ${ORDER_EXPRESSIONS[order.column]} ${dir}${nulls}, u.id ${dir} limit $${params.length + 1} offset $${params.length + 2}`,
         [...params, limit, offset])
     },
 
+    /** Counting reads every match, which the search text's index finds best by trigram keys. */
     async count(q: Queryable, f: UserFilter): Promise<number> {
-      const { where, params } = userWhere(f)
-      const rows = await run(q, f)<{ n: string | number }>(`select count(*)::int8 as n from users u where ${where}`, params)
+      const { where, params } = userWhere(f, byKeys(f))
+      const rows = await queryFor(q, hasText(f) && !byKeys(f))<{ n: string | number }>(`select count(*)::int8 as n from users u where ${where}`, params)
       return Number(rows[0]?.n ?? 0)
     },
 
@@ -323,15 +340,25 @@ export const fullName = (alias: string) => `lower(coalesce(${alias}.first_name |
 const FULL_NAME = fullName('u')
 const hasEmail = (condition: string) => `exists (select 1 from email_addresses e where e.user_id = u.id and ${condition})`
 
-/**
- * A text search by `like` is planned for its text (see queryCustomPlan). One by trigram keys
- * (trigramContains) always goes through the indexes, so it keeps a cached plan like any list,
- * as does a list without text.
- */
-const run = (q: Queryable, f: UserFilter) => queryFor(q,
-  (f.query !== null && !hasTrigramKeys(f.query)) || f.usernameQuery !== null || f.emailAddressQuery !== null || f.nameQuery !== null)
+const hasText = (f: UserFilter) => f.query !== null || f.usernameQuery !== null || f.emailAddressQuery !== null || f.nameQuery !== null
 
-function userWhere(f: UserFilter): { where: string; params: unknown[] } {
+// Fields are joined by a newline in users.search_text (migration 036), so a text holding one
+// could match across two of them: it is matched field by field instead.
+const FIELD_BREAK = '\n'
+
+/**
+ * Whether the filter's text is found by trigram keys (trigramContains), through the search
+ * text's index whatever the text, so that its statements keep cached plans: a `query` with
+ * keys and no other text filter, whose `like` would want a plan of its own.
+ */
+const byKeys = (f: UserFilter) => f.query !== null && hasTrigramKeys(f.query) && !f.query.includes(FIELD_BREAK)
+  && f.usernameQuery === null && f.emailAddressQuery === null && f.nameQuery === null
+
+/**
+ * The filter's condition on `u`. `query` is matched in users.search_text (the name, the
+ * username and every address), by trigram keys when `keys`, otherwise by one `like`.
+ */
+function userWhere(f: UserFilter, keys: boolean): { where: string; params: unknown[] } {
   const params: unknown[] = [f.instanceId]
   const param = (value: unknown) => {
     params.push(value)
@@ -343,21 +370,12 @@ function userWhere(f: UserFilter): { where: string; params: unknown[] } {
   if (f.includeIds) clauses.push(`u.id = any(${param(f.includeIds)}::text[])`)
   if (f.excludeIds.length > 0) clauses.push(`u.id <> all(${param(f.excludeIds)}::text[])`)
   if (f.usernames) clauses.push(`u.username = any(${param(f.usernames)}::text[])`)
-  if (f.query !== null) {
-    if (hasTrigram(f.query)) {
-      // The users that match, found through each column's trigram index and then joined: an
-      // `or` that mixes an exists() with the user's own columns reads users one by one.
-      const text = f.query.toLowerCase()
-      clauses.push(`u.id in (
-        select m.id from users m where m.id = ${param(f.query)} or ${trigramContains('m.username', text, params)} or ${trigramContains(fullName('m'), text, params)}
-        union all
-        select e.user_id from email_addresses e where ${trigramContains('e.email_address', text, params)})`)
-    } else {
-      // No trigram to look up: read users in the page's order until the page is full, which a
-      // text this short fills soon.
-      const like = contains(f.query)
-      clauses.push(`(u.id = ${param(f.query)} or ${hasEmail(`e.email_address like ${like}`)} or u.username like ${like} or ${FULL_NAME} like ${like})`)
-    }
+  if (f.query !== null && f.query.includes(FIELD_BREAK)) {
+    const like = contains(f.query)
+    clauses.push(`(u.id = ${param(f.query)} or ${hasEmail(`e.email_address like ${like}`)} or u.username like ${like} or ${FULL_NAME} like ${like})`)
+  } else if (f.query !== null) {
+    const text = keys ? trigramContains('u.search_text', f.query.toLowerCase(), params) : `u.search_text like ${contains(f.query)}`
+    clauses.push(`(u.id = ${param(f.query)} or ${text})`)
   }
   if (f.usernameQuery !== null) clauses.push(`u.username like ${contains(f.usernameQuery)}`)
   if (f.emailAddressQuery !== null) clauses.push(hasEmail(`e.email_address like ${contains(f.emailAddressQuery)}`))

@@ -100,7 +100,7 @@ forEachDatabase('substring search, through trigram indexes', (engine) => {
     const made = Object.fromEntries(rows.map((r) => [r.indexname, r.indexdef]))
     assert.deepEqual(Object.keys(made).sort(), [
       'email_addresses_email_trgm', 'invitations_email_trgm', 'organization_invitations_email_trgm',
-      'organizations_name_trgm', 'organizations_slug_trgm', 'users_full_name_trgm', 'users_username_trgm',
+      'organizations_name_trgm', 'organizations_slug_trgm', 'users_full_name_trgm', 'users_search_text_trgm', 'users_username_trgm',
     ])
     for (const def of Object.values(made)) assert.match(def, /USING gin \(.*gin_trgm_ops\)/)
     const [extension] = await t.db.query<{ extname: string }>(`select extname from pg_extension where extname = 'pg_trgm'`)
@@ -116,6 +116,7 @@ forEachDatabase('substring search, through trigram indexes', (engine) => {
       ['email_addresses_email_trgm', 'email_addresses', 'email_addresses.email_address'],
       ['users_username_trgm', 'users', 'users.username'],
       ['users_full_name_trgm', 'users', fullName('users')],
+      ['users_search_text_trgm', 'users', 'users.search_text'],
       ['organizations_name_trgm', 'organizations', 'lower(organizations.name)'],
       ['organizations_slug_trgm', 'organizations', 'organizations.slug'],
     ]
@@ -163,7 +164,9 @@ forEachDatabase('substring search, through trigram indexes', (engine) => {
     ]
     await search(async (api, how) => {
       for (const [param, matches] of cases) {
-        for (const query of [...QUERIES, 'ann lee', 'mac_lee', 'x%y', 'a l', 'n l', 'zoe_']) {
+        // 'lee\nann': the end of Ann Lee's name and the start of her username, which the
+        // search text joins with a newline; no one field holds it.
+        for (const query of [...QUERIES, 'ann lee', 'mac_lee', 'x%y', 'a l', 'n l', 'zoe_', 'lee\nann']) {
           const expected = ids(users.filter((u) => matches(u.person, query)))
           const res = await api.get(`/v1/users?limit=100&${param}=${q(query)}`)
           assert.equal(res.status, 200, JSON.stringify(res.body))
@@ -177,6 +180,31 @@ forEachDatabase('substring search, through trigram indexes', (engine) => {
       const both = await api.get('/v1/users?query=lee&name_query=ann')
       assert.deepEqual(ids(both.body), ids(users.filter((u) => u.person.first?.toLowerCase().startsWith('ann'))), `${how}: with another filter`)
     })
+  })
+
+  it('users: the search follows a changed name and username, and addresses added and removed', async () => {
+    const found = async (text: string) => ids((await api.get(`/v1/users?limit=100&query=${q(text)}`)).body)
+    const user = (await api.post('/v1/users', { email_address: ['first.qwz@search.test'], username: 'qwzuser', first_name: 'Quentin', last_name: 'Wozniak' })).body
+    assert.deepEqual(await found('wozniak'), [user.id], `${engine}: by name`)
+    assert.deepEqual(await found('first.qwz'), [user.id], `${engine}: by address`)
+
+    assert.equal((await api.patch(`/v1/users/${user.id}`, { first_name: 'Quinn', last_name: 'Vasquez', username: 'qwzrenamed' })).status, 200)
+    assert.deepEqual(await found('quinn vasquez'), [user.id], `${engine}: by the new name`)
+    assert.deepEqual(await found('wozniak'), [], `${engine}: not by the old name`)
+    assert.deepEqual(await found('qwzrenamed'), [user.id], `${engine}: by the new username`)
+    assert.deepEqual(await found('qwzuser'), [], `${engine}: not by the old username`)
+
+    const added = await api.post('/v1/email_addresses', { user_id: user.id, email_address: 'second.qwz@search.test', verified: true })
+    assert.equal(added.status, 200, JSON.stringify(added.body))
+    assert.deepEqual(await found('second.qwz'), [user.id], `${engine}: by an address added`)
+    assert.equal((await api.delete(`/v1/email_addresses/${added.body.id}`)).status, 200)
+    assert.deepEqual(await found('second.qwz'), [], `${engine}: not by an address removed`)
+    assert.deepEqual(await found('first.qwz'), [user.id], `${engine}: still by the one kept`)
+    const [row] = await t.db.query<{ search_text: string }>('select search_text from users where id = $1', [user.id])
+    assert.equal(row!.search_text, 'quinn vasquez\nqwzrenamed\nfirst.qwz@search.test')
+
+    assert.equal((await api.delete(`/v1/users/${user.id}`)).status, 200)
+    assert.deepEqual(await found('qwz'), [], `${engine}: not once deleted`)
   })
 
   it('organizations: GET /v1/organizations?query= matches a substring of the name or slug, any case, wildcards literal', async () => {

@@ -17,6 +17,7 @@
  * BENCH_DB (the database the bench drops and makes on that server; default foyer_bench),
  * BENCH_USERS (users seeded on PostgreSQL for the user query; default 1,000,000),
  * BENCH_ORG_INVITATIONS (organization invitations seeded on PostgreSQL for their query; default 1,000,000),
+ * BENCH_ORGANIZATIONS (organizations seeded on PostgreSQL for their query; default 1,000,000),
  * BENCH_ONLY=import (only `foyer import` of BENCH_IMPORT_ROWS rows, default 10,000, into the
  * empty PostgreSQL database, printed).
  */
@@ -34,7 +35,7 @@ import { packageRoot } from '../src/platform/paths.js'
 import { benchDelivery, startHttpCounter, startSmtpCounter, type DeliveryResult } from './delivery.js'
 import { runLoad, type LoadResult, type LoadSpec } from './load.js'
 import { ceilingsTable, deliveryTable, int, machine, measurementsTable, ratiosTable, targetsTable, type Measured, type Target } from './report.js'
-import { seed, seededEmail, seededOrgInvitationEmail, seedOrgInvitations, seededUserEmail, seedSessions, seedUsers, type Seeded } from './seed.js'
+import { seed, seededEmail, seededOrganizationSlug, seededOrgInvitationEmail, seedOrganizations, seedOrgInvitations, seededUserEmail, seedSessions, seedUsers, type Seeded } from './seed.js'
 import { rs256SignsPerSecond } from './signing.js'
 import { startServer, type Server } from './servers.js'
 import { benchStamina, COLD_SECONDS, SUSTAIN_MINUTES, type StaminaResult } from './stamina.js'
@@ -190,6 +191,11 @@ const userQueryLoad = (server: Server, users: number) => queryLoad(server, query
 const POSTGRES_ORG_INVITATIONS = Number(process.env.BENCH_ORG_INVITATIONS ?? 1_000_000)
 const orgInvitationQueryPath = (fragment: string) => `/v1/organization_invitations?limit=20&query=${encodeURIComponent(fragment)}`
 const orgInvitationQueryLoad = (server: Server, rows: number) => queryLoad(server, queryFragments(rows, seededOrgInvitationEmail), orgInvitationQueryPath)
+// Organizations as `organizations.getOrganizationList({ query })` asks for them, by name or
+// slug: seeded slugs carry a `g` before the number (`anna-smithg1234`).
+const POSTGRES_ORGANIZATIONS = Number(process.env.BENCH_ORGANIZATIONS ?? 1_000_000)
+const organizationQueryPath = (fragment: string) => `/v1/organizations?limit=20&query=${encodeURIComponent(fragment)}`
+const organizationQueryLoad = (server: Server, rows: number) => queryLoad(server, queryFragments(rows, (n) => seededOrganizationSlug(n).replace('-', '.')), organizationQueryPath)
 
 /** One request, so that a broken setup fails here with its answer rather than as 500,000 non-2xx. */
 async function probe(server: Server, spec: LoadSpec): Promise<void> {
@@ -279,7 +285,7 @@ async function createOrganizations(server: Server, n: number): Promise<string[]>
   return ids
 }
 
-async function benchFoyer(name: string, env: Record<string, string>, options: { organizations?: boolean; searchRows?: number; searchUsers?: number; searchOrgInvitations?: number } = {}): Promise<Measured[]> {
+async function benchFoyer(name: string, env: Record<string, string>, options: { organizations?: boolean; searchRows?: number; searchUsers?: number; searchOrgInvitations?: number; searchOrganizations?: number } = {}): Promise<Measured[]> {
   const server = await startFoyer(name, env)
   log(`${name}: pid ${server.pid} on ${server.url}`)
   await liftCreateLimit(server)
@@ -288,6 +294,7 @@ async function benchFoyer(name: string, env: Record<string, string>, options: { 
     ...(options.searchRows ? [['query (paginated, limit 20)', queryLoad(server, queryFragments(options.searchRows))] as [string, LoadSpec]] : []),
     ...(options.searchUsers ? [['user query (limit 20)', userQueryLoad(server, options.searchUsers)] as [string, LoadSpec]] : []),
     ...(options.searchOrgInvitations ? [['org invitation query (limit 20)', orgInvitationQueryLoad(server, options.searchOrgInvitations)] as [string, LoadSpec]] : []),
+    ...(options.searchOrganizations ? [['organization query (limit 20)', organizationQueryLoad(server, options.searchOrganizations)] as [string, LoadSpec]] : []),
     ['create', createLoad(server)],
   ]
   if (options.organizations) {
@@ -564,6 +571,10 @@ async function main() {
   const orgInvitations = await seedOrgInvitations(pgSeed.db, pgSeed.seeded.instanceId, POSTGRES_ORG_INVITATIONS,
     (done, seconds) => log(`PostgreSQL:   ${int(done)} organization invitations inserted (${seconds.toFixed(0)} s)`))
   log(`PostgreSQL: ${int(orgInvitations.rows)} organization invitations, indexes rebuilt, vacuum analyze done in ${orgInvitations.seconds.toFixed(0)} s`)
+  log(`PostgreSQL: seeding ${int(POSTGRES_ORGANIZATIONS)} organizations …`)
+  const organizations = await seedOrganizations(pgSeed.db, pgSeed.seeded.instanceId, POSTGRES_ORGANIZATIONS,
+    (done, seconds) => log(`PostgreSQL:   ${int(done)} organizations inserted (${seconds.toFixed(0)} s)`))
+  log(`PostgreSQL: ${int(organizations.rows)} organizations, indexes rebuilt, vacuum analyze done in ${organizations.seconds.toFixed(0)} s`)
   const config = loadConfig({ FOYER_SECRET_KEY: secretKey })
   const baselineInstance = await createServices({ config, db: pgSeed.db, clock: systemClock(), serverSecret })
     .instances.create({ name: 'Bench baseline' })
@@ -577,6 +588,7 @@ async function main() {
       ['query (paginated, limit 20)', queryLoad(server, queryFragments(pgSeed.seeded.rows))],
       ['user query (limit 20)', userQueryLoad(server, users.rows)],
       ['org invitation query (limit 20)', orgInvitationQueryLoad(server, orgInvitations.rows)],
+      ['organization query (limit 20)', organizationQueryLoad(server, organizations.rows)],
     ])
     log('BENCH_ONLY=query: figures above; bench/RESULTS.md is left as it was')
     return
@@ -612,7 +624,7 @@ async function main() {
   }
 
   const foyerPg = `Foyer, PostgreSQL (${int(pgSeed.seeded.rows)} inv.)`
-  measured.push(...await benchFoyer(foyerPg, foyerEnv({ DATABASE_URL: urls.bench }), { organizations: true, searchRows: pgSeed.seeded.rows, searchUsers: users.rows, searchOrgInvitations: orgInvitations.rows }))
+  measured.push(...await benchFoyer(foyerPg, foyerEnv({ DATABASE_URL: urls.bench }), { organizations: true, searchRows: pgSeed.seeded.rows, searchUsers: users.rows, searchOrgInvitations: orgInvitations.rows, searchOrganizations: organizations.rows }))
 
   const bare = await startBaseline('bare')
   measured.push(...await onServer(bare, [['create', createLoad(bare)]]))
@@ -650,7 +662,7 @@ async function main() {
     ...stamina.minutes.map((result, i) => ({ load: `create, sustained minute ${i + 1} of ${SUSTAIN_MINUTES}`, server: staminaName, result, peakRssMb: stamina.peakRssMb })),
   )
 
-  const report = summarise(measured, delivered, { foyerPg, foyerPglite, bare: bare.name, insert: insert.name, stamina: staminaName }, pgSeed.seeded, pgliteSeed.seeded, sessions, stamina, users.rows, orgInvitations.rows, imported, audited)
+  const report = summarise(measured, delivered, { foyerPg, foyerPglite, bare: bare.name, insert: insert.name, stamina: staminaName }, pgSeed.seeded, pgliteSeed.seeded, sessions, stamina, users.rows, orgInvitations.rows, organizations.rows, imported, audited)
   const lines = [
     '# Foyer benchmark results',
     '',
@@ -665,6 +677,7 @@ async function main() {
       + `each request with the next of ${int(QUERY_FRAGMENTS)} fragments of seeded addresses, a last name and the first four digits of the number after it (\`smith1234\`, a handful of matches each). `
       + `User query (PostgreSQL) is \`GET /v1/users?limit=20&query=<fragment>\` over ${int(users.rows)} users, each with a first and last name and one verified address, the same way (\`smithu1234\`: their addresses have a \`u\` before the number); it matches ids, addresses, usernames and full names. `
       + `Org invitation query (PostgreSQL) is \`GET /v1/organization_invitations?limit=20&query=<fragment>\` (the instance's, with their total) over ${int(orgInvitations.rows)} organization invitations spread over 10 organizations, a third each pending, accepted and revoked, the same way (\`smitho1234\`). `
+      + `Organization query (PostgreSQL) is \`GET /v1/organizations?limit=20&query=<fragment>\` (with their total) over ${int(organizations.rows)} organizations, each named like \`Anna Smith Group 1234567\` with a slug like \`anna-smithg1234567\`, the same way (\`smithg1234\`); it matches ids, names and slugs. `
       + `Org invitation create (PostgreSQL) posts a unique address with \`role: org:member\`, \`notify: false\` to \`POST /v1/organizations/{id}/invitations\`, rotating over ${ORGANIZATIONS} organizations, once the outbox has delivered the create load's events. `
       + `The dashboard invitations page (PostgreSQL) is \`GET /dashboard/<instance>/invitations\` (pending tab, 20 rows and the total) with an operator's session cookie, one connection (one request at a time: the time a page takes the server); the overview page (\`GET /dashboard/<instance>/overview\`, 30 days of created, accepted, revoked and expired counts over the same invitations) likewise. `
       + `Baselines: a bare Fastify route returning the create JSON without a database, and one with one \`insert … returning *\` through a pg Pool (16 clients, as Foyer) into the same table on the same PostgreSQL.`,
@@ -743,7 +756,7 @@ async function dropInstance(databaseUrl: string, instanceId: string) {
   }
 }
 
-function summarise(measured: Measured[], delivered: DeliveryResult[], names: { foyerPg: string; foyerPglite: string; bare: string; insert: string; stamina: string }, pgSeed: Seeded, pgliteSeed: Seeded, sessions: SessionsBench, stamina: StaminaResult, usersSeeded: number, orgInvitationsSeeded: number, imported: ImportResult, audited: Audited): string[] {
+function summarise(measured: Measured[], delivered: DeliveryResult[], names: { foyerPg: string; foyerPglite: string; bare: string; insert: string; stamina: string }, pgSeed: Seeded, pgliteSeed: Seeded, sessions: SessionsBench, stamina: StaminaResult, usersSeeded: number, orgInvitationsSeeded: number, organizationsSeeded: number, imported: ImportResult, audited: Audited): string[] {
   const find = (server: string, load: string) => measured.find((m) => m.server === server && m.load.startsWith(load))
   const valid = (m: Measured | undefined) => (m && m.result.failures === 0 ? m : undefined)
   const ratio = (a: Measured | undefined, b: Measured | undefined) => (valid(a) && valid(b) ? a!.result.rps / b!.result.rps : null)
@@ -802,6 +815,7 @@ function summarise(measured: Measured[], delivered: DeliveryResult[], names: { f
   const queryPg = valid(find(names.foyerPg, 'query'))
   const userQueryPg = valid(find(names.foyerPg, 'user query'))
   const orgInvitationQueryPg = valid(find(names.foyerPg, 'org invitation query'))
+  const organizationQueryPg = valid(find(names.foyerPg, 'organization query'))
   const rss = (server: string) => find(server, 'create')?.peakRssMb ?? NaN
   const targets: Target[] = [
     {
@@ -833,6 +847,12 @@ function summarise(measured: Measured[], delivered: DeliveryResult[], names: { f
       threshold: '≤ 25 ms',
       measured: orgInvitationQueryPg ? `${orgInvitationQueryPg.result.p99} ms` : null,
       met: !!orgInvitationQueryPg && orgInvitationQueryPg.result.p99 <= 25 && orgInvitationsSeeded >= 1_000_000,
+    },
+    {
+      name: `organization query p99 on PostgreSQL, ${int(organizationsSeeded)} organizations`,
+      threshold: '≤ 25 ms',
+      measured: organizationQueryPg ? `${organizationQueryPg.result.p99} ms` : null,
+      met: !!organizationQueryPg && organizationQueryPg.result.p99 <= 25 && organizationsSeeded >= 1_000_000,
     },
     {
       name: `dashboard invitations page p99 on PostgreSQL, ${int(pgSeed.rows)} invitations`,

@@ -272,3 +272,23 @@ function orderForRebuild(statements: string[]): string[] {
   const rank = (s: string) => (/foreign key/i.test(s) ? 2 : /add constraint/i.test(s) ? 0 : 1)
   return [...statements].sort((a, b) => rank(a) - rank(b))
 }
+
+/** The slug seedOrganizations gives organization `n`: seededEmail's name with `g` before the number (`anna-smithg0`). */
+export const seededOrganizationSlug = (n: number) => seededEmail(n).replace(/^([a-z]+)\.([a-z]+)(\d+)@.*$/, '$1-$2g$3')
+
+/** Inserts organizations n = $2 … $2+$3-1, named `Anna Smith Group n` with seededOrganizationSlug's slugs. */
+const ORGANIZATION_BATCH = `
+  with s as (
+    select n, (${sqlArray(FIRST)})[1 + n % ${FIRST.length}] as first, (${sqlArray(LAST)})[1 + (n / ${FIRST.length}) % ${LAST.length}] as last,
+      $4::int8 - ($5::int8 - n) * ${STEP_MS} as created
+    from generate_series($2::int8, $2::int8 + $3::int8 - 1) n
+  )
+  insert into organizations (id, instance_id, name, slug, created_at, updated_at)
+  select 'org_benchs' || lpad(n::text, 17, '0'), $1, initcap(first) || ' ' || initcap(last) || ' Group ' || n, first || '-' || last || 'g' || n, created, created
+  from s`
+
+/** Inserts `n` organizations into the instance, as seed() does invitations. */
+export async function seedOrganizations(db: Db, instanceId: string, n: number, progress?: Progress): Promise<{ rows: number; seconds: number }> {
+  const now = Date.now()
+  return bulkSeed(db, ['organizations'], n, (done, size) => db.query(ORGANIZATION_BATCH, [instanceId, done, size, now, n]), progress)
+}

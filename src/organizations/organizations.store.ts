@@ -1,4 +1,4 @@
-import { escapeLike, isUniqueViolation, queryFor, type Queryable } from '../platform/db/db.js'
+import { escapeLike, fewMatchesPage, hasTrigramKeys, isUniqueViolation, queryFor, trigramContains, type Queryable } from '../platform/db/db.js'
 import type { OrganizationRow } from './organizations.schemas.js'
 
 /** The permission whose holders keep an organization manageable (see memberships.service.ts). */
@@ -120,14 +120,29 @@ export function createOrganizationStore() {
       return rows[0] ?? null
     },
 
+    /**
+     * One page and the number of all matches. A text found by trigram keys that matches at
+     * most FEW_MATCHES organizations is found, counted and paged in one scan (fewMatchesPage).
+     */
     async page(q: Queryable, f: OrganizationFilter, order: { column: OrganizationOrderColumn; descending: boolean },
       limit: number, offset: number, withCounts: boolean, now: number): Promise<{ rows: OrganizationListRow[]; total: number }> {
-      const { where, params } = organizationWhere(f)
       const dir = order.descending ? 'desc' : 'asc'
       const orderExpr = { created_at: 'o.created_at', name: 'lower(o.name)', members_count: MEMBERS_COUNT }[order.column]
       // Only a parameter the statement uses: PostgreSQL refuses one it cannot type.
-      if (withCounts) params.push(now)
-      const counts = withCounts ? `, ${countColumns(`$${params.length}`)}` : ''
+      const withNow = (params: unknown[]) => (withCounts ? `, ${countColumns(`$${params.push(now)}`)}` : '')
+      if (f.query !== null && hasTrigramKeys(f.query)) {
+        const found = organizationWhere(f, true)
+        const counts = withNow(found.params)
+        const few = await fewMatchesPage<OrganizationListRow & { total_count?: number }>(q, {
+          matches: `select o.id, ${orderExpr} as sort_key from organizations o where ${found.where}`,
+          order: `m.sort_key ${dir}, m.id ${dir}`,
+          rows: `select o.*${counts} from organizations o where o.id = m.id`,
+          params: found.params, cachedPlan: true, limit, offset,
+        })
+        if (few) return { rows: few.rows.map(({ total_count: _t, ...row }) => row), total: few.total }
+      }
+      const { where, params } = organizationWhere(f)
+      const counts = withNow(params)
       // A text search counts in a subquery of its own rather than by a window over the page's
       // scan (which keeps every matching row), and is planned for its text (see queryCustomPlan).
       const run = queryFor(q, f.query !== null)
@@ -159,14 +174,18 @@ export interface OrganizationPatch {
   private_metadata?: Record<string, unknown> | null
 }
 
-function organizationWhere(f: OrganizationFilter): { where: string; params: unknown[] } {
+/** With `byTrigrams`, the text is matched as trigramContains writes it (see listWhere of invitations). */
+function organizationWhere(f: OrganizationFilter, byTrigrams = false): { where: string; params: unknown[] } {
   const params: unknown[] = [f.instanceId]
   const param = (value: unknown) => {
     params.push(value)
     return `$${params.length}`
   }
   const clauses = ['o.instance_id = $1']
-  if (f.query !== null) {
+  if (f.query !== null && byTrigrams) {
+    const text = f.query.toLowerCase()
+    clauses.push(`(o.id = ${param(f.query)} or ${trigramContains('lower(o.name)', text, params)} or ${trigramContains('o.slug', text, params)})`)
+  } else if (f.query !== null) {
     const like = param(`%${escapeLike(f.query.toLowerCase())}%`)
     clauses.push(`(o.id = ${param(f.query)} or lower(o.name) like ${like} or o.slug like ${like})`)
   }

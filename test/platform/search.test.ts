@@ -250,14 +250,20 @@ forEachDatabase('substring search, through trigram indexes', (engine) => {
     await copy('organization_invitations', orgInvitations[0]!.id, 'bulkorg')
     const numbers = Array.from({ length: many }, (_, i) => i + 1)
     const address = (n: number, prefix: string) => `many${String(n).padStart(4, '0')}@${prefix}.test`
+    // Organizations named `Many0001 bulkco` and so on, slugs `many0001-bulkco`.
+    await t.db.query(`
+      insert into organizations (id, instance_id, name, slug, created_at, updated_at)
+      select $1 || 'c' || n, $2, 'Many' || lpad(n::text, 4, '0') || ' bulkco', 'many' || lpad(n::text, 4, '0') || '-bulkco', 2000000000000 + n, 2000000000000 + n
+      from generate_series(1, $3::int) n`, [organizations[0]!.id, (await t.db.query<{ instance_id: string }>('select instance_id from organizations where id = $1', [organizations[0]!.id]))[0]!.instance_id, many])
     const lists = [
-      { path: '/v1/invitations?paginated=true', prefix: 'bulkinv', id: (n: number) => `${invitations[0]!.id}c${n}` },
-      { path: '/v1/organization_invitations?', prefix: 'bulkorg', id: (n: number) => `${orgInvitations[0]!.id}c${n}` },
+      { path: '/v1/invitations?paginated=true', prefix: 'bulkinv', by: '+email_address', id: (n: number) => `${invitations[0]!.id}c${n}` },
+      { path: '/v1/organization_invitations?', prefix: 'bulkorg', by: '+email_address', id: (n: number) => `${orgInvitations[0]!.id}c${n}` },
+      { path: '/v1/organizations?', prefix: 'bulkco', by: '+name', id: (n: number) => `${organizations[0]!.id}c${n}` },
     ]
     for (const list of lists) {
       const sorted = {
         '-created_at': [...numbers].reverse(),
-        '+email_address': [...numbers],
+        [list.by]: [...numbers],
       }
       // 'bulk…' matches every copy; 'many100' matches many0100 and many1000 to many1005; 'many0' a thousand less one.
       for (const [query, matches] of [[list.prefix, numbers], ['many100', numbers.filter((n) => address(n, '').includes('many100'))],

@@ -151,7 +151,6 @@ export function createInvitationStore() {
      * finds, counts and pages them in one scan (fewMatchesPage).
      */
     async page(q: Queryable, f: ListFilter, withTotal: boolean): Promise<{ rows: InvitationListRow[]; total: number | null }> {
-      const { where, params } = listWhere(f)
       const dir = f.orderBy.descending ? 'desc' : 'asc'
       if (withTotal && f.query !== null) {
         const found = listWhere(f, true)
@@ -163,6 +162,7 @@ export function createInvitationStore() {
         })
         if (few) return few
       }
+      const { where, params } = listWhere(f)
       const total = !withTotal ? '' : f.query !== null
         ? `, (select count(*) from invitations where ${where})::int8 as total_count`
         : `, (${countExpr(f)})::int8 as total_count`

@@ -180,7 +180,6 @@ export function createOrgInvitationStore() {
      * rather than by a window over the page's scan (which keeps every matching row).
      */
     async page(q: Queryable, f: OrgInvitationFilter): Promise<{ rows: OrgInvitationView[]; total: number }> {
-      const { where, params } = listWhere(f)
       const dir = f.orderBy.descending ? 'desc' : 'asc'
       if (f.query !== null) {
         const found = listWhere(f, true)
@@ -192,6 +191,7 @@ export function createOrgInvitationStore() {
         })
         if (few) return few
       }
+      const { where, params } = listWhere(f)
       const run = queryFor(q, f.query !== null)
       const total = f.query !== null ? `(select count(*) from organization_invitations i where ${where})::int8` : 'count(*) over ()'
       const rows = await run<OrgInvitationView & { total_count: number }>(`

@@ -5,16 +5,16 @@
 /** A value to match literally inside a LIKE pattern (the default escape character is backslash). */
 export const escapeLike = (value: string) => value.replace(/[\\%_]/g, (c) => '\\' + c)
 
-/**
- * Whether pg_trgm can look `text` up in a trigram index as a LIKE '%text%' pattern: only
- * letters and digits make trigrams, so three of them in a row are sure to make one. Without
- * one, the index would have to read all of itself.
- */
-export const hasTrigram = (text: string) => /[\p{L}\p{N}]{3}/u.test(text)
-
 // More keys cost more to plan and each reads another list; past this many, the text is found
 // by a sample of its trigrams and strpos() checks the rest.
 const MAX_TRIGRAM_KEYS = 16
+
+/**
+ * Whether trigramContains finds `text` by trigram keys. Such a statement goes through the
+ * trigram indexes whatever the text, so it can keep a cached plan; a text without keys is one
+ * `like`, whose plan depends on the text (see queryCustomPlan).
+ */
+export const hasTrigramKeys = (text: string) => /[a-z0-9]{3}/.test(text.toLowerCase())
 
 /**
  * `expression` contains `text` (both lower-cased), written for the expression's trigram index.
@@ -30,13 +30,6 @@ const MAX_TRIGRAM_KEYS = 16
  * Only ASCII letters and digits are taken for keys, which pg_trgm makes a trigram of in any
  * locale; a text without three of them in a row is matched by `like` alone.
  */
-/**
- * Whether trigramContains finds `text` by trigram keys. Such a statement goes through the
- * trigram indexes whatever the text, so it can keep a cached plan; a text without keys is one
- * `like`, whose plan depends on the text (see queryCustomPlan).
- */
-export const hasTrigramKeys = (text: string) => /[a-z0-9]{3}/.test(text.toLowerCase())
-
 export function trigramContains(expression: string, text: string, params: unknown[]): string {
   const param = (value: unknown) => `$${params.push(value)}`
   const keys = new Set<string>()

@@ -87,8 +87,27 @@ export function createInstanceService({ db, clock, store, publicUrl, allowedRedi
   // Instances by id ('' for the default one), for the public paths that name one (the handshake).
   const byId = new Map<string, { instance: Instance; until: number }>()
 
+  // Reads under way, by key hash and by id. Requests that arrive together while an entry is
+  // missing (all of them at a start, and those in flight whenever an entry lapses under load)
+  // share one read instead of each taking a connection for the same row; a flood of one
+  // unknown key costs one read at a time.
+  const keyReads = new Map<string, Promise<{ instance: Instance; key: SecretKeyRef } | null>>()
+  const idReads = new Map<string, Promise<Instance | null>>()
+  const shared = <T>(reads: Map<string, Promise<T>>, key: string, read: () => Promise<T>): Promise<T> => {
+    const pending = reads.get(key)
+    if (pending) return pending
+    const started = read().finally(() => {
+      if (reads.get(key) === started) reads.delete(key)
+    })
+    reads.set(key, started)
+    return started
+  }
+
   const forget = (instanceId: string) => {
     generation++
+    // A read that began before this change may return what it held; callers from now on read afresh.
+    keyReads.clear()
+    idReads.clear()
     for (const [hash, entry] of cache) if (entry.instance.id === instanceId) cache.delete(hash)
     for (const [id, entry] of byId) if (entry.instance.id === instanceId) byId.delete(id)
   }
@@ -190,14 +209,16 @@ export function createInstanceService({ db, clock, store, publicUrl, allowedRedi
     const wall = Date.now()
     const now = clock.now()
     if (hit && hit.until > wall && (hit.keyExpiresAt === null || hit.keyExpiresAt > now)) return hit
-    const before = generation
-    const row = await store.findByKeyHash(db, hash, now)
-    if (!row) return null
-    const instance = toInstance(row)
-    const key = { id: row.key_id, hint: row.key_hint }
-    if (cache.size > 10_000) cache.clear()
-    if (generation === before) cache.set(hash, { instance, key, until: wall + cacheMs, keyExpiresAt: row.key_expires_at })
-    return { instance, key }
+    return shared(keyReads, hash, async () => {
+      const before = generation
+      const row = await store.findByKeyHash(db, hash, now)
+      if (!row) return null
+      const instance = toInstance(row)
+      const key = { id: row.key_id, hint: row.key_hint }
+      if (cache.size > 10_000) cache.clear()
+      if (generation === before) cache.set(hash, { instance, key, until: Date.now() + cacheMs, keyExpiresAt: row.key_expires_at })
+      return { instance, key }
+    })
   }
 
   return {
@@ -231,13 +252,15 @@ export function createInstanceService({ db, clock, store, publicUrl, allowedRedi
       const wall = Date.now()
       const hit = byId.get(id ?? '')
       if (hit && hit.until > wall) return hit.instance
-      const before = generation
-      const row = id ? await store.findById(db, id) : await store.findDefault(db)
-      if (!row) return null
-      const instance = toInstance(row)
-      if (byId.size > 10_000) byId.clear()
-      if (generation === before) byId.set(id ?? '', { instance, until: wall + cacheMs })
-      return instance
+      return shared(idReads, id ?? '', async () => {
+        const before = generation
+        const row = id ? await store.findById(db, id) : await store.findDefault(db)
+        if (!row) return null
+        const instance = toInstance(row)
+        if (byId.size > 10_000) byId.clear()
+        if (generation === before) byId.set(id ?? '', { instance, until: Date.now() + cacheMs })
+        return instance
+      })
     },
 
     /** The instance a secret key selects, or null for a key no instance holds. */

@@ -101,6 +101,57 @@ forEachDatabase('secret keys: reveal, roll, delete', (engine) => {
     assert.equal(await service.authenticate(old), null, 'but did not cache it: the next request with the old key is refused')
   })
 
+  it('requests that arrive together with a key not yet in memory share one read of it, an unknown key\'s too; a read that fails fails them all and the next one reads again', async () => {
+    const { instance, secretKey } = await t.newInstance()
+    const store = createInstanceStore()
+    const reads = { key: 0, id: 0 }
+    let failNext = false
+    const service = createInstanceService({
+      db: t.db, clock: t.clock, serverSecret: t.serverSecret, publicUrl: 'http://foyer.test', allowedRedirectOrigins: [], testing: true,
+      store: {
+        ...store,
+        findByKeyHash: async (...args) => {
+          reads.key++
+          if (failNext) {
+            failNext = false
+            throw new Error('connection lost')
+          }
+          return store.findByKeyHash(...args)
+        },
+        findById: async (...args) => {
+          reads.id++
+          return store.findById(...args)
+        },
+      },
+    })
+    const together = (n: number, call: () => Promise<unknown>) => Promise.allSettled(Array.from({ length: n }, call))
+
+    const found = await together(20, () => service.authenticate(secretKey))
+    assert.deepEqual(found.map((r) => r.status === 'fulfilled' && (r.value as Instance | null)?.id), Array(20).fill(instance.id))
+    assert.equal(reads.key, 1, 'twenty requests, one read')
+    await service.authenticate(secretKey)
+    assert.equal(reads.key, 1, 'then served from memory')
+
+    const unknown = 'sk_test_' + randomToken(40)
+    const refused = await together(20, () => service.authenticate(unknown))
+    assert.deepEqual(refused.map((r) => r.status === 'fulfilled' && r.value), Array(20).fill(null))
+    assert.equal(reads.key, 2, 'a flood of one unknown key is one read at a time')
+    assert.equal(await service.authenticate(unknown), null)
+    assert.equal(reads.key, 3, 'and an unknown key is not remembered')
+
+    const other = await t.newInstance()
+    failNext = true
+    const failed = await together(5, () => service.authenticate(other.secretKey))
+    assert.deepEqual(failed.map((r) => r.status), Array(5).fill('rejected'))
+    assert.equal(reads.key, 4)
+    assert.equal((await service.authenticate(other.secretKey))?.id, other.instance.id, 'the failure is not kept: the next request reads again')
+    assert.equal(reads.key, 5)
+
+    const byId = await together(20, () => service.find(instance.id))
+    assert.deepEqual(byId.map((r) => r.status === 'fulfilled' && (r.value as Instance | null)?.id), Array(20).fill(instance.id))
+    assert.equal(reads.id, 1, 'the same for instances looked up by id')
+  })
+
   it('a second roll shortens no key\'s life beyond what it was given, and a live instance rolls to sk_live_ keys', async () => {
     const { instance, secretKey: first } = await t.newInstance()
     t.clock.advance(1000)

@@ -19,22 +19,25 @@ function statementName(sql: string): string {
 }
 
 const DEADLOCK_DETECTED = '40P01'
-const IDLE_CONNECTION_MS = 10 * 60_000
 const DEADLOCK_ATTEMPTS = 3
 
 export async function openPostgres(connectionString: string, poolSize = 16): Promise<Db> {
-  const pool = new pg.Pool({
+  // Both pools.
+  const common = {
     connectionString,
-    max: poolSize,
     // A connection PostgreSQL has just started is slow for its first statements: its server
     // process loads the catalogs and plans each statement once (measured: a create load on
     // new connections ran its first second at a third of its rate). pg closes idle
     // connections after 10 s by default, so every lull longer than that would be followed by
     // such a second; connections live through the quiet minutes of an ordinary day instead.
-    idleTimeoutMillis: IDLE_CONNECTION_MS,
+    idleTimeoutMillis: 10 * 60_000,
     // Idle connections alone do not keep a process alive (a script that opened the database
     // ends when its work does, as it did when they closed after 10 s).
     allowExitOnIdle: true,
+  }
+  const pool = new pg.Pool({
+    ...common,
+    max: poolSize,
     // Without this, PostgreSQL plans some named statements afresh on every call (its
     // custom-versus-generic heuristic keeps choosing custom for the list's page-and-total
     // query), which measured ~40% of the server's time per list. Every statement here is keyed
@@ -47,7 +50,7 @@ export async function openPostgres(connectionString: string, poolSize = 16): Pro
   // statement that way, so a search outside a transaction is one round trip, where a
   // transaction on the main pool that sets the mode for it took three.
   const searchPoolSize = Math.max(2, Math.ceil(poolSize / 4))
-  const searchPool = new pg.Pool({ connectionString, max: searchPoolSize, idleTimeoutMillis: IDLE_CONNECTION_MS, allowExitOnIdle: true, options: '-c plan_cache_mode=force_custom_plan' })
+  const searchPool = new pg.Pool({ ...common, max: searchPoolSize, options: '-c plan_cache_mode=force_custom_plan' })
   // An idle client that loses its server must not crash the process; the pool replaces it.
   pool.on('error', () => {})
   searchPool.on('error', () => {})
